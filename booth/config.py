@@ -1,0 +1,241 @@
+"""The one settings schema: a TOML file, typed and validated at start.
+
+Every error names the key (``lanes[1].gate.port``) and the problem. Unknown keys are refused, so a typo in
+the file is reported instead of silently ignored. ``booth config check FILE`` runs the same validation.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from booth.domain.tariff import TariffSettings
+
+SCHEMA_VERSION = 1
+APP_NAME = "booth"
+BOLINK_SANDBOX = "sandbox"
+_ORDER_ID_SAFE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. ``problems`` lists one ``key: reason`` line each."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: invalid configuration\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ParkSettings(_Section):
+    name: str = Field(min_length=1, description="The lot's name, shown on screen and in reports.")
+    timezone: str = Field("Asia/Shanghai", description="IANA time zone of the lot.")
+    capacity: int = Field(0, ge=0, description="Number of spaces; 0 = unlimited (entry never refused as full).")
+    province: str = Field("京", min_length=1, max_length=1, description="The lot's own province character.")
+    blacklist: tuple[str, ...] = Field((), description="Plates refused at entry lanes.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class BolinkSettings(_Section):
+    base_url: str = Field(description='Bolink HTTP-mode base URL, or "sandbox" for the built-in emulator.')
+    union_id: str = Field(min_length=1, description="Vendor (union) id issued by Bolink.")
+    park_id: str = Field(min_length=1, description="The park's id at Bolink.")
+    ukey: str = Field(min_length=1, description="Vendor signing key; never sent, only used to sign.")
+    local_id: str = Field(min_length=1, description="This charging system's id; may name its lanes.")
+    request_timeout_s: float = Field(10.0, gt=0, le=60, description="Timeout of each upload.do call.")
+    poll_timeout_s: float = Field(40.0, gt=0, le=120, description="Timeout of one download.do long poll.")
+    query_start_s: float = Field(10.0, ge=0, description="Start query_order this long after the QR shows.")
+    query_every_s: float = Field(2.0, gt=0, description="Then query every this many seconds...")
+    query_stop_s: float = Field(120.0, gt=0, description="...and stop this long after the QR showed.")
+    sandbox_port: int = Field(0, ge=0, le=65535, description="Port of the embedded sandbox (0 = any free).")
+    sandbox_autopay_s: float | None = Field(
+        None, ge=0, description="Sandbox only: the emulated driver pays this many seconds after the QR shows."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value != BOLINK_SANDBOX and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f'must be an http(s) URL or "sandbox", got {value!r}')
+        return value.rstrip("/")
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.base_url == BOLINK_SANDBOX
+
+
+class SimulatedGateSettings(_Section):
+    driver: Literal["simulated"] = "simulated"
+    open_ms: int = Field(20, ge=0, le=10_000, description="How long the simulated gate takes to open.")
+    fail_next: int = Field(0, ge=0, description="Training: fail this many open commands first.")
+
+
+class ModbusTcpGateSettings(_Section):
+    driver: Literal["modbus_tcp"]
+    host: str = Field(min_length=1, description="Relay board address.")
+    port: int = Field(502, ge=1, le=65535)
+    unit: int = Field(1, ge=0, le=247, description="Modbus unit (slave/device) id.")
+    coil: int = Field(0, ge=0, le=0xFFFF, description="Coil wired to the barrier's OPEN contact.")
+    pulse_ms: int = Field(500, ge=100, le=5000, description="Length of the OPEN pulse.")
+    board_pulse: Literal["none", "waveshare"] = Field(
+        "none", description='"waveshare": the board times the pulse itself (flash-on at 0x0200+coil).'
+    )
+    passed_input: int | None = Field(
+        None, ge=0, le=0xFFFF, description="Discrete input that reads 1 while a vehicle passes (loop)."
+    )
+    timeout_s: float = Field(2.0, gt=0, le=30, description="Timeout of each Modbus request.")
+
+
+GateSettings = Annotated[SimulatedGateSettings | ModbusTcpGateSettings, Field(discriminator="driver")]
+
+
+class LaneSettings(_Section):
+    id: str = Field(min_length=1, max_length=16, description="Lane id, also used in Bolink order ids.")
+    name: str = Field(min_length=1, description="Name shown on screen.")
+    direction: Literal["entry", "exit"]
+    channel_id: str = Field(min_length=1, max_length=16, description="The lane's channel id at Bolink.")
+    gate: GateSettings = Field(default_factory=SimulatedGateSettings)
+    payment_timeout_s: float = Field(
+        300.0, gt=0, description="An exit waiting this long for payment times out (the attendant decides)."
+    )
+    pass_timeout_s: float = Field(
+        15.0, gt=0, description="After the gate opens, the lane resets when the car passes or after this."
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _order_id_safe(cls, value: str) -> str:
+        if not _ORDER_ID_SAFE.match(value):
+            raise ValueError(f"only letters, digits and _ are allowed (it is part of order ids), got {value!r}")
+        return value
+
+
+class DatabaseSettings(_Section):
+    url: str = Field(default_factory=lambda: default_database_url(), description="SQLAlchemy database URL.")
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class SimulatorSettings(_Section):
+    """The simulated camera (demo, training, tests): brings vehicles to the lanes."""
+
+    enabled: bool = False
+    every_s: float = Field(8.0, gt=0, description="A vehicle arrives at some lane this often.")
+    stay_minutes_max: int = Field(600, ge=1, description="Simulated stays last up to this long.")
+    seed: int | None = Field(None, description="Random seed, for repeatable runs.")
+
+
+class Settings(_Section):
+    schema_version: int = Field(SCHEMA_VERSION, description="Version of this file's schema.")
+    park: ParkSettings
+    bolink: BolinkSettings
+    lanes: tuple[LaneSettings, ...]
+    tariff: TariffSettings = Field(default_factory=TariffSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _version(cls, value: int) -> int:
+        if value != SCHEMA_VERSION:
+            raise ValueError(f"this Booth reads schema_version {SCHEMA_VERSION}, the file says {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_lanes(self) -> Settings:
+        if not self.lanes:
+            raise ValueError("lanes: at least one [[lanes]] table is required")
+        for attr in ("id", "channel_id"):
+            seen: set[str] = set()
+            for lane in self.lanes:
+                value = getattr(lane, attr)
+                if value in seen:
+                    raise ValueError(f"lanes: two lanes have {attr} {value!r}")
+                seen.add(value)
+        return self
+
+    def lane(self, lane_id: str) -> LaneSettings:
+        for lane in self.lanes:
+            if lane.id == lane_id:
+                return lane
+        raise KeyError(lane_id)
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "booth.toml"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{Path(platformdirs.user_data_dir(APP_NAME)) / 'booth.sqlite'}"
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("simulated", "modbus_tcp") and out.endswith("gate"):
+            continue  # the discriminated union adds the driver name to the location
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    key = _key_path(tuple(error["loc"]))
+    kind = error["type"]
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key (misspelt?)"
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    if kind != "value_error" and "input" in error and not isinstance(error["input"], (dict, list)):
+        msg += f" (got {error['input']!r})"
+    return f"{key}: {msg}"
+
+
+def settings_from_mapping(data: Mapping[str, Any], source: str = "<settings>") -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate a TOML settings file; raise ConfigError naming each problem."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), ["the file is not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    return settings_from_mapping(data, str(path))
