@@ -100,12 +100,19 @@ class ModbusTcpGateSettings(_Section):
     coil: int = Field(0, ge=0, le=0xFFFF, description="Coil wired to the barrier's OPEN contact.")
     pulse_ms: int = Field(500, ge=100, le=5000, description="Length of the OPEN pulse.")
     board_pulse: Literal["none", "waveshare"] = Field(
-        "none", description='"waveshare": the board times the pulse itself (flash-on at 0x0200+coil).'
+        "none",
+        description='"waveshare": the board times the pulse itself (flash-on at 0x0200+coil, 100 ms units).',
     )
     passed_input: int | None = Field(
         None, ge=0, le=0xFFFF, description="Discrete input that reads 1 while a vehicle passes (loop)."
     )
     timeout_s: float = Field(2.0, gt=0, le=30, description="Timeout of each Modbus request.")
+
+    @model_validator(mode="after")
+    def _flash_address_fits(self) -> ModbusTcpGateSettings:
+        if self.board_pulse == "waveshare" and self.coil > 511:
+            raise ValueError(f"coil: with board_pulse = \"waveshare\" the coil must be 0-511, got {self.coil}")
+        return self
 
 
 GateSettings = Annotated[SimulatedGateSettings | ModbusTcpGateSettings, Field(discriminator="driver")]

@@ -1,0 +1,136 @@
+"""Opening the database: engine, SQLite settings that keep money safe, and the schema upgrade at start.
+
+SQLite (the default) runs with WAL, synchronous=FULL, foreign keys on and a busy timeout. Python 3.11's
+sqlite3 starts transactions late and on its own; we switch that off and emit BEGIN ourselves, the recipe
+in SQLAlchemy's SQLite documentation: writes begin IMMEDIATE, so a write transaction holds the write lock
+from its first statement and two writers queue on the busy timeout instead of failing on a lock upgrade.
+Reads begin DEFERRED and never block writers (WAL). Other URLs (PostgreSQL) get none of this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, orm
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from booth.store.records import StoreError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 5000
+_READ_ONLY = "booth_read_only"
+
+
+@dataclass(frozen=True)
+class Database:
+    """An open database: `sessionmaker` for units of work that write, `read_sessionmaker` for reads.
+
+    On SQLite every transaction begun through `engine` (even `engine.connect()` and a SELECT) takes the
+    write lock; read through `read_engine` or `read_sessionmaker` so as not to hold up the writers.
+    """
+
+    engine: Engine
+    read_engine: Engine
+    sessionmaker: orm.sessionmaker[Session]
+    read_sessionmaker: orm.sessionmaker[Session]
+
+    def close(self) -> None:
+        """Close every pooled connection; sessions must be finished first."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_database(url: str) -> Database:
+    """Create the engine for `url`, bring the schema to the newest migration, and hand it over."""
+    engine = create_database_engine(url)
+    try:
+        upgrade_schema(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(f"cannot open or upgrade the database {engine.url!r}: {exc}") from exc
+    except BaseException:
+        engine.dispose()
+        raise
+    reader = engine.execution_options(**{_READ_ONLY: True})
+    return Database(
+        engine=engine,
+        read_engine=reader,
+        sessionmaker=orm.sessionmaker(engine, expire_on_commit=False),
+        read_sessionmaker=orm.sessionmaker(reader, expire_on_commit=False),
+    )
+
+
+def migration_config(connection: Connection | None = None) -> Config:
+    """An Alembic config built in code: no alembic.ini in the working directory is needed or read.
+
+    env.py runs the migrations on `connection` (inside its transaction) when one is given.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Upgrade to head in one transaction; on SQLite it is BEGIN IMMEDIATE, so two booths starting
+    together on one file migrate one after the other."""
+    with engine.begin() as connection:
+        command.upgrade(migration_config(connection), "head")
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"not a database URL: {url!r} ({exc})") from exc
+
+
+def create_database_engine(url_text: str) -> Engine:
+    """The engine with Booth's connection settings, without touching the schema."""
+    url = _parse_url(url_text)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    database = url.database or ""
+    kwargs: dict[str, Any] = {}
+    if database in ("", ":memory:") or url.query.get("mode") == "memory":
+        # One shared connection, or every pooled connection would see its own empty database.
+        kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    elif not url.query.get("uri"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
+    # Take BEGIN away from the sqlite3 module (see _begin_sqlite_transaction).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    read_only = connection.get_execution_options().get(_READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -1,0 +1,230 @@
+"""The tables, as SQLAlchemy 2 declarative models; Alembic migrations are written against these.
+
+Every constraint gets a name from the metadata's naming convention, so that later migrations (batch mode on
+SQLite, which rebuilds tables) can find and change them. Money is BIGINT fen; timestamps are aware UTC.
+Only the store's operations touch these classes: no ORM object ever leaves the store.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+STAY_STATES = ("in_lot", "exited", "cancelled")
+EXIT_ORDER_STATES = ("awaiting", "paid", "released", "cancelled")
+GATE_OUTCOMES = ("opened", "failed")
+OUTBOX_CLOUDS = ("bolink", "alipay", "tmall")
+OUTBOX_STATES = ("pending", "sent", "dead")
+
+# Lengths shared by the models, the first migration and the boundary checks in the operations.
+ORDER_ID_MAX = 48
+ORDER_REF_MAX = 128
+PLATE_MAX = 32
+SHORT_MAX = 32  # lane ids, colours, classes, channels, reasons, flags, kinds
+NAME_MAX = 64  # operators, actors, actions, trade numbers, payer ids
+DEDUPE_KEY_MAX = 200
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC timestamp on every backend.
+
+    SQLite keeps no offset, so values are stored as naive UTC there and made aware again when read;
+    PostgreSQL gets a timestamptz. A naive datetime is refused: its meaning depends on the machine's zone.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime refused (store aware UTC timestamps only): {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Stay(Base):
+    """One vehicle's visit, from entry to exit; `order_id` is the id Bolink knows the stay by."""
+
+    __tablename__ = "stays"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", STAY_STATES), name="state"),
+        Index("ix_stays_plate_state", "plate", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(ORDER_ID_MAX), unique=True)
+    plate: Mapped[str] = mapped_column(String(PLATE_MAX))
+    plate_colour: Mapped[str] = mapped_column(String(SHORT_MAX))
+    vehicle_class: Mapped[str] = mapped_column(String(SHORT_MAX))
+    entry_lane: Mapped[str] = mapped_column(String(SHORT_MAX))
+    entry_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    exit_lane: Mapped[str | None] = mapped_column(String(SHORT_MAX))
+    exit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ExitOrder(Base):
+    """The settlement of one exit attempt: the quote shown, and how it ended (paid, released, cancelled).
+
+    `settled_at` is when the order left "awaiting", whichever way. `settled_by` points at the payment that
+    settled it; that foreign key closes a cycle with payments.exit_order_id, hence `use_alter`.
+    """
+
+    __tablename__ = "exit_orders"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", EXIT_ORDER_STATES), name="state"),
+        CheckConstraint(
+            "gross_fen >= 0 AND paid_before_fen >= 0 AND discount_fen >= 0 AND due_fen >= 0",
+            name="amounts_not_negative",
+        ),
+        Index("ix_exit_orders_stay_id_state", "stay_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stay_id: Mapped[int] = mapped_column(ForeignKey("stays.id"))
+    lane_id: Mapped[str] = mapped_column(String(SHORT_MAX))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    quote_json: Mapped[str] = mapped_column(Text)
+    gross_fen: Mapped[int] = mapped_column(BigInteger)
+    paid_before_fen: Mapped[int] = mapped_column(BigInteger)
+    discount_fen: Mapped[int] = mapped_column(BigInteger)
+    due_fen: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settled_by: Mapped[int | None] = mapped_column(ForeignKey("payments.id", use_alter=True))
+    release_reason: Mapped[str | None] = mapped_column(Text)
+    released_by: Mapped[str | None] = mapped_column(String(NAME_MAX))
+
+
+class Payment(Base):
+    """Money the booth was told about, stored even when it cannot be matched (then `flag` says why).
+
+    `trade_no` is unique on its own, not per channel: it is the payment provider's transaction number
+    (WeChat, Alipay, UnionPay) as Bolink passes it on, one per movement of money, while the channel label
+    (pay_type) of a result, its repeat and a query_order answer may differ. NULL (cash) is never a duplicate.
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("trade_no"),
+        CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stay_id: Mapped[int | None] = mapped_column(ForeignKey("stays.id"), index=True)
+    order_ref: Mapped[str] = mapped_column(String(ORDER_REF_MAX))
+    exit_order_id: Mapped[int | None] = mapped_column(ForeignKey("exit_orders.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(SHORT_MAX))
+    pay_channel: Mapped[int | None] = mapped_column(Integer)
+    trade_no: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lane_id: Mapped[str | None] = mapped_column(String(SHORT_MAX))
+    operator: Mapped[str] = mapped_column(String(NAME_MAX))
+    payer_id: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    flag: Mapped[str | None] = mapped_column(String(SHORT_MAX))
+    raw_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GateEvent(Base):
+    """Every barrier command and its outcome, with who asked and why: the evidence for each lift."""
+
+    __tablename__ = "gate_events"
+    __table_args__ = (
+        CheckConstraint(_one_of("outcome", GATE_OUTCOMES), name="outcome"),
+        CheckConstraint("attempt >= 1", name="attempt_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lane_id: Mapped[str] = mapped_column(String(SHORT_MAX))
+    stay_id: Mapped[int | None] = mapped_column(ForeignKey("stays.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(SHORT_MAX))
+    operator: Mapped[str] = mapped_column(String(NAME_MAX))
+    note: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuditEntry(Base):
+    """Who did what, for the supervisor: exceptions (manual lift, free release, corrections) land here."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(NAME_MAX))
+    action: Mapped[str] = mapped_column(String(NAME_MAX))
+    detail_json: Mapped[str] = mapped_column(Text)
+
+
+class OutboxRow(Base):
+    """What must still reach a cloud, written in the same transaction as the business row it reports.
+
+    Rows are never deleted: "sent" and "dead" rows are the record of what was (or could not be) delivered.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint(_one_of("cloud", OUTBOX_CLOUDS), name="cloud"),
+        CheckConstraint(_one_of("state", OUTBOX_STATES), name="state"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        Index("ix_outbox_cloud_state_next_attempt_at", "cloud", "state", "next_attempt_at"),
+        Index("ix_outbox_stay_id_cloud_state", "stay_id", "cloud", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stay_id: Mapped[int | None] = mapped_column(ForeignKey("stays.id"))
+    cloud: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(SHORT_MAX))
+    payload_json: Mapped[str] = mapped_column(Text)
+    dedupe_key: Mapped[str] = mapped_column(String(DEDUPE_KEY_MAX), unique=True)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

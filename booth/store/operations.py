@@ -1,0 +1,858 @@
+"""The units of work the engine calls, each one transaction: business rows and their outbox rows commit
+together or not at all.
+
+Synchronous on purpose: the engine runs them on one dedicated database thread. Inputs are checked at the
+boundary and refused with a StoreError that names the problem; database failures come out as StoreError
+too, so the caller has one thing to catch. Results are frozen records, never ORM objects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import CursorResult, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, aliased
+
+from booth.store.db import Database
+from booth.store.models import (
+    DEDUPE_KEY_MAX,
+    NAME_MAX,
+    ORDER_ID_MAX,
+    ORDER_REF_MAX,
+    OUTBOX_CLOUDS,
+    PLATE_MAX,
+    SHORT_MAX,
+    AuditEntry,
+    ExitOrder,
+    GateEvent,
+    OutboxRow,
+    Payment,
+    Stay,
+)
+from booth.store.records import (
+    ExitOrderRecord,
+    ExitOrderState,
+    OutboxBacklog,
+    OutboxItem,
+    OutboxRecord,
+    OutboxState,
+    PaymentFlag,
+    PaymentOutcome,
+    PaymentRecord,
+    PaymentStatus,
+    StayRecord,
+    StayState,
+    StoreError,
+)
+
+_ORDER_ID_RE = re.compile(rf"^[A-Za-z0-9_]{{1,{ORDER_ID_MAX}}}$")
+_GATE_OUTCOMES = ("opened", "failed")
+_Row = TypeVar("_Row")
+PREPAY_CHANNEL = "prepay"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Booth's persistent state behind plain method calls; one instance per open Database."""
+
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self._db = db
+        self._clock = clock
+
+    # --- stays ----------------------------------------------------------------------------------------
+
+    def create_stay(
+        self,
+        *,
+        order_id: str,
+        plate: str,
+        plate_colour: str,
+        vehicle_class: str,
+        lane_id: str,
+        entry_at: datetime,
+        outbox: Sequence[OutboxItem] = (),
+    ) -> StayRecord:
+        """Record a vehicle entering, with what must be reported of it (e.g. Bolink inpark)."""
+        order_id = _order_id(order_id)
+        plate = _text("plate", plate, PLATE_MAX)
+        plate_colour = _text("plate_colour", plate_colour, SHORT_MAX)
+        vehicle_class = _text("vehicle_class", vehicle_class, SHORT_MAX)
+        lane_id = _text("lane_id", lane_id, SHORT_MAX)
+        entry_at = _aware("entry_at", entry_at)
+        items = _outbox_items(outbox)
+        now = self._now()
+        with self._write("create_stay") as session:
+            taken = session.scalar(select(Stay.id).where(Stay.order_id == order_id))
+            if taken is not None:
+                raise StoreError(f"order_id {order_id!r} is already used by stay {taken}")
+            stay = Stay(
+                order_id=order_id,
+                plate=plate,
+                plate_colour=plate_colour,
+                vehicle_class=vehicle_class,
+                entry_lane=lane_id,
+                entry_at=entry_at,
+                state="in_lot",
+                created_at=now,
+            )
+            session.add(stay)
+            session.flush()
+            _enqueue(session, items, stay_id=stay.id, now=now)
+            return _stay_record(stay)
+
+    def stay_by_id(self, stay_id: int) -> StayRecord | None:
+        with self._read("stay_by_id") as session:
+            stay = session.get(Stay, _row_id("stay_id", stay_id))
+            return None if stay is None else _stay_record(stay)
+
+    def stay_by_order_id(self, order_id: str) -> StayRecord | None:
+        with self._read("stay_by_order_id") as session:
+            stay = session.scalar(select(Stay).where(Stay.order_id == order_id))
+            return None if stay is None else _stay_record(stay)
+
+    def open_stay_for_plate(self, plate: str) -> StayRecord | None:
+        """The latest stay of this plate still in the lot (the one an exit settles)."""
+        with self._read("open_stay_for_plate") as session:
+            stay = session.scalar(
+                select(Stay)
+                .where(Stay.plate == plate, Stay.state == "in_lot")
+                .order_by(Stay.entry_at.desc(), Stay.id.desc())
+                .limit(1)
+            )
+            return None if stay is None else _stay_record(stay)
+
+    def count_in_lot(self) -> int:
+        with self._read("count_in_lot") as session:
+            return session.scalar(select(func.count()).select_from(Stay).where(Stay.state == "in_lot")) or 0
+
+    def plates_in_lot(self) -> list[str]:
+        """Distinct plates in the lot, sorted: what a misread plate is matched against."""
+        with self._read("plates_in_lot") as session:
+            plates = select(Stay.plate).where(Stay.state == "in_lot").distinct().order_by(Stay.plate)
+            return list(session.scalars(plates))
+
+    def close_stay(
+        self, stay_id: int, *, lane_id: str, exit_at: datetime, outbox: Sequence[OutboxItem] = ()
+    ) -> None:
+        """Mark the vehicle gone; an exit order still awaiting is cancelled, so a later payment is flagged.
+
+        Idempotent: closing an exited stay again changes nothing and queues nothing.
+        """
+        stay_id = _row_id("stay_id", stay_id)
+        lane_id = _text("lane_id", lane_id, SHORT_MAX)
+        exit_at = _aware("exit_at", exit_at)
+        items = _outbox_items(outbox)
+        with self._write("close_stay") as session:
+            stay = _get(session, Stay, stay_id, "stay")
+            if stay.state == "exited":
+                return
+            if stay.state != "in_lot":
+                raise StoreError(f"stay {stay_id} is {stay.state}, it cannot exit")
+            stay.state = "exited"
+            stay.exit_lane = lane_id
+            stay.exit_at = exit_at
+            _cancel_awaiting(session, stay_id, at=exit_at)
+            session.flush()
+            _enqueue(session, items, stay_id=stay_id, now=self._now())
+
+    def cancel_stay(self, stay_id: int, *, at: datetime) -> None:
+        """Void a stay that should not exist (a false entry); idempotent. `at` is kept as exit_at."""
+        stay_id = _row_id("stay_id", stay_id)
+        at = _aware("at", at)
+        with self._write("cancel_stay") as session:
+            stay = _get(session, Stay, stay_id, "stay")
+            if stay.state == "cancelled":
+                return
+            if stay.state != "in_lot":
+                raise StoreError(f"stay {stay_id} is {stay.state}, it cannot be cancelled")
+            stay.state = "cancelled"
+            stay.exit_at = at
+            _cancel_awaiting(session, stay_id, at=at)
+
+    # --- exit orders and payments ---------------------------------------------------------------------
+
+    def paid_total(self, stay_id: int) -> tuple[int, datetime | None]:
+        """Money counted for this stay (flagged payments excluded) and when it was last paid."""
+        stay_id = _row_id("stay_id", stay_id)
+        with self._read("paid_total") as session:
+            _get(session, Stay, stay_id, "stay")
+            total, last = session.execute(
+                select(func.coalesce(func.sum(Payment.amount_fen), 0), func.max(Payment.paid_at)).where(
+                    Payment.stay_id == stay_id, Payment.flag.is_(None)
+                )
+            ).one()
+            return int(total), last
+
+    def open_exit_order(
+        self,
+        *,
+        stay_id: int,
+        lane_id: str,
+        opened_at: datetime,
+        quote_json: str,
+        gross_fen: int,
+        paid_before_fen: int,
+        discount_fen: int,
+        due_fen: int,
+    ) -> ExitOrderRecord:
+        """Start settling an exit with this quote; any other order of the stay still awaiting is cancelled
+        first, so at most one order per stay can be paid."""
+        stay_id = _row_id("stay_id", stay_id)
+        lane_id = _text("lane_id", lane_id, SHORT_MAX)
+        opened_at = _aware("opened_at", opened_at)
+        if not isinstance(quote_json, str):
+            raise StoreError(f"quote_json must be JSON text, got {type(quote_json).__name__}")
+        try:
+            json.loads(quote_json)
+        except ValueError as exc:
+            raise StoreError(f"quote_json is not valid JSON: {exc}") from None
+        amounts = {
+            name: _fen(name, value)
+            for name, value in (
+                ("gross_fen", gross_fen),
+                ("paid_before_fen", paid_before_fen),
+                ("discount_fen", discount_fen),
+                ("due_fen", due_fen),
+            )
+        }
+        with self._write("open_exit_order") as session:
+            stay = _get(session, Stay, stay_id, "stay")
+            if stay.state != "in_lot":
+                raise StoreError(f"stay {stay_id} is {stay.state}: no exit order can be opened for it")
+            _cancel_awaiting(session, stay_id, at=opened_at)
+            order = ExitOrder(
+                stay_id=stay_id,
+                lane_id=lane_id,
+                opened_at=opened_at,
+                quote_json=quote_json,
+                state="awaiting",
+                **amounts,
+            )
+            session.add(order)
+            session.flush()
+            return _exit_order_record(order)
+
+    def exit_order_by_id(self, exit_order_id: int) -> ExitOrderRecord | None:
+        with self._read("exit_order_by_id") as session:
+            order = session.get(ExitOrder, _row_id("exit_order_id", exit_order_id))
+            return None if order is None else _exit_order_record(order)
+
+    def release_exit_order(
+        self,
+        exit_order_id: int,
+        *,
+        at: datetime,
+        reason: str,
+        operator: str | None = None,
+        outbox: Sequence[OutboxItem] = (),
+    ) -> None:
+        """Settle without payment (free tariff, free release, manual lift): `reason` is what the attendant
+        gave, `outbox` what must be reported of it (e.g. Bolink outpark with pay_type free).
+
+        Releasing a released order again is a no-op and queues nothing; a paid or cancelled one is refused.
+        """
+        exit_order_id = _row_id("exit_order_id", exit_order_id)
+        at = _aware("at", at)
+        reason = _text("reason", reason, 2000)
+        operator = _optional_text("operator", operator, NAME_MAX)
+        items = _outbox_items(outbox)
+        with self._write("release_exit_order") as session:
+            order = _get(session, ExitOrder, exit_order_id, "exit order")
+            if order.state == "released":
+                return
+            if order.state != "awaiting":
+                raise StoreError(f"exit order {exit_order_id} is {order.state}, it cannot be released")
+            order.state = "released"
+            order.settled_at = at
+            order.release_reason = reason
+            order.released_by = operator
+            session.flush()
+            _enqueue(session, items, stay_id=order.stay_id, now=self._now())
+
+    def cancel_exit_order(self, exit_order_id: int, *, at: datetime) -> None:
+        """Abandon an awaiting order (the car backed off, a re-quote); a settled one is refused."""
+        exit_order_id = _row_id("exit_order_id", exit_order_id)
+        at = _aware("at", at)
+        with self._write("cancel_exit_order") as session:
+            order = _get(session, ExitOrder, exit_order_id, "exit order")
+            if order.state == "cancelled":
+                return
+            if order.state != "awaiting":
+                raise StoreError(f"exit order {exit_order_id} is {order.state}, it cannot be cancelled")
+            order.state = "cancelled"
+            order.settled_at = at
+
+    def record_payment(
+        self,
+        *,
+        order_ref: str,
+        exit_order_id: int | None,
+        channel: str,
+        pay_channel: int | None,
+        trade_no: str | None,
+        amount_fen: int,
+        paid_at: datetime,
+        lane_id: str | None,
+        operator: str,
+        payer_id: str | None,
+        raw: Mapping[str, Any] | None,
+        outbox: Sequence[OutboxItem] = (),
+        settles: bool = True,
+    ) -> PaymentOutcome:
+        """Book a payment exactly once and say what it did (see PaymentOutcome).
+
+        Money is never dropped: a payment that cannot settle anything is still stored, flagged for the
+        supervisor. It settles `exit_order_id` only if that order belongs to the stay named by `order_ref`,
+        is still awaiting, gets at least its due, and the caller (the lane, which knows whether this
+        gate may open) passes `settles=True`. `outbox` is queued only when the money is counted
+        ("settled" or "partial").
+        """
+        order_ref = _text("order_ref", order_ref, ORDER_REF_MAX, allow_empty=True)
+        if exit_order_id is not None:
+            exit_order_id = _row_id("exit_order_id", exit_order_id)
+        channel = _text("channel", channel, SHORT_MAX)
+        if pay_channel is not None and (
+            not isinstance(pay_channel, int) or isinstance(pay_channel, bool) or pay_channel < 0
+        ):
+            raise StoreError(f"pay_channel must be a non-negative integer or None, got {pay_channel!r}")
+        trade_no = _optional_text("trade_no", trade_no, NAME_MAX)
+        amount_fen = _fen("amount_fen", amount_fen)
+        paid_at = _aware("paid_at", paid_at)
+        lane_id = _optional_text("lane_id", lane_id, SHORT_MAX)
+        operator = _text("operator", operator, NAME_MAX)
+        payer_id = _optional_text("payer_id", payer_id, NAME_MAX)
+        raw_json = _json("raw", dict(raw) if raw is not None else {})
+        items = _outbox_items(outbox)
+        now = self._now()
+        try:
+            with self._db.sessionmaker.begin() as session:
+                if trade_no is not None:
+                    known = _payment_by_trade_no(session, trade_no)
+                    if known is not None:
+                        return known
+                stay = session.scalar(select(Stay).where(Stay.order_id == order_ref))
+                status, flag, linked_order = _classify_payment(
+                    session, stay, exit_order_id, channel=channel, amount_fen=amount_fen, settles=settles
+                )
+                payment = Payment(
+                    stay_id=None if stay is None else stay.id,
+                    order_ref=order_ref,
+                    exit_order_id=None if linked_order is None else linked_order.id,
+                    channel=channel,
+                    pay_channel=pay_channel,
+                    trade_no=trade_no,
+                    amount_fen=amount_fen,
+                    paid_at=paid_at,
+                    lane_id=lane_id,
+                    operator=operator,
+                    payer_id=payer_id,
+                    flag=flag,
+                    raw_json=raw_json,
+                    created_at=now,
+                )
+                session.add(payment)
+                session.flush()
+                if status == "settled" and linked_order is not None:
+                    linked_order.state = "paid"
+                    linked_order.settled_at = paid_at
+                    linked_order.settled_by = payment.id
+                if flag is None and stay is not None:
+                    session.flush()
+                    _enqueue(session, items, stay_id=stay.id, now=now)
+                return PaymentOutcome(status=status, payment_id=payment.id, flag=flag)
+        except IntegrityError as exc:
+            # Another connection stored the same trade_no between our check and our insert (possible on
+            # PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers): then it is a duplicate.
+            if trade_no is not None:
+                with self._read("record_payment") as session:
+                    known = _payment_by_trade_no(session, trade_no)
+                if known is not None:
+                    return known
+            raise StoreError(f"record_payment: refused by the database: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"record_payment: database error: {exc}") from exc
+
+    def payments_for_stay(self, stay_id: int) -> list[PaymentRecord]:
+        """Every payment booked to the stay, flagged ones included, oldest first."""
+        stay_id = _row_id("stay_id", stay_id)
+        with self._read("payments_for_stay") as session:
+            rows = session.scalars(select(Payment).where(Payment.stay_id == stay_id).order_by(Payment.id))
+            return [_payment_record(row) for row in rows]
+
+    def flagged_payments(self) -> list[PaymentRecord]:
+        """Payments the supervisor must look at (late ones to refund, unknown orders), oldest first."""
+        with self._read("flagged_payments") as session:
+            rows = session.scalars(select(Payment).where(Payment.flag.is_not(None)).order_by(Payment.id))
+            return [_payment_record(row) for row in rows]
+
+    # --- gate and audit ----------------------------------------------------------------------------------
+
+    def record_gate_event(
+        self,
+        *,
+        lane_id: str,
+        stay_id: int | None,
+        reason: str,
+        operator: str,
+        note: str,
+        outcome: str,
+        attempt: int,
+        detail: str,
+        at: datetime,
+    ) -> None:
+        """Keep the evidence of one barrier command: why, by whom, and whether the gate opened."""
+        lane_id = _text("lane_id", lane_id, SHORT_MAX)
+        if stay_id is not None:
+            stay_id = _row_id("stay_id", stay_id)
+        reason = _text("reason", reason, SHORT_MAX)
+        operator = _text("operator", operator, NAME_MAX)
+        note = _text("note", note, 2000, allow_empty=True)
+        if outcome not in _GATE_OUTCOMES:
+            raise StoreError(f"outcome must be one of {_GATE_OUTCOMES}, got {outcome!r}")
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+            raise StoreError(f"attempt must be an integer >= 1, got {attempt!r}")
+        detail = _text("detail", detail, 10_000, allow_empty=True)
+        at = _aware("at", at)
+        with self._write("record_gate_event") as session:
+            if stay_id is not None:
+                _get(session, Stay, stay_id, "stay")
+            session.add(
+                GateEvent(
+                    lane_id=lane_id,
+                    stay_id=stay_id,
+                    reason=reason,
+                    operator=operator,
+                    note=note,
+                    outcome=outcome,
+                    attempt=attempt,
+                    detail=detail,
+                    at=at,
+                )
+            )
+
+    def audit(self, *, actor: str, action: str, detail: Mapping[str, Any], at: datetime) -> None:
+        actor = _text("actor", actor, NAME_MAX)
+        action = _text("action", action, NAME_MAX)
+        detail_json = _json("detail", dict(detail))
+        at = _aware("at", at)
+        with self._write("audit") as session:
+            session.add(AuditEntry(at=at, actor=actor, action=action, detail_json=detail_json))
+
+    # --- outbox ----------------------------------------------------------------------------------------
+
+    def enqueue(self, items: Sequence[OutboxItem], *, stay_id: int | None = None) -> None:
+        """Queue items that belong to no business write (e.g. registering the lot with Alipay)."""
+        if stay_id is not None:
+            stay_id = _row_id("stay_id", stay_id)
+        prepared = _outbox_items(items)
+        with self._write("enqueue") as session:
+            if stay_id is not None:
+                _get(session, Stay, stay_id, "stay")
+            _enqueue(session, prepared, stay_id=stay_id, now=self._now())
+
+    def due_outbox(self, cloud: str, now: datetime, limit: int = 50) -> list[OutboxRecord]:
+        """Pending rows of `cloud` whose time has come, oldest first.
+
+        A stay's rows go out in the order they were queued: a row is not due while an earlier row of the
+        same stay and cloud is still pending (even one waiting for its retry time). Dead rows are parked
+        and block nothing. Rows without a stay have no order among themselves.
+        """
+        cloud = _cloud(cloud)
+        now = _aware("now", now)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise StoreError(f"limit must be a positive integer, got {limit!r}")
+        earlier = aliased(OutboxRow)
+        blocked = exists().where(
+            earlier.cloud == OutboxRow.cloud,
+            earlier.stay_id == OutboxRow.stay_id,
+            earlier.state == "pending",
+            earlier.id < OutboxRow.id,
+        )
+        with self._read("due_outbox") as session:
+            rows = session.scalars(
+                select(OutboxRow)
+                .where(
+                    OutboxRow.cloud == cloud,
+                    OutboxRow.state == "pending",
+                    OutboxRow.next_attempt_at <= now,
+                    ~blocked,
+                )
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            )
+            return [_outbox_record(row) for row in rows]
+
+    def outbox_by_id(self, outbox_id: int) -> OutboxRecord | None:
+        with self._read("outbox_by_id") as session:
+            row = session.get(OutboxRow, _row_id("outbox_id", outbox_id))
+            return None if row is None else _outbox_record(row)
+
+    def mark_outbox_sent(self, outbox_id: int, *, at: datetime) -> None:
+        """The cloud accepted it. Idempotent; also accepted for a dead row (a late success is a success)."""
+        outbox_id = _row_id("outbox_id", outbox_id)
+        at = _aware("at", at)
+        with self._write("mark_outbox_sent") as session:
+            row = _get(session, OutboxRow, outbox_id, "outbox row")
+            if row.state == "sent":
+                return
+            row.state = "sent"
+            row.sent_at = at
+
+    def mark_outbox_retry(self, outbox_id: int, *, error: str, next_attempt_at: datetime) -> None:
+        """A failed attempt that may succeed later: count it and wait until `next_attempt_at`."""
+        outbox_id = _row_id("outbox_id", outbox_id)
+        error = _text("error", error, 10_000, allow_empty=True)
+        next_attempt_at = _aware("next_attempt_at", next_attempt_at)
+        with self._write("mark_outbox_retry") as session:
+            row = _get(session, OutboxRow, outbox_id, "outbox row")
+            if row.state != "pending":
+                raise StoreError(f"outbox row {outbox_id} is {row.state}, not pending: no retry")
+            row.attempts += 1
+            row.last_error = error
+            row.next_attempt_at = next_attempt_at
+
+    def mark_outbox_dead(self, outbox_id: int, *, error: str) -> None:
+        """Park a row that cannot succeed (counting the failed attempt) until a supervisor requeues it."""
+        outbox_id = _row_id("outbox_id", outbox_id)
+        error = _text("error", error, 10_000, allow_empty=True)
+        with self._write("mark_outbox_dead") as session:
+            row = _get(session, OutboxRow, outbox_id, "outbox row")
+            if row.state == "sent":
+                raise StoreError(f"outbox row {outbox_id} was already sent; it cannot be parked")
+            if row.state == "dead":
+                return
+            row.state = "dead"
+            row.attempts += 1
+            row.last_error = error
+
+    def requeue_dead(self, cloud: str | None = None, *, at: datetime | None = None) -> int:
+        """Give parked rows (of one cloud, or all) a fresh start: pending, attempts 0, due at `at` (now).
+
+        Returns how many rows were requeued; their last_error is kept for the record.
+        """
+        if cloud is not None:
+            cloud = _cloud(cloud)
+        due_at = self._now() if at is None else _aware("at", at)
+        statement = (
+            update(OutboxRow)
+            .where(OutboxRow.state == "dead")
+            .values(state="pending", attempts=0, next_attempt_at=due_at)
+            .execution_options(synchronize_session=False)
+        )
+        if cloud is not None:
+            statement = statement.where(OutboxRow.cloud == cloud)
+        with self._write("requeue_dead") as session:
+            result = cast(CursorResult[Any], session.execute(statement))
+            return result.rowcount
+
+    def outbox_backlog(self) -> dict[str, OutboxBacklog]:
+        """Per cloud with anything pending or dead: counts and the oldest pending row's age.
+
+        A cloud that is missing has nothing pending and nothing dead.
+        """
+        with self._read("outbox_backlog") as session:
+            rows = session.execute(
+                select(OutboxRow.cloud, OutboxRow.state, func.count(), func.min(OutboxRow.created_at))
+                .where(OutboxRow.state.in_(("pending", "dead")))
+                .group_by(OutboxRow.cloud, OutboxRow.state)
+            ).all()
+        pending: dict[str, tuple[int, datetime | None]] = {}
+        dead: dict[str, int] = {}
+        for cloud, state, count, oldest in rows:
+            if state == "pending":
+                pending[cloud] = (int(count), oldest)
+            else:
+                dead[cloud] = int(count)
+        return {
+            cloud: OutboxBacklog(
+                cloud=cloud,
+                pending=pending.get(cloud, (0, None))[0],
+                oldest_pending_at=pending.get(cloud, (0, None))[1],
+                dead=dead.get(cloud, 0),
+            )
+            for cloud in sorted(pending.keys() | dead.keys())
+        }
+
+    # --- transactions ----------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return _aware("clock()", self._clock())
+
+    @contextmanager
+    def _write(self, operation: str) -> Iterator[Session]:
+        """One write transaction (BEGIN IMMEDIATE on SQLite); database errors become StoreError."""
+        try:
+            with self._db.sessionmaker.begin() as session:
+                yield session
+        except IntegrityError as exc:
+            raise StoreError(f"{operation}: refused by the database: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{operation}: database error: {exc}") from exc
+
+    @contextmanager
+    def _read(self, operation: str) -> Iterator[Session]:
+        """One read transaction: a consistent snapshot that never takes the write lock."""
+        try:
+            with self._db.read_sessionmaker.begin() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{operation}: database error: {exc}") from exc
+
+
+# --- what a payment settles -------------------------------------------------------------------------------
+
+
+def _classify_payment(
+    session: Session,
+    stay: Stay | None,
+    exit_order_id: int | None,
+    *,
+    channel: str,
+    amount_fen: int,
+    settles: bool,
+) -> tuple[PaymentStatus, PaymentFlag | None, ExitOrder | None]:
+    """Decide status, flag and the exit order to link, from the rows as they are inside the transaction.
+
+    When in doubt the money is flagged, not counted: a flagged payment is refunded by the supervisor, while
+    a counted one next to an awaiting order with a stale due would charge the driver twice.
+    """
+    if stay is None:
+        return "flagged", "unknown_order", None
+    if exit_order_id is None:
+        if channel != PREPAY_CHANNEL or stay.state != "in_lot":
+            return "flagged", "late_after_settlement", None
+        awaiting = session.scalar(
+            select(ExitOrder.id).where(ExitOrder.stay_id == stay.id, ExitOrder.state == "awaiting").limit(1)
+        )
+        # A prepayment while the exit is being settled would not be in that order's due.
+        return ("flagged", "exit_in_progress", None) if awaiting is not None else ("partial", None, None)
+    order = session.get(ExitOrder, exit_order_id)
+    if order is None or order.stay_id != stay.id:
+        # The lane was waiting for another order: the money is real, but it settles nothing here.
+        return "flagged", "not_at_this_lane", None
+    if order.state != "awaiting":
+        return "flagged", "late_after_settlement", order
+    if not settles or amount_fen < order.due_fen:
+        return "partial", None, order
+    return "settled", None, order
+
+
+def _payment_by_trade_no(session: Session, trade_no: str) -> PaymentOutcome | None:
+    row = session.execute(select(Payment.id, Payment.flag).where(Payment.trade_no == trade_no)).first()
+    if row is None:
+        return None
+    return PaymentOutcome(status="duplicate", payment_id=row.id, flag=cast("PaymentFlag | None", row.flag))
+
+
+def _cancel_awaiting(session: Session, stay_id: int, *, at: datetime) -> None:
+    for order in session.scalars(
+        select(ExitOrder).where(ExitOrder.stay_id == stay_id, ExitOrder.state == "awaiting")
+    ):
+        order.state = "cancelled"
+        order.settled_at = at
+
+
+# --- outbox ------------------------------------------------------------------------------------------------
+
+
+def _outbox_items(items: Sequence[OutboxItem]) -> list[tuple[OutboxItem, str]]:
+    """Check every item and serialise its payload before anything is written."""
+    prepared = []
+    for index, item in enumerate(items):
+        if not isinstance(item, OutboxItem):
+            raise StoreError(f"outbox[{index}] must be an OutboxItem, got {type(item).__name__}")
+        _cloud(item.cloud)
+        _text(f"outbox[{index}].kind", item.kind, SHORT_MAX)
+        _text(f"outbox[{index}].dedupe_key", item.dedupe_key, DEDUPE_KEY_MAX)
+        if not isinstance(item.payload, Mapping):
+            raise StoreError(f"outbox[{index}].payload must be a mapping, got {type(item.payload).__name__}")
+        prepared.append((item, _json(f"outbox[{index}].payload", dict(item.payload))))
+    return prepared
+
+
+def _enqueue(
+    session: Session, items: list[tuple[OutboxItem, str]], *, stay_id: int | None, now: datetime
+) -> None:
+    """Insert outbox rows; a dedupe_key already queued (now or before) is skipped, not an error."""
+    dialect = session.get_bind().dialect.name
+    for item, payload_json in items:
+        values = {
+            "stay_id": stay_id,
+            "cloud": item.cloud,
+            "kind": item.kind,
+            "payload_json": payload_json,
+            "dedupe_key": item.dedupe_key,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        if dialect == "sqlite":
+            session.execute(
+                sqlite.insert(OutboxRow).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            )
+        elif dialect == "postgresql":
+            session.execute(
+                postgresql.insert(OutboxRow)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            )
+        elif session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == item.dedupe_key)) is None:
+            session.add(OutboxRow(**values))
+            session.flush()
+
+
+# --- boundary checks -----------------------------------------------------------------------------------
+
+
+def _aware(name: str, value: datetime) -> datetime:
+    if not isinstance(value, datetime):
+        raise StoreError(f"{name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise StoreError(f"{name} must be timezone-aware (UTC), got the naive {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+def _fen(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise StoreError(f"{name} must be an integer amount in fen, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise StoreError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _row_id(name: str, value: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise StoreError(f"{name} must be a positive integer id, got {value!r}")
+    return value
+
+
+def _text(name: str, value: str, max_len: int, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise StoreError(f"{name} must be text, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise StoreError(f"{name} must not be empty")
+    if len(value) > max_len:
+        raise StoreError(f"{name} is longer than {max_len} characters: {value[:40]!r}...")
+    return value
+
+
+def _optional_text(name: str, value: str | None, max_len: int) -> str | None:
+    """Empty or blank counts as absent: clouds send "" for "no trade number", and "" must not collide."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise StoreError(f"{name} must be text or None, got {type(value).__name__}")
+    value = value.strip()
+    return _text(name, value, max_len) if value else None
+
+
+def _order_id(value: str) -> str:
+    if not isinstance(value, str) or not _ORDER_ID_RE.match(value):
+        raise StoreError(f"order_id must be 1-{ORDER_ID_MAX} characters of [A-Za-z0-9_], got {value!r}")
+    return value
+
+
+def _cloud(value: str) -> str:
+    if value not in OUTBOX_CLOUDS:
+        raise StoreError(f"cloud must be one of {OUTBOX_CLOUDS}, got {value!r}")
+    return value
+
+
+def _json(name: str, value: dict[str, Any]) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{name} cannot be stored as JSON: {exc}") from None
+
+
+def _get(session: Session, model: type[_Row], row_id: int, what: str) -> _Row:
+    row = session.get(model, row_id)
+    if row is None:
+        raise StoreError(f"no {what} with id {row_id}")
+    return row
+
+
+# --- ORM rows to records -------------------------------------------------------------------------------
+
+
+def _stay_record(row: Stay) -> StayRecord:
+    return StayRecord(
+        id=row.id,
+        order_id=row.order_id,
+        plate=row.plate,
+        plate_colour=row.plate_colour,
+        vehicle_class=row.vehicle_class,
+        entry_lane=row.entry_lane,
+        entry_at=row.entry_at,
+        exit_lane=row.exit_lane,
+        exit_at=row.exit_at,
+        state=cast(StayState, row.state),
+        created_at=row.created_at,
+    )
+
+
+def _exit_order_record(row: ExitOrder) -> ExitOrderRecord:
+    return ExitOrderRecord(
+        id=row.id,
+        stay_id=row.stay_id,
+        lane_id=row.lane_id,
+        opened_at=row.opened_at,
+        quote_json=row.quote_json,
+        gross_fen=row.gross_fen,
+        paid_before_fen=row.paid_before_fen,
+        discount_fen=row.discount_fen,
+        due_fen=row.due_fen,
+        state=cast(ExitOrderState, row.state),
+        settled_at=row.settled_at,
+        settled_by=row.settled_by,
+        release_reason=row.release_reason,
+        released_by=row.released_by,
+    )
+
+
+def _payment_record(row: Payment) -> PaymentRecord:
+    return PaymentRecord(
+        id=row.id,
+        stay_id=row.stay_id,
+        order_ref=row.order_ref,
+        exit_order_id=row.exit_order_id,
+        channel=row.channel,
+        pay_channel=row.pay_channel,
+        trade_no=row.trade_no,
+        amount_fen=row.amount_fen,
+        paid_at=row.paid_at,
+        lane_id=row.lane_id,
+        operator=row.operator,
+        payer_id=row.payer_id,
+        flag=row.flag,
+        raw_json=row.raw_json,
+        created_at=row.created_at,
+    )
+
+
+def _outbox_record(row: OutboxRow) -> OutboxRecord:
+    return OutboxRecord(
+        id=row.id,
+        stay_id=row.stay_id,
+        cloud=row.cloud,
+        kind=row.kind,
+        payload_json=row.payload_json,
+        dedupe_key=row.dedupe_key,
+        state=cast(OutboxState, row.state),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+    )

@@ -1,0 +1,179 @@
+"""Alembic: the migrations build exactly the schema the models describe, and go down and up again cleanly."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect, text
+
+import booth.store
+from booth.store import Database, Store, migration_config, open_database
+from booth.store.models import Base
+
+TABLES = {"stays", "exit_orders", "payments", "gate_events", "audit_log", "outbox"}
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "booth.sqlite"
+
+
+@pytest.fixture
+def db(db_path: Path) -> Iterator[Database]:
+    database = open_database(f"sqlite:///{db_path}")
+    yield database
+    database.close()
+
+
+def schema_diff(engine: Engine) -> list[object]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(migration_config()).get_current_head()
+
+
+def test_migrated_schema_matches_the_models(db: Database) -> None:
+    assert set(inspect(db.engine).get_table_names()) >= TABLES
+    assert schema_diff(db.engine) == []
+
+
+def test_there_is_one_head_and_open_database_upgrades_to_it(db: Database) -> None:
+    script = ScriptDirectory.from_config(migration_config())
+    assert len(script.get_heads()) == 1
+    assert head_revision() is not None
+    assert current_revision(db.engine) == head_revision()
+
+
+def test_upgrade_downgrade_to_base_and_upgrade_again(db: Database) -> None:
+    # Rows in every table of the exit_orders <-> payments cycle, which the downgrade must undo.
+    store = Store(db)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    stay = store.create_stay(
+        order_id="o1", plate="苏A12345", plate_colour="blue", vehicle_class="small", lane_id="A1", entry_at=at
+    )
+    order = store.open_exit_order(
+        stay_id=stay.id,
+        lane_id="B1",
+        opened_at=at,
+        quote_json="{}",
+        gross_fen=500,
+        paid_before_fen=0,
+        discount_fen=0,
+        due_fen=500,
+    )
+    outcome = store.record_payment(
+        order_ref="o1",
+        exit_order_id=order.id,
+        channel="scancode",
+        pay_channel=1,
+        trade_no="t1",
+        amount_fen=500,
+        paid_at=at,
+        lane_id="B1",
+        operator="bolink",
+        payer_id=None,
+        raw=None,
+    )
+    assert outcome.status == "settled"
+
+    with db.engine.begin() as connection:
+        command.downgrade(migration_config(connection), "base")
+    assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+    assert current_revision(db.engine) is None
+
+    with db.engine.begin() as connection:
+        command.upgrade(migration_config(connection), "head")
+    assert set(inspect(db.engine).get_table_names()) >= TABLES
+    assert schema_diff(db.engine) == []
+    assert current_revision(db.engine) == head_revision()
+
+
+def test_opening_again_keeps_the_data_and_changes_nothing(db_path: Path) -> None:
+    url = f"sqlite:///{db_path}"
+    with open_database(url) as first, first.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO audit_log (at, actor, action, detail_json) VALUES ('2026-01-01', 'a', 'b', '{}')"
+            )
+        )
+    with open_database(url) as second:
+        with second.engine.connect() as connection:
+            assert connection.execute(text("SELECT actor FROM audit_log")).scalar_one() == "a"
+        assert current_revision(second.engine) == head_revision()
+
+
+def test_constraints_carry_the_conventional_names(db: Database) -> None:
+    inspector = inspect(db.engine)
+    assert {uc["name"] for uc in inspector.get_unique_constraints("payments")} == {"uq_payments_trade_no"}
+    assert {uc["name"] for uc in inspector.get_unique_constraints("outbox")} == {"uq_outbox_dedupe_key"}
+    assert {uc["name"] for uc in inspector.get_unique_constraints("stays")} == {"uq_stays_order_id"}
+    assert {fk["name"] for fk in inspector.get_foreign_keys("exit_orders")} == {
+        "fk_exit_orders_stay_id_stays",
+        "fk_exit_orders_settled_by_payments",
+    }
+    checks = {ck["name"] for ck in inspector.get_check_constraints("outbox")}
+    assert checks == {"ck_outbox_cloud", "ck_outbox_state", "ck_outbox_attempts_not_negative"}
+    assert "ix_stays_plate_state" in {ix["name"] for ix in inspector.get_indexes("stays")}
+
+
+def test_command_line_path_opens_its_own_engine_with_the_same_settings(db_path: Path) -> None:
+    config = migration_config()  # no connection: what the alembic command line does
+    config.set_main_option("sqlalchemy.url", f"sqlite:///{db_path}")
+    command.upgrade(config, "head")
+    raw = sqlite3.connect(db_path)
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)  # WAL is kept in the file
+    finally:
+        raw.close()
+    with open_database(f"sqlite:///{db_path}") as database:
+        assert current_revision(database.engine) == head_revision()
+        assert schema_diff(database.engine) == []
+
+
+def test_offline_mode_renders_sql_without_a_database() -> None:
+    config = migration_config()
+    config.set_main_option("sqlalchemy.url", "sqlite:///never-created.sqlite")
+    buffer = io.StringIO()
+    config.output_buffer = buffer
+    command.upgrade(config, "head", sql=True)
+    sql = buffer.getvalue()
+    assert "CREATE TABLE stays" in sql
+    assert "CONSTRAINT uq_payments_trade_no UNIQUE (trade_no)" in sql
+    assert not Path("never-created.sqlite").exists()
+
+
+def test_the_developer_ini_points_at_the_same_migrations() -> None:
+    ini = Path(booth.store.__file__).parent / "alembic.ini"
+    script = ScriptDirectory.from_config(Config(str(ini)))
+    assert script.get_current_head() == head_revision()
+
+
+def test_postgresql_sql_adds_the_cycle_foreign_key_after_both_tables() -> None:
+    # No PostgreSQL server here: render the SQL offline to check the non-SQLite branch of the migration.
+    config = migration_config()
+    config.set_main_option("sqlalchemy.url", "postgresql://booth@localhost/booth")
+    buffer = io.StringIO()
+    config.output_buffer = buffer
+    command.upgrade(config, "head", sql=True)
+    sql = buffer.getvalue()
+    add_fk = "ALTER TABLE exit_orders ADD CONSTRAINT fk_exit_orders_settled_by_payments"
+    assert sql.index("CREATE TABLE payments") < sql.index(add_fk)
+    assert "TIMESTAMP WITH TIME ZONE" in sql
