@@ -1,0 +1,540 @@
+"""Async client of Bolink's HTTP mode: signed ``upload.do`` calls and the ``download.do`` long poll.
+
+The wire format lives in :mod:`booth.clouds.bolink_protocol`; this module adds transport (httpx, explicit
+timeouts, a 1 MiB answer cap), the login token's life cycle, a client-side request budget, and the
+downstream loop that keeps the booth connected through outages.
+
+Errors: :class:`BolinkUnavailable` when Bolink cannot be reached or answers garbage (try again later),
+:class:`BolinkRefused` when it answered and said no (state 0: retrying the same call will not help).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
+
+import httpx
+
+from booth.clouds.bolink_protocol import (
+    ANSWERED_SERVICES,
+    DATA_TARGET,
+    DOWNLOAD_PATH,
+    NO_MESSAGE,
+    ORDER_ID_RE,
+    PAY_TYPES,
+    RATE_LIMITED_ERRMSG,
+    UPLOAD_PATH,
+    BadMessage,
+    DownstreamMessage,
+    answer_errmsg,
+    answer_state,
+    bad_message_answer,
+    compact_json,
+    encode_envelope,
+    is_already_processed,
+    is_token_invalid,
+    parse_downstream,
+)
+from booth.config import BolinkSettings
+from booth.domain.money import format_yuan
+
+logger = logging.getLogger("booth.bolink")
+
+MAX_ANSWER_BYTES: Final = 1 << 20
+ALREADY_PROCESSED: Final = "already_processed"
+"""Key set to True in an upload's returned answer when Bolink said it had received that message before."""
+_HEADERS: Final = {"Content-Type": "application/json;charset=utf-8", "Accept": "application/json"}
+_BUDGET_REQUESTS: Final = 90
+"""Bolink allows 100 requests per 10 s per token; keep a margin."""
+_BUDGET_WINDOW_S: Final = 10.0
+
+
+class BolinkError(Exception):
+    """Base of the Bolink client's errors."""
+
+
+class BolinkUnavailable(BolinkError):
+    """Bolink could not be reached or gave no usable answer (network, timeout, 5xx, non-JSON, too big)."""
+
+
+class BolinkRefused(BolinkError):
+    """Bolink answered and refused (state 0, or an HTTP 4xx): ``errmsg`` says why."""
+
+    def __init__(
+        self, errmsg: str, *, service_name: str = "", answer: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(f"{service_name}: {errmsg}" if service_name else errmsg)
+        self.errmsg = errmsg
+        self.service_name = service_name
+        self.answer: Mapping[str, Any] = dict(answer or {})
+
+
+class _RequestBudget:
+    """Sliding-window limiter: waits rather than let Bolink refuse with ``request_over_times``."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self._limit = limit
+        self._window_s = window_s
+        self._sent: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                while self._sent and now - self._sent[0] >= self._window_s:
+                    self._sent.popleft()
+                if len(self._sent) < self._limit:
+                    self._sent.append(now)
+                    return
+                wait = self._window_s - (now - self._sent[0])
+                logger.debug("request budget spent, waiting %.2f s", wait)
+                await asyncio.sleep(wait)
+
+
+class BolinkClient:
+    """One booth's session with Bolink: login token, signed uploads, long poll.
+
+    ``base_url`` overrides ``settings.base_url`` (the engine passes the sandbox's URL when
+    ``settings.is_sandbox``). ``http`` may be shared; it is closed by :meth:`aclose` only if created here.
+    """
+
+    backoff_min_s: float = 0.5
+    backoff_max_s: float = 15.0
+
+    def __init__(
+        self, settings: BolinkSettings, *, base_url: str | None = None, http: httpx.AsyncClient | None = None
+    ) -> None:
+        url = base_url if base_url is not None else settings.base_url
+        if settings.is_sandbox and base_url is None:
+            raise ValueError('bolink.base_url is "sandbox": pass the running sandbox\'s base_url')
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"Bolink base URL must be http(s), got {url!r}")
+        self._settings = settings
+        self._base_url = url.rstrip("/")
+        self._owns_http = http is None
+        self._http = http if http is not None else httpx.AsyncClient()
+        self._token: str | None = None
+        self._online = False
+        self._login_lock = asyncio.Lock()
+        self._budget = _RequestBudget(_BUDGET_REQUESTS, _BUDGET_WINDOW_S)
+
+    @property
+    def online(self) -> bool:
+        """True when the last call or poll got a usable answer from Bolink (a refusal counts as reached)."""
+        return self._online
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- transport -----------------------------------------------------------------------------------------
+
+    async def _post(self, path: str, body: bytes, limit_s: float, what: str) -> tuple[bytes, str]:
+        """POST and read the whole answer (capped, with an overall deadline); return (body, content type)."""
+        url = self._base_url + path
+        await self._budget.acquire()
+        started = time.monotonic()
+        try:
+            async with (
+                asyncio.timeout(limit_s),
+                self._http.stream(
+                    "POST", url, content=body, headers=_HEADERS, timeout=httpx.Timeout(limit_s)
+                ) as response,
+            ):
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+                    raise self._unavailable(what, f"answer of {declared} bytes refused (limit 1 MiB)")
+                received = bytearray()
+                async for chunk in response.aiter_bytes():
+                    received += chunk
+                    if len(received) > MAX_ANSWER_BYTES:
+                        raise self._unavailable(what, "answer larger than 1 MiB refused")
+                status = response.status_code
+                content_type = response.headers.get("content-type", "")
+        except TimeoutError:
+            raise self._unavailable(what, f"no complete answer within {limit_s:g} s") from None
+        except httpx.HTTPError as exc:
+            raise self._unavailable(what, f"{type(exc).__name__}: {exc or 'connection failed'}") from None
+        logger.debug(
+            "%s -> HTTP %s, %d bytes in %.3f s", what, status, len(received), time.monotonic() - started
+        )
+        if status in (408, 429) or status >= 500:
+            raise self._unavailable(what, f"HTTP {status}")
+        if status >= 400:
+            self._online = False
+            reason = "request body too large" if status == 413 else "request refused"
+            logger.warning("Bolink %s refused: HTTP %s (%s)", what, status, reason)
+            raise BolinkRefused(f"HTTP {status}: {reason}", service_name=what)
+        if not 200 <= status < 300:
+            raise self._unavailable(what, f"unexpected HTTP {status}")
+        return bytes(received), content_type
+
+    def _unavailable(self, what: str, reason: str) -> BolinkUnavailable:
+        self._online = False
+        logger.warning("Bolink %s failed: %s", what, reason)
+        return BolinkUnavailable(f"{what}: {reason}")
+
+    def _json_answer(self, raw: bytes, what: str) -> dict[str, Any]:
+        try:
+            answer = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise self._unavailable(what, f"answer is not JSON: {raw[:80]!r}") from None
+        if not isinstance(answer, dict):
+            raise self._unavailable(what, f"answer is not a JSON object: {raw[:80]!r}")
+        return answer
+
+    async def _exchange(
+        self, service_name: str, data: Mapping[str, Any], token: str | None, *, allow_empty: bool = False
+    ) -> dict[str, Any]:
+        body = encode_envelope(service_name, data, ukey=self._settings.ukey, token=token)
+        logger.debug("upload %s %s", service_name, compact_json(dict(data))[:500])
+        raw, _ = await self._post(UPLOAD_PATH, body, self._settings.request_timeout_s, service_name)
+        if allow_empty and not raw.strip():
+            self._online = True
+            return {}
+        answer = self._json_answer(raw, service_name)
+        if answer_state(answer) is None:
+            raise self._unavailable(service_name, f"answer without a state: {raw[:80]!r}")
+        self._online = True
+        logger.debug("upload %s answered %s", service_name, answer)
+        return answer
+
+    # -- session -------------------------------------------------------------------------------------------
+
+    async def login(self) -> None:
+        """Log in (again); a new token makes the old one stale at Bolink."""
+        async with self._login_lock:
+            await self._login_locked()
+
+    async def _login_locked(self) -> None:
+        s = self._settings
+        data = {"union_id": s.union_id, "park_id": s.park_id, "local_id": s.local_id}
+        answer = await self._exchange("login", data, token=None)
+        if answer_state(answer) != 1:
+            errmsg = answer_errmsg(answer) or "login refused"
+            logger.warning("Bolink login refused: %s", errmsg)
+            raise BolinkRefused(errmsg, service_name="login", answer=answer)
+        token = answer.get("token")
+        if not isinstance(token, str) or not token:
+            raise self._unavailable("login", "answer has no token")
+        self._token = token
+        logger.info("logged in to Bolink (park %s, local_id %s)", s.park_id, s.local_id)
+
+    async def _relogin(self, stale: str | None) -> None:
+        """Log in again unless another task already replaced the stale token."""
+        async with self._login_lock:
+            if self._token == stale:
+                await self._login_locked()
+
+    async def _current_token(self) -> str:
+        if self._token is None:
+            await self._relogin(None)
+        assert self._token is not None
+        return self._token
+
+    # -- upstream ------------------------------------------------------------------------------------------
+
+    async def upload(self, service_name: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """One signed ``upload.do`` call; returns the state-1 answer.
+
+        A stale token answer triggers one re-login and one retry. Bolink's "数据已处理过" (already
+        processed) counts as success: the answer is returned with ``already_processed: True``.
+        """
+        return await self._upload(service_name, data, allow_empty=False)
+
+    async def _upload(
+        self, service_name: str, data: Mapping[str, Any], *, allow_empty: bool
+    ) -> dict[str, Any]:
+        if service_name == "login":
+            raise ValueError("use login() to log in")
+        answer: dict[str, Any] = {}
+        for attempt in (1, 2):
+            token = await self._current_token()
+            answer = await self._exchange(service_name, data, token, allow_empty=allow_empty)
+            if not is_token_invalid(answer):
+                break
+            if attempt == 1:
+                logger.info("Bolink says the token is stale (%s): logging in again", answer_errmsg(answer))
+                await self._relogin(token)
+        if not answer and allow_empty:
+            return answer
+        if answer_state(answer) == 1:
+            return answer
+        if is_already_processed(answer):
+            logger.info("Bolink had already processed this %s: %s", service_name, answer_errmsg(answer))
+            return {**answer, ALREADY_PROCESSED: True}
+        errmsg = answer_errmsg(answer) or f"state {answer.get('state')!r}"
+        if errmsg == RATE_LIMITED_ERRMSG:
+            raise self._unavailable(service_name, "Bolink's rate limit was hit (request_over_times)")
+        logger.warning("Bolink refused %s: %s", service_name, errmsg)
+        raise BolinkRefused(errmsg, service_name=service_name, answer=answer)
+
+    async def inpark(
+        self,
+        *,
+        car_number: str,
+        in_time: int,
+        order_id: str,
+        in_channel_id: str,
+        empty_plot: int,
+        uid: str = "",
+        car_type: str = "小车",
+        c_type: str = "通道照牌",
+        license_color: str | None = None,
+    ) -> None:
+        """A vehicle entered: open the stay at Bolink under ``order_id``."""
+        _check_plate(car_number)
+        _check_order_id(order_id)
+        data: dict[str, Any] = {
+            "car_number": car_number,
+            "in_time": _unix(in_time, "in_time"),
+            "car_type": car_type,
+            "c_type": c_type,
+            "uid": uid,
+            "order_id": order_id,
+            "empty_plot": empty_plot,
+            "in_channel_id": in_channel_id,
+        }
+        if license_color is not None:
+            data["license_color"] = license_color
+        await self.upload("inpark", data)
+
+    async def outpark(
+        self,
+        *,
+        car_number: str,
+        in_time: int,
+        out_time: int,
+        order_id: str,
+        total_fen: int,
+        pay_type: str,
+        out_channel_id: str,
+        in_channel_id: str,
+        empty_plot: int,
+        uid: str = "",
+        auth_code: str | None = None,
+    ) -> dict[str, Any]:
+        """Settle an exit (may be called again until settled); ``total`` is due now, as a yuan string."""
+        _check_plate(car_number)
+        _check_order_id(order_id)
+        if out_time < in_time:
+            raise ValueError(f"out_time {out_time} is before in_time {in_time}")
+        if isinstance(total_fen, bool) or not isinstance(total_fen, int) or total_fen < 0:
+            raise ValueError(f"total_fen must be a non-negative int (fen), got {total_fen!r}")
+        if pay_type not in PAY_TYPES:
+            raise ValueError(f"unknown pay_type {pay_type!r} (expected one of {sorted(PAY_TYPES)})")
+        if (pay_type == "sweepcode") != bool(auth_code):
+            raise ValueError("auth_code is required with pay_type sweepcode and only then")
+        data: dict[str, Any] = {
+            "car_number": car_number,
+            "in_time": _unix(in_time, "in_time"),
+            "out_time": _unix(out_time, "out_time"),
+            "uid": uid,
+            "duration": (out_time - in_time) // 60,
+            "pay_type": pay_type,
+            "empty_plot": empty_plot,
+            "total": format_yuan(total_fen),
+            "order_id": order_id,
+            "out_channel_id": out_channel_id,
+            "in_channel_id": in_channel_id,
+        }
+        if auth_code:
+            data["auth_code"] = auth_code
+        return await self.upload("outpark", data)
+
+    async def code_url(self, channel_id: str, code_type: int = 2) -> str:
+        """The lane's QR address. Bolink's document: type 2 = exit direct-pay code, 3 = plateless entry."""
+        if not channel_id:
+            raise ValueError("channel_id must not be empty")
+        data = {"data_target": DATA_TARGET, "channel_id": channel_id, "type": code_type}
+        answer = await self.upload("code_url", data)
+        url = answer.get("code_url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise self._unavailable("code_url", f"answer has no usable code_url: {answer!r}")
+        return url
+
+    async def query_order(
+        self, *, order_id: str, car_number: str, pay_type: str = "scancode", pay_scene: str = "outpay"
+    ) -> None:
+        """Ask for an order's payment state; the answer arrives downstream as an ``outpark`` result."""
+        if pay_scene not in ("prepay", "outpay"):
+            raise ValueError(f"pay_scene must be 'prepay' or 'outpay', got {pay_scene!r}")
+        data = {
+            "data_target": DATA_TARGET,
+            "order_id": order_id,
+            "car_number": car_number,
+            "pay_type": pay_type,
+            "pay_scene": pay_scene,
+            "time_temp": int(time.time() * 1000),
+        }
+        await self.upload("query_order", data)
+
+    async def answer(self, service_name: str, data: Mapping[str, Any]) -> None:
+        """Answer a downstream message (``data_target: "bolink"``, same service_name)."""
+        payload = dict(data)
+        if payload.setdefault("service_name", service_name) != service_name:
+            raise ValueError(f"answer to {service_name} carries service_name {payload['service_name']!r}")
+        payload["data_target"] = DATA_TARGET
+        await self._upload(service_name, payload, allow_empty=True)
+
+    # -- downstream ----------------------------------------------------------------------------------------
+
+    async def poll(self) -> DownstreamMessage | None:
+        """One ``download.do`` long poll: a message, or None when there was none (or the token was renewed).
+
+        Raises BadMessage for a message that cannot be used, BolinkUnavailable/BolinkRefused otherwise.
+        """
+        token = await self._current_token()
+        body = compact_json({"token": token}).encode("utf-8")
+        raw, content_type = await self._post(DOWNLOAD_PATH, body, self._settings.poll_timeout_s, "download")
+        text = raw.strip()
+        if text in (b"", NO_MESSAGE.encode()):
+            self._online = True
+            return None
+        if "html" in content_type.lower():
+            raise self._unavailable("download", f"answer is an HTML page, not a message: {text[:80]!r}")
+        status = _status_answer(text)
+        if status is not None:
+            if is_token_invalid(status):
+                self._online = True
+                logger.info(
+                    "Bolink says the poll's token is stale (%s): logging in again", answer_errmsg(status)
+                )
+                await self._relogin(token)
+                return None
+            errmsg = answer_errmsg(status) or "state 0"
+            if errmsg == RATE_LIMITED_ERRMSG:
+                raise self._unavailable("download", "Bolink's rate limit was hit (request_over_times)")
+            self._online = True
+            raise BolinkRefused(errmsg, service_name="download", answer=status)
+        self._online = True
+        message = parse_downstream(raw)
+        logger.debug("downstream %s", message)
+        return message
+
+    async def run_downstream(
+        self,
+        handler: Callable[[DownstreamMessage], Awaitable[Mapping[str, Any] | None]],
+        on_status: Callable[[bool, str], None],
+    ) -> None:
+        """Poll forever, hand each message to ``handler`` and upload its answer (if not None).
+
+        Reconnects with capped exponential backoff and jitter; reports ``on_status(online, reason)`` when
+        the state (or, offline, the reason) changes. A malformed message is logged and, if it expects an
+        answer, refused with state 0. A failing handler is logged and sends no answer, so Bolink re-pushes
+        the message later. Never raises except CancelledError.
+        """
+        reported: tuple[bool, str] | None = None
+        failures = 0
+
+        def report(online: bool, reason: str) -> None:
+            nonlocal reported
+            if reported is not None and reported[0] == online and (online or reported[1] == reason):
+                return
+            reported = (online, reason)
+            (logger.info if online else logger.warning)(
+                "Bolink %s: %s", "online" if online else "offline", reason
+            )
+            try:
+                on_status(online, reason)
+            except Exception:
+                logger.exception("on_status callback failed")
+
+        while True:
+            try:
+                message = await self.poll()
+            except BadMessage as bad:
+                failures = 0
+                report(True, "connected")
+                await self._refuse_bad_message(bad)
+                continue
+            except BolinkError as exc:
+                failures += 1
+                report(False, str(exc))
+                await asyncio.sleep(self._backoff(failures))
+                continue
+            except Exception as exc:
+                failures += 1
+                logger.exception("unexpected error in the Bolink poll loop")
+                report(False, f"unexpected error: {exc!r}")
+                await asyncio.sleep(self._backoff(failures))
+                continue
+            failures = 0
+            report(True, "connected")
+            if message is not None:
+                await self._dispatch(message, handler)
+
+    def _backoff(self, failures: int) -> float:
+        base = min(self.backoff_max_s, self.backoff_min_s * 2 ** min(failures - 1, 30))
+        return min(self.backoff_max_s, base + random.uniform(0, base / 4))
+
+    async def _refuse_bad_message(self, bad: BadMessage) -> None:
+        logger.warning("Bolink sent a message that cannot be used: %s", bad)
+        refusal = bad_message_answer(bad)
+        if refusal is None:
+            return
+        try:
+            await self.answer(str(refusal["service_name"]), refusal)
+        except BolinkError as exc:
+            logger.warning("could not refuse the bad %s message: %s", bad.service_name, exc)
+
+    async def _dispatch(
+        self,
+        message: DownstreamMessage,
+        handler: Callable[[DownstreamMessage], Awaitable[Mapping[str, Any] | None]],
+    ) -> None:
+        try:
+            reply = await handler(message)
+        except Exception:
+            logger.exception("handler failed on Bolink %s message %s", message.service_name, message)
+            return
+        if reply is None:
+            if message.service_name in ANSWERED_SERVICES:
+                logger.debug("handler sent no answer to %s; Bolink will push it again", message.service_name)
+            return
+        try:
+            await self.answer(message.service_name, reply)
+        except BolinkError as exc:
+            logger.warning(
+                "answer to %s not delivered (%s); Bolink will push it again", message.service_name, exc
+            )
+        except (TypeError, ValueError):  # the handler's answer is unsendable (a float, a wrong name)
+            logger.exception("the handler's answer to %s cannot be sent: %r", message.service_name, reply)
+
+
+def _status_answer(text: bytes) -> dict[str, Any] | None:
+    """A ``{"state":0,"errmsg":...}`` answer from download.do (not a message), else None."""
+    try:
+        obj = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if isinstance(obj, dict) and "service_name" not in obj and "data" not in obj and answer_state(obj) == 0:
+        return obj
+    return None
+
+
+def _check_order_id(order_id: str) -> None:
+    if not isinstance(order_id, str) or not ORDER_ID_RE.match(order_id):
+        raise ValueError(f"order_id must be 1-48 letters, digits or _, got {order_id!r}")
+
+
+def _check_plate(car_number: str) -> None:
+    if not isinstance(car_number, str) or not car_number.strip():
+        raise ValueError(f"car_number must not be empty, got {car_number!r}")
+
+
+def _unix(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be unix seconds (int), got {value!r}")
+    return value

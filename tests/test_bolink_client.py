@@ -1,0 +1,513 @@
+"""BolinkClient against the Bolink sandbox and against misbehaving servers, all on real loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from booth.clouds.bolink import ALREADY_PROCESSED, BolinkClient, BolinkRefused, BolinkUnavailable
+from booth.clouds.bolink_protocol import DownstreamMessage, OutparkResult, outpark_ack
+from booth.config import BolinkSettings
+from booth.sandbox.bolink_cloud import BolinkSandbox
+
+UNION, PARK, UKEY = "200208", "21835", "8403A41ED5EF20BC"
+DEADLINE_S = 10.0
+
+
+def make_settings(**overrides: Any) -> BolinkSettings:
+    values: dict[str, Any] = {
+        "base_url": "sandbox",
+        "union_id": UNION,
+        "park_id": PARK,
+        "ukey": UKEY,
+        "local_id": "booth1_channels_X1",
+        "request_timeout_s": 2.0,
+        "poll_timeout_s": 3.0,
+    }
+    values.update(overrides)
+    return BolinkSettings(**values)
+
+
+@pytest_asyncio.fixture
+async def sandbox() -> AsyncIterator[BolinkSandbox]:
+    cloud = BolinkSandbox(union_id=UNION, park_id=PARK, ukey=UKEY, poll_hold_s=0.2, redeliver_after_s=0.3)
+    await cloud.start()
+    yield cloud
+    await cloud.stop()
+
+
+@pytest_asyncio.fixture
+async def client(sandbox: BolinkSandbox) -> AsyncIterator[BolinkClient]:
+    bolink = BolinkClient(make_settings(), base_url=sandbox.base_url)
+    bolink.backoff_max_s = 0.5
+    yield bolink
+    await bolink.aclose()
+
+
+async def wait_until(predicate: Callable[[], bool], what: str) -> None:
+    """Poll a condition with a deadline (no fixed sleeps)."""
+    async with asyncio.timeout(DEADLINE_S):
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(0.01)
+    raise AssertionError(what)
+
+
+async def next_message(client: BolinkClient) -> DownstreamMessage:
+    """Long-poll until a message arrives (each poll may end with "no message")."""
+    async with asyncio.timeout(DEADLINE_S):
+        while True:
+            message = await client.poll()
+            if message is not None:
+                return message
+
+
+async def car_waits_at_exit(client: BolinkClient, order_id: str = "X1_1001", total_fen: int = 1250) -> None:
+    await client.inpark(
+        car_number="京A12345", in_time=1_700_000_000, order_id=order_id, in_channel_id="E1", empty_plot=9
+    )
+    await client.outpark(
+        car_number="京A12345",
+        in_time=1_700_000_000,
+        out_time=1_700_003_000,
+        order_id=order_id,
+        total_fen=total_fen,
+        pay_type="scancode",
+        out_channel_id="X1",
+        in_channel_id="E1",
+        empty_plot=10,
+    )
+
+
+# -- upstream calls -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_login_sends_the_credentials(sandbox: BolinkSandbox, client: BolinkClient) -> None:
+    assert not client.online
+    await client.login()
+    assert client.online
+    assert sandbox.calls == [
+        ("login", {"union_id": UNION, "park_id": PARK, "local_id": "booth1_channels_X1"})
+    ]
+
+
+@pytest.mark.asyncio
+async def test_login_refused_names_the_problem(sandbox: BolinkSandbox) -> None:
+    wrong = BolinkClient(make_settings(park_id="99999"), base_url=sandbox.base_url)
+    try:
+        with pytest.raises(BolinkRefused, match="99999"):
+            await wrong.login()
+    finally:
+        await wrong.aclose()
+
+
+@pytest.mark.asyncio
+async def test_inpark_outpark_and_code_url(sandbox: BolinkSandbox, client: BolinkClient) -> None:
+    await car_waits_at_exit(client)  # logs in on first use
+    names = [name for name, _ in sandbox.calls]
+    assert names == ["login", "inpark", "outpark"]
+    inpark = sandbox.calls[1][1]
+    assert inpark["car_number"] == "京A12345"
+    assert (inpark["car_type"], inpark["c_type"], inpark["in_channel_id"]) == ("小车", "通道照牌", "E1")
+    outpark = sandbox.calls[2][1]
+    assert (outpark["total"], outpark["duration"], outpark["pay_type"]) == ("12.50", 50, "scancode")
+    assert "auth_code" not in outpark
+    order = sandbox.orders["X1_1001"]
+    assert (order.state, order.total_fen, order.out_channel_id) == ("awaiting", 1250, "X1")
+    assert await client.code_url("X1") == f"{sandbox.base_url}/pay/X1"
+    assert sandbox.calls[-1] == ("code_url", {"data_target": "bolink", "channel_id": "X1", "type": 2})
+
+
+@pytest.mark.asyncio
+async def test_cash_exit_settles_without_payment(sandbox: BolinkSandbox, client: BolinkClient) -> None:
+    answer = await client.outpark(
+        car_number="京B88888",
+        in_time=100,
+        out_time=100 + 3600,
+        order_id="X1_2",
+        total_fen=500,
+        pay_type="cash",
+        out_channel_id="X1",
+        in_channel_id="E1",
+        empty_plot=3,
+    )
+    assert answer["state"] == 1
+    assert sandbox.orders["X1_2"].state == "settled_cash"
+
+
+@pytest.mark.asyncio
+async def test_bad_arguments_are_refused_before_sending(client: BolinkClient) -> None:
+    common: dict[str, Any] = {
+        "car_number": "京A1",
+        "in_time": 100,
+        "out_time": 200,
+        "order_id": "X1_1",
+        "total_fen": 100,
+        "pay_type": "scancode",
+        "out_channel_id": "X1",
+        "in_channel_id": "E1",
+        "empty_plot": 1,
+    }
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"order_id": "X1-1"}, "order_id must be"),
+        ({"total_fen": -1}, "total_fen must be"),
+        ({"total_fen": 1.5}, "total_fen must be"),
+        ({"pay_type": "bitcoin"}, "unknown pay_type"),
+        ({"pay_type": "sweepcode"}, "auth_code is required"),
+        ({"out_time": 50}, "before in_time"),
+        ({"car_number": " "}, "car_number must not be empty"),
+    ]
+    for change, reason in cases:
+        with pytest.raises(ValueError, match=reason):
+            await client.outpark(**(common | change))
+    assert not client.online  # nothing was sent
+
+
+@pytest.mark.asyncio
+async def test_state_zero_is_refused_with_bolinks_errmsg(client: BolinkClient) -> None:
+    with pytest.raises(BolinkRefused, match="订单不存在") as caught:
+        await client.query_order(order_id="X1_404", car_number="京A1")
+    assert caught.value.answer["state"] == 0
+    assert client.online  # Bolink was reached; it said no
+
+
+@pytest.mark.asyncio
+async def test_already_processed_counts_as_success(client: BolinkClient) -> None:
+    data = {"car_number": "京A1", "in_time": 5, "order_id": "E1_5", "in_channel_id": "E1", "empty_plot": 1}
+    first = await client.upload("inpark", data)
+    again = await client.upload("inpark", data)
+    assert first["state"] == 1 and ALREADY_PROCESSED not in first
+    assert again[ALREADY_PROCESSED] is True
+    assert again["errmsg"].startswith("数据已处理过")
+
+
+@pytest.mark.asyncio
+async def test_stale_token_is_renewed_transparently(sandbox: BolinkSandbox, client: BolinkClient) -> None:
+    await client.login()
+    sandbox.expire_tokens()
+    await client.inpark(car_number="京A1", in_time=5, order_id="E1_6", in_channel_id="E1", empty_plot=1)
+    assert [name for name, _ in sandbox.calls] == ["login", "login", "inpark"]
+    sandbox.expire_tokens()
+    assert await client.poll() is None  # the poll noticed, logged in again and reports no message
+    assert [name for name, _ in sandbox.calls].count("login") == 3
+
+
+@pytest.mark.asyncio
+async def test_a_second_login_of_the_same_booth_makes_the_first_token_stale(
+    sandbox: BolinkSandbox, client: BolinkClient
+) -> None:
+    await client.login()
+    other = BolinkClient(make_settings(), base_url=sandbox.base_url)
+    try:
+        await other.login()
+        await client.code_url("X1")  # stale token -> login again -> retry succeeds
+        with_other = [name for name, _ in sandbox.calls]
+        assert with_other == ["login", "login", "login", "code_url"]
+    finally:
+        await other.aclose()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fault", ["http500", "html", "drop", "hang"])
+async def test_http_faults_raise_unavailable_then_recover(sandbox: BolinkSandbox, fault: Any) -> None:
+    quick = BolinkClient(make_settings(request_timeout_s=0.3), base_url=sandbox.base_url)
+    try:
+        await quick.login()
+        sandbox.fail_next(1, fault)
+        with pytest.raises(BolinkUnavailable):
+            await quick.code_url("X1")
+        assert not quick.online
+        assert await quick.code_url("X1") == f"{sandbox.base_url}/pay/X1"
+        assert quick.online
+    finally:
+        await quick.aclose()
+
+
+@pytest.mark.asyncio
+async def test_stopped_cloud_raises_unavailable(sandbox: BolinkSandbox, client: BolinkClient) -> None:
+    await client.login()
+    await sandbox.stop()
+    with pytest.raises(BolinkUnavailable, match="download"):
+        await client.poll()
+    with pytest.raises(BolinkUnavailable, match="code_url"):
+        await client.code_url("X1")
+    assert not client.online
+
+
+# -- answers that are too big or never end ------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def rogue_server() -> AsyncIterator[
+    Callable[[Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[str]]
+]:
+    runners: list[web.AppRunner] = []
+
+    async def serve(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> str:
+        app = web.Application()
+        app.router.add_post("/bpd/upload.do", handler)
+        app.router.add_post("/bpd/download.do", handler)
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        return f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    yield serve
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def _stream_forever(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    chunk = b" " * 65536
+    while True:  # ends when the client hangs up (the write raises, aiohttp cancels the handler)
+        await response.write(chunk)
+
+
+@pytest.mark.asyncio
+async def test_endless_answer_is_cut_at_one_mib(rogue_server: Any) -> None:
+    url = await rogue_server(_stream_forever)
+    rogue = BolinkClient(make_settings(request_timeout_s=30), base_url=url)
+    try:
+        with pytest.raises(BolinkUnavailable, match="larger than 1 MiB"):
+            await rogue.login()
+    finally:
+        await rogue.aclose()
+
+
+@pytest.mark.asyncio
+async def test_declared_oversize_answer_is_refused_unread(rogue_server: Any) -> None:
+    async def huge(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=b"{" + b" " * (2 << 20) + b"}", content_type="application/json")
+
+    url = await rogue_server(huge)
+    rogue = BolinkClient(make_settings(), base_url=url)
+    try:
+        with pytest.raises(BolinkUnavailable, match="refused"):
+            await rogue.login()
+    finally:
+        await rogue.aclose()
+
+
+@pytest.mark.asyncio
+async def test_trickling_answer_hits_the_overall_deadline(rogue_server: Any) -> None:
+    never = asyncio.Event()
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b"{")
+        await never.wait()  # the rest never comes
+        return response
+
+    url = await rogue_server(trickle)
+    rogue = BolinkClient(make_settings(request_timeout_s=0.3, poll_timeout_s=0.3), base_url=url)
+    try:
+        with pytest.raises(BolinkUnavailable, match=r"no complete answer within 0\.3 s"):
+            await rogue.login()
+    finally:
+        await rogue.aclose()
+
+
+# -- downstream ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_long_poll_delivers_a_pushed_result(sandbox: BolinkSandbox, client: BolinkClient) -> None:
+    await car_waits_at_exit(client)
+    polling = asyncio.create_task(next_message(client))
+    pushed = await sandbox.driver_pays(channel_id="X1")
+    message = await polling
+    assert isinstance(message, OutparkResult)
+    assert (message.state, message.order_id, message.total_fen, message.trade_no) == (
+        1,
+        "X1_1001",
+        1250,
+        pushed["trade_no"],
+    )
+    assert (message.out_channel_id, message.car_number, message.pay_channel) == ("X1", "京A12345", 1)
+
+
+@pytest.mark.asyncio
+async def test_unacknowledged_result_is_delivered_again_until_acknowledged(
+    sandbox: BolinkSandbox, client: BolinkClient
+) -> None:
+    await car_waits_at_exit(client)
+    await sandbox.driver_pays(order_id="X1_1001")
+    first = await next_message(client)
+    again = await next_message(client)  # not acknowledged: the cloud pushes it again
+    assert first == again
+    assert isinstance(first, OutparkResult)
+    await client.answer("outpark", outpark_ack(order_id=first.order_id, trade_no=first.trade_no))
+    assert sandbox.unacknowledged_results == []
+    assert sandbox.answers[-1]["trade_no"] == first.trade_no
+
+
+@pytest.mark.asyncio
+async def test_query_order_pushes_the_current_state(sandbox: BolinkSandbox, client: BolinkClient) -> None:
+    await car_waits_at_exit(client)
+    await client.query_order(order_id="X1_1001", car_number="京A12345")
+    before = await next_message(client)
+    assert isinstance(before, OutparkResult) and before.state == 2 and not before.paid
+    paid = await sandbox.driver_pays(channel_id="X1")
+    await next_message(client)
+    await client.query_order(order_id="X1_1001", car_number="京A12345")
+    after = await next_message(client)
+    assert isinstance(after, OutparkResult)
+    assert (after.state, after.trade_no) == (1, paid["trade_no"])
+
+
+class Recorder:
+    """Collects what run_downstream reports and delivers."""
+
+    def __init__(self) -> None:
+        self.statuses: list[tuple[bool, str]] = []
+        self.messages: asyncio.Queue[DownstreamMessage] = asyncio.Queue()
+        self.fail_first = 0
+        self.unsendable_first = 0
+
+    def on_status(self, online: bool, reason: str) -> None:
+        self.statuses.append((online, reason))
+
+    async def handler(self, message: DownstreamMessage) -> Mapping[str, Any] | None:
+        if self.fail_first:
+            self.fail_first -= 1
+            raise RuntimeError("handler bug")
+        await self.messages.put(message)
+        if self.unsendable_first:
+            self.unsendable_first -= 1
+            return {"service_name": "outpark", "state": 1, "total": 12.5}  # a float: never sent
+        if isinstance(message, OutparkResult) and message.state in (0, 1):
+            return outpark_ack(order_id=message.order_id, trade_no=message.trade_no)
+        return None
+
+    async def next(self) -> DownstreamMessage:
+        return await asyncio.wait_for(self.messages.get(), DEADLINE_S)
+
+    @property
+    def online(self) -> bool | None:
+        return self.statuses[-1][0] if self.statuses else None
+
+
+@pytest_asyncio.fixture
+async def downstream(client: BolinkClient) -> AsyncIterator[Recorder]:
+    recorder = Recorder()
+    task = asyncio.create_task(client.run_downstream(recorder.handler, recorder.on_status))
+    yield recorder
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.mark.asyncio
+async def test_run_downstream_answers_through_the_handler(
+    sandbox: BolinkSandbox, client: BolinkClient, downstream: Recorder
+) -> None:
+    await car_waits_at_exit(client)
+    pushed = await sandbox.driver_pays(channel_id="X1")
+    message = await downstream.next()
+    assert isinstance(message, OutparkResult) and message.trade_no == pushed["trade_no"]
+    await wait_until(lambda: bool(sandbox.answers), "the acknowledgement reached the cloud")
+    assert sandbox.answers[0] == outpark_ack(order_id="X1_1001", trade_no=pushed["trade_no"])
+    assert sandbox.unacknowledged_results == []
+    assert downstream.statuses[0] == (True, "connected")
+
+
+@pytest.mark.asyncio
+async def test_run_downstream_survives_the_cloud_going_away(
+    sandbox: BolinkSandbox, client: BolinkClient, downstream: Recorder
+) -> None:
+    await car_waits_at_exit(client)
+    await wait_until(lambda: downstream.online is True, "online at first")
+    await sandbox.stop()
+    await wait_until(lambda: downstream.online is False, "reported offline")
+    offline_reason = downstream.statuses[-1][1]
+    assert "download" in offline_reason
+    pushed = await sandbox.driver_pays(channel_id="X1")  # paid while the booth cannot hear
+    await sandbox.start()  # same port
+    message = await downstream.next()
+    assert isinstance(message, OutparkResult) and message.trade_no == pushed["trade_no"]
+    assert downstream.online is True
+    flags = [online for online, _ in downstream.statuses]
+    transitions = [flag for i, flag in enumerate(flags) if i == 0 or flags[i - 1] != flag]
+    assert transitions == [True, False, True]  # offline reports may repeat when the reason changes
+
+
+@pytest.mark.asyncio
+async def test_bad_message_is_logged_refused_and_the_loop_goes_on(
+    sandbox: BolinkSandbox, client: BolinkClient, downstream: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="booth.bolink")
+    sandbox.push({"service_name": "outpark", "state": "paid", "order_id": "X1_77", "trade_no": "T77"})
+    sandbox.push(b"{this is not json")
+    await car_waits_at_exit(client)
+    pushed = await sandbox.driver_pays(channel_id="X1")
+    message = await downstream.next()
+    assert isinstance(message, OutparkResult) and message.trade_no == pushed["trade_no"]
+    await wait_until(
+        lambda: any(a.get("state") == 0 for a in sandbox.answers), "the refusal reached the cloud"
+    )
+    refusal = next(a for a in sandbox.answers if a.get("state") == 0)
+    assert (refusal["service_name"], refusal["order_id"], refusal["trade_no"]) == ("outpark", "X1_77", "T77")
+    assert "state" in refusal["errmsg"]
+    logged = [
+        r.getMessage() for r in caplog.records if r.name == "booth.bolink" and r.levelno == logging.WARNING
+    ]
+    assert any("state: expected a non-negative integer" in text for text in logged)
+    assert any("not valid JSON" in text for text in logged)
+    assert downstream.messages.empty()  # the bad ones never reached the handler
+
+
+@pytest.mark.asyncio
+async def test_handler_failure_is_logged_and_the_message_comes_again(
+    sandbox: BolinkSandbox, client: BolinkClient, downstream: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="booth.bolink")
+    downstream.fail_first = 1
+    await car_waits_at_exit(client)
+    pushed = await sandbox.driver_pays(channel_id="X1")
+    message = await downstream.next()  # the re-push after the handler failed without answering
+    assert isinstance(message, OutparkResult) and message.trade_no == pushed["trade_no"]
+    assert any("handler failed" in r.getMessage() for r in caplog.records)
+    await wait_until(lambda: sandbox.unacknowledged_results == [], "acknowledged the second time")
+
+
+@pytest.mark.asyncio
+async def test_an_answer_that_cannot_be_sent_does_not_stop_the_loop(
+    sandbox: BolinkSandbox, client: BolinkClient, downstream: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="booth.bolink")
+    downstream.unsendable_first = 1
+    await car_waits_at_exit(client)
+    pushed = await sandbox.driver_pays(channel_id="X1")
+    first = await downstream.next()
+    again = await downstream.next()  # nothing acknowledged it, so the cloud pushed it again
+    assert first == again
+    assert isinstance(again, OutparkResult) and again.trade_no == pushed["trade_no"]
+    assert any("cannot be sent" in r.getMessage() for r in caplog.records)
+    await wait_until(lambda: sandbox.unacknowledged_results == [], "acknowledged the second time")
+
+
+@pytest.mark.asyncio
+async def test_run_downstream_relogs_in_on_a_stale_token(
+    sandbox: BolinkSandbox, client: BolinkClient, downstream: Recorder
+) -> None:
+    await car_waits_at_exit(client)
+    await wait_until(lambda: downstream.online is True, "online")
+    sandbox.expire_tokens()
+    pushed = await sandbox.driver_pays(channel_id="X1")
+    message = await downstream.next()
+    assert isinstance(message, OutparkResult) and message.trade_no == pushed["trade_no"]
+    assert [name for name, _ in sandbox.calls].count("login") == 2
+    assert all(online for online, _ in downstream.statuses)
