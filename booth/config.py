@@ -40,7 +40,9 @@ class _Section(BaseModel):
 class ParkSettings(_Section):
     name: str = Field(min_length=1, description="The lot's name, shown on screen and in reports.")
     timezone: str = Field("Asia/Shanghai", description="IANA time zone of the lot.")
-    capacity: int = Field(0, ge=0, description="Number of spaces; 0 = unlimited (entry never refused as full).")
+    capacity: int = Field(
+        0, ge=0, description="Number of spaces; 0 = unlimited (entry never refused as full)."
+    )
     province: str = Field("京", min_length=1, max_length=1, description="The lot's own province character.")
     blacklist: tuple[str, ...] = Field((), description="Plates refused at entry lanes.")
 
@@ -111,7 +113,7 @@ class ModbusTcpGateSettings(_Section):
     @model_validator(mode="after")
     def _flash_address_fits(self) -> ModbusTcpGateSettings:
         if self.board_pulse == "waveshare" and self.coil > 511:
-            raise ValueError(f"coil: with board_pulse = \"waveshare\" the coil must be 0-511, got {self.coil}")
+            raise ValueError(f'coil: with board_pulse = "waveshare" the coil must be 0-511, got {self.coil}')
         return self
 
 
@@ -135,7 +137,9 @@ class LaneSettings(_Section):
     @classmethod
     def _order_id_safe(cls, value: str) -> str:
         if not _ORDER_ID_SAFE.match(value):
-            raise ValueError(f"only letters, digits and _ are allowed (it is part of order ids), got {value!r}")
+            raise ValueError(
+                f"only letters, digits and _ are allowed (it is part of order ids), got {value!r}"
+            )
         return value
 
 

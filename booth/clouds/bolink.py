@@ -453,6 +453,10 @@ class BolinkClient:
 
         while True:
             try:
+                if self._token is None:
+                    await self.login()  # reachable and accepted: online now, not after the first poll
+                    failures = 0
+                    report(True, "connected")
                 message = await self.poll()
             except BadMessage as bad:
                 failures = 0

@@ -613,6 +613,12 @@ class BolinkSandbox:
         if problem:
             return {"state": 0, "errmsg": problem, "order_id": data.get("order_id", "")}
         order_id = str(data["order_id"])
+        known = self.orders.get(order_id)
+        if known is not None and str(data.get("force_update", "0")) != "1":
+            # an inpark that arrives after the exit began (it waited in the booth's outbox) must not
+            # reset an awaiting or paid order; only force_update=1 recreates it
+            known.in_time, known.in_channel_id = int(data["in_time"]), str(data["in_channel_id"])
+            return {"state": 1, "errmsg": "上传成功", "order_id": order_id}
         self.orders[order_id] = SandboxOrder(
             order_id=order_id,
             car_number=str(data["car_number"]),

@@ -1,0 +1,1054 @@
+"""The lanes as pure state machines: ``handle(event) -> list[Command]``.
+
+Every money and gate rule of a lane lives here and is tested without threads, network, a database or Qt:
+
+- only a payment result with ``state == 1`` pays; 0 is a failure, 2 is "still paying";
+- a result for an order that is not the one waiting at this lane never opens this gate;
+- a repeated result changes nothing;
+- the gate opens for money only after the store has booked the payment as the one that settles this exit
+  (``PaymentBooked(status="settled")``), so a paid order is never lost and never booked twice;
+- every other lift (free release, manual lift, gate retry) needs an operator and a reason.
+
+The machine never reads a clock: every event carries its time. The engine executes the commands in order
+and feeds their results back as events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from booth.domain.money import format_yuan
+from booth.domain.plates import Plate
+from booth.domain.tariff import Quote
+
+
+class LaneState(StrEnum):
+    IDLE = "idle"  # waiting for a vehicle
+    QUOTING = "quoting"  # looking up the stay and pricing it
+    NO_STAY = "no_stay"  # exit: no entry record for this plate; the attendant decides
+    AWAITING_PAYMENT = "awaiting_payment"  # exit: QR shown (or cash only while Bolink is offline)
+    PAYMENT_FAILED = "payment_failed"  # exit: Bolink said state 0; retry or cash
+    TIMED_OUT = "timed_out"  # exit: no payment in time; the attendant decides
+    SETTLING = "settling"  # a payment is being booked
+    OPENING = "opening"  # the gate command is under way
+    GATE_OPEN = "gate_open"  # the gate confirmed open; waiting for the car to pass
+    GATE_FAULT = "gate_fault"  # the gate did not open after a retry; the attendant acts
+    REFUSED = "refused"  # entry: refused (blacklist, lot full, ...)
+
+
+LiftReason = Literal["paid", "cash", "free_tariff", "free_release", "manual_lift", "entry", "gate_retry"]
+
+#: states in which the exit being handled may still change (plate corrected, car backs away, cancelled)
+_UNSETTLED = frozenset(
+    {
+        LaneState.QUOTING,
+        LaneState.NO_STAY,
+        LaneState.AWAITING_PAYMENT,
+        LaneState.PAYMENT_FAILED,
+        LaneState.TIMED_OUT,
+    }
+)
+#: states in which the attendant may take cash or release for free
+_PAYABLE = frozenset({LaneState.AWAITING_PAYMENT, LaneState.PAYMENT_FAILED, LaneState.TIMED_OUT})
+
+
+class LaneRuleError(Exception):
+    """An attendant's command that the lane cannot take now; the message says why (shown on screen)."""
+
+
+# ---------------------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class VehicleDetected:
+    plate: Plate
+    at: datetime
+    confidence: int | None = None
+    photo: str | None = None  # path of the stored photo, if any
+
+
+@dataclass(frozen=True)
+class VehicleLeft:
+    """The car backed away (camera 'turned back' trigger, or the attendant says so)."""
+
+    at: datetime
+    operator: str = "camera"
+
+
+@dataclass(frozen=True)
+class StayQuoted:
+    """The engine found the stay, priced it and opened an exit order."""
+
+    plate: Plate
+    stay_id: int
+    order_id: str  # Bolink's order id of the stay
+    exit_order_id: int
+    entry_at: datetime
+    quote: Quote
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StayNotFound:
+    plate: Plate
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PaymentRequested:
+    """Bolink accepted the outpark call; ``code_url`` is the lane's QR (None if Bolink gave none)."""
+
+    exit_order_id: int
+    code_url: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PaymentRequestFailed:
+    """Bolink could not be asked (offline, refused): the lane takes cash; the QR is asked again when it is
+    back."""
+
+    exit_order_id: int
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    """Bolink's downstream outpark result, already parsed and validated."""
+
+    order_id: str
+    state: int  # 0 failed, 1 paid, 2 paying
+    trade_no: str
+    amount_fen: int
+    pay_type: str
+    pay_channel: int | None
+    payer_id: str | None
+    out_channel_id: str
+    errmsg: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PaymentBooked:
+    """The store's verdict on a payment the lane asked it to book."""
+
+    exit_order_id: int | None
+    trade_no: str
+    status: Literal["settled", "duplicate", "flagged", "partial"]
+    payment_id: int
+    flag: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CashTaken:
+    tendered_fen: int
+    operator: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FreeRelease:
+    reason: str
+    operator: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ManualLift:
+    reason: str
+    operator: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PlateCorrected:
+    plate: Plate
+    operator: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RetryPayment:
+    operator: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CancelExit:
+    operator: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class GateOpened:
+    at: datetime
+
+
+@dataclass(frozen=True)
+class GateFailed:
+    error: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class VehiclePassed:
+    at: datetime
+
+
+@dataclass(frozen=True)
+class BolinkStatus:
+    online: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """The same stay is now being handled at another lane (the car drove there)."""
+
+    other_lane: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EntryDecided:
+    """Entry lanes: the engine checked the blacklist and capacity and recorded the stay (when admitted)."""
+
+    plate: Plate
+    admitted: bool
+    reason: str
+    stay_id: int | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StoreFailed:
+    """A store write the lane depends on failed; nothing was booked and no gate opens."""
+
+    what: str
+    error: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Tick:
+    at: datetime
+
+
+LaneEvent = (
+    VehicleDetected
+    | VehicleLeft
+    | StayQuoted
+    | StayNotFound
+    | PaymentRequested
+    | PaymentRequestFailed
+    | PaymentResult
+    | PaymentBooked
+    | CashTaken
+    | FreeRelease
+    | ManualLift
+    | PlateCorrected
+    | RetryPayment
+    | CancelExit
+    | GateOpened
+    | GateFailed
+    | VehiclePassed
+    | BolinkStatus
+    | Superseded
+    | EntryDecided
+    | StoreFailed
+    | Tick
+)
+
+# -------------------------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class QuoteStay:
+    """Find the open stay of this plate, price it, open an exit order -> StayQuoted / StayNotFound."""
+
+    plate: Plate
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AdmitVehicle:
+    """Entry: check blacklist/capacity, record the stay and queue Bolink inpark -> EntryDecided."""
+
+    plate: Plate
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RequestPayment:
+    """Bolink outpark (scancode) for the amount due and the lane's QR -> PaymentRequested / ...Failed."""
+
+    exit_order_id: int
+    stay_id: int
+    order_id: str
+    plate: Plate
+    entry_at: datetime
+    due_fen: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class QueryPayment:
+    """Bolink query_order: the answer comes back downstream as a PaymentResult."""
+
+    order_id: str
+    plate: Plate
+
+
+@dataclass(frozen=True)
+class BookPayment:
+    """Book money received -> PaymentBooked. ``settles`` says whether it may settle the exit order."""
+
+    exit_order_id: int | None
+    order_id: str
+    stay_id: int | None
+    channel: str  # "cash" or Bolink's pay_type
+    pay_channel: int | None
+    trade_no: str
+    amount_fen: int
+    payer_id: str | None
+    operator: str
+    settles: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReleaseExitOrder:
+    """Settle the exit order without payment (free by tariff, free release, manual lift)."""
+
+    exit_order_id: int
+    reason: str
+    operator: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CancelExitOrder:
+    exit_order_id: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class OpenGate:
+    """Lift the barrier (the engine retries once and records every attempt) -> GateOpened / GateFailed."""
+
+    reason: LiftReason
+    operator: str
+    note: str
+    stay_id: int | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CloseStay:
+    stay_id: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something the supervisor must see (flagged money, refused command, fault). Audited by the engine."""
+
+    kind: str
+    message: str
+    at: datetime
+
+
+LaneCommand = (
+    QuoteStay
+    | AdmitVehicle
+    | RequestPayment
+    | QueryPayment
+    | BookPayment
+    | ReleaseExitOrder
+    | CancelExitOrder
+    | OpenGate
+    | CloseStay
+    | Alert
+)
+
+# ------------------------------------------------------------------------------------------------ view
+
+
+@dataclass(frozen=True)
+class LaneView:
+    """What the window shows of a lane: plain values, safe to hand to another thread."""
+
+    lane_id: str
+    name: str
+    direction: Literal["entry", "exit"]
+    state: LaneState
+    message: str
+    plate: str | None = None
+    plate_colour: str | None = None
+    photo: str | None = None
+    entry_at: datetime | None = None
+    exit_at: datetime | None = None
+    duration_minutes: int | None = None
+    due_fen: int | None = None
+    breakdown: tuple[tuple[str, int], ...] = ()
+    code_url: str | None = None
+    order_id: str | None = None
+    gate: Literal["closed", "opening", "open", "fault"] = "closed"
+    bolink_online: bool = False
+    change_fen: int | None = None
+
+
+# ------------------------------------------------------------------------------------------- the lanes
+
+
+@dataclass(frozen=True)
+class LaneTimings:
+    payment_timeout: timedelta = timedelta(minutes=5)
+    pass_timeout: timedelta = timedelta(seconds=15)
+    query_start: timedelta = timedelta(seconds=10)
+    query_every: timedelta = timedelta(seconds=2)
+    query_stop: timedelta = timedelta(minutes=2)
+    #: the same plate seen again this soon after its gate opened is the camera re-triggering, not a new car
+    redetect_holdoff: timedelta = timedelta(seconds=20)
+
+
+@dataclass
+class _Exit:
+    """The exit being handled now."""
+
+    plate: Plate
+    detected_at: datetime
+    photo: str | None = None
+    stay_id: int | None = None
+    order_id: str | None = None
+    exit_order_id: int | None = None
+    entry_at: datetime | None = None
+    quote: Quote | None = None
+    code_url: str | None = None
+    requested_at: datetime | None = None
+    next_query_at: datetime | None = None
+    settling_trade_no: str | None = None
+    settled: bool = False
+    seen_trade_nos: set[str] = field(default_factory=set)
+    change_fen: int | None = None
+
+    @property
+    def due_fen(self) -> int | None:
+        return None if self.quote is None else self.quote.due_fen
+
+
+def _require_reason(reason: str, operator: str, what: str) -> str:
+    text = reason.strip()
+    if not text:
+        raise LaneRuleError(f"{what} needs a reason")
+    if not operator.strip():
+        raise LaneRuleError(f"{what} needs the operator's name")
+    return text
+
+
+class ExitLane:
+    """One exit lane. Not thread-safe: the engine calls it from its own loop only."""
+
+    direction: Literal["exit"] = "exit"
+
+    def __init__(self, lane_id: str, name: str, channel_id: str, timings: LaneTimings | None = None) -> None:
+        self.lane_id = lane_id
+        self.name = name
+        self.channel_id = channel_id
+        self.timings = timings or LaneTimings()
+        self.state = LaneState.IDLE
+        self.message = "等待车辆"
+        self.bolink_online = False
+        self.gate: Literal["closed", "opening", "open", "fault"] = "closed"
+        self.current: _Exit | None = None
+        self._gate_open_at: datetime | None = None
+        self._last_passed: tuple[str, datetime] | None = None
+        self._pending_lift: OpenGate | None = None
+
+    # -- queries
+    @property
+    def awaiting_order_id(self) -> str | None:
+        """The Bolink order id a payment result may settle at this lane right now."""
+        if self.current is not None and self.state in _PAYABLE | {LaneState.SETTLING}:
+            return self.current.order_id
+        return None
+
+    def view(self) -> LaneView:
+        cur = self.current
+        quote = cur.quote if cur else None
+        return LaneView(
+            lane_id=self.lane_id,
+            name=self.name,
+            direction=self.direction,
+            state=self.state,
+            message=self.message,
+            plate=cur.plate.text if cur else None,
+            plate_colour=str(cur.plate.colour) if cur else None,
+            photo=cur.photo if cur else None,
+            entry_at=cur.entry_at if cur else None,
+            exit_at=quote.exit if quote else None,
+            duration_minutes=quote.duration_minutes if quote else None,
+            due_fen=quote.due_fen if quote else None,
+            breakdown=tuple((line.label, line.fen) for line in quote.lines) if quote else (),
+            code_url=cur.code_url if cur else None,
+            order_id=cur.order_id if cur else None,
+            gate=self.gate,
+            bolink_online=self.bolink_online,
+            change_fen=cur.change_fen if cur else None,
+        )
+
+    # -- the one entry point
+    def handle(self, event: LaneEvent) -> list[LaneCommand]:
+        """Apply one event; return the commands to execute, in order. Raises LaneRuleError only for
+        attendant commands that are not allowed now (nothing changes then)."""
+        match event:
+            case VehicleDetected():
+                return self._on_detected(event)
+            case StayQuoted():
+                return self._on_quoted(event)
+            case StayNotFound():
+                return self._on_not_found(event)
+            case PaymentRequested():
+                return self._on_requested(event)
+            case PaymentRequestFailed():
+                return self._on_request_failed(event)
+            case PaymentResult():
+                return self._on_result(event)
+            case PaymentBooked():
+                return self._on_booked(event)
+            case CashTaken():
+                return self._on_cash(event)
+            case FreeRelease():
+                return self._on_free_release(event)
+            case ManualLift():
+                return self._on_manual_lift(event)
+            case PlateCorrected():
+                return self._on_plate_corrected(event)
+            case RetryPayment():
+                return self._on_retry(event)
+            case CancelExit():
+                return self._on_cancel(event.at, f"已取消（{event.operator}）")
+            case VehicleLeft():
+                return self._on_left(event)
+            case Superseded():
+                return self._on_cancel(event.at, f"车辆已到 {event.other_lane} 车道")
+            case GateOpened():
+                return self._on_gate_opened(event)
+            case GateFailed():
+                return self._on_gate_failed(event)
+            case VehiclePassed():
+                return self._on_passed(event.at, assumed=False)
+            case BolinkStatus():
+                return self._on_bolink(event)
+            case StoreFailed():
+                return self._on_store_failed(event)
+            case Tick():
+                return self._on_tick(event)
+            case EntryDecided():
+                return [Alert("unexpected", f"exit lane {self.lane_id} got an entry decision", event.at)]
+        raise TypeError(f"not a lane event: {event!r}")  # pragma: no cover - the union is exhaustive
+
+    # -- vehicle
+    def _on_detected(self, ev: VehicleDetected) -> list[LaneCommand]:
+        cur = self.current
+        if cur is not None and cur.plate.text == ev.plate.text and self.state is not LaneState.GATE_OPEN:
+            return []  # the camera re-triggering on the car already being handled
+        last = self._last_passed
+        if last and last[0] == ev.plate.text and ev.at - last[1] < self.timings.redetect_holdoff:
+            return []
+        commands: list[LaneCommand] = []
+        if self.state in (LaneState.SETTLING, LaneState.OPENING, LaneState.GATE_FAULT):
+            # money is being booked or the gate is moving for the car in front: never drop it
+            return [
+                Alert(
+                    "lane_busy",
+                    f"{ev.plate.text} 到达，但本车道仍在处理 {cur.plate.text if cur else ''}",
+                    ev.at,
+                )
+            ]
+        if self.state is LaneState.GATE_OPEN:
+            commands += self._on_passed(ev.at, assumed=True)
+        elif self.state in _UNSETTLED and cur is not None:
+            commands += self._abandon(ev.at)
+        self.current = _Exit(plate=ev.plate, detected_at=ev.at, photo=ev.photo)
+        self.state = LaneState.QUOTING
+        self.message = "计费中"
+        commands.append(QuoteStay(ev.plate, ev.at))
+        return commands
+
+    def _on_quoted(self, ev: StayQuoted) -> list[LaneCommand]:
+        cur = self.current
+        if self.state is not LaneState.QUOTING or cur is None or cur.plate.text != ev.plate.text:
+            # a stale answer for a car that is no longer here: its exit order must not stay open
+            return [CancelExitOrder(ev.exit_order_id, ev.at)]
+        cur.stay_id, cur.order_id, cur.exit_order_id = ev.stay_id, ev.order_id, ev.exit_order_id
+        cur.entry_at, cur.quote = ev.entry_at, ev.quote
+        if ev.quote.due_fen == 0:
+            self.state = LaneState.OPENING
+            self.gate = "opening"
+            self.message = f"免费放行（{ev.quote.rule}）"
+            cur.settled = True
+            lift = OpenGate("free_tariff", "system", ev.quote.rule, ev.stay_id, ev.at)
+            return [ReleaseExitOrder(ev.exit_order_id, ev.quote.rule, "system", ev.at), lift]
+        self.state = LaneState.AWAITING_PAYMENT
+        self.message = f"请付款 {format_yuan(ev.quote.due_fen)} 元"
+        return [self._request_payment(ev.at)]
+
+    def _request_payment(self, at: datetime) -> RequestPayment:
+        cur = self.current
+        assert cur is not None and cur.exit_order_id is not None and cur.quote is not None
+        assert cur.stay_id is not None and cur.order_id is not None and cur.entry_at is not None
+        cur.code_url = None
+        cur.requested_at = None
+        cur.next_query_at = None
+        return RequestPayment(
+            exit_order_id=cur.exit_order_id,
+            stay_id=cur.stay_id,
+            order_id=cur.order_id,
+            plate=cur.plate,
+            entry_at=cur.entry_at,
+            due_fen=cur.quote.due_fen,
+            at=at,
+        )
+
+    def _on_not_found(self, ev: StayNotFound) -> list[LaneCommand]:
+        cur = self.current
+        if self.state is not LaneState.QUOTING or cur is None or cur.plate.text != ev.plate.text:
+            return []
+        self.state = LaneState.NO_STAY
+        self.message = "无入场记录：请核对车牌，或免费放行 / 人工抬杆"
+        return [Alert("no_stay", f"{ev.plate.text} 在 {self.lane_id} 出场，无入场记录", ev.at)]
+
+    # -- payment request
+    def _on_requested(self, ev: PaymentRequested) -> list[LaneCommand]:
+        cur = self.current
+        if cur is None or cur.exit_order_id != ev.exit_order_id or self.state not in _PAYABLE:
+            return []
+        cur.code_url = ev.code_url
+        cur.requested_at = ev.at
+        cur.next_query_at = ev.at + self.timings.query_start
+        self.state = LaneState.AWAITING_PAYMENT
+        self.message = f"请扫码支付 {format_yuan(cur.quote.due_fen if cur.quote else 0)} 元"
+        return []
+
+    def _on_request_failed(self, ev: PaymentRequestFailed) -> list[LaneCommand]:
+        cur = self.current
+        if cur is None or cur.exit_order_id != ev.exit_order_id or self.state not in _PAYABLE:
+            return []
+        cur.code_url = None
+        cur.requested_at = ev.at  # the payment timeout still runs; cash is always possible
+        self.message = f"泊链不可用，请收现金 {format_yuan(cur.due_fen or 0)} 元（{ev.reason}）"
+        return []
+
+    def _on_bolink(self, ev: BolinkStatus) -> list[LaneCommand]:
+        was_online, self.bolink_online = self.bolink_online, ev.online
+        cur = self.current
+        if (
+            ev.online
+            and not was_online
+            and cur is not None
+            and self.state is LaneState.AWAITING_PAYMENT
+            and cur.code_url is None
+        ):
+            return [self._request_payment(ev.at)]  # Bolink is back: show the QR now
+        return []
+
+    def _on_retry(self, ev: RetryPayment) -> list[LaneCommand]:
+        if self.state not in _PAYABLE or self.current is None or self.current.quote is None:
+            raise LaneRuleError("没有等待支付的订单，无法重新发起支付")
+        self.state = LaneState.AWAITING_PAYMENT
+        self.message = "重新发起支付"
+        return [self._request_payment(ev.at)]
+
+    # -- money
+    def _on_result(self, ev: PaymentResult) -> list[LaneCommand]:
+        cur = self.current
+        mine = cur is not None and cur.order_id == ev.order_id
+        if ev.state != 1:
+            if not mine or self.state is not LaneState.AWAITING_PAYMENT:
+                return []  # a failure or "paying" for anything else changes nothing here
+            assert cur is not None
+            if ev.state == 2:
+                self.message = "支付中…"
+                return []
+            self.state = LaneState.PAYMENT_FAILED
+            self.message = f"支付失败：{ev.errmsg or '未知原因'}"
+            return [Alert("payment_failed", f"{cur.plate.text}: {ev.errmsg}", ev.at)]
+        # state 1: money arrived. It is always booked; whether it may open this gate is decided here.
+        if mine and cur is not None and ev.trade_no in cur.seen_trade_nos:
+            return []  # a repeat of a result already being booked or booked
+        settles = (
+            mine
+            and cur is not None
+            and self.state in _PAYABLE
+            and cur.due_fen is not None
+            and ev.amount_fen >= cur.due_fen
+        )
+        book = BookPayment(
+            exit_order_id=cur.exit_order_id if mine and cur else None,
+            order_id=ev.order_id,
+            stay_id=cur.stay_id if mine and cur else None,
+            channel=ev.pay_type or "scancode",
+            pay_channel=ev.pay_channel,
+            trade_no=ev.trade_no,
+            amount_fen=ev.amount_fen,
+            payer_id=ev.payer_id,
+            operator="bolink",
+            settles=settles,
+            at=ev.at,
+        )
+        if not mine or cur is None:
+            return [book]  # not the order waiting here: book and flag it, never open this gate
+        cur.seen_trade_nos.add(ev.trade_no)
+        if settles:
+            cur.settling_trade_no = ev.trade_no
+            self.state = LaneState.SETTLING
+            self.message = "支付成功，入账中"
+        return [book]
+
+    def _on_cash(self, ev: CashTaken) -> list[LaneCommand]:
+        cur = self.current
+        if self.state not in _PAYABLE or cur is None or cur.quote is None or cur.exit_order_id is None:
+            raise LaneRuleError("没有等待支付的订单，不能收现金")
+        due = cur.quote.due_fen
+        if ev.tendered_fen < due:
+            raise LaneRuleError(
+                f"现金不足：应收 {format_yuan(due)} 元，实收 {format_yuan(ev.tendered_fen)} 元"
+            )
+        if not ev.operator.strip():
+            raise LaneRuleError("收现金需要收费员")
+        trade_no = f"CASH_{self.lane_id}_{cur.exit_order_id}"
+        cur.change_fen = ev.tendered_fen - due
+        cur.seen_trade_nos.add(trade_no)
+        cur.settling_trade_no = trade_no
+        self.state = LaneState.SETTLING
+        self.message = f"现金 {format_yuan(due)} 元，找零 {format_yuan(cur.change_fen)} 元"
+        return [
+            BookPayment(
+                exit_order_id=cur.exit_order_id,
+                order_id=cur.order_id or "",
+                stay_id=cur.stay_id,
+                channel="cash",
+                pay_channel=None,
+                trade_no=trade_no,
+                amount_fen=due,
+                payer_id=None,
+                operator=ev.operator,
+                settles=True,
+                at=ev.at,
+            )
+        ]
+
+    def _on_booked(self, ev: PaymentBooked) -> list[LaneCommand]:
+        cur = self.current
+        mine = (
+            cur is not None
+            and self.state is LaneState.SETTLING
+            and cur.settling_trade_no == ev.trade_no
+            and cur.exit_order_id == ev.exit_order_id
+        )
+        if (
+            ev.status == "partial"
+            and cur is not None
+            and cur.exit_order_id is not None
+            and cur.exit_order_id == ev.exit_order_id
+            and self.state in _PAYABLE
+        ):
+            # less than due was paid: it counts towards the stay; price the rest
+            commands: list[LaneCommand] = [CancelExitOrder(cur.exit_order_id, ev.at)]
+            self.current = _Exit(plate=cur.plate, detected_at=ev.at, photo=cur.photo)
+            self.state = LaneState.QUOTING
+            self.message = "部分付款已入账，重新计费"
+            commands.append(QuoteStay(cur.plate, ev.at))
+            return commands
+        if not mine:
+            if ev.status == "flagged":
+                return [Alert("payment_flagged", f"付款 {ev.trade_no} 已入账并标记：{ev.flag}", ev.at)]
+            return []
+        assert cur is not None
+        cur.settling_trade_no = None
+        if ev.status == "settled":
+            cur.settled = True
+            self.state = LaneState.OPENING
+            self.gate = "opening"
+            reason: LiftReason = "cash" if ev.trade_no.startswith("CASH_") else "paid"
+            self.message = "已付款，抬杆中"
+            return [OpenGate(reason, "system", ev.trade_no, cur.stay_id, ev.at)]
+        # booked before (a repeat across a restart) or flagged: the money is safe, this gate stays shut
+        self.state = LaneState.AWAITING_PAYMENT
+        cur.change_fen = None
+        self.message = f"付款 {ev.trade_no} 未能结算本单（{ev.status}），请核对"
+        return [Alert("payment_not_settling", f"{ev.trade_no}: {ev.status} {ev.flag or ''}".strip(), ev.at)]
+
+    # -- attendant decisions
+    def _on_free_release(self, ev: FreeRelease) -> list[LaneCommand]:
+        reason = _require_reason(ev.reason, ev.operator, "免费放行")
+        cur = self.current
+        if cur is None or self.state not in _PAYABLE | {LaneState.NO_STAY}:
+            raise LaneRuleError("当前没有可免费放行的车辆")
+        commands: list[LaneCommand] = []
+        if cur.exit_order_id is not None:
+            commands.append(ReleaseExitOrder(cur.exit_order_id, reason, ev.operator, ev.at))
+        cur.settled = True
+        self.state = LaneState.OPENING
+        self.gate = "opening"
+        self.message = f"免费放行：{reason}"
+        commands.append(OpenGate("free_release", ev.operator, reason, cur.stay_id, ev.at))
+        return commands
+
+    def _on_manual_lift(self, ev: ManualLift) -> list[LaneCommand]:
+        reason = _require_reason(ev.reason, ev.operator, "人工抬杆")
+        if self.state in (LaneState.OPENING, LaneState.SETTLING):
+            raise LaneRuleError("正在入账或抬杆，请稍候")
+        cur = self.current
+        commands: list[LaneCommand] = []
+        if cur is not None and self.state in _PAYABLE and cur.exit_order_id is not None:
+            # the car leaves without paying: the order is settled as a manual lift, visible in reports
+            commands.append(ReleaseExitOrder(cur.exit_order_id, f"manual_lift: {reason}", ev.operator, ev.at))
+            cur.settled = True
+        elif cur is not None and self.state is LaneState.NO_STAY:
+            cur.settled = True
+        elif self.state is not LaneState.GATE_FAULT:
+            # nobody being handled (or a quote still under way, whose late answer is then cancelled)
+            self.current = cur = None
+        stay_id = cur.stay_id if cur is not None else None
+        self.state = LaneState.OPENING
+        self.gate = "opening"
+        self.message = f"人工抬杆：{reason}"
+        commands.append(OpenGate("manual_lift", ev.operator, reason, stay_id, ev.at))
+        return commands
+
+    def _on_plate_corrected(self, ev: PlateCorrected) -> list[LaneCommand]:
+        cur = self.current
+        if cur is None or self.state not in _UNSETTLED:
+            raise LaneRuleError("只有计费或待付款的车辆可以更正车牌")
+        if not ev.operator.strip():
+            raise LaneRuleError("更正车牌需要收费员")
+        commands: list[LaneCommand] = [
+            Alert("plate_corrected", f"{cur.plate.text} → {ev.plate.text}（{ev.operator}）", ev.at)
+        ]
+        commands += self._abandon(ev.at)
+        self.current = _Exit(plate=ev.plate, detected_at=ev.at, photo=cur.photo)
+        self.state = LaneState.QUOTING
+        self.message = "车牌已更正，重新计费"
+        commands.append(QuoteStay(ev.plate, ev.at))
+        return commands
+
+    def _on_left(self, ev: VehicleLeft) -> list[LaneCommand]:
+        if self.state is LaneState.GATE_OPEN:
+            return []  # a car moving under an open gate is passing, not backing away
+        return self._on_cancel(ev.at, "车辆已倒车离开")
+
+    def _on_cancel(self, at: datetime, message: str) -> list[LaneCommand]:
+        if self.state not in _UNSETTLED and self.state is not LaneState.GATE_FAULT:
+            return []
+        commands = self._abandon(at)
+        self._reset(message)
+        return commands
+
+    def _abandon(self, at: datetime) -> list[LaneCommand]:
+        """Drop the unsettled exit being handled; its open exit order is cancelled (payments still book)."""
+        cur = self.current
+        if cur is not None and not cur.settled and cur.exit_order_id is not None:
+            return [CancelExitOrder(cur.exit_order_id, at)]
+        return []
+
+    # -- gate
+    def _on_gate_opened(self, ev: GateOpened) -> list[LaneCommand]:
+        if self.state is not LaneState.OPENING:
+            return []
+        self.state = LaneState.GATE_OPEN
+        self.gate = "open"
+        self._gate_open_at = ev.at
+        self.message = "一路顺风"
+        cur = self.current
+        if cur is not None and cur.stay_id is not None and cur.settled:
+            return [CloseStay(cur.stay_id, ev.at)]
+        return []
+
+    def _on_gate_failed(self, ev: GateFailed) -> list[LaneCommand]:
+        if self.state is not LaneState.OPENING:
+            return []
+        self.state = LaneState.GATE_FAULT
+        self.gate = "fault"
+        self.message = f"道闸故障：{ev.error}。请人工抬杆"
+        return [Alert("gate_fault", f"{self.lane_id}: {ev.error}", ev.at)]
+
+    def _on_passed(self, at: datetime, *, assumed: bool) -> list[LaneCommand]:
+        if self.state is not LaneState.GATE_OPEN:
+            return []
+        if self.current is not None:
+            self._last_passed = (self.current.plate.text, at)
+        self._reset("等待车辆")
+        return []
+
+    def _reset(self, message: str) -> None:
+        self.current = None
+        self.state = LaneState.IDLE
+        self.gate = "closed"
+        self._gate_open_at = None
+        self.message = message
+
+    def _on_store_failed(self, ev: StoreFailed) -> list[LaneCommand]:
+        cur = self.current
+        alert = Alert("store_failed", f"{self.lane_id} {ev.what}: {ev.error}", ev.at)
+        if self.state is LaneState.SETTLING and cur is not None:
+            # the payment was not booked: no gate. A Bolink result will be re-delivered; cash can be retried.
+            cur.settling_trade_no = None
+            cur.seen_trade_nos.clear()
+            cur.change_fen = None
+            self.state = LaneState.AWAITING_PAYMENT
+            self.message = f"入账失败，请重试：{ev.error}"
+        elif self.state is LaneState.QUOTING:
+            self.state = LaneState.NO_STAY
+            self.message = f"计费失败：{ev.error}"
+        elif self.state is LaneState.OPENING and cur is not None and not cur.settling_trade_no:
+            # a release could not be recorded, so its lift was not sent: the attendant decides again
+            cur.settled = False
+            self.gate = "closed"
+            self.state = LaneState.PAYMENT_FAILED if cur.quote is not None else LaneState.NO_STAY
+            self.message = f"记录失败，未抬杆：{ev.error}"
+        return [alert]
+
+    # -- time
+    def _on_tick(self, ev: Tick) -> list[LaneCommand]:
+        cur = self.current
+        if self.state is LaneState.GATE_OPEN and self._gate_open_at is not None:
+            if ev.at - self._gate_open_at >= self.timings.pass_timeout:
+                return self._on_passed(ev.at, assumed=True)
+            return []
+        if cur is None or cur.requested_at is None or self.state is not LaneState.AWAITING_PAYMENT:
+            return []
+        waited = ev.at - cur.requested_at
+        if waited >= self.timings.payment_timeout:
+            self.state = LaneState.TIMED_OUT
+            self.message = "支付超时：请收现金、重新发起支付或放行"
+            return [Alert("payment_timeout", f"{cur.plate.text} 在 {self.lane_id} 支付超时", ev.at)]
+        if (
+            cur.code_url is not None
+            and cur.next_query_at is not None
+            and ev.at >= cur.next_query_at
+            and waited <= self.timings.query_stop
+            and cur.order_id is not None
+        ):
+            cur.next_query_at = ev.at + self.timings.query_every
+            return [QueryPayment(cur.order_id, cur.plate)]
+        return []
+
+
+class EntryLane:
+    """One entry lane: a recognised vehicle is admitted (stay recorded, gate opened) or refused."""
+
+    direction: Literal["entry"] = "entry"
+
+    def __init__(self, lane_id: str, name: str, channel_id: str, timings: LaneTimings | None = None) -> None:
+        self.lane_id = lane_id
+        self.name = name
+        self.channel_id = channel_id
+        self.timings = timings or LaneTimings()
+        self.state = LaneState.IDLE
+        self.message = "等待车辆"
+        self.bolink_online = False
+        self.gate: Literal["closed", "opening", "open", "fault"] = "closed"
+        self.plate: Plate | None = None
+        self.stay_id: int | None = None
+        self._gate_open_at: datetime | None = None
+        self._last_admitted: tuple[str, datetime] | None = None
+
+    awaiting_order_id = None
+
+    def view(self) -> LaneView:
+        return LaneView(
+            lane_id=self.lane_id,
+            name=self.name,
+            direction=self.direction,
+            state=self.state,
+            message=self.message,
+            plate=self.plate.text if self.plate else None,
+            plate_colour=str(self.plate.colour) if self.plate else None,
+            gate=self.gate,
+            bolink_online=self.bolink_online,
+        )
+
+    def handle(self, event: LaneEvent) -> list[LaneCommand]:
+        match event:
+            case VehicleDetected(plate=plate, at=at):
+                if self.plate is not None and self.plate.text == plate.text:
+                    return []
+                last = self._last_admitted
+                if last and last[0] == plate.text and at - last[1] < self.timings.redetect_holdoff:
+                    return []
+                if self.state in (LaneState.QUOTING, LaneState.OPENING):
+                    return [Alert("lane_busy", f"{plate.text} 到达，但本车道仍在处理上一辆车", at)]
+                self.plate, self.stay_id = plate, None
+                self.state = LaneState.QUOTING
+                self.gate = "closed"
+                self.message = "核验中"
+                return [AdmitVehicle(plate, at)]
+            case EntryDecided(plate=plate, admitted=admitted, reason=reason, stay_id=stay_id, at=at):
+                if self.state is not LaneState.QUOTING or self.plate is None or self.plate.text != plate.text:
+                    return []
+                if not admitted:
+                    self.state = LaneState.REFUSED
+                    self.message = f"禁止入场：{reason}"
+                    return [Alert("entry_refused", f"{plate.text}: {reason}", at)]
+                self.stay_id = stay_id
+                self._last_admitted = (plate.text, at)
+                self.state = LaneState.OPENING
+                self.gate = "opening"
+                self.message = "欢迎光临"
+                return [OpenGate("entry", "system", reason, stay_id, at)]
+            case ManualLift(reason=reason, operator=operator, at=at):
+                note = _require_reason(reason, operator, "人工抬杆")
+                if self.state is LaneState.OPENING:
+                    raise LaneRuleError("正在抬杆，请稍候")
+                self.state = LaneState.OPENING
+                self.gate = "opening"
+                self.message = f"人工抬杆：{note}"
+                return [OpenGate("manual_lift", operator, note, self.stay_id, at)]
+            case GateOpened(at=at):
+                if self.state is LaneState.OPENING:
+                    self.state, self.gate, self._gate_open_at = LaneState.GATE_OPEN, "open", at
+                return []
+            case GateFailed(error=error, at=at):
+                if self.state is LaneState.OPENING:
+                    self.state, self.gate = LaneState.GATE_FAULT, "fault"
+                    self.message = f"道闸故障：{error}。请人工抬杆"
+                    return [Alert("gate_fault", f"{self.lane_id}: {error}", at)]
+                return []
+            case VehiclePassed() | CancelExit() | VehicleLeft():
+                if self.state in (LaneState.GATE_OPEN, LaneState.REFUSED, LaneState.GATE_FAULT):
+                    self._reset()
+                return []
+            case Tick(at=at):
+                if (
+                    self.state is LaneState.GATE_OPEN
+                    and self._gate_open_at is not None
+                    and at - self._gate_open_at >= self.timings.pass_timeout
+                ):
+                    self._reset()
+                return []
+            case BolinkStatus(online=online):
+                self.bolink_online = online
+                return []
+            case StoreFailed(what=what, error=error, at=at):
+                if self.state is LaneState.QUOTING:
+                    self.state = LaneState.REFUSED
+                    self.message = f"登记失败：{error}"
+                return [Alert("store_failed", f"{self.lane_id} {what}: {error}", at)]
+            case CashTaken() | FreeRelease() | PlateCorrected() | RetryPayment():
+                raise LaneRuleError("入口车道不收费")
+        return []
+
+    def _reset(self) -> None:
+        self.state, self.gate, self.plate, self.stay_id = LaneState.IDLE, "closed", None, None
+        self._gate_open_at = None
+        self.message = "等待车辆"
+
+
+Lane = ExitLane | EntryLane

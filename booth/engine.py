@@ -1,0 +1,1072 @@
+"""The engine: the composition root that runs the lanes.
+
+One background thread runs an asyncio loop with the Bolink session (login, uploads, long poll), the outbox
+relay, the gate drivers and the lane machines. A second thread owns the database (SQLite allows one writer;
+a dedicated thread keeps every write off the loop and in order). The GUI and ``booth run --headless`` talk
+to it only through the thread-safe methods below and receive plain immutable events through ``subscribe``.
+
+The data flows one way: camera -> lane machine -> quote -> Bolink outpark/QR -> payment result -> booked in
+the store -> gate -> stay closed (with its outbox rows) -> relay -> clouds. The GUI watches and commands;
+it is never on the path between a payment result and the gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from booth.clouds.bolink import BolinkClient, BolinkError, BolinkRefused, BolinkUnavailable
+from booth.clouds.bolink_protocol import (
+    DownstreamMessage,
+    NolicenceInPark,
+    OutparkResult,
+    PrepayOrder,
+    QueryPrice,
+    UpdateBalance,
+)
+from booth.config import LaneSettings, Settings
+from booth.devices.gates import GateDriver, GateFault, make_gate
+from booth.domain import lane as L
+from booth.domain.money import format_yuan
+from booth.domain.plates import Plate, PlateColour, PlateError, PlateKind, parse_plate
+from booth.domain.tariff import Quote, quote_fee, vehicle_class_for
+from booth.outbox import OutboxRelay, SendResult, SendVerdict
+from booth.store import Database, OutboxItem, OutboxRecord, Store, open_database
+
+log = logging.getLogger("booth.engine")
+T = TypeVar("T")
+
+#: Bolink's answer to a message it already processed; for the booth it means "done"
+_ALREADY_PROCESSED = "已处理"
+
+
+# ------------------------------------------------------------------------------ events to the GUI / logs
+
+
+@dataclass(frozen=True)
+class LaneChanged:
+    view: L.LaneView
+
+
+@dataclass(frozen=True)
+class BolinkChanged:
+    online: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class AlertRaised:
+    lane_id: str | None
+    kind: str
+    message: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class GateCommanded:
+    """Emitted when a gate command is sent (benchmarks measure payment result -> gate command)."""
+
+    lane_id: str
+    reason: str
+    attempt: int
+    at: datetime
+
+
+EngineEvent = LaneChanged | BolinkChanged | AlertRaised | GateCommanded
+Listener = Callable[[EngineEvent], None]
+
+
+class EngineError(Exception):
+    """The engine could not start or was used wrongly; the message says why."""
+
+
+def new_order_id(lane_id: str, at: datetime) -> str:
+    """Bolink order ids: <= 48 chars of [A-Za-z0-9_], unique per stay in the park."""
+    return f"{lane_id}_{at.astimezone(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(4)}"
+
+
+class Engine:
+    """Runs the lanes in a background thread. Public methods are thread-safe and never block on I/O.
+
+    Listeners are called on the engine thread; they must return quickly (the GUI bridge re-emits events
+    as Qt signals; the headless runner logs them).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        tick_s: float = 0.5,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._tick_s = tick_s
+        self._listeners: list[Listener] = []
+        self._listeners_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._stop_requested: asyncio.Event | None = None
+        self._db_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="booth-db")
+        self._database: Database | None = None
+        self.store: Store | None = None
+        self.lanes: dict[str, L.ExitLane | L.EntryLane] = {}
+        self._lane_settings: dict[str, LaneSettings] = {lane.id: lane for lane in settings.lanes}
+        self._lane_by_channel: dict[str, str] = {lane.channel_id: lane.id for lane in settings.lanes}
+        self.gates: dict[str, GateDriver] = {}
+        self.bolink: BolinkClient | None = None
+        self.sandbox: Any = None  # BolinkSandbox when bolink.base_url == "sandbox"
+        self.bolink_online = False
+        self._code_urls: dict[str, str] = {}
+        self._booked_trades: set[str] = set()
+        self._balances: dict[str, tuple[int, bool]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._bolink_relay: OutboxRelay | None = None
+        self._views: dict[str, L.LaneView] = {}
+        self._views_lock = threading.Lock()
+        self.exits_completed = 0
+
+    # ---------------------------------------------------------------------------- lifecycle (any thread)
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._listeners_lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the engine thread; return when the lanes are ready. Raises EngineError if start fails."""
+        if self._thread is not None:
+            raise EngineError("engine already started")
+        self._thread = threading.Thread(target=self._thread_main, name="booth-engine", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise EngineError(f"engine did not become ready within {timeout} s")
+        if self._start_error is not None:
+            self._thread.join(timeout)
+            raise EngineError(f"engine failed to start: {self._start_error}") from self._start_error
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the loop, close devices and the database. Idempotent."""
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None and thread.is_alive() and self._stop_requested is not None:
+            loop.call_soon_threadsafe(self._stop_requested.set)
+            thread.join(timeout)
+            if thread.is_alive():
+                log.error("engine thread did not stop within %s s", timeout)
+        self._db_executor.shutdown(wait=True)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def snapshot(self) -> list[L.LaneView]:
+        with self._views_lock:
+            return [self._views[lane.id] for lane in self.settings.lanes if lane.id in self._views]
+
+    # ------------------------------------------------------------------- commands (thread-safe, any thread)
+    def vehicle_at(
+        self,
+        lane_id: str,
+        plate_text: str,
+        colour: PlateColour | str | int | None = None,
+        *,
+        confidence: int | None = None,
+        photo: str | None = None,
+    ) -> concurrent.futures.Future[None]:
+        """A camera read a plate at a lane. An unreadable plate raises PlateError; nothing happens."""
+        return self._call(self.vehicle_at_async(lane_id, plate_text, colour, confidence, photo))
+
+    def cash(self, lane_id: str, tendered_fen: int, operator: str) -> concurrent.futures.Future[None]:
+        return self._lane_command(lane_id, lambda at: L.CashTaken(tendered_fen, operator, at))
+
+    def free_release(self, lane_id: str, reason: str, operator: str) -> concurrent.futures.Future[None]:
+        return self._lane_command(lane_id, lambda at: L.FreeRelease(reason, operator, at))
+
+    def manual_lift(self, lane_id: str, reason: str, operator: str) -> concurrent.futures.Future[None]:
+        return self._lane_command(lane_id, lambda at: L.ManualLift(reason, operator, at))
+
+    def retry_payment(self, lane_id: str, operator: str) -> concurrent.futures.Future[None]:
+        return self._lane_command(lane_id, lambda at: L.RetryPayment(operator, at))
+
+    def cancel(self, lane_id: str, operator: str) -> concurrent.futures.Future[None]:
+        return self._lane_command(lane_id, lambda at: L.CancelExit(operator, at))
+
+    def vehicle_left(self, lane_id: str) -> concurrent.futures.Future[None]:
+        return self._lane_command(lane_id, lambda at: L.VehicleLeft(at))
+
+    def vehicle_passed(self, lane_id: str) -> concurrent.futures.Future[None]:
+        return self._lane_command(lane_id, lambda at: L.VehiclePassed(at))
+
+    def correct_plate(
+        self, lane_id: str, plate_text: str, operator: str, colour: PlateColour | str | None = None
+    ) -> concurrent.futures.Future[None]:
+        plate = parse_plate(
+            plate_text, colour
+        )  # raises PlateError in the caller's thread: nothing reaches us
+        return self._lane_command(lane_id, lambda at: L.PlateCorrected(plate, operator, at))
+
+    def seed_stay(
+        self, plate_text: str, entry_at: datetime, lane_id: str | None = None
+    ) -> concurrent.futures.Future[int]:
+        """Simulator/training: a vehicle that entered earlier (no entry lane saw it in this session)."""
+        return self._call(self.seed_stay_async(plate_text, entry_at, lane_id))
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run a coroutine on the engine loop (tests, simulator)."""
+        return self._call(coro)
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        loop = self._loop
+        if loop is None or not self._ready.is_set():
+            coro.close()
+            raise EngineError("engine is not running")
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+
+    def _lane_command(
+        self, lane_id: str, make: Callable[[datetime], L.LaneEvent]
+    ) -> concurrent.futures.Future[None]:
+        if lane_id not in self._lane_settings:
+            raise EngineError(f"no lane {lane_id!r}")
+
+        async def run() -> None:
+            await self.dispatch(lane_id, make(self._clock()))
+
+        return self._call(run())
+
+    # ------------------------------------------------------------------------------- the engine thread
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:  # pragma: no cover - last resort, logged for the operator
+            log.exception("engine thread crashed")
+            if not self._ready.is_set():
+                self._start_error = exc
+                self._ready.set()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stop_requested = asyncio.Event()
+        try:
+            await self._startup()
+        except BaseException as exc:
+            self._start_error = exc
+            self._ready.set()
+            await self._shutdown()
+            return
+        self._ready.set()
+        try:
+            await self._stop_requested.wait()
+        finally:
+            await self._shutdown()
+
+    async def _startup(self) -> None:
+        s = self.settings
+        self._database = await self._db(lambda: open_database(s.database.url))
+        self.store = Store(self._database)
+        timings_for = {
+            lane.id: L.LaneTimings(
+                payment_timeout=timedelta(seconds=lane.payment_timeout_s),
+                pass_timeout=timedelta(seconds=lane.pass_timeout_s),
+                query_start=timedelta(seconds=s.bolink.query_start_s),
+                query_every=timedelta(seconds=s.bolink.query_every_s),
+                query_stop=timedelta(seconds=s.bolink.query_stop_s),
+            )
+            for lane in s.lanes
+        }
+        for lane in s.lanes:
+            cls = L.ExitLane if lane.direction == "exit" else L.EntryLane
+            self.lanes[lane.id] = cls(lane.id, lane.name, lane.channel_id, timings_for[lane.id])
+            self.gates[lane.id] = make_gate(lane.gate)
+            self._publish_view(lane.id)
+        base_url = None
+        if s.bolink.is_sandbox:
+            from booth.sandbox.bolink_cloud import BolinkSandbox
+
+            self.sandbox = BolinkSandbox(
+                union_id=s.bolink.union_id,
+                park_id=s.bolink.park_id,
+                ukey=s.bolink.ukey,
+                port=s.bolink.sandbox_port,
+                autopay_after_s=s.bolink.sandbox_autopay_s,
+            )
+            await self.sandbox.start()
+            base_url = self.sandbox.base_url
+            log.info("Bolink sandbox listening at %s", base_url)
+        self.bolink = BolinkClient(s.bolink, base_url=base_url)
+        self._bolink_relay = OutboxRelay(
+            "bolink", self.store, self._db_executor, self._send_bolink, clock=self._clock
+        )
+        self._spawn(
+            self.bolink.run_downstream(self._on_downstream, self._on_bolink_status), "bolink-downstream"
+        )
+        self._spawn(self._bolink_relay.run(), "bolink-relay")
+        self._spawn(self._tick_loop(), "lane-ticks")
+        if s.simulator.enabled:
+            from booth.sandbox.camera import SimulatedCamera
+
+            camera = SimulatedCamera(self, s.simulator)
+            self._spawn(camera.run(), "simulated-camera")
+        log.info("engine ready: %d lane(s), database %s", len(self.lanes), s.database.url)
+
+    async def _shutdown(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for gate in self.gates.values():
+            try:
+                await gate.aclose()
+            except Exception:
+                log.exception("closing gate %s", gate.name)
+        if self.bolink is not None:
+            await self.bolink.aclose()
+        if self.sandbox is not None:
+            await self.sandbox.stop()
+        if self._database is not None:
+            database = self._database
+            await self._db(database.close)
+        log.info("engine stopped")
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def _db(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._db_executor, fn)
+
+    def _emit(self, event: EngineEvent) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("listener failed on %r", event)
+
+    def _publish_view(self, lane_id: str) -> None:
+        view = self.lanes[lane_id].view()
+        with self._views_lock:
+            if self._views.get(lane_id) == view:
+                return
+            self._views[lane_id] = view
+        self._emit(LaneChanged(view))
+
+    # ---------------------------------------------------------------------------------- dispatching
+    async def dispatch(self, lane_id: str, event: L.LaneEvent) -> None:
+        """Feed one event to a lane and execute its commands in order (engine thread only).
+
+        LaneRuleError (an attendant command that is not allowed now) propagates to the caller's future.
+        """
+        lane = self.lanes[lane_id]
+        commands = lane.handle(event)
+        self._publish_view(lane_id)
+        if not isinstance(event, L.Tick):
+            log.debug("%s: %s -> %s", lane_id, type(event).__name__, [type(c).__name__ for c in commands])
+        for command in commands:
+            if not await self._execute(lane_id, command):
+                break  # a store write failed: nothing after it (e.g. a gate) may run
+
+    async def _execute(self, lane_id: str, cmd: L.LaneCommand) -> bool:
+        """Run one command. Returns False when a store write failed (the lane was told)."""
+        try:
+            match cmd:
+                case L.QuoteStay():
+                    await self._quote(lane_id, cmd)
+                case L.AdmitVehicle():
+                    await self._admit(lane_id, cmd)
+                case L.RequestPayment():
+                    self._spawn(self._request_payment(lane_id, cmd), f"outpark-{lane_id}")
+                case L.QueryPayment():
+                    self._spawn(self._query_payment(cmd), f"query-{lane_id}")
+                case L.BookPayment():
+                    await self._book(lane_id, cmd)
+                case L.ReleaseExitOrder():
+                    await self._release(lane_id, cmd)
+                case L.CancelExitOrder():
+                    store = self._store
+                    await self._db(lambda: store.cancel_exit_order(cmd.exit_order_id, at=cmd.at))
+                case L.OpenGate():
+                    self._spawn(self._open_gate(lane_id, cmd), f"gate-{lane_id}")
+                case L.CloseStay():
+                    await self._close_stay(lane_id, cmd)
+                case L.Alert():
+                    await self._alert(lane_id, cmd.kind, cmd.message, cmd.at)
+        except Exception as exc:
+            log.exception("%s: %s failed", lane_id, type(cmd).__name__)
+            if isinstance(cmd, L.Alert):
+                return True  # an audit row that could not be written must not stop the lane
+            await self.dispatch(
+                lane_id, L.StoreFailed(type(cmd).__name__, str(exc) or repr(exc), self._clock())
+            )
+            return False
+        return True
+
+    @property
+    def _store(self) -> Store:
+        if self.store is None:
+            raise EngineError("store not open")
+        return self.store
+
+    # ------------------------------------------------------------------------------------ the commands
+    async def vehicle_at_async(
+        self,
+        lane_id: str,
+        plate_text: str,
+        colour: PlateColour | str | int | None = None,
+        confidence: int | None = None,
+        photo: str | None = None,
+    ) -> None:
+        if lane_id not in self.lanes:
+            raise EngineError(f"no lane {lane_id!r}")
+        at = self._clock()
+        try:
+            plate = parse_plate(plate_text, colour)
+        except PlateError as exc:
+            await self._alert(lane_id, "plate_unreadable", f"{plate_text!r}: {exc}", at)
+            raise
+        await self.dispatch(lane_id, L.VehicleDetected(plate, at, confidence, photo))
+
+    async def _quote(self, lane_id: str, cmd: L.QuoteStay) -> None:
+        store, tariff, zone = self._store, self.settings.tariff, self.settings.park.zone
+
+        def work() -> L.StayQuoted | L.StayNotFound:
+            stay = store.open_stay_for_plate(cmd.plate.text)
+            if stay is None:
+                return L.StayNotFound(cmd.plate, cmd.at)
+            paid_fen, last_paid_at = store.paid_total(stay.id)
+            quote = quote_fee(
+                tariff,
+                plate=cmd.plate.text,
+                colour=str(stay.plate_colour or cmd.plate.colour),
+                entry=stay.entry_at,
+                exit=cmd.at,
+                tz=zone,
+                paid_fen=paid_fen,
+                last_paid_at=last_paid_at,
+            )
+            order = store.open_exit_order(
+                stay_id=stay.id,
+                lane_id=lane_id,
+                opened_at=cmd.at,
+                quote_json=_quote_json(quote),
+                gross_fen=quote.gross_fen,
+                paid_before_fen=quote.paid_fen,
+                discount_fen=quote.discount_fen,
+                due_fen=quote.due_fen,
+            )
+            return L.StayQuoted(cmd.plate, stay.id, stay.order_id, order.id, stay.entry_at, quote, cmd.at)
+
+        result = await self._db(work)
+        if isinstance(result, L.StayQuoted):
+            # the same stay waiting at another lane: the car drove there; that lane lets go of it
+            for other_id, other in self.lanes.items():
+                if other_id != lane_id and other.awaiting_order_id == result.order_id:
+                    await self.dispatch(other_id, L.Superseded(lane_id, cmd.at))
+        await self.dispatch(lane_id, result)
+
+    async def _admit(self, lane_id: str, cmd: L.AdmitVehicle) -> None:
+        store, park = self._store, self.settings.park
+        lane = self._lane_settings[lane_id]
+        vclass = vehicle_class_for(self.settings.tariff, str(cmd.plate.colour))
+
+        def work() -> L.EntryDecided:
+            if cmd.plate.text in park.blacklist:
+                return L.EntryDecided(cmd.plate, False, "黑名单车辆", None, cmd.at)
+            if park.capacity and store.count_in_lot() >= park.capacity:
+                return L.EntryDecided(cmd.plate, False, "车位已满", None, cmd.at)
+            order_id = new_order_id(lane_id, cmd.at)
+            inpark = OutboxItem(
+                cloud="bolink",
+                kind="inpark",
+                payload={
+                    "car_number": cmd.plate.text,
+                    "in_time": int(cmd.at.timestamp()),
+                    "order_id": order_id,
+                    "in_channel_id": lane.channel_id,
+                    "license_color": str(cmd.plate.colour),
+                },
+                dedupe_key=f"bolink:inpark:{order_id}",
+            )
+            stay = store.create_stay(
+                order_id=order_id,
+                plate=cmd.plate.text,
+                plate_colour=str(cmd.plate.colour),
+                vehicle_class=vclass,
+                lane_id=lane_id,
+                entry_at=cmd.at,
+                outbox=[inpark],
+            )
+            return L.EntryDecided(cmd.plate, True, "", stay.id, cmd.at)
+
+        decision = await self._db(work)
+        if decision.admitted and self._bolink_relay is not None:
+            self._bolink_relay.wake()
+        await self.dispatch(lane_id, decision)
+
+    async def seed_stay_async(self, plate_text: str, entry_at: datetime, lane_id: str | None = None) -> int:
+        plate = parse_plate(plate_text)
+        store = self._store
+        entry_lane = lane_id or self.settings.lanes[0].id
+        order_id = new_order_id(entry_lane, entry_at)
+        vclass = vehicle_class_for(self.settings.tariff, str(plate.colour))
+        stay = await self._db(
+            lambda: store.create_stay(
+                order_id=order_id,
+                plate=plate.text,
+                plate_colour=str(plate.colour),
+                vehicle_class=vclass,
+                lane_id=entry_lane,
+                entry_at=entry_at,
+                outbox=[
+                    OutboxItem(
+                        cloud="bolink",
+                        kind="inpark",
+                        payload={
+                            "car_number": plate.text,
+                            "in_time": int(entry_at.timestamp()),
+                            "order_id": order_id,
+                            "in_channel_id": self._lane_settings[entry_lane].channel_id,
+                            "license_color": str(plate.colour),
+                        },
+                        dedupe_key=f"bolink:inpark:{order_id}",
+                    )
+                ],
+            )
+        )
+        if self._bolink_relay is not None:
+            self._bolink_relay.wake()
+        return stay.id
+
+    async def _request_payment(self, lane_id: str, cmd: L.RequestPayment) -> None:
+        bolink = self.bolink
+        assert bolink is not None
+        lane = self._lane_settings[lane_id]
+        result: L.PaymentRequested | L.PaymentRequestFailed
+        try:
+            await bolink.outpark(
+                car_number=cmd.plate.text,
+                in_time=int(cmd.entry_at.timestamp()),
+                out_time=int(cmd.at.timestamp()),
+                order_id=cmd.order_id,
+                total_fen=cmd.due_fen,
+                pay_type="scancode",
+                out_channel_id=lane.channel_id,
+                in_channel_id="",
+                empty_plot=self._empty_plot(),
+            )
+            code_url = self._code_urls.get(lane.channel_id)
+            if code_url is None:
+                code_url = await bolink.code_url(lane.channel_id)
+                self._code_urls[lane.channel_id] = code_url
+            result = L.PaymentRequested(cmd.exit_order_id, code_url, self._clock())
+        except BolinkUnavailable as exc:
+            result = L.PaymentRequestFailed(cmd.exit_order_id, f"泊链离线: {exc}", self._clock())
+        except BolinkRefused as exc:
+            result = L.PaymentRequestFailed(cmd.exit_order_id, f"泊链拒绝: {exc.errmsg}", self._clock())
+        except BolinkError as exc:
+            result = L.PaymentRequestFailed(cmd.exit_order_id, str(exc), self._clock())
+        await self.dispatch(lane_id, result)
+
+    def _empty_plot(self) -> int:
+        capacity = self.settings.park.capacity
+        return max(capacity - self._in_lot_estimate, 0) if capacity else 0
+
+    @property
+    def _in_lot_estimate(self) -> int:
+        return 0
+
+    async def _query_payment(self, cmd: L.QueryPayment) -> None:
+        bolink = self.bolink
+        assert bolink is not None
+        try:
+            await bolink.query_order(order_id=cmd.order_id, car_number=cmd.plate.text)
+        except BolinkError as exc:
+            log.info("query_order %s: %s", cmd.order_id, exc)
+
+    async def _book(self, lane_id: str | None, cmd: L.BookPayment) -> L.PaymentBooked:
+        store = self._store
+        outbox: list[OutboxItem] = []
+        if cmd.channel == "cash" and cmd.settles:
+            outbox.append(
+                self._outpark_item(cmd.order_id, cmd.stay_id, "cash", cmd.amount_fen, lane_id, cmd.at)
+            )
+        outcome = await self._db(
+            lambda: store.record_payment(
+                order_ref=cmd.order_id,
+                exit_order_id=cmd.exit_order_id,
+                settles=cmd.settles,
+                channel=cmd.channel,
+                pay_channel=cmd.pay_channel,
+                trade_no=cmd.trade_no,
+                amount_fen=cmd.amount_fen,
+                paid_at=cmd.at,
+                lane_id=lane_id,
+                operator=cmd.operator,
+                payer_id=cmd.payer_id,
+                raw=None,
+                outbox=outbox,
+            )
+        )
+        self._booked_trades.add(cmd.trade_no)
+        if outbox and self._bolink_relay is not None:
+            self._bolink_relay.wake()
+        booked = L.PaymentBooked(
+            cmd.exit_order_id, cmd.trade_no, outcome.status, outcome.payment_id, outcome.flag, self._clock()
+        )
+        log.info(
+            "payment %s %s %s yuan via %s on order %s: %s%s",
+            cmd.trade_no,
+            "booked" if outcome.status != "duplicate" else "seen before",
+            format_yuan(cmd.amount_fen),
+            cmd.channel,
+            cmd.order_id,
+            outcome.status,
+            f" ({outcome.flag})" if outcome.flag else "",
+        )
+        if lane_id is not None:
+            await self.dispatch(lane_id, booked)
+        elif outcome.status == "flagged":
+            await self._alert(
+                None, "payment_flagged", f"付款 {cmd.trade_no}（{cmd.order_id}）：{outcome.flag}", cmd.at
+            )
+        return booked
+
+    def _outpark_item(
+        self,
+        order_id: str,
+        stay_id: int | None,
+        pay_type: str,
+        total_fen: int,
+        lane_id: str | None,
+        at: datetime,
+    ) -> OutboxItem:
+        channel = self._lane_settings[lane_id].channel_id if lane_id else ""
+        return OutboxItem(
+            cloud="bolink",
+            kind="outpark",
+            payload={
+                "order_id": order_id,
+                "pay_type": pay_type,
+                "total_fen": total_fen,
+                "out_time": int(at.timestamp()),
+                "out_channel_id": channel,
+                "stay_id": stay_id,
+            },
+            dedupe_key=f"bolink:outpark:{order_id}:{pay_type}:{int(at.timestamp())}",
+        )
+
+    async def _release(self, lane_id: str, cmd: L.ReleaseExitOrder) -> None:
+        store = self._store
+        lane = self.lanes[lane_id]
+        cur = lane.current if isinstance(lane, L.ExitLane) else None
+        pay_type = "monthuser" if cmd.reason in ("monthly_pass", "whitelist") else "free"
+        outbox = []
+        if cur is not None and cur.order_id is not None:
+            outbox.append(self._outpark_item(cur.order_id, cur.stay_id, pay_type, 0, lane_id, cmd.at))
+        await self._db(
+            lambda: store.release_exit_order(
+                cmd.exit_order_id, at=cmd.at, reason=cmd.reason, operator=cmd.operator, outbox=outbox
+            )
+        )
+        if outbox and self._bolink_relay is not None:
+            self._bolink_relay.wake()
+
+    async def _open_gate(self, lane_id: str, cmd: L.OpenGate) -> None:
+        gate = self.gates[lane_id]
+        store = self._store
+        error = ""
+        for attempt in (1, 2):
+            self._emit(GateCommanded(lane_id, cmd.reason, attempt, self._clock()))
+            try:
+                await gate.open()
+            except GateFault as exc:
+                error = str(exc)
+                log.warning("%s: gate open attempt %d failed: %s", lane_id, attempt, error)
+                outcome = "failed"
+            except Exception as exc:  # a driver bug is a gate fault too, never a crash of the lane
+                error = f"{type(exc).__name__}: {exc}"
+                log.exception("%s: gate driver error", lane_id)
+                outcome = "failed"
+            else:
+                outcome = "opened"
+            at = self._clock()
+            try:
+                await self._db(
+                    partial(
+                        store.record_gate_event,
+                        lane_id=lane_id,
+                        stay_id=cmd.stay_id,
+                        reason=cmd.reason,
+                        operator=cmd.operator,
+                        note=cmd.note,
+                        outcome=outcome,
+                        attempt=attempt,
+                        detail=error if outcome == "failed" else "",
+                        at=at,
+                    )
+                )
+            except Exception:
+                log.exception("%s: could not record the gate event", lane_id)
+            if outcome == "opened":
+                log.info("%s: gate opened (%s%s)", lane_id, cmd.reason, f": {cmd.note}" if cmd.note else "")
+                await self.dispatch(lane_id, L.GateOpened(at))
+                self._spawn(self._watch_passage(lane_id), f"passage-{lane_id}")
+                return
+        await self.dispatch(lane_id, L.GateFailed(error, self._clock()))
+
+    async def _watch_passage(self, lane_id: str) -> None:
+        """Where the gate has a 'vehicle passed' input, poll it while the gate is open."""
+        gate = self.gates[lane_id]
+        lane = self.lanes[lane_id]
+        seen_present = False
+        while lane.state is L.LaneState.GATE_OPEN:
+            try:
+                passed = await gate.vehicle_passed()
+            except Exception as exc:
+                log.warning("%s: reading the passage input failed: %s", lane_id, exc)
+                return
+            if passed is None:
+                return
+            if passed:
+                seen_present = True
+            elif seen_present:  # the loop was occupied and is now free: the car is through
+                await self.dispatch(lane_id, L.VehiclePassed(self._clock()))
+                return
+            await asyncio.sleep(0.1)
+
+    async def _close_stay(self, lane_id: str, cmd: L.CloseStay) -> None:
+        store = self._store
+        await self._db(lambda: store.close_stay(cmd.stay_id, lane_id=lane_id, exit_at=cmd.at))
+        self.exits_completed += 1
+
+    async def _alert(self, lane_id: str | None, kind: str, message: str, at: datetime) -> None:
+        log.warning("alert %s%s: %s", kind, f" on {lane_id}" if lane_id else "", message)
+        self._emit(AlertRaised(lane_id, kind, message, at))
+        store = self._store
+        actor = f"lane:{lane_id}" if lane_id else "engine"
+        await self._db(lambda: store.audit(actor=actor, action=kind, detail={"message": message}, at=at))
+
+    # ------------------------------------------------------------------------------------------ Bolink
+    def _on_bolink_status(self, online: bool, reason: str) -> None:
+        if online == self.bolink_online:
+            return
+        self.bolink_online = online
+        log.log(
+            logging.INFO if online else logging.WARNING,
+            "Bolink %s%s",
+            "online" if online else "offline",
+            f": {reason}" if reason else "",
+        )
+        self._emit(BolinkChanged(online, reason))
+        at = self._clock()
+        for lane_id in self.lanes:
+            self._spawn(self.dispatch(lane_id, L.BolinkStatus(online, at)), f"bolink-status-{lane_id}")
+        if online and self._bolink_relay is not None:
+            self._bolink_relay.wake()
+
+    async def _on_downstream(self, message: DownstreamMessage) -> Mapping[str, Any] | None:
+        """Handle one message Bolink pushed; return the answer to upload (or None)."""
+        match message:
+            case OutparkResult():
+                return await self._on_payment_result(message)
+            case QueryPrice():
+                return await self._on_query_price(message)
+            case PrepayOrder():
+                return await self._on_prepay(message)
+            case NolicenceInPark():
+                return await self._on_plateless_entry(message)
+            case UpdateBalance():
+                self._balances[message.car_number] = (message.balance_fen, message.autopay)
+                return None
+        return None
+
+    async def _on_payment_result(self, msg: OutparkResult) -> Mapping[str, Any] | None:
+        at = self._clock()
+        event = L.PaymentResult(
+            order_id=msg.order_id,
+            state=msg.state,
+            trade_no=msg.trade_no,
+            amount_fen=msg.total_fen,
+            pay_type=msg.pay_type,
+            pay_channel=msg.pay_channel,
+            payer_id=msg.pay_user_id or None,
+            out_channel_id=msg.out_channel_id,
+            errmsg=msg.errmsg,
+            at=at,
+        )
+        owner = next(
+            (lid for lid, lane in self.lanes.items() if lane.awaiting_order_id == msg.order_id), None
+        )
+        if owner is None:
+            owner = next(
+                (
+                    lid
+                    for lid, lane in self.lanes.items()
+                    if isinstance(lane, L.ExitLane)
+                    and lane.current is not None
+                    and lane.current.order_id == msg.order_id
+                ),
+                None,
+            )
+        if owner is not None:
+            channel_lane = self._lane_by_channel.get(msg.out_channel_id)
+            if msg.out_channel_id and channel_lane != owner:
+                log.warning(
+                    "result for %s names channel %r but the order waits at %s",
+                    msg.order_id,
+                    msg.out_channel_id,
+                    owner,
+                )
+            await self.dispatch(owner, event)
+        elif msg.state == 1 and msg.trade_no not in self._booked_trades:
+            # not waiting at any lane: book the money (flagged by the store), open nothing
+            await self._book(
+                None,
+                L.BookPayment(
+                    exit_order_id=None,
+                    order_id=msg.order_id,
+                    stay_id=None,
+                    channel=msg.pay_type or "scancode",
+                    pay_channel=msg.pay_channel,
+                    trade_no=msg.trade_no,
+                    amount_fen=msg.total_fen,
+                    payer_id=msg.pay_user_id or None,
+                    operator="bolink",
+                    settles=False,
+                    at=at,
+                ),
+            )
+        if msg.state == 2:
+            return None  # "still paying" is not a result: nothing to acknowledge
+        if msg.state == 1 and msg.trade_no not in self._booked_trades:
+            # not booked (a store failure, or its first delivery is still being booked): let Bolink resend
+            return {
+                "service_name": "outpark",
+                "state": 0,
+                "errmsg": "not booked yet, please resend",
+                "trade_no": msg.trade_no,
+                "order_id": msg.order_id,
+            }
+        return {
+            "service_name": "outpark",
+            "state": 1,
+            "errmsg": "",
+            "trade_no": msg.trade_no,
+            "order_id": msg.order_id,
+        }
+
+    async def _on_query_price(self, msg: QueryPrice) -> Mapping[str, Any]:
+        store, tariff, zone = self._store, self.settings.tariff, self.settings.park.zone
+        at = self._clock()
+        lane_id = self._lane_by_channel.get(msg.out_channel_id)
+        lane = self.lanes.get(lane_id) if lane_id else None
+        base = {
+            "service_name": "query_price",
+            "park_id": self.settings.bolink.park_id,
+            "query_order_no": msg.query_order_no,
+            "query_time": int(at.timestamp()),
+        }
+        if (
+            isinstance(lane, L.ExitLane)
+            and lane.current is not None
+            and lane.current.quote is not None
+            and lane.awaiting_order_id is not None
+            and (not msg.car_number or msg.car_number == lane.current.plate.text)
+        ):
+            q = lane.current.quote
+            return {
+                **base,
+                "state": 1,
+                "errmsg": "",
+                "order_id": lane.current.order_id,
+                "car_number": lane.current.plate.text,
+                **_price_fields(q),
+            }
+        car = msg.car_number
+
+        def work() -> tuple[str, Quote] | None:
+            stay = store.open_stay_for_plate(car) if car else None
+            if stay is None:
+                return None
+            paid, last = store.paid_total(stay.id)
+            return stay.order_id, quote_fee(
+                tariff,
+                plate=car,
+                colour=stay.plate_colour,
+                entry=stay.entry_at,
+                exit=at,
+                tz=zone,
+                paid_fen=paid,
+                last_paid_at=last,
+            )
+
+        found = await self._db(work)
+        if found is None:
+            return {
+                **base,
+                "state": 0,
+                "errmsg": f"未找到在场车辆 {car or ''}".strip(),
+                "order_id": msg.order_id,
+            }
+        order_id, quote = found
+        return {
+            **base,
+            "state": 1,
+            "errmsg": "",
+            "order_id": order_id,
+            "car_number": car,
+            **_price_fields(quote),
+        }
+
+    async def _on_prepay(self, msg: PrepayOrder) -> Mapping[str, Any]:
+        store = self._store
+        at = self._clock()
+        base = {
+            "service_name": "prepay_order",
+            "park_id": self.settings.bolink.park_id,
+            "order_id": msg.order_id,
+            "prepay": format_yuan(msg.prepay_fen),
+            "query_time": msg.query_time,
+        }
+        stay = await self._db(lambda: store.stay_by_order_id(msg.order_id))
+        if stay is None or stay.state != "in_lot":
+            return {**base, "state": 0, "errmsg": f"订单 {msg.order_id} 不在场"}
+        booked = await self._book(
+            None,
+            L.BookPayment(
+                exit_order_id=None,
+                order_id=msg.order_id,
+                stay_id=stay.id,
+                channel="prepay",
+                pay_channel=None,
+                trade_no=msg.trade_no,
+                amount_fen=msg.prepay_fen,
+                payer_id=None,
+                operator="bolink",
+                settles=False,
+                at=at,
+            ),
+        )
+        if booked.status == "flagged":
+            return {**base, "state": 0, "errmsg": f"预付未入账：{booked.flag}"}
+        return {**base, "state": 1, "errmsg": ""}
+
+    async def _on_plateless_entry(self, msg: NolicenceInPark) -> Mapping[str, Any]:
+        lane_id = self._lane_by_channel.get(msg.channel_id)
+        base = {"service_name": "nolicence_in_park", "car_number": msg.car_number}
+        if lane_id is None or self.lanes[lane_id].direction != "entry":
+            return {**base, "state": 0, "errmsg": f"通道 {msg.channel_id} 不是本系统的入口"}
+        plate = Plate(msg.car_number, PlateKind.PLATELESS, PlateColour.UNKNOWN)
+        await self.dispatch(lane_id, L.VehicleDetected(plate, self._clock()))
+        lane = self.lanes[lane_id]
+        if lane.state is L.LaneState.REFUSED:
+            return {**base, "state": 0, "errmsg": lane.message}
+        return {**base, "state": 1, "errmsg": ""}
+
+    async def _send_bolink(self, row: OutboxRecord) -> SendResult:
+        bolink = self.bolink
+        assert bolink is not None
+        payload = dict(row.payload)
+        try:
+            if row.kind == "inpark":
+                await bolink.inpark(
+                    car_number=payload["car_number"],
+                    in_time=payload["in_time"],
+                    order_id=payload["order_id"],
+                    in_channel_id=payload["in_channel_id"],
+                    empty_plot=self._empty_plot(),
+                    license_color=payload.get("license_color"),
+                )
+            elif row.kind == "outpark":
+                store = self._store
+                stay = await self._db(lambda: store.stay_by_order_id(payload["order_id"]))
+                if stay is None:
+                    return SendResult(SendVerdict.FATAL, f"no stay with order id {payload['order_id']}")
+                await bolink.outpark(
+                    car_number=stay.plate,
+                    in_time=int(stay.entry_at.timestamp()),
+                    out_time=payload["out_time"],
+                    order_id=stay.order_id,
+                    total_fen=payload["total_fen"],
+                    pay_type=payload["pay_type"],
+                    out_channel_id=payload["out_channel_id"],
+                    in_channel_id="",
+                    empty_plot=self._empty_plot(),
+                )
+            else:
+                return SendResult(SendVerdict.FATAL, f"unknown Bolink outbox kind {row.kind!r}")
+        except BolinkUnavailable as exc:
+            return SendResult(SendVerdict.RETRY, str(exc))
+        except BolinkRefused as exc:
+            if _ALREADY_PROCESSED in exc.errmsg:
+                return SendResult(SendVerdict.SENT, exc.errmsg)
+            return SendResult(SendVerdict.RETRY, f"refused: {exc.errmsg}")
+        return SendResult(SendVerdict.SENT)
+
+    # ------------------------------------------------------------------------------------------- ticks
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_s)
+            at = self._clock()
+            for lane_id in self.lanes:
+                try:
+                    await self.dispatch(lane_id, L.Tick(at))
+                except Exception:
+                    log.exception("%s: tick failed", lane_id)
+
+
+def _price_fields(q: Quote) -> dict[str, Any]:
+    return {
+        "price": format_yuan(q.due_fen),
+        "total": format_yuan(q.gross_fen),
+        "duration": q.duration_minutes,
+        "free_out_time": 0,
+        "derate_money": format_yuan(q.discount_fen),
+        "derate_duration": 0,
+    }
+
+
+def _quote_json(q: Quote) -> str:
+    import json
+
+    return json.dumps(
+        {
+            "entry": q.entry.isoformat(),
+            "exit": q.exit.isoformat(),
+            "duration_minutes": q.duration_minutes,
+            "vehicle_class": q.vehicle_class,
+            "gross_fen": q.gross_fen,
+            "paid_fen": q.paid_fen,
+            "discount_fen": q.discount_fen,
+            "due_fen": q.due_fen,
+            "rule": q.rule,
+            "lines": [[line.label, line.fen] for line in q.lines],
+        },
+        ensure_ascii=False,
+    )

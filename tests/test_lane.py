@@ -1,0 +1,477 @@
+"""The lane state machines: every money and gate rule, without threads, network, database or Qt."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from booth.domain import lane as L
+from booth.domain.plates import parse_plate
+from booth.domain.tariff import Quote, QuoteLine
+
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+PLATE = parse_plate("苏A12345")
+OTHER = parse_plate("苏B54321")
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def make_quote(due_fen: int, *, gross_fen: int | None = None, rule: str = "charged") -> Quote:
+    gross = due_fen if gross_fen is None else gross_fen
+    return Quote(
+        entry=T0 - timedelta(hours=2),
+        exit=T0,
+        duration_minutes=120,
+        vehicle_class="small",
+        gross_fen=gross,
+        paid_fen=0,
+        discount_fen=0,
+        due_fen=due_fen,
+        rule=rule,
+        lines=(QuoteLine("停车费", gross),),
+    )
+
+
+def kinds(commands: list[L.LaneCommand]) -> list[str]:
+    return [type(c).__name__ for c in commands]
+
+
+def awaiting_lane(due_fen: int = 1200, *, exit_order_id: int = 7) -> L.ExitLane:
+    """An exit lane with 苏A12345 waiting to pay ``due_fen`` on order ORD1 and a QR on screen."""
+    lane = L.ExitLane("X1", "东出口", "X1")
+    assert kinds(lane.handle(L.VehicleDetected(PLATE, at(0)))) == ["QuoteStay"]
+    out = lane.handle(
+        L.StayQuoted(PLATE, 3, "ORD1", exit_order_id, T0 - timedelta(hours=2), make_quote(due_fen), at(0.1))
+    )
+    assert kinds(out) == ["RequestPayment"]
+    request = out[0]
+    assert isinstance(request, L.RequestPayment) and request.due_fen == due_fen and request.order_id == "ORD1"
+    assert lane.handle(L.PaymentRequested(exit_order_id, "http://pay/X1", at(0.2))) == []
+    assert lane.state is L.LaneState.AWAITING_PAYMENT
+    assert lane.view().code_url == "http://pay/X1"
+    return lane
+
+
+def paid(
+    trade_no: str = "T1", amount_fen: int = 1200, order_id: str = "ORD1", state: int = 1, when: float = 5
+) -> L.PaymentResult:
+    return L.PaymentResult(
+        order_id, state, trade_no, amount_fen, "scancode", 1, "2088000000000001", "X1", "", at(when)
+    )
+
+
+def booked(
+    trade_no: str = "T1", status: str = "settled", exit_order_id: int | None = 7, when: float = 5.1
+) -> L.PaymentBooked:
+    return L.PaymentBooked(exit_order_id, trade_no, status, 99, None, at(when))  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------------ the happy path
+
+
+def test_full_exit_pays_books_then_opens_then_closes_the_stay() -> None:
+    lane = awaiting_lane()
+    out = lane.handle(paid())
+    assert kinds(out) == ["BookPayment"]
+    book = out[0]
+    assert isinstance(book, L.BookPayment)
+    assert (book.settles, book.exit_order_id, book.trade_no, book.amount_fen) == (True, 7, "T1", 1200)
+    assert lane.state is L.LaneState.SETTLING
+    out = lane.handle(booked())
+    assert kinds(out) == ["OpenGate"]
+    assert isinstance(out[0], L.OpenGate) and out[0].reason == "paid" and out[0].stay_id == 3
+    assert lane.view().gate == "opening"
+    out = lane.handle(L.GateOpened(at(6)))
+    assert kinds(out) == ["CloseStay"] and isinstance(out[0], L.CloseStay) and out[0].stay_id == 3
+    assert lane.state is L.LaneState.GATE_OPEN
+    assert lane.handle(L.VehiclePassed(at(9))) == []
+    assert lane.state is L.LaneState.IDLE and lane.current is None
+
+
+def test_gate_waits_for_the_store_verdict_not_for_the_result() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    assert lane.view().gate == "closed"  # nothing lifts before the payment is booked
+
+
+@pytest.mark.parametrize("state", [0, 2])
+def test_only_state_1_pays(state: int) -> None:
+    lane = awaiting_lane()
+    out = lane.handle(paid(state=state))
+    assert "BookPayment" not in kinds(out) and "OpenGate" not in kinds(out)
+    expected = L.LaneState.PAYMENT_FAILED if state == 0 else L.LaneState.AWAITING_PAYMENT
+    assert lane.state is expected
+
+
+def test_failed_payment_can_be_retried_and_then_paid() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid(state=0))
+    out = lane.handle(L.RetryPayment("张三", at(10)))
+    assert kinds(out) == ["RequestPayment"]
+    lane.handle(L.PaymentRequested(7, "http://pay/X1", at(10.1)))
+    assert kinds(lane.handle(paid(when=20))) == ["BookPayment"]
+
+
+def test_repeated_result_changes_nothing() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    assert lane.handle(paid()) == []  # repeated while being booked
+    lane.handle(booked())
+    assert lane.handle(paid()) == []  # repeated while the gate opens
+    lane.handle(L.GateOpened(at(6)))
+    assert lane.handle(paid()) == []  # repeated with the gate open
+
+
+def test_result_for_another_order_is_booked_unsettling_and_never_opens_this_gate() -> None:
+    lane = awaiting_lane()
+    out = lane.handle(paid(order_id="SOMEONE_ELSE", trade_no="T9"))
+    assert kinds(out) == ["BookPayment"]
+    book = out[0]
+    assert isinstance(book, L.BookPayment) and book.settles is False and book.exit_order_id is None
+    assert lane.state is L.LaneState.AWAITING_PAYMENT
+    # even if the store said "settled" for it, this lane did not ask to settle with it
+    out = lane.handle(L.PaymentBooked(None, "T9", "settled", 5, None, at(6)))
+    assert "OpenGate" not in kinds(out)
+    assert lane.view().gate == "closed"
+
+
+def test_store_verdict_other_than_settled_keeps_the_gate_shut() -> None:
+    for status in ("duplicate", "flagged"):
+        lane = awaiting_lane()
+        lane.handle(paid())
+        out = lane.handle(booked(status=status))
+        assert "OpenGate" not in kinds(out) and "Alert" in kinds(out)
+        assert lane.state is L.LaneState.AWAITING_PAYMENT
+
+
+def test_partial_payment_is_booked_and_the_rest_is_priced_again() -> None:
+    lane = awaiting_lane(1200)
+    out = lane.handle(paid(amount_fen=500))
+    book = out[0]
+    assert isinstance(book, L.BookPayment) and book.settles is False and book.exit_order_id == 7
+    assert lane.state is L.LaneState.AWAITING_PAYMENT
+    out = lane.handle(booked(status="partial"))
+    assert kinds(out) == ["CancelExitOrder", "QuoteStay"]
+    assert lane.state is L.LaneState.QUOTING
+
+
+# ---------------------------------------------------------------------------------------------- cash
+
+
+def test_cash_short_is_refused_and_changes_nothing() -> None:
+    lane = awaiting_lane(1200)
+    with pytest.raises(L.LaneRuleError, match="现金不足"):
+        lane.handle(L.CashTaken(1000, "张三", at(3)))
+    assert lane.state is L.LaneState.AWAITING_PAYMENT
+
+
+def test_cash_books_then_opens_with_change() -> None:
+    lane = awaiting_lane(1250)
+    out = lane.handle(L.CashTaken(2000, "张三", at(3)))
+    book = out[0]
+    assert isinstance(book, L.BookPayment)
+    assert (book.channel, book.amount_fen, book.settles, book.operator) == ("cash", 1250, True, "张三")
+    assert lane.view().change_fen == 750
+    out = lane.handle(booked(trade_no=book.trade_no))
+    assert isinstance(out[0], L.OpenGate) and out[0].reason == "cash"
+
+
+def test_e_payment_after_cash_is_booked_for_refund_and_opens_nothing() -> None:
+    lane = awaiting_lane(1200)
+    book = lane.handle(L.CashTaken(1200, "张三", at(3)))[0]
+    assert isinstance(book, L.BookPayment)
+    late = lane.handle(paid(trade_no="LATE", when=3.5))  # arrives while the cash is being booked
+    assert kinds(late) == ["BookPayment"]
+    assert isinstance(late[0], L.BookPayment) and late[0].settles is False
+    gate = lane.handle(booked(trade_no=book.trade_no))
+    assert kinds(gate) == ["OpenGate"]
+    lane.handle(L.GateOpened(at(5)))
+    out = lane.handle(L.PaymentBooked(7, "LATE", "flagged", 100, "late_after_settlement", at(6)))
+    assert kinds(out) == ["Alert"]
+
+
+def test_cash_is_taken_while_bolink_is_offline() -> None:
+    lane = L.ExitLane("X1", "东出口", "X1")
+    lane.handle(L.VehicleDetected(PLATE, at(0)))
+    lane.handle(L.StayQuoted(PLATE, 3, "ORD1", 7, T0, make_quote(800), at(0.1)))
+    lane.handle(L.PaymentRequestFailed(7, "泊链离线", at(0.2)))
+    assert lane.state is L.LaneState.AWAITING_PAYMENT and lane.view().code_url is None
+    assert "现金" in lane.message
+    out = lane.handle(L.BolinkStatus(True, at(1)))
+    assert kinds(out) == ["RequestPayment"]  # back online: the QR is asked for again
+    assert kinds(lane.handle(L.CashTaken(800, "李四", at(2)))) == ["BookPayment"]
+
+
+# ----------------------------------------------------------------------------------- attendant decisions
+
+
+def test_free_release_needs_a_reason_and_an_operator() -> None:
+    lane = awaiting_lane()
+    with pytest.raises(L.LaneRuleError, match="reason"):
+        lane.handle(L.FreeRelease("  ", "张三", at(3)))
+    with pytest.raises(L.LaneRuleError, match="operator"):
+        lane.handle(L.FreeRelease("救护车", "", at(3)))
+    assert lane.state is L.LaneState.AWAITING_PAYMENT
+    out = lane.handle(L.FreeRelease("救护车", "张三", at(3)))
+    assert kinds(out) == ["ReleaseExitOrder", "OpenGate"]
+    lift = out[1]
+    assert isinstance(lift, L.OpenGate) and (lift.reason, lift.operator, lift.note) == (
+        "free_release",
+        "张三",
+        "救护车",
+    )
+    assert kinds(lane.handle(L.GateOpened(at(4)))) == ["CloseStay"]
+
+
+def test_manual_lift_from_idle_records_reason_without_a_stay() -> None:
+    lane = L.ExitLane("X1", "东出口", "X1")
+    with pytest.raises(L.LaneRuleError):
+        lane.handle(L.ManualLift("", "张三", at(0)))
+    out = lane.handle(L.ManualLift("消防车", "张三", at(0)))
+    assert kinds(out) == ["OpenGate"]
+    assert isinstance(out[0], L.OpenGate) and out[0].stay_id is None and out[0].reason == "manual_lift"
+    assert lane.handle(L.GateOpened(at(1))) == []  # no stay to close
+
+
+def test_manual_lift_of_a_waiting_car_settles_its_order_as_a_manual_lift() -> None:
+    lane = awaiting_lane()
+    out = lane.handle(L.ManualLift("道闸维修", "张三", at(3)))
+    assert kinds(out) == ["ReleaseExitOrder", "OpenGate"]
+    release = out[0]
+    assert isinstance(release, L.ReleaseExitOrder) and release.reason.startswith("manual_lift")
+
+
+def test_plate_correction_cancels_the_order_and_prices_again() -> None:
+    lane = awaiting_lane()
+    out = lane.handle(L.PlateCorrected(OTHER, "张三", at(3)))
+    assert kinds(out) == ["Alert", "CancelExitOrder", "QuoteStay"]
+    assert lane.view().plate == OTHER.text
+    # a result for the old order no longer settles anything here
+    book = lane.handle(paid())[0]
+    assert isinstance(book, L.BookPayment) and book.settles is False
+
+
+def test_plate_cannot_be_corrected_once_paid() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    with pytest.raises(L.LaneRuleError):
+        lane.handle(L.PlateCorrected(OTHER, "张三", at(6)))
+
+
+def test_car_backing_away_cancels_and_a_late_result_never_opens() -> None:
+    lane = awaiting_lane()
+    assert kinds(lane.handle(L.VehicleLeft(at(3)))) == ["CancelExitOrder"]
+    assert lane.state is L.LaneState.IDLE
+    out = lane.handle(paid(when=10))
+    assert kinds(out) == ["BookPayment"] and isinstance(out[0], L.BookPayment) and not out[0].settles
+
+
+def test_free_by_tariff_releases_and_opens() -> None:
+    lane = L.ExitLane("X1", "东出口", "X1")
+    lane.handle(L.VehicleDetected(PLATE, at(0)))
+    out = lane.handle(L.StayQuoted(PLATE, 3, "ORD1", 7, T0, make_quote(0, rule="free_minutes"), at(0.1)))
+    assert kinds(out) == ["ReleaseExitOrder", "OpenGate"]
+    assert isinstance(out[1], L.OpenGate) and out[1].reason == "free_tariff"
+
+
+def test_failed_release_write_leaves_the_gate_shut_and_the_attendant_in_charge() -> None:
+    lane = awaiting_lane()
+    lane.handle(L.FreeRelease("救护车", "张三", at(3)))
+    out = lane.handle(L.StoreFailed("ReleaseExitOrder", "disk full", at(3.1)))
+    assert kinds(out) == ["Alert"]
+    assert lane.state is L.LaneState.PAYMENT_FAILED and lane.view().gate == "closed"
+    assert kinds(lane.handle(L.CashTaken(1200, "张三", at(4)))) == ["BookPayment"]
+
+
+def test_failed_payment_write_never_opens_and_allows_another_try() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    lane.handle(L.StoreFailed("BookPayment", "database is locked", at(5.2)))
+    assert lane.state is L.LaneState.AWAITING_PAYMENT and lane.view().gate == "closed"
+    assert kinds(lane.handle(paid(when=8))) == ["BookPayment"]  # Bolink re-delivers: booked this time
+
+
+# ---------------------------------------------------------------------------------------------- gate
+
+
+def test_gate_fault_does_not_close_the_stay_and_a_manual_lift_finishes_it() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    lane.handle(booked())
+    out = lane.handle(L.GateFailed("no answer", at(7)))
+    assert kinds(out) == ["Alert"] and lane.state is L.LaneState.GATE_FAULT
+    assert lane.view().gate == "fault"
+    out = lane.handle(L.ManualLift("道闸重试", "张三", at(8)))
+    assert kinds(out) == ["OpenGate"]
+    assert kinds(lane.handle(L.GateOpened(at(9)))) == ["CloseStay"]
+
+
+def test_next_car_while_gate_open_means_the_previous_one_passed() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    lane.handle(booked())
+    lane.handle(L.GateOpened(at(6)))
+    out = lane.handle(L.VehicleDetected(OTHER, at(8)))
+    assert kinds(out) == ["QuoteStay"] and lane.view().plate == OTHER.text
+
+
+def test_camera_retrigger_of_the_car_that_just_left_is_ignored() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    lane.handle(booked())
+    lane.handle(L.GateOpened(at(6)))
+    lane.handle(L.VehiclePassed(at(7)))
+    assert lane.handle(L.VehicleDetected(PLATE, at(10))) == []
+    assert kinds(lane.handle(L.VehicleDetected(PLATE, at(60)))) == ["QuoteStay"]
+
+
+def test_new_car_while_money_is_being_booked_does_not_replace_the_paying_car() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    out = lane.handle(L.VehicleDetected(OTHER, at(5.05)))
+    assert kinds(out) == ["Alert"] and lane.view().plate == PLATE.text
+    assert kinds(lane.handle(booked())) == ["OpenGate"]
+
+
+def test_stale_quote_answer_is_cancelled() -> None:
+    lane = L.ExitLane("X1", "东出口", "X1")
+    lane.handle(L.VehicleDetected(PLATE, at(0)))
+    lane.handle(L.VehicleDetected(OTHER, at(0.05)))
+    out = lane.handle(L.StayQuoted(PLATE, 3, "ORD1", 7, T0, make_quote(100), at(0.1)))
+    assert kinds(out) == ["CancelExitOrder"]
+
+
+# ---------------------------------------------------------------------------------------------- time
+
+
+def test_query_schedule_and_timeout() -> None:
+    timings = L.LaneTimings(payment_timeout=timedelta(seconds=150))
+    lane = L.ExitLane("X1", "东出口", "X1", timings)
+    lane.handle(L.VehicleDetected(PLATE, at(0)))
+    lane.handle(L.StayQuoted(PLATE, 3, "ORD1", 7, T0, make_quote(100), at(0)))
+    lane.handle(L.PaymentRequested(7, "http://pay", at(0)))
+    queried = [s for s in range(0, 149) if kinds(lane.handle(L.Tick(at(s)))) == ["QueryPayment"]]
+    assert queried[0] == 10 and queried[1] == 12 and queried[-1] == 120
+    assert all(b - a == 2 for a, b in itertools.pairwise(queried))
+    out = lane.handle(L.Tick(at(150)))
+    assert kinds(out) == ["Alert"] and lane.state is L.LaneState.TIMED_OUT
+    assert kinds(lane.handle(L.CashTaken(100, "张三", at(151)))) == ["BookPayment"]
+
+
+def test_gate_open_resets_after_the_pass_timeout() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    lane.handle(booked())
+    lane.handle(L.GateOpened(at(6)))
+    lane.handle(L.Tick(at(10)))
+    assert lane.state is L.LaneState.GATE_OPEN
+    lane.handle(L.Tick(at(21)))
+    assert lane.state is L.LaneState.IDLE
+
+
+# --------------------------------------------------------------------------------------------- entry
+
+
+def test_entry_admits_and_opens() -> None:
+    lane = L.EntryLane("E1", "入口", "E1")
+    assert kinds(lane.handle(L.VehicleDetected(PLATE, at(0)))) == ["AdmitVehicle"]
+    out = lane.handle(L.EntryDecided(PLATE, True, "", 11, at(0.1)))
+    assert kinds(out) == ["OpenGate"] and isinstance(out[0], L.OpenGate) and out[0].reason == "entry"
+
+
+def test_entry_refused_never_opens() -> None:
+    lane = L.EntryLane("E1", "入口", "E1")
+    lane.handle(L.VehicleDetected(PLATE, at(0)))
+    out = lane.handle(L.EntryDecided(PLATE, False, "黑名单车辆", None, at(0.1)))
+    assert kinds(out) == ["Alert"] and lane.state is L.LaneState.REFUSED
+    assert "黑名单" in lane.message
+    with pytest.raises(L.LaneRuleError):
+        lane.handle(L.CashTaken(100, "张三", at(1)))
+
+
+# ----------------------------------------------------------------------------- the invariant, randomly
+
+
+def test_random_event_storms_never_lift_for_money_without_a_settled_booking() -> None:
+    """Whatever arrives in whatever order, a lift for money follows only the store settling a payment
+    this lane asked to settle, and each exit order is lifted for at most once."""
+    rng = random.Random(20261123)
+    for _ in range(300):
+        lane = L.ExitLane("X1", "东出口", "X1")
+        asked_to_settle: set[str] = set()
+        lifted_orders: list[int | None] = []
+        now = 0.0
+        exit_order = 0
+        for _ in range(40):
+            now += rng.uniform(0.1, 20)
+            cur = lane.current
+            choice = rng.randrange(14)
+            ev: L.LaneEvent
+            if choice == 0:
+                ev = L.VehicleDetected(rng.choice([PLATE, OTHER]), at(now))
+            elif choice == 1 and cur is not None:
+                exit_order += 1
+                ev = L.StayQuoted(
+                    cur.plate,
+                    3,
+                    rng.choice(["ORD1", "ORD2"]),
+                    exit_order,
+                    T0,
+                    make_quote(rng.choice([0, 500, 1200])),
+                    at(now),
+                )
+            elif choice == 2 and cur is not None and cur.exit_order_id is not None:
+                ev = L.PaymentRequested(cur.exit_order_id, "http://pay", at(now))
+            elif choice in (3, 4):
+                ev = paid(
+                    trade_no=rng.choice(["T1", "T2", "T3"]),
+                    amount_fen=rng.choice([500, 1200]),
+                    order_id=rng.choice(["ORD1", "ORD2"]),
+                    state=rng.choice([0, 1, 1, 2]),
+                    when=now,
+                )
+            elif choice == 5:
+                ev = L.PaymentBooked(
+                    rng.choice([None, exit_order, exit_order - 1]),
+                    rng.choice(["T1", "T2", "T3", f"CASH_X1_{exit_order}"]),
+                    rng.choice(["settled", "duplicate", "flagged", "partial"]),
+                    1,
+                    None,
+                    at(now),
+                )
+            elif choice == 6:
+                ev = L.CashTaken(rng.choice([0, 1200, 5000]), "张三", at(now))
+            elif choice == 7:
+                ev = L.GateOpened(at(now))
+            elif choice == 8:
+                ev = L.GateFailed("x", at(now))
+            elif choice == 9:
+                ev = L.Tick(at(now))
+            elif choice == 10:
+                ev = L.VehicleLeft(at(now))
+            elif choice == 11:
+                ev = L.StoreFailed("BookPayment", "x", at(now))
+            elif choice == 12:
+                ev = L.BolinkStatus(rng.random() < 0.5, at(now))
+            else:
+                ev = L.VehiclePassed(at(now))
+            settling_before = lane.current.settling_trade_no if lane.current else None
+            order_before = lane.current.exit_order_id if lane.current else None
+            try:
+                out = lane.handle(ev)
+            except L.LaneRuleError:
+                continue
+            for cmd in out:
+                if isinstance(cmd, L.BookPayment) and cmd.settles:
+                    asked_to_settle.add(cmd.trade_no)
+                if isinstance(cmd, L.OpenGate) and cmd.reason in ("paid", "cash"):
+                    assert isinstance(ev, L.PaymentBooked) and ev.status == "settled"
+                    assert ev.trade_no in asked_to_settle and ev.trade_no == settling_before
+                    assert ev.exit_order_id == order_before
+                    assert order_before not in lifted_orders
+                    lifted_orders.append(order_before)
