@@ -563,6 +563,10 @@ class Engine:
             self._bolink_relay.wake()
         return stay.id
 
+    async def plates_in_lot(self) -> list[str]:
+        store = self._store
+        return await self._db(store.plates_in_lot)
+
     async def _request_payment(self, lane_id: str, cmd: L.RequestPayment) -> None:
         bolink = self.bolink
         assert bolink is not None

@@ -62,12 +62,22 @@ class SimulatedCamera:
                 log.exception("simulated camera failed at lane %s", lane_id)
 
     async def bring_vehicle(self, lane_id: str) -> str:
+        """Entry lanes get a new car; exit lanes a car now in the lot that is at no lane, or, when there
+        is none, one that entered earlier than this session (a back-dated stay)."""
         engine = self._engine
-        plate = random_plate(self._rng, engine.settings.park.province)
+        plate: str | None = None
         if engine.lanes[lane_id].direction == "exit":
-            minutes = self._rng.randint(5, self._settings.stay_minutes_max)
-            entry_at = engine.now() - timedelta(minutes=minutes, seconds=self._rng.randint(0, 59))
-            await engine.seed_stay_async(plate, entry_at)
+            at_lanes = {v.plate for v in engine.snapshot() if v.plate}
+            in_lot = [p for p in await engine.plates_in_lot() if p not in at_lanes and not p.startswith("无")]
+            if in_lot and self._rng.random() < 0.8:
+                plate = self._rng.choice(sorted(in_lot))
+            else:
+                plate = random_plate(self._rng, engine.settings.park.province)
+                minutes = self._rng.randint(5, self._settings.stay_minutes_max)
+                entry_at = engine.now() - timedelta(minutes=minutes, seconds=self._rng.randint(0, 59))
+                await engine.seed_stay_async(plate, entry_at)
+        else:
+            plate = random_plate(self._rng, engine.settings.park.province)
         log.info("simulated camera: %s at lane %s", plate, lane_id)
         await engine.vehicle_at_async(lane_id, plate)
         self.vehicles_sent += 1
