@@ -304,8 +304,15 @@ async def test_waveshare_mode_against_a_board_without_flash_commands_is_a_fault(
 
 
 def test_waveshare_coil_beyond_the_flash_block_is_refused() -> None:
+    # the settings refuse it first (so `booth config check` names it) ...
+    with pytest.raises(ValueError, match="coil must be 0-511, got 512"):
+        gate_settings(502, coil=512, board_pulse="waveshare")
+    # ... and the driver refuses it too, should settings be built around the validation
+    settings = ModbusTcpGateSettings.model_construct(
+        **{**gate_settings(502, coil=0, board_pulse="waveshare").model_dump(), "coil": 512}
+    )
     with pytest.raises(ValueError, match="coil 512: with board_pulse 'waveshare'"):
-        ModbusTcpGate(gate_settings(502, coil=512, board_pulse="waveshare"))
+        ModbusTcpGate(settings)
 
 
 # -- vehicle passed input --------------------------------------------------------------------------------
