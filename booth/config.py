@@ -68,6 +68,13 @@ class BolinkSettings(_Section):
     local_id: str = Field(min_length=1, description="This charging system's id; may name its lanes.")
     request_timeout_s: float = Field(10.0, gt=0, le=60, description="Timeout of each upload.do call.")
     poll_timeout_s: float = Field(40.0, gt=0, le=120, description="Timeout of one download.do long poll.")
+    request_budget_per_10s: int = Field(
+        90,
+        ge=1,
+        le=100_000,
+        description="Most requests sent per 10 s (Bolink refuses more than 100 per token); a third is kept "
+        "for the lanes while the outbox catches up.",
+    )
     query_start_s: float = Field(10.0, ge=0, description="Start query_order this long after the QR shows.")
     query_every_s: float = Field(2.0, gt=0, description="Then query every this many seconds...")
     query_stop_s: float = Field(120.0, gt=0, description="...and stop this long after the QR showed.")

@@ -16,7 +16,9 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Final
 
 import httpx
@@ -50,8 +52,6 @@ MAX_ANSWER_BYTES: Final = 1 << 20
 ALREADY_PROCESSED: Final = "already_processed"
 """Key set to True in an upload's returned answer when Bolink said it had received that message before."""
 _HEADERS: Final = {"Content-Type": "application/json;charset=utf-8", "Accept": "application/json"}
-_BUDGET_REQUESTS: Final = 90
-"""Bolink allows 100 requests per 10 s per token; keep a margin."""
 _BUDGET_WINDOW_S: Final = 10.0
 
 
@@ -75,27 +75,41 @@ class BolinkRefused(BolinkError):
         self.answer: Mapping[str, Any] = dict(answer or {})
 
 
+_background: ContextVar[bool] = ContextVar("bolink_background", default=False)
+
+
+@contextmanager
+def background_traffic() -> Iterator[None]:
+    """Calls made inside this block (the outbox relay catching up) leave a third of the request budget
+    to the lanes, so a backlog after an outage never delays a car's QR or a payment answer."""
+    token = _background.set(True)
+    try:
+        yield
+    finally:
+        _background.reset(token)
+
+
 class _RequestBudget:
     """Sliding-window limiter: waits rather than let Bolink refuse with ``request_over_times``."""
 
     def __init__(self, limit: int, window_s: float) -> None:
         self._limit = limit
+        self._reserve = limit // 3 if limit >= 3 else 0
         self._window_s = window_s
         self._sent: deque[float] = deque()
-        self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                while self._sent and now - self._sent[0] >= self._window_s:
-                    self._sent.popleft()
-                if len(self._sent) < self._limit:
-                    self._sent.append(now)
-                    return
-                wait = self._window_s - (now - self._sent[0])
-                logger.debug("request budget spent, waiting %.2f s", wait)
-                await asyncio.sleep(wait)
+        limit = self._limit - self._reserve if _background.get() else self._limit
+        while True:
+            now = time.monotonic()
+            while self._sent and now - self._sent[0] >= self._window_s:
+                self._sent.popleft()
+            if len(self._sent) < limit:
+                self._sent.append(now)
+                return
+            wait = self._window_s - (now - self._sent[-limit]) if limit else self._window_s
+            logger.debug("request budget spent, waiting %.2f s", wait)
+            await asyncio.sleep(max(wait, 0.01))
 
 
 class BolinkClient:
@@ -123,7 +137,7 @@ class BolinkClient:
         self._token: str | None = None
         self._online = False
         self._login_lock = asyncio.Lock()
-        self._budget = _RequestBudget(_BUDGET_REQUESTS, _BUDGET_WINDOW_S)
+        self._budget = _RequestBudget(settings.request_budget_per_10s, _BUDGET_WINDOW_S)
 
     @property
     def online(self) -> bool:

@@ -111,8 +111,10 @@ class BolinkSandbox:
         poll_hold_s: float = 25.0,
         redeliver_after_s: float = 10.0,
         autopay_after_s: float | None = None,
+        rate_limit: int = RATE_LIMIT,
     ) -> None:
         self.union_id = union_id
+        self.rate_limit = rate_limit  # requests per 10 s per token, as the real cloud enforces
         self.park_id = park_id
         self.ukey = ukey
         self.host = host
@@ -579,7 +581,7 @@ class BolinkSandbox:
         sent = self._requests.setdefault(token, deque())
         while sent and now - sent[0] >= RATE_WINDOW_S:
             sent.popleft()
-        if len(sent) >= RATE_LIMIT:
+        if len(sent) >= self.rate_limit:
             return True
         sent.append(now)
         return False
