@@ -360,3 +360,19 @@ def test_full_exit_through_a_modbus_relay(make_engine: MakeEngine, modbus_board:
     ]
     assert writes == [(5, 3, (1,)), (5, 3, (0,))]
     assert r.rows("SELECT outcome FROM gate_events") == [("opened",)]
+
+
+def test_driver_who_paid_as_the_car_backed_away_is_not_charged_again(make_engine: MakeEngine) -> None:
+    r = make_engine()
+    order_id = bring_car(r, "X1", "苏A12345")
+    due = r.lane("X1").due_fen
+    r.engine.vehicle_left("X1").result(5)
+    wait_until(lambda: r.lane("X1").state is LaneState.IDLE, what="the lane to let the car go")
+    pay(r, order_id)  # the driver paid anyway, a moment too late
+    wait_until(lambda: r.rows("SELECT amount_fen, flag FROM payments") == [(due, None)],
+               what="the payment to count towards the stay")  # fmt: skip
+    assert gate(r, "X1").open_count == 0
+    r.engine.vehicle_at("X1", "苏A12345").result(5)  # the car comes back
+    wait_until(lambda: r.engine.exits_completed == 1, what="the paid car to leave")
+    assert r.rows("SELECT reason FROM gate_events") == [("free_tariff",)]
+    assert r.rows("SELECT COUNT(*) FROM payments") == [(1,)]

@@ -525,16 +525,25 @@ def test_a_payment_after_settlement_is_flagged_for_refund(store: Store, db: Data
     assert outbox_keys(db) == []
 
 
-def test_a_payment_for_a_released_or_cancelled_order_is_flagged(store: Store) -> None:
+def test_a_payment_for_a_released_order_is_flagged(store: Store) -> None:
     stay = new_stay(store)
     released = new_exit_order(store, stay.id)
     store.release_exit_order(released, at=T0, reason="free")
     outcome = pay(store, "o_1", released, "T1")
     assert (outcome.status, outcome.flag) == ("flagged", "late_after_settlement")
+    assert store.paid_total(stay.id) == (0, None)
+
+
+def test_a_payment_for_a_cancelled_order_counts_while_the_car_is_in_the_lot(store: Store) -> None:
+    """The driver paid as the car backed away: the money counts towards the stay (no second charge)."""
+    stay = new_stay(store)
     cancelled = new_exit_order(store, stay.id)
     store.cancel_exit_order(cancelled, at=T0)
-    assert pay(store, "o_1", cancelled, "T2").flag == "late_after_settlement"
-    assert store.paid_total(stay.id) == (0, None)
+    outcome = pay(store, "o_1", cancelled, "T2", amount_fen=300)
+    assert (outcome.status, outcome.flag) == ("partial", None)
+    assert store.paid_total(stay.id)[0] == 300
+    store.close_stay(stay.id, lane_id="X1", exit_at=T0)
+    assert pay(store, "o_1", cancelled, "T3").flag == "late_after_settlement"  # after it left: refund
 
 
 def test_a_payment_for_an_unknown_order_is_kept_without_a_stay(store: Store, db: Database) -> None:
@@ -585,7 +594,7 @@ def test_a_prepayment_in_the_lot_is_counted_but_not_while_an_exit_is_being_settl
     during_exit = pay(store, "o_1", None, "P2", channel="prepay", amount_fen=300)
     assert (during_exit.status, during_exit.flag) == ("flagged", "exit_in_progress")
     not_prepay = pay(store, "o_1", None, "P3", channel="scancode")
-    assert not_prepay.flag == "late_after_settlement"
+    assert not_prepay.flag == "exit_in_progress"  # whatever the channel: the awaiting due is stale
     assert store.paid_total(stay.id) == (200, T0 + timedelta(minutes=30))
 
 

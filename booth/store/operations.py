@@ -55,7 +55,6 @@ from booth.store.records import (
 _ORDER_ID_RE = re.compile(rf"^[A-Za-z0-9_]{{1,{ORDER_ID_MAX}}}$")
 _GATE_OUTCOMES = ("opened", "failed")
 _Row = TypeVar("_Row")
-PREPAY_CHANNEL = "prepay"
 
 
 def _utc_now() -> datetime:
@@ -628,18 +627,24 @@ def _classify_payment(
     """
     if stay is None:
         return "flagged", "unknown_order", None
-    if exit_order_id is None:
-        if channel != PREPAY_CHANNEL or stay.state != "in_lot":
-            return "flagged", "late_after_settlement", None
+    order = None
+    if exit_order_id is not None:
+        order = session.get(ExitOrder, exit_order_id)
+        if order is None or order.stay_id != stay.id:
+            # The lane was waiting for another order: the money is real, but it settles nothing here.
+            return "flagged", "not_at_this_lane", None
+    if order is None or order.state == "cancelled":
+        # Money for a stay with no exit being settled: a prepayment in the lot, or a driver who paid as the
+        # car backed away. While the car is in the lot it counts towards the stay (it leaves free or pays
+        # the rest); after it left, it is to be refunded.
+        if stay.state != "in_lot":
+            return "flagged", "late_after_settlement", order
         awaiting = session.scalar(
             select(ExitOrder.id).where(ExitOrder.stay_id == stay.id, ExitOrder.state == "awaiting").limit(1)
         )
-        # A prepayment while the exit is being settled would not be in that order's due.
-        return ("flagged", "exit_in_progress", None) if awaiting is not None else ("partial", None, None)
-    order = session.get(ExitOrder, exit_order_id)
-    if order is None or order.stay_id != stay.id:
-        # The lane was waiting for another order: the money is real, but it settles nothing here.
-        return "flagged", "not_at_this_lane", None
+        # An exit being settled right now has a due that does not know of this money: counting it too
+        # would charge the driver twice.
+        return ("flagged", "exit_in_progress", order) if awaiting is not None else ("partial", None, order)
     if order.state != "awaiting":
         return "flagged", "late_after_settlement", order
     if not settles or amount_fen < order.due_fen:
