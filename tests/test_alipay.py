@@ -45,7 +45,7 @@ from booth.clouds.alipay import (
 )
 from booth.sandbox.alipay_gateway import AlipayGatewayEmulator
 
-VECTOR_DIR = Path("/work/shared/vectors")
+VECTOR_DIR = Path(__file__).parent / "vectors"
 APP_ID = "2014072300007148"
 PARKING_NAME = '城西停车场 {"B}区'  # braces and a quote: answers echoing it must still verify
 

@@ -31,7 +31,7 @@ from booth.clouds.bolink_protocol import (
     verify_envelope,
 )
 
-VECTORS = Path("/work/shared/vectors/vectors.json")
+VECTORS = Path(__file__).parent / "vectors" / "vectors.json"
 UKEY = "8403A41ED5EF20BC"
 
 

@@ -32,7 +32,7 @@ from booth.clouds.top import (
 )
 from booth.sandbox.top_router import TopRouterEmulator
 
-VECTORS = Path("/work/shared/vectors/vectors.json")
+VECTORS = Path(__file__).parent / "vectors" / "vectors.json"
 APP_KEY, SECRET, MALL = "12345678", "s3cret", 123
 ARRIVED = datetime(2024, 5, 1, 1, 0, tzinfo=UTC)
 
