@@ -376,3 +376,18 @@ def test_driver_who_paid_as_the_car_backed_away_is_not_charged_again(make_engine
     wait_until(lambda: r.engine.exits_completed == 1, what="the paid car to leave")
     assert r.rows("SELECT reason FROM gate_events") == [("free_tariff",)]
     assert r.rows("SELECT COUNT(*) FROM payments") == [(1,)]
+
+
+def test_plateless_car_scanning_the_entry_code_is_admitted_under_its_synthetic_id(
+    make_engine: MakeEngine,
+) -> None:
+    r = make_engine()
+    answer = r.engine.call(r.engine.sandbox.plateless_car_scans("E1")).result(10)
+    assert answer["state"] == 1
+    car = answer["car_number"]
+    wait_until(lambda: gate(r, "E1").open_count == 1, what="the entry gate for the plateless car")
+    assert r.rows("SELECT plate, state FROM stays") == [(car, "in_lot")]
+    wait_until(lambda: any(n == "inpark" and d["car_number"] == car for n, d in r.engine.sandbox.calls),
+               what="inpark with the synthetic id")  # fmt: skip
+    refused = r.engine.call(r.engine.sandbox.plateless_car_scans("X1")).result(10)  # not an entry lane
+    assert refused["state"] == 0 and "不是本系统的入口" in refused["errmsg"]
