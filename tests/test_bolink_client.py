@@ -511,3 +511,28 @@ async def test_run_downstream_relogs_in_on_a_stale_token(
     assert isinstance(message, OutparkResult) and message.trade_no == pushed["trade_no"]
     assert [name for name, _ in sandbox.calls].count("login") == 2
     assert all(online for online, _ in downstream.statuses)
+
+
+@pytest.mark.asyncio
+async def test_online_is_reported_as_soon_as_the_cloud_is_back_not_after_a_long_poll() -> None:
+    """With a 30 s long-poll hold and nothing to deliver, "online" must not wait for a poll to return:
+    a lane shows the QR again only once Bolink is reported online."""
+    cloud = BolinkSandbox(union_id=UNION, park_id=PARK, ukey=UKEY, poll_hold_s=30)
+    await cloud.start()
+    bolink = BolinkClient(make_settings(poll_timeout_s=40.0), base_url=cloud.base_url)
+    bolink.backoff_max_s = 0.2
+    recorder = Recorder()
+    task = asyncio.create_task(bolink.run_downstream(recorder.handler, recorder.on_status))
+    try:
+        async with asyncio.timeout(5):  # far below the 30 s hold
+            await wait_until(lambda: recorder.online is True, "online right after login")
+            await cloud.stop()
+            await wait_until(lambda: recorder.online is False, "offline")
+            await cloud.start()
+            await wait_until(lambda: recorder.online is True, "online again without waiting for a poll")
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await bolink.aclose()
+        await cloud.stop()

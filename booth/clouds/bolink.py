@@ -467,8 +467,10 @@ class BolinkClient:
 
         while True:
             try:
-                if self._token is None:
-                    await self.login()  # reachable and accepted: online now, not after the first poll
+                if self._token is None or failures:
+                    # A quick login says "reachable and accepted" at once; a long poll could take its whole
+                    # hold time (~30 s) to say so, and the lanes would keep showing Bolink as offline.
+                    await self.login()
                     failures = 0
                     report(True, "connected")
                 message = await self.poll()
