@@ -5,28 +5,44 @@ booth [--config FILE] [--demo] [--kiosk]        open the booth window (the conso
 booth run --headless [--config FILE | --demo]   run the lanes without a window, logging each step
 booth config check FILE                         validate a settings file and say what is wrong
 booth config example                            print a documented example settings file
+booth sync status [--config FILE]               backlog per cloud, oldest item's age, dead letters and why
+booth sync requeue [--cloud C] [--config FILE]  give dead letters a fresh start (after fixing the cause)
+booth alipay register-lot [--config FILE]       parkinglotinfo.create, once; keeps Alipay's parking_id
+booth alipay query-lot [--config FILE]          what Alipay has for this lot
+booth alipay update-lot [--config FILE]         send [alipay.lot] as it is now (parkinglotinfo.update)
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
 import logging
 import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from booth.config import ConfigError, Settings, default_config_path, load_settings, settings_from_mapping
 
+if TYPE_CHECKING:
+    from booth.clouds.alipay import AlipaySettings
+    from booth.store import Store
+
 log = logging.getLogger("booth")
+T = TypeVar("T")
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "booth.example.toml"
 
 
 def demo_settings(data_dir: Path, *, autopay_s: float | None = 6.0, every_s: float = 6.0) -> Settings:
-    """Two exit lanes on the built-in sandbox: simulated camera, simulated gates, the Bolink emulator."""
+    """Two exit lanes on the built-in sandbox: simulated camera, simulated gates, the Bolink emulator, and
+    the Alipay gateway and TOP router emulators (Alipay payments are synced, the mall gets its backflow)."""
     return settings_from_mapping(
         {
             "park": {"name": "演示停车场", "province": "苏", "capacity": 300},
@@ -45,6 +61,13 @@ def demo_settings(data_dir: Path, *, autopay_s: float | None = 6.0, every_s: flo
             ],
             "database": {"url": f"sqlite:///{data_dir / 'demo.sqlite'}"},
             "simulator": {"enabled": True, "every_s": every_s},
+            "alipay": {
+                "gateway_url": "sandbox",
+                "app_id": "2021000000000000",
+                "out_parking_id": "BOOTH-DEMO-1",
+                "parking_name": "演示停车场",
+            },
+            "tmall": {"gateway_url": "sandbox", "app_key": "12345678", "app_secret": "demo", "mall_id": 123},
         },
         "<demo>",
     )
@@ -115,6 +138,94 @@ def _run_headless(settings: Settings, stop_after_exits: int | None, duration_s: 
     return 0
 
 
+@contextmanager
+def _store_of(settings: Settings) -> Iterator[Store]:
+    """The booth's database, for a command (a running booth may use it at the same time: SQLite WAL)."""
+    from booth.store import Store, open_database
+
+    database = open_database(settings.database.url)
+    try:
+        yield Store(database)
+    finally:
+        database.close()
+
+
+def _sync_command(settings: Settings, command: str, cloud: str | None) -> int:
+    from booth.sync import CLOUDS, compose_status, describe_status, read_outbox_status
+
+    if cloud is not None and cloud not in CLOUDS:
+        print(f"--cloud: one of {', '.join(CLOUDS)}, got {cloud!r}", file=sys.stderr)
+        return 2
+    with _store_of(settings) as store:
+        now = datetime.now(UTC)
+        if command == "requeue":
+            count = store.requeue_dead(cloud, at=now)
+            store.audit(
+                actor=f"cli:{getpass.getuser()}",
+                action="sync_requeue",
+                detail={"cloud": cloud or "*", "rows": count},
+                at=now,
+            )
+            print(f"requeued {count} dead row(s) of {cloud or 'every cloud'}; a running booth sends them now")
+            return 0
+        backlog, dead = read_outbox_status(store, dead_limit=1000)
+        enabled = {"bolink": True, "alipay": settings.alipay is not None, "tmall": settings.tmall is not None}
+        status = compose_status(now, backlog, dead, {}, enabled)
+        for line in describe_status(status):
+            print(line)
+        return 0
+
+
+def _alipay_command(settings: Settings, command: str) -> int:
+    """register-lot / query-lot / update-lot against the configured gateway (never the sandbox: the
+    engine registers the lot with its emulator by itself)."""
+    alipay = settings.alipay
+    if alipay is None:
+        print("no [alipay] section in the settings: nothing to register", file=sys.stderr)
+        return 1
+    if alipay.is_sandbox:
+        print(
+            'alipay.gateway_url is "sandbox": the booth registers the lot with its emulator when it starts; '
+            "set the real gateway URL and keys to register with Alipay",
+            file=sys.stderr,
+        )
+        return 1
+    with _store_of(settings) as store:
+        return asyncio.run(_alipay_lot(alipay, store, command))
+
+
+async def _alipay_lot(alipay: AlipaySettings, store: Store, command: str) -> int:
+    from booth.clouds.alipay import AlipayClient
+    from booth.sync import LotRegistrationError, find_lot_registration, register_lot
+
+    async def here(fn: Callable[[], T]) -> T:
+        return fn()  # the command has the database to itself: no database thread needed
+
+    async with AlipayClient(alipay) as client:
+        if command == "register-lot":
+            try:
+                done = await register_lot(client, store, alipay, here, actor=f"cli:{getpass.getuser()}")
+            except LotRegistrationError as exc:
+                print(f"not registered: {exc}", file=sys.stderr)
+                return 1
+            print(f"registered: out_parking_id {done.out_parking_id} -> parking_id {done.parking_id}")
+            return 0
+        found = find_lot_registration(store, alipay)
+        if command == "update-lot":
+            if found is None:
+                print("the lot is not registered yet: run `booth alipay register-lot`", file=sys.stderr)
+                return 1
+            result = await client.update_parking_lot(found.parking_id)
+        else:
+            result = await client.query_parking_lot(parking_id=found.parking_id if found else "")
+        if not result.done:
+            print(f"{command}: {result.describe()}", file=sys.stderr)
+            return 1
+        fields = {k: v for k, v in result.node.items() if k not in ("code", "msg")}
+        print(f"{command}: OK" + "".join(f"\n  {k}: {v}" for k, v in fields.items()))
+        return 0
+
+
 WindowOpener = Callable[[Settings, bool], int]
 
 
@@ -137,6 +248,21 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
     check = cfg_sub.add_parser("check", help="validate a settings file")
     check.add_argument("file")
     cfg_sub.add_parser("example", help="print a documented example settings file")
+    sync = sub.add_parser("sync", help="the background sync to Alipay and Tmall (and Bolink's outbox)")
+    sync_sub = sync.add_subparsers(dest="sync_command", required=True)
+    status = sync_sub.add_parser("status", help="backlog per cloud, oldest item's age, dead letters")
+    status.add_argument("--config", metavar="FILE", dest="sub_config")
+    requeue = sync_sub.add_parser("requeue", help="give dead letters a fresh start")
+    requeue.add_argument("--cloud", choices=("bolink", "alipay", "tmall"), help="only this cloud's")
+    requeue.add_argument("--config", metavar="FILE", dest="sub_config")
+    alipay = sub.add_parser("alipay", help="this lot at Alipay's parking platform")
+    alipay_sub = alipay.add_subparsers(dest="alipay_command", required=True)
+    for name, text in (
+        ("register-lot", "register the lot once (parkinglotinfo.create) and keep its parking_id"),
+        ("query-lot", "what Alipay has for this lot (parkinglotinfo.query)"),
+        ("update-lot", "send [alipay.lot] as it is now (parkinglotinfo.update)"),
+    ):
+        alipay_sub.add_parser(name, help=text).add_argument("--config", metavar="FILE", dest="sub_config")
     args = parser.parse_args(argv)
 
     if args.command == "config":
@@ -154,12 +280,18 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
     try:
         if args.command == "run":
             settings = _load(args.run_config or args.config, args.run_demo or args.demo)
+        elif args.command in ("sync", "alipay"):
+            settings = _load(args.sub_config or args.config, False)
         else:
             settings = _load(args.config, args.demo)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
     _setup_logging(settings.logging.level)
+    if args.command == "sync":
+        return _sync_command(settings, args.sync_command, getattr(args, "cloud", None))
+    if args.command == "alipay":
+        return _alipay_command(settings, args.alipay_command)
     if args.command == "run":
         return _run_headless(settings, args.stop_after_exits, args.duration)
     if open_window is None:

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from booth.clouds.alipay import AlipaySettings
+from booth.clouds.top import TmallSettings
 from booth.domain.tariff import TariffSettings
 
 SCHEMA_VERSION = 1
@@ -167,6 +169,32 @@ class SimulatorSettings(_Section):
     seed: int | None = Field(None, description="Random seed, for repeatable runs.")
 
 
+class SyncSettings(_Section):
+    """How the outbox relays send to Alipay and Tmall (retries, circuit breaker, alerts)."""
+
+    retry_base_s: float = Field(1.0, gt=0, le=3600, description="First retry delay (full jitter above it).")
+    retry_cap_s: float = Field(300.0, gt=0, le=86_400, description="Longest delay between two retries.")
+    breaker_failures: int = Field(
+        5, ge=1, le=1000, description="Consecutive retryable failures that open a cloud's circuit breaker."
+    )
+    breaker_cooldown_s: float = Field(
+        30.0, gt=0, le=3600, description="An open breaker sends nothing this long, then lets one probe go."
+    )
+    unverified_alert_after: int = Field(
+        3, ge=1, le=1000, description="Alert the supervisor after this many unverifiable answers in a row."
+    )
+    concurrency: int = Field(8, ge=1, le=64, description="Requests in flight per cloud (each another stay).")
+    status_every_s: float = Field(2.0, gt=0, le=60, description="How often the sync status is refreshed.")
+
+    @model_validator(mode="after")
+    def _cap_above_base(self) -> SyncSettings:
+        if self.retry_cap_s < self.retry_base_s:
+            raise ValueError(
+                f"retry_cap_s ({self.retry_cap_s:g}) must not be below retry_base_s ({self.retry_base_s:g})"
+            )
+        return self
+
+
 class Settings(_Section):
     schema_version: int = Field(SCHEMA_VERSION, description="Version of this file's schema.")
     park: ParkSettings
@@ -176,6 +204,9 @@ class Settings(_Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    alipay: AlipaySettings | None = Field(None, description="[alipay]: order.sync after Alipay payments.")
+    tmall: TmallSettings | None = Field(None, description="[tmall]: parking data back to a Tmall mall.")
+    sync: SyncSettings = Field(default_factory=SyncSettings)
 
     @field_validator("schema_version")
     @classmethod
@@ -232,9 +263,19 @@ def _describe(error: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         return f"{key}: unknown key (misspelt?)"
     msg = str(error["msg"]).removeprefix("Value error, ")
+    named = _NAMED_KEY.match(msg)
+    if kind == "value_error" and named and named.group(1) in _SECTION_KEYS.get(key, ()):
+        key, msg = f"{key}.{named.group(1)}", named.group(2)  # a section's check that names its key
     if kind != "value_error" and "input" in error and not isinstance(error["input"], (dict, list)):
         msg += f" (got {error['input']!r})"
     return f"{key}: {msg}"
+
+
+_NAMED_KEY = re.compile(r"^([a-z_]+)(?:_file)?: (.*)$", re.S)
+_SECTION_KEYS: dict[str, frozenset[str]] = {
+    "alipay": frozenset(AlipaySettings.model_fields),
+    "tmall": frozenset(TmallSettings.model_fields),
+}
 
 
 def settings_from_mapping(data: Mapping[str, Any], source: str = "<settings>") -> Settings:

@@ -8,6 +8,9 @@ to it only through the thread-safe methods below and receive plain immutable eve
 The data flows one way: camera -> lane machine -> quote -> Bolink outpark/QR -> payment result -> booked in
 the store -> gate -> stay closed (with its outbox rows) -> relay -> clouds. The GUI watches and commands;
 it is never on the path between a payment result and the gate.
+
+What reaches Alipay and Tmall is queued in the same transaction as the row it reports (an entry, a payment,
+an exit); ``booth.sync.CloudSync`` drains it in the background and keeps the status ``sync_status`` returns.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import logging
 import secrets
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,8 +50,9 @@ from booth.domain.money import format_yuan
 from booth.domain.plates import Plate, PlateColour, PlateError, PlateKind, parse_plate
 from booth.domain.tariff import Quote, quote_fee, vehicle_class_for
 from booth.outbox import OutboxRelay, SendResult, SendVerdict
-from booth.store import Database, OutboxItem, OutboxRecord, Store, open_database
+from booth.store import Database, OutboxItem, OutboxRecord, PaymentOutcome, Store, open_database
 from booth.store.worker import DatabaseWorker, Priority
+from booth.sync import CLOUDS, CloudSync, SyncStatus, compose_status, paid_by_alipay
 
 log = logging.getLogger("booth.engine")
 T = TypeVar("T")
@@ -85,7 +90,14 @@ class GateCommanded:
     at: datetime
 
 
-EngineEvent = LaneChanged | BolinkChanged | AlertRaised | GateCommanded
+@dataclass(frozen=True)
+class SyncChanged:
+    """The background sync changed in a way worth showing (backlog, dead letters, breaker, held)."""
+
+    status: SyncStatus
+
+
+EngineEvent = LaneChanged | BolinkChanged | AlertRaised | GateCommanded | SyncChanged
 Listener = Callable[[EngineEvent], None]
 
 
@@ -137,6 +149,8 @@ class Engine:
         self._balances: dict[str, tuple[int, bool]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._bolink_relay: OutboxRelay | None = None
+        self.cloud_sync: CloudSync | None = None
+        self._pay_company: OrderedDict[str, int | None] = OrderedDict()  # trade_no -> Bolink's pay_company
         self._views: dict[str, L.LaneView] = {}
         self._views_lock = threading.Lock()
         self.exits_completed = 0
@@ -185,6 +199,26 @@ class Engine:
     def snapshot(self) -> list[L.LaneView]:
         with self._views_lock:
             return [self._views[lane.id] for lane in self.settings.lanes if lane.id in self._views]
+
+    def sync_status(self) -> SyncStatus:
+        """The background sync at a glance (per cloud: backlog, oldest item, dead letters with their
+        reasons, breaker). Any thread; never waits: the engine refreshes it every ``sync.status_every_s``
+        and after each change (announced as SyncChanged). Before the engine runs, every count is 0."""
+        sync = self.cloud_sync
+        if sync is None:
+            s = self.settings
+            enabled = {"bolink": True, "alipay": s.alipay is not None, "tmall": s.tmall is not None}
+            return compose_status(self._clock(), {}, [], {}, enabled)
+        return sync.status
+
+    def requeue_dead(
+        self, cloud: str | None = None, operator: str = "supervisor"
+    ) -> concurrent.futures.Future[int]:
+        """Give dead letters (of one cloud, or all) a fresh start, after the supervisor fixed the cause.
+        The Future gives how many rows were requeued; the requeue is audited."""
+        if cloud is not None and cloud not in CLOUDS:
+            raise EngineError(f"no cloud {cloud!r}; one of {', '.join(CLOUDS)}")
+        return self._call(self._requeue_dead(cloud, operator))
 
     # ------------------------------------------------------------------- commands (thread-safe, any thread)
     def vehicle_at(
@@ -322,9 +356,26 @@ class Engine:
             base_url = self.sandbox.base_url
             log.info("Bolink sandbox listening at %s", base_url)
         self.bolink = BolinkClient(s.bolink, base_url=base_url)
-        self._bolink_relay = OutboxRelay(
-            "bolink", self.store, self._db_executor, self._send_bolink, clock=self._clock
+        sync = self.cloud_sync = CloudSync(
+            s,
+            self.store,
+            self._db_executor,
+            clock=self._clock,
+            on_alert=self._sync_alert,
+            on_status=lambda status: self._emit(SyncChanged(status)),
         )
+        self._bolink_relay = OutboxRelay(
+            "bolink",
+            self.store,
+            self._db_executor,
+            self._send_bolink,
+            clock=self._clock,
+            on_state=lambda state: sync.poke(),
+        )
+        sync.watch(self._bolink_relay)
+        await sync.start()
+        for name, job in sync.tasks():
+            self._spawn(job, name)
         self._spawn(
             self.bolink.run_downstream(self._on_downstream, self._on_bolink_status), "bolink-downstream"
         )
@@ -349,6 +400,8 @@ class Engine:
                 log.exception("closing gate %s", gate.name)
         if self.bolink is not None:
             await self.bolink.aclose()
+        if self.cloud_sync is not None:
+            await self.cloud_sync.aclose()
         if self.sandbox is not None:
             await self.sandbox.stop()
         if self._database is not None:
@@ -531,13 +584,13 @@ class Engine:
                 vehicle_class=vclass,
                 lane_id=lane_id,
                 entry_at=cmd.at,
-                outbox=[inpark],
+                outbox=[inpark, *self._entry_items(order_id, cmd.plate.text, cmd.at)],
             )
             return L.EntryDecided(cmd.plate, True, "", stay.id, cmd.at)
 
         decision = await self._db(work)
-        if decision.admitted and self._bolink_relay is not None:
-            self._bolink_relay.wake()
+        if decision.admitted:
+            self._wake_relays(bolink=True)
         await self.dispatch(lane_id, decision)
 
     async def seed_stay_async(self, plate_text: str, entry_at: datetime, lane_id: str | None = None) -> int:
@@ -566,13 +619,13 @@ class Engine:
                             "license_color": str(plate.colour),
                         },
                         dedupe_key=f"bolink:inpark:{order_id}",
-                    )
+                    ),
+                    *self._entry_items(order_id, plate.text, entry_at),
                 ],
             ),
             Priority.BACKGROUND,
         )
-        if self._bolink_relay is not None:
-            self._bolink_relay.wake()
+        self._wake_relays(bolink=True)
         return stay.id
 
     async def plates_in_lot(self) -> list[str]:
@@ -632,8 +685,16 @@ class Engine:
             outbox.append(
                 self._outpark_item(cmd.order_id, cmd.stay_id, "cash", cmd.amount_fen, lane_id, cmd.at)
             )
-        outcome = await self._db(
-            lambda: store.record_payment(
+        via_alipay = paid_by_alipay(cmd.pay_channel, self._pay_company.pop(cmd.trade_no, None))
+        sync = self.cloud_sync
+        if via_alipay and not cmd.payer_id and sync is not None and sync.alipay_enabled:
+            log.warning(
+                "Alipay payment %s came without pay_user_id: it cannot be synced to Alipay", cmd.trade_no
+            )
+
+        def work() -> PaymentOutcome:
+            items = [*outbox, *self._payment_items(cmd, via_alipay)]
+            return store.record_payment(
                 order_ref=cmd.order_id,
                 exit_order_id=cmd.exit_order_id,
                 settles=cmd.settles,
@@ -646,13 +707,13 @@ class Engine:
                 operator=cmd.operator,
                 payer_id=cmd.payer_id,
                 raw=None,
-                outbox=outbox,
-            ),
-            Priority.MONEY,
-        )
+                outbox=items,
+            )
+
+        outcome = await self._db(work, Priority.MONEY)
         self._booked_trades.add(cmd.trade_no)
-        if outbox and self._bolink_relay is not None:
-            self._bolink_relay.wake()
+        if outcome.status in ("settled", "partial"):
+            self._wake_relays(bolink=bool(outbox))
         booked = L.PaymentBooked(
             cmd.exit_order_id, cmd.trade_no, outcome.status, outcome.payment_id, outcome.flag, self._clock()
         )
@@ -780,9 +841,78 @@ class Engine:
             await asyncio.sleep(0.1)
 
     async def _close_stay(self, lane_id: str, cmd: L.CloseStay) -> None:
-        store = self._store
-        await self._db(lambda: store.close_stay(cmd.stay_id, lane_id=lane_id, exit_at=cmd.at))
+        store, sync = self._store, self.cloud_sync
+
+        def work() -> None:
+            items: list[OutboxItem] = []
+            if sync is not None and sync.tmall_enabled:
+                stay = store.stay_by_id(cmd.stay_id)
+                if stay is not None:
+                    items = sync.exit_items(stay, at=cmd.at)
+            store.close_stay(cmd.stay_id, lane_id=lane_id, exit_at=cmd.at, outbox=items)
+
+        await self._db(work)
+        self._wake_relays()
         self.exits_completed += 1
+
+    # ------------------------------------------------------------------------------- Alipay and Tmall
+    def _entry_items(self, order_id: str, plate: str, at: datetime) -> list[OutboxItem]:
+        sync = self.cloud_sync
+        return [] if sync is None else sync.entry_items(order_id=order_id, plate=plate, at=at)
+
+    def _payment_items(self, cmd: L.BookPayment, via_alipay: bool) -> list[OutboxItem]:
+        """What Alipay and Tmall are told of a payment (database thread, inside the booking's job). A
+        failure here is logged and the money is booked all the same: the payment comes first."""
+        sync, store = self.cloud_sync, self._store
+        if sync is None or not (sync.alipay_enabled or sync.tmall_enabled):
+            return []
+        try:
+            stay = store.stay_by_order_id(cmd.order_id)
+            if stay is None:
+                return []  # booked as flagged (unknown order): nothing is reported
+            order_time = cmd.at
+            alipay_user = cmd.payer_id if via_alipay and sync.alipay_enabled else None
+            if alipay_user and cmd.exit_order_id is not None:
+                order = store.exit_order_by_id(cmd.exit_order_id)
+                order_time = order.opened_at if order is not None else cmd.at
+            return sync.payment_items(
+                stay,
+                trade_no=cmd.trade_no,
+                amount_fen=cmd.amount_fen,
+                paid_at=cmd.at,
+                order_time=order_time,
+                alipay_user_id=alipay_user,
+            )
+        except Exception:
+            log.exception("payment %s: its Alipay/Tmall reports could not be prepared", cmd.trade_no)
+            return []
+
+    def _wake_relays(self, *, bolink: bool = False) -> None:
+        """Rows were committed: the relays look now instead of at their next idle tick."""
+        if self._bolink_relay is not None and bolink:
+            self._bolink_relay.wake()
+        sync = self.cloud_sync
+        if sync is not None:
+            for relay in sync.relays.values():
+                relay.wake()
+
+    def _sync_alert(self, kind: str, message: str) -> None:
+        self._spawn(self._alert(None, kind, message, self._clock()), f"alert-{kind}")
+
+    async def _requeue_dead(self, cloud: str | None, operator: str) -> int:
+        store, at = self._store, self._clock()
+        count = await self._db(lambda: store.requeue_dead(cloud, at=at), Priority.BACKGROUND)
+        log.info("%s requeued %d dead outbox row(s) of %s", operator, count, cloud or "every cloud")
+        await self._db(
+            lambda: store.audit(
+                actor=operator, action="sync_requeue", detail={"cloud": cloud or "*", "rows": count}, at=at
+            ),
+            Priority.BACKGROUND,
+        )
+        self._wake_relays(bolink=True)
+        if self.cloud_sync is not None:
+            await self.cloud_sync.refresh_status()
+        return count
 
     async def _alert(self, lane_id: str | None, kind: str, message: str, at: datetime) -> None:
         log.warning("alert %s%s: %s", kind, f" on {lane_id}" if lane_id else "", message)
@@ -830,6 +960,12 @@ class Engine:
 
     async def _on_payment_result(self, msg: OutparkResult) -> Mapping[str, Any] | None:
         at = self._clock()
+        if msg.state == 1 and msg.trade_no:
+            # The lane machine knows pay_channel; pay_company (which newer Bolink sends instead) waits here
+            # for the booking. Bounded: repeats of booked results never reach the booking.
+            self._pay_company[msg.trade_no] = msg.pay_company
+            while len(self._pay_company) > 1000:
+                self._pay_company.popitem(last=False)
         event = L.PaymentResult(
             order_id=msg.order_id,
             state=msg.state,

@@ -21,7 +21,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
@@ -44,6 +44,7 @@ ALIPAY_SANDBOX: Final = "sandbox"
 ORDER_SYNC: Final = "alipay.eco.mycar.parking.order.sync"
 PARKINGLOT_CREATE: Final = "alipay.eco.mycar.parking.parkinglotinfo.create"
 PARKINGLOT_QUERY: Final = "alipay.eco.mycar.parking.parkinglotinfo.query"
+PARKINGLOT_UPDATE: Final = "alipay.eco.mycar.parking.parkinglotinfo.update"
 ALREADY_SYNCED_SUB_CODE: Final = "PARKING_DEDUCT_ORDER_HAS_SYNCED"
 MAX_ANSWER_BYTES: Final = 1 << 20
 CHINA_TZ: Final = timezone(timedelta(hours=8), "China Standard Time")
@@ -91,6 +92,8 @@ class AlipayResult:
     sub_msg: str = ""
     verified: bool = False
     http_status: int | None = None
+    signature_failed: bool = False
+    """A well-formed answer whose signature was missing or wrong (what a misconfigured app_id gets)."""
 
     @property
     def done(self) -> bool:
@@ -361,11 +364,14 @@ def read_alipay_response(
     claimed = f"code={node.get('code')!r} sub_code={node.get('sub_code')!r}"
     sign = next((m[1] for m in members if m[0] == "sign"), None)
     if not isinstance(sign, str) or not sign:
-        return retry(f"answer is not signed; it claimed {claimed}")
+        return replace(retry(f"answer is not signed; it claimed {claimed}"), signature_failed=True)
     if not rsa2_verify(text[start:end].encode("utf-8"), sign, alipay_public_key):
-        return retry(
-            f"signature does not verify (tampering, a proxy, or a wrong alipay_public_key); "
-            f"it claimed {claimed}"
+        return replace(
+            retry(
+                f"signature does not verify (tampering, a proxy, or a wrong alipay_public_key); "
+                f"it claimed {claimed}"
+            ),
+            signature_failed=True,
         )
     code = str(node.get("code", ""))
     sub_code = str(node.get("sub_code", "") or "")
@@ -765,6 +771,14 @@ def build_parkinglotinfo_create_biz(settings: AlipaySettings) -> dict[str, str]:
     return {k: v for k, v in biz.items() if v != ""}
 
 
+def build_parkinglotinfo_update_biz(settings: AlipaySettings, parking_id: str) -> dict[str, str]:
+    """``parkinglotinfo.update``: Alipay's ``parking_id`` and the lot's fields as ``[alipay.lot]`` has
+    them now (the same fields as ``create``)."""
+    if not isinstance(parking_id, str) or not parking_id.strip():
+        raise AlipayDataError("parking_id: required to update the lot; register it first")
+    return {"parking_id": parking_id, **build_parkinglotinfo_create_biz(settings)}
+
+
 def build_parkinglotinfo_query_biz(*, parking_id: str = "", out_parking_id: str = "") -> dict[str, str]:
     """``parkinglotinfo.query`` asks by Alipay's id or ours; at least one is needed."""
     if not parking_id and not out_parking_id:
@@ -885,6 +899,14 @@ class AlipayClient:
         except AlipayDataError as exc:
             return AlipayResult(AlipayOutcome.FATAL, msg=str(exc))
         return await self.execute(PARKINGLOT_CREATE, biz)
+
+    async def update_parking_lot(self, parking_id: str) -> AlipayResult:
+        """Send the lot's current ``[alipay.lot]`` fields for Alipay's ``parking_id``."""
+        try:
+            biz = build_parkinglotinfo_update_biz(self._settings, parking_id)
+        except AlipayDataError as exc:
+            return AlipayResult(AlipayOutcome.FATAL, msg=str(exc))
+        return await self.execute(PARKINGLOT_UPDATE, biz)
 
     async def query_parking_lot(self, *, parking_id: str = "", out_parking_id: str = "") -> AlipayResult:
         """Ask Alipay what it has for a lot (by default this one, by our id)."""

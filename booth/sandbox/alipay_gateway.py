@@ -2,8 +2,8 @@
 
 It checks what the real gateway checks (common parameters, RSA2 signature with the app's public key,
 timestamp, required business fields and their formats), answers signed responses for ``order.sync`` and
-``parkinglotinfo.create``/``query``, and records what it accepted. ``fail_next`` injects the failures a
-booth meets in the field.
+``parkinglotinfo.create``/``update``/``query``, and records what it accepted. ``fail_next`` injects the
+failures a booth meets in the field.
 
 Choices where Alipay's behaviour is not documented publicly (the client does not depend on them):
 
@@ -34,6 +34,7 @@ from booth.clouds.alipay import (
     ORDER_SYNC,
     PARKINGLOT_CREATE,
     PARKINGLOT_QUERY,
+    PARKINGLOT_UPDATE,
     alipay_sign_content,
     load_private_key,
     load_public_key,
@@ -47,6 +48,7 @@ from booth.clouds.alipay import (
 logger = logging.getLogger("booth.sandbox.alipay")
 
 GATEWAY_PATH: Final = "/gateway.do"
+STATS_PATH: Final = "/_emulator/stats"
 AlipayFault = Literal[
     "20000",
     "timeout",
@@ -58,6 +60,7 @@ AlipayFault = Literal[
     "truncated",
     "endless",
     "oversized",
+    "unsigned",
 ]
 _FAULTS: Final = frozenset(get_args(AlipayFault))
 _PROCESSED_FAULTS: Final = frozenset({"bad_signature", "truncated"})
@@ -125,8 +128,10 @@ class AlipayGatewayEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         timestamp_tolerance_s: float = 600.0,
+        latency_s: float = 0.0,
     ) -> None:
         self._app_key = load_public_key(app_public_key_pem, name="app_public_key")
+        self.latency_s = latency_s
         self._alipay_key = load_private_key(alipay_private_key_pem, name="alipay_private_key")
         self.app_id = app_id
         self.host = host
@@ -161,6 +166,7 @@ class AlipayGatewayEmulator:
         self._stopped.clear()
         app = web.Application()
         app.router.add_post(GATEWAY_PATH, self._handle)
+        app.router.add_get(STATS_PATH, self._handle_stats)
         runner = web.AppRunner(
             app, handle_signals=False, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
@@ -195,8 +201,9 @@ class AlipayGatewayEmulator:
 
         ``20000`` (signed "service unavailable"), ``duplicate`` (signed PARKING_DEDUCT_ORDER_HAS_SYNCED),
         ``html`` (a proxy page), ``http500``, ``timeout``/``hang`` (no answer until the emulator stops),
-        ``endless`` (headers, then a body that never ends), ``oversized`` (a body over 1 MiB) — none of
-        these process the call — or, after processing it, ``bad_signature`` (a valid-looking wrong
+        ``endless`` (headers, then a body that never ends), ``oversized`` (a body over 1 MiB), ``unsigned``
+        (an unsigned isv.invalid-app-id refusal, as the gateway answers an app_id it does not know) — none
+        of these process the call — or, after processing it, ``bad_signature`` (a valid-looking wrong
         signature) and ``truncated`` (the connection drops mid-answer).
         """
         if how not in _FAULTS:
@@ -205,9 +212,23 @@ class AlipayGatewayEmulator:
             raise ValueError(f"count must be >= 0, got {count}")
         self._faults.extend([how] * count)
 
+    def stats(self) -> dict[str, Any]:
+        """What was accepted, as JSON-ready data (served at ``/_emulator/stats`` for other processes)."""
+        return {
+            "requests": len(self.requests),
+            "accepted": dict(self.accepted),
+            "duplicates": dict(self.duplicates),
+            "lots": sorted(self.lots),
+        }
+
     # -- HTTP ----------------------------------------------------------------------------------------------
 
+    async def _handle_stats(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self.stats())
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self.latency_s > 0:  # the round trip to a real gateway, for tests and benchmarks
+            await asyncio.sleep(self.latency_s)
         fault = self._faults.popleft() if self._faults else None
         if fault is not None and fault not in _PROCESSED_FAULTS:
             logger.debug("injecting fault %s", fault)
@@ -236,6 +257,10 @@ class AlipayGatewayEmulator:
         form = await request.post()
         sent_method = request.query.get("method") or form.get("method")
         method = sent_method if isinstance(sent_method, str) and sent_method else ORDER_SYNC
+        if fault == "unsigned":
+            node_text = json.dumps(_invalid("isv.invalid-app-id", "无效的AppID参数"), ensure_ascii=False)
+            body = f'{{"{response_node_name(method)}":{node_text}}}'.encode()
+            return web.Response(body=body, content_type="application/json", charset="utf-8")
         if fault == "20000":
             node = _failure("20000", "Service Currently Unavailable", "isp.unknow-error", "系统繁忙")
         else:  # duplicate
@@ -289,6 +314,7 @@ class AlipayGatewayEmulator:
             ORDER_SYNC: self._order_sync,
             PARKINGLOT_CREATE: self._parkinglot_create,
             PARKINGLOT_QUERY: self._parkinglot_query,
+            PARKINGLOT_UPDATE: self._parkinglot_update,
         }
         if method not in handlers:
             if not method:
@@ -372,6 +398,18 @@ class AlipayGatewayEmulator:
         parking_id = f"PI{next(self._lot_serial)}"
         self.lots[parking_id] = dict(biz)
         return {**_SUCCESS, "parking_id": parking_id}
+
+    def _parkinglot_update(self, biz: dict[str, Any]) -> dict[str, Any]:
+        parking_id = biz.get("parking_id", "")
+        if not isinstance(parking_id, str) or not parking_id:
+            return _business("INVALID_PARAMETER", "参数有误。停车场ID【parking_id】为空")
+        if parking_id not in self.lots:
+            return _business("INVALID_PARAMETER", "参数有误。停车场不存在")
+        problem = self._field_problem(biz, (), _CREATE_FORMATS)
+        if problem is not None:
+            return problem
+        self.lots[parking_id].update({k: v for k, v in biz.items() if k != "parking_id"})
+        return dict(_SUCCESS)
 
     def _parkinglot_query(self, biz: dict[str, Any]) -> dict[str, Any]:
         parking_id, out_parking_id = biz.get("parking_id", ""), biz.get("out_parking_id", "")

@@ -25,6 +25,7 @@ from booth.clouds.top import BACKFLOW, BACKFLOW_ACTIONS, SIGN_METHODS, top_sign
 logger = logging.getLogger("booth.sandbox.top")
 
 ROUTER_PATH: Final = "/router/rest"
+STATS_PATH: Final = "/_emulator/stats"
 TopFault = Literal["7", "15", "25", "html", "hang", "http500", "refused"]
 _FAULTS: Final = frozenset(get_args(TopFault))
 _ACTION_TIME: Final = {"arrive": "start_time", "leave": "end_time", "pay": "pay_time"}
@@ -53,8 +54,10 @@ class TopRouterEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         timestamp_tolerance_s: float = 600.0,
+        latency_s: float = 0.0,
     ) -> None:
         self.app_key = app_key
+        self.latency_s = latency_s
         self.secret = secret
         self.session = session
         self.host = host
@@ -80,6 +83,7 @@ class TopRouterEmulator:
         self._stopped.clear()
         app = web.Application()
         app.router.add_post(ROUTER_PATH, self._handle)
+        app.router.add_get(STATS_PATH, self._handle_stats)
         runner = web.AppRunner(
             app, handle_signals=False, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
@@ -120,7 +124,18 @@ class TopRouterEmulator:
             raise ValueError(f"count must be >= 0, got {count}")
         self._faults.extend([how] * count)
 
+    def stats(self) -> dict[str, Any]:
+        """What was accepted, as JSON-ready data (served at ``/_emulator/stats`` for other processes)."""
+        return {
+            "calls": len(self.calls),
+            "accepted": [[*key, count] for key, count in self.accepted.items()],
+            "backflows": len(self.backflows),
+        }
+
     # -- HTTP ----------------------------------------------------------------------------------------------
+
+    async def _handle_stats(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(self.stats())
 
     def _json(self, node_name: str, node: dict[str, Any]) -> web.Response:
         node["request_id"] = f"emu{next(self._request_ids)}"
@@ -128,6 +143,8 @@ class TopRouterEmulator:
         return web.Response(text=text, content_type="application/json", charset="utf-8")
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self.latency_s > 0:  # the round trip to a real router, for tests and benchmarks
+            await asyncio.sleep(self.latency_s)
         params: dict[str, str] = dict(request.query)
         form = await request.post()
         params.update({k: v for k, v in form.items() if isinstance(v, str)})

@@ -4,6 +4,7 @@ the engine calls (each one transaction; business rows and their outbox rows comm
 from booth.store.db import Database, create_database_engine, migration_config, open_database, upgrade_schema
 from booth.store.operations import Store
 from booth.store.records import (
+    AuditRecord,
     ExitOrderRecord,
     OutboxBacklog,
     OutboxItem,
@@ -17,6 +18,7 @@ from booth.store.records import (
 )
 
 __all__ = [
+    "AuditRecord",
     "Database",
     "ExitOrderRecord",
     "OutboxBacklog",

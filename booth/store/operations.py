@@ -37,6 +37,7 @@ from booth.store.models import (
     Stay,
 )
 from booth.store.records import (
+    AuditRecord,
     ExitOrderRecord,
     ExitOrderState,
     OutboxBacklog,
@@ -447,6 +448,23 @@ class Store:
         with self._write("audit") as session:
             session.add(AuditEntry(at=at, actor=actor, action=action, detail_json=detail_json))
 
+    def audit_entries(self, action: str, *, limit: int = 100) -> list[AuditRecord]:
+        """The latest entries of one action, newest first (e.g. the lot's registration with Alipay)."""
+        action = _text("action", action, NAME_MAX)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise StoreError(f"limit must be a positive integer, got {limit!r}")
+        with self._read("audit_entries") as session:
+            rows = session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == action)
+                .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                .limit(limit)
+            )
+            return [
+                AuditRecord(id=r.id, at=r.at, actor=r.actor, action=r.action, detail_json=r.detail_json)
+                for r in rows
+            ]
+
     # --- outbox ----------------------------------------------------------------------------------------
 
     def enqueue(self, items: Sequence[OutboxItem], *, stay_id: int | None = None) -> None:
@@ -489,6 +507,19 @@ class Store:
                 .order_by(OutboxRow.id)
                 .limit(limit)
             )
+            return [_outbox_record(row) for row in rows]
+
+    def dead_outbox(self, cloud: str | None = None, *, limit: int = 100) -> list[OutboxRecord]:
+        """Parked rows (of one cloud, or all), oldest first, with their last error: the supervisor's list."""
+        if cloud is not None:
+            cloud = _cloud(cloud)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise StoreError(f"limit must be a positive integer, got {limit!r}")
+        statement = select(OutboxRow).where(OutboxRow.state == "dead")
+        if cloud is not None:
+            statement = statement.where(OutboxRow.cloud == cloud)
+        with self._read("dead_outbox") as session:
+            rows = session.scalars(statement.order_by(OutboxRow.id).limit(limit))
             return [_outbox_record(row) for row in rows]
 
     def outbox_by_id(self, outbox_id: int) -> OutboxRecord | None:

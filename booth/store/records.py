@@ -130,6 +130,20 @@ class OutboxRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    detail_json: str
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.detail_json)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxBacklog:
     """One cloud's queue at a glance, for the supervisor's status line."""
 
