@@ -1,0 +1,161 @@
+"""On-screen keypads for a touch screen without a keyboard: money and Chinese plates.
+
+Both type into a QLineEdit they are given and refuse a key that would make the text impossible (a third
+decimal, an O on a plate), so what reaches the panel is at worst incomplete, never nonsense. The panel still
+validates it with the domain's parser before anything is sent to the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import partial
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from booth.domain.plates import PROVINCES
+
+BACKSPACE = "⌫"
+#: what a money field may hold while being typed: up to 6 digits of yuan and 2 of fen
+MONEY_PARTIAL = re.compile(r"^\d{0,6}(\.\d{0,2})?$")
+#: plate letters never include I and O (they read as 1 and 0)
+PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+PLATE_DIGITS = "0123456789"
+#: last characters of special plates (coach, police, trailer, Hong Kong, Macau)
+PLATE_SUFFIXES = "学警挂港澳"
+PLATE_MAX_LEN = 9  # 8 for new-energy plates, one spare so a wrong extra key shows a clear refusal
+
+
+def _key(text: str, target: int, on_press: Callable[[], None], name: str = "key") -> QPushButton:
+    button = QPushButton(text)
+    button.setObjectName(name)
+    button.setMinimumSize(target, target)
+    button.setMaximumHeight(target * 2)  # keys grow with the room they have, up to twice the minimum
+    button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+    button.clicked.connect(lambda _checked=False: on_press())  # whatever clicked passes, on_press gets none
+    return button
+
+
+class MoneyPad(QWidget):
+    """Digits, a point, backspace, clear and banknotes (10/20/50/100 yuan) plus "exact amount".
+
+    Signals (GUI thread): ``edited()`` after every key.
+    """
+
+    edited = Signal()
+
+    def __init__(self, field: QLineEdit, target: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._field = field
+        self._exact: str | None = None
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(6)
+        for row, keys in enumerate(("789", "456", "123", ".0" + BACKSPACE)):
+            for col, key in enumerate(keys):
+                grid.addWidget(_key(key, target, partial(self.press, key)), row, col)
+        self.exact_button = _key(self.tr("正好"), target, self._press_exact)
+        notes = [("¥10", "10"), ("¥20", "20"), ("¥50", "50"), ("¥100", "100")]
+        for row, (label, amount) in enumerate(notes):
+            grid.addWidget(_key(label, target, partial(self.set_text, amount)), row, 3)
+        grid.addWidget(self.exact_button, 0, 4)
+        grid.addWidget(_key(self.tr("清除"), target, lambda: self.set_text("")), 1, 4)
+        self.exact_button.setEnabled(False)
+
+    def set_exact(self, amount_text: str | None) -> None:
+        """The amount due as text (e.g. "11.00"), for the "exact amount" key; None disables it."""
+        self._exact = amount_text
+        self.exact_button.setEnabled(amount_text is not None)
+
+    def _press_exact(self) -> None:
+        if self._exact is not None:
+            self.set_text(self._exact)
+
+    def press(self, key: str) -> None:
+        text = self._field.text()
+        if key == BACKSPACE:
+            self.set_text(text[:-1])
+            return
+        candidate = ("0" if key == "." and not text else "") + text + key
+        if MONEY_PARTIAL.match(candidate):
+            self.set_text(candidate)
+
+    def set_text(self, text: str) -> None:
+        if MONEY_PARTIAL.match(text):
+            self._field.setText(text)
+            self.edited.emit()
+
+
+class PlateKeypad(QWidget):
+    """Province characters first, then letters (no I, no O), digits and the special last characters.
+
+    Shows the provinces while the field is empty and switches to letters after the first key; a toggle key
+    switches by hand. Signals (GUI thread): ``edited()`` after every key.
+    """
+
+    edited = Signal()
+
+    def __init__(
+        self, field: QLineEdit, target: int, *, columns: int = 10, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._field = field
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self._grid(PROVINCES, min(columns, 8), target))
+        self.pages.addWidget(self._grid(PLATE_DIGITS + PLATE_LETTERS + PLATE_SUFFIXES, columns, target))
+        self.toggle = _key(self.tr("字母/省份"), target, self._toggle)
+        controls = QGridLayout()
+        controls.setSpacing(6)
+        controls.addWidget(self.toggle, 0, 0)
+        controls.addWidget(_key(BACKSPACE, target, lambda: self.press(BACKSPACE)), 0, 1)
+        controls.addWidget(_key(self.tr("清除"), target, self.clear), 0, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(self.pages)
+        layout.addLayout(controls)
+        self._follow_field()
+
+    def _grid(self, keys: str, columns: int, target: int) -> QWidget:
+        page = QWidget()
+        grid = QGridLayout(page)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(5)
+        for i, key in enumerate(keys):
+            grid.addWidget(_key(key, target, partial(self.press, key)), i // columns, i % columns)
+        return page
+
+    def showing_provinces(self) -> bool:
+        return self.pages.currentIndex() == 0
+
+    def _toggle(self) -> None:
+        self.pages.setCurrentIndex(1 - self.pages.currentIndex())
+
+    def _follow_field(self) -> None:
+        self.pages.setCurrentIndex(0 if not self._field.text() else 1)
+
+    def clear(self) -> None:
+        self._field.setText("")
+        self._follow_field()
+        self.edited.emit()
+
+    def press(self, key: str) -> None:
+        text = self._field.text()
+        if key == BACKSPACE:
+            self._field.setText(text[:-1])
+        elif len(text) < PLATE_MAX_LEN and (key in PROVINCES or key in PLATE_LETTERS or key in PLATE_DIGITS
+                                             or key in PLATE_SUFFIXES):
+            self._field.setText(text + key)
+        else:
+            return
+        self._follow_field()
+        self.edited.emit()

@@ -1,0 +1,555 @@
+"""One lane on screen: what an attendant reads from 2 m (plate, state in words and colour, amount, gate) and
+the actions, each one or two taps.
+
+The panel draws a ``LaneView`` (a plain frozen value from the engine) and sends commands through the bridge.
+It never waits: a command's outcome comes back later through ``on_command_done``, and meanwhile this lane
+and the others keep updating. The action panels open inside the lane, in place of its details.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import tzinfo
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon, QImage, QImageReader, QPixmap, QResizeEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from booth.config import LaneSettings
+from booth.domain.lane import LaneState, LaneView
+from booth.domain.plates import PROVINCES
+from ui.actions import ActionPanel, CashPanel, ConfirmPanel, PlatePanel, ReasonPanel
+from ui.bridge import CommandOutcome, EngineBridge
+from ui.qr import QrView
+from ui.style import ICONS, Sizes
+from ui.wording import (
+    bolink_tone,
+    bolink_words,
+    clock_words,
+    duration_words,
+    gate_tone,
+    gate_words,
+    state_tone,
+    state_words,
+    yuan,
+)
+
+PAYABLE = frozenset({LaneState.AWAITING_PAYMENT, LaneState.PAYMENT_FAILED, LaneState.TIMED_OUT})
+UNSETTLED = PAYABLE | {LaneState.QUOTING, LaneState.NO_STAY}
+#: the lane's photo is a camera snapshot in a local file; anything larger than this is refused, not decoded
+MAX_PHOTO_PIXELS = 40_000_000
+
+ACTIONS = ("cash", "correct_plate", "free_release", "manual_lift", "retry_payment", "cancel")
+EXIT_ONLY = frozenset({"cash", "correct_plate", "free_release", "retry_payment"})
+
+
+def action_allowed(action: str, view: LaneView) -> bool:
+    """Whether the action makes sense in the lane's state (the engine enforces the real rules)."""
+    state = view.state
+    if view.direction == "entry" and action in EXIT_ONLY:
+        return False
+    match action:
+        case "cash" | "retry_payment":
+            return state in PAYABLE and view.due_fen is not None
+        case "correct_plate":
+            return state in UNSETTLED and view.plate is not None
+        case "free_release":
+            return state in PAYABLE | {LaneState.NO_STAY}
+        case "manual_lift":
+            return state not in (LaneState.SETTLING, LaneState.OPENING)
+        case "cancel":
+            return state in UNSETTLED | {LaneState.GATE_FAULT, LaneState.REFUSED}
+    return False
+
+
+def plate_for_display(plate: str) -> str:
+    """'苏A12345' -> '苏A·12345', as printed on the plate; anything unusual is shown as it is."""
+    if len(plate) >= 7 and plate[0] in PROVINCES and plate[1].isascii() and plate[1].isalpha():
+        return f"{plate[:2]}·{plate[2:]}"
+    return plate
+
+
+def _set_tone(widget: QWidget, tone: str) -> None:
+    """Change a style property and re-polish only when it changed (re-polishing costs a style pass)."""
+    if widget.property("tone") != tone:
+        widget.setProperty("tone", tone)
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
+
+
+def _label(name: str, text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setObjectName(name)
+    return label
+
+
+class PhotoBox(QLabel):
+    """The vehicle photo scaled to the box (in proportion), or a crossed-out camera when there is none."""
+
+    _placeholder: QIcon | None = None
+
+    def __init__(self, max_icon_px: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("photo")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(max_icon_px, max_icon_px * 3 // 4)
+        # the pixmap is scaled to the box: the box must not size itself by the pixmap (it could never shrink)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self._max_icon_px = max_icon_px
+        self._image: QImage | None = None
+        self.has_photo = False
+
+    def show_image(self, image: QImage | None, description: str) -> None:
+        self._image = image
+        self.has_photo = image is not None
+        self.setToolTip(description)
+        self.setAccessibleName(description)
+        self._scale()
+
+    def _scale(self) -> None:
+        box = self.contentsRect().size()
+        if box.width() < 8 or box.height() < 8:
+            return
+        if self._image is not None:
+            self.setPixmap(QPixmap.fromImage(self._image.scaled(
+                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)))
+            return
+        if PhotoBox._placeholder is None:
+            PhotoBox._placeholder = QIcon(str(ICONS / "no-photo.svg"))
+        side = min(box.width(), box.height() * 4 // 3, self._max_icon_px)
+        self.setPixmap(PhotoBox._placeholder.pixmap(QSize(side, side * 3 // 4)))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._scale()
+
+
+class LanePanel(QFrame):
+    """One lane: header (name, Bolink, gate), state bar, plate, photo, times, amount with its breakdown, the
+    payment QR with the amount beside it, feedback, and the action buttons.
+
+    No signals: commands go out through ``EngineBridge.submit``; the window hands back their outcomes with
+    ``on_command_done`` and new views with ``show_view`` (all on the GUI thread).
+    """
+
+    def __init__(
+        self,
+        lane: LaneSettings,
+        bridge: EngineBridge,
+        *,
+        operator: str,
+        zone: tzinfo,
+        sizes: Sizes,
+        narrow: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("lanePanel")
+        self.narrow = narrow  # three or four lanes side by side: everything stacks in one tall column
+        self.lane_id = lane.id
+        self.direction = lane.direction
+        self.bridge = bridge
+        self.operator = operator
+        self.zone = zone
+        self.sizes = sizes
+        self.view = LaneView(lane.id, lane.name, lane.direction, LaneState.IDLE, self.tr("正在启动…"))
+        self.bolink_known = False
+        self._pending: dict[int, tuple[str, str]] = {}  # ticket -> (action, success text)
+        self._panel_plate: str | None = None
+        self._photo_path: str | None = None
+        self._photo_loaded = False
+        self._photo: QImage | None = None
+        self._breakdown: tuple[tuple[str, int], ...] | None = None
+        self.first_view_shown = False
+
+        target = sizes.target
+        # header
+        self.name_label = _label("laneName", f"{lane.name} · {lane.id}")
+        self.bolink_badge = _label("badge")
+        self.gate_badge = _label("badge")
+        header = QGridLayout()
+        header.setHorizontalSpacing(8)
+        header.addWidget(self.name_label, 0, 0)
+        header.addWidget(self.bolink_badge, 1 if narrow else 0, 0 if narrow else 1)
+        header.addWidget(self.gate_badge, 1 if narrow else 0, 1 if narrow else 2)
+        header.setColumnStretch(0 if not narrow else 2, 1)
+        # state bar: words and colour together
+        self.state_bar = QFrame()
+        self.state_bar.setObjectName("stateBar")
+        self.state_words = _label("stateWords")
+        self.state_message = _label("stateMessage")
+        self.state_message.setWordWrap(True)
+        bar = QHBoxLayout(self.state_bar)
+        bar.setContentsMargins(14, 6, 14, 6)
+        bar.addWidget(self.state_words)
+        bar.addSpacing(16)
+        bar.addWidget(self.state_message, 1)
+
+        # details: plate over the QR (or the photo when nothing is due) | amount, breakdown, times, photo
+        self.plate_label = _label("plate")
+        self.plate_label.setProperty("compact", narrow)
+        self.plate_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.plate_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.qr = QrView()
+        self.qr_caption = _label("qrCaption", self.tr("请用手机扫码支付"))
+        self.qr_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        qr_page = QWidget()
+        qr_box = QVBoxLayout(qr_page)
+        qr_box.setContentsMargins(0, 0, 0, 0)
+        qr_box.addWidget(self.qr, 1)
+        qr_box.addWidget(self.qr_caption)
+        self.qr_missing = _label("qrMissing")
+        self.qr_missing.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.qr_missing.setWordWrap(True)
+        self.photo_large = PhotoBox(target * 3)
+        self.media = QStackedWidget()
+        self.media.addWidget(qr_page)
+        self.media.addWidget(self.qr_missing)
+        self.media.addWidget(self.photo_large)
+        self.media.setMinimumSize(self.qr.minimumSizeHint())
+        self.media.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        left = QVBoxLayout()
+        left.addWidget(self.plate_label)
+        left.addWidget(self.media, 1)
+
+        self.amount_caption = _label("amountCaption", self.tr("应收金额"))
+        self.amount = _label("amount")
+        self.breakdown = _label("breakdown")
+        self.breakdown.setTextFormat(Qt.TextFormat.RichText)
+        self.breakdown.setWordWrap(True)
+        self.change = _label("change")
+        self.entry_value = _label("fieldValue")
+        self.exit_value = _label("fieldValue")
+        self.duration_value = _label("fieldValue")
+        times = QGridLayout()
+        times.setHorizontalSpacing(12)
+        for row, (name, value) in enumerate(
+            ((self.tr("入场时间"), self.entry_value), (self.tr("出场时间"), self.exit_value),
+             (self.tr("停车时长"), self.duration_value))
+        ):
+            times.addWidget(_label("fieldName", name), row, 0)
+            times.addWidget(value, row, 1)
+        times.setColumnStretch(1, 1)
+        self.photo_small = PhotoBox(target * 2)
+        self.photo_small.setFixedSize(target * 4, target * 3)
+        policy = QSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        policy.setRetainSizeWhenHidden(not narrow)  # showing it must not re-lay out (and repaint) the lane
+        self.photo_small.setSizePolicy(policy)
+        self.amount_box = QWidget()
+        amount_box = QVBoxLayout(self.amount_box)
+        amount_box.setContentsMargins(0, 0, 0, 0)
+        amount_box.addWidget(self.amount_caption)
+        amount_box.addWidget(self.amount)
+        amount_box.addWidget(self.breakdown)
+        amount_box.addWidget(self.change)
+        right = QVBoxLayout()
+        right.addWidget(self.amount_box)
+        right.addStretch(1)
+        right.addLayout(times)
+        right.addWidget(self.photo_small, 0, Qt.AlignmentFlag.AlignLeft)
+
+        details = QWidget()
+        columns = QVBoxLayout(details) if narrow else QHBoxLayout(details)
+        columns.setContentsMargins(0, 0, 0, 0)
+        columns.setSpacing(8 if narrow else 16)
+        columns.addLayout(left, 11)
+        columns.addLayout(right, 0 if narrow else 9)
+        if narrow:
+            right.takeAt(1)  # no stretch between the amount and the times: the QR above takes the room
+            times.setVerticalSpacing(0)
+            self.amount_caption.hide()  # the amount right under the QR needs no caption: room for the QR
+
+        # action panels, shown in place of the details
+        self.panels: dict[str, ActionPanel] = {
+            "cash": CashPanel(target, narrow=narrow),
+            "correct_plate": PlatePanel(target, narrow=narrow),
+            "free_release": ReasonPanel(
+                "free_release", self.tr("免费放行"), self.tr("确认免费放行"),
+                [self.tr("员工车辆"), self.tr("特种车辆"), self.tr("设备故障"), self.tr("经理批准"),
+                 self.tr("投诉处理"), self.tr("短时进出")],
+                target, columns=2 if narrow else 3,
+            ),
+            "manual_lift": ReasonPanel(
+                "manual_lift", self.tr("人工抬杆"), self.tr("确认抬杆"),
+                [self.tr("道闸故障"), self.tr("系统故障"), self.tr("识别失败"), self.tr("特种车辆"),
+                 self.tr("经理批准"), self.tr("车辆滞留")],
+                target, columns=2 if narrow else 3,
+            ),
+            "cancel": ConfirmPanel(
+                "cancel", self.tr("取消出场"),
+                self.tr("取消这辆车的本次出场？车辆仍在道闸前，可重新识别或更正车牌。"),
+                self.tr("确认取消"), target,
+            ),
+        }
+        self.stack = QStackedWidget()
+        self.stack.addWidget(details)
+        for panel in self.panels.values():
+            self.stack.addWidget(panel)
+            panel.confirmed.connect(self._on_panel_confirmed)
+            panel.dismissed.connect(self.close_panel)
+
+        self.feedback = _label("feedback")
+        self.feedback.setWordWrap(True)
+        # always there, empty when there is nothing to say: a line appearing would move the buttons
+        self.feedback.setMinimumHeight(self.feedback.fontMetrics().lineSpacing())
+        self.action_buttons: dict[str, QPushButton] = {}
+        self.action_bar = QWidget()
+        actions = QGridLayout(self.action_bar)
+        actions.setContentsMargins(0, 0, 0, 0)
+        actions.setSpacing(8)
+        names = {
+            "cash": self.tr("收现金"),
+            "correct_plate": self.tr("更正车牌"),
+            "free_release": self.tr("免费放行"),
+            "manual_lift": self.tr("人工抬杆"),
+            "retry_payment": self.tr("重新支付"),
+            "cancel": self.tr("取消出场"),
+        }
+        per_row = 3 if narrow else len(ACTIONS)
+        for i, action in enumerate(ACTIONS):
+            button = QPushButton(names[action])
+            button.setObjectName("action")
+            button.setMinimumSize(target, target)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.clicked.connect(self._on_action_clicked)
+            button.setProperty("action", action)
+            if self.direction == "entry" and action in EXIT_ONLY:
+                button.hide()
+            self.action_buttons[action] = button
+            actions.addWidget(button, i // per_row, i % per_row)
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(12, 10, 12, 10)
+        outer.setSpacing(8)
+        outer.addLayout(header)
+        outer.addWidget(self.state_bar)
+        outer.addWidget(self.stack, 1)
+        outer.addWidget(self.feedback)
+        outer.addWidget(self.action_bar)
+        if self.direction == "entry":
+            self.amount_box.hide()
+        self._render()
+
+    # ------------------------------------------------------------------------------------ showing
+    def show_view(self, view: LaneView) -> None:
+        """Draw the lane's latest view (GUI thread)."""
+        if view.lane_id != self.lane_id:
+            raise ValueError(f"view of lane {view.lane_id!r} given to lane {self.lane_id!r}")
+        previous = self.view
+        self.view = view
+        self.first_view_shown = True
+        if view.plate != previous.plate and view.plate is not None and not self._pending:
+            self.set_feedback("", "idle")  # a new car: the last car's messages no longer apply
+        self._follow_open_panel(view)
+        self._render()
+
+    def set_bolink_known(self, known: bool) -> None:
+        if known != self.bolink_known:
+            self.bolink_known = known
+            self._render()
+
+    def _render_bolink(self) -> None:
+        online = self.view.bolink_online if self.bolink_known else None
+        self.bolink_badge.setText(bolink_words(online))
+        _set_tone(self.bolink_badge, bolink_tone(online))
+
+    def _render(self) -> None:
+        v = self.view
+        self._render_bolink()
+        self.gate_badge.setText(gate_words(v.gate))
+        _set_tone(self.gate_badge, gate_tone(v.gate))
+        self.state_words.setText(state_words(v.state))
+        self.state_message.setText(v.message)
+        _set_tone(self.state_bar, state_tone(v.state))
+
+        if v.plate:
+            self.plate_label.setText(plate_for_display(v.plate))
+            colour = v.plate_colour if v.plate_colour in (
+                "blue", "yellow", "green", "yellow_green", "white", "black") else "unknown"
+        else:
+            self.plate_label.setText(self.tr("无车辆"))
+            colour = "none"
+        if self.plate_label.property("plateColour") != colour:
+            self.plate_label.setProperty("plateColour", colour)
+            self.plate_label.style().unpolish(self.plate_label)
+            self.plate_label.style().polish(self.plate_label)
+        self._render_photo(v.photo if v.plate else None)
+        self.entry_value.setText(clock_words(v.entry_at, self.zone))
+        self.exit_value.setText(clock_words(v.exit_at, self.zone))
+        minutes = v.duration_minutes
+        self.duration_value.setText(duration_words(minutes) if minutes is not None else "—")
+
+        self.amount.setText(yuan(v.due_fen) if v.due_fen is not None and v.plate else "—")
+        breakdown = v.breakdown if v.plate else ()
+        if breakdown != self._breakdown:
+            self._breakdown = breakdown
+            rows = "".join(
+                f"<tr><td>{html.escape(label)}</td><td align=right>&nbsp;&nbsp;{yuan(fen)}</td></tr>"
+                for label, fen in breakdown
+            )
+            self.breakdown.setText(f"<table>{rows}</table>" if rows else "")
+        self.change.setText(self.tr("找零 %1").replace("%1", yuan(v.change_fen))
+                            if v.change_fen is not None and v.plate else "")
+        self._render_qr(v)
+        for action, button in self.action_buttons.items():
+            button.setEnabled(action_allowed(action, v))
+
+    def _render_qr(self, v: LaneView) -> None:
+        """While money is due: the QR (or why there is none) under the plate; otherwise the photo there."""
+        paying = v.direction == "exit" and v.state in PAYABLE and v.due_fen is not None and bool(v.plate)
+        if paying and v.code_url:
+            self.qr.set_url(v.code_url)
+            self.qr_caption.setText(self.tr("请用手机扫码支付 %1").replace("%1", yuan(v.due_fen or 0)))
+            self.media.setCurrentIndex(0)
+        elif paying:
+            self.qr.set_url(None)
+            offline = self.bolink_known and not v.bolink_online
+            self.qr_missing.setText(self.tr("泊链离线\n暂不能扫码，请收现金") if offline
+                                    else self.tr("正在获取付款码…"))
+            self.media.setCurrentIndex(1)
+        else:
+            self.qr.set_url(None)
+            self.media.setCurrentIndex(2)
+        self.photo_small.setVisible(paying and not self.narrow)
+
+    def _render_photo(self, path: str | None) -> None:
+        if path == self._photo_path and self._photo_loaded:
+            return
+        self._photo_path = path
+        self._photo_loaded = True
+        self._photo = None
+        text = self.tr("无车辆图像")
+        if path:
+            reader = QImageReader(path)
+            size = reader.size()
+            if reader.canRead() and size.isValid() and size.width() * size.height() <= MAX_PHOTO_PIXELS:
+                image = reader.read()
+                if not image.isNull():
+                    self._photo = image
+            if self._photo is None:
+                text = self.tr("车辆图像无法读取")
+        for box in (self.photo_large, self.photo_small):
+            box.show_image(self._photo, text)
+
+    def set_feedback(self, text: str, tone: str) -> None:
+        self.feedback.setText(text)
+        _set_tone(self.feedback, tone)
+
+    # ------------------------------------------------------------------------------------ actions
+    def open_panel(self, action: str) -> ActionPanel:
+        panel = self.panels[action]
+        self._panel_plate = self.view.plate
+        panel.prepare(self.view)
+        self.stack.setCurrentWidget(panel)
+        self.action_bar.hide()
+        return panel
+
+    def close_panel(self) -> None:
+        self.stack.setCurrentIndex(0)
+        self._panel_plate = None
+        self.action_bar.show()
+
+    def open_action(self) -> ActionPanel | None:
+        widget = self.stack.currentWidget()
+        return widget if isinstance(widget, ActionPanel) else None
+
+    def _follow_open_panel(self, view: LaneView) -> None:
+        """An open panel belongs to the car it was opened for and to a state where it applies."""
+        panel = self.open_action()
+        if panel is None or panel.busy:
+            return
+        if view.plate != self._panel_plate:
+            self.close_panel()
+            self.set_feedback(self.tr("车辆已变化，「%1」已关闭").replace("%1", panel.title.text()), "idle")
+        elif not action_allowed(panel.action, view):
+            self.close_panel()
+            words = self.tr("车道状态已变为「%1」，「%2」已关闭")
+            words = words.replace("%1", state_words(view.state)).replace("%2", panel.title.text())
+            self.set_feedback(words, "idle")
+        else:
+            panel.update_view(view)
+
+    def _on_action_clicked(self) -> None:
+        button = self.sender()
+        action = button.property("action") if isinstance(button, QPushButton) else None
+        if not isinstance(action, str):
+            return
+        self.trigger(action)
+
+    def trigger(self, action: str) -> None:
+        """What a tap on an action button does: open its panel, or (retry payment) send it at once."""
+        if action == "retry_payment":
+            engine, lane_id, operator = self.bridge.engine, self.lane_id, self.operator
+            self._submit(action, lambda: engine.retry_payment(lane_id, operator), self.tr("已重新发起支付"))
+            return
+        self.open_panel(action)
+
+    def _on_panel_confirmed(self) -> None:
+        panel = self.open_action()
+        if panel is None or panel.busy:
+            return
+        engine, lane_id, operator = self.bridge.engine, self.lane_id, self.operator
+        command: Callable[[], Future[Any]]
+        if isinstance(panel, CashPanel):
+            fen = panel.validated()
+            if fen is None:
+                return
+            command = lambda: engine.cash(lane_id, fen, operator)  # noqa: E731
+            done = self.tr("已收现金 %1").replace("%1", yuan(fen))
+        elif isinstance(panel, PlatePanel):
+            plate = panel.validated()
+            if plate is None:
+                return
+            command = lambda: engine.correct_plate(lane_id, plate, operator)  # noqa: E731
+            done = self.tr("车牌已更正为 %1").replace("%1", plate)
+        elif isinstance(panel, ReasonPanel):
+            reason = panel.validated()
+            if reason is None:
+                return
+            if panel.action == "free_release":
+                command = lambda: engine.free_release(lane_id, reason, operator)  # noqa: E731
+                done = self.tr("已免费放行：%1").replace("%1", reason)
+            else:
+                command = lambda: engine.manual_lift(lane_id, reason, operator)  # noqa: E731
+                done = self.tr("已人工抬杆：%1").replace("%1", reason)
+        else:
+            command = lambda: engine.cancel(lane_id, operator)  # noqa: E731
+            done = self.tr("已取消本次出场")
+        panel.set_busy(True)
+        self._submit(panel.action, command, done)
+
+    def _submit(self, action: str, command: Callable[[], Future[Any]], done_text: str) -> None:
+        ticket = self.bridge.submit(self.lane_id, action, command)
+        self._pending[ticket] = (action, done_text)
+
+    def on_command_done(self, outcome: CommandOutcome) -> None:
+        """An outcome from the bridge (GUI thread); outcomes of other lanes are ignored."""
+        pending = self._pending.pop(outcome.ticket, None)
+        if pending is None:
+            return
+        action, done_text = pending
+        panel = self.open_action()
+        if panel is not None and panel.action == action and panel.busy:
+            panel.set_busy(False)
+            if outcome.ok:
+                self.close_panel()
+            else:
+                panel.show_error(outcome.error)
+                return
+        if outcome.ok:
+            self.set_feedback(done_text, "ok")
+        else:
+            self.set_feedback(outcome.error, "bad")

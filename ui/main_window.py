@@ -1,0 +1,251 @@
+"""The lane screen: one to four lanes side by side, whether Bolink is online (and a banner when it is not),
+the park's clock, and the latest alert. Nothing here is modal and nothing waits."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from booth.config import Settings
+from booth.domain.lane import LaneView
+from booth.engine import AlertRaised, Engine
+from ui.bridge import CommandOutcome, EngineBridge, EngineStarted
+from ui.lane_panel import LanePanel
+from ui.style import Sizes
+from ui.wording import alert_words, bolink_tone, bolink_words
+
+log = logging.getLogger("ui.window")
+
+MAX_LANES = 4
+#: alerts kept in memory for the session (the store audits them all)
+MAX_ALERTS = 200
+
+
+def _set_tone(widget: QWidget, tone: str) -> None:
+    if widget.property("tone") != tone:
+        widget.setProperty("tone", tone)
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
+
+
+class BoothWindow(QMainWindow):
+    """The booth's main window. It watches the engine through one ``EngineBridge`` and commands it.
+
+    Signals (GUI thread): ``lanesReady()`` once the engine runs and every lane shows the engine's view.
+    The window does not own the engine: whoever created the engine starts and stops it.
+    """
+
+    lanesReady = Signal()
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        operator: str,
+        sizes: Sizes | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("boothWindow")
+        self.settings = settings
+        self.engine = engine
+        self.operator = operator
+        self.sizes = sizes or Sizes.for_screen()
+        self.zone = settings.park.zone
+        self.bridge = EngineBridge(engine, self)
+        self.alerts: list[AlertRaised] = []
+        self.bolink_online: bool | None = None
+        self.engine_running = True  # start_engine() makes it False until the engine reports
+        self.ready_at: float | None = None
+        self.setWindowTitle(self.tr("收费亭 — %1").replace("%1", settings.park.name))
+
+        central = QWidget()
+        central.setObjectName("central")
+        self.setCentralWidget(central)
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(10, 0, 10, 10)
+        outer.setSpacing(10)
+
+        top = QFrame()
+        top.setObjectName("topBar")
+        top_row = QHBoxLayout(top)
+        top_row.setContentsMargins(12, 8, 12, 8)
+        self.park_label = QLabel(settings.park.name)
+        self.park_label.setObjectName("parkName")
+        self.cloud_status = QLabel("")
+        self.cloud_status.setObjectName("cloudStatus")
+        self.operator_label = QLabel(self.tr("收费员：%1").replace("%1", operator))
+        self.operator_label.setObjectName("operator")
+        self.clock_label = QLabel("")
+        self.clock_label.setObjectName("clock")
+        top_row.addWidget(self.park_label)
+        top_row.addStretch(1)
+        top_row.addWidget(self.cloud_status)
+        top_row.addSpacing(20)
+        top_row.addWidget(self.operator_label)
+        top_row.addSpacing(20)
+        top_row.addWidget(self.clock_label)
+        outer.addWidget(top)
+
+        self.banner = QFrame()
+        self.banner.setObjectName("cloudBanner")
+        banner_row = QHBoxLayout(self.banner)
+        banner_row.setContentsMargins(16, 8, 16, 8)
+        self.banner_text = QLabel("")
+        self.banner_text.setWordWrap(True)
+        banner_row.addWidget(self.banner_text, 1)
+        self.banner.hide()
+        outer.addWidget(self.banner)
+
+        self.panels: dict[str, LanePanel] = {}
+        grid = QGridLayout()
+        grid.setSpacing(10)
+        shown = settings.lanes[:MAX_LANES]
+        if len(settings.lanes) > MAX_LANES:
+            log.warning("%d lanes configured; the window shows the first %d", len(settings.lanes), MAX_LANES)
+        # one or two lanes: wide panels side by side; three or four: tall, narrow panels side by side
+        narrow = len(shown) > 2
+        for i, lane in enumerate(shown):
+            panel = LanePanel(
+                lane, self.bridge, operator=operator, zone=self.zone, sizes=self.sizes, narrow=narrow
+            )
+            self.panels[lane.id] = panel
+            grid.addWidget(panel, 0, i)
+            grid.setColumnStretch(i, 1)
+        outer.addLayout(grid, 1)
+
+        self.alert_bar = QFrame()
+        self.alert_bar.setObjectName("alertBar")
+        alert_row = QHBoxLayout(self.alert_bar)
+        alert_row.setContentsMargins(12, 4, 8, 4)
+        self.alert_text = QLabel("")
+        self.alert_text.setObjectName("alertText")
+        self.alert_text.setWordWrap(True)
+        dismiss = QPushButton(self.tr("知道了"))
+        dismiss.setMinimumSize(self.sizes.target * 2, self.sizes.target)
+        dismiss.clicked.connect(self.alert_bar.hide)
+        alert_row.addWidget(self.alert_text, 1)
+        alert_row.addWidget(dismiss)
+        self.alert_bar.hide()
+        outer.addWidget(self.alert_bar)
+
+        self.bridge.laneChanged.connect(self._on_lane_changed)
+        self.bridge.bolinkChanged.connect(self._on_bolink_changed)
+        self.bridge.alertRaised.connect(self._on_alert)
+        self.bridge.commandDone.connect(self._on_command_done)
+        self.bridge.engineStarted.connect(self._on_engine_started)
+        self._render_cloud_status("")
+
+        self.clock = QTimer(self)
+        self.clock.setInterval(1000)
+        self.clock.timeout.connect(self._tick_clock)
+        self.clock.start()
+        self._tick_clock()
+        for view in engine.snapshot():
+            self._on_lane_changed(view)
+
+    # ----------------------------------------------------------------------------------- life cycle
+    def start_engine(self) -> None:
+        """Start the engine in the background; the window says so until it reports."""
+        self.engine_running = False
+        self.bridge.start_engine()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.clock.stop()
+        self.bridge.close()
+        super().closeEvent(event)
+
+    def lane_panel(self, lane_id: str) -> LanePanel:
+        return self.panels[lane_id]
+
+    # ----------------------------------------------------------------------------------- engine events
+    @Slot(object)
+    def _on_lane_changed(self, view: LaneView) -> None:
+        panel = self.panels.get(view.lane_id)
+        if panel is None:
+            return
+        panel.show_view(view)
+        if view.bolink_online and self.bolink_online is None:
+            self._on_bolink_changed(True, "")  # connected before this window subscribed
+        self._check_ready()
+
+    def _check_ready(self) -> None:
+        every_lane_shown = all(p.first_view_shown for p in self.panels.values())
+        if self.ready_at is None and self.engine_running and every_lane_shown:
+            self.ready_at = time.monotonic()
+            self.lanesReady.emit()
+
+    @Slot(object)
+    def _on_engine_started(self, started: EngineStarted) -> None:
+        if started.error:
+            words = self.tr("系统启动失败：%1。请检查配置后重新启动。")
+            self.banner_text.setText(words.replace("%1", started.error))
+            self.banner.show()
+            return
+        self.engine_running = True
+        for view in self.engine.snapshot():
+            if view.lane_id in self.panels:
+                self.panels[view.lane_id].show_view(view)
+        self._check_ready()
+
+    @Slot(bool, str)
+    def _on_bolink_changed(self, online: bool, reason: str) -> None:
+        self.bolink_online = online
+        for panel in self.panels.values():
+            panel.set_bolink_known(True)
+        self._render_cloud_status(reason)
+
+    def _render_cloud_status(self, reason: str) -> None:
+        online = self.bolink_online
+        self.cloud_status.setText(bolink_words(online))
+        _set_tone(self.cloud_status, bolink_tone(online))
+        if online is False:
+            detail = f"（{reason}）" if reason else ""
+            words = self.tr("泊链云端离线%1：扫码支付暂停，请收现金；恢复后自动重新发起扫码支付。")
+            self.banner_text.setText(words.replace("%1", detail))
+            self.banner.show()
+        elif self.engine_running:
+            self.banner.hide()
+
+    @Slot(object)
+    def _on_alert(self, alert: AlertRaised) -> None:
+        self.alerts.append(alert)
+        del self.alerts[:-MAX_ALERTS]
+        lane = self.panels[alert.lane_id].view.name if alert.lane_id in self.panels else ""
+        when = alert.at.astimezone(self.zone).strftime("%H:%M:%S")
+        where = f" {lane}" if lane else ""
+        self.alert_text.setText(f"{when}{where} · {alert_words(alert.kind)}：{alert.message}")
+        self.alert_bar.show()
+
+    @Slot(object)
+    def _on_command_done(self, outcome: CommandOutcome) -> None:
+        panel = self.panels.get(outcome.lane_id)
+        if panel is not None:
+            panel.on_command_done(outcome)
+
+    @Slot()
+    def _tick_clock(self) -> None:
+        self.clock_label.setText(datetime.now(UTC).astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S"))
+
+    def show_for_booth(self, kiosk: bool) -> None:
+        """Full screen in kiosk mode (no window frame to close by accident), else maximised."""
+        if kiosk:
+            self.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
+            self.showFullScreen()
+        else:
+            self.showMaximized()
