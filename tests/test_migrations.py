@@ -14,10 +14,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 
 import booth.store
-from booth.store import Database, Store, migration_config, open_database
+from booth.store import Database, Store, StoreError, migration_config, open_database
+from booth.store.db import SCHEMA_HEAD
 from booth.store.models import Base
 
 TABLES = {"stays", "exit_orders", "payments", "gate_events", "audit_log", "outbox"}
@@ -60,6 +61,19 @@ def test_there_is_one_head_and_open_database_upgrades_to_it(db: Database) -> Non
     assert len(script.get_heads()) == 1
     assert head_revision() is not None
     assert current_revision(db.engine) == head_revision()
+    # the fast path at start (no Alembic import when already at head) must know the real head
+    assert script.get_current_head() == SCHEMA_HEAD, "update booth.store.db.SCHEMA_HEAD for the new migration"
+
+
+def test_a_database_behind_head_is_still_upgraded(db_path: Path) -> None:
+    url = f"sqlite:///{db_path}"
+    open_database(url).close()
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'behind'"))
+    engine.dispose()
+    with pytest.raises(StoreError, match="behind"):  # not silently taken as current: Alembic is asked
+        open_database(url)
 
 
 def test_upgrade_downgrade_to_base_and_upgrade_again(db: Database) -> None:

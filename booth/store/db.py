@@ -12,17 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, orm
+from sqlalchemy import Connection, Engine, create_engine, event, orm, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from booth.store.records import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+#: The newest migration. At start a database already there skips Alembic, whose import alone costs about
+#: 0.3 s of the booth's start-up; tests/test_migrations.py checks this matches the migrations folder.
+SCHEMA_HEAD = "0001"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 5000
@@ -80,6 +85,8 @@ def migration_config(connection: Connection | None = None) -> Config:
 
     env.py runs the migrations on `connection` (inside its transaction) when one is given.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     config.attributes["connection"] = connection
@@ -90,7 +97,26 @@ def upgrade_schema(engine: Engine) -> None:
     """Upgrade to head in one transaction; on SQLite it is BEGIN IMMEDIATE, so two booths starting
     together on one file migrate one after the other."""
     with engine.begin() as connection:
-        command.upgrade(migration_config(connection), "head")
+        current = _schema_version(connection)
+        if current == SCHEMA_HEAD:
+            return
+        from alembic import command
+        from alembic.script.revision import RevisionError
+        from alembic.util import CommandError
+
+        try:
+            command.upgrade(migration_config(connection), "head")
+        except (CommandError, RevisionError) as exc:  # e.g. a revision this Booth does not know (a newer one)
+            raise StoreError(
+                f"cannot upgrade the database schema from revision {current!r} to {SCHEMA_HEAD!r}: {exc}"
+            ) from exc
+
+
+def _schema_version(connection: Connection) -> str | None:
+    """The revision a database is at, or None for a new one (no alembic_version table yet)."""
+    if not connection.dialect.has_table(connection, "alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _parse_url(url: str) -> URL:
