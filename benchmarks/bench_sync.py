@@ -199,6 +199,7 @@ def child_relay(orders: int, gateway: str, folder: Path) -> int:
         gui_note = f"no GUI measure ({type(exc).__name__}: {exc})"
     engine = Engine(settings, tick_s=0.25)
     engine.start()
+    engine.sync_started.wait(30)
     app = window = None
     if gui is not None:
         Qt, QTimer, ensure_application, BoothWindow, apply_style, freeze_startup_objects = gui

@@ -150,6 +150,8 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._bolink_relay: OutboxRelay | None = None
         self.cloud_sync: CloudSync | None = None
+        #: set once the Alipay/Tmall sync has started (or failed to; an alert says so) after the lanes
+        self.sync_started = threading.Event()
         self._pay_company: OrderedDict[str, int | None] = OrderedDict()  # trade_no -> Bolink's pay_company
         self._views: dict[str, L.LaneView] = {}
         self._views_lock = threading.Lock()
@@ -373,9 +375,10 @@ class Engine:
             on_state=lambda state: sync.poke(),
         )
         sync.watch(self._bolink_relay)
-        await sync.start()
-        for name, job in sync.tasks():
-            self._spawn(job, name)
+        # Alipay and Tmall start after the lanes are ready (their clients and, in sandbox mode, emulators
+        # with fresh keys take a few hundred ms): the lanes never wait for them. Their rows are queued
+        # from the first car on either way.
+        self._spawn(self._start_sync(sync), "sync-start")
         self._spawn(
             self.bolink.run_downstream(self._on_downstream, self._on_bolink_status), "bolink-downstream"
         )
@@ -387,6 +390,17 @@ class Engine:
             camera = SimulatedCamera(self, s.simulator)
             self._spawn(camera.run(), "simulated-camera")
         log.info("engine ready: %d lane(s), database %s", len(self.lanes), s.database.url)
+
+    async def _start_sync(self, sync: CloudSync) -> None:
+        try:
+            await sync.start()
+            for name, job in sync.tasks():
+                self._spawn(job, name)
+        except Exception as exc:
+            log.exception("the Alipay/Tmall sync could not start")
+            await self._alert(None, "sync_start_failed", f"支付宝/天猫同步未能启动：{exc}", self._clock())
+        finally:
+            self.sync_started.set()
 
     async def _shutdown(self) -> None:
         tasks = list(self._tasks)

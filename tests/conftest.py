@@ -84,6 +84,7 @@ def make_engine(tmp_path: Path) -> Iterator[Callable[..., RunningEngine]]:
         engine.start()
         started.append(engine)
         wait_until(lambda: engine.bolink_online, what="Bolink sandbox login")
+        wait_until(engine.sync_started.is_set, what="the Alipay/Tmall sync to start")
         return running
 
     yield make

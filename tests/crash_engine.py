@@ -32,6 +32,7 @@ def _say(text: str) -> None:
 def _run_child(settings: Settings, drain: bool) -> None:
     engine = Engine(settings)
     engine.start()
+    engine.sync_started.wait(30)
     _say(f"ready {os.getpid()}")
     if not drain:
         threading.Event().wait()  # until SIGKILL

@@ -94,6 +94,7 @@ def settings(tmp_path: Path) -> Settings:
 def engine(settings: Settings) -> Iterator[Engine]:
     engine = Engine(settings)
     engine.start()
+    assert engine.sync_started.wait(10), "the Alipay/Tmall sync did not start"
     try:
         yield engine
     finally:
