@@ -325,8 +325,17 @@ class Engine:
 
     async def _startup(self) -> None:
         s = self.settings
-        self._database = await self._db(lambda: open_database(s.database.url))
+        # the database opens (and, new, migrates) on its thread while this loop starts the rest
+        opening = asyncio.ensure_future(self._db(lambda: open_database(s.database.url)))
+        try:
+            await self._start_lanes_and_bolink()
+        finally:
+            self._database = await opening
         self.store = Store(self._database)
+        self._start_background()
+
+    async def _start_lanes_and_bolink(self) -> None:
+        s = self.settings
         timings_for = {
             lane.id: L.LaneTimings(
                 payment_timeout=timedelta(seconds=lane.payment_timeout_s),
@@ -358,6 +367,10 @@ class Engine:
             base_url = self.sandbox.base_url
             log.info("Bolink sandbox listening at %s", base_url)
         self.bolink = BolinkClient(s.bolink, base_url=base_url)
+
+    def _start_background(self) -> None:
+        s = self.settings
+        assert self.store is not None and self.bolink is not None
         sync = self.cloud_sync = CloudSync(
             s,
             self.store,
