@@ -148,6 +148,7 @@ class Engine:
         self._booked_trades: set[str] = set()
         self._balances: dict[str, tuple[int, bool]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._shutting_down = False
         self._bolink_relay: OutboxRelay | None = None
         self.cloud_sync: CloudSync | None = None
         #: set once the Alipay/Tmall sync has started (or failed to; an alert says so) after the lanes
@@ -416,10 +417,12 @@ class Engine:
             self.sync_started.set()
 
     async def _shutdown(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self._shutting_down = True  # from now on nothing new is spawned
+        while self._tasks:  # a task being cancelled may have spawned another just before
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         for gate in self.gates.values():
             try:
                 await gate.aclose()
@@ -436,7 +439,11 @@ class Engine:
             await self._db(database.close)
         log.info("engine stopped")
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any] | None:
+        if self._shutting_down:
+            coro.close()
+            log.debug("not starting %s: the engine is stopping", name)
+            return None
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
