@@ -1,5 +1,6 @@
 """The lane screen: one to four lanes side by side, whether Bolink is online (and a banner when it is not),
-the park's clock, and the latest alert. Nothing here is modal and nothing waits."""
+the background sync to the clouds (its panel one tap away), the park's clock, and the latest alert. Nothing
+here is modal and nothing waits."""
 
 from __future__ import annotations
 
@@ -23,10 +24,12 @@ from PySide6.QtWidgets import (
 from booth.config import Settings
 from booth.domain.lane import LaneView
 from booth.engine import AlertRaised, Engine
+from booth.sync import SyncStatus
 from ui.bridge import CommandOutcome, EngineBridge, EngineStarted
 from ui.lane_panel import LanePanel
 from ui.style import Sizes
-from ui.wording import alert_words, bolink_tone, bolink_words
+from ui.sync_panel import SyncIndicator, SyncPanel
+from ui.wording import alert_words, bolink_tone, bolink_words, is_sync_alert
 
 log = logging.getLogger("ui.window")
 
@@ -89,6 +92,7 @@ class BoothWindow(QMainWindow):
         self.park_label.setObjectName("parkName")
         self.cloud_status = QLabel("")
         self.cloud_status.setObjectName("cloudStatus")
+        self.sync_indicator = SyncIndicator(self.sizes)
         self.operator_label = QLabel(self.tr("收费员：%1").replace("%1", operator))
         self.operator_label.setObjectName("operator")
         self.clock_label = QLabel("")
@@ -96,6 +100,8 @@ class BoothWindow(QMainWindow):
         top_row.addWidget(self.park_label)
         top_row.addStretch(1)
         top_row.addWidget(self.cloud_status)
+        top_row.addSpacing(8)
+        top_row.addWidget(self.sync_indicator)
         top_row.addSpacing(20)
         top_row.addWidget(self.operator_label)
         top_row.addSpacing(20)
@@ -127,6 +133,11 @@ class BoothWindow(QMainWindow):
             self.panels[lane.id] = panel
             grid.addWidget(panel, 0, i)
             grid.setColumnStretch(i, 1)
+        # the sync panel lies over the right of the lanes (same cell, drawn on top): opening it moves nothing
+        self.sync_panel = SyncPanel(self.bridge, operator=operator, zone=self.zone, sizes=self.sizes)
+        grid.addWidget(self.sync_panel, 0, 0, 1, max(1, len(shown)), Qt.AlignmentFlag.AlignRight)
+        self.sync_panel.hide()
+        self.sync_status: SyncStatus | None = None
         outer.addLayout(grid, 1)
 
         self.alert_bar = QFrame()
@@ -139,7 +150,12 @@ class BoothWindow(QMainWindow):
         dismiss = QPushButton(self.tr("知道了"))
         dismiss.setMinimumSize(self.sizes.target * 2, self.sizes.target)
         dismiss.clicked.connect(self.alert_bar.hide)
+        self.alert_sync_button = QPushButton(self.tr("查看同步"))
+        self.alert_sync_button.setMinimumSize(self.sizes.target * 2, self.sizes.target)
+        self.alert_sync_button.clicked.connect(self.open_sync_panel)
+        self.alert_sync_button.hide()
         alert_row.addWidget(self.alert_text, 1)
+        alert_row.addWidget(self.alert_sync_button)
         alert_row.addWidget(dismiss)
         self.alert_bar.hide()
         outer.addWidget(self.alert_bar)
@@ -149,7 +165,11 @@ class BoothWindow(QMainWindow):
         self.bridge.alertRaised.connect(self._on_alert)
         self.bridge.commandDone.connect(self._on_command_done)
         self.bridge.engineStarted.connect(self._on_engine_started)
+        self.bridge.syncChanged.connect(self._on_sync_changed)
+        self.sync_indicator.clicked.connect(self.toggle_sync_panel)
         self._render_cloud_status("")
+        # the one read of the engine's sync: never waits (a value kept by the engine); changes come as signals
+        self._on_sync_changed(engine.sync_status())
 
         self.clock = QTimer(self)
         self.clock.setInterval(1000)
@@ -172,6 +192,28 @@ class BoothWindow(QMainWindow):
 
     def lane_panel(self, lane_id: str) -> LanePanel:
         return self.panels[lane_id]
+
+    # ----------------------------------------------------------------------------------- sync panel
+    def open_sync_panel(self) -> None:
+        if self.sync_status is not None:
+            self.sync_panel.refresh_ages(datetime.now(UTC))
+        self.sync_panel.show()
+        self.sync_panel.raise_()
+
+    def close_sync_panel(self) -> None:
+        self.sync_panel.hide()
+
+    def toggle_sync_panel(self) -> None:
+        if self.sync_panel.isVisible():
+            self.close_sync_panel()
+        else:
+            self.open_sync_panel()
+
+    @Slot(object)
+    def _on_sync_changed(self, status: SyncStatus) -> None:
+        self.sync_status = status
+        self.sync_indicator.show_status(status)
+        self.sync_panel.show_status(status)
 
     # ----------------------------------------------------------------------------------- engine events
     @Slot(object)
@@ -230,6 +272,7 @@ class BoothWindow(QMainWindow):
         when = alert.at.astimezone(self.zone).strftime("%H:%M:%S")
         where = f" {lane}" if lane else ""
         self.alert_text.setText(f"{when}{where} · {alert_words(alert.kind)}：{alert.message}")
+        self.alert_sync_button.setVisible(alert.lane_id is None and is_sync_alert(alert.kind))
         self.alert_bar.show()
 
     @Slot(object)
@@ -237,10 +280,15 @@ class BoothWindow(QMainWindow):
         panel = self.panels.get(outcome.lane_id)
         if panel is not None:
             panel.on_command_done(outcome)
+        else:
+            self.sync_panel.on_command_done(outcome)
 
     @Slot()
     def _tick_clock(self) -> None:
-        self.clock_label.setText(datetime.now(UTC).astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S"))
+        now = datetime.now(UTC)
+        self.clock_label.setText(now.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S"))
+        if self.sync_panel.isVisible():
+            self.sync_panel.refresh_ages(now)
 
     def show_for_booth(self, kiosk: bool) -> None:
         """Full screen in kiosk mode (no window frame to close by accident), else maximised."""

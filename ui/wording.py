@@ -1,7 +1,8 @@
-"""How lane values read on screen: a state in words and a tone (colour), a gate, a duration, money, a time.
+"""How lane values read on screen: a state in words and a tone (colour), a gate, a duration, money, a time,
+and the background sync to the clouds.
 
-Every string goes through ``QCoreApplication.translate`` (context "LaneWording") so that a later English
-translation only adds a .qm file. A tone is never shown without its words.
+Every string goes through ``QCoreApplication.translate`` (context "LaneWording", or "SyncWording" for the
+sync) so that a later English translation only adds a .qm file. A tone is never shown without its words.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from PySide6.QtCore import QCoreApplication
 
 from booth.domain.lane import LaneState
 from booth.domain.money import format_yuan
+from booth.sync import CloudStatus, SyncStatus
 
 
 def QT_TRANSLATE_NOOP(context: str, text: str) -> str:  # the name lupdate looks for; typed, unlike Qt's
@@ -56,6 +58,14 @@ _ALERTS: dict[str, str] = {
     "lane_busy": QT_TRANSLATE_NOOP("LaneWording", "车道忙"),
     "store_failed": QT_TRANSLATE_NOOP("LaneWording", "数据记录失败"),
     "entry_refused": QT_TRANSLATE_NOOP("LaneWording", "禁止入场"),
+    # raised by the background sync (lane_id None): the supervisor reads the details in the sync panel
+    "alipay_dead_letter": QT_TRANSLATE_NOOP("LaneWording", "支付宝同步失败"),
+    "tmall_dead_letter": QT_TRANSLATE_NOOP("LaneWording", "天猫同步失败"),
+    "bolink_dead_letter": QT_TRANSLATE_NOOP("LaneWording", "泊链上传失败"),
+    "alipay_unverified_answers": QT_TRANSLATE_NOOP("LaneWording", "支付宝应答无法验证"),
+    "tmall_unverified_answers": QT_TRANSLATE_NOOP("LaneWording", "天猫应答无法验证"),
+    "alipay_lot_unregistered": QT_TRANSLATE_NOOP("LaneWording", "停车场未在支付宝登记"),
+    "sync_start_failed": QT_TRANSLATE_NOOP("LaneWording", "云端同步未能启动"),
 }
 
 
@@ -119,3 +129,112 @@ def clock_words(at: datetime | None, zone: tzinfo) -> str:
     if at is None:
         return "—"
     return at.astimezone(zone).strftime("%m-%d %H:%M:%S")
+
+
+# ------------------------------------------------------------------------------------------ background sync
+
+_CLOUDS: dict[str, str] = {
+    "bolink": QT_TRANSLATE_NOOP("SyncWording", "泊链"),
+    "alipay": QT_TRANSLATE_NOOP("SyncWording", "支付宝"),
+    "tmall": QT_TRANSLATE_NOOP("SyncWording", "天猫"),
+}
+
+#: what an outbox row carries, in words (unknown kinds are shown as they are)
+_OUTBOX_KINDS: dict[str, str] = {
+    "inpark": QT_TRANSLATE_NOOP("SyncWording", "入场上传"),
+    "outpark": QT_TRANSLATE_NOOP("SyncWording", "出场上传"),
+    "order_sync": QT_TRANSLATE_NOOP("SyncWording", "订单同步"),
+    "backflow_arrive": QT_TRANSLATE_NOOP("SyncWording", "入场回流"),
+    "backflow_pay": QT_TRANSLATE_NOOP("SyncWording", "支付回流"),
+    "backflow_leave": QT_TRANSLATE_NOOP("SyncWording", "出场回流"),
+}
+
+_OPEN_BREAKER = frozenset({"open", "half_open"})
+
+
+def _sync_tr(text: str) -> str:
+    return QCoreApplication.translate("SyncWording", text)
+
+
+def is_sync_alert(kind: str) -> bool:
+    """Alerts of the background sync are named after their cloud ("alipay_dead_letter", ...) or "sync_…"."""
+    prefix = kind.split("_", 1)[0]
+    return prefix in _CLOUDS or prefix == "sync"
+
+
+def cloud_words(cloud: str) -> str:
+    return _sync_tr(_CLOUDS[cloud]) if cloud in _CLOUDS else cloud
+
+
+def outbox_kind_words(kind: str) -> str:
+    return _sync_tr(_OUTBOX_KINDS[kind]) if kind in _OUTBOX_KINDS else kind
+
+
+def shown_clouds(status: SyncStatus) -> list[CloudStatus]:
+    """The clouds worth a line: the configured ones, and any other that still has rows (settings changed)."""
+    return [c for c in status.clouds if c.enabled or c.pending or c.dead]
+
+
+def cloud_state(c: CloudStatus) -> tuple[str, Tone]:
+    """One cloud's sync in a word or two, with its tone: failures first, then a pause, then a backlog."""
+    if c.dead:
+        return _sync_tr("有失败项"), "bad"
+    if c.held:
+        return _sync_tr("暂停发送"), "attention"
+    if c.breaker == "open":
+        return _sync_tr("已熔断"), "attention"
+    if c.breaker == "half_open":
+        return _sync_tr("试探恢复中"), "attention"
+    if c.pending:
+        return _sync_tr("发送中"), "busy"
+    return _sync_tr("正常"), "ok"
+
+
+def breaker_words(breaker: str, reopens_in_s: float) -> str:
+    """The circuit breaker: "none" is a cloud without one (Bolink retries on its own schedule)."""
+    match breaker:
+        case "closed":
+            return _sync_tr("正常（发送中）")
+        case "open":
+            seconds = max(1, round(reopens_in_s))
+            return _sync_tr("已熔断：暂停发送，约%1秒后试探").replace("%1", str(seconds))
+        case "half_open":
+            return _sync_tr("试探中：已发出一条，成功即恢复")
+        case "none":
+            return _sync_tr("无（按退避重试）")
+    return breaker
+
+
+def age_words(seconds: float) -> str:
+    """How long the oldest row has waited: seconds, then minutes, then hours (and days)."""
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return _sync_tr("%1秒").replace("%1", str(whole))
+    return duration_words(whole // 60)
+
+
+def _cloud_summary(c: CloudStatus) -> str:
+    bits = []
+    if c.pending:
+        bits.append(_sync_tr("待发 %1").replace("%1", str(c.pending)))
+    if c.dead:
+        bits.append(_sync_tr("失败 %1").replace("%1", str(c.dead)))
+    if c.held or c.breaker in _OPEN_BREAKER:
+        bits.append(_sync_tr("暂停"))
+    return f"{cloud_words(c.cloud)} {' · '.join(bits)}" if bits else ""
+
+
+def sync_summary(status: SyncStatus) -> tuple[str, Tone]:
+    """The top bar's words and tone: "同步：正常", "同步：泊链 待发 3", "同步异常：支付宝 待发 3 · 失败 1".
+
+    Only clouds with something to say are named. "异常" (with the bad or attention tone) means a supervisor
+    is needed: dead letters, or a cloud not being sent to (breaker open, held).
+    """
+    clouds = shown_clouds(status)
+    parts = [text for c in clouds if (text := _cloud_summary(c))]
+    tones = {cloud_state(c)[1] for c in clouds}
+    tone: Tone = next((t for t in ("bad", "attention", "busy") if t in tones), "ok")
+    if not parts:
+        return _sync_tr("同步：正常"), tone
+    head = _sync_tr("同步异常：") if tone in ("bad", "attention") else _sync_tr("同步：")
+    return head + "；".join(parts), tone
