@@ -56,6 +56,39 @@ def test_migrated_schema_matches_the_models(db: Database) -> None:
     assert schema_diff(db.engine) == []
 
 
+def schema_of(engine: Engine) -> dict[str, object]:
+    """Everything SQLite keeps of a schema that matters: columns, keys, indexes, checks, per table."""
+    found = inspect(engine)
+    return {
+        table: (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in found.get_columns(table)],
+            found.get_pk_constraint(table)["constrained_columns"],
+            sorted((f["constrained_columns"], f["referred_table"], f["referred_columns"])
+                   for f in found.get_foreign_keys(table)),
+            sorted((i["name"], i["column_names"], i["unique"]) for i in found.get_indexes(table)),
+            sorted((u["name"], u["column_names"]) for u in found.get_unique_constraints(table)),
+            sorted((c["name"], " ".join(c["sqltext"].split())) for c in found.get_check_constraints(table)),
+        )
+        for table in sorted(found.get_table_names())
+    }  # fmt: skip
+
+
+def test_a_new_database_gets_the_schema_that_every_migration_builds(tmp_path: Path) -> None:
+    """open_database creates a new database from the models and stamps head; the migrations must build
+    exactly the same schema, or a booth installed later would differ from one upgraded all along."""
+    migrated = create_engine(f"sqlite:///{tmp_path / 'migrated.sqlite'}")
+    with migrated.begin() as connection:
+        command.upgrade(migration_config(connection), "head")
+    created = open_database(f"sqlite:///{tmp_path / 'created.sqlite'}")
+    try:
+        assert schema_of(created.engine) == schema_of(migrated)
+        assert current_revision(created.engine) == current_revision(migrated) == head_revision()
+        assert schema_diff(migrated) == []
+    finally:
+        created.close()
+        migrated.dispose()
+
+
 def test_there_is_one_head_and_open_database_upgrades_to_it(db: Database) -> None:
     script = ScriptDirectory.from_config(migration_config())
     assert len(script.get_heads()) == 1
