@@ -44,6 +44,7 @@ from booth.clouds.alipay import (
     rsa2_sign,
     rsa2_verify,
 )
+from booth.sandbox.server import LoopbackServer
 
 logger = logging.getLogger("booth.sandbox.alipay")
 
@@ -111,7 +112,7 @@ def _business(sub_code: str, sub_msg: str) -> dict[str, Any]:
     return _failure("40004", "Business Failed", sub_code, sub_msg)
 
 
-class AlipayGatewayEmulator:
+class AlipayGatewayEmulator(LoopbackServer):
     """The emulated gateway.
 
     Recorded for tests: ``requests`` (every parameter set that reached the gateway), ``accepted``
@@ -134,17 +135,14 @@ class AlipayGatewayEmulator:
         self.latency_s = latency_s
         self._alipay_key = load_private_key(alipay_private_key_pem, name="alipay_private_key")
         self.app_id = app_id
-        self.host = host
+        super().__init__(host, port)
         self.timestamp_tolerance_s = timestamp_tolerance_s
         self.requests: list[dict[str, str]] = []
         self.accepted: dict[str, int] = {}
         self.duplicates: dict[str, int] = {}
         self.orders: dict[str, dict[str, Any]] = {}
         self.lots: dict[str, dict[str, Any]] = {}
-        self._port = port
-        self._runner: web.AppRunner | None = None
         self._faults: deque[str] = deque()
-        self._stopped = asyncio.Event()
         self._lot_serial = itertools.count(1509701209007395448)
 
     # -- life cycle ----------------------------------------------------------------------------------------
@@ -160,41 +158,14 @@ class AlipayGatewayEmulator:
         """The public half of the emulator's signing key: what the client must verify answers with."""
         return public_key_pem(self._alipay_key)
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            return
-        self._stopped.clear()
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post(GATEWAY_PATH, self._handle)
         app.router.add_get(STATS_PATH, self._handle_stats)
-        runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self._port, reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+        return app
+
+    async def after_start(self) -> None:
         logger.info("Alipay gateway emulator listening on %s", self.gateway_url)
-
-    async def stop(self) -> None:
-        """Stop serving (hung answers are released first); recorded state is kept."""
-        runner, self._runner = self._runner, None
-        if runner is None:
-            return
-        self._stopped.set()
-        await runner.cleanup()
-
-    async def __aenter__(self) -> AlipayGatewayEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def fail_next(self, count: int, how: AlipayFault) -> None:
         """The next ``count`` calls fail:

@@ -54,6 +54,7 @@ from booth.clouds.bolink_protocol import (
     verify_envelope,
 )
 from booth.domain.money import MoneyError, format_yuan, wire_to_fen
+from booth.sandbox.server import LoopbackServer
 
 logger = logging.getLogger("booth.sandbox.bolink")
 
@@ -91,7 +92,7 @@ class _Queued:
     ack_key: tuple[str, str] | None = None
 
 
-class BolinkSandbox:
+class BolinkSandbox(LoopbackServer):
     """The emulated cloud. ``calls``, ``answers`` and ``orders`` record what the booth sent (for tests).
 
     State (orders, tokens, queued messages) survives :meth:`stop`; :meth:`start` again rebinds the same
@@ -117,22 +118,19 @@ class BolinkSandbox:
         self.rate_limit = rate_limit  # requests per 10 s per token, as the real cloud enforces
         self.park_id = park_id
         self.ukey = ukey
-        self.host = host
+        super().__init__(host, port)
         self.poll_hold_s = poll_hold_s
         self.redeliver_after_s = redeliver_after_s
         self.autopay_after_s = autopay_after_s
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.answers: list[dict[str, Any]] = []
         self.orders: dict[str, SandboxOrder] = {}
-        self._port = port
         self._base_url: str | None = None
-        self._runner: web.AppRunner | None = None
         self._tokens: dict[str, str] = {}  # token -> local_id
         self._requests: dict[str, deque[float]] = {}
         self._seen: dict[str, float] = {}
         self._queue: deque[_Queued] = deque()
         self._wake = asyncio.Event()
-        self._stopped = asyncio.Event()
         self._unacked: dict[tuple[str, str], bytes] = {}
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._awaiting_at: dict[str, str] = {}  # out_channel_id -> order_id
@@ -150,47 +148,27 @@ class BolinkSandbox:
         return self._base_url
 
     @property
-    def running(self) -> bool:
-        return self._runner is not None
-
-    @property
     def unacknowledged_results(self) -> list[tuple[str, str]]:
         """(order_id, trade_no) of pushed payment results the booth has not acknowledged yet."""
         return list(self._unacked)
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            return
-        self._stopped.clear()
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._log_requests])
         app.router.add_post(UPLOAD_PATH, self._handle_upload)
         app.router.add_post(DOWNLOAD_PATH, self._handle_download)
         app.router.add_get("/pay/{channel_id}", self._handle_pay_page)
         app.router.add_post("/pay/{channel_id}", self._handle_pay_submit)
-        runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self._port, reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+        return app
+
+    async def after_start(self) -> None:
         self._base_url = f"http://{self.host}:{self._port}"
         for key in self._unacked:
             if key not in self._timers:
                 self._arm_redelivery(key)
         logger.info("Bolink sandbox listening on %s", self._base_url)
 
-    async def stop(self) -> None:
-        """Stop serving (held polls answer "no message" first); recorded state is kept."""
-        runner, self._runner = self._runner, None
-        if runner is None:
-            return
-        self._stopped.set()
+    async def before_stop(self) -> None:
+        """Held polls answer "no message" first; timers stop; recorded state is kept."""
         self._wake.set()
         for timer in self._timers.values():
             timer.cancel()
@@ -198,15 +176,7 @@ class BolinkSandbox:
         for handle in self._autopay_handles:
             handle.cancel()
         self._autopay_handles.clear()
-        await runner.cleanup()
-        logger.info("Bolink sandbox on %s stopped", self._base_url)
-
-    async def __aenter__(self) -> BolinkSandbox:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        logger.info("Bolink sandbox on %s stopping", self._base_url)
 
     # -- test and demo hooks -------------------------------------------------------------------------------
 

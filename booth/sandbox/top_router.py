@@ -21,6 +21,7 @@ from aiohttp import web
 
 from booth.clouds.alipay import parse_china_time, response_node_name
 from booth.clouds.top import BACKFLOW, BACKFLOW_ACTIONS, SIGN_METHODS, top_sign
+from booth.sandbox.server import LoopbackServer
 
 logger = logging.getLogger("booth.sandbox.top")
 
@@ -41,7 +42,7 @@ def _error(code: int, msg: str, sub_code: str = "", sub_msg: str = "") -> dict[s
     return node
 
 
-class TopRouterEmulator:
+class TopRouterEmulator(LoopbackServer):
     """The emulated router. ``calls`` records every parameter set received; ``accepted`` counts accepted
     backflows per (car_no, action, mall_id); ``backflows`` keeps their parameters in order."""
 
@@ -60,15 +61,12 @@ class TopRouterEmulator:
         self.latency_s = latency_s
         self.secret = secret
         self.session = session
-        self.host = host
+        super().__init__(host, port)
         self.timestamp_tolerance_s = timestamp_tolerance_s
         self.calls: list[dict[str, str]] = []
         self.accepted: dict[tuple[str, str, str], int] = {}
         self.backflows: list[dict[str, str]] = []
-        self._port = port
-        self._runner: web.AppRunner | None = None
         self._faults: deque[str] = deque()
-        self._stopped = asyncio.Event()
         self._request_ids = itertools.count(1)
 
     @property
@@ -77,41 +75,14 @@ class TopRouterEmulator:
             raise RuntimeError("the TOP router emulator has not been started")
         return f"http://{self.host}:{self._port}{ROUTER_PATH}"
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            return
-        self._stopped.clear()
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post(ROUTER_PATH, self._handle)
         app.router.add_get(STATS_PATH, self._handle_stats)
-        runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self._port, reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+        return app
+
+    async def after_start(self) -> None:
         logger.info("TOP router emulator listening on %s", self.gateway_url)
-
-    async def stop(self) -> None:
-        """Stop serving (hung answers are released first); recorded state is kept."""
-        runner, self._runner = self._runner, None
-        if runner is None:
-            return
-        self._stopped.set()
-        await runner.cleanup()
-
-    async def __aenter__(self) -> TopRouterEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def fail_next(self, count: int, how: TopFault) -> None:
         """The next ``count`` calls fail without being processed: ``7`` (app call limited, a 1 s ban),

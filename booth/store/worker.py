@@ -9,6 +9,7 @@ priority, calls run in the order they were submitted. It is a ``concurrent.futur
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import queue
@@ -46,12 +47,13 @@ class DatabaseWorker(Executor):
         future: Future[T] = Future()
         with self._lock:
             if self._shutdown:
-                raise RuntimeError("the database worker is shut down")
+                what = getattr(fn, "__qualname__", repr(fn))
+                raise RuntimeError(f"the database worker is shut down; refused {what}")
             self._queue.put((int(priority), next(self._order), fn, future))
         return future
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        return self.submit_at(Priority.BACKGROUND, lambda: fn(*args, **kwargs))
+        return self.submit_at(Priority.BACKGROUND, functools.partial(fn, *args, **kwargs))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
