@@ -6,6 +6,7 @@ the file is reported instead of silently ignored. ``booth config check FILE`` ru
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -126,7 +127,104 @@ class ModbusTcpGateSettings(_Section):
         return self
 
 
-GateSettings = Annotated[SimulatedGateSettings | ModbusTcpGateSettings, Field(discriminator="driver")]
+class ModbusRtuGateSettings(_Section):
+    """A Modbus RTU relay board on a serial port (RS485 adapter), 8 data bits, 1 stop bit."""
+
+    driver: Literal["modbus_rtu"]
+    device: str = Field(min_length=1, description='Serial port, e.g. "/dev/ttyUSB0" or "COM3".')
+    baudrate: int = Field(9600, ge=1200, le=115_200)
+    parity: Literal["N", "E", "O"] = Field("N", description="N (none, most boards), E (even) or O (odd).")
+    unit: int = Field(1, ge=1, le=247, description="Modbus unit (slave/device) id.")
+    coil: int = Field(0, ge=0, le=0xFFFF, description="Coil wired to the barrier's OPEN contact.")
+    pulse_ms: int = Field(500, ge=100, le=5000, description="Length of the OPEN pulse.")
+    board_pulse: Literal["none", "waveshare"] = Field(
+        "none", description='"waveshare": the board times the pulse itself (flash-on, 100 ms units).'
+    )
+    passed_input: int | None = Field(
+        None, ge=0, le=0xFFFF, description="Discrete input that reads 1 while a vehicle passes (loop)."
+    )
+    timeout_s: float = Field(1.0, gt=0, le=30, description="Timeout of each Modbus request.")
+
+    @model_validator(mode="after")
+    def _flash_address_fits(self) -> ModbusRtuGateSettings:
+        if self.board_pulse == "waveshare" and self.coil > 511:
+            raise ValueError(f'coil: with board_pulse = "waveshare" the coil must be 0-511, got {self.coil}')
+        return self
+
+
+class LcusRelayGateSettings(_Section):
+    """An LCUS-type USB serial relay (CH340): frames ``A0 <channel> <0|1> <sum>``, no pulse mode."""
+
+    driver: Literal["lcus"]
+    device: str = Field(min_length=1, description='Serial port, e.g. "/dev/ttyUSB0" or "COM3".')
+    baudrate: int = Field(9600, ge=1200, le=115_200)
+    channel: int = Field(1, ge=1, le=8, description="Relay channel wired to the barrier's OPEN contact.")
+    pulse_ms: int = Field(500, ge=100, le=5000, description="Length of the OPEN pulse (timed by Booth).")
+    timeout_s: float = Field(1.0, gt=0, le=30, description="Timeout of opening the port and each write.")
+
+
+class CameraRelayGateSettings(_Section):
+    """The barrier wired to a Vzenith camera's own IO output, opened through the camera's push answers."""
+
+    driver: Literal["camera_relay"]
+    command: Literal["info", "ivs_ioctrl"] = Field(
+        "info", description='"info": the camera pulses its default IO; "ivs_ioctrl": pulse output `io`.'
+    )
+    io: int = Field(0, ge=0, le=3, description="ivs_ioctrl only: the camera's IO output wired to OPEN.")
+    pulse_ms: int = Field(500, ge=100, le=5000, description="ivs_ioctrl only: length of the OPEN pulse.")
+    timeout_s: float = Field(
+        30.0, gt=0, le=300, description="The camera must poll (take the command) within this, else a fault."
+    )
+    open_voice: str = Field(
+        "", max_length=40, description="Optional text the LED/voice board speaks as the gate opens."
+    )
+    serial_channel: int = Field(0, ge=0, le=1, description="The camera's RS485 channel of the LED board.")
+
+
+class HikvisionGateSettings(_Section):
+    """A Hikvision ANPR camera (or barrier controller) that drives the barrier over ISAPI."""
+
+    driver: Literal["hikvision"]
+    host: str = Field(min_length=1, description="The camera's address.")
+    port: int = Field(80, ge=1, le=65535)
+    scheme: Literal["http", "https"] = "http"
+    username: str = Field(min_length=1, description="ISAPI user (HTTP Digest auth).")
+    password: str = Field(description="ISAPI password. Keep real passwords out of git.")
+    channel: int = Field(1, ge=1, le=64, description="ISAPI parking channel of the barrier.")
+    confirm_status: bool = Field(
+        True, description="Poll barrierGateStatus until it reads open (a 200 alone proves nothing)."
+    )
+    timeout_s: float = Field(5.0, gt=0, le=60, description="Deadline of one open (command and confirmation).")
+
+
+GateSettings = Annotated[
+    SimulatedGateSettings
+    | ModbusTcpGateSettings
+    | ModbusRtuGateSettings
+    | LcusRelayGateSettings
+    | CameraRelayGateSettings
+    | HikvisionGateSettings,
+    Field(discriminator="driver"),
+]
+
+
+class LaneCameraSettings(_Section):
+    """The plate camera of one lane; its pushes reach the [cameras] listener."""
+
+    vendor: Literal["vzenith", "hikvision"] = Field(description='"vzenith" (臻识) or "hikvision" (ISAPI).')
+    ip: tuple[str, ...] = Field(
+        min_length=1, description="Addresses the camera pushes from; pushes from any other are refused."
+    )
+
+    @field_validator("ip")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_address(item)
+            except ValueError:
+                raise ValueError(f"not an IP address: {item!r}") from None
+        return value
 
 
 class LaneSettings(_Section):
@@ -135,6 +233,7 @@ class LaneSettings(_Section):
     direction: Literal["entry", "exit"]
     channel_id: str = Field(min_length=1, max_length=16, description="The lane's channel id at Bolink.")
     gate: GateSettings = Field(default_factory=SimulatedGateSettings)
+    camera: LaneCameraSettings | None = Field(None, description="The lane's plate camera, if any.")
     payment_timeout_s: float = Field(
         300.0, gt=0, description="An exit waiting this long for payment times out (the attendant decides)."
     )
@@ -195,6 +294,45 @@ class SyncSettings(_Section):
         return self
 
 
+class CameraListenerSettings(_Section):
+    """[cameras]: the HTTP listener plate cameras push to, and what happens with their reads."""
+
+    enabled: bool = Field(False, description="Run the camera listener.")
+    host: str = Field("0.0.0.0", min_length=1, description="Address the listener binds.")
+    port: int = Field(8088, ge=0, le=65535, description="Its port (0 = any free port).")
+    max_body_bytes: int = Field(
+        4_000_000, ge=1024, le=64_000_000, description="Larger pushes are refused with 413."
+    )
+    offline_after_s: float = Field(
+        60.0, gt=0, le=3600, description="A camera silent this long is reported offline on its lane."
+    )
+    comet_hold_s: float = Field(
+        10.0, ge=0, le=60, description="A Vzenith poll is held this long waiting for a gate command."
+    )
+    offline_read_max_age_s: float = Field(
+        30.0, ge=0, description="Re-sent offline reads older than this are recorded, never acted on."
+    )
+    low_confidence: int = Field(
+        80, ge=0, le=100, description="Reads below this confidence are flagged with the likeliest plates."
+    )
+    photo_dir: str | None = Field(None, description="Where photos are kept (default: data folder/photos).")
+    photo_keep: int = Field(5000, ge=1, description="Keep at most this many photos...")
+    photo_keep_days: int = Field(30, ge=1, description="...and none older than this many days.")
+    upload_photos: bool = Field(True, description="Send each read's photo to Bolink (upload_carpic).")
+    upload_max_bytes: int = Field(
+        45_000,
+        ge=1000,
+        le=10_000_000,
+        description="Largest photo sent to Bolink (base64 adds a third); a larger scene sends its crop.",
+    )
+
+    @property
+    def photo_path(self) -> Path:
+        if self.photo_dir:
+            return Path(self.photo_dir)
+        return Path(platformdirs.user_data_dir(APP_NAME)) / "photos"
+
+
 class Settings(_Section):
     schema_version: int = Field(SCHEMA_VERSION, description="Version of this file's schema.")
     park: ParkSettings
@@ -207,6 +345,7 @@ class Settings(_Section):
     alipay: AlipaySettings | None = Field(None, description="[alipay]: order.sync after Alipay payments.")
     tmall: TmallSettings | None = Field(None, description="[tmall]: parking data back to a Tmall mall.")
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    cameras: CameraListenerSettings = Field(default_factory=CameraListenerSettings)
 
     @field_validator("schema_version")
     @classmethod
@@ -226,6 +365,16 @@ class Settings(_Section):
                 if value in seen:
                     raise ValueError(f"lanes: two lanes have {attr} {value!r}")
                 seen.add(value)
+        owner: dict[str, str] = {}
+        for lane in self.lanes:
+            for ip in lane.camera.ip if lane.camera else ():
+                if ip in owner:
+                    raise ValueError(f"lanes: camera ip {ip} is given to lanes {owner[ip]!r} and {lane.id!r}")
+                owner[ip] = lane.id
+            if lane.gate.driver == "camera_relay" and (
+                lane.camera is None or lane.camera.vendor != "vzenith"
+            ):
+                raise ValueError(f"lanes: lane {lane.id!r} has a camera_relay gate but no vzenith camera")
         return self
 
     def lane(self, lane_id: str) -> LaneSettings:
@@ -248,7 +397,7 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("simulated", "modbus_tcp") and out.endswith("gate"):
+        elif part in _GATE_DRIVERS and out.endswith("gate"):
             continue  # the discriminated union adds the driver name to the location
         else:
             out += f".{part}" if out else str(part)
@@ -271,6 +420,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{key}: {msg}"
 
 
+_GATE_DRIVERS = ("simulated", "modbus_tcp", "modbus_rtu", "lcus", "camera_relay", "hikvision")
 _NAMED_KEY = re.compile(r"^([a-z_]+)(?:_file)?: (.*)$", re.S)
 _SECTION_KEYS: dict[str, frozenset[str]] = {
     "alipay": frozenset(AlipaySettings.model_fields),

@@ -16,6 +16,7 @@ an exit); ``booth.sync.CloudSync`` drains it in the background and keeps the sta
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import logging
 import secrets
@@ -26,6 +27,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 from booth.clouds.bolink import (
@@ -44,10 +46,13 @@ from booth.clouds.bolink_protocol import (
     UpdateBalance,
 )
 from booth.config import LaneSettings, Settings
+from booth.devices.camera_reads import PlateRead, likely_plates
+from booth.devices.cameras import CameraListener
 from booth.devices.gates import GateDriver, GateFault, make_gate
+from booth.devices.photos import PhotoError, PhotoStore
 from booth.domain import lane as L
 from booth.domain.money import format_yuan
-from booth.domain.plates import Plate, PlateColour, PlateError, PlateKind, parse_plate
+from booth.domain.plates import PLATELESS_MARKERS, Plate, PlateColour, PlateError, PlateKind, parse_plate
 from booth.domain.tariff import Quote, quote_fee, vehicle_class_for
 from booth.outbox import OutboxRelay, SendResult, SendVerdict
 from booth.store import Database, OutboxItem, OutboxRecord, PaymentOutcome, Store, open_database
@@ -141,6 +146,9 @@ class Engine:
         self._lane_settings: dict[str, LaneSettings] = {lane.id: lane for lane in settings.lanes}
         self._lane_by_channel: dict[str, str] = {lane.channel_id: lane.id for lane in settings.lanes}
         self.gates: dict[str, GateDriver] = {}
+        #: the listener the plate cameras push to ([cameras] enabled), and where their photos are kept
+        self.cameras: CameraListener | None = None
+        self.photos: PhotoStore | None = None
         self.bolink: BolinkClient | None = None
         self.sandbox: Any = None  # BolinkSandbox when bolink.base_url == "sandbox"
         self.bolink_online = False
@@ -350,7 +358,7 @@ class Engine:
         for lane in s.lanes:
             cls = L.ExitLane if lane.direction == "exit" else L.EntryLane
             self.lanes[lane.id] = cls(lane.id, lane.name, lane.channel_id, timings_for[lane.id])
-            self.gates[lane.id] = make_gate(lane.gate)
+            self.gates[lane.id] = make_gate(lane.gate, lane.id)
             self._publish_view(lane.id)
         base_url = None
         if s.bolink.is_sandbox:
@@ -368,6 +376,12 @@ class Engine:
             base_url = self.sandbox.base_url
             log.info("Bolink sandbox listening at %s", base_url)
         self.bolink = BolinkClient(s.bolink, base_url=base_url)
+        if s.cameras.enabled:
+            self.photos = PhotoStore(
+                s.cameras.photo_path, keep=s.cameras.photo_keep, keep_days=s.cameras.photo_keep_days
+            )
+            self.cameras = CameraListener(s.cameras, s.lanes, self, self.gates, self._clock)
+            await self.cameras.start()
 
     def _start_background(self) -> None:
         s = self.settings
@@ -398,6 +412,8 @@ class Engine:
         )
         self._spawn(self._bolink_relay.run(), "bolink-relay")
         self._spawn(self._tick_loop(), "lane-ticks")
+        if self.cameras is not None:
+            self._spawn(self.cameras.watch(), "camera-heartbeats")
         if s.simulator.enabled:
             from booth.sandbox.camera import SimulatedCamera
 
@@ -428,6 +444,8 @@ class Engine:
                 await gate.aclose()
             except Exception:
                 log.exception("closing gate %s", gate.name)
+        if self.cameras is not None:
+            await self.cameras.stop()
         if self.bolink is not None:
             await self.bolink.aclose()
         if self.cloud_sync is not None:
@@ -549,6 +567,120 @@ class Engine:
             await self._alert(lane_id, "plate_unreadable", f"{plate_text!r}: {exc}", at)
             raise
         await self.dispatch(lane_id, L.VehicleDetected(plate, at, confidence, photo))
+
+    # ----------------------------------------------------------------------- plate cameras (CameraSink)
+    async def camera_read(self, read: PlateRead) -> None:
+        """A camera read a plate at a lane: keep the photo, hand the plate to the lane, flag a doubtful
+        read for the attendant and queue the photo for Bolink. Never raises (the listener must answer)."""
+        lane_id, at = read.lane_id, self._clock()
+        text = read.plate_text.strip()
+        if text in PLATELESS_MARKERS or "无牌" in text or "无车牌" in text:
+            await self._alert(lane_id, "plateless", f"无牌车，请人工处理（{read.source}）", at)
+            return
+        photo = await self._store_photo(lane_id, text, read.image or read.crop, at)
+        try:
+            await self.vehicle_at_async(lane_id, text, read.colour, read.confidence, photo)
+        except PlateError:
+            return  # vehicle_at_async raised the plate_unreadable alert
+        except Exception:
+            log.exception("%s: the read %s from %s could not be handled", lane_id, text, read.source)
+            return
+        view = self.lanes[lane_id].view()
+        threshold = self.settings.cameras.low_confidence
+        if read.confidence is not None and read.confidence < threshold:
+            plate = view.plate or text
+            try:
+                matches = likely_plates(plate, await self.plates_in_lot())
+            except Exception:
+                log.exception("%s: could not list the plates in the lot", lane_id)
+                matches = []
+            hint = "、".join(matches) if matches else "无相近的在场车辆"
+            await self._alert(
+                lane_id,
+                "plate_low_confidence",
+                f"车牌 {plate} 置信度 {read.confidence}%，请核对；可能是：{hint}",
+                at,
+            )
+        if self.settings.cameras.upload_photos and view.order_id:
+            upload = await self._photo_to_upload(read, view.plate or text, photo, at)
+            if upload is not None:
+                await self._queue_carpic(lane_id, view.order_id, view.plate or text, upload, at)
+
+    async def _photo_to_upload(
+        self, read: PlateRead, plate: str, photo: str | None, at: datetime
+    ) -> str | None:
+        """The scene if small enough for Bolink, else the plate crop (kept as a photo too), else none."""
+        limit = self.settings.cameras.upload_max_bytes
+        if photo is not None and read.image is not None and len(read.image) <= limit:
+            return photo
+        if read.crop is not None and len(read.crop) <= limit:
+            if read.image is None:
+                return photo  # the crop is the stored photo
+            return await self._store_photo(read.lane_id, f"{plate}crop", read.crop, at)
+        if photo is not None:
+            log.info("%s: photo of %s not sent to Bolink: larger than upload_max_bytes", read.lane_id, plate)
+        return None
+
+    async def _store_photo(self, lane_id: str, plate: str, data: bytes | None, at: datetime) -> str | None:
+        photos = self.photos
+        if photos is None or not data:
+            return None
+        try:
+            stored = await asyncio.to_thread(photos.save, lane_id, plate, data, at)
+        except PhotoError as exc:
+            log.warning("%s: photo of %s not kept: %s", lane_id, plate, exc)
+            return None
+        return str(stored.path)
+
+    async def _queue_carpic(self, lane_id: str, order_id: str, plate: str, photo: str, at: datetime) -> None:
+        """The photo goes to Bolink in the background; the row names the file (read when sent)."""
+        store = self._store
+        item = OutboxItem(
+            cloud="bolink",
+            kind="upload_carpic",
+            payload={
+                "order_id": order_id,
+                "car_number": plate,
+                "create_time": int(at.timestamp()),
+                "park_order_type": "in" if self.lanes[lane_id].direction == "entry" else "out",
+                "picture_source": "order",
+                "pic_type": "jpg" if photo.endswith(".jpg") else "png",
+                "photo": photo,
+            },
+            dedupe_key=f"bolink:carpic:{order_id}:{int(at.timestamp() * 1000)}",
+        )
+        try:
+            await self._db(lambda: store.enqueue([item]), Priority.BACKGROUND)
+        except Exception:
+            log.exception("%s: the photo upload of %s could not be queued", lane_id, order_id)
+            return
+        self._wake_relays(bolink=True)
+
+    async def camera_left(self, lane_id: str, source: str) -> None:
+        """The camera saw the car turn back."""
+        log.info("%s: %s says the car turned back", lane_id, source)
+        try:
+            await self.dispatch(lane_id, L.VehicleLeft(self._clock()))
+        except L.LaneRuleError as exc:
+            log.info("%s: turned back ignored: %s", lane_id, exc)
+        except Exception:
+            log.exception("%s: turned back could not be handled", lane_id)
+
+    async def camera_record(self, lane_id: str, action: str, detail: dict[str, object]) -> None:
+        store, at = self._store, self._clock()
+        try:
+            await self._db(
+                lambda: store.audit(actor=f"camera:{lane_id}", action=action, detail=detail, at=at),
+                Priority.BACKGROUND,
+            )
+        except Exception:
+            log.exception("%s: could not record %s", lane_id, action)
+
+    async def camera_alert(self, lane_id: str, kind: str, message: str) -> None:
+        try:
+            await self._alert(lane_id, kind, message, self._clock())
+        except Exception:
+            log.exception("%s: could not record the alert %s", lane_id, kind)
 
     async def _quote(self, lane_id: str, cmd: L.QuoteStay) -> None:
         store, tariff, zone = self._store, self.settings.tariff, self.settings.park.zone
@@ -1219,6 +1351,14 @@ class Engine:
                     in_channel_id="",
                     empty_plot=self._empty_plot(),
                 )
+            elif row.kind == "upload_carpic":
+                path = Path(payload.pop("photo", ""))
+                try:
+                    content = await asyncio.to_thread(path.read_bytes)
+                except OSError as exc:
+                    return SendResult(SendVerdict.FATAL, f"photo {path} is gone ({exc.strerror or exc})")
+                payload["content"] = base64.b64encode(content).decode("ascii")
+                await bolink.upload("upload_carpic", payload)
             else:
                 return SendResult(SendVerdict.FATAL, f"unknown Bolink outbox kind {row.kind!r}")
         except BolinkUnavailable as exc:

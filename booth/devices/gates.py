@@ -34,7 +34,15 @@ from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ModbusPDU
 
-from booth.config import ModbusTcpGateSettings, SimulatedGateSettings
+from booth.config import (
+    CameraRelayGateSettings,
+    GateSettings,
+    HikvisionGateSettings,
+    LcusRelayGateSettings,
+    ModbusRtuGateSettings,
+    ModbusTcpGateSettings,
+    SimulatedGateSettings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -362,8 +370,25 @@ class ModbusTcpGate(GateDriver):
             self._drop_connection()
 
 
-def make_gate(settings: SimulatedGateSettings | ModbusTcpGateSettings) -> GateDriver:
-    """Build the driver a lane's ``gate`` settings ask for."""
+def make_gate(settings: GateSettings, lane_id: str = "") -> GateDriver:
+    """Build the driver a lane's ``gate`` settings ask for (camera and serial drivers live in their own
+    modules, imported only when a lane uses them)."""
+    if isinstance(settings, ModbusRtuGateSettings):
+        from booth.devices.serial_gates import ModbusRtuGate
+
+        return ModbusRtuGate(settings)
+    if isinstance(settings, LcusRelayGateSettings):
+        from booth.devices.serial_gates import LcusRelayGate
+
+        return LcusRelayGate(settings)
+    if isinstance(settings, CameraRelayGateSettings):
+        from booth.devices.vzenith import CameraRelayGate
+
+        return CameraRelayGate(settings, lane_id)
+    if isinstance(settings, HikvisionGateSettings):
+        from booth.devices.hikvision import HikvisionGate
+
+        return HikvisionGate(settings)
     if isinstance(settings, SimulatedGateSettings):
         return SimulatedGate(settings)
     if isinstance(settings, ModbusTcpGateSettings):
