@@ -51,3 +51,16 @@ def test_prune_keeps_the_newest_within_count_and_age(tmp_path: Path) -> None:
 def test_retention_must_keep_something(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         PhotoStore(tmp_path, keep=0, keep_days=1)
+
+
+def test_retention_runs_by_itself_in_the_background(tmp_path: Path) -> None:
+    """Every 50th save starts a retention pass on its own thread (never on the car's path)."""
+    import time
+
+    store = PhotoStore(tmp_path, keep=5, keep_days=30)
+    for n in range(50):
+        store.save("X1", f"苏A{n:05d}", JPEG, AT + timedelta(seconds=n))
+    deadline = time.monotonic() + 10
+    while len(store.photos()) > 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(store.photos()) == 5

@@ -77,8 +77,17 @@ class PhotoStore:
             self._saves += 1
             due = self._saves % _PRUNE_EVERY == 0
         if due:
-            self.prune(at)
+            # retention walks every stored photo: never on the path of the car whose photo this is
+            threading.Thread(
+                target=self._prune_quietly, args=(at,), name="photo-retention", daemon=True
+            ).start()
         return StoredPhoto(path, len(data))
+
+    def _prune_quietly(self, now: datetime) -> None:
+        try:
+            self.prune(now)
+        except Exception:
+            log.exception("photo retention failed under %s", self.root)
 
     def photos(self) -> list[Path]:
         """Every stored photo, oldest first."""
