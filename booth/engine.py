@@ -813,7 +813,7 @@ class Engine:
                 pay_type="scancode",
                 out_channel_id=lane.channel_id,
                 in_channel_id="",
-                empty_plot=self._empty_plot(),
+                empty_plot=await self._empty_plot(),
             )
             code_url = self._code_urls.get(lane.channel_id)
             if code_url is None:
@@ -828,13 +828,14 @@ class Engine:
             result = L.PaymentRequestFailed(cmd.exit_order_id, str(exc), self._clock())
         await self.dispatch(lane_id, result)
 
-    def _empty_plot(self) -> int:
+    async def _empty_plot(self) -> int:
+        """Free spaces for Bolink's ``empty_plot``: capacity less the stays now in the lot (0 when the lot
+        has no configured capacity, as Bolink cannot be told anything better then)."""
         capacity = self.settings.park.capacity
-        return max(capacity - self._in_lot_estimate, 0) if capacity else 0
-
-    @property
-    def _in_lot_estimate(self) -> int:
-        return 0
+        if not capacity:
+            return 0
+        store = self._store
+        return max(capacity - await self._db(store.count_in_lot, Priority.BACKGROUND), 0)
 
     async def _query_payment(self, cmd: L.QueryPayment) -> None:
         bolink = self.bolink
@@ -1330,7 +1331,7 @@ class Engine:
                     in_time=payload["in_time"],
                     order_id=payload["order_id"],
                     in_channel_id=payload["in_channel_id"],
-                    empty_plot=self._empty_plot(),
+                    empty_plot=await self._empty_plot(),
                     license_color=payload.get("license_color"),
                 )
             elif row.kind == "outpark":
@@ -1349,7 +1350,7 @@ class Engine:
                     pay_type=payload["pay_type"],
                     out_channel_id=payload["out_channel_id"],
                     in_channel_id="",
-                    empty_plot=self._empty_plot(),
+                    empty_plot=await self._empty_plot(),
                 )
             elif row.kind == "upload_carpic":
                 path = Path(payload.pop("photo", ""))

@@ -393,3 +393,12 @@ def test_plateless_car_scanning_the_entry_code_is_admitted_under_its_synthetic_i
                what="inpark with the synthetic id")  # fmt: skip
     refused = r.engine.call(r.engine.sandbox.plateless_car_scans("X1")).result(10)  # not an entry lane
     assert refused["state"] == 0 and "不是本系统的入口" in refused["errmsg"]
+
+
+def test_bolink_is_told_the_free_spaces_left(make_engine: MakeEngine) -> None:
+    r = make_engine(park={"name": "测试停车场", "capacity": 10})
+    for n in range(3):
+        r.engine.seed_stay(f"苏K0000{n}", r.engine.now() - timedelta(hours=1)).result(5)
+    bring_car(r, "X1", "苏K00009")  # the fourth car in the lot, now at the exit
+    outparks = [d for name, d in r.engine.sandbox.calls if name == "outpark"]
+    assert outparks[-1]["empty_plot"] == 10 - 4
