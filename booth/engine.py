@@ -102,6 +102,8 @@ class SyncChanged:
     status: SyncStatus
 
 
+_BOOKED_TRADES_KEPT = 10_000
+
 EngineEvent = LaneChanged | BolinkChanged | AlertRaised | GateCommanded | SyncChanged
 Listener = Callable[[EngineEvent], None]
 
@@ -153,7 +155,9 @@ class Engine:
         self.sandbox: Any = None  # BolinkSandbox when bolink.base_url == "sandbox"
         self.bolink_online = False
         self._code_urls: dict[str, str] = {}
-        self._booked_trades: set[str] = set()
+        #: trade numbers booked lately (the store's unique trade_no is the real guard; this only spares a
+        #: repeat a trip to the database and decides the answer to Bolink), bounded for months of running
+        self._booked_trades: OrderedDict[str, None] = OrderedDict()
         self._balances: dict[str, tuple[int, bool]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._shutting_down = False
@@ -878,7 +882,9 @@ class Engine:
             )
 
         outcome = await self._db(work, Priority.MONEY)
-        self._booked_trades.add(cmd.trade_no)
+        self._booked_trades[cmd.trade_no] = None
+        if len(self._booked_trades) > _BOOKED_TRADES_KEPT:
+            self._booked_trades.popitem(last=False)
         if outcome.status in ("settled", "partial"):
             self._wake_relays(bolink=bool(outbox))
         booked = L.PaymentBooked(
