@@ -729,9 +729,17 @@ class Engine:
         lane = self._lane_settings[lane_id]
         vclass = vehicle_class_for(self.settings.tariff, str(cmd.plate.colour))
 
+        missed: list[str] = []
+
         def work() -> L.EntryDecided:
             if cmd.plate.text in park.blacklist:
                 return L.EntryDecided(cmd.plate, False, "黑名单车辆", None, cmd.at)
+            previous = store.open_stay_for_plate(cmd.plate.text)
+            if previous is not None:
+                # the car left unseen (an exit misread or lifted by hand): that stay ends here, voided and
+                # reported, so the lot's count and the exit quote only know the stay that starts now
+                store.cancel_stay(previous.id, at=cmd.at)
+                missed.append(f"{previous.order_id}（入场 {previous.entry_at:%Y-%m-%d %H:%M} UTC）")
             if park.capacity and store.count_in_lot() >= park.capacity:
                 return L.EntryDecided(cmd.plate, False, "车位已满", None, cmd.at)
             order_id = new_order_id(lane_id, cmd.at)
@@ -759,6 +767,10 @@ class Engine:
             return L.EntryDecided(cmd.plate, True, "", stay.id, cmd.at)
 
         decision = await self._db(work)
+        for stay in missed:
+            await self._alert(
+                lane_id, "missed_exit", f"{cmd.plate.text} 再次入场，上次停车未见出场：{stay}", cmd.at
+            )
         if decision.admitted:
             self._wake_relays(bolink=True)
         await self.dispatch(lane_id, decision)

@@ -402,3 +402,23 @@ def test_bolink_is_told_the_free_spaces_left(make_engine: MakeEngine) -> None:
     bring_car(r, "X1", "苏K00009")  # the fourth car in the lot, now at the exit
     outparks = [d for name, d in r.engine.sandbox.calls if name == "outpark"]
     assert outparks[-1]["empty_plot"] == 10 - 4
+
+
+def test_a_car_entering_again_voids_the_stay_whose_exit_was_missed(make_engine: MakeEngine) -> None:
+    r = make_engine()
+    r.engine.seed_stay("苏M00001", r.engine.now() - timedelta(days=2)).result(5)  # its exit was never seen
+    r.engine.vehicle_at("E1", "苏M00001").result(5)
+    wait_until(lambda: gate(r, "E1").open_count == 1, what="the entry")
+    assert r.rows("SELECT state FROM stays WHERE plate = '苏M00001' ORDER BY id") == [
+        ("cancelled",),
+        ("in_lot",),
+    ]
+    wait_until(lambda: any(isinstance(e, AlertRaised) and e.kind == "missed_exit" for e in r.events),
+               what="the supervisor to be told")  # fmt: skip
+    r.engine.vehicle_at("X1", "苏M00001").result(5)  # priced from the new entry, not two days ago:
+    wait_until(lambda: r.engine.exits_completed == 1, what="the exit")  # within the free minutes
+    assert r.rows("SELECT reason FROM gate_events WHERE lane_id = 'X1'") == [("free_tariff",)]
+    assert r.rows("SELECT state FROM stays WHERE plate = '苏M00001' ORDER BY id") == [
+        ("cancelled",),
+        ("exited",),
+    ]

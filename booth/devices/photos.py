@@ -91,18 +91,31 @@ class PhotoStore:
 
     def photos(self) -> list[Path]:
         """Every stored photo, oldest first."""
+        return [path for _, _, path in self._dated()]
+
+    def _dated(self) -> list[tuple[int, str, Path]]:
+        """(modified ns, name, path) of every stored photo, oldest first; files that vanish while being
+        listed (a retention pass on its thread) are skipped."""
         if not self.root.is_dir():
             return []
-        found = [p for p in self.root.glob("*/*") if p.suffix in (".jpg", ".png") and p.is_file()]
-        return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
+        dated: list[tuple[int, str, Path]] = []
+        for path in self.root.glob("*/*"):
+            if path.suffix not in (".jpg", ".png"):
+                continue
+            try:
+                dated.append((path.stat().st_mtime_ns, path.name, path))
+            except FileNotFoundError:
+                continue
+        return sorted(dated)
 
     def prune(self, now: datetime) -> int:
         """Delete photos beyond the count limit or older than the age limit; return how many went."""
         with self._lock:
-            photos = self.photos()
-            cutoff = (now - timedelta(days=self.keep_days)).timestamp()
-            doomed = photos[: max(len(photos) - self.keep, 0)]
-            doomed += [p for p in photos[len(doomed) :] if p.stat().st_mtime < cutoff]
+            dated = self._dated()
+            cutoff_ns = int((now - timedelta(days=self.keep_days)).timestamp() * 1e9)
+            excess = max(len(dated) - self.keep, 0)
+            doomed = [path for _, _, path in dated[:excess]]
+            doomed += [path for mtime, _, path in dated[excess:] if mtime < cutoff_ns]
             removed = 0
             for path in doomed:
                 try:
