@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
-from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.client import AsyncModbusTcpClient, ModbusBaseClient
 from pymodbus.constants import ExcCodes
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ModbusPDU
@@ -189,15 +189,19 @@ def _exception_name(code: int) -> str:
         return "unknown exception code"
 
 
-class ModbusTcpGate(GateDriver):
-    """A Modbus TCP relay board (or an RTU board behind a Modbus TCP gateway), via pymodbus.
+class ModbusRelayGate(GateDriver):
+    """A Modbus relay board, over TCP or a serial line (subclasses make the pymodbus client).
 
     Connects on first use and after any transport failure (a timeout or a dropped connection closes the
     client, the next call opens a new one). Every request is bounded by ``timeout_s``, so a dead or
     unreachable board makes ``open`` raise ``GateFault`` after about ``timeout_s`` instead of hanging.
     """
 
-    def __init__(self, settings: ModbusTcpGateSettings) -> None:
+    _unreachable = "cannot connect"  # what a failed connect means for this transport
+
+    def __init__(
+        self, settings: ModbusTcpGateSettings | ModbusRtuGateSettings, where: str, name: str
+    ) -> None:
         if settings.board_pulse == "waveshare" and (
             WAVESHARE_FLASH_ON_BASE + settings.coil >= _WAVESHARE_FLASH_OFF_BASE
         ):
@@ -206,11 +210,10 @@ class ModbusTcpGate(GateDriver):
                 f" flash-on address 0x0200+coil must stay below the flash-off block at 0x0400)"
             )
         self._settings = settings
-        host = f"[{settings.host}]" if ":" in settings.host else settings.host
-        self._where = f"{host}:{settings.port}"
-        self.name = f"modbus_tcp {self._where} coil {settings.coil}"
+        self._where = where
+        self.name = name
         self._timeout_s = settings.timeout_s
-        self._client: AsyncModbusTcpClient | None = None
+        self._client: ModbusBaseClient | None = None
         self._lost = asyncio.Event()  # set by pymodbus when the current connection drops
         self._connect_lock = asyncio.Lock()
         self._open_lock = asyncio.Lock()
@@ -219,9 +222,14 @@ class ModbusTcpGate(GateDriver):
     def _fault(self, problem: str) -> GateFault:
         return GateFault(f"modbus {self._where} unit {self._settings.unit}: {problem}", problem)
 
+    def _new_client(self, lost: asyncio.Event) -> ModbusBaseClient:
+        """A client with pymodbus's own timeout a little longer than ours, no retries (the engine owns
+        retries: a lost ON must not be resent behind its back) and no background reconnects."""
+        raise NotImplementedError
+
     # -- connection -------------------------------------------------------------------------------------
 
-    async def _connected(self) -> tuple[AsyncModbusTcpClient, asyncio.Event]:
+    async def _connected(self) -> tuple[ModbusBaseClient, asyncio.Event]:
         if self._closed:
             raise self._fault("driver is closed")
         async with self._connect_lock:
@@ -229,28 +237,20 @@ class ModbusTcpGate(GateDriver):
                 return self._client, self._lost
             self._drop_connection()
             lost = asyncio.Event()
-            client = AsyncModbusTcpClient(
-                self._settings.host,
-                port=self._settings.port,
-                name=self.name,
-                timeout=self._timeout_s + _PYMODBUS_TIMEOUT_MARGIN_S,
-                retries=0,  # the engine owns retries: a lost ON must not be resent behind its back
-                reconnect_delay=0,  # no background reconnect task: we reconnect on the next call
-                trace_connect=lambda up: None if up else lost.set(),
-            )
+            client = self._new_client(lost)
             if self._settings.board_pulse == "waveshare":
                 client.register(_FlashOnPdu)
             try:
                 connected = await asyncio.wait_for(client.connect(), self._timeout_s)
             except TimeoutError:
                 client.close()
-                raise self._fault(f"cannot connect: no answer within {self._timeout_s:g} s") from None
+                raise self._fault(f"{self._unreachable}: no answer within {self._timeout_s:g} s") from None
             except asyncio.CancelledError:
                 client.close()
                 raise
             if not connected:
                 client.close()
-                raise self._fault("cannot connect (connection refused or host unreachable)")
+                raise self._fault(self._unreachable)
             log.info("%s: connected", self.name)
             self._client, self._lost = client, lost
             return client, lost
@@ -261,7 +261,7 @@ class ModbusTcpGate(GateDriver):
             self._client = None
 
     async def _request(
-        self, what: str, call: Callable[[AsyncModbusTcpClient], Awaitable[ModbusPDU]]
+        self, what: str, call: Callable[[ModbusBaseClient], Awaitable[ModbusPDU]]
     ) -> ModbusPDU:
         """Run one pymodbus request with our deadline; map every failure to ``GateFault``."""
         client, lost = await self._connected()
@@ -368,6 +368,29 @@ class ModbusTcpGate(GateDriver):
         self._closed = True
         async with self._connect_lock:
             self._drop_connection()
+
+
+class ModbusTcpGate(ModbusRelayGate):
+    """A Modbus TCP relay board (or an RTU board behind a Modbus TCP gateway)."""
+
+    _unreachable = "cannot connect (connection refused or host unreachable)"
+
+    def __init__(self, settings: ModbusTcpGateSettings) -> None:
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        where = f"{host}:{settings.port}"
+        super().__init__(settings, where, f"modbus_tcp {where} coil {settings.coil}")
+        self._tcp = settings
+
+    def _new_client(self, lost: asyncio.Event) -> ModbusBaseClient:
+        return AsyncModbusTcpClient(
+            self._tcp.host,
+            port=self._tcp.port,
+            name=self.name,
+            timeout=self._timeout_s + _PYMODBUS_TIMEOUT_MARGIN_S,
+            retries=0,
+            reconnect_delay=0,
+            trace_connect=lambda up: None if up else lost.set(),
+        )
 
 
 def make_gate(settings: GateSettings, lane_id: str = "") -> GateDriver:

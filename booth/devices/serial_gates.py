@@ -14,49 +14,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 import serial  # type: ignore[import-untyped]
-from pymodbus.client import AsyncModbusSerialClient
-from pymodbus.exceptions import ModbusException
-from pymodbus.pdu import ModbusPDU
+from pymodbus.client import AsyncModbusSerialClient, ModbusBaseClient
 
 from booth.config import LcusRelayGateSettings, ModbusRtuGateSettings
-from booth.devices.gates import (
-    WAVESHARE_FLASH_ON_BASE,
-    GateDriver,
-    GateFault,
-    _exception_name,
-    _FlashOnPdu,
-)
+from booth.devices.gates import _PYMODBUS_TIMEOUT_MARGIN_S, GateDriver, GateFault, ModbusRelayGate
 
 log = logging.getLogger(__name__)
 
-_WAVESHARE_UNIT_MS = 100
-_PYMODBUS_TIMEOUT_MARGIN_S = 1.0  # pymodbus's own timer is a backstop behind our wait_for
 
-
-class ModbusRtuGate(GateDriver):
+class ModbusRtuGate(ModbusRelayGate):
     """A Modbus RTU relay board on a serial port, via pymodbus's serial client (pyserial underneath)."""
 
+    _unreachable = "cannot open the serial port (missing, busy or no permission)"
+
     def __init__(self, settings: ModbusRtuGateSettings) -> None:
-        self._settings = settings
-        self.name = f"modbus_rtu {settings.device} unit {settings.unit} coil {settings.coil}"
-        self._client: AsyncModbusSerialClient | None = None
-        self._lock = asyncio.Lock()
-        self._closed = False
+        super().__init__(
+            settings,
+            settings.device,
+            f"modbus_rtu {settings.device} unit {settings.unit} coil {settings.coil}",
+        )
+        self._rtu = settings
 
-    def _fault(self, problem: str) -> GateFault:
-        return GateFault(f"modbus {self._settings.device} unit {self._settings.unit}: {problem}", problem)
-
-    async def _connected(self) -> AsyncModbusSerialClient:
-        if self._closed:
-            raise self._fault("driver is closed")
-        if self._client is not None and self._client.connected:
-            return self._client
-        self._drop()
-        s = self._settings
-        client = AsyncModbusSerialClient(
+    def _new_client(self, lost: asyncio.Event) -> ModbusBaseClient:
+        s = self._rtu
+        return AsyncModbusSerialClient(
             s.device,
             baudrate=s.baudrate,
             bytesize=8,
@@ -64,125 +47,10 @@ class ModbusRtuGate(GateDriver):
             stopbits=1,
             name=self.name,
             timeout=s.timeout_s + _PYMODBUS_TIMEOUT_MARGIN_S,
-            retries=0,  # the engine owns retries
+            retries=0,
             reconnect_delay=0,
+            trace_connect=lambda up: None if up else lost.set(),
         )
-        if s.board_pulse == "waveshare":
-            client.register(_FlashOnPdu)
-        try:
-            connected = await asyncio.wait_for(client.connect(), s.timeout_s)
-        except TimeoutError:
-            client.close()
-            raise self._fault(f"cannot open the port within {s.timeout_s:g} s") from None
-        except asyncio.CancelledError:
-            client.close()
-            raise
-        if not connected:
-            client.close()
-            raise self._fault("cannot open the serial port (missing, busy or no permission)")
-        self._client = client
-        return client
-
-    def _drop(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    async def _request(
-        self, what: str, call: Callable[[AsyncModbusSerialClient], Awaitable[ModbusPDU]]
-    ) -> ModbusPDU:
-        client = await self._connected()
-        try:
-            response = await asyncio.wait_for(call(client), self._settings.timeout_s)
-        except TimeoutError:
-            self._drop()
-            raise self._fault(f"{what}: no answer within {self._settings.timeout_s:g} s") from None
-        except (ModbusException, OSError) as exc:
-            self._drop()
-            raise self._fault(f"{what}: {exc}") from exc
-        if response.isError():
-            code = response.exception_code
-            raise self._fault(f"{what} refused: Modbus exception {code} {_exception_name(code)}")
-        return response
-
-    async def _write_coil(self, on: bool) -> None:
-        coil, unit = self._settings.coil, self._settings.unit
-        what = f"write coil {coil} {'ON' if on else 'OFF'} (FC05)"
-        response = await self._request(what, lambda c: c.write_coil(coil, on, device_id=unit))
-        if response.address != coil or list(response.bits[:1]) != [on]:
-            raise self._fault(f"{what}: board echoed address {response.address} value {response.bits[:1]}")
-
-    async def _read_bit(
-        self, what: str, call: Callable[[AsyncModbusSerialClient], Awaitable[ModbusPDU]]
-    ) -> bool:
-        response = await self._request(what, call)
-        if not response.bits:
-            raise self._fault(f"{what}: the answer carries no bits")
-        return bool(response.bits[0])
-
-    async def open(self) -> None:
-        async with self._lock:
-            if self._settings.board_pulse == "waveshare":
-                await self._flash_on()
-            else:
-                await self._host_timed_pulse()
-
-    async def _host_timed_pulse(self) -> None:
-        s = self._settings
-        try:
-            await self._write_coil(True)
-            await asyncio.sleep(s.pulse_ms / 1000)
-        except asyncio.CancelledError:
-            try:
-                await self._switch_off()
-            except GateFault:
-                log.exception("%s: OFF after cancellation failed", self.name)
-            raise
-        await self._switch_off()
-        unit = s.unit
-        if await self._read_bit(
-            f"read back coil {s.coil} (FC01)", lambda c: c.read_coils(s.coil, device_id=unit)
-        ):
-            raise self._fault(
-                f"coil {s.coil} still reads ON after OFF: relay may be stuck, barrier held open"
-            )
-
-    async def _switch_off(self) -> None:
-        try:
-            await self._write_coil(False)
-        except GateFault as first:
-            log.warning("%s; trying OFF once more", first)
-            try:
-                await self._write_coil(False)
-            except GateFault as second:
-                raise self._fault(
-                    f"coil {self._settings.coil} OFF failed twice, the relay may be stuck ON and hold the"
-                    f" barrier open ({first.problem}; then {second.problem})"
-                ) from second
-
-    async def _flash_on(self) -> None:
-        s = self._settings
-        address = WAVESHARE_FLASH_ON_BASE + s.coil
-        units = max(1, (s.pulse_ms + _WAVESHARE_UNIT_MS // 2) // _WAVESHARE_UNIT_MS)
-        what = f"Waveshare flash-on relay {s.coil} for {units * _WAVESHARE_UNIT_MS} ms (FC05 0x{address:04X})"
-        request = _FlashOnPdu(address=address, value=units, dev_id=s.unit)
-        response = await self._request(what, lambda c: c.execute(False, request))
-        echoed = (response.address, getattr(response, "value", None))
-        if echoed != (address, units):
-            raise self._fault(f"{what}: board echoed {echoed!r}; check board_pulse")
-
-    async def vehicle_passed(self) -> bool | None:
-        address, unit = self._settings.passed_input, self._settings.unit
-        if address is None:
-            return None
-        return await self._read_bit(
-            f"read input {address} (FC02)", lambda c: c.read_discrete_inputs(address, device_id=unit)
-        )
-
-    async def aclose(self) -> None:
-        self._closed = True
-        async with self._lock:
-            self._drop()
 
 
 def lcus_frame(channel: int, on: bool) -> bytes:
