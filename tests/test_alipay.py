@@ -33,16 +33,15 @@ from booth.clouds.alipay import (
     build_order_sync_biz,
     build_parkinglotinfo_create_biz,
     build_parkinglotinfo_query_biz,
-    china_time_text,
     classify_alipay,
     json_object_members,
     load_private_key,
     load_public_key,
     out_order_no_for,
-    parse_china_time,
     read_alipay_response,
     rsa2_sign,
 )
+from booth.clouds.http import china_time_text, parse_china_time
 from booth.sandbox.alipay_gateway import AlipayGatewayEmulator
 
 VECTOR_DIR = Path(__file__).parent / "vectors"

@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from booth.cli import demo_settings, main
-from booth.clouds.alipay import ORDER_SYNC, china_time_text, out_order_no_for, public_key_pem
+from booth.clouds.alipay import ORDER_SYNC, out_order_no_for, public_key_pem
+from booth.clouds.http import china_time_text
 from booth.config import ConfigError, settings_from_mapping
 from booth.domain.lane import LaneState
 from booth.domain.money import format_yuan

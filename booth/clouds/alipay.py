@@ -12,7 +12,6 @@ received; re-serialising the parsed JSON would change them. A missing or bad sig
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import functools
@@ -22,7 +21,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -35,6 +34,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from booth.clouds.http import (
+    GatewayClient,
+    TransportFailure,
+    china_time_text,
+    post_capped,
+)
 from booth.domain.money import format_yuan
 
 logger = logging.getLogger("booth.alipay")
@@ -46,8 +51,6 @@ PARKINGLOT_CREATE: Final = "alipay.eco.mycar.parking.parkinglotinfo.create"
 PARKINGLOT_QUERY: Final = "alipay.eco.mycar.parking.parkinglotinfo.query"
 PARKINGLOT_UPDATE: Final = "alipay.eco.mycar.parking.parkinglotinfo.update"
 ALREADY_SYNCED_SUB_CODE: Final = "PARKING_DEDUCT_ORDER_HAS_SYNCED"
-MAX_ANSWER_BYTES: Final = 1 << 20
-CHINA_TZ: Final = timezone(timedelta(hours=8), "China Standard Time")
 """UTC+8 without daylight saving: what Alipay and TOP mean by a timestamp, whatever the booth's own zone."""
 MIN_RSA_BITS: Final = 2048
 
@@ -392,71 +395,6 @@ def read_alipay_response(
 # -- transport ---------------------------------------------------------------------------------------------
 
 
-class TransportFailure(Exception):
-    """No complete HTTP answer: refused connection, timeout, dropped or endless body, too big."""
-
-
-@dataclass(frozen=True, slots=True)
-class HttpAnswer:
-    status: int
-    content_type: str
-    body: bytes
-
-
-async def post_capped(
-    http: httpx.AsyncClient,
-    url: str,
-    *,
-    content: bytes,
-    headers: Mapping[str, str],
-    timeout_s: float,
-    params: Mapping[str, str] | None = None,
-    max_bytes: int = MAX_ANSWER_BYTES,
-) -> HttpAnswer:
-    """POST and read the whole answer within one overall deadline and a size cap.
-
-    httpx's own timeouts are per read, so a server dribbling bytes forever would never trip them: the
-    ``asyncio.timeout`` around the whole exchange does.
-    """
-    try:
-        async with asyncio.timeout(timeout_s):
-            async with http.stream(
-                "POST",
-                url,
-                params=dict(params or {}),
-                content=content,
-                headers=dict(headers),
-                timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            ) as response:
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > max_bytes:
-                    raise TransportFailure(f"answer of {declared} bytes refused (limit {max_bytes})")
-                received = bytearray()
-                async for chunk in response.aiter_bytes():
-                    received += chunk
-                    if len(received) > max_bytes:
-                        raise TransportFailure(f"answer larger than {max_bytes} bytes refused")
-                return HttpAnswer(
-                    response.status_code, response.headers.get("content-type", ""), bytes(received)
-                )
-    except TimeoutError:
-        raise TransportFailure(f"no complete answer within {timeout_s:g} s") from None
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise TransportFailure(f"{type(exc).__name__}: {exc or 'connection failed'}") from None
-
-
-def china_time_text(moment: datetime) -> str:
-    """'yyyy-MM-dd HH:mm:ss' in China time. A naive datetime is refused: its zone would be a guess."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"naive datetime refused (give an aware one): {moment!r}")
-    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def parse_china_time(text: str) -> datetime:
-    """Inverse of :func:`china_time_text`; ValueError for any other format."""
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA_TZ)
-
-
 # -- settings ----------------------------------------------------------------------------------------------
 
 
@@ -789,7 +727,7 @@ def build_parkinglotinfo_query_biz(*, parking_id: str = "", out_parking_id: str 
 # -- the client --------------------------------------------------------------------------------------------
 
 
-class AlipayClient:
+class AlipayClient(GatewayClient):
     """Signed calls to the Alipay gateway.
 
     ``gateway_url`` and the keys override the settings (the engine passes the emulator's when
@@ -812,28 +750,11 @@ class AlipayClient:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"Alipay gateway URL must be http(s), got {url!r}")
         self._settings = settings
-        self._url = url
         self._app_key = app_private_key if app_private_key is not None else settings.load_app_private_key()
         self._alipay_key = (
             alipay_public_key if alipay_public_key is not None else settings.load_alipay_public_key()
         )
-        self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient()
-        self._clock = clock or (lambda: datetime.now(UTC))
-
-    @property
-    def gateway_url(self) -> str:
-        return self._url
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> AlipayClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+        super().__init__(url, http, clock)  # last: nothing to close if the settings were refused
 
     def request_params(
         self, method: str, biz: Mapping[str, Any], *, timestamp: str | None = None

@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final, Literal
 from urllib.parse import urlencode
@@ -25,7 +25,8 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from booth.clouds.alipay import TransportFailure, china_time_text, post_capped, response_node_name
+from booth.clouds.alipay import response_node_name
+from booth.clouds.http import GatewayClient, TransportFailure, china_time_text, post_capped
 
 logger = logging.getLogger("booth.top")
 
@@ -347,7 +348,7 @@ def build_backflow(
 # -- the client --------------------------------------------------------------------------------------------
 
 
-class TopClient:
+class TopClient(GatewayClient):
     """Signed calls to the TOP router. ``gateway_url`` overrides the settings (the emulator's in sandbox
     mode); ``http`` may be shared and is closed by :meth:`aclose` only if created here."""
 
@@ -365,24 +366,7 @@ class TopClient:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"TOP gateway URL must be http(s), got {url!r}")
         self._settings = settings
-        self._url = url
-        self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient()
-        self._clock = clock or (lambda: datetime.now(UTC))
-
-    @property
-    def gateway_url(self) -> str:
-        return self._url
-
-    async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
-
-    async def __aenter__(self) -> TopClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+        super().__init__(url, http, clock)  # last: nothing to close if the settings were refused
 
     def request_params(
         self, method: str, params: Mapping[str, object], *, timestamp: str | None = None

@@ -38,12 +38,12 @@ from booth.clouds.alipay import (
     alipay_sign_content,
     load_private_key,
     load_public_key,
-    parse_china_time,
     public_key_pem,
     response_node_name,
     rsa2_sign,
     rsa2_verify,
 )
+from booth.clouds.http import parse_china_time
 from booth.sandbox.server import LoopbackServer
 
 logger = logging.getLogger("booth.sandbox.alipay")

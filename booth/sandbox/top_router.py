@@ -19,7 +19,8 @@ from typing import Any, Final, Literal, get_args
 
 from aiohttp import web
 
-from booth.clouds.alipay import parse_china_time, response_node_name
+from booth.clouds.alipay import response_node_name
+from booth.clouds.http import parse_china_time
 from booth.clouds.top import BACKFLOW, BACKFLOW_ACTIONS, SIGN_METHODS, top_sign
 from booth.sandbox.server import LoopbackServer
 
