@@ -406,5 +406,6 @@ class OutboxRelay:
             wait = self._idle_s
             if self.breaker is not None and self.breaker.state is BreakerState.OPEN:
                 wait = min(wait, max(self.breaker.reopens_in(), 0.01))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            with contextlib.suppress(TimeoutError):  # not wait_for: see CloudSync._status_loop
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()

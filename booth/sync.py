@@ -51,6 +51,7 @@ from booth.outbox import (
     SendVerdict,
 )
 from booth.store import OutboxBacklog, OutboxItem, OutboxRecord, StayRecord, Store
+from booth.store.worker import DatabaseWorkerClosed
 
 log = logging.getLogger("booth.sync")
 T = TypeVar("T")
@@ -769,13 +770,18 @@ class CloudSync:
     async def _status_loop(self) -> None:
         every = self._settings.sync.status_every_s
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that arrives as the
+            # event is set, and this loop would outlive the engine's shutdown
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), every)
+                async with asyncio.timeout(every):
+                    await self._poke.wait()
             self._poke.clear()
             try:
                 await self.refresh_status()
             except asyncio.CancelledError:
                 raise
+            except DatabaseWorkerClosed:
+                return  # the engine is stopping
             except Exception:
                 log.exception("sync status refresh failed")
             await asyncio.sleep(min(0.25, every))  # under load, at most a few refreshes a second

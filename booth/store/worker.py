@@ -25,6 +25,10 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
+class DatabaseWorkerClosed(RuntimeError):
+    """Work submitted after the engine shut its database thread down."""
+
+
 class Priority(IntEnum):
     MONEY = 0
     LANE = 1
@@ -48,7 +52,7 @@ class DatabaseWorker(Executor):
         with self._lock:
             if self._shutdown:
                 what = getattr(fn, "__qualname__", repr(fn))
-                raise RuntimeError(f"the database worker is shut down; refused {what}")
+                raise DatabaseWorkerClosed(f"the database worker is shut down; refused {what}")
             self._queue.put((int(priority), next(self._order), fn, future))
         return future
 
