@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from booth.clouds.alipay import AlipaySettings
 from booth.clouds.top import TmallSettings
-from booth.domain.tariff import TariffSettings
+from booth.domain.tariff import TariffSettings, YuanFen
 
 SCHEMA_VERSION = 1
 APP_NAME = "booth"
@@ -333,6 +333,97 @@ class CameraListenerSettings(_Section):
         return Path(platformdirs.user_data_dir(APP_NAME)) / "photos"
 
 
+#: Chinese yuan notes and coins in fen, largest first: the blind count's rows.
+DEFAULT_DENOMINATIONS = (10_000, 5_000, 2_000, 1_000, 500, 100, 50, 10)
+
+
+class StaffSettings(_Section):
+    """[staff]: attendants' and supervisors' PINs (kept as salted scrypt hashes) and the lock-out."""
+
+    pin_min_length: int = Field(4, ge=4, le=12, description="Shortest PIN accepted when one is set.")
+    lockout_after: int = Field(5, ge=1, le=20, description="Wrong PINs in a row before a lock-out.")
+    lockout_minutes: int = Field(15, ge=1, le=1440, description="How long a lock-out lasts.")
+
+
+class ShiftSettings(_Section):
+    """[shifts]: the opening float, the blind count and when a variance needs a supervisor's co-signature."""
+
+    default_float: YuanFen = Field(50_000, description='Opening float of a first shift, yuan ("500.00").')
+    cosign_variance: YuanFen = Field(
+        2_000, description="A close whose |counted - expected| is above this, yuan text, needs a supervisor."
+    )
+    denominations: tuple[int, ...] = Field(
+        DEFAULT_DENOMINATIONS, description="Notes and coins counted at close, in fen, largest first."
+    )
+
+    @field_validator("denominations")
+    @classmethod
+    def _sane_denominations(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value:
+            raise ValueError("at least one denomination is needed")
+        if any(d <= 0 for d in value):
+            raise ValueError("denominations are positive amounts in fen")
+        if len(set(value)) != len(value):
+            raise ValueError("a denomination is listed twice")
+        return tuple(sorted(value, reverse=True))
+
+
+class ExceptionSettings(_Section):
+    """[exceptions]: the reasons offered for free releases and manual lifts, which need a supervisor, and
+    how many of each a shift may have before the supervisor is alerted."""
+
+    free_release_reasons: tuple[str, ...] = Field(
+        ("员工车辆", "特种车辆", "设备故障", "经理批准", "投诉处理", "短时进出"),
+        description="Reasons offered for a free release (the attendant may add free text).",
+    )
+    manual_lift_reasons: tuple[str, ...] = Field(
+        ("道闸故障", "系统故障", "识别失败", "特种车辆", "经理批准", "车辆滞留"),
+        description="Reasons offered for a manual lift (the attendant may add free text).",
+    )
+    approval_required: tuple[str, ...] = Field(
+        ("经理批准", "投诉处理"), description="Reasons that need a supervisor's PIN before the gate lifts."
+    )
+    free_text_allowed: bool = Field(True, description="Allow a reason typed in place of a listed one.")
+    max_free_releases_per_shift: int = Field(
+        20, ge=0, description="Alert the supervisor when a shift exceeds this many free releases (0 = off)."
+    )
+    max_manual_lifts_per_shift: int = Field(
+        10, ge=0, description="Alert the supervisor when a shift exceeds this many manual lifts (0 = off)."
+    )
+
+    @model_validator(mode="after")
+    def _reasons_listed(self) -> ExceptionSettings:
+        for name in ("free_release_reasons", "manual_lift_reasons"):
+            reasons = getattr(self, name)
+            if any(not r.strip() or len(r) > 64 for r in reasons):
+                raise ValueError(f"{name}: each reason is 1 to 64 characters")
+        listed = set(self.free_release_reasons) | set(self.manual_lift_reasons)
+        unknown = [r for r in self.approval_required if r not in listed]
+        if unknown:
+            raise ValueError(f"approval_required names reasons that are in neither list: {unknown}")
+        return self
+
+
+class KioskSettings(_Section):
+    """[kiosk]: the booth screen as a locked-down kiosk (also `booth --kiosk`)."""
+
+    enabled: bool = Field(False, description="Frameless full screen; leaving needs a supervisor PIN.")
+    hide_cursor: bool = Field(False, description="Hide the mouse pointer (touchscreen booths).")
+    idle_lock_s: float = Field(
+        300.0, ge=0, description="Lock after this long untouched (0 = never); lanes keep working."
+    )
+    watchdog: bool = Field(True, description="Feed systemd's watchdog from the GUI thread (as a unit).")
+
+
+class DisplaySettings(_Section):
+    """[display]: language, theme, text size and voice of the booth window."""
+
+    language: Literal["zh_CN", "en"] = Field("zh_CN", description='"zh_CN" or "en"; switchable at run time.')
+    theme: Literal["standard", "high_contrast"] = Field("standard", description="Colour theme.")
+    font_scale: float = Field(1.0, ge=0.75, le=2.0, description="Text size relative to the standard size.")
+    voice: bool = Field(True, description="Spoken prompts for the driver and the attendant, where available.")
+
+
 class Settings(_Section):
     schema_version: int = Field(SCHEMA_VERSION, description="Version of this file's schema.")
     park: ParkSettings
@@ -346,6 +437,11 @@ class Settings(_Section):
     tmall: TmallSettings | None = Field(None, description="[tmall]: parking data back to a Tmall mall.")
     sync: SyncSettings = Field(default_factory=SyncSettings)
     cameras: CameraListenerSettings = Field(default_factory=CameraListenerSettings)
+    staff: StaffSettings = Field(default_factory=StaffSettings)
+    shifts: ShiftSettings = Field(default_factory=ShiftSettings)
+    exceptions: ExceptionSettings = Field(default_factory=ExceptionSettings)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
+    display: DisplaySettings = Field(default_factory=DisplaySettings)
 
     @field_validator("schema_version")
     @classmethod

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -38,6 +39,9 @@ EXIT_ORDER_STATES = ("awaiting", "paid", "released", "cancelled")
 GATE_OUTCOMES = ("opened", "failed")
 OUTBOX_CLOUDS = ("bolink", "alipay", "tmall")
 OUTBOX_STATES = ("pending", "sent", "dead")
+ROLES = ("attendant", "supervisor")
+SHIFT_STATES = ("open", "closed")
+EXCEPTION_KINDS = ("manual_lift", "free_release")
 
 # Lengths shared by the models, the first migration and the boundary checks in the operations.
 ORDER_ID_MAX = 48
@@ -89,6 +93,8 @@ class Stay(Base):
     __table_args__ = (
         CheckConstraint(_one_of("state", STAY_STATES), name="state"),
         Index("ix_stays_plate_state", "plate", "state"),
+        Index("ix_stays_entry_at", "entry_at"),
+        Index("ix_stays_exit_at", "exit_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -119,6 +125,7 @@ class ExitOrder(Base):
             name="amounts_not_negative",
         ),
         Index("ix_exit_orders_stay_id_state", "stay_id", "state"),
+        Index("ix_exit_orders_settled_at", "settled_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -149,6 +156,7 @@ class Payment(Base):
     __table_args__ = (
         UniqueConstraint("trade_no"),
         CheckConstraint("amount_fen >= 0", name="amount_not_negative"),
+        Index("ix_payments_paid_at", "paid_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -193,6 +201,7 @@ class AuditEntry(Base):
     """Who did what, for the supervisor: exceptions (manual lift, free release, corrections) land here."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_action_at", "action", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -228,3 +237,93 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Person(Base):
+    """An attendant or a supervisor. `username` is what they type or tap to sign in and what every
+    operator/actor column records; the PIN is kept only as a salted scrypt hash (booth.people)."""
+
+    __tablename__ = "people"
+    __table_args__ = (
+        CheckConstraint(_one_of("role", ROLES), name="role"),
+        CheckConstraint("failed_pins >= 0", name="failed_pins_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(NAME_MAX), unique=True)
+    display_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    role: Mapped[str] = mapped_column(String(16))
+    pin_hash: Mapped[str] = mapped_column(Text)
+    failed_pins: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_by: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(NAME_MAX))
+
+
+class Shift(Base):
+    """One attendant's stint at the booth, from the opening float to the blind cash count.
+
+    The close keeps what was expected, what was counted (by denomination, as JSON) and the variance
+    (counted - expected, signed), who co-signed a variance above the limit, and the float handed over to
+    the next shift. At most one shift is open at a time (a partial unique index on `state`).
+    """
+
+    __tablename__ = "shifts"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", SHIFT_STATES), name="state"),
+        CheckConstraint("opening_float_fen >= 0", name="opening_float_not_negative"),
+        CheckConstraint(
+            "(counted_fen IS NULL OR counted_fen >= 0)"
+            " AND (handover_float_fen IS NULL OR handover_float_fen >= 0)",
+            name="close_amounts_not_negative",
+        ),
+        Index(
+            "uq_shifts_one_open",
+            "state",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
+        Index("ix_shifts_opened_at", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attendant_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opening_float_fen: Mapped[int] = mapped_column(BigInteger)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    counted_json: Mapped[str | None] = mapped_column(Text)
+    counted_fen: Mapped[int | None] = mapped_column(BigInteger)
+    expected_fen: Mapped[int | None] = mapped_column(BigInteger)
+    variance_fen: Mapped[int | None] = mapped_column(BigInteger)
+    cosigned_by: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    handover_float_fen: Mapped[int | None] = mapped_column(BigInteger)
+    close_note: Mapped[str | None] = mapped_column(Text)
+
+
+class LaneException(Base):
+    """A manual lift or a free release: the reason (from the configured list), free text, who did it, who
+    approved it when the reason needs a supervisor, and the lane photo of the moment when there is one."""
+
+    __tablename__ = "lane_exceptions"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", EXCEPTION_KINDS), name="kind"),
+        Index("ix_lane_exceptions_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(SHORT_MAX))
+    lane_id: Mapped[str] = mapped_column(String(SHORT_MAX))
+    stay_id: Mapped[int | None] = mapped_column(ForeignKey("stays.id"))
+    exit_order_id: Mapped[int | None] = mapped_column(ForeignKey("exit_orders.id"))
+    plate: Mapped[str | None] = mapped_column(String(PLATE_MAX))
+    due_fen: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(NAME_MAX))
+    note: Mapped[str] = mapped_column(Text)
+    operator: Mapped[str] = mapped_column(String(NAME_MAX))
+    approved_by: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    photo: Mapped[str | None] = mapped_column(Text)
