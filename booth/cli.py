@@ -10,6 +10,8 @@ booth sync requeue [--cloud C] [--config FILE]  give dead letters a fresh start 
 booth alipay register-lot [--config FILE]       parkinglotinfo.create, once; keeps Alipay's parking_id
 booth alipay query-lot [--config FILE]          what Alipay has for this lot
 booth alipay update-lot [--config FILE]         send [alipay.lot] as it is now (parkinglotinfo.update)
+booth staff add|list|disable|enable|unlock      attendants and supervisors (booth/staff_cli.py)
+booth shift list [--from DATE --to DATE]        shifts and their cash counts
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from booth import staff_cli
 from booth.config import ConfigError, Settings, default_config_path, load_settings, settings_from_mapping
 
 if TYPE_CHECKING:
@@ -263,7 +266,11 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
         ("update-lot", "send [alipay.lot] as it is now (parkinglotinfo.update)"),
     ):
         alipay_sub.add_parser(name, help=text).add_argument("--config", metavar="FILE", dest="sub_config")
+    staff_cli.register(sub)
     args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # commands registered by their own modules (staff, shift) run themselves
+        return int(handler(args))
 
     if args.command == "config":
         if args.config_command == "example":
