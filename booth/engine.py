@@ -25,10 +25,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from booth.clouds.bolink import (
     BolinkClient,
@@ -55,12 +55,17 @@ from booth.domain.money import format_yuan
 from booth.domain.plates import PLATELESS_MARKERS, Plate, PlateColour, PlateError, PlateKind, parse_plate
 from booth.domain.tariff import Quote, quote_fee, vehicle_class_for
 from booth.outbox import OutboxRelay, SendResult, SendVerdict
+from booth.shifts import Shifts
+from booth.staff import AuthError, Staff
 from booth.store import Database, OutboxItem, OutboxRecord, PaymentOutcome, Store, open_database
+from booth.store.records import LaneExceptionItem
 from booth.store.worker import DatabaseWorker, Priority
 from booth.sync import CLOUDS, CloudSync, SyncStatus, compose_status, paid_by_alipay
 
 log = logging.getLogger("booth.engine")
 T = TypeVar("T")
+P = ParamSpec("P")
+ExceptionKind = Literal["free_release", "manual_lift"]
 
 
 # ------------------------------------------------------------------------------ events to the GUI / logs
@@ -110,6 +115,38 @@ Listener = Callable[[EngineEvent], None]
 
 class EngineError(Exception):
     """The engine could not start or was used wrongly; the message says why."""
+
+
+class ExceptionRefused(L.LaneRuleError):
+    """A free release or manual lift refused before it reached the lane: nothing happened, no gate moved.
+
+    ``code`` says why: "reason_missing", "reason_too_long", "reason_not_listed", "note_too_long",
+    "operator_missing", or (ApprovalError) an approval problem. The message (shown on screen, like every
+    lane rule) names the problem.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class ApprovalError(ExceptionRefused):
+    """The reason needs a supervisor's approval and it was not given or not good. ``code`` is
+    "approval_required" (no approver given) or the sign-in's own refusal ("unknown", "disabled", "locked",
+    "wrong_pin", "not_supervisor", "bad_pin"), kept as ``auth`` with its tries left / lock-out end."""
+
+    def __init__(self, code: str, message: str, auth: AuthError | None = None) -> None:
+        super().__init__(code, message)
+        self.auth = auth
+
+
+#: the longest reason (the lane_exceptions column) and free-text note an attendant may give
+REASON_MAX = 64
+NOTE_MAX = 200
+#: alerts whose audit row the engine writes itself, with more detail than the lane's message
+_AUDITED_WHERE_RAISED = frozenset({"payment_failed"})
+_FAILED_RESULTS_KEPT = 1000
 
 
 def new_order_id(lane_id: str, at: datetime) -> str:
@@ -169,6 +206,11 @@ class Engine:
         self._views: dict[str, L.LaneView] = {}
         self._views_lock = threading.Lock()
         self.exits_completed = 0
+        self._staff: Staff | None = None
+        self._shifts: Shifts | None = None
+        #: PIN checks and people/shift bookkeeping: never on the GUI thread, the loop or the DB worker
+        self._office = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="booth-office")
+        self._failed_results: OrderedDict[str, None] = OrderedDict()  # failed payments already recorded
 
     # ---------------------------------------------------------------------------- lifecycle (any thread)
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -206,7 +248,30 @@ class Engine:
             thread.join(timeout)
             if thread.is_alive():
                 log.error("engine thread did not stop within %s s", timeout)
+        self._office.shutdown(wait=True, cancel_futures=True)
         self._db_executor.shutdown(wait=True)
+
+    @property
+    def staff(self) -> Staff:
+        """The people and their PINs (call it through ``office``: PIN checks are slow on purpose)."""
+        if self._staff is None:
+            raise EngineError("engine is not running: no staff yet")
+        return self._staff
+
+    @property
+    def shifts(self) -> Shifts:
+        """The shifts (call it through ``office``)."""
+        if self._shifts is None:
+            raise EngineError("engine is not running: no shifts yet")
+        return self._shifts
+
+    def office(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> concurrent.futures.Future[T]:
+        """Run ``fn`` on the engine's one office thread ("booth-office"): sign-ins, people and shifts, whose
+        scrypt and database work must wait neither the GUI, the engine loop nor the database worker."""
+        try:
+            return self._office.submit(fn, *args, **kwargs)
+        except RuntimeError as exc:  # shut down with the engine
+            raise EngineError(f"the office thread has stopped: {exc}") from None
 
     def now(self) -> datetime:
         return self._clock()
@@ -251,11 +316,30 @@ class Engine:
     def cash(self, lane_id: str, tendered_fen: int, operator: str) -> concurrent.futures.Future[None]:
         return self._lane_command(lane_id, lambda at: L.CashTaken(tendered_fen, operator, at))
 
-    def free_release(self, lane_id: str, reason: str, operator: str) -> concurrent.futures.Future[None]:
-        return self._lane_command(lane_id, lambda at: L.FreeRelease(reason, operator, at))
+    def free_release(
+        self,
+        lane_id: str,
+        reason: str,
+        operator: str,
+        note: str = "",
+        approver: tuple[str, str] | None = None,
+    ) -> concurrent.futures.Future[None]:
+        """Let the car at the lane out without paying. ``reason`` from [exceptions] free_release_reasons
+        (or typed, when free_text_allowed), ``note`` free text, ``approver`` a supervisor's (username,
+        PIN), needed when the reason is in approval_required. The future fails with ExceptionRefused /
+        ApprovalError (nothing happens) or LaneRuleError (the lane cannot do it now)."""
+        return self._exception_command("free_release", lane_id, reason, operator, note, approver)
 
-    def manual_lift(self, lane_id: str, reason: str, operator: str) -> concurrent.futures.Future[None]:
-        return self._lane_command(lane_id, lambda at: L.ManualLift(reason, operator, at))
+    def manual_lift(
+        self,
+        lane_id: str,
+        reason: str,
+        operator: str,
+        note: str = "",
+        approver: tuple[str, str] | None = None,
+    ) -> concurrent.futures.Future[None]:
+        """Lift the barrier by hand; as ``free_release``, with [exceptions] manual_lift_reasons."""
+        return self._exception_command("manual_lift", lane_id, reason, operator, note, approver)
 
     def retry_payment(self, lane_id: str, operator: str) -> concurrent.futures.Future[None]:
         return self._lane_command(lane_id, lambda at: L.RetryPayment(operator, at))
@@ -305,6 +389,156 @@ class Engine:
 
         return self._call(run())
 
+    def _exception_command(
+        self,
+        kind: ExceptionKind,
+        lane_id: str,
+        reason: str,
+        operator: str,
+        note: str,
+        approver: tuple[str, str] | None,
+    ) -> concurrent.futures.Future[None]:
+        if lane_id not in self._lane_settings:
+            raise EngineError(f"no lane {lane_id!r}")
+        return self._call(self._lane_exception(kind, lane_id, reason, operator, note, approver))
+
+    async def _lane_exception(
+        self,
+        kind: ExceptionKind,
+        lane_id: str,
+        reason: str,
+        operator: str,
+        note: str,
+        approver: tuple[str, str] | None,
+    ) -> None:
+        """Check the reason and the approval, then hand the decision to the lane. Nothing reaches the lane
+        (no record, no gate) unless both are good."""
+        reason, note = self._checked_exception(kind, reason, operator, note)
+        approved_by = await self._approval(kind, reason, approver)
+        at = self._clock()
+        event: L.FreeRelease | L.ManualLift
+        if kind == "free_release":
+            event = L.FreeRelease(reason, operator, at, note=note, approved_by=approved_by)
+        else:
+            event = L.ManualLift(reason, operator, at, note=note, approved_by=approved_by)
+        await self.dispatch(lane_id, event)
+
+    def _checked_exception(
+        self, kind: ExceptionKind, reason: str, operator: str, note: str
+    ) -> tuple[str, str]:
+        """The reason and note as recorded; ExceptionRefused names what is wrong with them."""
+        what = "免费放行" if kind == "free_release" else "人工抬杆"
+        if not isinstance(reason, str) or not reason.strip():
+            raise ExceptionRefused("reason_missing", f"{what}需要原因")
+        if not isinstance(operator, str) or not operator.strip():
+            raise ExceptionRefused("operator_missing", f"{what}需要收费员")
+        if not isinstance(note, str):
+            raise ExceptionRefused("note_too_long", f"{what}的备注必须是文字")
+        reason, note = reason.strip(), note.strip()
+        if len(reason) > REASON_MAX:
+            raise ExceptionRefused(
+                "reason_too_long", f"{what}的原因最多 {REASON_MAX} 个字（现 {len(reason)} 个）"
+            )
+        if len(note) > NOTE_MAX:
+            raise ExceptionRefused("note_too_long", f"{what}的备注最多 {NOTE_MAX} 个字（现 {len(note)} 个）")
+        listed = self._reasons(kind)
+        if not self.settings.exceptions.free_text_allowed and reason not in listed:
+            raise ExceptionRefused(
+                "reason_not_listed", f"“{reason}”不是可选的{what}原因；请从列表选择：{'、'.join(listed)}"
+            )
+        return reason, note
+
+    def _reasons(self, kind: ExceptionKind) -> tuple[str, ...]:
+        ex = self.settings.exceptions
+        return ex.free_release_reasons if kind == "free_release" else ex.manual_lift_reasons
+
+    async def _approval(
+        self, kind: ExceptionKind, reason: str, approver: tuple[str, str] | None
+    ) -> str | None:
+        """The supervisor who approved, checked on the office thread (scrypt is slow on purpose). Needed
+        when the reason is in approval_required; an approver given anyway is checked too, so a recorded
+        approval is always a real one."""
+        needed = reason in self.settings.exceptions.approval_required
+        what = "免费放行" if kind == "free_release" else "人工抬杆"
+        if approver is None:
+            if needed:
+                raise ApprovalError("approval_required", f"“{reason}”{what}需要主管输入 PIN 批准")
+            return None
+        if (
+            not isinstance(approver, tuple)
+            or len(approver) != 2
+            or not all(isinstance(part, str) for part in approver)
+        ):
+            raise ApprovalError("bad_pin", "批准人须为（用户名, PIN）")
+        username, pin = approver
+        try:
+            person = await asyncio.wrap_future(
+                self.office(self.staff.authenticate, username, pin, role="supervisor")
+            )
+        except AuthError as exc:
+            raise ApprovalError(exc.code, f"主管批准未通过（{username}）：{exc.message}", exc) from exc
+        return person.username
+
+    def _after_exception(self, record: L.RecordException) -> None:
+        """Recorded: check the shift's limit in the background (the gate does not wait for it)."""
+        self._spawn(self._check_exception_limit(record), f"exception-limit-{record.lane_id}")
+
+    async def _check_exception_limit(self, record: L.RecordException) -> None:
+        """Alert the supervisor (``exception_limit``) on each exception past the shift's limit. The shift
+        is the open one; with none open, the count runs from the lot's local midnight."""
+        ex = self.settings.exceptions
+        kind = record.kind
+        limit = ex.max_free_releases_per_shift if kind == "free_release" else ex.max_manual_lifts_per_shift
+        if limit == 0:
+            return
+        store, shifts, zone = self._store, self.shifts, self.settings.park.zone
+
+        def work() -> tuple[int | None, str | None, datetime, int]:
+            shift = shifts.current()
+            if shift is not None:
+                since = shift.opened_at
+            else:
+                local = record.at.astimezone(zone)
+                since = datetime.combine(local.date(), time(0), tzinfo=zone).astimezone(UTC)
+            count = store.count_lane_exceptions(kind, since=since)
+            return (shift.id if shift else None), (shift.attendant if shift else None), since, count
+
+        try:
+            shift_id, attendant, since, count = await self._db(work, Priority.BACKGROUND)
+        except Exception:
+            log.exception("%s: the %s limit could not be checked", record.lane_id, kind)
+            return
+        if count <= limit:
+            return
+        what = "免费放行" if kind == "free_release" else "人工抬杆"
+        period = f"本班（{attendant}）" if shift_id is not None else "今日（无开班）"
+        message = (
+            f"{period}{what}已 {count} 次，超过上限 {limit} 次；最近一次：{record.operator}，{record.reason}"
+        )
+        log.warning("alert exception_limit on %s: %s", record.lane_id, message)
+        self._emit(AlertRaised(record.lane_id, "exception_limit", message, record.at))
+        detail = {
+            "kind": kind,
+            "count": count,
+            "limit": limit,
+            "shift_id": shift_id,
+            "attendant": attendant,
+            "since": since.isoformat(),
+            "lane_id": record.lane_id,
+            "operator": record.operator,
+            "reason": record.reason,
+            "message": message,
+        }
+        try:
+            await self._db(
+                lambda: store.audit(
+                    actor=f"lane:{record.lane_id}", action="exception_limit", detail=detail, at=record.at
+                ),
+                Priority.BACKGROUND,
+            )
+        except Exception:
+            log.exception("%s: the exception_limit alert could not be audited", record.lane_id)
+
     # ------------------------------------------------------------------------------- the engine thread
     def _thread_main(self) -> None:
         loop = asyncio.new_event_loop()
@@ -345,6 +579,8 @@ class Engine:
         finally:
             self._database = await opening
         self.store = Store(self._database)
+        self._staff = Staff(self._database, s.staff, clock=self._clock)
+        self._shifts = Shifts(self._database, s.shifts, self._staff, clock=self._clock)
         self._start_background()
 
     async def _start_lanes_and_bolink(self) -> None:
@@ -456,6 +692,8 @@ class Engine:
             await self.cloud_sync.aclose()
         if self.sandbox is not None:
             await self.sandbox.stop()
+        # a sign-in under way finishes before its database closes; queued office work is dropped
+        await asyncio.to_thread(self._office.shutdown, wait=True, cancel_futures=True)
         if self._database is not None:
             database = self._database
             await self._db(database.close)
@@ -528,6 +766,13 @@ class Engine:
                     await self._book(lane_id, cmd)
                 case L.ReleaseExitOrder():
                     await self._release(lane_id, cmd)
+                    if cmd.exception is not None:
+                        self._after_exception(cmd.exception)
+                case L.RecordException():
+                    item = _exception_item(cmd)
+                    store = self._store
+                    await self._db(lambda: store.record_lane_exception(item))
+                    self._after_exception(cmd)
                 case L.CancelExitOrder():
                     store = self._store
                     await self._db(lambda: store.cancel_exit_order(cmd.exit_order_id, at=cmd.at))
@@ -536,7 +781,8 @@ class Engine:
                 case L.CloseStay():
                     await self._close_stay(lane_id, cmd)
                 case L.Alert():
-                    await self._alert(lane_id, cmd.kind, cmd.message, cmd.at)
+                    audit = cmd.kind not in _AUDITED_WHERE_RAISED
+                    await self._alert(lane_id, cmd.kind, cmd.message, cmd.at, audit=audit)
         except Exception as exc:
             log.exception("%s: %s failed", lane_id, type(cmd).__name__)
             if isinstance(cmd, L.Alert):
@@ -952,9 +1198,15 @@ class Engine:
         outbox = []
         if cur is not None and cur.order_id is not None:
             outbox.append(self._outpark_item(cur.order_id, cur.stay_id, pay_type, 0, lane_id, cmd.at))
+        exception = None if cmd.exception is None else _exception_item(cmd.exception)
         await self._db(
             lambda: store.release_exit_order(
-                cmd.exit_order_id, at=cmd.at, reason=cmd.reason, operator=cmd.operator, outbox=outbox
+                cmd.exit_order_id,
+                at=cmd.at,
+                reason=cmd.reason,
+                operator=cmd.operator,
+                outbox=outbox,
+                exception=exception,
             ),
             Priority.MONEY,
         )
@@ -1099,9 +1351,13 @@ class Engine:
             await self.cloud_sync.refresh_status()
         return count
 
-    async def _alert(self, lane_id: str | None, kind: str, message: str, at: datetime) -> None:
+    async def _alert(
+        self, lane_id: str | None, kind: str, message: str, at: datetime, *, audit: bool = True
+    ) -> None:
         log.warning("alert %s%s: %s", kind, f" on {lane_id}" if lane_id else "", message)
         self._emit(AlertRaised(lane_id, kind, message, at))
+        if not audit:
+            return
         store = self._store
         actor = f"lane:{lane_id}" if lane_id else "engine"
         await self._db(
@@ -1177,6 +1433,8 @@ class Engine:
                 ),
                 None,
             )
+        if msg.state == 0:
+            self._spawn(self._record_failed_payment(msg, owner, at), f"payment-failed-{msg.order_id}")
         if owner is not None:
             channel_lane = self._lane_by_channel.get(msg.out_channel_id)
             if msg.out_channel_id and channel_lane != owner:
@@ -1223,6 +1481,48 @@ class Engine:
             "trade_no": msg.trade_no,
             "order_id": msg.order_id,
         }
+
+    async def _record_failed_payment(self, msg: OutparkResult, owner: str | None, at: datetime) -> None:
+        """Keep a failed payment (Bolink state 0) for the shift report: an audit row "payment_failed"
+        with the lane, order, amount, pay_type, errmsg and plate. A repeat of the same result is kept once.
+        """
+        key = f"{msg.order_id}:{msg.trade_no}"
+        if msg.trade_no and key in self._failed_results:
+            return
+        self._failed_results[key] = None
+        while len(self._failed_results) > _FAILED_RESULTS_KEPT:
+            self._failed_results.popitem(last=False)
+        lane_id = owner or self._lane_by_channel.get(msg.out_channel_id)
+        lane = self.lanes.get(lane_id) if lane_id else None
+        plate = msg.car_number
+        if not plate and isinstance(lane, L.ExitLane) and lane.current is not None:
+            plate = lane.current.plate.text
+        detail = {
+            "lane_id": lane_id,
+            "order_id": msg.order_id,
+            "amount_fen": msg.total_fen,
+            "pay_type": msg.pay_type,
+            "pay_channel": msg.pay_channel,
+            "trade_no": msg.trade_no,
+            "errmsg": msg.errmsg,
+            "plate": plate or None,
+            "out_channel_id": msg.out_channel_id,
+            "at": at.isoformat(),
+            "pay_time": msg.pay_time,
+        }
+        store = self._store
+        try:
+            await self._db(
+                lambda: store.audit(
+                    actor=f"lane:{lane_id}" if lane_id else "bolink",
+                    action="payment_failed",
+                    detail=detail,
+                    at=at,
+                ),
+                Priority.BACKGROUND,
+            )
+        except Exception:
+            log.exception("the failed payment of order %s could not be recorded", msg.order_id)
 
     async def _on_query_price(self, msg: QueryPrice) -> Mapping[str, Any]:
         store, tariff, zone = self._store, self.settings.tariff, self.settings.park.zone
@@ -1398,6 +1698,23 @@ class Engine:
                     await self.dispatch(lane_id, L.Tick(at))
                 except Exception:
                     log.exception("%s: tick failed", lane_id)
+
+
+def _exception_item(cmd: L.RecordException) -> LaneExceptionItem:
+    return LaneExceptionItem(
+        kind=cmd.kind,
+        lane_id=cmd.lane_id,
+        reason=cmd.reason,
+        note=cmd.note,
+        operator=cmd.operator,
+        at=cmd.at,
+        stay_id=cmd.stay_id,
+        exit_order_id=cmd.exit_order_id,
+        plate=cmd.plate,
+        due_fen=cmd.due_fen,
+        approved_by=cmd.approved_by,
+        photo=cmd.photo,
+    )
 
 
 def _price_fields(q: Quote) -> dict[str, Any]:

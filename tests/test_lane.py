@@ -233,8 +233,18 @@ def test_manual_lift_from_idle_records_reason_without_a_stay() -> None:
     with pytest.raises(L.LaneRuleError):
         lane.handle(L.ManualLift("", "张三", at(0)))
     out = lane.handle(L.ManualLift("消防车", "张三", at(0)))
-    assert kinds(out) == ["OpenGate"]
-    assert isinstance(out[0], L.OpenGate) and out[0].stay_id is None and out[0].reason == "manual_lift"
+    assert kinds(out) == ["RecordException", "OpenGate"]
+    record, lift = out
+    assert isinstance(record, L.RecordException)
+    assert (record.kind, record.reason, record.operator, record.plate, record.stay_id, record.due_fen) == (
+        "manual_lift",
+        "消防车",
+        "张三",
+        None,
+        None,
+        0,
+    )
+    assert isinstance(lift, L.OpenGate) and lift.stay_id is None and lift.reason == "manual_lift"
     assert lane.handle(L.GateOpened(at(1))) == []  # no stay to close
 
 
@@ -244,6 +254,84 @@ def test_manual_lift_of_a_waiting_car_settles_its_order_as_a_manual_lift() -> No
     assert kinds(out) == ["ReleaseExitOrder", "OpenGate"]
     release = out[0]
     assert isinstance(release, L.ReleaseExitOrder) and release.reason.startswith("manual_lift")
+
+
+def test_free_release_records_what_was_forgone_with_the_release() -> None:
+    lane = L.ExitLane("X1", "东出口", "X1")
+    lane.handle(L.VehicleDetected(PLATE, at(0), photo="/photos/X1/a.jpg"))
+    lane.handle(L.StayQuoted(PLATE, 3, "ORD1", 7, T0 - timedelta(hours=2), make_quote(1200), at(0.1)))
+    out = lane.handle(L.FreeRelease("员工车辆", "张三", at(3), note=" 保安部 ", approved_by="王经理"))
+    assert kinds(out) == ["ReleaseExitOrder", "OpenGate"]
+    release, lift = out
+    assert isinstance(release, L.ReleaseExitOrder) and release.exception is not None
+    assert release.exception == L.RecordException(
+        kind="free_release",
+        lane_id="X1",
+        reason="员工车辆",
+        note="保安部",
+        operator="张三",
+        approved_by="王经理",
+        stay_id=3,
+        exit_order_id=7,
+        plate=PLATE.text,
+        due_fen=1200,
+        photo="/photos/X1/a.jpg",
+        at=at(3),
+    )
+    assert isinstance(lift, L.OpenGate) and lift.note == "员工车辆：保安部"
+
+
+def test_free_release_without_a_stay_records_the_exception_on_its_own() -> None:
+    lane = L.ExitLane("X1", "东出口", "X1")
+    lane.handle(L.VehicleDetected(PLATE, at(0)))
+    lane.handle(L.StayNotFound(PLATE, at(0.1)))
+    out = lane.handle(L.FreeRelease("特种车辆", "张三", at(3)))
+    assert kinds(out) == ["RecordException", "OpenGate"]
+    record = out[0]
+    assert isinstance(record, L.RecordException)
+    assert (record.plate, record.stay_id, record.exit_order_id, record.due_fen) == (PLATE.text, None, None, 0)
+
+
+def test_manual_lift_of_a_car_being_priced_keeps_its_plate_and_photo() -> None:
+    lane = L.ExitLane("X1", "东出口", "X1")
+    lane.handle(L.VehicleDetected(PLATE, at(0), photo="p.jpg"))
+    out = lane.handle(L.ManualLift("识别失败", "张三", at(1)))
+    record = out[0]
+    assert isinstance(record, L.RecordException) and (record.plate, record.photo) == (PLATE.text, "p.jpg")
+
+
+def test_failed_exception_record_of_an_idle_lift_leaves_the_lane_idle_and_shut() -> None:
+    lane = L.ExitLane("X1", "东出口", "X1")
+    lane.handle(L.ManualLift("消防车", "张三", at(0)))
+    assert kinds(lane.handle(L.StoreFailed("RecordException", "disk full", at(0.1)))) == ["Alert"]
+    assert lane.state is L.LaneState.IDLE and lane.view().gate == "closed"
+    assert "未抬杆" in lane.message
+
+
+def test_failed_exception_record_at_a_gate_fault_keeps_the_fault_and_the_payment() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    lane.handle(booked())
+    lane.handle(L.GateFailed("no answer", at(7)))
+    lane.handle(L.ManualLift("道闸故障", "张三", at(8)))
+    lane.handle(L.StoreFailed("RecordException", "disk full", at(8.1)))
+    assert lane.state is L.LaneState.GATE_FAULT and lane.view().gate == "fault"
+    out = lane.handle(L.ManualLift("道闸故障", "张三", at(9)))
+    assert isinstance(out[0], L.RecordException) and out[0].due_fen == 0  # still paid: nothing forgone
+    assert kinds(lane.handle(L.GateOpened(at(10)))) == ["CloseStay"]
+
+
+def test_entry_manual_lift_records_the_refused_car_and_a_failed_record_restores_the_refusal() -> None:
+    lane = L.EntryLane("E1", "入口", "E1")
+    lane.handle(L.VehicleDetected(PLATE, at(0), photo="e.jpg"))
+    lane.handle(L.EntryDecided(PLATE, False, "车位已满", None, at(0.1)))
+    out = lane.handle(L.ManualLift("经理批准", "张三", at(1), approved_by="王经理"))
+    assert kinds(out) == ["RecordException", "OpenGate"]
+    record = out[0]
+    assert isinstance(record, L.RecordException)
+    assert (record.plate, record.photo, record.approved_by) == (PLATE.text, "e.jpg", "王经理")
+    lane.handle(L.StoreFailed("RecordException", "disk full", at(1.1)))
+    assert lane.state is L.LaneState.REFUSED and lane.gate == "closed"
 
 
 def test_plate_correction_cancels_the_order_and_prices_again() -> None:
@@ -307,7 +395,15 @@ def test_gate_fault_does_not_close_the_stay_and_a_manual_lift_finishes_it() -> N
     assert kinds(out) == ["Alert"] and lane.state is L.LaneState.GATE_FAULT
     assert lane.view().gate == "fault"
     out = lane.handle(L.ManualLift("道闸重试", "张三", at(8)))
-    assert kinds(out) == ["OpenGate"]
+    assert kinds(out) == ["RecordException", "OpenGate"]
+    record = out[0]
+    assert isinstance(record, L.RecordException)
+    assert (record.stay_id, record.exit_order_id, record.plate, record.due_fen) == (
+        3,
+        7,
+        PLATE.text,
+        0,
+    )  # paid
     assert kinds(lane.handle(L.GateOpened(at(9)))) == ["CloseStay"]
 
 

@@ -7,7 +7,10 @@ Every money and gate rule of a lane lives here and is tested without threads, ne
 - a repeated result changes nothing;
 - the gate opens for money only after the store has booked the payment as the one that settles this exit
   (``PaymentBooked(status="settled")``), so a paid order is never lost and never booked twice;
-- every other lift (free release, manual lift, gate retry) needs an operator and a reason.
+- every other lift (free release, manual lift, gate retry) needs an operator and a reason, and a free
+  release or manual lift is recorded (``RecordException``, or with the release of its exit order) before its
+  gate command: no record, no lift. Which reasons are allowed and who approved is checked by the engine
+  before the event reaches the lane.
 
 The machine never reads a clock: every event carries its time. The engine executes the commands in order
 and feeds their results back as events.
@@ -153,16 +156,25 @@ class CashTaken:
 
 @dataclass(frozen=True)
 class FreeRelease:
+    """The attendant lets the car out without paying; ``approved_by`` is the supervisor who approved it
+    (checked by the engine), ``note`` the attendant's free text next to the reason."""
+
     reason: str
     operator: str
     at: datetime
+    note: str = ""
+    approved_by: str | None = None
 
 
 @dataclass(frozen=True)
 class ManualLift:
+    """The attendant lifts the barrier by hand (gate fault, no read, ...); fields as for FreeRelease."""
+
     reason: str
     operator: str
     at: datetime
+    note: str = ""
+    approved_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -322,13 +334,34 @@ class BookPayment:
 
 
 @dataclass(frozen=True)
+class RecordException:
+    """Keep the evidence of a free release or manual lift: what was forgone, why, by whom, approved by whom,
+    and the lane photo of the moment. Executed before the lift's OpenGate; a failure stops the lift."""
+
+    kind: Literal["free_release", "manual_lift"]
+    lane_id: str
+    reason: str
+    note: str
+    operator: str
+    approved_by: str | None
+    stay_id: int | None
+    exit_order_id: int | None
+    plate: str | None
+    due_fen: int
+    photo: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
 class ReleaseExitOrder:
-    """Settle the exit order without payment (free by tariff, free release, manual lift)."""
+    """Settle the exit order without payment (free by tariff, free release, manual lift). ``exception``
+    is the attendant's decision behind it, recorded in the same transaction (None for a free tariff)."""
 
     exit_order_id: int
     reason: str
     operator: str
     at: datetime
+    exception: RecordException | None = None
 
 
 @dataclass(frozen=True)
@@ -369,6 +402,7 @@ LaneCommand = (
     | RequestPayment
     | QueryPayment
     | BookPayment
+    | RecordException
     | ReleaseExitOrder
     | CancelExitOrder
     | OpenGate
@@ -451,6 +485,12 @@ def _require_reason(reason: str, operator: str, what: str) -> str:
     return text
 
 
+def _gate_note(reason: str, note: str) -> str:
+    """What the gate event keeps as the lift's note: the reason, and the free text after it."""
+    note = note.strip()
+    return f"{reason}：{note}" if note else reason
+
+
 class ExitLane:
     """One exit lane. Not thread-safe: the engine calls it from its own loop only."""
 
@@ -469,6 +509,8 @@ class ExitLane:
         self._gate_open_at: datetime | None = None
         self._last_passed: tuple[str, datetime] | None = None
         self._pending_lift: OpenGate | None = None
+        #: the state (and settled flag) an attendant's lift started from, restored if its record fails
+        self._before_lift: tuple[LaneState, bool] | None = None
 
     # -- queries
     @property
@@ -791,14 +833,33 @@ class ExitLane:
         cur = self.current
         if cur is None or self.state not in _PAYABLE | {LaneState.NO_STAY}:
             raise LaneRuleError("当前没有可免费放行的车辆")
+        record = RecordException(
+            kind="free_release",
+            lane_id=self.lane_id,
+            reason=reason,
+            note=ev.note.strip(),
+            operator=ev.operator,
+            approved_by=ev.approved_by,
+            stay_id=cur.stay_id,
+            exit_order_id=cur.exit_order_id,
+            plate=cur.plate.text,
+            due_fen=cur.due_fen or 0,
+            photo=cur.photo,
+            at=ev.at,
+        )
         commands: list[LaneCommand] = []
         if cur.exit_order_id is not None:
-            commands.append(ReleaseExitOrder(cur.exit_order_id, reason, ev.operator, ev.at))
+            commands.append(ReleaseExitOrder(cur.exit_order_id, reason, ev.operator, ev.at, record))
+        else:
+            commands.append(record)
+        self._before_lift = (self.state, cur.settled)
         cur.settled = True
         self.state = LaneState.OPENING
         self.gate = "opening"
         self.message = f"免费放行：{reason}"
-        commands.append(OpenGate("free_release", ev.operator, reason, cur.stay_id, ev.at))
+        commands.append(
+            OpenGate("free_release", ev.operator, _gate_note(reason, ev.note), cur.stay_id, ev.at)
+        )
         return commands
 
     def _on_manual_lift(self, ev: ManualLift) -> list[LaneCommand]:
@@ -806,21 +867,48 @@ class ExitLane:
         if self.state in (LaneState.OPENING, LaneState.SETTLING):
             raise LaneRuleError("正在入账或抬杆，请稍候")
         cur = self.current
-        commands: list[LaneCommand] = []
+        # the car at the lane, if any: a quote under way or a fault counts; a car passing an open gate
+        # is the one before, not the reason for this lift
+        seen = cur if cur is not None and self.state is not LaneState.GATE_OPEN else None
+        self._before_lift = (self.state, cur.settled if cur is not None else False)
+        release = False
         if cur is not None and self.state in _PAYABLE and cur.exit_order_id is not None:
             # the car leaves without paying: the order is settled as a manual lift, visible in reports
-            commands.append(ReleaseExitOrder(cur.exit_order_id, f"manual_lift: {reason}", ev.operator, ev.at))
-            cur.settled = True
+            release = True
         elif cur is not None and self.state is LaneState.NO_STAY:
-            cur.settled = True
+            pass
         elif self.state is not LaneState.GATE_FAULT:
             # nobody being handled (or a quote still under way, whose late answer is then cancelled)
             self.current = cur = None
+        record = RecordException(
+            kind="manual_lift",
+            lane_id=self.lane_id,
+            reason=reason,
+            note=ev.note.strip(),
+            operator=ev.operator,
+            approved_by=ev.approved_by,
+            stay_id=cur.stay_id if cur is not None else None,
+            exit_order_id=cur.exit_order_id if cur is not None else None,
+            plate=seen.plate.text if seen is not None else None,
+            due_fen=(seen.due_fen or 0) if seen is not None and not seen.settled else 0,
+            photo=seen.photo if seen is not None else None,
+            at=ev.at,
+        )
+        commands: list[LaneCommand] = []
+        if release:
+            assert cur is not None and cur.exit_order_id is not None
+            commands.append(
+                ReleaseExitOrder(cur.exit_order_id, f"manual_lift: {reason}", ev.operator, ev.at, record)
+            )
+        else:
+            commands.append(record)
+        if cur is not None:
+            cur.settled = True
         stay_id = cur.stay_id if cur is not None else None
         self.state = LaneState.OPENING
         self.gate = "opening"
         self.message = f"人工抬杆：{reason}"
-        commands.append(OpenGate("manual_lift", ev.operator, reason, stay_id, ev.at))
+        commands.append(OpenGate("manual_lift", ev.operator, _gate_note(reason, ev.note), stay_id, ev.at))
         return commands
 
     def _on_plate_corrected(self, ev: PlateCorrected) -> list[LaneCommand]:
@@ -862,6 +950,7 @@ class ExitLane:
     def _on_gate_opened(self, ev: GateOpened) -> list[LaneCommand]:
         if self.state is not LaneState.OPENING:
             return []
+        self._before_lift = None
         self.state = LaneState.GATE_OPEN
         self.gate = "open"
         self._gate_open_at = ev.at
@@ -874,6 +963,7 @@ class ExitLane:
     def _on_gate_failed(self, ev: GateFailed) -> list[LaneCommand]:
         if self.state is not LaneState.OPENING:
             return []
+        self._before_lift = None
         self.state = LaneState.GATE_FAULT
         self.gate = "fault"
         self.message = f"道闸故障：{ev.error}。请人工抬杆"
@@ -892,6 +982,7 @@ class ExitLane:
         self.state = LaneState.IDLE
         self.gate = "closed"
         self._gate_open_at = None
+        self._before_lift = None
         self.message = message
 
     def _on_store_failed(self, ev: StoreFailed) -> list[LaneCommand]:
@@ -907,12 +998,22 @@ class ExitLane:
         elif self.state is LaneState.QUOTING:
             self.state = LaneState.NO_STAY
             self.message = f"计费失败：{ev.error}"
-        elif self.state is LaneState.OPENING and cur is not None and not cur.settling_trade_no:
-            # a release could not be recorded, so its lift was not sent: the attendant decides again
-            cur.settled = False
-            self.gate = "closed"
-            self.state = LaneState.PAYMENT_FAILED if cur.quote is not None else LaneState.NO_STAY
-            self.message = f"记录失败，未抬杆：{ev.error}"
+        elif self.state is LaneState.OPENING and (cur is None or not cur.settling_trade_no):
+            # a release or an exception could not be recorded, so its lift was not sent: the attendant
+            # decides again, from where the lift started
+            before, self._before_lift = self._before_lift, None
+            message = f"记录失败，未抬杆：{ev.error}"
+            if before is not None and before[0] is LaneState.GATE_FAULT:
+                self.state, self.gate, self.message = LaneState.GATE_FAULT, "fault", message
+                if cur is not None:
+                    cur.settled = before[1]
+            elif cur is None:
+                self._reset(message)
+            else:
+                cur.settled = False
+                self.gate = "closed"
+                self.state = LaneState.PAYMENT_FAILED if cur.quote is not None else LaneState.NO_STAY
+                self.message = message
         return [alert]
 
     # -- time
@@ -956,9 +1057,12 @@ class EntryLane:
         self.bolink_online = False
         self.gate: Literal["closed", "opening", "open", "fault"] = "closed"
         self.plate: Plate | None = None
+        self.photo: str | None = None
         self.stay_id: int | None = None
         self._gate_open_at: datetime | None = None
         self._last_admitted: tuple[str, datetime] | None = None
+        #: the state a manual lift started from, restored if its record fails
+        self._before_lift: LaneState | None = None
 
     awaiting_order_id = None
 
@@ -977,7 +1081,7 @@ class EntryLane:
 
     def handle(self, event: LaneEvent) -> list[LaneCommand]:
         match event:
-            case VehicleDetected(plate=plate, at=at):
+            case VehicleDetected(plate=plate, at=at, photo=photo):
                 if self.plate is not None and self.plate.text == plate.text:
                     return []
                 last = self._last_admitted
@@ -985,7 +1089,7 @@ class EntryLane:
                     return []
                 if self.state in (LaneState.QUOTING, LaneState.OPENING):
                     return [Alert("lane_busy", f"{plate.text} 到达，但本车道仍在处理上一辆车", at)]
-                self.plate, self.stay_id = plate, None
+                self.plate, self.stay_id, self.photo = plate, None, photo
                 self.state = LaneState.QUOTING
                 self.gate = "closed"
                 self.message = "核验中"
@@ -1003,20 +1107,16 @@ class EntryLane:
                 self.gate = "opening"
                 self.message = "欢迎光临"
                 return [OpenGate("entry", "system", reason, stay_id, at)]
-            case ManualLift(reason=reason, operator=operator, at=at):
-                note = _require_reason(reason, operator, "人工抬杆")
-                if self.state is LaneState.OPENING:
-                    raise LaneRuleError("正在抬杆，请稍候")
-                self.state = LaneState.OPENING
-                self.gate = "opening"
-                self.message = f"人工抬杆：{note}"
-                return [OpenGate("manual_lift", operator, note, self.stay_id, at)]
+            case ManualLift():
+                return self._on_manual_lift(event)
             case GateOpened(at=at):
                 if self.state is LaneState.OPENING:
                     self.state, self.gate, self._gate_open_at = LaneState.GATE_OPEN, "open", at
+                    self._before_lift = None
                 return []
             case GateFailed(error=error, at=at):
                 if self.state is LaneState.OPENING:
+                    self._before_lift = None
                     self.state, self.gate = LaneState.GATE_FAULT, "fault"
                     self.message = f"道闸故障：{error}。请人工抬杆"
                     return [Alert("gate_fault", f"{self.lane_id}: {error}", at)]
@@ -1040,14 +1140,51 @@ class EntryLane:
                 if self.state is LaneState.QUOTING:
                     self.state = LaneState.REFUSED
                     self.message = f"登记失败：{error}"
+                elif self.state is LaneState.OPENING and self._before_lift is not None:
+                    # the manual lift could not be recorded, so it was not sent
+                    self.state, self._before_lift = self._before_lift, None
+                    self.gate = "fault" if self.state is LaneState.GATE_FAULT else "closed"
+                    self.message = f"记录失败，未抬杆：{error}"
                 return [Alert("store_failed", f"{self.lane_id} {what}: {error}", at)]
             case CashTaken() | FreeRelease() | PlateCorrected() | RetryPayment():
                 raise LaneRuleError("入口车道不收费")
         return []
 
+    def _on_manual_lift(self, ev: ManualLift) -> list[LaneCommand]:
+        reason = _require_reason(ev.reason, ev.operator, "人工抬杆")
+        if self.state is LaneState.OPENING:
+            raise LaneRuleError("正在抬杆，请稍候")
+        # the car at the barrier: one refused, being checked or stuck at a fault; after an open gate the
+        # car of the last admission has gone through
+        here = self.state in (LaneState.REFUSED, LaneState.QUOTING, LaneState.GATE_FAULT)
+        record = RecordException(
+            kind="manual_lift",
+            lane_id=self.lane_id,
+            reason=reason,
+            note=ev.note.strip(),
+            operator=ev.operator,
+            approved_by=ev.approved_by,
+            stay_id=self.stay_id if here else None,
+            exit_order_id=None,
+            plate=self.plate.text if here and self.plate is not None else None,
+            due_fen=0,
+            photo=self.photo if here else None,
+            at=ev.at,
+        )
+        self._before_lift = self.state
+        self.state = LaneState.OPENING
+        self.gate = "opening"
+        self.message = f"人工抬杆：{reason}"
+        return [
+            record,
+            OpenGate("manual_lift", ev.operator, _gate_note(reason, ev.note), self.stay_id, ev.at),
+        ]
+
     def _reset(self) -> None:
         self.state, self.gate, self.plate, self.stay_id = LaneState.IDLE, "closed", None, None
+        self.photo = None
         self._gate_open_at = None
+        self._before_lift = None
         self.message = "等待车辆"
 
 

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from booth.store.db import Database
 from booth.store.models import (
     DEDUPE_KEY_MAX,
+    EXCEPTION_KINDS,
     NAME_MAX,
     ORDER_ID_MAX,
     ORDER_REF_MAX,
@@ -32,14 +34,18 @@ from booth.store.models import (
     AuditEntry,
     ExitOrder,
     GateEvent,
+    LaneException,
     OutboxRow,
     Payment,
     Stay,
 )
 from booth.store.records import (
     AuditRecord,
+    ExceptionKind,
     ExitOrderRecord,
     ExitOrderState,
+    LaneExceptionItem,
+    LaneExceptionRecord,
     OutboxBacklog,
     OutboxItem,
     OutboxRecord,
@@ -55,6 +61,10 @@ from booth.store.records import (
 
 _ORDER_ID_RE = re.compile(rf"^[A-Za-z0-9_]{{1,{ORDER_ID_MAX}}}$")
 _GATE_OUTCOMES = ("opened", "failed")
+#: the lane photo's path, as the photo store names it
+_PHOTO_PATH_MAX = 1000
+#: what an attendant may type next to a listed reason (the engine caps it tighter for the screen)
+_EXCEPTION_NOTE_MAX = 2000
 _Row = TypeVar("_Row")
 
 
@@ -255,29 +265,90 @@ class Store:
         reason: str,
         operator: str | None = None,
         outbox: Sequence[OutboxItem] = (),
-    ) -> None:
+        exception: LaneExceptionItem | None = None,
+    ) -> LaneExceptionRecord | None:
         """Settle without payment (free tariff, free release, manual lift): `reason` is what the attendant
-        gave, `outbox` what must be reported of it (e.g. Bolink outpark with pay_type free).
+        gave, `outbox` what must be reported of it (e.g. Bolink outpark with pay_type free), `exception`
+        the attendant's free release or manual lift behind it, kept in the same transaction (and returned).
 
-        Releasing a released order again is a no-op and queues nothing; a paid or cancelled one is refused.
+        Releasing a released order again is a no-op and queues nothing (an exception given is still kept:
+        each lift has its row); a paid or cancelled one is refused.
         """
         exit_order_id = _row_id("exit_order_id", exit_order_id)
         at = _aware("at", at)
         reason = _text("reason", reason, 2000)
         operator = _optional_text("operator", operator, NAME_MAX)
         items = _outbox_items(outbox)
+        row: LaneException | None = None
+        if exception is not None:
+            if exception.exit_order_id is None:
+                exception = replace(exception, exit_order_id=exit_order_id)
+            elif exception.exit_order_id != exit_order_id:
+                raise StoreError(
+                    f"the exception names exit order {exception.exit_order_id}, not the one released "
+                    f"({exit_order_id})"
+                )
+            row = _lane_exception_row(exception)
         with self._write("release_exit_order") as session:
             order = _get(session, ExitOrder, exit_order_id, "exit order")
-            if order.state == "released":
-                return
-            if order.state != "awaiting":
+            if order.state not in ("released", "awaiting"):
                 raise StoreError(f"exit order {exit_order_id} is {order.state}, it cannot be released")
-            order.state = "released"
-            order.settled_at = at
-            order.release_reason = reason
-            order.released_by = operator
+            if order.state == "awaiting":
+                order.state = "released"
+                order.settled_at = at
+                order.release_reason = reason
+                order.released_by = operator
+                session.flush()
+                _enqueue(session, items, stay_id=order.stay_id, now=self._now())
+            if row is None:
+                return None
+            _check_exception_refs(session, row)
+            session.add(row)
             session.flush()
-            _enqueue(session, items, stay_id=order.stay_id, now=self._now())
+            return _lane_exception_record(row)
+
+    # --- lane exceptions (free releases and manual lifts) ----------------------------------------------
+
+    def record_lane_exception(self, item: LaneExceptionItem) -> LaneExceptionRecord:
+        """Keep a free release or manual lift that settles no exit order (no stay found, an empty lane, a
+        gate fault after payment, an entry lane)."""
+        row = _lane_exception_row(item)
+        with self._write("record_lane_exception") as session:
+            _check_exception_refs(session, row)
+            session.add(row)
+            session.flush()
+            return _lane_exception_record(row)
+
+    def lane_exceptions(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kind: str | None = None,
+        lane_id: str | None = None,
+    ) -> list[LaneExceptionRecord]:
+        """Exceptions in [since, until), oldest first (for reports and the supervisor's review)."""
+        query = select(LaneException).order_by(LaneException.at, LaneException.id)
+        if since is not None:
+            query = query.where(LaneException.at >= _aware("since", since))
+        if until is not None:
+            query = query.where(LaneException.at < _aware("until", until))
+        if kind is not None:
+            query = query.where(LaneException.kind == _exception_kind(kind))
+        if lane_id is not None:
+            query = query.where(LaneException.lane_id == _text("lane_id", lane_id, SHORT_MAX))
+        with self._read("lane_exceptions") as session:
+            return [_lane_exception_record(row) for row in session.scalars(query)]
+
+    def count_lane_exceptions(self, kind: str, *, since: datetime, until: datetime | None = None) -> int:
+        """How many exceptions of one kind in [since, until): the per-shift limits count with this."""
+        query = select(func.count(LaneException.id)).where(
+            LaneException.kind == _exception_kind(kind), LaneException.at >= _aware("since", since)
+        )
+        if until is not None:
+            query = query.where(LaneException.at < _aware("until", until))
+        with self._read("count_lane_exceptions") as session:
+            return int(session.scalar(query) or 0)
 
     def cancel_exit_order(self, exit_order_id: int, *, at: datetime) -> None:
         """Abandon an awaiting order (the car backed off, a re-quote); a settled one is refused."""
@@ -459,6 +530,23 @@ class Store:
                 .where(AuditEntry.action == action)
                 .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
                 .limit(limit)
+            )
+            return [
+                AuditRecord(id=r.id, at=r.at, actor=r.actor, action=r.action, detail_json=r.detail_json)
+                for r in rows
+            ]
+
+    def audit_between(self, action: str, *, since: datetime, until: datetime) -> list[AuditRecord]:
+        """Entries of one action in [since, until), oldest first (e.g. failed payments for a report)."""
+        action = _text("action", action, NAME_MAX)
+        since, until = _aware("since", since), _aware("until", until)
+        if until <= since:
+            raise StoreError(f"until ({until.isoformat()}) must be after since ({since.isoformat()})")
+        with self._read("audit_between") as session:
+            rows = session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == action, AuditEntry.at >= since, AuditEntry.at < until)
+                .order_by(AuditEntry.at, AuditEntry.id)
             )
             return [
                 AuditRecord(id=r.id, at=r.at, actor=r.actor, action=r.action, detail_json=r.detail_json)
@@ -799,6 +887,40 @@ def _order_id(value: str) -> str:
     return value
 
 
+def _exception_kind(value: str) -> str:
+    if value not in EXCEPTION_KINDS:
+        raise StoreError(f"kind must be one of {EXCEPTION_KINDS}, got {value!r}")
+    return value
+
+
+def _lane_exception_row(item: LaneExceptionItem) -> LaneException:
+    """Check an exception at the boundary and make its row (not yet added to a session)."""
+    if not isinstance(item, LaneExceptionItem):
+        raise StoreError(f"an exception must be a LaneExceptionItem, got {type(item).__name__}")
+    return LaneException(
+        at=_aware("at", item.at),
+        kind=_exception_kind(item.kind),
+        lane_id=_text("lane_id", item.lane_id, SHORT_MAX),
+        stay_id=None if item.stay_id is None else _row_id("stay_id", item.stay_id),
+        exit_order_id=None if item.exit_order_id is None else _row_id("exit_order_id", item.exit_order_id),
+        plate=_optional_text("plate", item.plate, PLATE_MAX),
+        due_fen=_fen("due_fen", item.due_fen),
+        reason=_text("reason", item.reason, NAME_MAX),
+        note=_text("note", item.note, _EXCEPTION_NOTE_MAX, allow_empty=True),
+        operator=_text("operator", item.operator, NAME_MAX),
+        approved_by=_optional_text("approved_by", item.approved_by, NAME_MAX),
+        photo=_optional_text("photo", item.photo, _PHOTO_PATH_MAX),
+    )
+
+
+def _check_exception_refs(session: Session, row: LaneException) -> None:
+    """The stay and exit order an exception names exist (a clear error instead of a foreign-key one)."""
+    if row.stay_id is not None:
+        _get(session, Stay, row.stay_id, "stay")
+    if row.exit_order_id is not None:
+        _get(session, ExitOrder, row.exit_order_id, "exit order")
+
+
 def _cloud(value: str) -> str:
     if value not in OUTBOX_CLOUDS:
         raise StoreError(f"cloud must be one of {OUTBOX_CLOUDS}, got {value!r}")
@@ -891,4 +1013,22 @@ def _outbox_record(row: OutboxRow) -> OutboxRecord:
         last_error=row.last_error,
         created_at=row.created_at,
         sent_at=row.sent_at,
+    )
+
+
+def _lane_exception_record(row: LaneException) -> LaneExceptionRecord:
+    return LaneExceptionRecord(
+        id=row.id,
+        at=row.at,
+        kind=cast(ExceptionKind, row.kind),
+        lane_id=row.lane_id,
+        stay_id=row.stay_id,
+        exit_order_id=row.exit_order_id,
+        plate=row.plate,
+        due_fen=row.due_fen,
+        reason=row.reason,
+        note=row.note,
+        operator=row.operator,
+        approved_by=row.approved_by,
+        photo=row.photo,
     )

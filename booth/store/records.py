@@ -151,3 +151,45 @@ class OutboxBacklog:
     pending: int
     oldest_pending_at: datetime | None
     dead: int
+
+
+ExceptionKind = Literal["manual_lift", "free_release"]
+
+
+@dataclass(frozen=True, slots=True)
+class LaneExceptionItem:
+    """A manual lift or free release to keep as evidence: why, who, who approved it, and what it forwent.
+
+    Written before its gate opens (with the release of the exit order, when there is one, in the same
+    transaction): no record, no lift.
+    """
+
+    kind: str
+    lane_id: str
+    reason: str
+    note: str
+    operator: str
+    at: datetime
+    stay_id: int | None = None
+    exit_order_id: int | None = None
+    plate: str | None = None
+    due_fen: int = 0
+    approved_by: str | None = None
+    photo: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LaneExceptionRecord:
+    id: int
+    at: datetime
+    kind: ExceptionKind
+    lane_id: str
+    stay_id: int | None
+    exit_order_id: int | None
+    plate: str | None
+    due_fen: int
+    reason: str
+    note: str
+    operator: str
+    approved_by: str | None
+    photo: str | None
