@@ -76,6 +76,36 @@ def demo_settings(data_dir: Path, *, autopay_s: float | None = 6.0, every_s: flo
     )
 
 
+#: The demo's people (README): an attendant whose shift is open at start, and a supervisor.
+DEMO_PEOPLE = (("1001", "王芳", "attendant", "1234"), ("9001", "李主管", "supervisor", "9999"))
+_DEMO_SCRYPT_N = 2**10  # a throwaway demo database: cheap hashes keep the demo's start quick
+
+
+def seed_demo_people(settings: Settings) -> None:
+    """Give a new demo database its people and open the attendant's shift, so the demo starts on the lanes
+    (the sign-in screen comes up on sign-out). Does nothing to a database that already has people."""
+    from booth.shifts import Shifts
+    from booth.staff import Staff
+    from booth.store import open_database
+
+    db = open_database(settings.database.url)
+    try:
+        staff = Staff(db, settings.staff, scrypt_n=_DEMO_SCRYPT_N)
+        if staff.people():
+            return
+        supervisor = next(p for p in DEMO_PEOPLE if p[2] == "supervisor")
+        # the first person added must be a supervisor
+        staff.add_person(supervisor[0], supervisor[1], "supervisor", supervisor[3], by="system")
+        for username, name, role, pin in DEMO_PEOPLE:
+            if role == "attendant":
+                staff.add_person(username, name, role, pin, by=supervisor[0])
+        shifts = Shifts(db, settings.shifts, staff)
+        if shifts.current() is None:
+            shifts.open(DEMO_PEOPLE[0][0])
+    finally:
+        db.close()
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level),
@@ -87,7 +117,9 @@ def _setup_logging(level: str) -> None:
 
 def _load(config: str | None, demo: bool) -> Settings:
     if demo:
-        return demo_settings(Path(tempfile.mkdtemp(prefix="booth-demo-")))
+        settings = demo_settings(Path(tempfile.mkdtemp(prefix="booth-demo-")))
+        seed_demo_people(settings)
+        return settings
     path = Path(config) if config else default_config_path()
     if not path.exists() and not config:
         raise ConfigError(str(path), ["no settings file here; pass --config FILE or run with --demo"])
