@@ -98,7 +98,7 @@ def seed_demo_people(settings: Settings) -> None:
         staff.add_person(supervisor[0], supervisor[1], "supervisor", supervisor[3], by="system")
         for username, name, role, pin in DEMO_PEOPLE:
             if role == "attendant":
-                staff.add_person(username, name, role, pin, by=supervisor[0])
+                staff.add_person(username, name, "attendant", pin, by=supervisor[0])
         shifts = Shifts(db, settings.shifts, staff)
         if shifts.current() is None:
             shifts.open(DEMO_PEOPLE[0][0])
