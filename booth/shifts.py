@@ -157,7 +157,11 @@ class Shifts:
                     raise ShiftError("bad_attendant", f"{attendant!r} cannot open a shift: {state}")
                 _refuse_if_open(session)
                 row = Shift(
-                    attendant_id=person.id, state="open", opened_at=now, opening_float_fen=opening_float_fen
+                    attendant_id=person.id,
+                    state="open",
+                    open_slot=1,
+                    opened_at=now,
+                    opening_float_fen=opening_float_fen,
                 )
                 session.add(row)
                 session.flush()
@@ -228,6 +232,7 @@ class Shifts:
             variance = counted_fen - expected
             self._require_cosign(variance, cosigner)
             row.state = "closed"
+            row.open_slot = None  # frees the one open slot for the next shift
             row.closed_at = now
             row.counted_json = json.dumps({str(d): n for d, n in pieces.items()})
             row.counted_fen = counted_fen

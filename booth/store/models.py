@@ -22,7 +22,6 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -267,7 +266,9 @@ class Shift(Base):
 
     The close keeps what was expected, what was counted (by denomination, as JSON) and the variance
     (counted - expected, signed), who co-signed a variance above the limit, and the float handed over to
-    the next shift. At most one shift is open at a time (a partial unique index on `state`).
+    the next shift. At most one shift is open at a time: an open shift holds `open_slot` = 1, which is unique,
+and a closed one NULL (portable, unlike a partial index, whose dialect options would load SQLAlchemy's
+PostgreSQL dialect — 100 ms — at every start).
     """
 
     __tablename__ = "shifts"
@@ -279,12 +280,8 @@ class Shift(Base):
             " AND (handover_float_fen IS NULL OR handover_float_fen >= 0)",
             name="close_amounts_not_negative",
         ),
-        Index(
-            "uq_shifts_one_open",
-            "state",
-            unique=True,
-            sqlite_where=text("state = 'open'"),
-            postgresql_where=text("state = 'open'"),
+        CheckConstraint(
+            "(state = 'open' AND open_slot = 1) OR (state = 'closed' AND open_slot IS NULL)", name="open_slot"
         ),
         Index("ix_shifts_opened_at", "opened_at"),
     )
@@ -292,6 +289,7 @@ class Shift(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     attendant_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     state: Mapped[str] = mapped_column(String(16))
+    open_slot: Mapped[int | None] = mapped_column(Integer, unique=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     opening_float_fen: Mapped[int] = mapped_column(BigInteger)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

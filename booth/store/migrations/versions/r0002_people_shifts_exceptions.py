@@ -5,7 +5,7 @@ Revises: 0001
 Create Date: 2026-11-23
 
 Written by hand against booth.store.models; plain sa.DateTime(timezone=True) as in 0001. Only one shift may
-be open at a time: a partial unique index (SQLite and PostgreSQL both have them).
+be open at a time: an open shift holds shifts.open_slot = 1, which is unique (closed ones hold NULL).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("attendant_id", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("open_slot", sa.Integer(), nullable=True),
         _timestamp("opened_at"),
         sa.Column("opening_float_fen", sa.BigInteger(), nullable=False),
         _timestamp("closed_at", nullable=True),
@@ -79,19 +80,16 @@ def upgrade() -> None:
             " AND (handover_float_fen IS NULL OR handover_float_fen >= 0)",
             name=op.f("ck_shifts_close_amounts_not_negative"),
         ),
+        sa.CheckConstraint(
+            "(state = 'open' AND open_slot = 1) OR (state = 'closed' AND open_slot IS NULL)",
+            name=op.f("ck_shifts_open_slot"),
+        ),
+        sa.UniqueConstraint("open_slot", name=op.f("uq_shifts_open_slot")),
         sa.ForeignKeyConstraint(["attendant_id"], ["people.id"], name=op.f("fk_shifts_attendant_id_people")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_shifts")),
     )
     op.create_index("ix_shifts_attendant_id", "shifts", ["attendant_id"])
     op.create_index("ix_shifts_opened_at", "shifts", ["opened_at"])
-    op.create_index(
-        "uq_shifts_one_open",
-        "shifts",
-        ["state"],
-        unique=True,
-        sqlite_where=sa.text("state = 'open'"),
-        postgresql_where=sa.text("state = 'open'"),
-    )
 
     op.create_table(
         "lane_exceptions",
@@ -121,7 +119,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_lane_exceptions_at", table_name="lane_exceptions")
     op.drop_table("lane_exceptions")
-    for index in ("uq_shifts_one_open", "ix_shifts_opened_at", "ix_shifts_attendant_id"):
+    for index in ("ix_shifts_opened_at", "ix_shifts_attendant_id"):
         op.drop_index(index, table_name="shifts")
     op.drop_table("shifts")
     op.drop_table("people")
