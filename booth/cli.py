@@ -12,6 +12,8 @@ booth alipay query-lot [--config FILE]          what Alipay has for this lot
 booth alipay update-lot [--config FILE]         send [alipay.lot] as it is now (parkinglotinfo.update)
 booth staff add|list|disable|enable|unlock      attendants and supervisors (booth/staff_cli.py)
 booth shift list [--from DATE --to DATE]        shifts and their cash counts
+booth report shift --id N [--pdf F] [--csv F]   a closed shift's report (text without --pdf/--csv)
+booth report period --from D --to D [--attendant U] [--pdf F] [--csv F]   any period, or one attendant's
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from booth import staff_cli
+from booth import report_cli, staff_cli
 from booth.config import ConfigError, Settings, default_config_path, load_settings, settings_from_mapping
 
 if TYPE_CHECKING:
@@ -264,9 +266,14 @@ async def _alipay_lot(alipay: AlipaySettings, store: Store, command: str) -> int
 WindowOpener = Callable[[Settings, bool], int]
 
 
-def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = None) -> int:
-    """Run the command. ``open_window`` comes from ``ui.launcher`` (the ``booth`` console script): this
-    package never imports the GUI, so ``python -m booth`` can only run headless."""
+def main(
+    argv: Sequence[str] | None = None,
+    open_window: WindowOpener | None = None,
+    render_pdf: report_cli.PdfRenderer | None = None,
+) -> int:
+    """Run the command. ``open_window`` and ``render_pdf`` come from ``ui.launcher`` (the ``booth`` console
+    script): this package never imports the GUI, so ``python -m booth`` can only run headless and write
+    reports as text or CSV."""
     parser = argparse.ArgumentParser(prog="booth", description="Cashier booth for parking-lot exit lanes")
     parser.add_argument("--config", metavar="FILE", help=f"settings file (default {default_config_path()})")
     parser.add_argument("--demo", action="store_true", help="run on the built-in sandbox (no real devices)")
@@ -299,6 +306,7 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
     ):
         alipay_sub.add_parser(name, help=text).add_argument("--config", metavar="FILE", dest="sub_config")
     staff_cli.register(sub)
+    report_cli.register(sub)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is not None:  # commands registered by their own modules (staff, shift) run themselves
@@ -319,7 +327,7 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
     try:
         if args.command == "run":
             settings = _load(args.run_config or args.config, args.run_demo or args.demo)
-        elif args.command in ("sync", "alipay"):
+        elif args.command in ("sync", "alipay", "report"):
             settings = _load(args.sub_config or args.config, False)
         else:
             settings = _load(args.config, args.demo)
@@ -327,6 +335,8 @@ def main(argv: Sequence[str] | None = None, open_window: WindowOpener | None = N
         print(exc, file=sys.stderr)
         return 1
     _setup_logging(settings.logging.level)
+    if args.command == "report":
+        return report_cli.run(args, settings, render_pdf)
     if args.command == "sync":
         return _sync_command(settings, args.sync_command, getattr(args, "cloud", None))
     if args.command == "alipay":

@@ -8,9 +8,14 @@ imports Qt. Qt is imported only when a window is actually opened, so ``booth run
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from booth.cli import main as booth_main
 from booth.config import Settings
+
+if TYPE_CHECKING:
+    from booth.reports import Report
 
 
 def open_window(settings: Settings, kiosk: bool) -> int:
@@ -19,8 +24,15 @@ def open_window(settings: Settings, kiosk: bool) -> int:
     return int(run_window(settings, kiosk=kiosk))
 
 
+def render_report_pdf(report: Report, path: Path) -> None:
+    """`booth report ... --pdf`: Qt's PDF writer, on an offscreen application when no window runs."""
+    from ui.report_document import render_pdf_headless
+
+    render_pdf_headless(report, path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return booth_main(argv, open_window=open_window)
+    return booth_main(argv, open_window=open_window, render_pdf=render_report_pdf)
 
 
 if __name__ == "__main__":
