@@ -3,12 +3,15 @@
 Both type into a QLineEdit they are given and refuse a key that would make the text impossible (a third
 decimal, an O on a plate), so what reaches the panel is at worst incomplete, never nonsense. The panel still
 validates it with the domain's parser before anything is sent to the engine.
+
+Every key is a plain button of at least the target size (10 mm or more on this screen): nothing needs hover.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
 from PySide6.QtCore import Signal
@@ -30,9 +33,14 @@ MONEY_PARTIAL = re.compile(r"^\d{0,6}(\.\d{0,2})?$")
 #: plate letters never include I and O (they read as 1 and 0)
 PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 PLATE_DIGITS = "0123456789"
-#: last characters of special plates (coach, police, trailer, Hong Kong, Macau)
-PLATE_SUFFIXES = "学警挂港澳"
+#: last characters of special plates (coach, police, trailer, Hong Kong, Macau, consulate). 应急 (emergency)
+#: is left out on purpose: the plate parser refuses it (such cars are handled by hand, not by plate).
+PLATE_SUFFIXES = "学警挂港澳领"
+#: first characters that are not provinces: 使 (embassy). Armed police plates start with the letters WJ.
+PLATE_PREFIXES = "使"
 PLATE_MAX_LEN = 9  # 8 for new-energy plates, one spare so a wrong extra key shows a clear refusal
+#: how many recently typed provinces come right after the lot's own
+RECENT_PROVINCES = 6
 
 
 def _key(text: str, target: int, on_press: Callable[[], None], name: str = "key") -> QPushButton:
@@ -95,9 +103,42 @@ class MoneyPad(QWidget):
             self.edited.emit()
 
 
+def province_order(home: str | None, recent: Iterable[str]) -> str:
+    """The 31 provinces for the keypad: the lot's own first, then the recently typed ones (latest first),
+    then the rest in the usual order. Unknown characters in ``home``/``recent`` are ignored."""
+    first = [home] if home is not None and len(home) == 1 and home in PROVINCES else []
+    first += [p for p in recent if len(p) == 1 and p in PROVINCES]
+    ordered = dict.fromkeys(first)
+    ordered.update(dict.fromkeys(PROVINCES))
+    return "".join(ordered)
+
+
+class RecentProvinces:
+    """Provinces typed in this session, latest first (a car from out of town tends to come in groups)."""
+
+    def __init__(self, limit: int = RECENT_PROVINCES) -> None:
+        self._recent: deque[str] = deque(maxlen=limit)
+
+    def note(self, province: str) -> None:
+        if len(province) == 1 and province in PROVINCES:
+            if province in self._recent:
+                self._recent.remove(province)
+            self._recent.appendleft(province)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._recent))
+
+
+#: the session's memory, shared by every lane's keypad
+SESSION_PROVINCES = RecentProvinces()
+
+
 class PlateKeypad(QWidget):
     """Province characters first, then letters (no I, no O), digits and the special last characters.
 
+    The province page puts the lot's own province first, then the ones typed recently, then the rest; it
+    also has 使 (embassy plates). The second page has digits, letters and the suffixes 学 警 挂 港 澳 领;
+    new-energy plates (8 characters, D/F after the letter or at the end) are typed from the same keys.
     Shows the provinces while the field is empty and switches to letters after the first key; a toggle key
     switches by hand. Signals (GUI thread): ``edited()`` after every key.
     """
@@ -105,12 +146,32 @@ class PlateKeypad(QWidget):
     edited = Signal()
 
     def __init__(
-        self, field: QLineEdit, target: int, *, columns: int = 10, parent: QWidget | None = None
+        self,
+        field: QLineEdit,
+        target: int,
+        *,
+        columns: int = 10,
+        home_province: str | None = None,
+        recent: RecentProvinces | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._field = field
+        self._home = home_province
+        self._recent = recent if recent is not None else SESSION_PROVINCES
         self.pages = QStackedWidget()
-        self.pages.addWidget(self._grid(PROVINCES, min(columns, 8), target))
+        province_columns = min(columns, 8)
+        self._first_keys: list[QPushButton] = []  # the province page: 31 provinces, then 使
+        province_page = QWidget()
+        grid = QGridLayout(province_page)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(5)
+        for i, key in enumerate(self.provinces() + PLATE_PREFIXES):
+            button = _key(key, target, partial(self._press_key_of, i))
+            self._first_keys.append(button)
+            grid.addWidget(button, i // province_columns, i % province_columns)
+        self.province_keys = self._first_keys[: len(PROVINCES)]
+        self.pages.addWidget(province_page)
         self.pages.addWidget(self._grid(PLATE_DIGITS + PLATE_LETTERS + PLATE_SUFFIXES, columns, target))
         self.toggle = _key(self.tr("字母/省份"), target, self._toggle)
         controls = QGridLayout()
@@ -124,6 +185,19 @@ class PlateKeypad(QWidget):
         layout.addWidget(self.pages)
         layout.addLayout(controls)
         self._follow_field()
+
+    def provinces(self) -> str:
+        """The provinces in the order the keys show them now."""
+        return province_order(self._home, self._recent)
+
+    def _press_key_of(self, index: int) -> None:
+        """Province keys are re-ordered as provinces get used: a key types what it shows now."""
+        self.press(self._first_keys[index].text())
+
+    def _reorder_provinces(self) -> None:
+        for button, province in zip(self.province_keys, self.provinces(), strict=True):
+            if button.text() != province:
+                button.setText(province)
 
     def _grid(self, keys: str, columns: int, target: int) -> QWidget:
         page = QWidget()
@@ -141,7 +215,11 @@ class PlateKeypad(QWidget):
         self.pages.setCurrentIndex(1 - self.pages.currentIndex())
 
     def _follow_field(self) -> None:
-        self.pages.setCurrentIndex(0 if not self._field.text() else 1)
+        if not self._field.text():
+            self._reorder_provinces()
+            self.pages.setCurrentIndex(0)
+        else:
+            self.pages.setCurrentIndex(1)
 
     def clear(self) -> None:
         self._field.setText("")
@@ -152,10 +230,14 @@ class PlateKeypad(QWidget):
         text = self._field.text()
         if key == BACKSPACE:
             self._field.setText(text[:-1])
-        elif len(text) < PLATE_MAX_LEN and (key in PROVINCES or key in PLATE_LETTERS or key in PLATE_DIGITS
-                                             or key in PLATE_SUFFIXES):
+        elif len(text) < PLATE_MAX_LEN and len(key) == 1 and key in _PLATE_KEYS:
+            if not text and key in PROVINCES:
+                self._recent.note(key)
             self._field.setText(text + key)
         else:
             return
         self._follow_field()
         self.edited.emit()
+
+
+_PLATE_KEYS = frozenset(PROVINCES + PLATE_PREFIXES + PLATE_LETTERS + PLATE_DIGITS + PLATE_SUFFIXES)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "CONFUSABLE_GROUPS",
     "PLATELESS_MARKERS",
     "PROVINCES",
     "Plate",
@@ -22,6 +24,7 @@ __all__ = [
     "normalise_plate_text",
     "parse_plate",
     "plateless_plate",
+    "suggest_plates",
 ]
 
 
@@ -64,11 +67,22 @@ class Plate:
 
 
 class PlateError(ValueError):
-    """A text is not a plate; the message (also `reason`) names exactly what is wrong with it."""
+    """A text is not a plate; the message (also `reason`) names exactly what is wrong with it.
 
-    def __init__(self, reason: str) -> None:
+    `code` and `params` say the same for a machine, so a screen can word the refusal in its own language:
+    codes are "not_text", "empty", "no_plate", "emergency", "foreign", "not_province", "military",
+    "too_short", "too_long", "letter_io", "last_only", "province_later", "wrong_char",
+    "new_energy_start", "suffix_too_long", "not_new_energy", "bad_serial", "serial_range"; params hold
+    "char", "chars", "position" (1-based), "shape" (a plate shape: "ordinary", "plate_max", "letter",
+    "serial", "consulate", "large_new_energy", "small_new_energy", "armed_police", "embassy",
+    "plateless"), "value", "max", and from parse_plate "text" (as given) and "read_as" (normalised).
+    """
+
+    def __init__(self, reason: str, code: str = "invalid", params: Mapping[str, str] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
+        self.params: dict[str, str] = dict(params or {})
 
 
 # The 31 province characters, in the order of the spec.
@@ -215,41 +229,66 @@ def _normalise(text: str) -> tuple[str, PlateColour | None]:
 def normalise_plate_text(text: str) -> str:
     """Canonical form (separators, width, case, colour prefix, I/O in the serial), without validating."""
     if not isinstance(text, str):
-        raise PlateError(f"plate is not text: {text!r}")
+        raise PlateError(f"plate is not text: {text!r}", "not_text", {"value": repr(text)})
     return _normalise(text)[0]
 
 
-def _misplaced(char: str, index: int, is_last: bool, expected: str) -> str:
+#: the plate shapes a refusal can name (PlateError params["shape"]), in the English of the messages
+_SHAPES = {
+    "letter": "the second character is a letter (A-Z without I and O)",
+    "serial": "the serial is letters (no I or O) and digits",
+    "consulate": "a consulate plate (领) has 4 digits between the letter and 领",
+    "large_new_energy": "a large new-energy plate has 5 digits before its final D or F",
+    "small_new_energy": "a small new-energy plate ends in 4 digits",
+    "armed_police": "an armed police plate is WJ, an optional province character and 4-5 serial characters",
+    "embassy": "an embassy plate is 使 followed by 6 digits",
+    "plateless": f"a plateless id is 无 followed by {_PLATELESS_WIDTH} letters (no I or O) and digits",
+}
+
+
+def _misplaced(char: str, index: int, is_last: bool, shape: str) -> PlateError:
     if char in _LAST_ONLY and not is_last:
-        return f"{char!r} can only be the last character of a plate"
+        return PlateError(f"{char!r} can only be the last character of a plate", "last_only", {"char": char})
     if char in PROVINCES and index > 0:
-        return f"{char!r} is a province character and can only come first"
-    return f"{char!r} cannot be character {index + 1}: {expected}"
+        return PlateError(
+            f"{char!r} is a province character and can only come first", "province_later", {"char": char}
+        )
+    return PlateError(
+        f"{char!r} cannot be character {index + 1}: {_SHAPES[shape]}",
+        "wrong_char",
+        {"char": char, "position": str(index + 1), "shape": shape},
+    )
 
 
-def _check(body: str, positions: range, allowed: str, expected: str) -> None:
+def _check(body: str, positions: range, allowed: str, shape: str) -> None:
     for i in positions:
         if body[i] not in allowed:
-            raise PlateError(_misplaced(body[i], i, i == len(body) - 1, expected))
+            raise _misplaced(body[i], i, i == len(body) - 1, shape)
 
 
 def _provincial(body: str) -> PlateKind:
     if len(body) < 7:
         raise PlateError(
-            "too short: an ordinary plate has 7 characters (province, letter, 5 serial characters)"
+            "too short: an ordinary plate has 7 characters (province, letter, 5 serial characters)",
+            "too_short",
+            {"shape": "ordinary"},
         )
     if len(body) > 8:
         raise PlateError(
             "too long: a plate has at most 8 characters (a new-energy plate: province, letter, "
-            "6 serial characters)"
+            "6 serial characters)",
+            "too_long",
+            {"shape": "plate_max"},
         )
     letter = body[1]
     if letter in "IO":
         raise PlateError(
             f"{letter!r} cannot be the second character: the letters I and O are never issued "
-            "(only in the serial are they read as 1 and 0)"
+            "(only in the serial are they read as 1 and 0)",
+            "letter_io",
+            {"char": letter},
         )
-    _check(body, range(1, 2), _LETTERS, "the second character is a letter (A-Z without I and O)")
+    _check(body, range(1, 2), _LETTERS, "letter")
     if len(body) == 7:
         return _seven_characters(body)
     return _new_energy(body)
@@ -258,67 +297,68 @@ def _provincial(body: str) -> PlateKind:
 def _seven_characters(body: str) -> PlateKind:
     last = body[6]
     if last == "领":
-        _check(body, range(2, 6), _DIGITS, "a consulate plate (领) has 4 digits between the letter and 领")
+        _check(body, range(2, 6), _DIGITS, "consulate")
         return PlateKind.CONSULATE
-    _check(body, range(2, 6), _SERIAL, "the serial is letters (no I or O) and digits")
+    _check(body, range(2, 6), _SERIAL, "serial")
     if last in _SUFFIX_KINDS:
         return _SUFFIX_KINDS[last]
-    _check(body, range(6, 7), _SERIAL, "the serial is letters (no I or O) and digits")
+    _check(body, range(6, 7), _SERIAL, "serial")
     return PlateKind.ORDINARY
 
 
 def _new_energy(body: str) -> PlateKind:
     last = body[7]
     if body[2] in _DIGITS and last in _LARGE_NEW_ENERGY_LAST:
-        _check(body, range(2, 7), _DIGITS, "a large new-energy plate has 5 digits before its final D or F")
+        _check(body, range(2, 7), _DIGITS, "large_new_energy")
         return PlateKind.NEW_ENERGY_LARGE
     if body[2] in _LETTERS:
         if body[2] not in _SMALL_NEW_ENERGY_FIRST:
             raise PlateError(
                 f"{body[2]!r} cannot start the serial of a small new-energy plate "
-                "(D or F; public code also accepts A, B, C, E, G, H, J, K)"
+                "(D or F; public code also accepts A, B, C, E, G, H, J, K)",
+                "new_energy_start",
+                {"char": body[2]},
             )
-        _check(body, range(3, 4), _SERIAL, "the serial is letters (no I or O) and digits")
-        _check(body, range(4, 8), _DIGITS, "a small new-energy plate ends in 4 digits")
+        _check(body, range(3, 4), _SERIAL, "serial")
+        _check(body, range(4, 8), _DIGITS, "small_new_energy")
         return PlateKind.NEW_ENERGY_SMALL
     if last in _SUFFIX_KINDS:
         raise PlateError(
             f"too long for a plate ending in {last!r}: such a plate has 7 characters "
-            "(province, letter, 4 serial characters, suffix)"
+            "(province, letter, 4 serial characters, suffix)",
+            "suffix_too_long",
+            {"char": last},
         )
-    _check(body, range(2, 7), _SERIAL, "the serial is letters (no I or O) and digits")
+    _check(body, range(2, 7), _SERIAL, "serial")
     raise PlateError(
         f"an 8-character plate must be new-energy, but this one neither has D or F after the "
-        f"letter (small) nor ends in D or F (large): it ends in {last!r}"
+        f"letter (small) nor ends in D or F (large): it ends in {last!r}",
+        "not_new_energy",
+        {"char": last},
     )
+
+
+def _length(body: str, shortest: int, longest: int, shape: str) -> None:
+    if len(body) < shortest:
+        raise PlateError(f"too short: {_SHAPES[shape]}", "too_short", {"shape": shape})
+    if len(body) > longest:
+        raise PlateError(f"too long: {_SHAPES[shape]}", "too_long", {"shape": shape})
 
 
 def _armed_police(body: str) -> None:
     start = 3 if _is_province(body[2:3]) else 2
-    shape = "an armed police plate is WJ, an optional province character and 4-5 serial characters"
-    if len(body) - start < 4:
-        raise PlateError(f"too short: {shape}")
-    if len(body) - start > 5:
-        raise PlateError(f"too long: {shape}")
-    _check(body, range(start, len(body)), _SERIAL, shape)
+    _length(body, start + 4, start + 5, "armed_police")
+    _check(body, range(start, len(body)), _SERIAL, "armed_police")
 
 
 def _embassy(body: str) -> None:
-    shape = "an embassy plate is 使 followed by 6 digits"
-    if len(body) < 7:
-        raise PlateError(f"too short: {shape}")
-    if len(body) > 7:
-        raise PlateError(f"too long: {shape}")
-    _check(body, range(1, 7), _DIGITS, shape)
+    _length(body, 7, 7, "embassy")
+    _check(body, range(1, 7), _DIGITS, "embassy")
 
 
 def _plateless_id(body: str) -> None:
-    shape = f"a plateless id is 无 followed by {_PLATELESS_WIDTH} letters (no I or O) and digits"
-    if len(body) < 1 + _PLATELESS_WIDTH:
-        raise PlateError(f"too short: {shape}")
-    if len(body) > 1 + _PLATELESS_WIDTH:
-        raise PlateError(f"too long: {shape}")
-    _check(body, range(1, len(body)), _SERIAL, shape)
+    _length(body, 1 + _PLATELESS_WIDTH, 1 + _PLATELESS_WIDTH, "plateless")
+    _check(body, range(1, len(body)), _SERIAL, "plateless")
 
 
 def _classify(body: str) -> PlateKind:
@@ -338,26 +378,37 @@ def _classify(body: str) -> PlateKind:
     if _MILITARY.fullmatch(body):
         raise PlateError(
             f"{first!r} is not a province character; two letters and 5 digits look like a "
-            "military plate, which is not handled automatically: route to manual handling"
+            "military plate, which is not handled automatically: route to manual handling",
+            "military",
+            {"char": first},
         )
     raise PlateError(
-        f"{first!r} is not a province character (a plate starts with a province character, 使 or WJ)"
+        f"{first!r} is not a province character (a plate starts with a province character, 使 or WJ)",
+        "not_province",
+        {"char": first},
     )
 
 
 def _validate(stripped: str, body: str) -> PlateKind:
     if not body:
-        raise PlateError("plate is empty")
+        raise PlateError("plate is empty", "empty")
     if stripped in PLATELESS_MARKERS or body in PLATELESS_MARKERS or "无牌" in body or "无车牌" in body:
         raise PlateError(
-            "no plate: the camera sent its 'no plate' marker; register the car with plateless_plate()"
+            "no plate: the camera sent its 'no plate' marker; register the car with plateless_plate()",
+            "no_plate",
         )
     if "应急" in body:
-        raise PlateError("emergency (应急) plates are not handled automatically: route to manual handling")
+        raise PlateError(
+            "emergency (应急) plates are not handled automatically: route to manual handling", "emergency"
+        )
     foreign = list(dict.fromkeys(c for c in body if c not in _PLATE_CHARS))
     # A lone unknown ideograph in front is a wrong province ("甲A12345"), not a stray character.
     if foreign and not (foreign == [body[0]] and body.count(body[0]) == 1 and not body[0].isascii()):
-        raise PlateError(f"contains characters that are never on plates: {', '.join(map(repr, foreign))}")
+        raise PlateError(
+            f"contains characters that are never on plates: {', '.join(map(repr, foreign))}",
+            "foreign",
+            {"chars": " ".join(foreign)},
+        )
     return _classify(body)
 
 
@@ -368,16 +419,18 @@ def parse_plate(text: str, colour: PlateColour | str | int | None = None) -> Pla
     back to the Hikvision-style prefix, then to what the plate's kind implies.
     """
     if not isinstance(text, str):
-        raise PlateError(f"plate is not text: {text!r}")
+        raise PlateError(f"plate is not text: {text!r}", "not_text", {"value": repr(text)})
     stripped = text.strip()
     body, prefix_colour = _normalise(text)
     try:
         kind = _validate(stripped, body)
     except PlateError as error:
         shown = json.dumps(text, ensure_ascii=False)
+        params = {**error.params, "text": text}
         if body and body != stripped:
             shown += f" (read as {json.dumps(body, ensure_ascii=False)})"
-        raise PlateError(f"{shown}: {error.reason}" if text else error.reason) from None
+            params["read_as"] = body
+        raise PlateError(f"{shown}: {error.reason}" if text else error.reason, error.code, params) from None
     chosen = _coerce_colour(colour)
     if chosen is PlateColour.UNKNOWN and prefix_colour is not None:
         chosen = prefix_colour
@@ -394,9 +447,11 @@ def plateless_plate(serial: int) -> Plate:
     """
     limit = len(_SERIAL) ** _PLATELESS_WIDTH
     if isinstance(serial, bool) or not isinstance(serial, int):
-        raise PlateError(f"plateless serial must be an integer, got {serial!r}")
+        raise PlateError(f"plateless serial must be an integer, got {serial!r}", "bad_serial",
+                         {"value": repr(serial)})
     if not 0 <= serial < limit:
-        raise PlateError(f"plateless serial must be between 0 and {limit - 1}, got {serial}")
+        raise PlateError(f"plateless serial must be between 0 and {limit - 1}, got {serial}", "serial_range",
+                         {"value": str(serial), "max": str(limit - 1)})
     digits = []
     for _ in range(_PLATELESS_WIDTH):
         serial, index = divmod(serial, len(_SERIAL))
@@ -406,3 +461,43 @@ def plateless_plate(serial: int) -> Plate:
         kind=PlateKind.PLATELESS,
         colour=PlateColour.UNKNOWN,
     )
+
+
+#: characters plate cameras mix up; all are legal serial characters, so only the lot can tell them apart
+CONFUSABLE_GROUPS = ("0DQ", "8B", "2Z", "5S")
+_CONFUSION_CLASS = {char: group for group in CONFUSABLE_GROUPS for char in group}
+
+
+def _same_or_confused(a: str, b: str) -> bool:
+    return a == b or (a in _CONFUSION_CLASS and _CONFUSION_CLASS[a] == _CONFUSION_CLASS.get(b))
+
+
+def suggest_plates(misread: str, candidates: Iterable[str], limit: int = 5) -> list[str]:
+    """The candidates (plates now in the lot) that ``misread`` may be, best first, at most ``limit``.
+
+    A candidate matches when every character of the read equals it or is a known OCR confusion of it
+    (0/D/Q, 8/B, 2/Z, 5/S). Whole-plate matches come first, fewest confusions first; then, for a read of
+    two characters or more still being typed, plates that start like it. The read itself is never
+    suggested (there is nothing to correct), and neither is a candidate that is not a plate's text.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
+    read = normalise_plate_text(misread)
+    if not read:
+        return []
+    ranked: list[tuple[bool, int, int, str]] = []
+    seen: set[str] = set()
+    for candidate in candidates:
+        if not isinstance(candidate, str):
+            continue
+        plate = normalise_plate_text(candidate)
+        if plate == read or plate in seen or len(plate) < len(read):
+            continue
+        whole = len(plate) == len(read)
+        if not whole and len(read) < 2:
+            continue
+        pairs = list(zip(read, plate, strict=False))
+        if all(_same_or_confused(a, b) for a, b in pairs):
+            seen.add(plate)
+            ranked.append((not whole, sum(a != b for a, b in pairs), len(plate) - len(read), plate))
+    return [plate for *_, plate in sorted(ranked)[:limit]]
