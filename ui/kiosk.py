@@ -1,0 +1,255 @@
+"""Kiosk mode: the booth window cannot be left without a supervisor's PIN.
+
+``KioskGuard`` makes the window frameless and full screen, optionally hides the pointer, and filters the
+application's events: a close (``close()``, the window manager's close, Alt+F4) is refused and asks for a
+supervisor's PIN on the lock screen; Escape, Ctrl+Q, Ctrl+W, Alt+Tab, the Super key and VT-switch chords
+are swallowed. What the X server or the compositor handles itself (Ctrl+Alt+Backspace, Ctrl+Alt+F1..) an
+application cannot see: the kiosk session turns those off (deploy/kiosk/, docs/kiosk.md).
+
+The one way out from the screen: a supervisor's PIN on the lock screen (``LockScreen.exitApproved``), after
+which the guard lets the window close. Code that owns the window (``run_window`` on SIGTERM, tests) calls
+``uninstall()`` first.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import shutil
+import subprocess
+from typing import cast
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
+from PySide6.QtGui import QGuiApplication, QKeyEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+from booth.config import KioskSettings
+from booth.engine import Engine, EngineError
+from booth.staff import PersonRecord, Role
+from ui.bridge import EngineStarted
+from ui.lock_screen import IdleLock, LockScreen, Verifier
+from ui.main_window import BoothWindow
+
+log = logging.getLogger("ui.kiosk")
+
+_ESCAPE_KEYS = frozenset({Qt.Key.Key_Escape})
+_SUPER_KEYS = frozenset({Qt.Key.Key_Meta, Qt.Key.Key_Super_L, Qt.Key.Key_Super_R, Qt.Key.Key_Menu})
+_KEY_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride})
+
+
+def escape_name(event: QKeyEvent) -> str | None:
+    """The escape attempt ``event`` is (e.g. "Alt+F4"), or None for an ordinary key."""
+    key = event.key()
+    mods = event.modifiers()
+    alt = bool(mods & Qt.KeyboardModifier.AltModifier)
+    ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+    if key == Qt.Key.Key_F4 and (alt or ctrl):
+        return "Ctrl+F4" if ctrl and not alt else "Alt+F4"
+    if key in _ESCAPE_KEYS:
+        return "Escape"
+    if ctrl and key == Qt.Key.Key_Q:
+        return "Ctrl+Q"
+    if ctrl and key == Qt.Key.Key_W:
+        return "Ctrl+W"
+    if alt and key in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+        return "Alt+Tab"
+    if key in _SUPER_KEYS:
+        return "Super"
+    if ctrl and alt and (Qt.Key.Key_F1 <= key <= Qt.Key.Key_F12 or key == Qt.Key.Key_Backspace):
+        return "Ctrl+Alt+" + ("Backspace" if key == Qt.Key.Key_Backspace else f"F{key - Qt.Key.Key_F1 + 1}")
+    return None
+
+
+#: escape attempts that mean "leave": they bring up the supervisor PIN instead
+_LEAVING = frozenset({"close", "Alt+F4", "Ctrl+F4", "Ctrl+Q", "Ctrl+W"})
+
+
+class KioskGuard(QObject):
+    """Keeps ``window`` full screen and open until a supervisor's PIN on ``lock`` allows leaving.
+
+    Signals (GUI thread): ``refused(str)`` names each refused escape attempt ("close", "Alt+F4", "Escape",
+    ...); ``exitAllowed(str)`` names the supervisor whose PIN allowed the window to close.
+    """
+
+    refused = Signal(str)
+    exitAllowed = Signal(str)
+
+    def __init__(self, window: QWidget, lock: LockScreen, *, hide_cursor: bool = False) -> None:
+        super().__init__(window)
+        self.window = window
+        self.lock = lock
+        self.hide_cursor = hide_cursor
+        self.installed = False
+        self.exit_allowed = False
+        self._cursor_hidden = False
+        lock.exitApproved.connect(self._on_exit_approved)
+
+    def install(self) -> None:
+        """Frameless full screen, pointer hidden if asked, escape attempts refused from now on."""
+        if self.installed:
+            return
+        self.installed = True
+        self.exit_allowed = False
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+        if self.hide_cursor:
+            QGuiApplication.setOverrideCursor(Qt.CursorShape.BlankCursor)
+            self._cursor_hidden = True
+        if not self.window.windowFlags() & Qt.WindowType.FramelessWindowHint:
+            self.window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
+        self.window.showFullScreen()
+        log.info("kiosk mode on (pointer %s)", "hidden" if self.hide_cursor else "shown")
+
+    def uninstall(self) -> None:
+        """Stop guarding (the owner is closing the window itself, e.g. on SIGTERM)."""
+        if not self.installed:
+            return
+        self.installed = False
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        if self._cursor_hidden:
+            QGuiApplication.restoreOverrideCursor()
+            self._cursor_hidden = False
+
+    @Slot(str)
+    def _on_exit_approved(self, supervisor: str) -> None:
+        if not self.installed:
+            return
+        log.warning("leaving kiosk mode: approved by supervisor %s", supervisor)
+        self.exit_allowed = True
+        self.uninstall()
+        self.exitAllowed.emit(supervisor)
+        self.window.close()
+
+    def _refuse(self, what: str) -> None:
+        log.info("kiosk: refused %s", what)
+        self.refused.emit(what)
+        if what in _LEAVING:
+            self.lock.request_exit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in _KEY_EVENTS and isinstance(event, QKeyEvent):
+            what = escape_name(event)
+            if what is None:
+                return False
+            event.accept()  # an accepted ShortcutOverride keeps a QShortcut from firing
+            if kind == QEvent.Type.KeyPress and not event.isAutoRepeat():
+                self._refuse(what)
+            return True
+        if kind == QEvent.Type.Quit and watched is QApplication.instance():
+            # the program itself quits (SIGTERM from systemd, run_window's shutdown): no PIN to ask anyone for
+            log.info("kiosk: the application is quitting; the window may close")
+            self.exit_allowed = True
+            return False
+        if watched is self.window and kind == QEvent.Type.Close and not self.exit_allowed:
+            event.ignore()
+            self._refuse("close")
+            return True
+        return False
+
+
+def keep_screen_awake() -> bool:
+    """Turn off X's screen saver and display power management for this session (``xset s off -dpms``).
+
+    Under Wayland (cage) nothing blanks unless an idle daemon runs, and the kiosk session runs none; the
+    text console's blanking is off with ``consoleblank=0`` (docs/kiosk.md). Returns whether xset ran.
+    """
+    if QGuiApplication.platformName() != "xcb":
+        return False
+    xset = shutil.which("xset")
+    if xset is None:
+        log.warning("xset is not installed: the screen may blank when idle (install x11-xserver-utils)")
+        return False
+    try:
+        for args in (["s", "off"], ["s", "noblank"], ["-dpms"]):
+            subprocess.run([xset, *args], check=True, timeout=5, capture_output=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("could not turn screen blanking off with xset: %s", exc)
+        return False
+    return True
+
+
+def staff_verifier(engine: Engine) -> Verifier:
+    """PIN checks by the engine's staff on its office thread (never the GUI thread)."""
+
+    def verify(username: str, pin: str, role: str | None) -> concurrent.futures.Future[object]:
+        if role not in (None, "attendant", "supervisor"):
+            raise ValueError(f"role must be None, 'attendant' or 'supervisor', got {role!r}")
+        wanted = cast("Role | None", role)
+        return engine.office(lambda: engine.staff.authenticate(username, pin, role=wanted))
+
+    return verify
+
+
+class KioskSession(QObject):
+    """Everything kiosk mode adds to a booth window: the lock screen over the lanes, the guard, the idle
+    lock (``settings.idle_lock_s``; 0 never locks) and screen blanking off. ``start()`` once the window is
+    built, ``stop()`` before the owner closes the window."""
+
+    _supervisors = Signal(object)  # list[str], from the office thread
+
+    def __init__(self, window: BoothWindow, settings: KioskSettings, verifier: Verifier) -> None:
+        super().__init__(window)
+        self.window = window
+        central = window.centralWidget()
+        assert central is not None, "the booth window builds its central widget first"
+        # only a signed-in person can resume a lock; while nobody is (the sign-in screen shows) none engages
+        person = window.person
+        attendant = person.username if person is not None else ""
+        self.lock = LockScreen(
+            central, verifier, attendant=attendant, sizes=window.sizes, bridge=window.bridge
+        )
+        self.guard = KioskGuard(window, self.lock, hide_cursor=settings.hide_cursor)
+        self.idle = IdleLock(self.lock, settings.idle_lock_s)
+        self._supervisors.connect(self._on_supervisors, Qt.ConnectionType.QueuedConnection)
+        window.bridge.engineStarted.connect(self._on_engine_started)
+        window.operatorChanged.connect(self._on_operator_changed)
+
+    def start(self) -> None:
+        self.guard.install()
+        keep_screen_awake()
+        self.idle.restart()
+
+    def stop(self) -> None:
+        self.idle.stop()
+        self.guard.uninstall()
+
+    @Slot(object)
+    def _on_operator_changed(self, person: PersonRecord | None) -> None:
+        """The lock resumes for whoever is signed in now."""
+        self.lock.attendant = person.username if person is not None else ""
+
+    @Slot(object)
+    def _on_engine_started(self, started: EngineStarted) -> None:
+        if not started.error:
+            self.load_supervisors(self.window.engine)
+
+    def load_supervisors(self, engine: Engine) -> None:
+        """Offer the active supervisors as one-tap names on the exit screen (read on the office thread)."""
+
+        def names() -> list[str]:
+            return [p.username for p in engine.staff.people() if p.role == "supervisor" and p.active]
+
+        try:
+            future = engine.office(names)
+        except EngineError as exc:
+            log.warning("supervisors not listed on the exit screen: %s", exc)
+            return
+        future.add_done_callback(self._deliver_supervisors)
+
+    def _deliver_supervisors(self, future: concurrent.futures.Future[list[str]]) -> None:
+        try:
+            names = future.result()
+        except Exception as exc:  # the exit screen then asks for the name to be typed
+            log.warning("supervisors not listed on the exit screen: %r", exc)
+            return
+        with contextlib.suppress(RuntimeError):  # the window closed meanwhile: nobody to tell
+            self._supervisors.emit(names)
+
+    @Slot(object)
+    def _on_supervisors(self, names: list[str]) -> None:
+        self.lock.set_supervisors(names)
