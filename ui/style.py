@@ -1,5 +1,10 @@
-"""The window's look: one style sheet (resources/style.qss) whose sizes are millimetres on this screen, and
-a font that has the Chinese glyphs (without one every character is an empty box)."""
+"""The window's look: a style sheet whose sizes are millimetres on this screen, and a font that has the
+Chinese glyphs (without one every character is an empty box).
+
+Two themes: "standard" (resources/style.qss, dark and low-glare) and "high_contrast"
+(resources/high_contrast.qss: black, white and yellow, thick borders). ``font_scale`` (settings.display)
+scales every text size; touch targets grow with it but never shrink below their 10 mm floor. Neither theme
+shows a state by colour alone: every tone comes with its words (ui/wording.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +21,10 @@ log = logging.getLogger("ui.style")
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 STYLE_SHEET = RESOURCES / "style.qss"
+HIGH_CONTRAST_SHEET = RESOURCES / "high_contrast.qss"
+THEMES = {"standard": STYLE_SHEET, "high_contrast": HIGH_CONTRAST_SHEET}
+#: the range settings.display.font_scale allows
+FONT_SCALE_RANGE = (0.75, 2.0)
 ICONS = RESOURCES / "icons"
 
 #: families tried in order; the first one installed with Simplified Chinese glyphs is used
@@ -46,17 +55,24 @@ class Sizes:
     key: int  # keypad keys: narrower than other targets (a plate keypad has 8 per row), still over 10 mm
 
     @classmethod
-    def for_screen(cls) -> Sizes:
+    def for_screen(cls, font_scale: float = 1.0) -> Sizes:
+        """Sizes on the primary screen; ``font_scale`` scales text, and targets only upwards."""
+        low, high = FONT_SCALE_RANGE
+        if isinstance(font_scale, bool) or not isinstance(font_scale, int | float) or not (
+                low <= font_scale <= high):
+            raise ValueError(f"font_scale must be a number from {low} to {high}, got {font_scale!r}")
+        grow = max(1.0, font_scale)
         return cls(
-            text=mm_to_px(4.8),
-            button=mm_to_px(5.3),
-            title=mm_to_px(6.4),
-            state=mm_to_px(8.5),
-            amount=mm_to_px(12.5),
-            plate=mm_to_px(16.0),  # CJK glyphs fill ~0.9 em: about 14 mm high, legible from 2 m and more
-            plate_compact=mm_to_px(13.5),  # still over 10 mm high glyphs
-            target=mm_to_px(12.0),
-            key=mm_to_px(10.5),
+            text=mm_to_px(4.8 * font_scale),
+            button=mm_to_px(5.3 * font_scale),
+            title=mm_to_px(6.4 * font_scale),
+            state=mm_to_px(8.5 * font_scale),
+            amount=mm_to_px(12.5 * font_scale),
+            # CJK glyphs fill ~0.9 em: about 14 mm high, legible from 2 m; never smaller, whatever the scale
+            plate=mm_to_px(16.0 * grow),
+            plate_compact=mm_to_px(13.5 * grow),  # still over 10 mm high glyphs
+            target=mm_to_px(12.0 * grow),
+            key=mm_to_px(10.5 * grow),
         )
 
 
@@ -69,24 +85,31 @@ def pick_cjk_family() -> str | None:
     return next(iter(sorted(installed)), None)
 
 
-def style_sheet(sizes: Sizes) -> str:
-    text = STYLE_SHEET.read_text(encoding="utf-8")
+def style_sheet(sizes: Sizes, theme: str = "standard") -> str:
+    if theme not in THEMES:
+        raise ValueError(f"unknown theme {theme!r}: expected one of {', '.join(THEMES)}")
+    text = THEMES[theme].read_text(encoding="utf-8")
     for name, value in vars(sizes).items():
         text = text.replace(f"@{name}@", str(value))
     return text
 
 
-def apply_style(app: QApplication) -> Sizes:
-    """Install the font and the style sheet on ``app``; return the sizes used (widgets size keys by them)."""
+def apply_style(app: QApplication, *, theme: str = "standard", font_scale: float = 1.0) -> Sizes:
+    """Install the font and the style sheet on ``app``; return the sizes used (widgets size keys by them).
+
+    ``theme`` and ``font_scale`` are settings.display's; a bad value raises ValueError naming it.
+    """
     family = pick_cjk_family()
-    sizes = Sizes.for_screen()
+    sizes = Sizes.for_screen(font_scale)
+    sheet = style_sheet(sizes, theme)
     if family is None:
         log.warning("no font with Chinese glyphs (install fonts-noto-cjk): text will show as empty boxes")
     else:
         font = QFont(family)
         font.setPixelSize(sizes.text)
         app.setFont(font)
-    app.setStyleSheet(style_sheet(sizes))
+    app.setStyleSheet(sheet)
+    app.setProperty("boothTheme", theme)
     icon = ICONS / "booth.svg"
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))

@@ -7,6 +7,7 @@ sync) so that a later English translation only adds a .qm file. A tone is never 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Literal
 
@@ -97,8 +98,10 @@ def alert_words(kind: str) -> str:
 def bolink_words(online: bool | None) -> str:
     """None: not known yet (the first poll has not answered)."""
     if online is None:
-        return _tr("泊链：连接中")
-    return _tr("泊链：在线") if online else _tr("泊链：离线")
+        return QCoreApplication.translate("LaneWording", "泊链：连接中")
+    if online:
+        return QCoreApplication.translate("LaneWording", "泊链：在线")
+    return QCoreApplication.translate("LaneWording", "泊链：离线")
 
 
 def bolink_tone(online: bool | None) -> Tone:
@@ -117,11 +120,12 @@ def duration_words(minutes: int) -> str:
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
     if days:
-        words = _tr("%1天%2小时%3分钟")
+        words = QCoreApplication.translate("LaneWording", "%1天%2小时%3分钟")
         return words.replace("%1", str(days)).replace("%2", str(hours)).replace("%3", str(mins))
     if hours:
-        return _tr("%1小时%2分钟").replace("%1", str(hours)).replace("%2", str(mins))
-    return _tr("%1分钟").replace("%1", str(mins))
+        words = QCoreApplication.translate("LaneWording", "%1小时%2分钟")
+        return words.replace("%1", str(hours)).replace("%2", str(mins))
+    return QCoreApplication.translate("LaneWording", "%1分钟").replace("%1", str(mins))
 
 
 def clock_words(at: datetime | None, zone: tzinfo) -> str:
@@ -178,30 +182,31 @@ def shown_clouds(status: SyncStatus) -> list[CloudStatus]:
 def cloud_state(c: CloudStatus) -> tuple[str, Tone]:
     """One cloud's sync in a word or two, with its tone: failures first, then a pause, then a backlog."""
     if c.dead:
-        return _sync_tr("有失败项"), "bad"
+        return QCoreApplication.translate("SyncWording", "有失败项"), "bad"
     if c.held:
-        return _sync_tr("暂停发送"), "attention"
+        return QCoreApplication.translate("SyncWording", "暂停发送"), "attention"
     if c.breaker == "open":
-        return _sync_tr("已熔断"), "attention"
+        return QCoreApplication.translate("SyncWording", "已熔断"), "attention"
     if c.breaker == "half_open":
-        return _sync_tr("试探恢复中"), "attention"
+        return QCoreApplication.translate("SyncWording", "试探恢复中"), "attention"
     if c.pending:
-        return _sync_tr("发送中"), "busy"
-    return _sync_tr("正常"), "ok"
+        return QCoreApplication.translate("SyncWording", "发送中"), "busy"
+    return QCoreApplication.translate("SyncWording", "正常"), "ok"
 
 
 def breaker_words(breaker: str, reopens_in_s: float) -> str:
     """The circuit breaker: "none" is a cloud without one (Bolink retries on its own schedule)."""
     match breaker:
         case "closed":
-            return _sync_tr("正常（发送中）")
+            return QCoreApplication.translate("SyncWording", "正常（发送中）")
         case "open":
             seconds = max(1, round(reopens_in_s))
-            return _sync_tr("已熔断：暂停发送，约%1秒后试探").replace("%1", str(seconds))
+            words = QCoreApplication.translate("SyncWording", "已熔断：暂停发送，约%1秒后试探")
+            return words.replace("%1", str(seconds))
         case "half_open":
-            return _sync_tr("试探中：已发出一条，成功即恢复")
+            return QCoreApplication.translate("SyncWording", "试探中：已发出一条，成功即恢复")
         case "none":
-            return _sync_tr("无（按退避重试）")
+            return QCoreApplication.translate("SyncWording", "无（按退避重试）")
     return breaker
 
 
@@ -209,18 +214,18 @@ def age_words(seconds: float) -> str:
     """How long the oldest row has waited: seconds, then minutes, then hours (and days)."""
     whole = max(0, int(seconds))
     if whole < 60:
-        return _sync_tr("%1秒").replace("%1", str(whole))
+        return QCoreApplication.translate("SyncWording", "%1秒").replace("%1", str(whole))
     return duration_words(whole // 60)
 
 
 def _cloud_summary(c: CloudStatus) -> str:
     bits = []
     if c.pending:
-        bits.append(_sync_tr("待发 %1").replace("%1", str(c.pending)))
+        bits.append(QCoreApplication.translate("SyncWording", "待发 %1").replace("%1", str(c.pending)))
     if c.dead:
-        bits.append(_sync_tr("失败 %1").replace("%1", str(c.dead)))
+        bits.append(QCoreApplication.translate("SyncWording", "失败 %1").replace("%1", str(c.dead)))
     if c.held or c.breaker in _OPEN_BREAKER:
-        bits.append(_sync_tr("暂停"))
+        bits.append(QCoreApplication.translate("SyncWording", "暂停"))
     return f"{cloud_words(c.cloud)} {' · '.join(bits)}" if bits else ""
 
 
@@ -235,6 +240,62 @@ def sync_summary(status: SyncStatus) -> tuple[str, Tone]:
     tones = {cloud_state(c)[1] for c in clouds}
     tone: Tone = next((t for t in ("bad", "attention", "busy") if t in tones), "ok")
     if not parts:
-        return _sync_tr("同步：正常"), tone
-    head = _sync_tr("同步异常：") if tone in ("bad", "attention") else _sync_tr("同步：")
-    return head + "；".join(parts), tone
+        return QCoreApplication.translate("SyncWording", "同步：正常"), tone
+    if tone in ("bad", "attention"):
+        head = QCoreApplication.translate("SyncWording", "同步异常：")
+    else:
+        head = QCoreApplication.translate("SyncWording", "同步：")
+    return head + QCoreApplication.translate("SyncWording", "；").join(parts), tone
+
+
+# ------------------------------------------------------------------------------------------ plate refusals
+
+#: PlateError codes in words; %1 is the character concerned, %2 its position, %3 the expected shape
+_PLATE_ERRORS: dict[str, str] = {
+    "not_text": QT_TRANSLATE_NOOP("PlateWording", "车牌不是文字"),
+    "empty": QT_TRANSLATE_NOOP("PlateWording", "车牌为空"),
+    "no_plate": QT_TRANSLATE_NOOP("PlateWording", "无牌车：请按无牌车处理"),
+    "emergency": QT_TRANSLATE_NOOP("PlateWording", "应急车牌不能自动处理：请人工处理"),
+    "foreign": QT_TRANSLATE_NOOP("PlateWording", "含有车牌上不会出现的字符：%1"),
+    "not_province": QT_TRANSLATE_NOOP("PlateWording", "「%1」不是省份简称（车牌以省份简称、使或WJ开头）"),
+    "military": QT_TRANSLATE_NOOP("PlateWording", "「%1」不是省份简称；像军车车牌，请人工处理"),
+    "too_short": QT_TRANSLATE_NOOP("PlateWording", "太短：%3"),
+    "too_long": QT_TRANSLATE_NOOP("PlateWording", "太长：%3"),
+    "letter_io": QT_TRANSLATE_NOOP("PlateWording", "第2位不能是「%1」：字母I和O不用于车牌"),
+    "last_only": QT_TRANSLATE_NOOP("PlateWording", "「%1」只能是车牌的最后一位"),
+    "province_later": QT_TRANSLATE_NOOP("PlateWording", "「%1」是省份简称，只能在第1位"),
+    "wrong_char": QT_TRANSLATE_NOOP("PlateWording", "第%2位不能是「%1」：%3"),
+    "new_energy_start": QT_TRANSLATE_NOOP("PlateWording", "小型新能源车牌字母后应为D或F，不能是「%1」"),
+    "suffix_too_long": QT_TRANSLATE_NOOP("PlateWording", "以「%1」结尾的车牌只有7位"),
+    "not_new_energy": QT_TRANSLATE_NOOP(
+        "PlateWording", "8位车牌应为新能源车牌：字母后是D或F（小型），或以D或F结尾（大型）"),
+}
+
+_PLATE_SHAPES: dict[str, str] = {
+    "ordinary": QT_TRANSLATE_NOOP("PlateWording", "普通车牌为7位：省份、字母、5位序号"),
+    "plate_max": QT_TRANSLATE_NOOP("PlateWording", "车牌最多8位（新能源车牌：省份、字母、6位序号）"),
+    "letter": QT_TRANSLATE_NOOP("PlateWording", "第2位是字母（不含I和O）"),
+    "serial": QT_TRANSLATE_NOOP("PlateWording", "序号是字母（不含I和O）和数字"),
+    "consulate": QT_TRANSLATE_NOOP("PlateWording", "领馆车牌在字母和「领」之间是4位数字"),
+    "large_new_energy": QT_TRANSLATE_NOOP("PlateWording", "大型新能源车牌在结尾的D或F之前是5位数字"),
+    "small_new_energy": QT_TRANSLATE_NOOP("PlateWording", "小型新能源车牌以4位数字结尾"),
+    "armed_police": QT_TRANSLATE_NOOP("PlateWording", "武警车牌是WJ、可选的省份简称和4至5位序号"),
+    "embassy": QT_TRANSLATE_NOOP("PlateWording", "使馆车牌是「使」加6位数字"),
+    "plateless": QT_TRANSLATE_NOOP("PlateWording", "无牌车编号是「无」加7位字母（不含I和O）或数字"),
+}
+
+
+def _plate_tr(text: str) -> str:
+    return QCoreApplication.translate("PlateWording", text)
+
+
+def plate_error_words(code: str, params: Mapping[str, str], fallback: str) -> str:
+    """A plate refusal (``PlateError.code``/``.params``) in the screen's language; an unknown code shows
+    ``fallback`` (the error's own English reason) rather than nothing."""
+    if code not in _PLATE_ERRORS:
+        return fallback
+    shape = params.get("shape", "")
+    words = _plate_tr(_PLATE_ERRORS[code])
+    return (words.replace("%1", params.get("char", params.get("chars", "")))
+            .replace("%2", params.get("position", ""))
+            .replace("%3", _plate_tr(_PLATE_SHAPES[shape]) if shape in _PLATE_SHAPES else shape))

@@ -1,0 +1,230 @@
+"""Languages: every string the code marks for translation has an English translation, the .qm is built
+when missing or stale, and a real window switches to English and back while it runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lane_driving import bring_car, lane_settings
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, QWidget
+
+import ui.i18n as i18n
+from booth.config import Settings, settings_from_mapping
+from booth.domain.lane import LaneState
+from booth.domain.plates import PROVINCES
+from booth.engine import Engine
+from ui.keypads import PLATE_PREFIXES, PLATE_SUFFIXES
+from ui.main_window import BoothWindow
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT_MS = 10_000
+#: CJK ideographs, CJK punctuation and full-width forms: none may be left in English words
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+#: a plate, as data inside a text (the example in a placeholder, a plate on a button)
+PLATE = re.compile(rf"(?:[{PROVINCES}使]|WJ)[A-Z0-9·]{{4,7}}[{PLATE_SUFFIXES}]?")
+#: plate characters are keys, not words
+KEY_CHARACTERS = frozenset(PROVINCES + PLATE_PREFIXES + PLATE_SUFFIXES)
+#: made by the engine (booth/ cannot use Qt's translation): the lane's state message and the tariff's
+#: breakdown labels. The alert line is checked without the engine's message.
+ENGINE_TEXT = frozenset({"stateMessage", "breakdown"})
+
+
+# ------------------------------------------------------------------------------------ the .ts and the .qm
+
+
+def scanned_messages(tmp_path: Path) -> set[tuple[str, str]]:
+    """(context, source) of every string pyside6-lupdate finds in ui/ now (new screens included)."""
+    lupdate = Path(sys.executable).parent / "pyside6-lupdate"
+    ts = tmp_path / "scan.ts"
+    files = sorted(str(p) for p in (ROOT / "ui").rglob("*.py"))
+    subprocess.run([str(lupdate), "-silent", "-source-language", "zh_CN", "-target-language", "en", *files,
+                    "-ts", str(ts)], check=True, capture_output=True, timeout=120)
+    return {(m.context, m.source) for m in i18n.read_ts(ts)}
+
+
+def test_every_string_in_the_code_has_a_finished_english_translation(tmp_path: Path) -> None:
+    scanned = scanned_messages(tmp_path)
+    assert len(scanned) > 200  # the scan found the window's strings
+    translated = {(m.context, m.source): m for m in i18n.read_ts(i18n.ts_file("en"))}
+    missing = sorted(key for key in scanned if key not in translated)
+    assert not missing, f"run tools/update_translations.py and translate: {missing}"
+    unfinished = sorted(k for k in scanned if not (translated[k].finished and translated[k].translation))
+    assert not unfinished, f"untranslated in booth_en.ts: {unfinished}"
+    for key in scanned:
+        source, english = key[1], translated[key].translation
+        assert set(re.findall(r"%\d", source)) == set(re.findall(r"%\d", english)), key
+        # plate characters (使, 领, 无 …) are quoted as they are printed on plates
+        words = PLATE.sub("", english).translate({ord(c): None for c in KEY_CHARACTERS | {"无"}})
+        assert not CJK.search(words) or english == "中文", (key, english)
+
+
+@pytest.fixture
+def translations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the translation sources, without any shipped .qm, so the build at start is exercised."""
+    folder = tmp_path / "translations"
+    folder.mkdir()
+    shutil.copy(i18n.ts_file("en"), folder / "booth_en.ts")
+    monkeypatch.setattr(i18n, "TRANSLATIONS", folder)
+    return folder
+
+
+def test_the_qm_is_built_into_the_cache_when_missing_or_older_than_the_ts(translations: Path,
+                                                                          tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    built = i18n.compiled("en", cache=cache)
+    assert built == cache / "booth_en.qm" and built.stat().st_size > 0
+    first = built.stat().st_mtime_ns
+    assert i18n.compiled("en", cache=cache) == built and built.stat().st_mtime_ns == first  # fresh: kept
+    ts = translations / "booth_en.ts"
+    os.utime(ts, ns=(first + 10**9, first + 10**9))  # the .ts was edited after the build
+    assert i18n.compiled("en", cache=cache) == built and built.stat().st_mtime_ns > first
+    shipped = translations / "booth_en.qm"  # an install built one next to the .ts: used as it is
+    shutil.copy(built, shipped)
+    os.utime(shipped, ns=(first + 2 * 10**9, first + 2 * 10**9))
+    assert i18n.compiled("en", cache=cache) == shipped
+    assert i18n.compiled("zh_CN", cache=cache) is None  # the source language needs no file
+
+
+def test_translation_problems_are_named(translations: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch, qapp: QApplication) -> None:
+    with pytest.raises(i18n.TranslationError, match="unknown language 'fr'"):
+        i18n.switch_language(qapp, "fr")
+    monkeypatch.setattr(i18n, "find_lrelease", lambda: None)
+    with pytest.raises(i18n.TranslationError, match="lrelease was not found"):
+        i18n.compiled("en", cache=tmp_path / "cache")
+    (translations / "booth_en.ts").write_text("<TS><context>", encoding="utf-8")
+    with pytest.raises(i18n.TranslationError, match="cannot read the translation source"):
+        i18n.read_ts(translations / "booth_en.ts")
+    (translations / "booth_en.ts").unlink()
+    with pytest.raises(i18n.TranslationError, match=r"booth_en\.ts is missing"):
+        i18n.compiled("en", cache=tmp_path / "cache")
+    assert i18n.current_language() == "zh_CN"
+
+
+# ------------------------------------------------------------------------------------ switching at run time
+
+
+@pytest.fixture
+def ascii_settings(tmp_path: Path) -> Settings:
+    """Three lanes; the lot, lane and reason names in ASCII, so any Chinese left on screen is a missed
+    string."""
+    data = lane_settings(tmp_path, lanes=3).model_dump(mode="json")
+    data["park"]["name"] = "Test Lot"
+    for lane, name in zip(data["lanes"], ("East exit", "West exit", "North exit"), strict=True):
+        lane["name"] = name
+    # the reasons offered are the lot's settings (data, kept as configured): ASCII here too
+    data["exceptions"] = {**data.get("exceptions", {}), "free_release_reasons": ["Staff", "Emergency"],
+                          "manual_lift_reasons": ["Gate fault", "Emergency"], "approval_required": ["Staff"]}
+    return settings_from_mapping(data, "<i18n test>")
+
+
+@pytest.fixture
+def running(ascii_settings: Settings) -> Iterator[Engine]:
+    engine = Engine(ascii_settings)
+    engine.start()
+    assert engine.sync_started.wait(10), "the Alipay/Tmall sync did not start"
+    try:
+        yield engine
+    finally:
+        engine.stop()
+
+
+@pytest.fixture
+def back_to_chinese(qapp: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Built .qm files go to tmp_path, and the application is Chinese again after the test."""
+    monkeypatch.setenv(i18n.CACHE_ENV, str(tmp_path / "qm"))
+    yield
+    if i18n.current_language() != "zh_CN":
+        i18n.switch_language(qapp, "zh_CN")
+
+
+def visible_texts(window: BoothWindow) -> list[tuple[QWidget, str]]:
+    found: list[tuple[QWidget, str]] = [(window, window.windowTitle())]
+    for widget in window.findChildren(QWidget):
+        if not widget.isVisible():
+            continue
+        texts = [widget.toolTip(), widget.accessibleName()]
+        if isinstance(widget, QLabel | QAbstractButton):
+            texts.append(widget.text())
+        if isinstance(widget, QLineEdit):
+            texts.append(widget.placeholderText())
+        found += [(widget, t) for t in texts if t]
+    return found
+
+
+def words_left(window: BoothWindow, engine_messages: list[str]) -> list[str]:
+    """Chinese still on screen that is not data (plates, plate keys, the engine's own messages)."""
+    left = []
+    for widget, text in visible_texts(window):
+        name = widget.objectName()
+        if name in ENGINE_TEXT or name == "languageToggle":  # the toggle names Chinese in Chinese
+            continue
+        if name == "key" and text in KEY_CHARACTERS:
+            continue
+        if name == "alertText":
+            for message in engine_messages:
+                text = text.replace(message, "")
+        if CJK.search(PLATE.sub("", text)):
+            left.append(f"{type(widget).__name__}#{name}: {text!r}")
+    return left
+
+
+def test_a_running_window_switches_to_english_and_back(
+    ascii_settings: Settings, running: Engine, qtbot: Any, qapp: QApplication, back_to_chinese: None
+) -> None:
+    window = BoothWindow(ascii_settings, running, operator="tester")
+    qtbot.addWidget(window)
+    window.resize(1800, 1000)
+    window.show()
+    x1, x2, x3 = (window.lane_panel(lane) for lane in ("X1", "X2", "X3"))
+    bring_car(running, "X1", "苏A12345")  # awaiting payment
+    running.vehicle_at("X2", "苏B1Z345").result(10)  # no entry record
+    bring_car(running, "X3", "苏C12345")
+    qtbot.waitUntil(lambda: x1.view.state is LaneState.AWAITING_PAYMENT and x2.view.state is LaneState.NO_STAY
+                    and x3.view.state is LaneState.AWAITING_PAYMENT, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.alert_bar.isVisible(), timeout=WAIT_MS)
+    x1.trigger("cash")
+    x2.trigger("correct_plate")
+    x3.trigger("free_release")
+    window.open_sync_panel()
+    cash = x1.open_action()
+    assert cash is not None
+    cash.field.setText("5")  # short: the change line says how much is missing
+    cash.pad.edited.emit()
+    assert CJK.search(cash.change_label.text())
+    before = words_left(window, [a.message for a in window.alerts])
+    assert len(before) > 40  # in Chinese, most of the screen is words
+
+    qtbot.mouseClick(window.language_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.language_button.text() == "中文", timeout=WAIT_MS)
+    assert i18n.current_language() == "en"
+    left = words_left(window, [a.message for a in window.alerts])
+    assert not left, "Chinese left after switching to English:\n" + "\n".join(left)
+    assert x1.state_words.text() == "Awaiting payment"
+    assert x2.panels["correct_plate"].title.text() == "Correct plate"
+    assert window.windowTitle() == "Booth — Test Lot"
+    assert cash.change_label.text().startswith("Still short")
+    assert x3.open_action() is x3.panels["free_release"]  # the open panels stayed open
+
+    qtbot.mouseClick(window.language_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.language_button.text() == "English", timeout=WAIT_MS)
+    assert i18n.current_language() == "zh_CN"
+    assert x1.state_words.text() == "待付款"
+    assert x2.panels["correct_plate"].title.text() == "更正车牌"
+    assert window.sync_panel.title.text() == "后台同步"
+    assert window.windowTitle() == "收费亭 — Test Lot"
+    assert len(words_left(window, [a.message for a in window.alerts])) > 40
+    english = {m.translation for m in i18n.read_ts(i18n.ts_file("en"))} - {"中文", "Voice"}
+    still = [f"{w.objectName()}: {t!r}" for w, t in visible_texts(window) if t in english]
+    assert not still, f"English left after switching back: {still}"
+    window.close()
