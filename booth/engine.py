@@ -259,6 +259,13 @@ class Engine:
         return self._staff
 
     @property
+    def database(self) -> Database:
+        """The open database, for readers that run on the office thread (reports)."""
+        if self._database is None:
+            raise EngineError("engine is not running: no database yet")
+        return self._database
+
+    @property
     def shifts(self) -> Shifts:
         """The shifts (call it through ``office``)."""
         if self._shifts is None:

@@ -16,8 +16,12 @@ from PySide6.QtWidgets import QApplication
 
 from booth.config import Settings
 from booth.engine import Engine
+from ui.i18n import TranslationError, switch_language
+from ui.kiosk import KioskSession, staff_verifier
 from ui.main_window import BoothWindow
 from ui.style import apply_style
+from ui.voice import LaneAnnouncer, Voice
+from ui.watchdog import feeder_from_environment
 
 log = logging.getLogger("ui.app")
 
@@ -91,10 +95,25 @@ def run_window(settings: Settings, *, kiosk: bool = False) -> int:
     """Open the booth window on ``settings``, run until it is closed (or SIGINT/SIGTERM), then stop the
     engine. Returns the process exit code."""
     app = ensure_application()
-    sizes = apply_style(app)
+    display = settings.display
+    sizes = apply_style(app, theme=display.theme, font_scale=display.font_scale)
+    try:
+        switch_language(app, display.language)  # before any widget exists: built in that language
+    except TranslationError as exc:
+        log.error("%s; the window stays in Chinese", exc)
     engine = Engine(settings)
-    window = BoothWindow(settings, engine, operator=default_operator(), sizes=sizes)
+    # opens on the sign-in overlay; a shift left open resumes, a booth with no people yet works unsigned
+    window = BoothWindow(settings, engine, operator=default_operator(), sizes=sizes, sign_in=True)
+    voice = Voice(enabled=settings.display.voice, parent=window)
+    LaneAnnouncer(window.bridge, voice, parent=window)
+    kiosk = kiosk or settings.kiosk.enabled
+    session = KioskSession(window, settings.kiosk, staff_verifier(engine)) if kiosk else None
     window.show_for_booth(kiosk)
+    if session is not None:
+        session.start()
+    watchdog = feeder_from_environment(window) if settings.kiosk.watchdog else None
+    if watchdog is not None:
+        watchdog.start()  # READY=1, then WATCHDOG=1 from this (the GUI) thread's event loop
     # once the engine is up, all made so far lives for the session (not before: it would delay the start)
     window.bridge.engineStarted.connect(lambda _started: freeze_startup_objects())
     window.start_engine()
@@ -102,6 +121,11 @@ def run_window(settings: Settings, *, kiosk: bool = False) -> int:
         with quit_on_os_signals(app):
             code = app.exec()
     finally:
+        if watchdog is not None:
+            watchdog.stop()
+        if session is not None:
+            session.stop()  # the owner closes the window now: no supervisor PIN for SIGTERM
+        voice.close()
         window.close()
         window.bridge.join_starter(_START_JOIN_S)
         engine.stop()

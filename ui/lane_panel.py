@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import replace
 from datetime import tzinfo
 from typing import Any
 
@@ -28,11 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from booth.config import LaneSettings
+from booth.config import ExceptionSettings, LaneSettings
 from booth.domain.lane import LaneState, LaneView
 from booth.domain.plates import PROVINCES
+from booth.engine import ApprovalError
 from ui.actions import ActionPanel, CashPanel, ConfirmPanel, PlatePanel, ReasonPanel
 from ui.bridge import CommandOutcome, EngineBridge
+from ui.lock_screen import refusal_words
 from ui.qr import QrView
 from ui.style import ICONS, Sizes
 from ui.wording import (
@@ -154,10 +157,16 @@ class LanePanel(QFrame):
         zone: tzinfo,
         sizes: Sizes,
         narrow: bool = False,
+        home_province: str | None = None,
+        exceptions: ExceptionSettings | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("lanePanel")
+        # the reasons offered, which need a supervisor, whether free text is allowed ([exceptions])
+        ex = exceptions if exceptions is not None else ExceptionSettings()
+        #: ticket -> the exception command's future, kept to tell an ApprovalError's code on failure
+        self._exception_futures: dict[int, list[Future[Any]]] = {}
         self.narrow = narrow  # three or four lanes side by side: everything stacks in one tall column
         self.lane_id = lane.id
         self.direction = lane.direction
@@ -275,18 +284,20 @@ class LanePanel(QFrame):
         # action panels, shown in place of the details
         self.panels: dict[str, ActionPanel] = {
             "cash": CashPanel(target, narrow=narrow),
-            "correct_plate": PlatePanel(target, narrow=narrow),
+            "correct_plate": PlatePanel(
+                target, narrow=narrow, home_province=home_province,
+                plates_in_lot=lambda: bridge.engine.call(bridge.engine.plates_in_lot()),
+            ),
+            # the reasons are the lot's own words from the settings (the engine checks them as written)
             "free_release": ReasonPanel(
-                "free_release", self.tr("免费放行"), self.tr("确认免费放行"),
-                [self.tr("员工车辆"), self.tr("特种车辆"), self.tr("设备故障"), self.tr("经理批准"),
-                 self.tr("投诉处理"), self.tr("短时进出")],
-                target, columns=2 if narrow else 3,
+                "free_release", self.tr("免费放行"), self.tr("确认免费放行"), list(ex.free_release_reasons),
+                target, columns=2 if narrow else 3, free_text=ex.free_text_allowed,
+                approval_required=ex.approval_required,
             ),
             "manual_lift": ReasonPanel(
-                "manual_lift", self.tr("人工抬杆"), self.tr("确认抬杆"),
-                [self.tr("道闸故障"), self.tr("系统故障"), self.tr("识别失败"), self.tr("特种车辆"),
-                 self.tr("经理批准"), self.tr("车辆滞留")],
-                target, columns=2 if narrow else 3,
+                "manual_lift", self.tr("人工抬杆"), self.tr("确认抬杆"), list(ex.manual_lift_reasons),
+                target, columns=2 if narrow else 3, free_text=ex.free_text_allowed,
+                approval_required=ex.approval_required,
             ),
             "cancel": ConfirmPanel(
                 "cancel", self.tr("取消出场"),
@@ -355,6 +366,14 @@ class LanePanel(QFrame):
             self.set_feedback("", "idle")  # a new car: the last car's messages no longer apply
         self._follow_open_panel(view)
         self._render()
+
+    def retranslate(self) -> None:
+        """The language changed: redraw what mixes words and data (the window re-words the rest)."""
+        self._render()
+        panel = self.open_action()
+        if panel is not None:
+            panel.update_view(self.view)
+            panel.set_busy(panel.busy)
 
     def set_bolink_known(self, known: bool) -> None:
         if known != self.bolink_known:
@@ -519,12 +538,24 @@ class LanePanel(QFrame):
             reason = panel.validated()
             if reason is None:
                 return
+            note, approver = panel.note(), panel.take_approver()
+            send = engine.free_release if panel.action == "free_release" else engine.manual_lift
+            sent: list[Future[Any]] = []
+
+            def command() -> Future[Any]:
+                future = send(lane_id, reason, operator, note=note, approver=approver)
+                sent.append(future)
+                return future
+
             if panel.action == "free_release":
-                command = lambda: engine.free_release(lane_id, reason, operator)  # noqa: E731
                 done = self.tr("已免费放行：%1").replace("%1", reason)
             else:
-                command = lambda: engine.manual_lift(lane_id, reason, operator)  # noqa: E731
                 done = self.tr("已人工抬杆：%1").replace("%1", reason)
+            panel.set_busy(True)
+            ticket = self.bridge.submit(self.lane_id, panel.action, command)
+            self._pending[ticket] = (panel.action, done)
+            self._exception_futures[ticket] = sent
+            return
         else:
             command = lambda: engine.cancel(lane_id, operator)  # noqa: E731
             done = self.tr("已取消本次出场")
@@ -535,12 +566,23 @@ class LanePanel(QFrame):
         ticket = self.bridge.submit(self.lane_id, action, command)
         self._pending[ticket] = (action, done_text)
 
+    def approval_words(self, exc: ApprovalError) -> str:
+        """A refused approval in words by its code (the engine's message mixes in the English reason)."""
+        if exc.code == "approval_required":
+            return self.tr("该原因需要主管输入用户名和 PIN 批准")
+        return self.tr("主管批准未通过：%1").replace("%1", refusal_words(exc.auth or exc))
+
     def on_command_done(self, outcome: CommandOutcome) -> None:
         """An outcome from the bridge (GUI thread); outcomes of other lanes are ignored."""
         pending = self._pending.pop(outcome.ticket, None)
         if pending is None:
             return
         action, done_text = pending
+        sent = self._exception_futures.pop(outcome.ticket, [])
+        if not outcome.ok and sent and sent[0].done() and not sent[0].cancelled():
+            refused = sent[0].exception(timeout=0)
+            if isinstance(refused, ApprovalError):
+                outcome = replace(outcome, error=self.approval_words(refused))
         panel = self.open_action()
         if panel is not None and panel.action == action and panel.busy:
             panel.set_busy(False)

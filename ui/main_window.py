@@ -8,7 +8,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -24,9 +24,12 @@ from PySide6.QtWidgets import (
 from booth.config import Settings
 from booth.domain.lane import LaneView
 from booth.engine import AlertRaised, Engine
+from booth.staff import PersonRecord
 from booth.sync import SyncStatus
 from ui.bridge import CommandOutcome, EngineBridge, EngineStarted
+from ui.i18n import SOURCE_LANGUAGE, TranslationError, current_language, retranslate_tree, switch_language
 from ui.lane_panel import LanePanel
+from ui.staff_screens import StaffScreens
 from ui.style import Sizes
 from ui.sync_panel import SyncIndicator, SyncPanel
 from ui.wording import alert_words, bolink_tone, bolink_words, is_sync_alert
@@ -53,6 +56,8 @@ class BoothWindow(QMainWindow):
     """
 
     lanesReady = Signal()
+    #: the person now signed in (PersonRecord) or None after a sign-out (GUI thread)
+    operatorChanged = Signal(object)
 
     def __init__(
         self,
@@ -61,6 +66,7 @@ class BoothWindow(QMainWindow):
         *,
         operator: str,
         sizes: Sizes | None = None,
+        sign_in: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -68,11 +74,14 @@ class BoothWindow(QMainWindow):
         self.settings = settings
         self.engine = engine
         self.operator = operator
+        #: who signed in (issue #5); None: nobody yet, or a booth without people (``operator`` is then used)
+        self.person: PersonRecord | None = None
         self.sizes = sizes or Sizes.for_screen()
         self.zone = settings.park.zone
         self.bridge = EngineBridge(engine, self)
         self.alerts: list[AlertRaised] = []
         self.bolink_online: bool | None = None
+        self._bolink_reason = ""
         self.engine_running = True  # start_engine() makes it False until the engine reports
         self.ready_at: float | None = None
         self.setWindowTitle(self.tr("收费亭 — %1").replace("%1", settings.park.name))
@@ -97,6 +106,12 @@ class BoothWindow(QMainWindow):
         self.operator_label.setObjectName("operator")
         self.clock_label = QLabel("")
         self.clock_label.setObjectName("clock")
+        # the other language's name, in that language: whoever cannot read this one can still find it
+        self.language_button = QPushButton(self.tr("English"))
+        self.language_button.setObjectName("languageToggle")
+        self.language_button.setToolTip(self.tr("切换界面语言"))
+        self.language_button.setMinimumSize(self.sizes.target * 2, self.sizes.target)
+        self.language_button.clicked.connect(self.toggle_language)
         top_row.addWidget(self.park_label)
         top_row.addStretch(1)
         top_row.addWidget(self.cloud_status)
@@ -104,8 +119,14 @@ class BoothWindow(QMainWindow):
         top_row.addWidget(self.sync_indicator)
         top_row.addSpacing(20)
         top_row.addWidget(self.operator_label)
+        # sign-in, shift close, supervisor and reports: overlays and side sheets over the lanes
+        self.staff_screens = StaffScreens(self, central)
+        for button in self.staff_screens.buttons:
+            top_row.addWidget(button)
         top_row.addSpacing(20)
         top_row.addWidget(self.clock_label)
+        top_row.addSpacing(12)
+        top_row.addWidget(self.language_button)
         outer.addWidget(top)
 
         self.banner = QFrame()
@@ -128,7 +149,8 @@ class BoothWindow(QMainWindow):
         narrow = len(shown) > 2
         for i, lane in enumerate(shown):
             panel = LanePanel(
-                lane, self.bridge, operator=operator, zone=self.zone, sizes=self.sizes, narrow=narrow
+                lane, self.bridge, operator=operator, zone=self.zone, sizes=self.sizes, narrow=narrow,
+                home_province=settings.park.province, exceptions=settings.exceptions,
             )
             self.panels[lane.id] = panel
             grid.addWidget(panel, 0, i)
@@ -178,6 +200,7 @@ class BoothWindow(QMainWindow):
         self._tick_clock()
         for view in engine.snapshot():
             self._on_lane_changed(view)
+        self.staff_screens.start(sign_in=sign_in)
 
     # ----------------------------------------------------------------------------------- life cycle
     def start_engine(self) -> None:
@@ -192,6 +215,64 @@ class BoothWindow(QMainWindow):
 
     def lane_panel(self, lane_id: str) -> LanePanel:
         return self.panels[lane_id]
+
+    # ----------------------------------------------------------------------------------- language
+    def toggle_language(self) -> None:
+        """Chinese <-> English; a translation that cannot be loaded is said in the alert bar."""
+        target = "en" if current_language() == SOURCE_LANGUAGE else SOURCE_LANGUAGE
+        app = QCoreApplication.instance()
+        if app is None:
+            return
+        try:
+            switch_language(app, target)
+        except TranslationError as exc:
+            log.error("%s", exc)
+            self.alert_text.setText(self.tr("无法切换语言：%1").replace("%1", str(exc)))
+            self.alert_sync_button.hide()
+            self.alert_bar.show()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange:
+            self.retranslate()
+
+    def retranslate(self) -> None:
+        """Re-word everything on screen in the current language (Qt sends LanguageChange on a switch)."""
+        self.setWindowTitle(self.tr("收费亭 — %1").replace("%1", self.settings.park.name))
+        self.operator_label.setText(self._operator_words())
+        self.language_button.setText(self.tr("English"))
+        self._render_cloud_status(self._bolink_reason)
+        if self.sync_status is not None:
+            self._on_sync_changed(self.sync_status)
+        else:
+            self.sync_indicator.show_status(None)
+        for panel in self.panels.values():
+            panel.retranslate()
+        if self.alerts and self.alert_bar.isVisibleTo(self):
+            self._show_alert(self.alerts[-1])
+        retranslate_tree(self)  # last: whole-string words, including those the redraws above put back
+
+    # ----------------------------------------------------------------------------------- operator
+    def set_operator(self, person: PersonRecord | None) -> None:
+        """``person`` signed in (None: signed out): every lane and the sync panel act in their name, and the
+        lanes' actions are off while nobody is signed in."""
+        self.person = person
+        self.operator = person.username if person is not None else ""
+        self.operator_label.setText(self._operator_words())
+        for panel in self.panels.values():
+            panel.operator = self.operator
+            panel.action_bar.setEnabled(person is not None)
+        self.sync_panel.operator = self.operator
+        self.operatorChanged.emit(person)
+
+    def _operator_words(self) -> str:
+        person = self.person
+        if person is not None:
+            words = self.tr("主管：%1（%2）") if person.role == "supervisor" else self.tr("收费员：%1（%2）")
+            return words.replace("%1", person.display_name).replace("%2", person.username)
+        if self.operator:
+            return self.tr("收费员：%1").replace("%1", self.operator)
+        return self.tr("未签到")
 
     # ----------------------------------------------------------------------------------- sync panel
     def open_sync_panel(self) -> None:
@@ -248,6 +329,7 @@ class BoothWindow(QMainWindow):
     @Slot(bool, str)
     def _on_bolink_changed(self, online: bool, reason: str) -> None:
         self.bolink_online = online
+        self._bolink_reason = reason
         for panel in self.panels.values():
             panel.set_bolink_known(True)
         self._render_cloud_status(reason)
@@ -257,7 +339,7 @@ class BoothWindow(QMainWindow):
         self.cloud_status.setText(bolink_words(online))
         _set_tone(self.cloud_status, bolink_tone(online))
         if online is False:
-            detail = f"（{reason}）" if reason else ""
+            detail = self.tr("（%1）").replace("%1", reason) if reason else ""
             words = self.tr("泊链云端离线%1：扫码支付暂停，请收现金；恢复后自动重新发起扫码支付。")
             self.banner_text.setText(words.replace("%1", detail))
             self.banner.show()
@@ -268,10 +350,14 @@ class BoothWindow(QMainWindow):
     def _on_alert(self, alert: AlertRaised) -> None:
         self.alerts.append(alert)
         del self.alerts[:-MAX_ALERTS]
+        self._show_alert(alert)
+
+    def _show_alert(self, alert: AlertRaised) -> None:
         lane = self.panels[alert.lane_id].view.name if alert.lane_id in self.panels else ""
         when = alert.at.astimezone(self.zone).strftime("%H:%M:%S")
         where = f" {lane}" if lane else ""
-        self.alert_text.setText(f"{when}{where} · {alert_words(alert.kind)}：{alert.message}")
+        words = self.tr("%1%2 · %3：%4").replace("%1", when).replace("%2", where)
+        self.alert_text.setText(words.replace("%3", alert_words(alert.kind)).replace("%4", alert.message))
         self.alert_sync_button.setVisible(alert.lane_id is None and is_sync_alert(alert.kind))
         self.alert_bar.show()
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QScrollArea,
     QScroller,
@@ -26,8 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from booth.engine import Engine
+from booth.staff import AuthError
 from booth.sync import CloudStatus, SyncStatus
 from ui.bridge import CommandOutcome, EngineBridge
+from ui.lock_screen import refusal_words
+from ui.pin_pad import PinPad
 from ui.style import Sizes
 from ui.wording import (
     age_words,
@@ -232,9 +237,10 @@ class SyncPanel(QFrame):
         super().__init__(parent)
         self.setObjectName("syncPanel")
         self.bridge = bridge
-        # Requeueing dead letters is a supervisor's action, but supervisor sign-in does not exist yet
-        # (issue #5): until it does, the requeue is audited under the operator signed in at the window.
+        # Requeueing dead letters is a supervisor's action: each retry asks for a supervisor's username and
+        # PIN (checked on the engine's office thread) and the requeue is audited under that supervisor.
         self.operator = operator
+        self._asking: str | None = None  # the cloud (or ALL) whose retry waits for the supervisor's PIN
         self.zone = zone
         self.sizes = sizes
         self.status: SyncStatus | None = None
@@ -292,6 +298,28 @@ class SyncPanel(QFrame):
         outer.addWidget(self.hint)
         outer.addLayout(all_row)
         outer.addWidget(scroll, 1)
+        # the supervisor's approval of a retry, asked for in the panel itself
+        self.approval = QFrame()
+        approval = QVBoxLayout(self.approval)
+        approval.setContentsMargins(0, 0, 0, 0)
+        self.approval_hint = _label(
+            "actionHint", self.tr("重试失败项需要主管批准：请输入主管用户名和 PIN"), wrap=True
+        )
+        self.approver_field = QLineEdit()
+        self.approver_field.setObjectName("supervisorName")
+        self.approver_field.setPlaceholderText(self.tr("主管用户名"))
+        self.approver_field.setMinimumHeight(target)
+        self.approver_pad = PinPad(target)
+        self.approver_pad.submitted.connect(self._approved)
+        self.approval_cancel = QPushButton(self.tr("取消"))
+        self.approval_cancel.setMinimumSize(target * 2, target)
+        self.approval_cancel.clicked.connect(lambda _checked=False: self._stop_asking())
+        approval.addWidget(self.approval_hint)
+        approval.addWidget(self.approver_field)
+        approval.addWidget(self.approver_pad)
+        approval.addWidget(self.approval_cancel, 0, Qt.AlignmentFlag.AlignLeft)
+        self.approval.hide()
+        outer.addWidget(self.approval)
         self.setFixedWidth(target * 14)
         self._refresh_all_button()
 
@@ -331,11 +359,39 @@ class SyncPanel(QFrame):
         key = ALL if cloud is None else cloud
         if self._is_busy(key):
             return
-        engine, operator = self.bridge.engine, self.operator
+        self._asking = key
+        self.approver_pad.clear()
+        self.approval.show()
+        self._show_result(key, self.tr("请主管输入 PIN"), "idle")
+
+    def _stop_asking(self) -> None:
+        if self._asking is not None:
+            self._show_result(self._asking, "", "idle")
+        self._asking = None
+        self.approver_pad.clear()
+        self.approval.hide()
+
+    def _approved(self, pin: str) -> None:
+        """The supervisor's PIN for the retry asked for: checked, then the requeue, on the office thread."""
+        key, supervisor = self._asking, self.approver_field.text().strip()
+        self.approver_pad.clear()
+        if key is None:
+            return
+        if not supervisor:
+            self._show_result(key, self.tr("请先输入主管用户名"), "bad")
+            return
+        self._asking = None
+        self.approval.hide()
+        cloud = None if key == ALL else key
+        engine = self.bridge.engine
         future: list[Future[int]] = []
 
+        def requeue(engine: Engine) -> int:  # office thread: the PIN, then the requeue on the engine loop
+            engine.staff.authenticate(supervisor, pin, role="supervisor")
+            return engine.requeue_dead(cloud, supervisor).result(timeout=60)
+
         def command() -> Future[int]:
-            requeued = engine.requeue_dead(cloud, operator)
+            requeued = engine.office(requeue, engine)
             future.append(requeued)
             return requeued
 
@@ -352,7 +408,9 @@ class SyncPanel(QFrame):
         key, future = pending
         self._set_busy(key, False)
         if not outcome.ok:
-            self._show_result(key, outcome.error, "bad")
+            refused = future[0].exception(timeout=0) if future and future[0].done() else None
+            words = refusal_words(refused) if isinstance(refused, AuthError) else outcome.error
+            self._show_result(key, words, "bad")
             return
         # the bridge posts the outcome from the future's done callback, so the future is done here;
         # timeout=0 makes sure the GUI thread could never wait on it anyway

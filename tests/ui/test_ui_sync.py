@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 from lane_driving import bring_car, driver_pays, lane_settings, push_bolink_heartbeat, start_cloud, stop_cloud
+from people_driving import SUPERVISOR, SUPERVISOR_PIN, enter_pin, seed_people
 
 from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QPushButton
@@ -189,8 +190,11 @@ def test_a_retry_the_engine_cannot_take_is_explained_next_to_its_button(
     window.open_sync_panel()
     box = window.sync_panel.box("alipay")
     tap(qtbot, box.retry_button)
-    qtbot.waitUntil(lambda: bool(box.result.text()), timeout=WAIT_MS)
-    assert box.result.text() == "系统无法执行：engine is not running"
+    assert window.sync_panel.approval.isVisible() and box.result.text() == "请主管输入 PIN"
+    window.sync_panel.approver_field.setText(SUPERVISOR)
+    enter_pin(qtbot, window.sync_panel.approver_pad, SUPERVISOR_PIN)
+    qtbot.waitUntil(lambda: box.result.text().startswith("系统无法执行"), timeout=WAIT_MS)
+    assert box.result.text().startswith("系统无法执行：engine is not running")
     assert box.result.property("tone") == "bad"
     assert box.retry_button.isEnabled() and box.retry_button.text() == "重试失败项"
 
@@ -252,7 +256,14 @@ def test_an_alipay_dead_letter_warns_and_the_supervisor_requeues_it_from_the_pan
     assert emulator.accepted == {}
 
     on_loop(engine, lambda: setattr(emulator, "app_id", app_id))  # the supervisor fixed the cause
+    seed_people(engine)
+    tap(qtbot, alipay.retry_button)  # a supervisor's PIN first: a wrong one requeues nothing
+    sync.approver_field.setText(SUPERVISOR)
+    enter_pin(qtbot, sync.approver_pad, "0000")
+    qtbot.waitUntil(lambda: alipay.result.text().startswith("PIN 不正确"), timeout=WAIT_MS)
+    assert emulator.accepted == {} and alipay.retry_button.isEnabled()
     tap(qtbot, alipay.retry_button)
+    enter_pin(qtbot, sync.approver_pad, SUPERVISOR_PIN)
     assert not alipay.retry_button.isEnabled() and alipay.retry_button.text() == "处理中…"
     qtbot.waitUntil(lambda: alipay.result.text() == "已重新排队 1 条", timeout=WAIT_MS)
     assert alipay.result.property("tone") == "ok"
@@ -262,7 +273,7 @@ def test_an_alipay_dead_letter_warns_and_the_supervisor_requeues_it_from_the_pan
     assert alipay.state_badge.text() == "正常" and not alipay.dead_list.isVisible()
     assert not alipay.retry_button.isEnabled() and not sync.retry_all_button.isEnabled()
 
-    # the requeue is audited under the window's operator (until supervisors sign in: issue #5)
+    # the requeue is audited under the supervisor who approved it
     database = settings.database.url.removeprefix("sqlite:///")
     con = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
@@ -271,4 +282,4 @@ def test_an_alipay_dead_letter_warns_and_the_supervisor_requeues_it_from_the_pan
         ).fetchall()
     finally:
         con.close()
-    assert audited == [("测试员", '{"cloud": "alipay", "rows": 1}')]
+    assert audited == [(SUPERVISOR, '{"cloud": "alipay", "rows": 1}')]

@@ -1,0 +1,96 @@
+"""Reports in the window: a closed shift's report on screen, saved as PDF and CSV, printed; a report asked
+for an open shift and a period with no data are refused in words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lane_driving import bring_car
+from people_driving import ATTENDANT, SUPERVISOR, SUPERVISOR_PIN, WAIT_MS, seed_people, tap
+
+from PySide6.QtPrintSupport import QPrinter
+
+from booth.config import Settings
+from booth.domain.money import format_yuan
+from booth.engine import Engine
+from booth.reports import read_csv_totals
+from booth.shifts import ShiftRecord, Shifts
+from ui.main_window import BoothWindow
+from ui.report_view import ReportView
+
+
+@pytest.fixture
+def shifts(engine: Engine) -> Shifts:
+    return seed_people(engine)[1]
+
+
+@pytest.fixture
+def view(window: BoothWindow, tmp_path: Path) -> ReportView:
+    view = window.staff_screens.report_view
+    view.export_dir = tmp_path / "exports"
+    return view
+
+
+def shift_with_cash(engine: Engine, shifts: Shifts) -> tuple[ShiftRecord, int]:
+    shift = shifts.open(ATTENDANT, opening_float_fen=10_000)
+    bring_car(engine, "X1", "苏A12345")
+    due = next(v for v in engine.snapshot() if v.lane_id == "X1").due_fen
+    assert due is not None and due > 0
+    engine.cash("X1", due, ATTENDANT).result(10)
+    return shift, due
+
+
+def test_a_closed_shift_report_on_screen_as_pdf_csv_and_printed(
+    qtbot: Any, view: ReportView, engine: Engine, shifts: Shifts, settings: Settings, tmp_path: Path
+) -> None:
+    shift, due = shift_with_cash(engine, shifts)
+    view.show_shift(shift.id)  # still open: refused in words, nothing shown
+    qtbot.waitUntil(lambda: "尚未交班" in view.message.text(), timeout=WAIT_MS)
+    assert view.report is None and not view.pdf_button.isEnabled()
+
+    shifts.close(shift.id, {10_000: 1}, handover_float_fen=10_000, cosigner=(SUPERVISOR, SUPERVISOR_PIN))
+    view.show_shift(shift.id)
+    qtbot.waitUntil(lambda: view.report is not None, timeout=WAIT_MS)
+    text = view.browser.toPlainText()
+    assert settings.park.name in text and format_yuan(due) in text
+    assert view.isVisible() and view.message.isHidden()
+    assert str(view.export_dir) in view.folder_label.text()
+
+    pdf = view.save_pdf()
+    assert pdf is not None and pdf.read_bytes().startswith(b"%PDF")
+    assert str(pdf) in view.message.text()
+    tap(qtbot, view.csv_button)
+    qtbot.waitUntil(lambda: "已保存 CSV" in view.message.text(), timeout=WAIT_MS)
+    csv_files = list(view.export_dir.glob("*.csv"))
+    assert len(csv_files) == 1 and read_csv_totals(csv_files[0])["total"] == due
+
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    printer.setOutputFileName(str(tmp_path / "printed.pdf"))
+    view.print_to(printer)
+    assert (tmp_path / "printed.pdf").read_bytes().startswith(b"%PDF")
+    assert view.message.text() == "已发送到打印机"
+
+
+def test_period_reports_by_preset_and_attendant_and_a_period_without_data(
+    qtbot: Any, view: ReportView, engine: Engine, shifts: Shifts
+) -> None:
+    _shift, due = shift_with_cash(engine, shifts)
+    view.show_period("today")
+    qtbot.waitUntil(lambda: view.report is not None, timeout=WAIT_MS)
+    assert view.report is not None and view.report.total_fen == due
+    qtbot.waitUntil(lambda: ATTENDANT in view.attendant_buttons, timeout=WAIT_MS)
+
+    tap(qtbot, view.preset_buttons["last_month"])
+    qtbot.waitUntil(lambda: "没有任何数据" in view.message.text(), timeout=WAIT_MS)
+    assert view.report is None and view.browser.toPlainText() == ""
+
+    qtbot.waitUntil(lambda: view.attendant_buttons[ATTENDANT].isVisible(), timeout=WAIT_MS)
+    tap(qtbot, view.preset_buttons["today"])
+    qtbot.waitUntil(lambda: view.report is not None, timeout=WAIT_MS)
+    tap(qtbot, view.attendant_buttons[ATTENDANT])
+    qtbot.waitUntil(lambda: view.report is not None and view.report.attendant == ATTENDANT, timeout=WAIT_MS)
+    assert view.report is not None and view.report.total_fen == due
+    assert "王芳" in view.browser.toPlainText()

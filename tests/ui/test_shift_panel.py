@@ -1,0 +1,183 @@
+"""Closing a shift at the window: a blind count (the expected cash is shown nowhere before the close), bad
+counts refused in words, a variance above the limit co-signed by a supervisor, and the float handed over."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lane_driving import bring_car
+from people_driving import (
+    ATTENDANT,
+    ATTENDANT_PIN,
+    SUPERVISOR,
+    SUPERVISOR_PIN,
+    WAIT_MS,
+    button,
+    enter_pin,
+    seed_people,
+    tap,
+    visible_texts,
+)
+
+from booth.config import Settings
+from booth.domain.lane import LaneState
+from booth.domain.money import format_yuan
+from booth.engine import Engine
+from booth.shifts import Shifts
+from booth.staff import Staff
+from ui.main_window import BoothWindow
+from ui.shift_panel import ShiftClosePanel
+
+
+@pytest.fixture
+def people(engine: Engine) -> tuple[Staff, Shifts]:
+    staff, shifts = seed_people(engine)
+    shifts.open(ATTENDANT, opening_float_fen=50_000)  # the booth restarts into this shift
+    return staff, shifts
+
+
+@pytest.fixture
+def shift_window(qtbot: Any, settings: Settings, engine: Engine, people: tuple[Staff, Shifts]) -> BoothWindow:
+    window = BoothWindow(settings, engine, operator="测试员", sign_in=True)
+    qtbot.addWidget(window)
+    window.resize(1600, 900)
+    window.show()
+    qtbot.waitUntil(lambda: window.person is not None, timeout=WAIT_MS)
+    return window
+
+
+def take_cash(qtbot: Any, window: BoothWindow, engine: Engine, plate: str) -> int:
+    lane = window.lane_panel("X1")
+    bring_car(engine, "X1", plate)
+    qtbot.waitUntil(lambda: lane.view.state is LaneState.AWAITING_PAYMENT, timeout=WAIT_MS)
+    due = lane.view.due_fen
+    assert due is not None
+    tap(qtbot, lane.action_buttons["cash"])
+    tap(qtbot, button(lane.panels["cash"], "正好"))
+    tap(qtbot, lane.panels["cash"].confirm_button)
+    qtbot.waitUntil(lambda: lane.view.state is LaneState.GATE_OPEN, timeout=WAIT_MS)
+    engine.vehicle_passed("X1").result(10)
+    qtbot.waitUntil(lambda: lane.view.state is LaneState.IDLE, timeout=WAIT_MS)
+    return due
+
+
+def open_close(qtbot: Any, window: BoothWindow) -> ShiftClosePanel:
+    panel = window.staff_screens.shift_panel
+    tap(qtbot, window.staff_screens.close_shift_button)
+    qtbot.waitUntil(panel.isVisible, timeout=WAIT_MS)
+    return panel
+
+
+def test_a_restart_mid_shift_resumes_on_the_lanes(shift_window: BoothWindow) -> None:
+    assert not shift_window.staff_screens.sign_in.isVisible()
+    assert shift_window.person is not None and shift_window.person.username == ATTENDANT
+    assert shift_window.lane_panel("X1").action_bar.isEnabled()
+
+
+def test_blind_count_cosigned_close_and_the_float_handed_over(
+    qtbot: Any, shift_window: BoothWindow, engine: Engine, people: tuple[Staff, Shifts]
+) -> None:
+    window = shift_window
+    _staff, shifts = people
+    due = take_cash(qtbot, window, engine, "苏A12345")
+    shift = shifts.current()
+    assert shift is not None
+    expected = 50_000 + due
+    assert shifts.expected_cash_fen(shift.id) == expected
+
+    panel = open_close(qtbot, window)
+    assert panel.page == "count"
+    for plus in range(3):
+        tap(qtbot, panel.plus_buttons[10_000])
+        assert panel.count_fields[10_000].text() == str(plus + 1)
+    tap(qtbot, panel.minus_buttons[10_000])
+    tap(qtbot, panel.plus_buttons[10_000])
+    tap(qtbot, panel.count_fields[5_000])  # the pad types into the field tapped
+    for key in "12":
+        tap(qtbot, button(panel.pad, key))
+    assert panel.count_fields[5_000].text() == "12"
+    counted = 3 * 10_000 + 12 * 5_000
+    assert panel.total_label.text() == f"¥{format_yuan(counted)}"
+    panel.handover_field.setText("100")
+
+    def expected_shown() -> bool:
+        return any(format_yuan(expected) in text for text in visible_texts(window))
+
+    assert not expected_shown()  # blind: neither the expected total ...
+    assert not any(format_yuan(abs(counted - expected)) in t for t in visible_texts(window))  # nor the gap
+
+    # a count that cannot be: refused in words naming it, nothing changed
+    panel.count_fields[1_000].setText("-4")
+    tap(qtbot, panel.submit_button)
+    assert "¥10.00" in panel.error.text() and "-4" in panel.error.text()
+    assert shifts.current() == shift
+    panel.count_fields[1_000].setText("999999")
+    tap(qtbot, panel.submit_button)
+    assert "999999" in panel.error.text()
+    panel.count_fields[1_000].setText("")
+
+    # the variance is far above the limit: a supervisor must co-sign (still blind)
+    tap(qtbot, panel.submit_button)
+    qtbot.waitUntil(lambda: panel.page == "cosign", timeout=WAIT_MS)
+    assert "主管" in panel.error.text()
+    assert shifts.current() == shift and not expected_shown()
+
+    panel.cosigner_field.setText(SUPERVISOR)
+    enter_pin(qtbot, panel.cosign_pad, "1111")
+    qtbot.waitUntil(lambda: "主管签字未通过" in panel.error.text(), timeout=WAIT_MS)
+    assert panel.page == "cosign" and shifts.current() == shift and not expected_shown()
+
+    enter_pin(qtbot, panel.cosign_pad, SUPERVISOR_PIN)
+    qtbot.waitUntil(lambda: panel.page == "result", timeout=WAIT_MS)
+    closed = shifts.get(shift.id)
+    assert closed.state == "closed" and closed.cosigned_by == SUPERVISOR
+    assert closed.expected_fen == expected and closed.counted_fen == counted
+    assert closed.variance_fen == counted - expected and closed.handover_float_fen == 10_000
+    assert closed.counted is not None and closed.counted[10_000] == 3 and closed.counted[5_000] == 12
+    result = panel.result_text.text()
+    assert f"应有现金：¥{format_yuan(expected)}" in result
+    assert f"清点现金：¥{format_yuan(counted)}" in result
+    assert "长款" in result and "主管签字：9001" in result
+
+    # done: the next attendant signs in and the float handed over is offered for the new shift
+    tap(qtbot, panel.done_button)
+    overlay = window.staff_screens.sign_in
+    assert overlay.isVisible() and window.person is None
+    qtbot.waitUntil(lambda: overlay.people_buttons.get(ATTENDANT) is not None
+                    and overlay.people_buttons[ATTENDANT].isVisible(), timeout=WAIT_MS)
+    tap(qtbot, overlay.people_buttons[ATTENDANT])
+    enter_pin(qtbot, overlay.pad, ATTENDANT_PIN)
+    qtbot.waitUntil(lambda: overlay.step == "open_shift", timeout=WAIT_MS)
+    assert overlay.float_field.text() == "100.00"
+
+
+def test_a_close_within_the_limit_needs_no_cosigner_and_a_bad_handover_is_refused(
+    qtbot: Any, shift_window: BoothWindow, people: tuple[Staff, Shifts]
+) -> None:
+    _staff, shifts = people
+    shift = shifts.current()
+    assert shift is not None
+    panel = open_close(qtbot, shift_window)
+    panel.count_fields[10_000].setText("5")  # exactly the float: no variance
+    panel.handover_field.setText("600")
+    tap(qtbot, panel.submit_button)
+    assert "不能多于清点合计" in panel.error.text() and shifts.current() == shift
+    panel.handover_field.setText("500")
+    tap(qtbot, panel.submit_button)
+    qtbot.waitUntil(lambda: panel.page == "result", timeout=WAIT_MS)
+    closed = shifts.get(shift.id)
+    assert closed.variance_fen == 0 and closed.cosigned_by is None
+    assert "账实相符" in panel.result_text.text()
+
+
+def test_closing_when_no_shift_is_open_says_so(
+    qtbot: Any, shift_window: BoothWindow, people: tuple[Staff, Shifts]
+) -> None:
+    _staff, shifts = people
+    shift = shifts.current()
+    assert shift is not None
+    shifts.close(shift.id, {10_000: 5}, handover_float_fen=0)  # closed elsewhere (the CLI)
+    tap(qtbot, shift_window.staff_screens.close_shift_button)
+    qtbot.waitUntil(lambda: shift_window.alert_text.text() == "当前没有开启的班次", timeout=WAIT_MS)
+    assert not shift_window.staff_screens.shift_panel.isVisible()

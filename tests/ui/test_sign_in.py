@@ -1,0 +1,223 @@
+"""Signing in over the lanes: wrong PINs refused in words (lanes stay out of reach), the shift opened with
+the float, cash taken in the attendant's name, sign-out and back, and an approval-required release."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lane_driving import bring_car
+from people_driving import (
+    ATTENDANT,
+    ATTENDANT_PIN,
+    SUPERVISOR,
+    SUPERVISOR_PIN,
+    WAIT_MS,
+    button,
+    enter_pin,
+    seed_people,
+    tap,
+)
+from sqlalchemy import select
+
+from PySide6.QtWidgets import QPushButton, QWidget
+
+from booth.config import Settings
+from booth.domain.lane import LaneState
+from booth.domain.money import format_yuan
+from booth.engine import Engine
+from booth.shifts import Shifts
+from booth.staff import Staff
+from booth.store.models import LaneException, Payment
+from ui.actions import ReasonPanel
+from ui.main_window import BoothWindow
+from ui.physical import px_to_mm
+from ui.report_view import engine_database
+from ui.sign_in import SignInOverlay
+
+
+@pytest.fixture
+def people(engine: Engine) -> tuple[Staff, Shifts]:
+    return seed_people(engine)
+
+
+@pytest.fixture
+def signin_window(
+    qtbot: Any, settings: Settings, engine: Engine, people: tuple[Staff, Shifts]
+) -> BoothWindow:
+    window = BoothWindow(settings, engine, operator="测试员", sign_in=True)
+    qtbot.addWidget(window)
+    window.resize(1600, 900)
+    window.show()
+    return window
+
+
+def overlay_of(window: BoothWindow) -> SignInOverlay:
+    return window.staff_screens.sign_in
+
+
+def sign_in(qtbot: Any, window: BoothWindow, username: str, pin: str) -> None:
+    overlay = overlay_of(window)
+    qtbot.waitUntil(
+        lambda: username in overlay.people_buttons and overlay.people_buttons[username].isVisible(),
+        timeout=WAIT_MS,
+    )
+    tap(qtbot, overlay.people_buttons[username])
+    enter_pin(qtbot, overlay.pad, pin)
+
+
+def test_wrong_pin_then_the_shift_opens_with_the_float(
+    qtbot: Any, signin_window: BoothWindow, engine: Engine, people: tuple[Staff, Shifts]
+) -> None:
+    window = signin_window
+    overlay = overlay_of(window)
+    _staff, shifts = people
+    assert overlay.isVisible()
+    lane = window.lane_panel("X1")
+    assert not lane.action_bar.isEnabled()  # nobody signed in: the lanes' actions are off
+    assert window.operator_label.text() == "未签到"
+
+    sign_in(qtbot, window, ATTENDANT, "1111")
+    qtbot.waitUntil(lambda: "PIN 不正确" in overlay.message.text(), timeout=WAIT_MS)
+    assert "还可再试 4 次" in overlay.message.text()
+    assert overlay.isVisible() and not lane.action_bar.isEnabled()
+    assert window.person is None and shifts.current() is None
+
+    enter_pin(qtbot, overlay.pad, ATTENDANT_PIN)  # the username stays chosen
+    qtbot.waitUntil(lambda: overlay.step == "open_shift", timeout=WAIT_MS)
+    default = window.settings.shifts.default_float
+    assert overlay.float_field.text() == format_yuan(default)
+    tap(qtbot, button(overlay.money_pad, "清除"))
+    for digit in "300":
+        tap(qtbot, button(overlay.money_pad, digit))
+    tap(qtbot, overlay.open_button)
+    qtbot.waitUntil(lambda: not overlay.isVisible(), timeout=WAIT_MS)
+
+    shift = shifts.current()
+    assert shift is not None and shift.attendant == ATTENDANT and shift.opening_float_fen == 30_000
+    assert window.person is not None and window.person.username == ATTENDANT
+    assert window.operator_label.text() == "收费员：王芳（1001）"
+    assert lane.action_bar.isEnabled() and lane.operator == ATTENDANT
+
+    # cash taken at a lane through the window: booked in the attendant's name, in the shift's drawer
+    bring_car(engine, "X1", "苏A12345")
+    qtbot.waitUntil(lambda: lane.view.state is LaneState.AWAITING_PAYMENT, timeout=WAIT_MS)
+    due = lane.view.due_fen
+    assert due is not None and due > 0
+    tap(qtbot, lane.action_buttons["cash"])
+    cash = lane.panels["cash"]
+    tap(qtbot, button(cash, "正好"))
+    tap(qtbot, cash.confirm_button)
+    qtbot.waitUntil(lambda: lane.view.state is LaneState.GATE_OPEN, timeout=WAIT_MS)
+    with engine_database(engine).read_sessionmaker() as session:
+        operators = session.scalars(select(Payment.operator).where(Payment.channel == "cash")).all()
+    assert operators == [ATTENDANT]
+    assert shifts.expected_cash_fen(shift.id) == 30_000 + due
+
+
+def test_sign_out_and_back_continues_the_shift_and_others_are_kept_out(
+    qtbot: Any, signin_window: BoothWindow, people: tuple[Staff, Shifts]
+) -> None:
+    window = signin_window
+    overlay = overlay_of(window)
+    staff, shifts = people
+    staff.add_person("1002", "张伟", "attendant", "2468", by=SUPERVISOR)
+    sign_in(qtbot, window, ATTENDANT, ATTENDANT_PIN)
+    qtbot.waitUntil(lambda: overlay.step == "open_shift", timeout=WAIT_MS)
+    tap(qtbot, overlay.open_button)
+    qtbot.waitUntil(lambda: window.person is not None, timeout=WAIT_MS)
+    first = shifts.current()
+    assert first is not None
+
+    tap(qtbot, window.staff_screens.sign_out_button)
+    assert overlay.isVisible() and window.person is None
+    assert not window.lane_panel("X1").action_bar.isEnabled()
+
+    overlay.load_people()  # 1002 was added after the overlay first listed the people
+    sign_in(qtbot, window, "1002", "2468")
+    qtbot.waitUntil(lambda: "尚未交班" in overlay.message.text(), timeout=WAIT_MS)
+    assert overlay.isVisible() and window.person is None
+
+    sign_in(qtbot, window, ATTENDANT, ATTENDANT_PIN)
+    qtbot.waitUntil(lambda: not overlay.isVisible(), timeout=WAIT_MS)  # no second shift: the same one
+    assert window.person is not None and window.person.username == ATTENDANT
+    assert shifts.current() == first
+
+
+def test_repeated_wrong_pins_lock_the_person_out(
+    qtbot: Any, signin_window: BoothWindow, people: tuple[Staff, Shifts]
+) -> None:
+    overlay = overlay_of(signin_window)
+    for _ in range(signin_window.settings.staff.lockout_after):
+        sign_in(qtbot, signin_window, ATTENDANT, "0000")
+        qtbot.waitUntil(lambda: not overlay.office.busy, timeout=WAIT_MS)
+    assert "输错次数过多" in overlay.message.text()
+    enter_pin(qtbot, overlay.pad, ATTENDANT_PIN)  # even the right PIN is refused while locked out
+    qtbot.waitUntil(lambda: not overlay.office.busy, timeout=WAIT_MS)
+    assert "输错次数过多" in overlay.message.text() and overlay.step == "credentials"
+
+
+def test_a_free_release_for_an_approval_reason_needs_the_supervisor_pin(
+    qtbot: Any, signin_window: BoothWindow, engine: Engine, people: tuple[Staff, Shifts]
+) -> None:
+    window = signin_window
+    overlay = overlay_of(window)
+    sign_in(qtbot, window, ATTENDANT, ATTENDANT_PIN)
+    qtbot.waitUntil(lambda: overlay.step == "open_shift", timeout=WAIT_MS)
+    tap(qtbot, overlay.open_button)
+    qtbot.waitUntil(lambda: window.person is not None, timeout=WAIT_MS)
+
+    lane = window.lane_panel("X1")
+    bring_car(engine, "X1", "苏B55555")
+    qtbot.waitUntil(lambda: lane.view.state is LaneState.AWAITING_PAYMENT, timeout=WAIT_MS)
+    tap(qtbot, lane.action_buttons["free_release"])
+    panel = lane.panels["free_release"]
+    assert isinstance(panel, ReasonPanel)
+    needing = window.settings.exceptions.approval_required[0]
+    assert needing in [b.text() for b in panel.preset_buttons]
+    tap(qtbot, button(panel, needing))
+    panel.note_field.setText("车主投诉计费")
+    tap(qtbot, panel.confirm_button)
+    assert panel.awaiting_approval()  # asked in the panel: nothing was sent yet
+    assert lane.view.state is LaneState.AWAITING_PAYMENT
+
+    panel.approver_field.setText(SUPERVISOR)
+    enter_pin(qtbot, panel.approver_pad, "1111")
+    qtbot.waitUntil(lambda: "主管批准未通过" in panel.error.text(), timeout=WAIT_MS)
+    assert "PIN 不正确" in panel.error.text()
+    assert lane.view.state is LaneState.AWAITING_PAYMENT and lane.view.gate == "closed"
+    assert panel.awaiting_approval()
+
+    enter_pin(qtbot, panel.approver_pad, SUPERVISOR_PIN)
+    qtbot.waitUntil(lambda: lane.view.state is LaneState.GATE_OPEN, timeout=WAIT_MS)
+    with engine_database(engine).read_sessionmaker() as session:
+        rows = session.execute(
+            select(
+                LaneException.operator, LaneException.reason, LaneException.approved_by, LaneException.note
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(ATTENDANT, needing, SUPERVISOR, "车主投诉计费")]
+
+
+def test_every_button_on_the_people_screens_is_a_touch_target(
+    qtbot: Any, signin_window: BoothWindow, people: tuple[Staff, Shifts]
+) -> None:
+    screens = signin_window.staff_screens
+    _staff, shifts = people
+    sheets: list[QWidget] = [screens.sign_in]
+    qtbot.waitUntil(lambda: bool(screens.sign_in.people_buttons), timeout=WAIT_MS)
+    shift = shifts.open(ATTENDANT)
+    screens.shift_panel.open_for(shift)
+    screens.supervisor_panel.begin()
+    screens.report_view.show_period("today")
+    sheets += [screens.shift_panel, screens.supervisor_panel, screens.report_view]
+    checked = 0
+    for sheet in sheets:
+        sheet.show()
+        qtbot.waitUntil(lambda s=sheet: all(b.isVisible() for b in s.findChildren(QPushButton)
+                                            if not b.isHidden() and b.isVisibleTo(s)), timeout=WAIT_MS)
+        for b in sheet.findChildren(QPushButton):
+            if b.isVisible():
+                assert px_to_mm(b.width()) >= 10 and px_to_mm(b.height()) >= 10, (b.text(), b.size())
+                checked += 1
+    assert checked > 40

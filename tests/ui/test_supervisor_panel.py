@@ -1,0 +1,162 @@
+"""The supervisor's screens: only after a supervisor's PIN; adding an attendant (PIN twice) who can then
+sign in, disabling them, each change audited under the supervisor; the shift list opens a shift report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lane_driving import type_chinese
+from people_driving import (
+    ATTENDANT,
+    ATTENDANT_PIN,
+    SUPERVISOR,
+    SUPERVISOR_PIN,
+    WAIT_MS,
+    enter_pin,
+    seed_people,
+    tap,
+)
+from sqlalchemy import select
+
+from booth.engine import Engine
+from booth.shifts import Shifts
+from booth.staff import AuthError, Staff
+from booth.store.models import AuditEntry
+from ui.main_window import BoothWindow
+from ui.report_view import engine_database
+from ui.supervisor_panel import SupervisorPanel
+
+
+@pytest.fixture
+def people(engine: Engine) -> tuple[Staff, Shifts]:
+    return seed_people(engine)
+
+
+def open_as_supervisor(qtbot: Any, window: BoothWindow) -> SupervisorPanel:
+    panel = window.staff_screens.supervisor_panel
+    tap(qtbot, window.staff_screens.supervisor_button)
+    assert panel.isVisible() and panel.page == "auth" and not panel.tabs.isVisible()
+    panel.auth_name.setText(SUPERVISOR)
+    enter_pin(qtbot, panel.auth_pad, SUPERVISOR_PIN)
+    qtbot.waitUntil(lambda: panel.page == "people" and panel.supervisor is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: SUPERVISOR in panel.person_rows, timeout=WAIT_MS)
+    return panel
+
+
+def audit(engine: Engine, action: str) -> list[tuple[str, str]]:
+    with engine_database(engine).read_sessionmaker() as session:
+        rows = session.execute(
+            select(AuditEntry.actor, AuditEntry.detail_json).where(AuditEntry.action == action)
+        ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def test_an_attendant_pin_does_not_open_the_supervisor_screens(
+    qtbot: Any, window: BoothWindow, people: tuple[Staff, Shifts]
+) -> None:
+    panel = window.staff_screens.supervisor_panel
+    tap(qtbot, window.staff_screens.supervisor_button)
+    panel.auth_name.setText(ATTENDANT)
+    enter_pin(qtbot, panel.auth_pad, ATTENDANT_PIN)
+    qtbot.waitUntil(lambda: "需要主管的 PIN" in panel.message.text(), timeout=WAIT_MS)
+    assert panel.page == "auth" and panel.supervisor is None and not panel.tabs.isVisible()
+
+
+def test_add_an_attendant_who_signs_in_then_disable_them(
+    qtbot: Any, window: BoothWindow, engine: Engine, people: tuple[Staff, Shifts]
+) -> None:
+    staff, _shifts = people
+    panel = open_as_supervisor(qtbot, window)
+    assert ATTENDANT in panel.person_rows
+    tap(qtbot, panel.add_button)
+    assert panel.page == "add"
+    panel.new_username.setText("1002")
+    type_chinese(panel.new_name, "张伟")
+    assert panel.new_name.text() == "张伟"
+
+    enter_pin(qtbot, panel.new_pad, "12")  # too short: refused before anything is sent
+    assert "PIN 须为 4-12 位数字" in panel.message.text()
+    enter_pin(qtbot, panel.new_pad, "5678")
+    assert panel.pin_prompt.text() == "请再输入一次同一个 PIN"
+    enter_pin(qtbot, panel.new_pad, "5679")
+    assert "不一致" in panel.message.text() and staff.person("1002") is None
+
+    enter_pin(qtbot, panel.new_pad, "5678")
+    enter_pin(qtbot, panel.new_pad, "5678")
+    qtbot.waitUntil(lambda: "1002" in panel.person_rows, timeout=WAIT_MS)
+    assert panel.page == "people" and "已添加收费员 张伟（1002）" in panel.message.text()
+    added = staff.person("1002")
+    assert added is not None and added.role == "attendant" and added.active
+    assert [actor for actor, detail in audit(engine, "person_added") if '"1002"' in detail] == [SUPERVISOR]
+
+    # the same username again: refused in words
+    tap(qtbot, panel.add_button)
+    panel.new_username.setText("1002")
+    panel.new_name.setText("重复")
+    enter_pin(qtbot, panel.new_pad, "1111")
+    enter_pin(qtbot, panel.new_pad, "1111")
+    qtbot.waitUntil(lambda: "已被使用" in panel.message.text(), timeout=WAIT_MS)
+    tap(qtbot, panel.cancel_add)
+
+    # the new attendant signs in (no shift open: the shift-open step)
+    screens = window.staff_screens
+    tap(qtbot, screens.sign_out_button)
+    overlay = screens.sign_in
+    overlay.username.setText("1002")
+    enter_pin(qtbot, overlay.pad, "5678")
+    qtbot.waitUntil(lambda: overlay.step == "open_shift", timeout=WAIT_MS)
+    tap(qtbot, overlay.back_button)
+
+    # disabled by the supervisor: refused at sign-in
+    panel = open_as_supervisor(qtbot, window)
+    qtbot.waitUntil(lambda: ("1002", "disable") in panel.person_buttons, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel.person_buttons[("1002", "disable")].isVisible(), timeout=WAIT_MS)
+    tap(qtbot, panel.person_buttons[("1002", "disable")])
+    qtbot.waitUntil(lambda: ("1002", "enable") in panel.person_buttons, timeout=WAIT_MS)
+    disabled = staff.person("1002")
+    assert disabled is not None and not disabled.active
+    assert "已停用" in panel.person_words(disabled)
+    assert [actor for actor, _ in audit(engine, "person_disabled")] == [SUPERVISOR]
+    panel.dismiss()
+    overlay.username.setText("1002")
+    enter_pin(qtbot, overlay.pad, "5678")
+    qtbot.waitUntil(lambda: "已停用" in overlay.message.text(), timeout=WAIT_MS)
+    assert overlay.isVisible() and window.person is None
+
+
+def test_a_locked_out_attendant_is_unlocked_and_the_shift_list_opens_a_report(
+    qtbot: Any, window: BoothWindow, engine: Engine, people: tuple[Staff, Shifts]
+) -> None:
+    staff, shifts = people
+    for _ in range(window.settings.staff.lockout_after):
+        with pytest.raises(AuthError, match=r"wrong PIN|locked out"):
+            staff.authenticate(ATTENDANT, "0000")
+    closed = shifts.open(SUPERVISOR, opening_float_fen=0)
+    shifts.close(closed.id, {}, handover_float_fen=0)
+    shift = shifts.open(SUPERVISOR)
+    panel = open_as_supervisor(qtbot, window)
+    qtbot.waitUntil(lambda: (ATTENDANT, "unlock") in panel.person_buttons, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel.person_buttons[(ATTENDANT, "unlock")].isVisible(), timeout=WAIT_MS)
+    tap(qtbot, panel.person_buttons[(ATTENDANT, "unlock")])
+    qtbot.waitUntil(lambda: "已解锁 1001" in panel.message.text(), timeout=WAIT_MS)
+    assert staff.authenticate(ATTENDANT, ATTENDANT_PIN).username == ATTENDANT
+
+    tap(qtbot, panel.shifts_tab)
+    qtbot.waitUntil(lambda: shift.id in panel.shift_buttons, timeout=WAIT_MS)
+    assert panel.shift_buttons[shift.id].text() == "交班"  # open: the supervisor may close it
+    qtbot.waitUntil(lambda: panel.shift_buttons[shift.id].isVisible(), timeout=WAIT_MS)
+    assert panel.shift_buttons[closed.id].text() == "报表"
+    tap(qtbot, panel.shift_buttons[shift.id])
+    assert window.staff_screens.shift_panel.isVisible() and not panel.isVisible()
+    window.staff_screens.shift_panel.dismiss()
+
+    panel = open_as_supervisor(qtbot, window)
+    tap(qtbot, panel.shifts_tab)
+    qtbot.waitUntil(lambda: closed.id in panel.shift_buttons, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel.shift_buttons[closed.id].isVisible(), timeout=WAIT_MS)
+    tap(qtbot, panel.shift_buttons[closed.id])
+    view = window.staff_screens.report_view
+    assert view.isVisible() and not panel.isVisible()
+    qtbot.waitUntil(lambda: view.report is not None or "没有" in view.message.text(), timeout=WAIT_MS)
+    assert view.report is not None and view.report.shift is not None and view.report.shift.id == closed.id

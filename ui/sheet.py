@@ -1,0 +1,63 @@
+"""A side sheet: a panel laid over the right of the window's lanes (never a dialog, nothing modal).
+
+The lanes on the left stay on screen and usable while it is open; it follows its parent's size. The shift
+close, the supervisor's screens and the report view are side sheets.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ui.style import Sizes
+
+
+class SideSheet(QFrame):
+    """Title, a close button, and ``body`` (a QVBoxLayout) for the content; ``width_targets`` is the
+    sheet's width in touch targets (capped at its parent's width)."""
+
+    def __init__(self, parent: QWidget, sizes: Sizes, *, width_targets: int = 22) -> None:
+        super().__init__(parent)
+        self.setObjectName("syncPanel")  # the sync panel's look: a raised sheet over the lanes
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.sizes = sizes
+        self._width = sizes.target * width_targets
+        target = sizes.target
+        self.title = QLabel("")
+        self.title.setObjectName("actionTitle")
+        self.close_button = QPushButton(self.tr("关闭"))
+        self.close_button.setMinimumSize(target * 2, target)
+        self.close_button.clicked.connect(lambda _checked=False: self.dismiss())
+        self.head = QHBoxLayout()
+        self.head.addWidget(self.title, 1)
+        self.head.addWidget(self.close_button)
+        self.body = QVBoxLayout()
+        self.body.setSpacing(8)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(14, 10, 14, 12)
+        outer.setSpacing(8)
+        outer.addLayout(self.head)
+        outer.addLayout(self.body, 1)
+        parent.installEventFilter(self)
+        self.hide()
+
+    def present(self) -> None:
+        self._place()
+        self.show()
+        self.raise_()
+
+    def dismiss(self) -> None:
+        self.hide()
+
+    def _place(self) -> None:
+        parent = self.parentWidget()
+        if parent is None:
+            return
+        area = parent.rect()
+        width = min(self._width, area.width())
+        self.setGeometry(area.right() + 1 - width, area.top(), width, area.height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
+            self._place()
+        return super().eventFilter(watched, event)

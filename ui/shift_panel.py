@@ -1,0 +1,448 @@
+"""Closing a shift: a blind cash count by denomination, the float handed over, and the result.
+
+Blind: the panel never asks for the expected cash and shows only what was counted, so the count cannot be
+made to fit. Only after the close was recorded does it show expected, counted and the variance. When the
+variance is above the configured limit the close is refused with "cosign_required" (nothing changed) and a
+supervisor's username and PIN are asked for right here; the close is then sent again with them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import partial
+from typing import Literal
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFocusEvent, QMouseEvent
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QScroller,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from booth.config import ShiftSettings
+from booth.domain.money import MoneyError, format_yuan, parse_yuan
+from booth.engine import Engine
+from booth.shifts import MAX_PIECES, ShiftError, ShiftRecord
+from ui.keypads import BACKSPACE, MONEY_PARTIAL
+from ui.office import OfficeRunner
+from ui.pin_pad import PinPad
+from ui.sheet import SideSheet
+from ui.sign_in import office_error_words
+from ui.style import Sizes
+from ui.wording import yuan
+
+log = logging.getLogger("ui.shift")
+
+Page = Literal["count", "cosign", "result"]
+_PIECES = re.compile(r"^\d{1,6}$")
+#: digits a count field holds (more than MAX_PIECES, so a slip shows as a clear refusal, not a cut)
+COUNT_MAX_LEN = 6
+
+
+class TapField(QLineEdit):
+    """A field that tells when it is tapped, so the on-screen pad types into the one last tapped."""
+
+    tapped = Signal()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        super().mousePressEvent(event)
+        self.tapped.emit()
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        super().focusInEvent(event)
+        self.tapped.emit()
+
+
+class ShiftClosePanel(SideSheet):
+    """The close of ``shift``: counts, handover, note; then a co-sign step when needed; then the result.
+
+    Signals (GUI thread): ``shiftClosed(ShiftRecord)`` once the close is recorded; ``finished()`` when the
+    attendant leaves the result ("done"); ``reportRequested(int)`` with the closed shift's id.
+    """
+
+    shiftClosed = Signal(object)
+    finished = Signal()
+    reportRequested = Signal(int)
+
+    def __init__(self, parent: QWidget, engine: Engine, settings: ShiftSettings, *, sizes: Sizes) -> None:
+        super().__init__(parent, sizes, width_targets=20)
+        self.engine = engine
+        self.denominations = settings.denominations
+        self.office = OfficeRunner(engine, self)
+        self.shift: ShiftRecord | None = None
+        self.closed: ShiftRecord | None = None
+        self.page: Page = "count"
+        self._cosigner: tuple[str, str] | None = None
+        target = sizes.target
+        self.title.setText(self.tr("交班：现金清点"))
+
+        self.hint = QLabel(self.tr("按面额清点钱箱中的现金（含备用金）。提交前不显示系统应有金额。"))
+        self.hint.setObjectName("actionHint")
+        self.hint.setWordWrap(True)
+        self.body.addWidget(self.hint)
+
+        # --- the count page: one row per denomination, the pad beside it
+        count_page = QWidget()
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(4)
+        self.count_fields: dict[int, TapField] = {}
+        self.subtotals: dict[int, QLabel] = {}
+        self.minus_buttons: dict[int, QPushButton] = {}
+        self.plus_buttons: dict[int, QPushButton] = {}
+        for row, denomination in enumerate(self.denominations):
+            name = QLabel(yuan(denomination))
+            name.setObjectName("fieldName")
+            minus = self._button("−", partial(self.step_count, denomination, -1))
+            plus = self._button("+", partial(self.step_count, denomination, 1))
+            field = TapField()
+            field.setObjectName("entry")
+            field.setMaxLength(COUNT_MAX_LEN)
+            field.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            field.setMinimumSize(target * 2, target)
+            field.setPlaceholderText("0")
+            field.textChanged.connect(self._on_counts_changed)
+            field.tapped.connect(partial(self._select, field))
+            subtotal = QLabel("")
+            subtotal.setObjectName("fieldValue")
+            subtotal.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            subtotal.setMinimumWidth(target * 3)
+            grid.addWidget(name, row, 0)
+            grid.addWidget(minus, row, 1)
+            grid.addWidget(field, row, 2)
+            grid.addWidget(plus, row, 3)
+            grid.addWidget(subtotal, row, 4)
+            self.count_fields[denomination] = field
+            self.subtotals[denomination] = subtotal
+            self.minus_buttons[denomination] = minus
+            self.plus_buttons[denomination] = plus
+        grid.setColumnStretch(4, 1)
+        counts = QWidget()
+        counts.setLayout(grid)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(counts)
+        QScroller.grabGesture(scroll.viewport(), QScroller.ScrollerGestureType.TouchGesture)
+
+        self.total_label = QLabel("")
+        self.total_label.setObjectName("amount")
+        self.handover_field = TapField()
+        self.handover_field.setObjectName("entry")
+        self.handover_field.setMaxLength(9)
+        self.handover_field.setMinimumHeight(target)
+        self.handover_field.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.handover_field.tapped.connect(partial(self._select, self.handover_field))
+        self.note_field = QLineEdit()
+        self.note_field.setObjectName("entry")
+        self.note_field.setMaxLength(200)
+        self.note_field.setMinimumHeight(target)
+        self.note_field.setPlaceholderText(self.tr("备注（可选）"))
+        self.pad = self._pad()
+        self.submit_button = QPushButton(self.tr("提交交班"))
+        self.submit_button.setObjectName("confirm")
+        self.submit_button.setMinimumSize(target * 3, target)
+        self.submit_button.clicked.connect(lambda _checked=False: self.submit())
+
+        side = QVBoxLayout()
+        side.addWidget(QLabel(self.tr("清点合计")))
+        side.addWidget(self.total_label)
+        side.addWidget(QLabel(self.tr("留给下一班的备用金（元）")))
+        side.addWidget(self.handover_field)
+        side.addWidget(self.pad)
+        side.addStretch(1)
+        row_layout = QHBoxLayout()
+        row_layout.addWidget(scroll, 3)
+        row_layout.addLayout(side, 2)
+        count_column = QVBoxLayout(count_page)
+        count_column.setContentsMargins(0, 0, 0, 0)
+        count_column.addLayout(row_layout, 1)
+        count_column.addWidget(self.note_field)
+
+        # --- the co-sign page: a supervisor's username and PIN
+        cosign_page = QWidget()
+        self.cosign_hint = QLabel(self.tr("清点金额与应有金额的差额超出允许范围，需要主管共同签字。"))
+        self.cosign_hint.setWordWrap(True)
+        self.cosign_hint.setObjectName("actionHint")
+        self.cosigner_field = QLineEdit()
+        self.cosigner_field.setObjectName("supervisorName")
+        self.cosigner_field.setPlaceholderText(self.tr("主管用户名"))
+        self.cosigner_field.setMinimumHeight(target)
+        self.cosign_pad = PinPad(target)
+        self.cosign_pad.setMaximumWidth(target * 7)
+        self.cosign_pad.submitted.connect(self.cosign)
+        self.recount_button = QPushButton(self.tr("返回重新清点"))
+        self.recount_button.setMinimumSize(target * 3, target)
+        self.recount_button.clicked.connect(lambda _checked=False: self._show_page("count"))
+        cosign_column = QVBoxLayout(cosign_page)
+        cosign_column.setContentsMargins(0, 0, 0, 0)
+        cosign_column.addWidget(self.cosign_hint)
+        cosign_column.addWidget(self.cosigner_field)
+        cosign_column.addWidget(self.cosign_pad, 1, Qt.AlignmentFlag.AlignHCenter)
+        cosign_column.addWidget(self.recount_button, 0, Qt.AlignmentFlag.AlignLeft)
+
+        # --- the result page
+        result_page = QWidget()
+        self.result_text = QLabel("")
+        self.result_text.setObjectName("fieldValue")
+        self.result_text.setWordWrap(True)
+        self.result_text.setTextFormat(Qt.TextFormat.PlainText)
+        self.report_button = QPushButton(self.tr("查看本班报表"))
+        self.report_button.setMinimumSize(target * 4, target)
+        self.report_button.clicked.connect(lambda _checked=False: self._ask_report())
+        self.done_button = QPushButton(self.tr("完成"))
+        self.done_button.setObjectName("confirm")
+        self.done_button.setMinimumSize(target * 3, target)
+        self.done_button.clicked.connect(lambda _checked=False: self._done())
+        result_buttons = QHBoxLayout()
+        result_buttons.addWidget(self.report_button)
+        result_buttons.addStretch(1)
+        result_buttons.addWidget(self.done_button)
+        result_column = QVBoxLayout(result_page)
+        result_column.setContentsMargins(0, 0, 0, 0)
+        result_column.addWidget(self.result_text)
+        result_column.addStretch(1)
+        result_column.addLayout(result_buttons)
+
+        self.pages = QStackedWidget()
+        self.pages.addWidget(count_page)
+        self.pages.addWidget(cosign_page)
+        self.pages.addWidget(result_page)
+        self.body.addWidget(self.pages, 1)
+        self.error = QLabel("")
+        self.error.setObjectName("actionError")
+        self.error.setWordWrap(True)
+        foot = QHBoxLayout()
+        foot.addWidget(self.error, 1)
+        foot.addWidget(self.submit_button)
+        self.body.addLayout(foot)
+        self._selected: QLineEdit | None = None
+        self._on_counts_changed()
+
+    def _button(self, text: str, on_press: partial[None]) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName("key")
+        button.setMinimumSize(self.sizes.target, self.sizes.target)
+        button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        button.clicked.connect(lambda _checked=False: on_press())
+        return button
+
+    def _pad(self) -> QWidget:
+        """Digits for the field last tapped (a count, or the handover amount, which also takes a point)."""
+        pad = QWidget()
+        grid = QGridLayout(pad)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(6)
+        for row, keys in enumerate(("789", "456", "123", ".0" + BACKSPACE)):
+            for col, key in enumerate(keys):
+                grid.addWidget(self._button(key, partial(self.press, key)), row, col)
+        return pad
+
+    # ------------------------------------------------------------------------------------------ opening
+    def open_for(self, shift: ShiftRecord) -> None:
+        """Start the close of ``shift`` with empty counts; the handover is prefilled with its float."""
+        self.office.forget()
+        self.shift = shift
+        self.closed = None
+        self._cosigner = None
+        for field in self.count_fields.values():
+            field.clear()
+        self.handover_field.setText(format_yuan(shift.opening_float_fen))
+        self.note_field.clear()
+        self.cosigner_field.clear()
+        self.cosign_pad.clear()
+        words = self.tr("交班：%1（%2）").replace("%1", shift.attendant_name).replace("%2", shift.attendant)
+        self.title.setText(words)
+        self._select(self.count_fields[self.denominations[0]])
+        self._show_page("count")
+        self.show_error("")
+        self.present()
+
+    def _show_page(self, page: Page) -> None:
+        self.page = page
+        self.pages.setCurrentIndex(("count", "cosign", "result").index(page))
+        self.submit_button.setVisible(page == "count")
+        self.hint.setVisible(page == "count")
+        self.close_button.setVisible(page != "result")
+        self._set_busy(False)
+        if page != "result":
+            self.show_error("")
+
+    # ------------------------------------------------------------------------------------------ counting
+    def _select(self, field: QLineEdit) -> None:
+        self._selected = field
+
+    def press(self, key: str) -> None:
+        field = self._selected
+        if field is None:
+            return
+        text = field.text()
+        if key == BACKSPACE:
+            field.setText(text[:-1])
+        elif field is self.handover_field:
+            candidate = ("0" if key == "." and not text else "") + text + key
+            if MONEY_PARTIAL.match(candidate):
+                field.setText(candidate)
+        elif key.isdigit() and len(text) < COUNT_MAX_LEN:
+            field.setText(("" if text == "0" else text) + key)
+
+    def step_count(self, denomination: int, delta: int) -> None:
+        field = self.count_fields[denomination]
+        self._select(field)
+        text = field.text().strip()
+        current = int(text) if _PIECES.match(text) else 0
+        field.setText(str(max(0, min(MAX_PIECES, current + delta))))
+
+    def counts(self) -> dict[int, int]:
+        """The pieces per denomination; ValueError names the first field that is not a count."""
+        pieces: dict[int, int] = {}
+        for denomination, field in self.count_fields.items():
+            text = field.text().strip()
+            if not text:
+                pieces[denomination] = 0
+                continue
+            if not _PIECES.match(text) or int(text) > MAX_PIECES:
+                words = self.tr("%1 的数量「%2」不正确：请输入 0 至 %3 的整数")
+                raise ValueError(
+                    words.replace("%1", yuan(denomination)).replace("%2", text).replace("%3", str(MAX_PIECES))
+                )
+            pieces[denomination] = int(text)
+        return pieces
+
+    def counted_fen(self) -> int | None:
+        try:
+            return sum(d * n for d, n in self.counts().items())
+        except ValueError:
+            return None
+
+    def _on_counts_changed(self) -> None:
+        for denomination, field in self.count_fields.items():
+            text = field.text().strip()
+            ok = not text or (_PIECES.match(text) is not None and int(text) <= MAX_PIECES)
+            pieces = int(text) if text and ok else 0
+            self.subtotals[denomination].setText(yuan(denomination * pieces) if ok else self.tr("无效"))
+        total = self.counted_fen()
+        self.total_label.setText("—" if total is None else yuan(total))
+        if self.error.text() and self.page == "count":
+            self.show_error("")
+
+    # ------------------------------------------------------------------------------------------ closing
+    def submit(self) -> None:
+        """Send the count (with the co-signer, once given). Bad input is refused here, in words."""
+        shift = self.shift
+        if shift is None or self.office.busy:
+            return
+        try:
+            counted = self.counts()
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return
+        try:
+            handover = parse_yuan(self.handover_field.text())
+        except MoneyError:
+            self.show_error(self.tr("请输入留给下一班的备用金（元），例如 500"))
+            return
+        total = sum(d * n for d, n in counted.items())
+        if handover > total:
+            words = self.tr("留给下一班的备用金 %1 不能多于清点合计 %2")
+            self.show_error(words.replace("%1", yuan(handover)).replace("%2", yuan(total)))
+            return
+        note = self.note_field.text().strip()
+        cosigner = self._cosigner
+        engine, shift_id = self.engine, shift.id
+        self._set_busy(True)
+        self.office.run(
+            lambda: engine.shifts.close(
+                shift_id, counted, handover_float_fen=handover, cosigner=cosigner, note=note
+            ),
+            on_done=self._on_closed,
+        )
+
+    def cosign(self, pin: str) -> None:
+        username = self.cosigner_field.text().strip()
+        if not username:
+            self.show_error(self.tr("请先输入主管用户名"))
+            self.cosign_pad.clear()
+            return
+        self._cosigner = (username, pin)
+        self.cosign_pad.clear()
+        self.submit()
+
+    def _on_closed(self, outcome: object) -> None:
+        self._set_busy(False)
+        self._cosigner = None  # a PIN is used once: a refused one is typed again, a good one is spent
+        if isinstance(outcome, ShiftError) and outcome.code in ("cosign_required", "bad_cosigner"):
+            if self.page != "cosign":
+                self._show_page("cosign")
+            self.show_error(office_error_words(outcome))
+            return
+        if isinstance(outcome, BaseException):
+            if self.page == "cosign":
+                self._show_page("count")
+            self.show_error(office_error_words(outcome))
+            return
+        assert isinstance(outcome, ShiftRecord)
+        self.closed = outcome
+        log.info("shift %d closed: counted %s", outcome.id, outcome.counted_fen)
+        self.result_text.setText(self.result_words(outcome))
+        self._show_page("result")
+        self.show_error("")
+        self.shiftClosed.emit(outcome)
+
+    def result_words(self, shift: ShiftRecord) -> str:
+        expected, counted, variance = shift.expected_fen or 0, shift.counted_fen or 0, shift.variance_fen or 0
+        if variance > 0:
+            verdict = self.tr("长款 %1").replace("%1", yuan(variance))
+        elif variance < 0:
+            verdict = self.tr("短款 %1").replace("%1", yuan(-variance))
+        else:
+            verdict = self.tr("账实相符")
+        lines = [
+            self.tr("班次 #%1 已交班").replace("%1", str(shift.id)),
+            self.tr("应有现金：%1").replace("%1", yuan(expected)),
+            self.tr("清点现金：%1").replace("%1", yuan(counted)),
+            self.tr("差额：%1（%2）").replace("%1", _signed(variance)).replace("%2", verdict),
+            self.tr("留给下一班的备用金：%1").replace("%1", yuan(shift.handover_float_fen or 0)),
+        ]
+        if shift.cosigned_by:
+            lines.append(self.tr("主管签字：%1").replace("%1", shift.cosigned_by))
+        return "\n".join(lines)
+
+    def _ask_report(self) -> None:
+        if self.closed is not None:
+            self.reportRequested.emit(self.closed.id)
+
+    def _done(self) -> None:
+        self.hide()
+        self.finished.emit()
+
+    def dismiss(self) -> None:
+        if self.page == "result":
+            self._done()
+            return
+        self.office.forget()
+        self.hide()
+
+    def _set_busy(self, busy: bool) -> None:
+        self.submit_button.setEnabled(not busy)
+        self.submit_button.setText(self.tr("处理中…") if busy else self.tr("提交交班"))
+        self.cosign_pad.set_busy(busy)
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setVisible(bool(text))
+
+
+def _signed(fen: int) -> str:
+    return ("+" if fen > 0 else "−" if fen < 0 else "") + yuan(abs(fen))

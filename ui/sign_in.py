@@ -1,0 +1,390 @@
+"""Signing in at the booth: an overlay over the lanes (never a dialog) with the people to pick, a username
+field and the PIN pad; then, when no shift is open, opening one with the float counted into the drawer.
+
+The lanes keep running behind it (the engine is never paused); the overlay only keeps the attendant's
+hands off them until someone has signed in. PINs and shifts are checked on the engine's office thread and
+the answers come back as queued signals (ui/office.py): nothing here waits.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Literal
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QHideEvent, QKeyEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from booth.domain.money import MoneyError, format_yuan, parse_yuan
+from booth.engine import Engine, EngineError
+from booth.shifts import ShiftError, ShiftRecord
+from booth.staff import AuthError, PersonRecord, StaffError
+from ui.keypads import MONEY_PARTIAL, MoneyPad
+from ui.lock_screen import refusal_words
+from ui.office import OfficeRunner
+from ui.pin_pad import PinPad
+from ui.style import Sizes
+from ui.wording import QT_TRANSLATE_NOOP
+
+log = logging.getLogger("ui.sign_in")
+
+Step = Literal["credentials", "open_shift"]
+#: people offered as one-tap buttons (more: the username is typed)
+MAX_PEOPLE_BUTTONS = 12
+_KEY_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride})
+
+#: what the attendant reads for each booth.shifts.ShiftError code (the message itself is English)
+SHIFT_ERRORS: dict[str, str] = {
+    "shift_open": QT_TRANSLATE_NOOP("ShiftWords", "已有班次未交班：请先交班"),
+    "no_open_shift": QT_TRANSLATE_NOOP("ShiftWords", "当前没有开启的班次"),
+    "not_open": QT_TRANSLATE_NOOP("ShiftWords", "该班次已经交班"),
+    "bad_count": QT_TRANSLATE_NOOP("ShiftWords", "点钞数量不正确：每种面额须为 0 至 100000 的整数"),
+    "cosign_required": QT_TRANSLATE_NOOP("ShiftWords", "差额超出允许范围：需要主管输入 PIN 共同签字"),
+    "bad_cosigner": QT_TRANSLATE_NOOP("ShiftWords", "主管签字未通过：用户名或 PIN 不正确，或不是主管本人"),
+    "bad_handover": QT_TRANSLATE_NOOP("ShiftWords", "留给下一班的备用金须在 0 与清点总额之间"),
+    "not_found": QT_TRANSLATE_NOOP("ShiftWords", "没有这个班次"),
+    "bad_float": QT_TRANSLATE_NOOP("ShiftWords", "备用金金额不正确"),
+    "bad_attendant": QT_TRANSLATE_NOOP("ShiftWords", "该收费员不存在或已停用，不能开班"),
+    "bad_note": QT_TRANSLATE_NOOP("ShiftWords", "备注过长（最多 2000 字）"),
+}
+
+
+def _shift_tr(text: str) -> str:
+    return QCoreApplication.translate("ShiftWords", text)
+
+
+#: what the supervisor reads for each booth.staff.StaffError code (a change to the people refused)
+STAFF_ERRORS: dict[str, str] = {
+    "bad_username": QT_TRANSLATE_NOOP("ShiftWords", "用户名只能由字母、数字和 _ . - 组成（1-40 个字符）"),
+    "bad_name": QT_TRANSLATE_NOOP("ShiftWords", "请填写姓名"),
+    "bad_role": QT_TRANSLATE_NOOP("ShiftWords", "角色不正确"),
+    "taken": QT_TRANSLATE_NOOP("ShiftWords", "该用户名已被使用"),
+    "not_found": QT_TRANSLATE_NOOP("ShiftWords", "没有这个用户"),
+    "not_allowed": QT_TRANSLATE_NOOP("ShiftWords", "只有主管可以这样做"),
+    "last_supervisor": QT_TRANSLATE_NOOP("ShiftWords", "这是最后一位在职主管，不能停用"),
+}
+
+
+def office_error_words(exc: object) -> str:
+    """The words for a refusal from the office thread: shift codes, PIN codes, an engine not running."""
+    if isinstance(exc, ShiftError):
+        return _shift_tr(SHIFT_ERRORS[exc.code]) if exc.code in SHIFT_ERRORS else exc.message
+    if isinstance(exc, AuthError):
+        return refusal_words(exc)
+    if isinstance(exc, StaffError):
+        return _shift_tr(STAFF_ERRORS[exc.code]) if exc.code in STAFF_ERRORS else exc.message
+    if isinstance(exc, EngineError):
+        return _shift_tr("系统尚未启动完成，请稍候再试")
+    if isinstance(exc, BaseException):
+        return _shift_tr("操作失败：%1").replace("%1", f"{type(exc).__name__}: {exc}")
+    return str(exc)
+
+
+def _sign_in(engine: Engine, username: str, pin: str) -> tuple[PersonRecord, ShiftRecord | None, int]:
+    """Office thread: the person, the open shift (if any) and the float a new shift would start with."""
+    person = engine.staff.authenticate(username, pin)
+    shifts = engine.shifts
+    return person, shifts.current(), shifts.next_float_fen()
+
+
+def _active_people(engine: Engine) -> list[PersonRecord]:
+    return [p for p in engine.staff.people() if p.active]
+
+
+class SignInOverlay(QWidget):
+    """Covers its parent (the window's central widget) until someone signs in.
+
+    Signals (GUI thread): ``signedIn(PersonRecord, ShiftRecord | None)`` — the person, and the shift they
+    work in (None: a supervisor who chose not to open one); ``refused(str)`` with the words shown.
+    """
+
+    signedIn = Signal(object, object)
+    refused = Signal(str)
+
+    def __init__(self, parent: QWidget, engine: Engine, *, sizes: Sizes) -> None:
+        super().__init__(parent)
+        self.setObjectName("signIn")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet("QWidget#signIn { background: #0e1319; }")
+        self.engine = engine
+        self.sizes = sizes
+        self.office = OfficeRunner(engine, self)
+        self.step: Step = "credentials"
+        self.person: PersonRecord | None = None
+        self._next_float = 0
+        target = sizes.target
+
+        self.title = QLabel("")
+        self.title.setObjectName("lockTitle")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setStyleSheet(f"font-size: {sizes.state}px; font-weight: bold;")
+        self.prompt = QLabel("")
+        self.prompt.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.prompt.setWordWrap(True)
+        self.message = QLabel("")
+        self.message.setObjectName("signInMessage")
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #ff8a80; font-weight: bold;")
+
+        # step 1: who (a tap on a name, or typed) and the PIN
+        credentials = QWidget()
+        self.people_grid = QGridLayout()
+        self.people_grid.setSpacing(8)
+        self.people_buttons: dict[str, QPushButton] = {}
+        self.username = QLineEdit()
+        self.username.setObjectName("entry")
+        self.username.setPlaceholderText(self.tr("用户名（点选上方姓名或输入）"))
+        self.username.setMinimumHeight(target)
+        self.username.setMaxLength(40)
+        self.pad = PinPad(target)
+        self.pad.setMaximumWidth(target * 7)
+        self.pad.submitted.connect(self.submit_pin)
+        column = QVBoxLayout(credentials)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(self.people_grid)
+        column.addWidget(self.username)
+        column.addWidget(self.pad, 1, Qt.AlignmentFlag.AlignHCenter)
+
+        # step 2: the opening float
+        opening = QWidget()
+        self.float_field = QLineEdit()
+        self.float_field.setObjectName("entry")
+        self.float_field.setMaxLength(9)
+        self.float_field.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.float_field.setMinimumHeight(target)
+        self.float_field.textEdited.connect(self._float_typed)
+        self.money_pad = MoneyPad(self.float_field, target)
+        self.money_pad.setMaximumWidth(target * 9)
+        self.open_button = QPushButton(self.tr("开班"))
+        self.open_button.setObjectName("confirm")
+        self.open_button.setMinimumSize(target * 3, target)
+        self.open_button.clicked.connect(lambda _checked=False: self.open_shift())
+        self.skip_button = QPushButton(self.tr("暂不开班（仅主管操作）"))
+        self.skip_button.setMinimumSize(target * 4, target)
+        self.skip_button.clicked.connect(lambda _checked=False: self._skip_shift())
+        self.back_button = QPushButton(self.tr("返回"))
+        self.back_button.setMinimumSize(target * 2, target)
+        self.back_button.clicked.connect(lambda _checked=False: self.begin())
+        float_caption = QLabel(self.tr("开班备用金（元）"))
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.back_button)
+        buttons.addWidget(self.skip_button)
+        buttons.addWidget(self.open_button)
+        buttons.addStretch(1)
+        open_column = QVBoxLayout(opening)
+        open_column.setContentsMargins(0, 0, 0, 0)
+        open_column.addWidget(float_caption, 0, Qt.AlignmentFlag.AlignHCenter)
+        open_column.addWidget(self.float_field, 0, Qt.AlignmentFlag.AlignHCenter)
+        open_column.addWidget(self.money_pad, 1, Qt.AlignmentFlag.AlignHCenter)
+        open_column.addLayout(buttons)
+        self.float_field.setMinimumWidth(target * 6)
+
+        self.pages = QStackedWidget()
+        self.pages.addWidget(credentials)
+        self.pages.addWidget(opening)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(20, 20, 20, 20)
+        outer.setSpacing(12)
+        outer.addWidget(self.title)
+        outer.addWidget(self.prompt)
+        outer.addWidget(self.message)
+        outer.addWidget(self.pages, 1)
+        parent.installEventFilter(self)
+        self.hide()
+
+    # ------------------------------------------------------------------------------------------ steps
+    @property
+    def active(self) -> bool:
+        return self.isVisible()
+
+    def begin(self) -> None:
+        """Show the sign-in step over the lanes (after a sign-out, at the start, or "back")."""
+        self.office.forget()
+        self.step = "credentials"
+        self.person = None
+        self.pad.clear()
+        self.pad.set_busy(False)
+        self.username.clear()
+        self._say("")
+        self.title.setText(self.tr("收费员签到"))
+        self.prompt.setText(self.tr("请点选姓名或输入用户名，再输入 PIN。车道照常工作。"))
+        self.pages.setCurrentIndex(0)
+        self._cover_parent()
+        self.show()
+        self.raise_()
+        self.load_people()
+
+    def load_people(self) -> None:
+        """The active people as one-tap buttons (read on the office thread; typing still works meanwhile)."""
+        self.office.run(_active_people, self.engine, on_done=self._on_people)
+
+    def _on_people(self, outcome: object) -> None:
+        if not isinstance(outcome, list):
+            log.info("people not listed on the sign-in screen: %r", outcome)
+            return
+        for button in self.people_buttons.values():
+            self.people_grid.removeWidget(button)
+            button.deleteLater()
+        self.people_buttons = {}
+        columns = 6
+        for i, person in enumerate(outcome[:MAX_PEOPLE_BUTTONS]):
+            assert isinstance(person, PersonRecord)
+            button = QPushButton(f"{person.display_name}\n{person.username}")
+            button.setObjectName("personButton")
+            button.setMinimumSize(self.sizes.target * 3, int(self.sizes.target * 1.5))
+            button.clicked.connect(partial(self._choose_clicked, person.username))
+            self.people_grid.addWidget(button, i // columns, i % columns)
+            self.people_buttons[person.username] = button
+
+    def _choose_clicked(self, username: str, _checked: bool = False) -> None:
+        self.choose(username)
+
+    def choose(self, username: str) -> None:
+        self.username.setText(username)
+        self._say("")
+
+    # ------------------------------------------------------------------------------------------ PIN
+    def submit_pin(self, pin: str) -> None:
+        username = self.username.text().strip()
+        if not username:
+            self._say(self.tr("请先点选姓名或输入用户名"))
+            self.pad.clear()
+            return
+        self.pad.set_busy(True)
+        self.message.setText(self.tr("正在核对…"))
+        self.office.run(_sign_in, self.engine, username, pin, on_done=self._on_signed_in)
+
+    def _on_signed_in(self, outcome: object) -> None:
+        self.pad.set_busy(False)
+        self.pad.clear()
+        if isinstance(outcome, BaseException):
+            self._say(office_error_words(outcome))
+            return
+        assert isinstance(outcome, tuple)
+        person, current, next_float = outcome
+        assert isinstance(person, PersonRecord)
+        log.info("%s (%s) signed in", person.username, person.role)
+        if current is None:
+            self.person = person
+            self._next_float = next_float
+            self._show_opening(person)
+        elif current.attendant == person.username or person.role == "supervisor":
+            self._finish(person, current)
+        else:
+            words = self.tr("%1（%2）的班次尚未交班：请其先交班，或请主管处理")
+            self._say(words.replace("%1", current.attendant_name).replace("%2", current.attendant))
+
+    # ------------------------------------------------------------------------------------------ float
+    def _show_opening(self, person: PersonRecord) -> None:
+        self.step = "open_shift"
+        self.title.setText(self.tr("开班"))
+        words = self.tr("%1，请清点钱箱中的备用金，确认或更正金额后开班。")
+        self.prompt.setText(words.replace("%1", person.display_name))
+        text = format_yuan(self._next_float)
+        self.float_field.setText(text)
+        self.money_pad.set_exact(text)
+        self.skip_button.setVisible(person.role == "supervisor")
+        self.open_button.setEnabled(True)
+        self._say("")
+        self.pages.setCurrentIndex(1)
+
+    def _float_typed(self, text: str) -> None:
+        if not MONEY_PARTIAL.match(text):
+            kept = "".join(ch for ch in text if ch.isdigit() or ch == ".")[:9]
+            self.float_field.setText(kept if MONEY_PARTIAL.match(kept) else "")
+
+    def open_shift(self) -> None:
+        """Open the shift with the float in the field (refused in words when it is not an amount)."""
+        person = self.person
+        if person is None or self.step != "open_shift":
+            return
+        try:
+            fen = parse_yuan(self.float_field.text())
+        except MoneyError:
+            self._say(self.tr("请输入备用金金额（元），最多两位小数，例如 500 或 300.50"))
+            return
+        self.open_button.setEnabled(False)
+        self.message.setText(self.tr("正在开班…"))
+        engine = self.engine
+        self.office.run(
+            lambda: engine.shifts.open(person.username, opening_float_fen=fen), on_done=self._on_opened
+        )
+
+    def _on_opened(self, outcome: object) -> None:
+        self.open_button.setEnabled(True)
+        person = self.person
+        if isinstance(outcome, BaseException) or person is None:
+            self._say(office_error_words(outcome))
+            return
+        assert isinstance(outcome, ShiftRecord)
+        log.info("shift %d opened by %s", outcome.id, person.username)
+        self._finish(person, outcome)
+
+    def _skip_shift(self) -> None:
+        if self.person is not None and self.person.role == "supervisor":
+            self._finish(self.person, None)
+
+    def _finish(self, person: PersonRecord, shift: ShiftRecord | None) -> None:
+        self.office.forget()
+        self.person = None
+        self.hide()
+        self.signedIn.emit(person, shift)
+
+    def _say(self, words: str) -> None:
+        self.message.setText(words)
+        if words:
+            self.refused.emit(words)
+
+    # ------------------------------------------------------------------------------------------ cover
+    def _cover_parent(self) -> None:
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
+            self._cover_parent()
+        elif (
+            self.isVisible()
+            and event.type() in _KEY_EVENTS
+            and isinstance(watched, QWidget)
+            and watched is not self
+            and not self.isAncestorOf(watched)
+            and watched.window() is self.window()
+        ):
+            # keys meant for a lane's field never reach it while nobody is signed in
+            event.accept()
+            return True
+        return super().eventFilter(watched, event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        super().hideEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """A keyboard's digits go to the PIN pad when the username field does not have the focus."""
+        if self.step == "credentials" and not self.username.hasFocus():
+            self.pad.keyPressEvent(event)
+            return
+        super().keyPressEvent(event)

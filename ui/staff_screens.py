@@ -1,0 +1,165 @@
+"""The window's people screens wired together: sign-in, the shift close, the supervisor's screens and the
+reports, and the top bar's "交班" / "主管" / "签退" buttons.
+
+Kept out of ui/main_window.py so the window only places the buttons and calls ``start``; the window's
+``set_operator`` is what a sign-in or sign-out changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QPushButton, QWidget
+
+from booth.engine import Engine, EngineError
+from booth.shifts import ShiftRecord
+from booth.staff import PersonRecord
+from ui.bridge import EngineStarted
+from ui.office import OfficeRunner
+from ui.report_view import ReportView
+from ui.shift_panel import ShiftClosePanel
+from ui.sign_in import SignInOverlay, office_error_words
+from ui.supervisor_panel import SupervisorPanel
+
+if TYPE_CHECKING:
+    from ui.main_window import BoothWindow
+
+log = logging.getLogger("ui.staff")
+
+
+def _resume_state(engine: Engine) -> tuple[bool, ShiftRecord | None, PersonRecord | None]:
+    """Office thread: whether any supervisor exists, the open shift, and its attendant."""
+    staff, shifts = engine.staff, engine.shifts
+    current = shifts.current()
+    person = staff.person(current.attendant) if current is not None else None
+    return staff.has_supervisor(), current, person
+
+
+class StaffScreens(QObject):
+    """Owns the overlays and side sheets laid over ``central`` and the three top-bar buttons."""
+
+    def __init__(self, window: BoothWindow, central: QWidget) -> None:
+        super().__init__(window)
+        self.window = window
+        engine, settings, sizes = window.engine, window.settings, window.sizes
+        self.office = OfficeRunner(engine, self)
+        self.shift: ShiftRecord | None = None
+        self._fallback = window.operator or "收费员"
+        self.close_shift_button = self._button(self.tr("交班"), self.close_shift)
+        self.supervisor_button = self._button(self.tr("主管"), self.open_supervisor)
+        self.sign_out_button = self._button(self.tr("签退"), self.sign_out)
+        self.buttons = [self.close_shift_button, self.supervisor_button, self.sign_out_button]
+
+        self.report_view = ReportView(central, engine, settings, sizes=sizes)
+        self.shift_panel = ShiftClosePanel(central, engine, settings.shifts, sizes=sizes)
+        self.supervisor_panel = SupervisorPanel(
+            central, engine, settings, sizes=sizes, reports=self.report_view
+        )
+        self.sign_in = SignInOverlay(central, engine, sizes=sizes)
+        self.sign_in.signedIn.connect(self._on_signed_in)
+        self.shift_panel.finished.connect(self.sign_out)
+        self.shift_panel.reportRequested.connect(self.report_view.show_shift)
+        self.supervisor_panel.closeShiftRequested.connect(self._close_this_shift)
+        window.bridge.engineStarted.connect(self._on_engine_started)
+
+    def _button(self, text: str, on_press: object) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName("topAction")
+        button.setMinimumSize(self.window.sizes.target * 2, self.window.sizes.target)
+        assert callable(on_press)
+        button.clicked.connect(lambda _checked=False: on_press())
+        return button
+
+    # ------------------------------------------------------------------------------------------ start
+    def start(self, *, sign_in: bool) -> None:
+        """With ``sign_in``, the window opens on the sign-in overlay; an open shift (a restart mid-shift)
+        resumes with its attendant, and a booth with nobody set up yet works as before, unsigned."""
+        self._fallback = self.window.operator or "收费员"
+        if not sign_in:
+            return
+        self.window.set_operator(None)
+        self.sign_in.begin()
+        self.resume()
+
+    def resume(self) -> None:
+        self.office.run(_resume_state, self.window.engine, on_done=self._on_resume_state)
+
+    @Slot(object)
+    def _on_engine_started(self, started: EngineStarted) -> None:
+        if not started.error and self.sign_in.active:
+            self.sign_in.load_people()
+            self.resume()
+
+    def _on_resume_state(self, outcome: object) -> None:
+        if isinstance(outcome, EngineError):
+            return  # not running yet: asked again when the engine has started
+        if isinstance(outcome, BaseException) or not isinstance(outcome, tuple):
+            log.error("cannot read the shift to resume: %r", outcome)
+            return
+        anyone, current, person = outcome
+        if not self.sign_in.active:
+            return
+        if not anyone:
+            self.sign_in.hide()
+            self._work_unsigned()
+            self.notice(self.tr("尚未设置收费人员：请用 booth staff 命令添加主管和收费员"))
+        elif current is not None and person is not None and person.active:
+            log.info("resuming shift %d of %s", current.id, person.username)
+            self.sign_in.hide()
+            self._on_signed_in(person, current)
+
+    def _work_unsigned(self) -> None:
+        """No people in the database (a booth set up before issue #5): the lanes act under the login name,
+        as they always did, until a supervisor is added."""
+        window = self.window
+        window.set_operator(None)
+        window.operator = self._fallback
+        for panel in window.panels.values():
+            panel.operator = self._fallback
+            panel.action_bar.setEnabled(True)
+        window.sync_panel.operator = self._fallback
+        window.operator_label.setText(window.tr("收费员：%1").replace("%1", self._fallback))
+
+    # ------------------------------------------------------------------------------------------ actions
+    @Slot(object, object)
+    def _on_signed_in(self, person: PersonRecord, shift: ShiftRecord | None) -> None:
+        self.shift = shift
+        self.window.set_operator(person)
+
+    def close_shift(self) -> None:
+        """Open the blind count for the shift now open (read fresh on the office thread)."""
+        self.office.run(lambda engine: engine.shifts.current(), self.window.engine, on_done=self._on_current)
+
+    def _on_current(self, outcome: object) -> None:
+        if isinstance(outcome, BaseException):
+            self.notice(office_error_words(outcome))
+        elif outcome is None:
+            self.notice(self.tr("当前没有开启的班次"))
+        else:
+            assert isinstance(outcome, ShiftRecord)
+            self._close_this_shift(outcome)
+
+    @Slot(object)
+    def _close_this_shift(self, shift: ShiftRecord) -> None:
+        self.supervisor_panel.hide()
+        self.report_view.hide()
+        self.shift_panel.open_for(shift)
+
+    def open_supervisor(self) -> None:
+        self.supervisor_panel.begin()
+
+    def sign_out(self) -> None:
+        """Everything closes and the sign-in overlay comes back; the lanes keep running."""
+        for sheet in (self.shift_panel, self.supervisor_panel, self.report_view):
+            sheet.hide()
+        self.shift = None
+        self.window.set_operator(None)
+        self.sign_in.begin()
+
+    def notice(self, text: str) -> None:
+        window = self.window
+        window.alert_text.setText(text)
+        window.alert_sync_button.hide()
+        window.alert_bar.show()

@@ -1,0 +1,430 @@
+"""The supervisor's screens, after a supervisor's PIN: the people (add an attendant, disable, enable,
+unlock), the shifts (with each closed shift's report) and the period reports.
+
+Every change is made on the office thread by booth.staff in the supervisor's name (``by``), so the audit
+log says who did it; a refusal (a username taken, the last supervisor) is shown in words, nothing changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Literal
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QScroller,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from booth.config import Settings
+from booth.engine import Engine
+from booth.shifts import ShiftRecord
+from booth.staff import PIN_MAX_LENGTH, PersonRecord
+from ui.office import OfficeRunner
+from ui.pin_pad import PinPad
+from ui.report_view import ReportView
+from ui.sheet import SideSheet
+from ui.sign_in import office_error_words
+from ui.style import Sizes
+from ui.wording import yuan
+
+log = logging.getLogger("ui.supervisor")
+
+Page = Literal["auth", "people", "add", "shifts"]
+PAGES: tuple[Page, ...] = ("auth", "people", "add", "shifts")
+#: how far back the shift list reaches
+SHIFT_DAYS = 31
+
+
+def _scroll(content: QWidget) -> QScrollArea:
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(content)
+    QScroller.grabGesture(scroll.viewport(), QScroller.ScrollerGestureType.TouchGesture)
+    return scroll
+
+
+def _recent_shifts(engine: Engine) -> list[ShiftRecord]:
+    since = datetime.now(UTC) - timedelta(days=SHIFT_DAYS)
+    return list(reversed(engine.shifts.list(since=since)))
+
+
+class SupervisorPanel(SideSheet):
+    """Signals (GUI thread): ``closeShiftRequested(ShiftRecord)`` when the supervisor closes a shift left
+    open (the window opens the blind count for it)."""
+
+    closeShiftRequested = Signal(object)
+
+    def __init__(
+        self, parent: QWidget, engine: Engine, settings: Settings, *, sizes: Sizes, reports: ReportView
+    ) -> None:
+        super().__init__(parent, sizes, width_targets=22)
+        self.engine = engine
+        self.settings = settings
+        self.reports = reports
+        self.office = OfficeRunner(engine, self)
+        self.supervisor: PersonRecord | None = None
+        self.page: Page = "auth"
+        self.people: list[PersonRecord] = []
+        self.shifts: list[ShiftRecord] = []
+        self.person_rows: dict[str, QWidget] = {}
+        self.person_buttons: dict[tuple[str, str], QPushButton] = {}
+        self.shift_buttons: dict[int, QPushButton] = {}
+        self._first_pin: str | None = None
+        target = sizes.target
+        self.title.setText(self.tr("主管"))
+
+        # tabs (shown once signed in)
+        self.tabs = QWidget()
+        tabs = QHBoxLayout(self.tabs)
+        tabs.setContentsMargins(0, 0, 0, 0)
+        self.people_tab = self._button(self.tr("人员"), partial(self.show_page, "people"))
+        self.shifts_tab = self._button(self.tr("班次"), partial(self.show_page, "shifts"))
+        self.reports_tab = self._button(self.tr("期间报表"), self.open_reports)
+        for button in (self.people_tab, self.shifts_tab, self.reports_tab):
+            tabs.addWidget(button)
+        tabs.addStretch(1)
+
+        # auth: the supervisor's username and PIN
+        auth = QWidget()
+        self.auth_name = QLineEdit()
+        self.auth_name.setObjectName("supervisorName")
+        self.auth_name.setPlaceholderText(self.tr("主管用户名"))
+        self.auth_name.setMinimumHeight(target)
+        self.auth_pad = PinPad(target)
+        self.auth_pad.setMaximumWidth(target * 7)
+        self.auth_pad.submitted.connect(self.authenticate)
+        auth_column = QVBoxLayout(auth)
+        auth_column.setContentsMargins(0, 0, 0, 0)
+        hint = QLabel(self.tr("请主管输入用户名和 PIN。"))
+        hint.setObjectName("actionHint")
+        auth_column.addWidget(hint)
+        auth_column.addWidget(self.auth_name)
+        auth_column.addWidget(self.auth_pad, 1, Qt.AlignmentFlag.AlignHCenter)
+
+        # people
+        people = QWidget()
+        self.people_list = QWidget()
+        self.people_layout = QVBoxLayout(self.people_list)
+        self.people_layout.setContentsMargins(0, 0, 0, 0)
+        self.people_layout.addStretch(1)
+        self.add_button = self._button(self.tr("添加收费员"), self.show_add)
+        people_column = QVBoxLayout(people)
+        people_column.setContentsMargins(0, 0, 0, 0)
+        people_column.addWidget(_scroll(self.people_list), 1)
+        people_column.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignLeft)
+
+        # add an attendant: username, name, the PIN twice on the pad
+        add = QWidget()
+        self.new_username = QLineEdit()
+        self.new_username.setObjectName("entry")
+        self.new_username.setPlaceholderText(self.tr("用户名（字母或数字，例如 1002）"))
+        self.new_username.setMinimumHeight(target)
+        self.new_username.setMaxLength(40)
+        self.new_name = QLineEdit()
+        self.new_name.setObjectName("entry")
+        self.new_name.setPlaceholderText(self.tr("姓名"))
+        self.new_name.setMinimumHeight(target)
+        self.new_name.setMaxLength(40)
+        self.pin_prompt = QLabel("")
+        self.pin_prompt.setObjectName("actionHint")
+        self.new_pad = PinPad(target)
+        self.new_pad.setMaximumWidth(target * 7)
+        self.new_pad.submitted.connect(self.enter_new_pin)
+        self.cancel_add = self._button(self.tr("返回"), partial(self.show_page, "people"))
+        add_column = QVBoxLayout(add)
+        add_column.setContentsMargins(0, 0, 0, 0)
+        add_column.addWidget(self.new_username)
+        add_column.addWidget(self.new_name)
+        add_column.addWidget(self.pin_prompt)
+        add_column.addWidget(self.new_pad, 1, Qt.AlignmentFlag.AlignHCenter)
+        add_column.addWidget(self.cancel_add, 0, Qt.AlignmentFlag.AlignLeft)
+
+        # shifts
+        self.shift_list = QWidget()
+        self.shift_layout = QVBoxLayout(self.shift_list)
+        self.shift_layout.setContentsMargins(0, 0, 0, 0)
+        self.shift_layout.addStretch(1)
+
+        self.pages = QStackedWidget()
+        self.pages.addWidget(auth)
+        self.pages.addWidget(people)
+        self.pages.addWidget(add)
+        self.pages.addWidget(_scroll(self.shift_list))
+        self.message = QLabel("")
+        self.message.setObjectName("actionError")
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.body.addWidget(self.tabs)
+        self.body.addWidget(self.message)
+        self.body.addWidget(self.pages, 1)
+
+    def _button(self, text: str, on_press: object) -> QPushButton:
+        button = QPushButton(text)
+        button.setMinimumSize(self.sizes.target * 2, self.sizes.target)
+        assert callable(on_press)
+        button.clicked.connect(lambda _checked=False: on_press())
+        return button
+
+    # ------------------------------------------------------------------------------------------ sign-in
+    def begin(self) -> None:
+        """Open on the supervisor PIN (every time: the person at the booth may not be the supervisor)."""
+        self.office.forget()
+        self.supervisor = None
+        self.auth_name.clear()
+        self.auth_pad.clear()
+        self.auth_pad.set_busy(False)
+        self.title.setText(self.tr("主管"))
+        self.show_page("auth")
+        self.say("")
+        self.present()
+
+    def authenticate(self, pin: str) -> None:
+        username = self.auth_name.text().strip()
+        if not username:
+            self.say(self.tr("请先输入主管用户名"))
+            self.auth_pad.clear()
+            return
+        self.auth_pad.set_busy(True)
+        engine = self.engine
+        self.office.run(
+            lambda: engine.staff.authenticate(username, pin, role="supervisor"),
+            on_done=self._on_authenticated,
+        )
+
+    def _on_authenticated(self, outcome: object) -> None:
+        self.auth_pad.set_busy(False)
+        self.auth_pad.clear()
+        if isinstance(outcome, BaseException):
+            self.say(office_error_words(outcome))
+            return
+        assert isinstance(outcome, PersonRecord)
+        self.supervisor = outcome
+        self.title.setText(self.tr("主管：%1").replace("%1", outcome.display_name))
+        self.say("")
+        self.show_page("people")
+
+    def show_page(self, page: Page) -> None:
+        if page != "auth" and self.supervisor is None:
+            page = "auth"
+        self.page = page
+        self.pages.setCurrentIndex(PAGES.index(page))
+        self.tabs.setVisible(page != "auth")
+        if page == "people":
+            self.refresh_people()
+        elif page == "shifts":
+            self.refresh_shifts()
+
+    def open_reports(self) -> None:
+        if self.supervisor is not None:
+            self.hide()
+            self.reports.show_period()
+
+    def say(self, text: str, *, error: bool = True) -> None:
+        self.message.setText(text)
+        self.message.setProperty("tone", "bad" if error else "ok")
+        self.message.setVisible(bool(text))
+
+    # ------------------------------------------------------------------------------------------ people
+    def refresh_people(self) -> None:
+        self.office.run(lambda engine: engine.staff.people(), self.engine, on_done=self._on_people)
+
+    def _on_people(self, outcome: object) -> None:
+        if isinstance(outcome, BaseException) or not isinstance(outcome, list):
+            self.say(office_error_words(outcome))
+            return
+        self.people = outcome
+        for row in self.person_rows.values():
+            self.people_layout.removeWidget(row)
+            row.deleteLater()
+        self.person_rows = {}
+        self.person_buttons = {}
+        for person in outcome:
+            row = self._person_row(person)
+            self.people_layout.insertWidget(self.people_layout.count() - 1, row)
+            self.person_rows[person.username] = row
+
+    def person_words(self, person: PersonRecord) -> str:
+        role = self.tr("主管") if person.role == "supervisor" else self.tr("收费员")
+        if not person.active:
+            state = self.tr("已停用")
+        elif person.locked_until is not None:
+            until = person.locked_until.astimezone(self.settings.park.zone).strftime("%H:%M")
+            state = self.tr("已锁定至 %1").replace("%1", until)
+        else:
+            state = self.tr("在职")
+        return f"{person.display_name} · {person.username} · {role} · {state}"
+
+    def _person_row(self, person: PersonRecord) -> QWidget:
+        row = QFrame()
+        row.setObjectName("syncCloud")
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(8, 4, 8, 4)
+        label = QLabel(self.person_words(person))
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        layout.addWidget(label, 1)
+        actions = []
+        if person.active:
+            actions.append(("disable", self.tr("停用")))
+        else:
+            actions.append(("enable", self.tr("启用")))
+        if person.locked_until is not None:
+            actions.append(("unlock", self.tr("解锁")))
+        for action, text in actions:
+            button = self._button(text, partial(self.change_person, action, person.username))
+            layout.addWidget(button)
+            self.person_buttons[(person.username, action)] = button
+        return row
+
+    def change_person(self, action: str, username: str) -> None:
+        """Disable, enable or unlock ``username`` in the supervisor's name; the list is then read again."""
+        supervisor = self.supervisor
+        if supervisor is None:
+            return
+        engine = self.engine
+        done = {
+            "disable": self.tr("已停用 %1"),
+            "enable": self.tr("已启用 %1"),
+            "unlock": self.tr("已解锁 %1"),
+        }
+        self.office.run(
+            lambda: getattr(engine.staff, action)(username, by=supervisor.username),
+            on_done=partial(self._on_changed, done[action].replace("%1", username)),
+        )
+
+    def _on_changed(self, done: str, outcome: object) -> None:
+        if isinstance(outcome, BaseException):
+            self.say(office_error_words(outcome))
+        else:
+            self.say(done, error=False)
+        self.refresh_people()
+
+    # ------------------------------------------------------------------------------------------ adding
+    def show_add(self) -> None:
+        self.new_username.clear()
+        self.new_name.clear()
+        self._first_pin = None
+        self.new_pad.clear()
+        self.pin_prompt.setText(self.tr("在下方输入新收费员的 PIN（%1-%2 位数字）")
+                                .replace("%1", str(self.settings.staff.pin_min_length))
+                                .replace("%2", str(PIN_MAX_LENGTH)))
+        self.say("")
+        self.show_page("add")
+
+    def enter_new_pin(self, pin: str) -> None:
+        """The PIN is typed twice on the pad; the second time it is compared, then the person is added."""
+        self.new_pad.clear()
+        low = self.settings.staff.pin_min_length
+        if not low <= len(pin) <= PIN_MAX_LENGTH:
+            words = self.tr("PIN 须为 %1-%2 位数字")
+            self.say(words.replace("%1", str(low)).replace("%2", str(PIN_MAX_LENGTH)))
+            return
+        if self._first_pin is None:
+            self._first_pin = pin
+            self.pin_prompt.setText(self.tr("请再输入一次同一个 PIN"))
+            self.say("")
+            return
+        first, self._first_pin = self._first_pin, None
+        if pin != first:
+            self.pin_prompt.setText(self.tr("在下方输入新收费员的 PIN（%1-%2 位数字）")
+                                    .replace("%1", str(low)).replace("%2", str(PIN_MAX_LENGTH)))
+            self.say(self.tr("两次输入的 PIN 不一致，请重新输入"))
+            return
+        self.add_attendant(self.new_username.text().strip(), self.new_name.text().strip(), pin)
+
+    def add_attendant(self, username: str, name: str, pin: str) -> None:
+        supervisor = self.supervisor
+        if supervisor is None:
+            return
+        if not username or not name:
+            self.say(self.tr("请填写用户名和姓名"))
+            return
+        engine = self.engine
+        self.office.run(
+            lambda: engine.staff.add_person(username, name, "attendant", pin, by=supervisor.username),
+            on_done=self._on_added,
+        )
+
+    def _on_added(self, outcome: object) -> None:
+        if isinstance(outcome, BaseException):
+            self.pin_prompt.setText(self.tr("在下方输入新收费员的 PIN（%1-%2 位数字）")
+                                    .replace("%1", str(self.settings.staff.pin_min_length))
+                                    .replace("%2", str(PIN_MAX_LENGTH)))
+            self.say(office_error_words(outcome))
+            return
+        assert isinstance(outcome, PersonRecord)
+        self.say(self.tr("已添加收费员 %1（%2）").replace("%1", outcome.display_name)
+                 .replace("%2", outcome.username), error=False)
+        self.show_page("people")
+
+    # ------------------------------------------------------------------------------------------ shifts
+    def refresh_shifts(self) -> None:
+        self.office.run(_recent_shifts, self.engine, on_done=self._on_shifts)
+
+    def _on_shifts(self, outcome: object) -> None:
+        if isinstance(outcome, BaseException) or not isinstance(outcome, list):
+            self.say(office_error_words(outcome))
+            return
+        self.shifts = outcome
+        while self.shift_layout.count() > 1:
+            item = self.shift_layout.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self.shift_buttons = {}
+        if not outcome:
+            empty = QLabel(self.tr("最近 %1 天没有班次").replace("%1", str(SHIFT_DAYS)))
+            self.shift_layout.insertWidget(0, empty)
+        for shift in outcome:
+            self.shift_layout.insertWidget(self.shift_layout.count() - 1, self._shift_row(shift))
+
+    def shift_words(self, shift: ShiftRecord) -> str:
+        zone = self.settings.park.zone
+        opened = shift.opened_at.astimezone(zone).strftime("%m-%d %H:%M")
+        head = f"#{shift.id} {shift.attendant_name}（{shift.attendant}） {opened}"
+        if shift.state == "open":
+            return head + " · " + self.tr("未交班")
+        closed = shift.closed_at.astimezone(zone).strftime("%m-%d %H:%M") if shift.closed_at else "—"
+        words = self.tr("至 %1 · 应有 %2 · 清点 %3 · 差额 %4")
+        words = (words.replace("%1", closed).replace("%2", yuan(shift.expected_fen or 0))
+                 .replace("%3", yuan(shift.counted_fen or 0)).replace("%4", _signed(shift.variance_fen or 0)))
+        if shift.cosigned_by:
+            words += " · " + self.tr("主管签字：%1").replace("%1", shift.cosigned_by)
+        return f"{head} {words}"
+
+    def _shift_row(self, shift: ShiftRecord) -> QWidget:
+        row = QFrame()
+        row.setObjectName("syncCloud")
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(8, 4, 8, 4)
+        label = QLabel(self.shift_words(shift))
+        label.setWordWrap(True)
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        layout.addWidget(label, 1)
+        if shift.state == "closed":
+            button = self._button(self.tr("报表"), partial(self._shift_report, shift.id))
+        else:
+            button = self._button(self.tr("交班"), partial(self.closeShiftRequested.emit, shift))
+        layout.addWidget(button)
+        self.shift_buttons[shift.id] = button
+        return row
+
+    def _shift_report(self, shift_id: int) -> None:
+        self.hide()
+        self.reports.show_shift(shift_id)
+
+
+def _signed(fen: int) -> str:
+    return ("+" if fen > 0 else "−" if fen < 0 else "") + yuan(abs(fen))
