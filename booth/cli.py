@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import getpass
 import logging
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -45,14 +48,17 @@ T = TypeVar("T")
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "booth.example.toml"
 
 
-def demo_settings(data_dir: Path, *, autopay_s: float | None = 6.0, every_s: float = 6.0) -> Settings:
-    """Two exit lanes on the built-in sandbox: simulated camera, simulated gates, the Bolink emulator, and
-    the Alipay gateway and TOP router emulators (Alipay payments are synced, the mall gets its backflow)."""
+def demo_settings(
+    data_dir: Path, *, autopay_s: float | None = 6.0, every_s: float = 6.0, bolink_url: str = "sandbox"
+) -> Settings:
+    """Two exit lanes on the built-in sandbox: simulated camera, simulated gates, the Bolink emulator (in
+    the engine, or at ``bolink_url``), and the Alipay gateway and TOP router emulators (Alipay payments are
+    synced, the mall gets its backflow)."""
     return settings_from_mapping(
         {
             "park": {"name": "演示停车场", "province": "苏", "capacity": 300},
             "bolink": {
-                "base_url": "sandbox",
+                "base_url": bolink_url,
                 "union_id": "200208",
                 "park_id": "21835",
                 "ukey": "DEMO0000DEMO0000",
@@ -108,6 +114,43 @@ def seed_demo_people(settings: Settings) -> None:
         db.close()
 
 
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_demo_bolink(settings: Settings, port: int) -> None:
+    """The demo's Bolink emulator runs in a child process, as the real cloud is elsewhere: the booth's own
+    process then holds only the booth (memory, and its start runs beside the emulator's on another core).
+    The child stops when this process ends (its standard input closes) and is reaped at exit; the engine's
+    Bolink client reconnects should it not be listening yet when the engine starts."""
+    bolink = settings.bolink
+    command = [
+        sys.executable,
+        "-m",
+        "booth.sandbox.serve",
+        f"--bolink-union-id={bolink.union_id}",
+        f"--bolink-park-id={bolink.park_id}",
+        f"--bolink-ukey={bolink.ukey}",
+        f"--bolink-port={port}",
+    ]
+    if bolink.sandbox_autopay_s is not None:
+        command.append(f"--bolink-autopay-s={bolink.sandbox_autopay_s}")
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+
+    def stop() -> None:
+        if child.stdin is not None:
+            child.stdin.close()  # the emulator's signal to stop
+        try:
+            child.wait(5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    atexit.register(stop)
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level),
@@ -119,7 +162,11 @@ def _setup_logging(level: str) -> None:
 
 def _load(config: str | None, demo: bool) -> Settings:
     if demo:
-        settings = demo_settings(Path(tempfile.mkdtemp(prefix="booth-demo-")))
+        port = _free_loopback_port()
+        settings = demo_settings(
+            Path(tempfile.mkdtemp(prefix="booth-demo-")), bolink_url=f"http://127.0.0.1:{port}"
+        )
+        _start_demo_bolink(settings, port)
         seed_demo_people(settings)
         return settings
     path = Path(config) if config else default_config_path()
