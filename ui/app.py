@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QSocketNotifier
 from PySide6.QtWidgets import QApplication
@@ -20,7 +21,9 @@ from ui.i18n import TranslationError, switch_language
 from ui.kiosk import KioskSession, staff_verifier
 from ui.main_window import BoothWindow
 from ui.style import apply_style
-from ui.voice import LaneAnnouncer, Voice
+
+if TYPE_CHECKING:
+    from ui.voice import Voice
 from ui.watchdog import feeder_from_environment
 
 log = logging.getLogger("ui.app")
@@ -86,9 +89,19 @@ def quit_on_os_signals(app: QApplication) -> Iterator[None]:
 def freeze_startup_objects() -> None:
     """Move everything allocated so far (modules, the window, the engine's tables) out of the cyclic
     collector's reach: a full collection then scans only what was made since, instead of pausing every
-    thread — the GUI's included — for tens of milliseconds."""
-    gc.collect()
+    thread — the GUI's included — for tens of milliseconds. Only the young generations are collected first:
+    a full collection here stalled the window for ~110 ms just as its lanes appeared, to free little."""
+    gc.collect(1)
     gc.freeze()
+
+
+def start_voice(window: BoothWindow, settings: Settings) -> Voice:
+    """The driver's and attendant's prompts for ``window``'s lanes (imported here: QtMultimedia is heavy)."""
+    from ui.voice import LaneAnnouncer, Voice
+
+    voice = Voice(enabled=settings.display.voice, parent=window)
+    LaneAnnouncer(window.bridge, voice, parent=window)
+    return voice
 
 
 def run_window(settings: Settings, *, kiosk: bool = False) -> int:
@@ -104,8 +117,10 @@ def run_window(settings: Settings, *, kiosk: bool = False) -> int:
     engine = Engine(settings)
     # opens on the sign-in overlay; a shift left open resumes, a booth with no people yet works unsigned
     window = BoothWindow(settings, engine, operator=default_operator(), sizes=sizes, sign_in=True)
-    voice = Voice(enabled=settings.display.voice, parent=window)
-    LaneAnnouncer(window.bridge, voice, parent=window)
+    voices: list[Voice] = []
+    # Qt's multimedia and text-to-speech load (and probe speech-dispatcher) once the lanes show, not before:
+    # no prompt is due until a car is at a lane, and the lanes should not wait for them.
+    window.lanesReady.connect(lambda: voices.append(start_voice(window, settings)) if not voices else None)
     kiosk = kiosk or settings.kiosk.enabled
     session = KioskSession(window, settings.kiosk, staff_verifier(engine)) if kiosk else None
     window.show_for_booth(kiosk)
@@ -125,7 +140,8 @@ def run_window(settings: Settings, *, kiosk: bool = False) -> int:
             watchdog.stop()
         if session is not None:
             session.stop()  # the owner closes the window now: no supervisor PIN for SIGTERM
-        voice.close()
+        for voice in voices:
+            voice.close()
         window.close()
         window.bridge.join_starter(_START_JOIN_S)
         engine.stop()

@@ -18,13 +18,13 @@ from booth.shifts import ShiftRecord
 from booth.staff import PersonRecord
 from ui.bridge import EngineStarted
 from ui.office import OfficeRunner
-from ui.report_view import ReportView
-from ui.shift_panel import ShiftClosePanel
 from ui.sign_in import SignInOverlay, office_error_words
-from ui.supervisor_panel import SupervisorPanel
 
 if TYPE_CHECKING:
     from ui.main_window import BoothWindow
+    from ui.report_view import ReportView
+    from ui.shift_panel import ShiftClosePanel
+    from ui.supervisor_panel import SupervisorPanel
 
 log = logging.getLogger("ui.staff")
 
@@ -43,7 +43,7 @@ class StaffScreens(QObject):
     def __init__(self, window: BoothWindow, central: QWidget) -> None:
         super().__init__(window)
         self.window = window
-        engine, settings, sizes = window.engine, window.settings, window.sizes
+        engine, sizes = window.engine, window.sizes
         self.office = OfficeRunner(engine, self)
         self.shift: ShiftRecord | None = None
         self._fallback = window.operator or "收费员"
@@ -52,17 +52,47 @@ class StaffScreens(QObject):
         self.sign_out_button = self._button(self.tr("签退"), self.sign_out)
         self.buttons = [self.close_shift_button, self.supervisor_button, self.sign_out_button]
 
-        self.report_view = ReportView(central, engine, settings, sizes=sizes)
-        self.shift_panel = ShiftClosePanel(central, engine, settings.shifts, sizes=sizes)
-        self.supervisor_panel = SupervisorPanel(
-            central, engine, settings, sizes=sizes, reports=self.report_view
-        )
+        self._central = central
+        # The shift close, supervisor and report sheets are built when first opened: together they cost
+        # ~80 ms of the window's start, which the lanes should not wait for.
+        self._report_view: ReportView | None = None
+        self._shift_panel: ShiftClosePanel | None = None
+        self._supervisor_panel: SupervisorPanel | None = None
         self.sign_in = SignInOverlay(central, engine, sizes=sizes)
         self.sign_in.signedIn.connect(self._on_signed_in)
-        self.shift_panel.finished.connect(self.sign_out)
-        self.shift_panel.reportRequested.connect(self.report_view.show_shift)
-        self.supervisor_panel.closeShiftRequested.connect(self._close_this_shift)
         window.bridge.engineStarted.connect(self._on_engine_started)
+
+    @property
+    def report_view(self) -> ReportView:
+        if self._report_view is None:
+            from ui.report_view import ReportView  # with booth.reports: not needed to start the lanes
+
+            w = self.window
+            self._report_view = ReportView(self._central, w.engine, w.settings, sizes=w.sizes)
+        return self._report_view
+
+    @property
+    def shift_panel(self) -> ShiftClosePanel:
+        if self._shift_panel is None:
+            from ui.shift_panel import ShiftClosePanel
+
+            w = self.window
+            self._shift_panel = ShiftClosePanel(self._central, w.engine, w.settings.shifts, sizes=w.sizes)
+            self._shift_panel.finished.connect(self.sign_out)
+            self._shift_panel.reportRequested.connect(self.report_view.show_shift)
+        return self._shift_panel
+
+    @property
+    def supervisor_panel(self) -> SupervisorPanel:
+        if self._supervisor_panel is None:
+            from ui.supervisor_panel import SupervisorPanel
+
+            w = self.window
+            self._supervisor_panel = SupervisorPanel(
+                self._central, w.engine, w.settings, sizes=w.sizes, reports=self.report_view
+            )
+            self._supervisor_panel.closeShiftRequested.connect(self._close_this_shift)
+        return self._supervisor_panel
 
     def _button(self, text: str, on_press: object) -> QPushButton:
         button = QPushButton(text)
@@ -143,8 +173,9 @@ class StaffScreens(QObject):
 
     @Slot(object)
     def _close_this_shift(self, shift: ShiftRecord) -> None:
-        self.supervisor_panel.hide()
-        self.report_view.hide()
+        for sheet in (self._supervisor_panel, self._report_view):
+            if sheet is not None:
+                sheet.hide()
         self.shift_panel.open_for(shift)
 
     def open_supervisor(self) -> None:
@@ -152,8 +183,9 @@ class StaffScreens(QObject):
 
     def sign_out(self) -> None:
         """Everything closes and the sign-in overlay comes back; the lanes keep running."""
-        for sheet in (self.shift_panel, self.supervisor_panel, self.report_view):
-            sheet.hide()
+        for sheet in (self._shift_panel, self._supervisor_panel, self._report_view):
+            if sheet is not None:
+                sheet.hide()
         self.shift = None
         self.window.set_operator(None)
         self.sign_in.begin()
