@@ -1,40 +1,81 @@
-"""Take a screenshot of the lane screen on a real display (docs, and the test that runs it under Xvfb).
+"""Screenshots of the booth on a real display, for the docs and for the test that runs them under Xvfb.
 
-    python -m ui.screenshot OUT.png [--report REPORT.json]
+    python -m ui.screenshot OUT.png [--report REPORT.json]          the lane screen, in Chinese
+    python -m ui.screenshot --all docs/ [--xvfb] [--size 1920x1080] every screen, in Chinese and English
+    python -m ui.screenshot --all DIR --languages en --kinds lanes,lock
 
-Runs a real engine on the Bolink sandbox in a temporary directory: lane X1 shows a car waiting to pay with
-its QR, lane X2 a car that paid cash with its gate open. The whole screen is grabbed from the display server
-(not rendered by Qt on its own), so what is saved is what an attendant would see. The report says which font
-drew the Chinese text and whether it has real glyphs for it (glyph 0 is the empty "tofu" box), and where the
-plate and the QR are on the screen.
+A real engine runs on the Bolink sandbox in a temporary directory, with an attendant and a supervisor and
+an open shift; the window opens on sign-in and resumes that shift, as after a restart. Then it is driven
+the way an attendant would be, one screen after the other:
+
+* ``lanes``: lane X1 has a car waiting to pay with its QR and tariff breakdown, lane X2 a car that paid
+  cash with its gate open;
+* ``keypad``: a car at X2 whose plate the camera misread (2 read as Z), the plate keypad open with the
+  lot's cars it may be offered above the keys;
+* ``lock``: the lock screen engaged over the working lanes;
+* ``shift``: the blind cash count of the shift close, the drawer counted;
+* ``report``: the report of that shift once closed.
+
+Each shot is the whole screen grabbed from the display server (not rendered by Qt on its own), so what is
+saved is what an attendant would see. ``--all`` writes ``screenshot-KIND.LANGUAGE.png`` for every kind and
+language, and ``screenshot-lanes.png`` (the Chinese lane screen the README opens with). With ``--xvfb`` it
+starts a private Xvfb of ``--size`` and runs itself there. The report (``--report``) says per shot which
+font drew the Chinese text and whether it has real glyphs for it (glyph 0 is the empty "tofu" box), where
+the plate and the QR are, and every visible text with Chinese in it (an English shot should have only
+plates and the lot's own names left).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import re
+import select
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QEventLoop, QPoint
 from PySide6.QtGui import QFontInfo, QRawFont
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, QTextBrowser, QWidget
 
 from booth.cli import demo_settings
 from booth.config import Settings, settings_from_mapping
 from booth.domain.lane import LaneState
 from booth.engine import Engine
+from booth.shifts import Shifts
+from booth.staff import Staff
+from ui.actions import PlatePanel
 from ui.app import ensure_application
+from ui.i18n import LANGUAGES, SOURCE_LANGUAGE, switch_language
+from ui.kiosk import KioskSession, staff_verifier
 from ui.main_window import BoothWindow
 from ui.style import apply_style
+
+T = TypeVar("T")
 
 #: text whose glyphs must all be real in the font that draws it
 CHINESE_SAMPLE = "苏A·12345京AD12345待付款道闸已开收现金更正车牌免费放行人工抬杆泊链在线应收金额"
 DEADLINE_S = 30.0
+KINDS = ("lanes", "keypad", "lock", "shift", "report")
+DEFAULT_SIZE = (1920, 1080)
+#: the people of the screenshots (cheap scrypt: the database is thrown away with the temporary directory)
+ATTENDANT, ATTENDANT_NAME, ATTENDANT_PIN = "1001", "王芳", "1234"
+SUPERVISOR, SUPERVISOR_NAME, SUPERVISOR_PIN = "9001", "李主管", "9999"
+OPENING_FLOAT_FEN = 50_000
+#: the keypad scene: the camera read 2 as Z; the lot holds the car it is, and one more it may be (5/S)
+MISREAD, IN_LOT = "苏E55Z08", ("苏E55208", "苏ES5208")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_TAG = re.compile(r"<[^>]*>")
 
 
 def screenshot_settings(data_dir: Path) -> Settings:
@@ -46,12 +87,62 @@ def screenshot_settings(data_dir: Path) -> Settings:
     return settings_from_mapping(data, "<screenshot>")
 
 
-def _spin_until(app: QApplication, done: Any, what: str) -> None:
+def shot_name(kind: str, language: str) -> str:
+    return f"screenshot-{kind}.{language}.png"
+
+
+# ------------------------------------------------------------------------------------------ the display
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1920x1080"`` -> (1920, 1080); anything else is refused naming what was given."""
+    match = re.fullmatch(r"(\d{3,5})x(\d{3,5})", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT in pixels, e.g. 1920x1080, got {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+@contextlib.contextmanager
+def private_xvfb(size: tuple[int, int] = DEFAULT_SIZE, timeout_s: float = 20.0) -> Iterator[str]:
+    """A private Xvfb server on a free display number (Xvfb picks it and tells us through -displayfd);
+    yields the display name (":N") and stops the server on exit."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        raise RuntimeError("Xvfb is not installed (apt-get install xvfb): no X display for a real window")
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen(
+        [xvfb, "-displayfd", str(write_fd), "-screen", "0", f"{size[0]}x{size[1]}x24", "-nolisten", "tcp"],
+        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    try:
+        ready, _, _ = select.select([read_fd], [], [], timeout_s)
+        number = os.read(read_fd, 32).decode().strip() if ready else ""
+        if not number.isdigit():
+            raise RuntimeError(f"Xvfb did not report a display number (exit code {server.poll()})")
+        yield f":{number}"
+    finally:
+        os.close(read_fd)
+        server.terminate()
+        server.wait(10)
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def _spin_until(app: QApplication, done: Callable[[], object], what: str) -> None:
+    """Run the event loop until ``done()`` holds; give up (naming ``what``) after DEADLINE_S."""
     deadline = time.monotonic() + DEADLINE_S
     while not done():
         if time.monotonic() > deadline:
             raise SystemExit(f"screenshot: gave up waiting for {what}")
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+
+def _wait(app: QApplication, future: Any, what: str) -> Any:
+    """A future's result, the GUI's events running meanwhile (its callbacks may need them)."""
+    _spin_until(app, future.done, what)
+    return future.result()
 
 
 def _global_rect(widget: QWidget) -> list[int]:
@@ -80,66 +171,342 @@ def glyph_report(widget: QWidget, text: str) -> dict[str, Any]:
     return {"family": QFontInfo(font).family(), "pixel_size": font.pixelSize(), "missing": missing}
 
 
-def take(out: Path, report_path: Path | None) -> None:
+def visible_texts(root: QWidget) -> Iterator[str]:
+    """Every text a person could read in ``root`` now (labels, buttons, fields, placeholders, browsers)."""
+    for widget in [root, *root.findChildren(QWidget)]:
+        if not widget.isVisible():
+            continue
+        if isinstance(widget, QLabel | QAbstractButton):
+            yield _TAG.sub(" ", widget.text()).replace("&nbsp;", " ").strip()
+        elif isinstance(widget, QLineEdit):
+            yield widget.text() or widget.placeholderText()
+        elif isinstance(widget, QTextBrowser):
+            yield from widget.toPlainText().splitlines()
+
+
+def chinese_texts(root: QWidget) -> list[str]:
+    """The visible texts with Chinese characters in them, each once (an English screen's leftovers)."""
+    return list(dict.fromkeys(t for t in visible_texts(root) if _CJK.search(t)))
+
+
+# ------------------------------------------------------------------------------------------ the booth
+
+
+def greedy_counts(amount_fen: int, denominations: Iterable[int]) -> dict[int, int]:
+    """Notes and coins making up ``amount_fen``, largest first (what a drawer that balances holds)."""
+    counts: dict[int, int] = {}
+    left = amount_fen
+    for denomination in sorted(denominations, reverse=True):
+        counts[denomination], left = divmod(left, denomination)
+    return counts
+
+
+@dataclass
+class Shot:
+    """One screen to grab: its kind and what it reports beyond the common facts."""
+
+    kind: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class BoothScenes:
+    """A booth window on a throw-away engine, driven from one screen to the next (GUI thread).
+
+    ``run(save)`` calls ``save(shot)`` each time the screen shows one of :data:`KINDS`, fully drawn.
+    """
+
+    def __init__(self, app: QApplication, data_dir: Path) -> None:
+        self.app = app
+        self.settings = screenshot_settings(data_dir)
+        self.engine = Engine(self.settings)
+        self.window: BoothWindow | None = None
+        self.session: KioskSession | None = None
+
+    def __enter__(self) -> BoothScenes:
+        self.engine.start()
+        try:
+            self._seed_people()
+            window = BoothWindow(self.settings, self.engine, operator=ATTENDANT_NAME, sign_in=True)
+            self.window = window
+            self.session = KioskSession(window, self.settings.kiosk, staff_verifier(self.engine))
+            window.setGeometry(self.screen().availableGeometry())
+            window.show_for_booth(kiosk=True)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.window is not None:
+            self.window.close()
+        self.engine.stop()
+
+    def screen(self) -> Any:
+        return self.app.primaryScreen()
+
+    def _seed_people(self) -> None:
+        """A supervisor, an attendant, and the attendant's shift open with a float in the drawer."""
+        engine = self.engine
+
+        def seed() -> None:
+            staff = Staff(engine.database, engine.settings.staff, scrypt_n=2**10)
+            staff.add_person(SUPERVISOR, SUPERVISOR_NAME, "supervisor", SUPERVISOR_PIN, by="system")
+            staff.add_person(ATTENDANT, ATTENDANT_NAME, "attendant", ATTENDANT_PIN, by=SUPERVISOR)
+            Shifts(engine.database, engine.settings.shifts, staff).open(
+                ATTENDANT, opening_float_fen=OPENING_FLOAT_FEN
+            )
+
+        engine.office(seed).result(30)
+
+    def _until(self, done: Callable[[], object], what: str) -> None:
+        _spin_until(self.app, done, what)
+
+    def settle(self) -> None:
+        """Let every pending paint and layout reach the display before a grab."""
+        for _ in range(10):
+            self.app.processEvents()
+        if self.window is not None:
+            self.window.repaint()
+        self.app.processEvents()
+
+    # ------------------------------------------------------------------------------------------ scenes
+    def run(self, save: Callable[[Shot], None], kinds: Iterable[str] = KINDS) -> None:
+        wanted = set(kinds)
+        steps = [self.lanes, self.keypad, self.lock, self.shift, self.report]
+        last = max(KINDS.index(k) for k in wanted)
+        for kind, step in zip(KINDS[: last + 1], steps, strict=False):
+            shot = step()
+            if kind in wanted:
+                self.settle()
+                save(shot)
+
+    def lanes(self) -> Shot:
+        window, engine = self._window(), self.engine
+        self._until(lambda: window.person is not None, "the open shift to resume")
+        now = datetime.now(UTC)
+        engine.seed_stay("苏A12345", now - timedelta(hours=2, minutes=17)).result(10)
+        engine.seed_stay("京AD12345", now - timedelta(minutes=47)).result(10)
+        for plate, minutes in zip(IN_LOT, (65, 190), strict=True):
+            engine.seed_stay(plate, now - timedelta(minutes=minutes)).result(10)
+        engine.vehicle_at("X1", "苏A12345", "blue").result(10)
+        engine.vehicle_at("X2", "京AD12345", "green").result(10)
+
+        async def heartbeat() -> None:  # the client says "online" when a long poll returns
+            engine.sandbox.push({"service_name": "update_balance", "car_number": "苏A00000",
+                                 "balance": "0.00", "autopay": 0})
+
+        engine.call(heartbeat()).result(10)
+        x1, x2 = window.lane_panel("X1"), window.lane_panel("X2")
+        self._until(lambda: x2.view.state is LaneState.AWAITING_PAYMENT and bool(x2.view.due_fen),
+                    "lane X2 to price its car")
+        self._pay_cash("X2")
+        self._until(lambda: x1.view.code_url is not None and x1.qr.module_px() > 0
+                    and x2.view.state is LaneState.GATE_OPEN and window.bolink_online is True,
+                    "the lanes to show their QR and open gate")
+        return Shot("lanes", {
+            "plate_rect": _global_rect(x1.plate_label),
+            "qr_rect": _global_rect(x1.qr),
+            "qr_module_px": x1.qr.module_px(),
+            "pay_url": x1.view.code_url,
+            "plate_text": x1.plate_label.text(),
+            "plate_glyphs": glyph_report(x1.plate_label, CHINESE_SAMPLE),
+            "text_glyphs": glyph_report(x1.state_words, CHINESE_SAMPLE),
+        })
+
+    def keypad(self) -> Shot:
+        window, engine = self._window(), self.engine
+        x2 = window.lane_panel("X2")
+        engine.vehicle_passed("X2").result(10)
+        self._until(lambda: x2.view.state is LaneState.IDLE, "the paid car to leave lane X2")
+        engine.vehicle_at("X2", MISREAD, "blue").result(10)
+        self._until(lambda: x2.view.state is LaneState.NO_STAY and x2.view.plate == MISREAD,
+                    "lane X2 to find no stay for the misread plate")
+        x2.action_buttons["correct_plate"].click()
+        panel = x2.open_action()
+        if not isinstance(panel, PlatePanel):
+            raise SystemExit(f"screenshot: the plate keypad did not open on lane X2 (open: {panel!r})")
+        self._until(lambda: panel.suggestion_bar.isVisible(), "the keypad's suggestions from the lot")
+        offered = [b.text() for b in panel.suggestion_buttons if b.isVisible()]
+        return Shot("keypad", {
+            "panel_rect": _global_rect(panel),
+            "keypad_rect": _global_rect(panel.keypad),
+            "misread": MISREAD,
+            "suggestions": offered,
+        })
+
+    def lock(self) -> Shot:
+        window = self._window()
+        x2 = window.lane_panel("X2")
+        panel = x2.open_action()
+        assert isinstance(panel, PlatePanel)
+        panel.suggestion_buttons[0].click()  # the car it is: the lane prices it again and shows its QR
+        panel.confirm_button.click()
+        self._until(lambda: x2.view.plate == IN_LOT[0] and x2.view.state is LaneState.AWAITING_PAYMENT
+                    and x2.view.code_url is not None, "lane X2 to price the corrected plate")
+        lock = self._session().lock
+        lock.lock()
+        self._until(lambda: lock.is_locked and lock.isVisible(), "the lock screen")
+        return Shot("lock", {"lock_rect": _global_rect(lock), "title": lock.title.text(),
+                             "lanes_behind": [p.view.state.value for p in window.panels.values()]})
+
+    def shift(self) -> Shot:
+        window, lock = self._window(), self._session().lock
+        for digit in ATTENDANT_PIN:
+            lock.pad.keys[digit].click()
+        lock.pad.confirm_button.click()
+        self._until(lambda: not lock.isVisible(), "the attendant's PIN to unlock")
+        self._pay_cash("X2")
+        x2 = window.lane_panel("X2")
+        self._until(lambda: x2.view.state is LaneState.GATE_OPEN, "lane X2 to open for the cash")
+        self.engine.vehicle_passed("X2").result(10)
+        self._until(lambda: x2.view.state is LaneState.IDLE, "the car to leave lane X2")
+
+        engine = self.engine
+        current = _wait(self.app, engine.office(lambda: engine.shifts.current()), "the open shift")
+        expected = _wait(self.app, engine.office(lambda: engine.shifts.expected_cash_fen(current.id)),
+                         "the shift's expected cash")
+        screens = window.staff_screens
+        screens.close_shift_button.click()
+        panel = screens.shift_panel
+        self._until(lambda: panel.isVisible() and panel.page == "count", "the shift close")
+        for denomination, count in greedy_counts(expected, panel.denominations).items():
+            panel.count_fields[denomination].setText(str(count) if count else "")
+        return Shot("shift", {"panel_rect": _global_rect(panel), "total": panel.total_label.text(),
+                              "counted_fen": panel.counted_fen()})
+
+    def report(self) -> Shot:
+        panel = self._window().staff_screens.shift_panel
+        panel.submit_button.click()
+        self._until(lambda: panel.page == "result", "the shift to close")
+        panel.report_button.click()
+        view = self._window().staff_screens.report_view
+        self._until(lambda: view.isVisible() and view.report is not None, "the shift's report")
+        return Shot("report", {"view_rect": _global_rect(view), "title": view.title.text(),
+                               "result": panel.result_text.text()})
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def _pay_cash(self, lane_id: str) -> None:
+        """The attendant takes the next whole ten yuan above what is due (so there is change to give)."""
+        due = self._window().lane_panel(lane_id).view.due_fen or 0
+        self.engine.cash(lane_id, (due // 1000 + 1) * 1000, ATTENDANT).result(10)
+
+    def _window(self) -> BoothWindow:
+        assert self.window is not None, "use BoothScenes in a with block"
+        return self.window
+
+    def _session(self) -> KioskSession:
+        assert self.session is not None, "use BoothScenes in a with block"
+        return self.session
+
+
+def shoot(
+    save_as: Callable[[str, str], Path],
+    *,
+    languages: Iterable[str] = (SOURCE_LANGUAGE,),
+    kinds: Iterable[str] = KINDS,
+) -> dict[str, Any]:
+    """For each language, a fresh booth driven through ``kinds``; each screen is grabbed to the file
+    ``save_as(kind, language)`` names. Returns the report: per file, the facts of its shot."""
     app = ensure_application()
     apply_style(app)
-    with tempfile.TemporaryDirectory(prefix="booth-screenshot-") as tmp:
-        settings = screenshot_settings(Path(tmp))
-        engine = Engine(settings)
-        engine.start()
-        window = BoothWindow(settings, engine, operator="王芳")
-        try:
-            screen = app.primaryScreen()
-            window.setGeometry(screen.availableGeometry())
-            window.show_for_booth(kiosk=True)
-            now = datetime.now(UTC)
-            engine.seed_stay("苏A12345", now - timedelta(hours=2, minutes=17)).result(10)
-            engine.seed_stay("京AD12345", now - timedelta(minutes=47)).result(10)
-            engine.vehicle_at("X1", "苏A12345", "blue").result(10)
-            engine.vehicle_at("X2", "京AD12345", "green").result(10)
+    kinds = list(kinds)
+    report: dict[str, Any] = {}
+    for language in languages:
+        switch_language(app, language)  # before the window is built: built in that language
+        with tempfile.TemporaryDirectory(prefix="booth-screenshot-") as tmp, \
+                BoothScenes(app, Path(tmp)) as scenes:
 
-            async def heartbeat() -> None:  # the client says "online" when a long poll returns
-                engine.sandbox.push({"service_name": "update_balance", "car_number": "苏A00000",
-                                     "balance": "0.00", "autopay": 0})
-
-            engine.call(heartbeat()).result(10)
-            x1, x2 = window.lane_panel("X1"), window.lane_panel("X2")
-            _spin_until(app, lambda: x2.view.state is LaneState.AWAITING_PAYMENT and bool(x2.view.due_fen),
-                        "lane X2 to price its car")
-            due = x2.view.due_fen or 0
-            engine.cash("X2", (due // 1000 + 1) * 1000, "王芳").result(10)
-            _spin_until(app, lambda: x1.view.code_url is not None and x2.view.state is LaneState.GATE_OPEN
-                        and window.bolink_online is True, "the lanes to show their QR and open gate")
-            for _ in range(10):
-                app.processEvents()
-            shot = screen.grabWindow(0)
-            if shot.isNull() or not shot.save(str(out)):
-                raise SystemExit(f"screenshot: could not grab the screen or write {out}")
-            if report_path is not None:
-                report = {
+            def save(shot: Shot, language: str = language, scenes: BoothScenes = scenes) -> None:
+                out = save_as(shot.kind, language)
+                screen = scenes.screen()
+                image = screen.grabWindow(0)
+                if image.isNull() or not image.save(str(out)):
+                    raise SystemExit(f"screenshot: could not grab the screen or write {out}")
+                window = scenes._window()
+                report[out.name] = {
+                    "kind": shot.kind,
+                    "language": language,
                     "platform": app.platformName(),
                     "screen": [screen.geometry().width(), screen.geometry().height()],
-                    "plate_rect": _global_rect(x1.plate_label),
-                    "qr_rect": _global_rect(x1.qr),
-                    "qr_module_px": x1.qr.module_px(),
-                    "pay_url": x1.view.code_url,
-                    "plate_text": x1.plate_label.text(),
-                    "plate_glyphs": glyph_report(x1.plate_label, CHINESE_SAMPLE),
-                    "text_glyphs": glyph_report(x1.state_words, CHINESE_SAMPLE),
                     "window_rect": _global_rect(window),
+                    # larger than the screen: the full-screen window cuts off what does not fit
+                    "min_size": [window.minimumSizeHint().width(), window.minimumSizeHint().height()],
+                    "chinese_texts": chinese_texts(window),
+                    **shot.facts,
                 }
-                report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-        finally:
-            window.close()
-            engine.stop()
+
+            scenes.run(save, kinds)
+    switch_language(app, SOURCE_LANGUAGE)
+    return report
+
+
+def take(out: Path, report_path: Path | None) -> None:
+    """The lane screen in Chinese to ``out`` (the README's first picture)."""
+    report = shoot(lambda _kind, _language: out, kinds=["lanes"])
+    if report_path is not None:
+        report_path.write_text(json.dumps(report[out.name], ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def take_all(
+    out_dir: Path,
+    report_path: Path | None,
+    *,
+    languages: Iterable[str] = LANGUAGES,
+    kinds: Iterable[str] = KINDS,
+) -> dict[str, Any]:
+    """Every kind in every language into ``out_dir``, plus ``screenshot-lanes.png`` (the Chinese lanes)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = shoot(
+        lambda kind, language: out_dir / shot_name(kind, language), languages=languages, kinds=kinds
+    )
+    source_lanes = out_dir / shot_name("lanes", SOURCE_LANGUAGE)
+    if source_lanes.name in report:
+        shutil.copyfile(source_lanes, out_dir / "screenshot-lanes.png")
+    if report_path is not None:
+        report_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    return report
+
+
+def _names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in allowed]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{what} must be some of {', '.join(allowed)}, got {text!r}")
+    return names
+
+
+def _rerun_under_xvfb(argv: list[str], size: tuple[int, int]) -> int:
+    """This same command in a child process on a private Xvfb (a process hosts one Qt platform)."""
+    child = [a for a in argv if a != "--xvfb"]
+    with private_xvfb(size) as display:
+        env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+        done = subprocess.run([sys.executable, "-m", "ui.screenshot", *child], env=env, check=False)
+        return done.returncode
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m ui.screenshot", description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="PNG file to write")
+    parser.add_argument("out", type=Path, help="PNG to write (the lane screen); with --all, a directory")
+    parser.add_argument("--all", action="store_true", help="every screen in every language into OUT")
+    parser.add_argument("--languages", type=lambda t: _names(t, LANGUAGES, "--languages"),
+                        default=list(LANGUAGES),
+                        help=f"with --all: comma-separated, of {','.join(LANGUAGES)}")
+    parser.add_argument("--kinds", type=lambda t: _names(t, KINDS, "--kinds"), default=list(KINDS),
+                        help=f"with --all: comma-separated, of {','.join(KINDS)}")
     parser.add_argument("--report", type=Path, help="also write a JSON report (fonts, widget positions)")
+    parser.add_argument("--xvfb", action="store_true", help="start a private Xvfb and take the shots there")
+    parser.add_argument("--size", type=parse_size, default=DEFAULT_SIZE,
+                        help="with --xvfb: the screen, WIDTHxHEIGHT (default 1920x1080)")
     args = parser.parse_args(argv)
-    take(args.out, args.report)
+    if args.xvfb:
+        return _rerun_under_xvfb(argv, args.size)
+    if os.environ.get("QT_QPA_PLATFORM", "xcb") == "xcb" and not os.environ.get("DISPLAY"):
+        parser.error("no X display ($DISPLAY is unset): run it under Xvfb, or add --xvfb to start one")
+    if args.all:
+        take_all(args.out, args.report, languages=args.languages, kinds=args.kinds)
+    else:
+        take(args.out, args.report)
     return 0
 
 

@@ -1,19 +1,20 @@
-"""A real window on a real X server (Xvfb), grabbed from the screen: not blank, Chinese drawn, QR readable.
+"""A real window on a real X server (Xvfb), grabbed from the screen: not blank, Chinese drawn, QR readable;
+and every screen of the docs (lanes, plate keypad, lock, shift close, shift report) shot the same way.
 
 The window runs in a child process because a process can host only one Qt platform (the other UI tests use
-offscreen). ``python -m ui.screenshot`` is the same program that made docs/screenshot-lanes.png.
+offscreen). ``python -m ui.screenshot`` is the same program that made the screenshots under docs/.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image, ImageStat
@@ -21,6 +22,8 @@ from qr_reading import decode_qr
 
 from PySide6.QtGui import QImage
 
+from booth.domain.money import format_yuan
+from ui.screenshot import IN_LOT, KINDS, MISREAD, private_xvfb, shot_name
 from ui.style import CJK_FAMILIES
 
 XVFB = shutil.which("Xvfb")
@@ -32,24 +35,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def x_display() -> Iterator[str]:
-    """A private Xvfb server on a free display number (Xvfb picks it and tells us through -displayfd)."""
-    assert XVFB is not None
-    read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(
-        [XVFB, "-displayfd", str(write_fd), "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
-        pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    os.close(write_fd)
-    try:
-        ready, _, _ = select.select([read_fd], [], [], 20)
-        number = os.read(read_fd, 32).decode().strip() if ready else ""
-        if not number.isdigit():
-            pytest.fail(f"Xvfb did not report a display number (exit code {server.poll()})")
-        yield f":{number}"
-    finally:
-        os.close(read_fd)
-        server.terminate()
-        server.wait(10)
+    """A private 1920x1080 Xvfb server on a free display number."""
+    with private_xvfb((1920, 1080)) as display:
+        yield display
 
 
 def test_the_lane_screen_on_a_real_x_display(x_display: str, tmp_path: Path) -> None:
@@ -84,3 +72,77 @@ def test_the_lane_screen_on_a_real_x_display(x_display: str, tmp_path: Path) -> 
     qr = QImage(str(shot)).copy(qx, qy, qw, qh)
     assert decode_qr(qr) == [report["pay_url"]]
     assert report["pay_url"].startswith("http://127.0.0.1:") and report["pay_url"].endswith("/pay/X1")
+
+
+def rgb(path: Path) -> Image.Image:
+    with Image.open(path) as opened:
+        return opened.convert("RGB")
+
+
+def assert_drawn(image: Image.Image, rect: list[int], what: str) -> None:
+    """The area of ``rect`` on the screen has something drawn in it (text, keys), not one flat colour."""
+    x, y, w, h = rect
+    area = image.convert("L").crop((x, y, x + w, y + h))
+    assert ImageStat.Stat(area).stddev[0] > 20, f"{what} is flat: nothing was drawn there"
+
+
+def test_every_docs_screen_in_both_languages_on_its_own_xvfb(tmp_path: Path) -> None:
+    """One command starts its own Xvfb and drives a booth through every screen, in Chinese and English."""
+    report_file = tmp_path / "shots.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "ui.screenshot", "--xvfb", "--size", "1920x1080", "--all", str(tmp_path),
+         "--report", str(report_file)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report: dict[str, dict[str, Any]] = json.loads(report_file.read_text(encoding="utf-8"))
+    expected = {shot_name(kind, language) for kind in KINDS for language in ("zh_CN", "en")}
+    assert set(report) == expected
+    # the README's first picture is the Chinese lane screen
+    readme_lanes = (tmp_path / "screenshot-lanes.png").read_bytes()
+    assert readme_lanes == (tmp_path / shot_name("lanes", "zh_CN")).read_bytes()
+
+    images: dict[str, Image.Image] = {}
+    for name, facts in report.items():
+        image = images[name] = rgb(tmp_path / name)
+        assert facts["platform"] == "xcb"
+        assert list(image.size) == facts["screen"] == [1920, 1080], name
+        assert facts["window_rect"] == [0, 0, 1920, 1080], f"{name}: the window does not fill the screen"
+        width, height = facts["min_size"]
+        assert width <= 1920 and height <= 1080, f"{name}: the window needs {width}x{height}: cut off"
+        assert ImageStat.Stat(image.convert("L")).stddev[0] > 20, f"{name} is (nearly) blank"
+        assert len(image.getcolors(maxcolors=1 << 20) or []) > 50, f"{name} has almost no distinct colours"
+
+    for language in ("zh_CN", "en"):
+        def shot(kind: str, language: str = language) -> tuple[Image.Image, dict[str, Any]]:
+            name = shot_name(kind, language)
+            return images[name], report[name]
+
+        image, facts = shot("lanes")
+        assert facts["plate_glyphs"]["missing"] == [] and facts["text_glyphs"]["missing"] == []
+        x, y, w, h = facts["qr_rect"]
+        assert decode_qr(QImage(str(tmp_path / shot_name("lanes", language))).copy(x, y, w, h)) == [
+            facts["pay_url"]
+        ]
+        image, facts = shot("keypad")
+        assert facts["misread"] == MISREAD and facts["suggestions"] == list(IN_LOT)
+        assert_drawn(image, facts["keypad_rect"], f"the plate keypad ({language})")
+        image, facts = shot("lock")
+        assert facts["lanes_behind"] == ["awaiting_payment", "awaiting_payment"]  # working behind the lock
+        _, _, lock_w, lock_h = facts["lock_rect"]
+        assert lock_w >= 1800 and lock_h >= 900, "the lock does not cover the lanes"
+        assert_drawn(image, facts["lock_rect"], f"the lock screen ({language})")
+        image, facts = shot("shift")
+        assert facts["total"] == f"¥{format_yuan(facts['counted_fen'])}"
+        assert_drawn(image, facts["panel_rect"], f"the shift close ({language})")
+        image, facts = shot("report")
+        assert "#1" in facts["title"]
+        assert_drawn(image, facts["view_rect"], f"the shift report ({language})")
+
+    assert report[shot_name("lock", "zh_CN")]["title"] == "已锁屏"
+    assert report[shot_name("lock", "en")]["title"] == "Screen locked"
+    # the window's own words are English in the English shots (engine-made text and names may not be yet)
+    for word in ("待付款", "更正车牌", "已锁屏", "交班", "收费员"):
+        for kind in KINDS:
+            texts = report[shot_name(kind, "en")]["chinese_texts"]
+            assert not any(word in text for text in texts), (kind, word)
