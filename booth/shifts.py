@@ -219,7 +219,17 @@ class Shifts:
             if row.state != "open":
                 raise ShiftError("not_open", f"shift {shift_id} is already closed")
             expected = row.opening_float_fen + _cash_taken(session, row.opened_at, now)
-        self._require_cosign(counted_fen - expected, cosigner)
+        try:
+            self._require_cosign(counted_fen - expected, cosigner)
+        except ShiftError:
+            # The shift stays open and unchanged, but the attempt is on record: a blind count tried again
+            # and again until no co-signature is asked for would otherwise leave no trace.
+            with database_session(self._db, "close shift refused", write=True) as session:
+                write_audit(
+                    session, now, attendant, "shift_close_refused",
+                    {"shift_id": shift_id, "counted_fen": counted_fen, "reason": "cosign_required"},
+                )
+            raise
         cosigned_by = None if cosigner is None else self._cosign(cosigner, attendant)
 
         # The cosigner's PIN is checked outside this transaction (scrypt never holds the write lock);

@@ -290,7 +290,11 @@ def test_a_variance_above_the_limit_needs_another_supervisors_pin(
         assert isinstance(cause, AuthError) and cause.code == why
     assert shift_row(db_path, shift.id) == before
     assert shifts.current() is not None and shifts.current() == shifts.get(shift.id)
-    assert [action for _, action, _ in audit_actions(db_path)] == ["shift_opened"]
+    # the shift is unchanged, but the count that needed a co-signer is on record (repeated guesses show)
+    assert [action for _, action, _ in audit_actions(db_path)] == ["shift_opened", "shift_close_refused"]
+    actor, _, detail = audit_actions(db_path)[-1]
+    assert actor == "ann"
+    assert detail == {"shift_id": shift.id, "counted_fen": 47_990, "reason": "cosign_required"}
 
     closed = shifts.close(shift.id, short, handover_float_fen=0, cosigner=("sue", "8888"))
     assert (closed.variance_fen, closed.cosigned_by) == (-2_010, "sue")
