@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from booth.clouds.bolink import (
     BolinkClient,
@@ -47,11 +47,11 @@ from booth.clouds.bolink_protocol import (
 )
 from booth.config import LaneSettings, Settings
 from booth.devices.camera_reads import PlateRead, likely_plates
-from booth.devices.cameras import CameraListener
 from booth.devices.gates import GateDriver, GateFault, make_gate
 from booth.devices.photos import PhotoError, PhotoStore
 from booth.domain import lane as L
 from booth.domain.money import format_yuan
+from booth.domain.phrases import ParamValue, Phrase, say
 from booth.domain.plates import PLATELESS_MARKERS, Plate, PlateColour, PlateError, PlateKind, parse_plate
 from booth.domain.tariff import Quote, quote_fee, vehicle_class_for
 from booth.outbox import OutboxRelay, SendResult, SendVerdict
@@ -61,6 +61,9 @@ from booth.store import Database, OutboxItem, OutboxRecord, PaymentOutcome, Stor
 from booth.store.records import LaneExceptionItem
 from booth.store.worker import DatabaseWorker, Priority
 from booth.sync import CLOUDS, CloudSync, SyncStatus, compose_status, paid_by_alipay
+
+if TYPE_CHECKING:
+    from booth.devices.cameras import CameraListener
 
 log = logging.getLogger("booth.engine")
 T = TypeVar("T")
@@ -84,10 +87,14 @@ class BolinkChanged:
 
 @dataclass(frozen=True)
 class AlertRaised:
+    """``kind`` is the headline (a code); ``message`` the detail in Chinese, ``detail`` the same as an
+    "alert.*" phrase for a screen that translates (None for alerts raised with text only)."""
+
     lane_id: str | None
     kind: str
     message: str
     at: datetime
+    detail: Phrase | None = None
 
 
 @dataclass(frozen=True)
@@ -121,14 +128,14 @@ class ExceptionRefused(L.LaneRuleError):
     """A free release or manual lift refused before it reached the lane: nothing happened, no gate moved.
 
     ``code`` says why: "reason_missing", "reason_too_long", "reason_not_listed", "note_too_long",
-    "operator_missing", or (ApprovalError) an approval problem. The message (shown on screen, like every
-    lane rule) names the problem.
+    "operator_missing", or (ApprovalError) an approval problem. The message (Chinese, like every lane
+    rule) names the problem; ``phrase`` says it for a screen that translates ("refused.*" codes).
     """
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, said: Phrase | str) -> None:
+        super().__init__(said)
         self.code = code
-        self.message = message
+        self.message = str(self)
 
 
 class ApprovalError(ExceptionRefused):
@@ -136,8 +143,8 @@ class ApprovalError(ExceptionRefused):
     "approval_required" (no approver given) or the sign-in's own refusal ("unknown", "disabled", "locked",
     "wrong_pin", "not_supervisor", "bad_pin"), kept as ``auth`` with its tries left / lock-out end."""
 
-    def __init__(self, code: str, message: str, auth: AuthError | None = None) -> None:
-        super().__init__(code, message)
+    def __init__(self, code: str, said: Phrase | str, auth: AuthError | None = None) -> None:
+        super().__init__(code, said)
         self.auth = auth
 
 
@@ -186,7 +193,7 @@ class Engine:
         self._lane_by_channel: dict[str, str] = {lane.channel_id: lane.id for lane in settings.lanes}
         self.gates: dict[str, GateDriver] = {}
         #: the listener the plate cameras push to ([cameras] enabled), and where their photos are kept
-        self.cameras: CameraListener | None = None
+        self.cameras: CameraListener | None = None  # the listener, when [cameras] is enabled
         self.photos: PhotoStore | None = None
         self.bolink: BolinkClient | None = None
         self.sandbox: Any = None  # BolinkSandbox when bolink.base_url == "sandbox"
@@ -434,24 +441,28 @@ class Engine:
         self, kind: ExceptionKind, reason: str, operator: str, note: str
     ) -> tuple[str, str]:
         """The reason and note as recorded; ExceptionRefused names what is wrong with them."""
-        what = "免费放行" if kind == "free_release" else "人工抬杆"
+        what = say(f"action.{kind}")
         if not isinstance(reason, str) or not reason.strip():
-            raise ExceptionRefused("reason_missing", f"{what}需要原因")
+            raise ExceptionRefused("reason_missing", say("refused.reason_missing", action=what))
         if not isinstance(operator, str) or not operator.strip():
-            raise ExceptionRefused("operator_missing", f"{what}需要收费员")
+            raise ExceptionRefused("operator_missing", say("refused.operator_missing", action=what))
         if not isinstance(note, str):
-            raise ExceptionRefused("note_too_long", f"{what}的备注必须是文字")
+            raise ExceptionRefused("note_too_long", say("refused.note_not_text", action=what))
         reason, note = reason.strip(), note.strip()
         if len(reason) > REASON_MAX:
             raise ExceptionRefused(
-                "reason_too_long", f"{what}的原因最多 {REASON_MAX} 个字（现 {len(reason)} 个）"
+                "reason_too_long",
+                say("refused.reason_too_long", action=what, max=REASON_MAX, length=len(reason)),
             )
         if len(note) > NOTE_MAX:
-            raise ExceptionRefused("note_too_long", f"{what}的备注最多 {NOTE_MAX} 个字（现 {len(note)} 个）")
+            raise ExceptionRefused(
+                "note_too_long", say("refused.note_too_long", action=what, max=NOTE_MAX, length=len(note))
+            )
         listed = self._reasons(kind)
         if not self.settings.exceptions.free_text_allowed and reason not in listed:
             raise ExceptionRefused(
-                "reason_not_listed", f"“{reason}”不是可选的{what}原因；请从列表选择：{'、'.join(listed)}"
+                "reason_not_listed",
+                say("refused.reason_not_listed", reason=reason, action=what, listed=tuple(listed)),
             )
         return reason, note
 
@@ -466,24 +477,26 @@ class Engine:
         when the reason is in approval_required; an approver given anyway is checked too, so a recorded
         approval is always a real one."""
         needed = reason in self.settings.exceptions.approval_required
-        what = "免费放行" if kind == "free_release" else "人工抬杆"
+        what = say(f"action.{kind}")
         if approver is None:
             if needed:
-                raise ApprovalError("approval_required", f"“{reason}”{what}需要主管输入 PIN 批准")
+                refused = say("refused.approval_required", reason=reason, action=what)
+                raise ApprovalError("approval_required", refused)
             return None
         if (
             not isinstance(approver, tuple)
             or len(approver) != 2
             or not all(isinstance(part, str) for part in approver)
         ):
-            raise ApprovalError("bad_pin", "批准人须为（用户名, PIN）")
+            raise ApprovalError("bad_pin", say("refused.approver_malformed"))
         username, pin = approver
         try:
             person = await asyncio.wrap_future(
                 self.office(self.staff.authenticate, username, pin, role="supervisor")
             )
         except AuthError as exc:
-            raise ApprovalError(exc.code, f"主管批准未通过（{username}）：{exc.message}", exc) from exc
+            refused = say("refused.approval_failed", username=username, error=exc.message)
+            raise ApprovalError(exc.code, refused, exc) from exc
         return person.username
 
     def _after_exception(self, record: L.RecordException) -> None:
@@ -517,13 +530,20 @@ class Engine:
             return
         if count <= limit:
             return
-        what = "免费放行" if kind == "free_release" else "人工抬杆"
-        period = f"本班（{attendant}）" if shift_id is not None else "今日（无开班）"
-        message = (
-            f"{period}{what}已 {count} 次，超过上限 {limit} 次；最近一次：{record.operator}，{record.reason}"
-        )
+        what = say(f"action.{kind}")
+        facts: dict[str, ParamValue] = {
+            "count": count,
+            "limit": limit,
+            "operator": record.operator,
+            "reason": record.reason,
+        }
+        if shift_id is not None:
+            said = say("alert.exception_limit_shift", attendant=attendant or "", action=what, **facts)
+        else:
+            said = say("alert.exception_limit_day", action=what, **facts)
+        message = said.text
         log.warning("alert exception_limit on %s: %s", record.lane_id, message)
-        self._emit(AlertRaised(record.lane_id, "exception_limit", message, record.at))
+        self._emit(AlertRaised(record.lane_id, "exception_limit", message, record.at, said))
         detail = {
             "kind": kind,
             "count": count,
@@ -627,6 +647,9 @@ class Engine:
             self.photos = PhotoStore(
                 s.cameras.photo_path, keep=s.cameras.photo_keep, keep_days=s.cameras.photo_keep_days
             )
+            # imported here: its HTTP server (aiohttp) costs ~190 ms of start-up a booth without cameras skips
+            from booth.devices.cameras import CameraListener
+
             self.cameras = CameraListener(s.cameras, s.lanes, self, self.gates, self._clock)
             await self.cameras.start()
 
@@ -675,7 +698,8 @@ class Engine:
                 self._spawn(job, name)
         except Exception as exc:
             log.exception("the Alipay/Tmall sync could not start")
-            await self._alert(None, "sync_start_failed", f"支付宝/天猫同步未能启动：{exc}", self._clock())
+            said = say("alert.sync_start_failed", error=str(exc))
+            await self._said(None, "sync_start_failed", said, self._clock())
         finally:
             self.sync_started.set()
 
@@ -789,7 +813,7 @@ class Engine:
                     await self._close_stay(lane_id, cmd)
                 case L.Alert():
                     audit = cmd.kind not in _AUDITED_WHERE_RAISED
-                    await self._alert(lane_id, cmd.kind, cmd.message, cmd.at, audit=audit)
+                    await self._alert(lane_id, cmd.kind, cmd.message, cmd.at, audit=audit, detail=cmd.detail)
         except Exception as exc:
             log.exception("%s: %s failed", lane_id, type(cmd).__name__)
             if isinstance(cmd, L.Alert):
@@ -821,7 +845,8 @@ class Engine:
         try:
             plate = parse_plate(plate_text, colour)
         except PlateError as exc:
-            await self._alert(lane_id, "plate_unreadable", f"{plate_text!r}: {exc}", at)
+            said = say("alert.plate_unreadable", text=repr(plate_text), error=str(exc))
+            await self._said(lane_id, "plate_unreadable", said, at)
             raise
         await self.dispatch(lane_id, L.VehicleDetected(plate, at, confidence, photo))
 
@@ -832,7 +857,7 @@ class Engine:
         lane_id, at = read.lane_id, self._clock()
         text = read.plate_text.strip()
         if text in PLATELESS_MARKERS or "无牌" in text or "无车牌" in text:
-            await self._alert(lane_id, "plateless", f"无牌车，请人工处理（{read.source}）", at)
+            await self._said(lane_id, "plateless", say("alert.plateless", source=read.source), at)
             return
         photo = await self._store_photo(lane_id, text, read.image or read.crop, at)
         try:
@@ -851,13 +876,16 @@ class Engine:
             except Exception:
                 log.exception("%s: could not list the plates in the lot", lane_id)
                 matches = []
-            hint = "、".join(matches) if matches else "无相近的在场车辆"
-            await self._alert(
-                lane_id,
-                "plate_low_confidence",
-                f"车牌 {plate} 置信度 {read.confidence}%，请核对；可能是：{hint}",
-                at,
-            )
+            if matches:
+                said = say(
+                    "alert.plate_low_confidence",
+                    plate=plate,
+                    confidence=read.confidence,
+                    plates=tuple(matches),
+                )
+            else:
+                said = say("alert.plate_low_confidence_none", plate=plate, confidence=read.confidence)
+            await self._said(lane_id, "plate_low_confidence", said, at)
         if self.settings.cameras.upload_photos and view.order_id:
             upload = await self._photo_to_upload(read, view.plate or text, photo, at)
             if upload is not None:
@@ -1021,9 +1049,8 @@ class Engine:
 
         decision = await self._db(work)
         for stay in missed:
-            await self._alert(
-                lane_id, "missed_exit", f"{cmd.plate.text} 再次入场，上次停车未见出场：{stay}", cmd.at
-            )
+            said = say("alert.missed_exit", plate=cmd.plate.text, stay=str(stay))
+            await self._said(lane_id, "missed_exit", said, cmd.at)
         if decision.admitted:
             self._wake_relays(bolink=True)
         await self.dispatch(lane_id, decision)
@@ -1168,9 +1195,13 @@ class Engine:
         if lane_id is not None:
             await self.dispatch(lane_id, booked)
         elif outcome.status == "flagged":
-            await self._alert(
-                None, "payment_flagged", f"付款 {cmd.trade_no}（{cmd.order_id}）：{outcome.flag}", cmd.at
+            said = say(
+                "alert.payment_flagged_order",
+                trade_no=cmd.trade_no,
+                order_id=cmd.order_id,
+                flag=str(outcome.flag),
             )
+            await self._said(None, "payment_flagged", said, cmd.at)
         return booked
 
     def _outpark_item(
@@ -1358,11 +1389,22 @@ class Engine:
             await self.cloud_sync.refresh_status()
         return count
 
+    async def _said(self, lane_id: str | None, kind: str, detail: Phrase, at: datetime) -> None:
+        """An alert whose detail the window can translate (its Chinese text is logged and audited)."""
+        await self._alert(lane_id, kind, detail.text, at, detail=detail)
+
     async def _alert(
-        self, lane_id: str | None, kind: str, message: str, at: datetime, *, audit: bool = True
+        self,
+        lane_id: str | None,
+        kind: str,
+        message: str,
+        at: datetime,
+        *,
+        audit: bool = True,
+        detail: Phrase | None = None,
     ) -> None:
         log.warning("alert %s%s: %s", kind, f" on {lane_id}" if lane_id else "", message)
-        self._emit(AlertRaised(lane_id, kind, message, at))
+        self._emit(AlertRaised(lane_id, kind, message, at, detail))
         if not audit:
             return
         store = self._store

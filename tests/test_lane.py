@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from booth.domain import lane as L
+from booth.domain.phrases import say
 from booth.domain.plates import parse_plate
 from booth.domain.tariff import Quote, QuoteLine
 
@@ -571,3 +572,33 @@ def test_random_event_storms_never_lift_for_money_without_a_settled_booking() ->
                     assert ev.exit_order_id == order_before
                     assert order_before not in lifted_orders
                     lifted_orders.append(order_before)
+
+
+# ------------------------------------------------------------------------------- words for the screen
+
+
+def test_messages_refusals_and_alerts_carry_their_phrase() -> None:
+    """What a lane says is also a phrase (code + params) the window translates; its text is the message."""
+    lane = awaiting_lane(1250)
+    view = lane.view()
+    assert view.said is not None and view.said.code == "lane.scan_to_pay"
+    assert view.said.args == {"due_fen": 1250} and view.message == view.said.text == "请扫码支付 12.50 元"
+    with pytest.raises(L.LaneRuleError) as short:
+        lane.handle(L.CashTaken(1000, "张三", at(3)))
+    assert short.value.phrase is not None and short.value.phrase.code == "rule.cash_short"
+    assert short.value.phrase.args == {"due_fen": 1250, "tendered_fen": 1000}
+    assert str(short.value) == "现金不足：应收 12.50 元，实收 10.00 元"
+    out = lane.handle(L.PaymentResult("ORD1", 0, "T9", 1250, "wx", None, None, "X1", "余额不足", at(4)))
+    alert = next(c for c in out if isinstance(c, L.Alert))
+    assert alert.detail is not None and alert.detail.code == "alert.payment_failed"
+    assert alert.message == alert.detail.text == "苏A12345: 余额不足"
+    assert lane.view().said == say("lane.payment_failed", error="余额不足")
+    entry = L.EntryLane("N1", "北入口", "N1")
+    entry.handle(L.VehicleDetected(PLATE, at(5)))
+    entry.handle(L.EntryDecided(PLATE, False, "黑名单车辆", None, at(6)))
+    said = entry.view().said
+    assert said is not None and said.code == "lane.entry_refused" and entry.message == "禁止入场：黑名单车辆"
+    assert said.args["reason"] == say("entry.blacklisted")
+    with pytest.raises(L.LaneRuleError) as refused:
+        entry.handle(L.CashTaken(100, "张三", at(7)))
+    assert refused.value.phrase == say("rule.entry_no_charge")

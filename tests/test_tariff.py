@@ -879,3 +879,22 @@ def test_agrees_with_a_minute_by_minute_reading(name: str) -> None:
             entry,
             exit,
         )
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_every_line_carries_its_phrase(name: str) -> None:
+    """Each line is also a "tariff.*" phrase for a screen that translates; its text is the label."""
+    tariff = VARIANTS[name]
+    rng = random.Random(f"phrases {name}")
+    codes: set[str] = set()
+    for _ in range(20):
+        entry = at("2024-05-01 00:00") + timedelta(minutes=rng.randrange(30 * 1440))
+        exit = entry + timedelta(minutes=rng.choice([5, rng.randrange(16, 600), rng.randrange(600, 4000)]))
+        result = quote_fee(tariff, plate="苏A12345", colour="blue", entry=entry, exit=exit, tz=TZ,
+                           paid_fen=rng.choice([0, 300, 99999]), discount_fen=rng.choice([0, 200]),
+                           last_paid_at=exit - timedelta(minutes=rng.choice([0, 5])))
+        for line in result.lines:
+            assert line.phrase is not None and line.phrase.code.startswith("tariff."), line
+            assert line.label == line.phrase.text
+            codes.add(line.phrase.code)
+    assert codes

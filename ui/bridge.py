@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
 
 from booth.domain.lane import LaneRuleError, LaneView
 from booth.domain.money import MoneyError
@@ -40,10 +40,15 @@ from booth.engine import (
     LaneChanged,
     SyncChanged,
 )
+from booth.reports import ReportError
+from booth.shifts import ShiftError
+from booth.staff import StaffError
+from ui.wording import plate_error_words, refused_words
 
 log = logging.getLogger("ui.bridge")
-#: refusals an attendant can cause; anything else failing is a bug and is logged with its traceback
-_EXPECTED_REFUSALS = (LaneRuleError, PlateError, MoneyError, EngineError)
+#: refusals an attendant can cause (each with its words below); anything else failing is a bug and is
+#: logged with its traceback. StaffError covers AuthError (a refused PIN).
+_EXPECTED_REFUSALS = (LaneRuleError, PlateError, MoneyError, EngineError, StaffError, ShiftError, ReportError)
 
 
 @dataclass(frozen=True)
@@ -68,18 +73,34 @@ class EngineStarted:
 
 
 def describe_failure(exc: BaseException) -> str:
-    """The message an attendant sees for a failed command: the rule's own words where there are some."""
+    """The words an attendant sees for a failed command, in the screen's language: a lane rule or refused
+    exception by its phrase, a PIN or office refusal by its code, a plate by its PlateError code.
+
+    Called on the engine thread too (QCoreApplication.translate is thread-safe)."""
+    said = refused_words(exc)
+    if said is not None:
+        return said
     if isinstance(exc, LaneRuleError):
-        return str(exc)
-    if isinstance(exc, PlateError):
-        return f"车牌无效：{exc.reason}"
-    if isinstance(exc, MoneyError):
-        return f"金额无效：{exc}"
-    if isinstance(exc, EngineError):
-        return f"系统无法执行：{exc}"
-    if isinstance(exc, concurrent.futures.CancelledError):
-        return "操作被取消（系统正在停止）"
-    return f"操作失败：{type(exc).__name__}: {exc}"
+        return str(exc)  # raised with a bare message: booth's own words
+    if isinstance(exc, StaffError | ShiftError):
+        from ui.sign_in import office_error_words  # ui.sign_in imports this module (through lock_screen)
+
+        return office_error_words(exc)  # a refused PIN (AuthError) by refusal_words, the rest by code
+    translate = QCoreApplication.translate
+    if isinstance(exc, ReportError):
+        words, detail = translate("CommandFailure", "报表无法生成：%1"), str(exc)
+    elif isinstance(exc, PlateError):
+        words = translate("CommandFailure", "车牌无效：%1")
+        detail = plate_error_words(exc.code, exc.params, exc.reason)
+    elif isinstance(exc, MoneyError):
+        words, detail = translate("CommandFailure", "金额无效：%1"), str(exc)
+    elif isinstance(exc, EngineError):
+        words, detail = translate("CommandFailure", "系统无法执行：%1"), str(exc)
+    elif isinstance(exc, concurrent.futures.CancelledError):
+        return translate("CommandFailure", "操作被取消（系统正在停止）")
+    else:
+        words, detail = translate("CommandFailure", "操作失败：%1"), f"{type(exc).__name__}: {exc}"
+    return words.replace("%1", detail)
 
 
 class EngineBridge(QObject):

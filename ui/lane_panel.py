@@ -41,10 +41,12 @@ from ui.style import ICONS, Sizes
 from ui.wording import (
     bolink_tone,
     bolink_words,
+    breakdown_words,
     clock_words,
     duration_words,
     gate_tone,
     gate_words,
+    lane_message_words,
     state_tone,
     state_words,
     yuan,
@@ -369,6 +371,7 @@ class LanePanel(QFrame):
 
     def retranslate(self) -> None:
         """The language changed: redraw what mixes words and data (the window re-words the rest)."""
+        self._breakdown = None  # the lines are words too: draw them again
         self._render()
         panel = self.open_action()
         if panel is not None:
@@ -391,7 +394,7 @@ class LanePanel(QFrame):
         self.gate_badge.setText(gate_words(v.gate))
         _set_tone(self.gate_badge, gate_tone(v.gate))
         self.state_words.setText(state_words(v.state))
-        self.state_message.setText(v.message)
+        self.state_message.setText(lane_message_words(v))
         _set_tone(self.state_bar, state_tone(v.state))
 
         if v.plate:
@@ -412,7 +415,7 @@ class LanePanel(QFrame):
         self.duration_value.setText(duration_words(minutes) if minutes is not None else "—")
 
         self.amount.setText(yuan(v.due_fen) if v.due_fen is not None and v.plate else "—")
-        breakdown = v.breakdown if v.plate else ()
+        breakdown = breakdown_words(v) if v.plate else ()
         if breakdown != self._breakdown:
             self._breakdown = breakdown
             rows = "".join(

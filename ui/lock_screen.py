@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Literal
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QHideEvent, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -34,7 +34,7 @@ from booth.domain.lane import LaneView
 from ui.bridge import EngineBridge
 from ui.pin_pad import PinPad
 from ui.style import Sizes
-from ui.wording import QT_TRANSLATE_NOOP, state_words
+from ui.wording import refusal_words, state_words
 
 log = logging.getLogger("ui.lock")
 
@@ -42,15 +42,6 @@ log = logging.getLogger("ui.lock")
 Verifier = Callable[[str, str, str | None], concurrent.futures.Future[object]]
 Mode = Literal["hidden", "locked", "supervisor"]
 
-#: what an attendant reads for each refusal code of booth.staff.AuthError (the message itself is English)
-_REFUSALS: dict[str, str] = {
-    "wrong_pin": QT_TRANSLATE_NOOP("LockScreen", "PIN 不正确"),
-    "unknown": QT_TRANSLATE_NOOP("LockScreen", "没有这个用户"),
-    "disabled": QT_TRANSLATE_NOOP("LockScreen", "该用户已停用"),
-    "locked": QT_TRANSLATE_NOOP("LockScreen", "输错次数过多，已暂时锁定"),
-    "not_supervisor": QT_TRANSLATE_NOOP("LockScreen", "需要主管的 PIN"),
-    "bad_pin": QT_TRANSLATE_NOOP("LockScreen", "PIN 格式不正确"),
-}
 #: events that count as someone at the booth (a touch arrives as a mouse press too)
 _INPUT_EVENTS = frozenset(
     {
@@ -65,23 +56,6 @@ _INPUT_EVENTS = frozenset(
     }
 )
 _KEY_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride})
-
-
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("LockScreen", text)
-
-
-def refusal_words(exc: BaseException) -> str:
-    """What the attendant reads for a refused PIN: the code's words (plus tries left), else its message."""
-    code = getattr(exc, "code", None)
-    if isinstance(code, str) and code in _REFUSALS:
-        words = _tr(_REFUSALS[code])
-        remaining = getattr(exc, "remaining", None)
-        if code == "wrong_pin" and isinstance(remaining, int):
-            words += _tr("（还可再试 %1 次）").replace("%1", str(remaining))
-        return words
-    message = getattr(exc, "message", None)
-    return str(message) if message else f"{type(exc).__name__}: {exc}"
 
 
 class LockScreen(QWidget):

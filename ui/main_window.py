@@ -32,7 +32,7 @@ from ui.lane_panel import LanePanel
 from ui.staff_screens import StaffScreens
 from ui.style import Sizes
 from ui.sync_panel import SyncIndicator, SyncPanel
-from ui.wording import alert_words, bolink_tone, bolink_words, is_sync_alert
+from ui.wording import alert_detail_words, alert_words, bolink_tone, bolink_words, is_sync_alert
 
 log = logging.getLogger("ui.window")
 
@@ -357,7 +357,8 @@ class BoothWindow(QMainWindow):
         when = alert.at.astimezone(self.zone).strftime("%H:%M:%S")
         where = f" {lane}" if lane else ""
         words = self.tr("%1%2 · %3：%4").replace("%1", when).replace("%2", where)
-        self.alert_text.setText(words.replace("%3", alert_words(alert.kind)).replace("%4", alert.message))
+        detail = alert_detail_words(alert)
+        self.alert_text.setText(words.replace("%3", alert_words(alert.kind)).replace("%4", detail))
         self.alert_sync_button.setVisible(alert.lane_id is None and is_sync_alert(alert.kind))
         self.alert_bar.show()
 

@@ -13,8 +13,10 @@ from typing import Literal
 
 from PySide6.QtCore import QCoreApplication
 
-from booth.domain.lane import LaneState
+from booth.domain.lane import LaneState, LaneView
 from booth.domain.money import format_yuan
+from booth.domain.phrases import ParamValue, Phrase, fill
+from booth.engine import AlertRaised
 from booth.sync import CloudStatus, SyncStatus
 
 
@@ -59,6 +61,13 @@ _ALERTS: dict[str, str] = {
     "lane_busy": QT_TRANSLATE_NOOP("LaneWording", "车道忙"),
     "store_failed": QT_TRANSLATE_NOOP("LaneWording", "数据记录失败"),
     "entry_refused": QT_TRANSLATE_NOOP("LaneWording", "禁止入场"),
+    "plateless": QT_TRANSLATE_NOOP("LaneWording", "无牌车"),
+    "plate_low_confidence": QT_TRANSLATE_NOOP("LaneWording", "车牌识别存疑"),
+    "missed_exit": QT_TRANSLATE_NOOP("LaneWording", "上次未见出场"),
+    "exception_limit": QT_TRANSLATE_NOOP("LaneWording", "特殊放行超过上限"),
+    "camera_online": QT_TRANSLATE_NOOP("LaneWording", "车牌相机已恢复"),
+    "camera_offline": QT_TRANSLATE_NOOP("LaneWording", "车牌相机离线"),
+    "unexpected": QT_TRANSLATE_NOOP("LaneWording", "系统异常"),
     # raised by the background sync (lane_id None): the supervisor reads the details in the sync panel
     "alipay_dead_letter": QT_TRANSLATE_NOOP("LaneWording", "支付宝同步失败"),
     "tmall_dead_letter": QT_TRANSLATE_NOOP("LaneWording", "天猫同步失败"),
@@ -299,3 +308,216 @@ def plate_error_words(code: str, params: Mapping[str, str], fallback: str) -> st
     return (words.replace("%1", params.get("char", params.get("chars", "")))
             .replace("%2", params.get("position", ""))
             .replace("%3", _plate_tr(_PLATE_SHAPES[shape]) if shape in _PLATE_SHAPES else shape))
+
+
+# ------------------------------------------------------------------------------------- what booth says
+
+#: every code of booth.domain.phrases in words; the source text is booth's own Chinese template (a test
+#: holds them equal), so the default language reads exactly as booth writes it
+_PHRASES: dict[str, str] = {
+    "lane.waiting": QT_TRANSLATE_NOOP("BoothWording", "等待车辆"),
+    "lane.quoting": QT_TRANSLATE_NOOP("BoothWording", "计费中"),
+    "lane.free_by_tariff": QT_TRANSLATE_NOOP("BoothWording", "免费放行（{rule}）"),
+    "lane.pay": QT_TRANSLATE_NOOP("BoothWording", "请付款 {due_fen} 元"),
+    "lane.no_stay": QT_TRANSLATE_NOOP("BoothWording", "无入场记录：请核对车牌，或免费放行 / 人工抬杆"),
+    "lane.scan_to_pay": QT_TRANSLATE_NOOP("BoothWording", "请扫码支付 {due_fen} 元"),
+    "lane.bolink_unavailable": QT_TRANSLATE_NOOP(
+        "BoothWording", "泊链不可用，请收现金 {due_fen} 元（{reason}）"),
+    "lane.retrying": QT_TRANSLATE_NOOP("BoothWording", "重新发起支付"),
+    "lane.paying": QT_TRANSLATE_NOOP("BoothWording", "支付中…"),
+    "lane.payment_failed": QT_TRANSLATE_NOOP("BoothWording", "支付失败：{error}"),
+    "lane.payment_failed_unknown": QT_TRANSLATE_NOOP("BoothWording", "支付失败：未知原因"),
+    "lane.paid_booking": QT_TRANSLATE_NOOP("BoothWording", "支付成功，入账中"),
+    "lane.cash_taken": QT_TRANSLATE_NOOP("BoothWording", "现金 {due_fen} 元，找零 {change_fen} 元"),
+    "lane.partial_requote": QT_TRANSLATE_NOOP("BoothWording", "部分付款已入账，重新计费"),
+    "lane.paid_opening": QT_TRANSLATE_NOOP("BoothWording", "已付款，抬杆中"),
+    "lane.not_settling": QT_TRANSLATE_NOOP(
+        "BoothWording", "付款 {trade_no} 未能结算本单（{status}），请核对"),
+    "lane.free_release": QT_TRANSLATE_NOOP("BoothWording", "免费放行：{reason}"),
+    "lane.manual_lift": QT_TRANSLATE_NOOP("BoothWording", "人工抬杆：{reason}"),
+    "lane.plate_corrected": QT_TRANSLATE_NOOP("BoothWording", "车牌已更正，重新计费"),
+    "lane.backed_away": QT_TRANSLATE_NOOP("BoothWording", "车辆已倒车离开"),
+    "lane.cancelled": QT_TRANSLATE_NOOP("BoothWording", "已取消（{operator}）"),
+    "lane.superseded": QT_TRANSLATE_NOOP("BoothWording", "车辆已到 {other_lane} 车道"),
+    "lane.goodbye": QT_TRANSLATE_NOOP("BoothWording", "一路顺风"),
+    "lane.gate_fault": QT_TRANSLATE_NOOP("BoothWording", "道闸故障：{error}。请人工抬杆"),
+    "lane.booking_failed": QT_TRANSLATE_NOOP("BoothWording", "入账失败，请重试：{error}"),
+    "lane.quote_failed": QT_TRANSLATE_NOOP("BoothWording", "计费失败：{error}"),
+    "lane.record_failed": QT_TRANSLATE_NOOP("BoothWording", "记录失败，未抬杆：{error}"),
+    "lane.payment_timeout": QT_TRANSLATE_NOOP("BoothWording", "支付超时：请收现金、重新发起支付或放行"),
+    "lane.checking": QT_TRANSLATE_NOOP("BoothWording", "核验中"),
+    "lane.entry_refused": QT_TRANSLATE_NOOP("BoothWording", "禁止入场：{reason}"),
+    "lane.welcome": QT_TRANSLATE_NOOP("BoothWording", "欢迎光临"),
+    "lane.entry_record_failed": QT_TRANSLATE_NOOP("BoothWording", "登记失败：{error}"),
+    "entry.blacklisted": QT_TRANSLATE_NOOP("BoothWording", "黑名单车辆"),
+    "entry.lot_full": QT_TRANSLATE_NOOP("BoothWording", "车位已满"),
+    "action.free_release": QT_TRANSLATE_NOOP("BoothWording", "免费放行"),
+    "action.manual_lift": QT_TRANSLATE_NOOP("BoothWording", "人工抬杆"),
+    "rule.reason_missing": QT_TRANSLATE_NOOP("BoothWording", "{action} needs a reason"),
+    "rule.operator_missing": QT_TRANSLATE_NOOP("BoothWording", "{action} needs the operator's name"),
+    "rule.busy_booking": QT_TRANSLATE_NOOP("BoothWording", "正在入账或抬杆，请稍候"),
+    "rule.busy_opening": QT_TRANSLATE_NOOP("BoothWording", "正在抬杆，请稍候"),
+    "rule.nothing_to_correct": QT_TRANSLATE_NOOP("BoothWording", "只有计费或待付款的车辆可以更正车牌"),
+    "rule.correct_needs_operator": QT_TRANSLATE_NOOP("BoothWording", "更正车牌需要收费员"),
+    "rule.nothing_to_retry": QT_TRANSLATE_NOOP("BoothWording", "没有等待支付的订单，无法重新发起支付"),
+    "rule.nothing_to_cash": QT_TRANSLATE_NOOP("BoothWording", "没有等待支付的订单，不能收现金"),
+    "rule.cash_short": QT_TRANSLATE_NOOP(
+        "BoothWording", "现金不足：应收 {due_fen} 元，实收 {tendered_fen} 元"),
+    "rule.cash_needs_operator": QT_TRANSLATE_NOOP("BoothWording", "收现金需要收费员"),
+    "rule.nothing_to_release": QT_TRANSLATE_NOOP("BoothWording", "当前没有可免费放行的车辆"),
+    "rule.entry_no_charge": QT_TRANSLATE_NOOP("BoothWording", "入口车道不收费"),
+    "refused.reason_missing": QT_TRANSLATE_NOOP("BoothWording", "{action}需要原因"),
+    "refused.operator_missing": QT_TRANSLATE_NOOP("BoothWording", "{action}需要收费员"),
+    "refused.note_not_text": QT_TRANSLATE_NOOP("BoothWording", "{action}的备注必须是文字"),
+    "refused.reason_too_long": QT_TRANSLATE_NOOP(
+        "BoothWording", "{action}的原因最多 {max} 个字（现 {length} 个）"),
+    "refused.note_too_long": QT_TRANSLATE_NOOP(
+        "BoothWording", "{action}的备注最多 {max} 个字（现 {length} 个）"),
+    "refused.reason_not_listed": QT_TRANSLATE_NOOP(
+        "BoothWording", "“{reason}”不是可选的{action}原因；请从列表选择：{listed}"),
+    "refused.approval_required": QT_TRANSLATE_NOOP("BoothWording", "“{reason}”{action}需要主管输入 PIN 批准"),
+    "refused.approver_malformed": QT_TRANSLATE_NOOP("BoothWording", "批准人须为（用户名, PIN）"),
+    "refused.approval_failed": QT_TRANSLATE_NOOP("BoothWording", "主管批准未通过（{username}）：{error}"),
+    "tariff.whitelist": QT_TRANSLATE_NOOP("BoothWording", "白名单车辆 {plate}"),
+    "tariff.free_minutes": QT_TRANSLATE_NOOP("BoothWording", "{minutes}分钟内免费"),
+    "tariff.free_minutes_first": QT_TRANSLATE_NOOP("BoothWording", "前{minutes}分钟免费"),
+    "tariff.pass": QT_TRANSLATE_NOOP("BoothWording", "月卡 {plate} 有效期{valid_from}至{valid_to}"),
+    "tariff.pass_note": QT_TRANSLATE_NOOP(
+        "BoothWording", "月卡 {plate} 有效期{valid_from}至{valid_to} {note}"),
+    "tariff.pass_part": QT_TRANSLATE_NOOP(
+        "BoothWording", "月卡 {plate} {start}–{end} 有效期内免费（{valid_from}至{valid_to}）"),
+    "tariff.pass_lapsed": QT_TRANSLATE_NOOP("BoothWording", "月卡不在有效期（{valid_from}至{valid_to}）"),
+    "tariff.cap_window": QT_TRANSLATE_NOOP(
+        "BoothWording", "第{window}个24小时 {start}–{end} 封顶（按时计{raw_fen}元）"),
+    "tariff.cap_day": QT_TRANSLATE_NOOP("BoothWording", "当日 {start}–{end} 封顶（按时计{raw_fen}元）"),
+    "tariff.first_period": QT_TRANSLATE_NOOP("BoothWording", "{where}首{minutes}分钟"),
+    "tariff.periods": QT_TRANSLATE_NOOP("BoothWording", "{where}{count}个{minutes}分钟×{price_fen}元"),
+    "tariff.more_periods": QT_TRANSLATE_NOOP("BoothWording", "{where}续{count}个{minutes}分钟×{price_fen}元"),
+    "tariff.night_capped": QT_TRANSLATE_NOOP(
+        "BoothWording", "{where}{count}个{minutes}分钟×{price_fen}元（{raw_fen}元，每夜封顶{cap_fen}元）"),
+    "tariff.where.day": QT_TRANSLATE_NOOP("BoothWording", "日间 "),
+    "tariff.where.night": QT_TRANSLATE_NOOP("BoothWording", "夜间 "),
+    "tariff.where.span": QT_TRANSLATE_NOOP("BoothWording", "{start}–{end} "),
+    "tariff.where.day_span": QT_TRANSLATE_NOOP("BoothWording", "日间 {start}–{end} "),
+    "tariff.where.night_span": QT_TRANSLATE_NOOP("BoothWording", "夜间 {start}–{end} "),
+    "tariff.discount": QT_TRANSLATE_NOOP("BoothWording", "优惠 {amount_fen}元"),
+    "tariff.discount_partly_used": QT_TRANSLATE_NOOP(
+        "BoothWording", "优惠 {amount_fen}元（抵扣{used_fen}元）"),
+    "tariff.discount_unused": QT_TRANSLATE_NOOP("BoothWording", "优惠 {amount_fen}元（无需抵扣）"),
+    "tariff.prepaid": QT_TRANSLATE_NOOP("BoothWording", "已付 {amount_fen}元"),
+    "tariff.prepaid_partly_used": QT_TRANSLATE_NOOP(
+        "BoothWording", "已付 {amount_fen}元（抵扣{used_fen}元）"),
+    "tariff.prepaid_unused": QT_TRANSLATE_NOOP("BoothWording", "已付 {amount_fen}元（无需抵扣）"),
+    "tariff.grace": QT_TRANSLATE_NOOP("BoothWording", "付款后{minutes}分钟内离场，免补缴"),
+    "alert.no_stay": QT_TRANSLATE_NOOP("BoothWording", "{plate} 在 {lane_id} 出场，无入场记录"),
+    "alert.plate_corrected": QT_TRANSLATE_NOOP("BoothWording", "{old} → {new}（{operator}）"),
+    "alert.payment_failed": QT_TRANSLATE_NOOP("BoothWording", "{plate}: {error}"),
+    "alert.payment_timeout": QT_TRANSLATE_NOOP("BoothWording", "{plate} 在 {lane_id} 支付超时"),
+    "alert.payment_flagged": QT_TRANSLATE_NOOP("BoothWording", "付款 {trade_no} 已入账并标记：{flag}"),
+    "alert.payment_flagged_order": QT_TRANSLATE_NOOP("BoothWording", "付款 {trade_no}（{order_id}）：{flag}"),
+    "alert.payment_not_settling": QT_TRANSLATE_NOOP("BoothWording", "{trade_no}: {status}"),
+    "alert.payment_not_settling_flag": QT_TRANSLATE_NOOP("BoothWording", "{trade_no}: {status} {flag}"),
+    "alert.gate_fault": QT_TRANSLATE_NOOP("BoothWording", "{lane_id}: {error}"),
+    "alert.lane_busy": QT_TRANSLATE_NOOP("BoothWording", "{plate} 到达，但本车道仍在处理 {other}"),
+    "alert.lane_busy_entry": QT_TRANSLATE_NOOP("BoothWording", "{plate} 到达，但本车道仍在处理上一辆车"),
+    "alert.store_failed": QT_TRANSLATE_NOOP("BoothWording", "{lane_id} {what}: {error}"),
+    "alert.entry_refused": QT_TRANSLATE_NOOP("BoothWording", "{plate}: {reason}"),
+    "alert.unexpected_entry_decision": QT_TRANSLATE_NOOP(
+        "BoothWording", "exit lane {lane_id} got an entry decision"),
+    "alert.plate_unreadable": QT_TRANSLATE_NOOP("BoothWording", "{text}: {error}"),
+    "alert.plateless": QT_TRANSLATE_NOOP("BoothWording", "无牌车，请人工处理（{source}）"),
+    "alert.plate_low_confidence": QT_TRANSLATE_NOOP(
+        "BoothWording", "车牌 {plate} 置信度 {confidence}%，请核对；可能是：{plates}"),
+    "alert.plate_low_confidence_none": QT_TRANSLATE_NOOP(
+        "BoothWording", "车牌 {plate} 置信度 {confidence}%，请核对；可能是：无相近的在场车辆"),
+    "alert.missed_exit": QT_TRANSLATE_NOOP("BoothWording", "{plate} 再次入场，上次停车未见出场：{stay}"),
+    "alert.exception_limit_shift": QT_TRANSLATE_NOOP(
+        "BoothWording", "本班（{attendant}）{action}已 {count} 次，超过上限 {limit} 次；最近一次：{operator}，{reason}"),  # noqa: E501
+    "alert.exception_limit_day": QT_TRANSLATE_NOOP(
+        "BoothWording", "今日（无开班）{action}已 {count} 次，超过上限 {limit} 次；最近一次：{operator}，{reason}"),  # noqa: E501
+    "alert.sync_start_failed": QT_TRANSLATE_NOOP("BoothWording", "支付宝/天猫同步未能启动：{error}"),
+}
+
+
+def _booth_tr(text: str) -> str:
+    return QCoreApplication.translate("BoothWording", text)
+
+
+def known_phrase_codes() -> frozenset[str]:
+    """The booth codes this window has words for."""
+    return frozenset(_PHRASES)
+
+
+def phrase_words(phrase: Phrase | None, fallback: str = "") -> str:
+    """What booth said, in the screen's language: money as yuan, nested phrases in words, lists joined.
+    A code this window does not know shows booth's own (Chinese) text; no phrase shows ``fallback``."""
+    if phrase is None:
+        return fallback
+    template = _PHRASES.get(phrase.code)
+    if template is None:
+        return phrase.text
+    return fill(_booth_tr(template), phrase.params, _param_words)
+
+
+def _param_words(name: str, value: ParamValue) -> str:
+    if isinstance(value, Phrase):
+        return phrase_words(value)
+    if isinstance(value, tuple):
+        return QCoreApplication.translate("BoothWording", "、").join(value)
+    if isinstance(value, int) and not isinstance(value, bool) and name.endswith("_fen"):
+        return format_yuan(value)
+    return str(value)
+
+
+def lane_message_words(view: LaneView) -> str:
+    """A lane's state message (booth's text when the view carries no phrase)."""
+    return phrase_words(view.said, view.message)
+
+
+def breakdown_words(view: LaneView) -> tuple[tuple[str, int], ...]:
+    """The quote's lines as (words, fen); a view without its lines (built by hand) shows its labels."""
+    if view.lines:
+        return tuple((phrase_words(line.phrase, line.label), line.fen) for line in view.lines)
+    return view.breakdown
+
+
+def alert_detail_words(alert: AlertRaised) -> str:
+    """An alert's detail in the screen's language (its Chinese message when raised with text only)."""
+    return phrase_words(alert.detail, alert.message)
+
+
+def refused_words(exc: BaseException) -> str | None:
+    """A refusal booth worded as a phrase (a lane rule, a refused exception), or None if it has none."""
+    phrase = getattr(exc, "phrase", None)
+    return phrase_words(phrase) if isinstance(phrase, Phrase) else None
+
+
+# ------------------------------------------------------------------------------------------ PIN refusals
+
+#: what an attendant reads for each refusal code of booth.staff.AuthError (the message itself is English)
+_REFUSALS: dict[str, str] = {
+    "wrong_pin": QT_TRANSLATE_NOOP("LockScreen", "PIN 不正确"),
+    "unknown": QT_TRANSLATE_NOOP("LockScreen", "没有这个用户"),
+    "disabled": QT_TRANSLATE_NOOP("LockScreen", "该用户已停用"),
+    "locked": QT_TRANSLATE_NOOP("LockScreen", "输错次数过多，已暂时锁定"),
+    "not_supervisor": QT_TRANSLATE_NOOP("LockScreen", "需要主管的 PIN"),
+    "bad_pin": QT_TRANSLATE_NOOP("LockScreen", "PIN 格式不正确"),
+}
+
+
+def refusal_words(exc: BaseException) -> str:
+    """What the attendant reads for a refused PIN: the code's words (plus tries left), else booth's phrase,
+    else its message."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, str) and code in _REFUSALS:
+        words = QCoreApplication.translate("LockScreen", _REFUSALS[code])
+        remaining = getattr(exc, "remaining", None)
+        if code == "wrong_pin" and isinstance(remaining, int):
+            tries = QCoreApplication.translate("LockScreen", "（还可再试 %1 次）")
+            words += tries.replace("%1", str(remaining))
+        return words
+    said = refused_words(exc)
+    if said is not None:
+        return said
+    message = getattr(exc, "message", None)
+    return str(message) if message else f"{type(exc).__name__}: {exc}"

@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from booth.domain.money import format_yuan
+from booth.domain.phrases import Phrase, say
 from booth.domain.plates import Plate
-from booth.domain.tariff import Quote
+from booth.domain.tariff import Quote, QuoteLine
 
 
 class LaneState(StrEnum):
@@ -59,7 +59,14 @@ _PAYABLE = frozenset({LaneState.AWAITING_PAYMENT, LaneState.PAYMENT_FAILED, Lane
 
 
 class LaneRuleError(Exception):
-    """An attendant's command that the lane cannot take now; the message says why (shown on screen)."""
+    """An attendant's command that the lane cannot take now; the message says why (its Chinese words).
+
+    ``phrase`` says the same for a screen that translates ("rule.*" codes of booth.domain.phrases; None
+    when raised with a bare message)."""
+
+    def __init__(self, said: Phrase | str) -> None:
+        self.phrase = said if isinstance(said, Phrase) else None
+        super().__init__(said.text if isinstance(said, Phrase) else said)
 
 
 # ---------------------------------------------------------------------------------------------- events
@@ -389,11 +396,18 @@ class CloseStay:
 
 @dataclass(frozen=True)
 class Alert:
-    """Something the supervisor must see (flagged money, refused command, fault). Audited by the engine."""
+    """Something the supervisor must see (flagged money, refused command, fault). Audited by the engine.
+    ``message`` is the detail in Chinese, ``detail`` the same as an "alert.*" phrase (None if raised with
+    text only)."""
 
     kind: str
     message: str
     at: datetime
+    detail: Phrase | None = None
+
+
+def _alert(kind: str, detail: Phrase, at: datetime) -> Alert:
+    return Alert(kind, detail.text, at, detail)
 
 
 LaneCommand = (
@@ -435,6 +449,9 @@ class LaneView:
     gate: Literal["closed", "opening", "open", "fault"] = "closed"
     bolink_online: bool = False
     change_fen: int | None = None
+    #: ``message`` as a "lane.*" phrase, and the quote's lines with theirs, for a screen that translates
+    said: Phrase | None = None
+    lines: tuple[QuoteLine, ...] = ()
 
 
 # ------------------------------------------------------------------------------------------- the lanes
@@ -476,13 +493,20 @@ class _Exit:
         return None if self.quote is None else self.quote.due_fen
 
 
-def _require_reason(reason: str, operator: str, what: str) -> str:
+def _require_reason(reason: str, operator: str, action: Phrase) -> str:
     text = reason.strip()
     if not text:
-        raise LaneRuleError(f"{what} needs a reason")
+        raise LaneRuleError(say("rule.reason_missing", action=action))
     if not operator.strip():
-        raise LaneRuleError(f"{what} needs the operator's name")
+        raise LaneRuleError(say("rule.operator_missing", action=action))
     return text
+
+
+#: the reasons the engine gives for refusing an entry (EntryDecided.reason), as phrases
+_ENTRY_REFUSALS: dict[str, Phrase] = {
+    "黑名单车辆": say("entry.blacklisted"),
+    "车位已满": say("entry.lot_full"),
+}
 
 
 def _gate_note(reason: str, note: str) -> str:
@@ -502,7 +526,7 @@ class ExitLane:
         self.channel_id = channel_id
         self.timings = timings or LaneTimings()
         self.state = LaneState.IDLE
-        self.message = "等待车辆"
+        self.said = say("lane.waiting")
         self.bolink_online = False
         self.gate: Literal["closed", "opening", "open", "fault"] = "closed"
         self.current: _Exit | None = None
@@ -513,6 +537,11 @@ class ExitLane:
         self._before_lift: tuple[LaneState, bool] | None = None
 
     # -- queries
+    @property
+    def message(self) -> str:
+        """The state message in Chinese (logs, Bolink's errmsg); ``said`` is the same as a phrase."""
+        return self.said.text
+
     @property
     def awaiting_order_id(self) -> str | None:
         """The Bolink order id a payment result may settle at this lane right now."""
@@ -528,7 +557,8 @@ class ExitLane:
             name=self.name,
             direction=self.direction,
             state=self.state,
-            message=self.message,
+            message=self.said.text,
+            said=self.said,
             plate=cur.plate.text if cur else None,
             plate_colour=str(cur.plate.colour) if cur else None,
             photo=cur.photo if cur else None,
@@ -537,6 +567,7 @@ class ExitLane:
             duration_minutes=quote.duration_minutes if quote else None,
             due_fen=quote.due_fen if quote else None,
             breakdown=tuple((line.label, line.fen) for line in quote.lines) if quote else (),
+            lines=quote.lines if quote else (),
             code_url=cur.code_url if cur else None,
             order_id=cur.order_id if cur else None,
             gate=self.gate,
@@ -574,11 +605,11 @@ class ExitLane:
             case RetryPayment():
                 return self._on_retry(event)
             case CancelExit():
-                return self._on_cancel(event.at, f"已取消（{event.operator}）")
+                return self._on_cancel(event.at, say("lane.cancelled", operator=event.operator))
             case VehicleLeft():
                 return self._on_left(event)
             case Superseded():
-                return self._on_cancel(event.at, f"车辆已到 {event.other_lane} 车道")
+                return self._on_cancel(event.at, say("lane.superseded", other_lane=event.other_lane))
             case GateOpened():
                 return self._on_gate_opened(event)
             case GateFailed():
@@ -592,7 +623,8 @@ class ExitLane:
             case Tick():
                 return self._on_tick(event)
             case EntryDecided():
-                return [Alert("unexpected", f"exit lane {self.lane_id} got an entry decision", event.at)]
+                detail = say("alert.unexpected_entry_decision", lane_id=self.lane_id)
+                return [_alert("unexpected", detail, event.at)]
         raise TypeError(f"not a lane event: {event!r}")  # pragma: no cover - the union is exhaustive
 
     # -- vehicle
@@ -607,9 +639,9 @@ class ExitLane:
         if self.state in (LaneState.SETTLING, LaneState.OPENING, LaneState.GATE_FAULT):
             # money is being booked or the gate is moving for the car in front: never drop it
             return [
-                Alert(
+                _alert(
                     "lane_busy",
-                    f"{ev.plate.text} 到达，但本车道仍在处理 {cur.plate.text if cur else ''}",
+                    say("alert.lane_busy", plate=ev.plate.text, other=cur.plate.text if cur else ""),
                     ev.at,
                 )
             ]
@@ -619,7 +651,7 @@ class ExitLane:
             commands += self._abandon(ev.at)
         self.current = _Exit(plate=ev.plate, detected_at=ev.at, photo=ev.photo)
         self.state = LaneState.QUOTING
-        self.message = "计费中"
+        self.said = say("lane.quoting")
         commands.append(QuoteStay(ev.plate, ev.at))
         return commands
 
@@ -633,12 +665,12 @@ class ExitLane:
         if ev.quote.due_fen == 0:
             self.state = LaneState.OPENING
             self.gate = "opening"
-            self.message = f"免费放行（{ev.quote.rule}）"
+            self.said = say("lane.free_by_tariff", rule=ev.quote.rule)
             cur.settled = True
             lift = OpenGate("free_tariff", "system", ev.quote.rule, ev.stay_id, ev.at)
             return [ReleaseExitOrder(ev.exit_order_id, ev.quote.rule, "system", ev.at), lift]
         self.state = LaneState.AWAITING_PAYMENT
-        self.message = f"请付款 {format_yuan(ev.quote.due_fen)} 元"
+        self.said = say("lane.pay", due_fen=ev.quote.due_fen)
         return [self._request_payment(ev.at)]
 
     def _request_payment(self, at: datetime) -> RequestPayment:
@@ -663,8 +695,8 @@ class ExitLane:
         if self.state is not LaneState.QUOTING or cur is None or cur.plate.text != ev.plate.text:
             return []
         self.state = LaneState.NO_STAY
-        self.message = "无入场记录：请核对车牌，或免费放行 / 人工抬杆"
-        return [Alert("no_stay", f"{ev.plate.text} 在 {self.lane_id} 出场，无入场记录", ev.at)]
+        self.said = say("lane.no_stay")
+        return [_alert("no_stay", say("alert.no_stay", plate=ev.plate.text, lane_id=self.lane_id), ev.at)]
 
     # -- payment request
     def _on_requested(self, ev: PaymentRequested) -> list[LaneCommand]:
@@ -675,7 +707,7 @@ class ExitLane:
         cur.requested_at = ev.at
         cur.next_query_at = ev.at + self.timings.query_start
         self.state = LaneState.AWAITING_PAYMENT
-        self.message = f"请扫码支付 {format_yuan(cur.quote.due_fen if cur.quote else 0)} 元"
+        self.said = say("lane.scan_to_pay", due_fen=cur.quote.due_fen if cur.quote else 0)
         return []
 
     def _on_request_failed(self, ev: PaymentRequestFailed) -> list[LaneCommand]:
@@ -684,7 +716,7 @@ class ExitLane:
             return []
         cur.code_url = None
         cur.requested_at = ev.at  # the payment timeout still runs; cash is always possible
-        self.message = f"泊链不可用，请收现金 {format_yuan(cur.due_fen or 0)} 元（{ev.reason}）"
+        self.said = say("lane.bolink_unavailable", due_fen=cur.due_fen or 0, reason=ev.reason)
         return []
 
     def _on_bolink(self, ev: BolinkStatus) -> list[LaneCommand]:
@@ -702,9 +734,9 @@ class ExitLane:
 
     def _on_retry(self, ev: RetryPayment) -> list[LaneCommand]:
         if self.state not in _PAYABLE or self.current is None or self.current.quote is None:
-            raise LaneRuleError("没有等待支付的订单，无法重新发起支付")
+            raise LaneRuleError(say("rule.nothing_to_retry"))
         self.state = LaneState.AWAITING_PAYMENT
-        self.message = "重新发起支付"
+        self.said = say("lane.retrying")
         return [self._request_payment(ev.at)]
 
     # -- money
@@ -716,11 +748,15 @@ class ExitLane:
                 return []  # a failure or "paying" for anything else changes nothing here
             assert cur is not None
             if ev.state == 2:
-                self.message = "支付中…"
+                self.said = say("lane.paying")
                 return []
             self.state = LaneState.PAYMENT_FAILED
-            self.message = f"支付失败：{ev.errmsg or '未知原因'}"
-            return [Alert("payment_failed", f"{cur.plate.text}: {ev.errmsg}", ev.at)]
+            if ev.errmsg:
+                self.said = say("lane.payment_failed", error=ev.errmsg)
+            else:
+                self.said = say("lane.payment_failed_unknown")
+            detail = say("alert.payment_failed", plate=cur.plate.text, error=ev.errmsg)
+            return [_alert("payment_failed", detail, ev.at)]
         # state 1: money arrived. It is always booked; whether it may open this gate is decided here.
         if mine and cur is not None and ev.trade_no in cur.seen_trade_nos:
             return []  # a repeat of a result already being booked or booked
@@ -750,26 +786,24 @@ class ExitLane:
         if settles:
             cur.settling_trade_no = ev.trade_no
             self.state = LaneState.SETTLING
-            self.message = "支付成功，入账中"
+            self.said = say("lane.paid_booking")
         return [book]
 
     def _on_cash(self, ev: CashTaken) -> list[LaneCommand]:
         cur = self.current
         if self.state not in _PAYABLE or cur is None or cur.quote is None or cur.exit_order_id is None:
-            raise LaneRuleError("没有等待支付的订单，不能收现金")
+            raise LaneRuleError(say("rule.nothing_to_cash"))
         due = cur.quote.due_fen
         if ev.tendered_fen < due:
-            raise LaneRuleError(
-                f"现金不足：应收 {format_yuan(due)} 元，实收 {format_yuan(ev.tendered_fen)} 元"
-            )
+            raise LaneRuleError(say("rule.cash_short", due_fen=due, tendered_fen=ev.tendered_fen))
         if not ev.operator.strip():
-            raise LaneRuleError("收现金需要收费员")
+            raise LaneRuleError(say("rule.cash_needs_operator"))
         trade_no = f"CASH_{self.lane_id}_{cur.exit_order_id}"
         cur.change_fen = ev.tendered_fen - due
         cur.seen_trade_nos.add(trade_no)
         cur.settling_trade_no = trade_no
         self.state = LaneState.SETTLING
-        self.message = f"现金 {format_yuan(due)} 元，找零 {format_yuan(cur.change_fen)} 元"
+        self.said = say("lane.cash_taken", due_fen=due, change_fen=cur.change_fen)
         return [
             BookPayment(
                 exit_order_id=cur.exit_order_id,
@@ -805,12 +839,13 @@ class ExitLane:
             commands: list[LaneCommand] = [CancelExitOrder(cur.exit_order_id, ev.at)]
             self.current = _Exit(plate=cur.plate, detected_at=ev.at, photo=cur.photo)
             self.state = LaneState.QUOTING
-            self.message = "部分付款已入账，重新计费"
+            self.said = say("lane.partial_requote")
             commands.append(QuoteStay(cur.plate, ev.at))
             return commands
         if not mine:
             if ev.status == "flagged":
-                return [Alert("payment_flagged", f"付款 {ev.trade_no} 已入账并标记：{ev.flag}", ev.at)]
+                detail = say("alert.payment_flagged", trade_no=ev.trade_no, flag=str(ev.flag))
+                return [_alert("payment_flagged", detail, ev.at)]
             return []
         assert cur is not None
         cur.settling_trade_no = None
@@ -819,20 +854,26 @@ class ExitLane:
             self.state = LaneState.OPENING
             self.gate = "opening"
             reason: LiftReason = "cash" if ev.trade_no.startswith("CASH_") else "paid"
-            self.message = "已付款，抬杆中"
+            self.said = say("lane.paid_opening")
             return [OpenGate(reason, "system", ev.trade_no, cur.stay_id, ev.at)]
         # booked before (a repeat across a restart) or flagged: the money is safe, this gate stays shut
         self.state = LaneState.AWAITING_PAYMENT
         cur.change_fen = None
-        self.message = f"付款 {ev.trade_no} 未能结算本单（{ev.status}），请核对"
-        return [Alert("payment_not_settling", f"{ev.trade_no}: {ev.status} {ev.flag or ''}".strip(), ev.at)]
+        self.said = say("lane.not_settling", trade_no=ev.trade_no, status=ev.status)
+        if ev.flag:
+            detail = say(
+                "alert.payment_not_settling_flag", trade_no=ev.trade_no, status=ev.status, flag=ev.flag
+            )
+        else:
+            detail = say("alert.payment_not_settling", trade_no=ev.trade_no, status=ev.status)
+        return [_alert("payment_not_settling", detail, ev.at)]
 
     # -- attendant decisions
     def _on_free_release(self, ev: FreeRelease) -> list[LaneCommand]:
-        reason = _require_reason(ev.reason, ev.operator, "免费放行")
+        reason = _require_reason(ev.reason, ev.operator, say("action.free_release"))
         cur = self.current
         if cur is None or self.state not in _PAYABLE | {LaneState.NO_STAY}:
-            raise LaneRuleError("当前没有可免费放行的车辆")
+            raise LaneRuleError(say("rule.nothing_to_release"))
         record = RecordException(
             kind="free_release",
             lane_id=self.lane_id,
@@ -856,16 +897,16 @@ class ExitLane:
         cur.settled = True
         self.state = LaneState.OPENING
         self.gate = "opening"
-        self.message = f"免费放行：{reason}"
+        self.said = say("lane.free_release", reason=reason)
         commands.append(
             OpenGate("free_release", ev.operator, _gate_note(reason, ev.note), cur.stay_id, ev.at)
         )
         return commands
 
     def _on_manual_lift(self, ev: ManualLift) -> list[LaneCommand]:
-        reason = _require_reason(ev.reason, ev.operator, "人工抬杆")
+        reason = _require_reason(ev.reason, ev.operator, say("action.manual_lift"))
         if self.state in (LaneState.OPENING, LaneState.SETTLING):
-            raise LaneRuleError("正在入账或抬杆，请稍候")
+            raise LaneRuleError(say("rule.busy_booking"))
         cur = self.current
         # the car at the lane, if any: a quote under way or a fault counts; a car passing an open gate
         # is the one before, not the reason for this lift
@@ -907,32 +948,36 @@ class ExitLane:
         stay_id = cur.stay_id if cur is not None else None
         self.state = LaneState.OPENING
         self.gate = "opening"
-        self.message = f"人工抬杆：{reason}"
+        self.said = say("lane.manual_lift", reason=reason)
         commands.append(OpenGate("manual_lift", ev.operator, _gate_note(reason, ev.note), stay_id, ev.at))
         return commands
 
     def _on_plate_corrected(self, ev: PlateCorrected) -> list[LaneCommand]:
         cur = self.current
         if cur is None or self.state not in _UNSETTLED:
-            raise LaneRuleError("只有计费或待付款的车辆可以更正车牌")
+            raise LaneRuleError(say("rule.nothing_to_correct"))
         if not ev.operator.strip():
-            raise LaneRuleError("更正车牌需要收费员")
+            raise LaneRuleError(say("rule.correct_needs_operator"))
         commands: list[LaneCommand] = [
-            Alert("plate_corrected", f"{cur.plate.text} → {ev.plate.text}（{ev.operator}）", ev.at)
+            _alert(
+                "plate_corrected",
+                say("alert.plate_corrected", old=cur.plate.text, new=ev.plate.text, operator=ev.operator),
+                ev.at,
+            )
         ]
         commands += self._abandon(ev.at)
         self.current = _Exit(plate=ev.plate, detected_at=ev.at, photo=cur.photo)
         self.state = LaneState.QUOTING
-        self.message = "车牌已更正，重新计费"
+        self.said = say("lane.plate_corrected")
         commands.append(QuoteStay(ev.plate, ev.at))
         return commands
 
     def _on_left(self, ev: VehicleLeft) -> list[LaneCommand]:
         if self.state is LaneState.GATE_OPEN:
             return []  # a car moving under an open gate is passing, not backing away
-        return self._on_cancel(ev.at, "车辆已倒车离开")
+        return self._on_cancel(ev.at, say("lane.backed_away"))
 
-    def _on_cancel(self, at: datetime, message: str) -> list[LaneCommand]:
+    def _on_cancel(self, at: datetime, message: Phrase) -> list[LaneCommand]:
         if self.state not in _UNSETTLED and self.state is not LaneState.GATE_FAULT:
             return []
         commands = self._abandon(at)
@@ -954,7 +999,7 @@ class ExitLane:
         self.state = LaneState.GATE_OPEN
         self.gate = "open"
         self._gate_open_at = ev.at
-        self.message = "一路顺风"
+        self.said = say("lane.goodbye")
         cur = self.current
         if cur is not None and cur.stay_id is not None and cur.settled:
             return [CloseStay(cur.stay_id, ev.at)]
@@ -966,45 +1011,46 @@ class ExitLane:
         self._before_lift = None
         self.state = LaneState.GATE_FAULT
         self.gate = "fault"
-        self.message = f"道闸故障：{ev.error}。请人工抬杆"
-        return [Alert("gate_fault", f"{self.lane_id}: {ev.error}", ev.at)]
+        self.said = say("lane.gate_fault", error=ev.error)
+        return [_alert("gate_fault", say("alert.gate_fault", lane_id=self.lane_id, error=ev.error), ev.at)]
 
     def _on_passed(self, at: datetime, *, assumed: bool) -> list[LaneCommand]:
         if self.state is not LaneState.GATE_OPEN:
             return []
         if self.current is not None:
             self._last_passed = (self.current.plate.text, at)
-        self._reset("等待车辆")
+        self._reset(say("lane.waiting"))
         return []
 
-    def _reset(self, message: str) -> None:
+    def _reset(self, message: Phrase) -> None:
         self.current = None
         self.state = LaneState.IDLE
         self.gate = "closed"
         self._gate_open_at = None
         self._before_lift = None
-        self.message = message
+        self.said = message
 
     def _on_store_failed(self, ev: StoreFailed) -> list[LaneCommand]:
         cur = self.current
-        alert = Alert("store_failed", f"{self.lane_id} {ev.what}: {ev.error}", ev.at)
+        detail = say("alert.store_failed", lane_id=self.lane_id, what=ev.what, error=ev.error)
+        alert = _alert("store_failed", detail, ev.at)
         if self.state is LaneState.SETTLING and cur is not None:
             # the payment was not booked: no gate. A Bolink result will be re-delivered; cash can be retried.
             cur.settling_trade_no = None
             cur.seen_trade_nos.clear()
             cur.change_fen = None
             self.state = LaneState.AWAITING_PAYMENT
-            self.message = f"入账失败，请重试：{ev.error}"
+            self.said = say("lane.booking_failed", error=ev.error)
         elif self.state is LaneState.QUOTING:
             self.state = LaneState.NO_STAY
-            self.message = f"计费失败：{ev.error}"
+            self.said = say("lane.quote_failed", error=ev.error)
         elif self.state is LaneState.OPENING and (cur is None or not cur.settling_trade_no):
             # a release or an exception could not be recorded, so its lift was not sent: the attendant
             # decides again, from where the lift started
             before, self._before_lift = self._before_lift, None
-            message = f"记录失败，未抬杆：{ev.error}"
+            message = say("lane.record_failed", error=ev.error)
             if before is not None and before[0] is LaneState.GATE_FAULT:
-                self.state, self.gate, self.message = LaneState.GATE_FAULT, "fault", message
+                self.state, self.gate, self.said = LaneState.GATE_FAULT, "fault", message
                 if cur is not None:
                     cur.settled = before[1]
             elif cur is None:
@@ -1013,7 +1059,7 @@ class ExitLane:
                 cur.settled = False
                 self.gate = "closed"
                 self.state = LaneState.PAYMENT_FAILED if cur.quote is not None else LaneState.NO_STAY
-                self.message = message
+                self.said = message
         return [alert]
 
     # -- time
@@ -1028,8 +1074,9 @@ class ExitLane:
         waited = ev.at - cur.requested_at
         if waited >= self.timings.payment_timeout:
             self.state = LaneState.TIMED_OUT
-            self.message = "支付超时：请收现金、重新发起支付或放行"
-            return [Alert("payment_timeout", f"{cur.plate.text} 在 {self.lane_id} 支付超时", ev.at)]
+            self.said = say("lane.payment_timeout")
+            detail = say("alert.payment_timeout", plate=cur.plate.text, lane_id=self.lane_id)
+            return [_alert("payment_timeout", detail, ev.at)]
         if (
             cur.code_url is not None
             and cur.next_query_at is not None
@@ -1053,7 +1100,7 @@ class EntryLane:
         self.channel_id = channel_id
         self.timings = timings or LaneTimings()
         self.state = LaneState.IDLE
-        self.message = "等待车辆"
+        self.said = say("lane.waiting")
         self.bolink_online = False
         self.gate: Literal["closed", "opening", "open", "fault"] = "closed"
         self.plate: Plate | None = None
@@ -1066,13 +1113,19 @@ class EntryLane:
 
     awaiting_order_id = None
 
+    @property
+    def message(self) -> str:
+        """The state message in Chinese (logs, Bolink's errmsg); ``said`` is the same as a phrase."""
+        return self.said.text
+
     def view(self) -> LaneView:
         return LaneView(
             lane_id=self.lane_id,
             name=self.name,
             direction=self.direction,
             state=self.state,
-            message=self.message,
+            message=self.said.text,
+            said=self.said,
             plate=self.plate.text if self.plate else None,
             plate_colour=str(self.plate.colour) if self.plate else None,
             gate=self.gate,
@@ -1088,24 +1141,26 @@ class EntryLane:
                 if last and last[0] == plate.text and at - last[1] < self.timings.redetect_holdoff:
                     return []
                 if self.state in (LaneState.QUOTING, LaneState.OPENING):
-                    return [Alert("lane_busy", f"{plate.text} 到达，但本车道仍在处理上一辆车", at)]
+                    return [_alert("lane_busy", say("alert.lane_busy_entry", plate=plate.text), at)]
                 self.plate, self.stay_id, self.photo = plate, None, photo
                 self.state = LaneState.QUOTING
                 self.gate = "closed"
-                self.message = "核验中"
+                self.said = say("lane.checking")
                 return [AdmitVehicle(plate, at)]
             case EntryDecided(plate=plate, admitted=admitted, reason=reason, stay_id=stay_id, at=at):
                 if self.state is not LaneState.QUOTING or self.plate is None or self.plate.text != plate.text:
                     return []
                 if not admitted:
                     self.state = LaneState.REFUSED
-                    self.message = f"禁止入场：{reason}"
-                    return [Alert("entry_refused", f"{plate.text}: {reason}", at)]
+                    why = _ENTRY_REFUSALS.get(reason, reason)
+                    self.said = say("lane.entry_refused", reason=why)
+                    detail = say("alert.entry_refused", plate=plate.text, reason=why)
+                    return [_alert("entry_refused", detail, at)]
                 self.stay_id = stay_id
                 self._last_admitted = (plate.text, at)
                 self.state = LaneState.OPENING
                 self.gate = "opening"
-                self.message = "欢迎光临"
+                self.said = say("lane.welcome")
                 return [OpenGate("entry", "system", reason, stay_id, at)]
             case ManualLift():
                 return self._on_manual_lift(event)
@@ -1118,8 +1173,9 @@ class EntryLane:
                 if self.state is LaneState.OPENING:
                     self._before_lift = None
                     self.state, self.gate = LaneState.GATE_FAULT, "fault"
-                    self.message = f"道闸故障：{error}。请人工抬杆"
-                    return [Alert("gate_fault", f"{self.lane_id}: {error}", at)]
+                    self.said = say("lane.gate_fault", error=error)
+                    detail = say("alert.gate_fault", lane_id=self.lane_id, error=error)
+                    return [_alert("gate_fault", detail, at)]
                 return []
             case VehiclePassed() | CancelExit() | VehicleLeft():
                 if self.state in (LaneState.GATE_OPEN, LaneState.REFUSED, LaneState.GATE_FAULT):
@@ -1139,21 +1195,22 @@ class EntryLane:
             case StoreFailed(what=what, error=error, at=at):
                 if self.state is LaneState.QUOTING:
                     self.state = LaneState.REFUSED
-                    self.message = f"登记失败：{error}"
+                    self.said = say("lane.entry_record_failed", error=error)
                 elif self.state is LaneState.OPENING and self._before_lift is not None:
                     # the manual lift could not be recorded, so it was not sent
                     self.state, self._before_lift = self._before_lift, None
                     self.gate = "fault" if self.state is LaneState.GATE_FAULT else "closed"
-                    self.message = f"记录失败，未抬杆：{error}"
-                return [Alert("store_failed", f"{self.lane_id} {what}: {error}", at)]
+                    self.said = say("lane.record_failed", error=error)
+                detail = say("alert.store_failed", lane_id=self.lane_id, what=what, error=error)
+                return [_alert("store_failed", detail, at)]
             case CashTaken() | FreeRelease() | PlateCorrected() | RetryPayment():
-                raise LaneRuleError("入口车道不收费")
+                raise LaneRuleError(say("rule.entry_no_charge"))
         return []
 
     def _on_manual_lift(self, ev: ManualLift) -> list[LaneCommand]:
-        reason = _require_reason(ev.reason, ev.operator, "人工抬杆")
+        reason = _require_reason(ev.reason, ev.operator, say("action.manual_lift"))
         if self.state is LaneState.OPENING:
-            raise LaneRuleError("正在抬杆，请稍候")
+            raise LaneRuleError(say("rule.busy_opening"))
         # the car at the barrier: one refused, being checked or stuck at a fault; after an open gate the
         # car of the last admission has gone through
         here = self.state in (LaneState.REFUSED, LaneState.QUOTING, LaneState.GATE_FAULT)
@@ -1174,7 +1231,7 @@ class EntryLane:
         self._before_lift = self.state
         self.state = LaneState.OPENING
         self.gate = "opening"
-        self.message = f"人工抬杆：{reason}"
+        self.said = say("lane.manual_lift", reason=reason)
         return [
             record,
             OpenGate("manual_lift", ev.operator, _gate_note(reason, ev.note), self.stay_id, ev.at),
@@ -1185,7 +1242,7 @@ class EntryLane:
         self.photo = None
         self._gate_open_at = None
         self._before_lift = None
-        self.message = "等待车辆"
+        self.said = say("lane.waiting")
 
 
 Lane = ExitLane | EntryLane

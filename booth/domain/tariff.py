@@ -45,7 +45,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal, Self
@@ -62,6 +62,7 @@ from pydantic import (
 )
 
 from booth.domain.money import MoneyError, format_yuan, parse_yuan
+from booth.domain.phrases import Phrase, say
 
 Colour = Literal["blue", "yellow", "green", "yellow_green", "white", "black", "unknown"]
 COLOURS: tuple[Colour, ...] = ("blue", "yellow", "green", "yellow_green", "white", "black", "unknown")
@@ -169,10 +170,6 @@ class NightBand(BaseModel):
         """The day's (minute of day, night begins) switches in clock order."""
         return tuple(sorted(((self.start, True), (self.end, False))))
 
-    @cached_property
-    def _period_text(self) -> str:
-        return f"{self.period_minutes}分钟×{format_yuan(self.period_price)}元"
-
 
 class ClassTariff(BaseModel):
     """The prices of one vehicle class (keyed like "small", "large")."""
@@ -189,14 +186,6 @@ class ClassTariff(BaseModel):
         None, description="Most charged per cap window (see cap_window), yuan text; omit for no cap."
     )
     night: NightBand | None = Field(None, description="Optional night band with its own prices.")
-
-    @cached_property
-    def _first_text(self) -> str:
-        return f"首{self.first_period_minutes}分钟"
-
-    @cached_property
-    def _period_text(self) -> str:
-        return f"{self.period_minutes}分钟×{format_yuan(self.period_price)}元"
 
     @model_validator(mode="after")
     def _first_period_consistent(self) -> Self:
@@ -360,8 +349,17 @@ class TariffError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class QuoteLine:
+    """One line of a quote: ``label`` is its Chinese text, ``phrase`` the same for a screen that translates
+    (a "tariff.*" code of booth.domain.phrases; None only for lines built by hand). Lines compare by label
+    and amount: the phrase is the same line in another form."""
+
     label: str
     fen: int
+    phrase: Phrase | None = field(default=None, compare=False)
+
+
+def _line(phrase: Phrase, fen: int) -> QuoteLine:
+    return QuoteLine(phrase.text, fen, phrase)
 
 
 # Deduction lines start with these words (and no charge line does): the breakdown totals the lines above.
@@ -503,7 +501,7 @@ def quote_fee(
     rule: Rule
     if key in index.whitelist:
         rule = "whitelist"
-        lines.append(QuoteLine(f"白名单车辆 {key}", 0))
+        lines.append(_line(say("tariff.whitelist", plate=key), 0))
     else:
         parts = [(0, stay.duration)]
         passes = index.passes.get(key)
@@ -514,11 +512,11 @@ def quote_fee(
             rule = "monthly_pass"
         elif (parts[0][1] - parts[0][0] if len(parts) == 1 else sum(hi - lo for lo, hi in parts)) <= free:
             rule = "free_minutes"
-            lines.append(QuoteLine(f"{free}分钟内免费", 0))
+            lines.append(_line(say("tariff.free_minutes", minutes=free), 0))
         else:
             rule = "charged"
             if free and not tariff.charge_free_minutes_when_exceeded:
-                lines.append(QuoteLine(f"前{free}分钟免费", 0))
+                lines.append(_line(say("tariff.free_minutes_first", minutes=free), 0))
                 parts = _without_first_minutes(parts, free)
             show_range = len(parts) > 1
             for lo, hi in parts:
@@ -526,11 +524,16 @@ def quote_fee(
 
     remaining = gross
     if discount_fen or paid_fen:
-        for name, amount in ((_DISCOUNT, discount_fen), (_PAID, paid_fen)):
+        for code, amount in (("tariff.discount", discount_fen), ("tariff.prepaid", paid_fen)):
             if amount:
                 used = min(amount, remaining)
-                note = "" if used == amount else f"（抵扣{format_yuan(used)}元）" if used else "（无需抵扣）"
-                lines.append(QuoteLine(f"{name} {format_yuan(amount)}元{note}", -used))
+                if used == amount:
+                    phrase = say(code, amount_fen=amount)
+                elif used:
+                    phrase = say(f"{code}_partly_used", amount_fen=amount, used_fen=used)
+                else:
+                    phrase = say(f"{code}_unused", amount_fen=amount)
+                lines.append(_line(phrase, -used))
                 remaining -= used
     if gross and remaining == 0 and (paid_fen or discount_fen):
         rule = "paid"
@@ -540,7 +543,7 @@ def quote_fee(
         and paid_us is not None
         and exit_us - paid_us <= tariff.grace_minutes * _US_PER_MINUTE
     ):
-        lines.append(QuoteLine(f"{_GRACE}{tariff.grace_minutes}分钟内离场，免补缴", -remaining))
+        lines.append(_line(say("tariff.grace", minutes=tariff.grace_minutes), -remaining))
         remaining = 0
         rule = "grace"
     return Quote(
@@ -673,9 +676,6 @@ class _Stay:
             return f"{month:02d}-{day:02d} {hour:02d}:{of_hour:02d}"
         return f"{hour:02d}:{of_hour:02d}"
 
-    def span(self, lo: int, hi: int) -> str:
-        return f"{self.clock(lo)}–{self.clock(hi)}"
-
     def outside_passes(
         self, passes: tuple[MonthlyPass, ...], lines: list[QuoteLine]
     ) -> list[tuple[int, int]]:
@@ -687,18 +687,23 @@ class _Stay:
             whole = lo == 0 and hi == self.duration
             if lo >= hi and not whole:
                 continue
-            validity = f"{item.valid_from.isoformat()}至{item.valid_to.isoformat()}"
+            valid_from, valid_to = item.valid_from.isoformat(), item.valid_to.isoformat()
             if whole:
-                lines.append(QuoteLine(f"月卡 {item.plate} 有效期{validity} {item.note}".rstrip(), 0))
+                note = item.note.rstrip()
+                if note:
+                    phrase = say("tariff.pass_note", plate=item.plate, valid_from=valid_from,
+                                 valid_to=valid_to, note=note)
+                else:
+                    phrase = say("tariff.pass", plate=item.plate, valid_from=valid_from, valid_to=valid_to)
+                lines.append(_line(phrase, 0))
             else:
-                lines.append(
-                    QuoteLine(f"月卡 {item.plate} {self.span(lo, hi)} 有效期内免费（{validity}）", 0)
-                )
+                lines.append(_line(say("tariff.pass_part", plate=item.plate, start=self.clock(lo),
+                                       end=self.clock(hi), valid_from=valid_from, valid_to=valid_to), 0))
             covered.append((lo, hi))
         if not covered:
             latest = max(passes, key=lambda p: p.valid_to)
-            validity = f"{latest.valid_from.isoformat()}至{latest.valid_to.isoformat()}"
-            lines.append(QuoteLine(f"月卡不在有效期（{validity}）", 0))
+            lines.append(_line(say("tariff.pass_lapsed", valid_from=latest.valid_from.isoformat(),
+                                   valid_to=latest.valid_to.isoformat()), 0))
         parts: list[tuple[int, int]] = []
         cursor = 0
         for lo, hi in sorted(covered):
@@ -798,9 +803,7 @@ class _Stay:
                     pieces.append((lo, hi, False, first, count, fen, raw))
                 window_fen += fen
             if cap is not None and window_fen > cap:
-                kind = f"第{index + 1}个24小时" if self.rolling else "当日"
-                label = f"{kind} {self.span(w_lo, w_hi)} 封顶（按时计{format_yuan(window_fen)}元）"
-                lines.append(QuoteLine(label, cap))
+                lines.append(_line(self.cap_phrase(index + 1, w_lo, w_hi, window_fen), cap))
                 window_fen = cap
             else:
                 for piece in pieces:
@@ -833,35 +836,49 @@ class _Stay:
         total = fen + prices.first_period_price if first else fen
         cap = prices.daily_cap
         if cap is not None and total > cap:
-            kind = "第1个24小时" if self.rolling else "当日"
-            label = f"{kind} {self.span(start, end)} 封顶（按时计{format_yuan(total)}元）"
-            lines.append(QuoteLine(label, cap))
+            lines.append(_line(self.cap_phrase(1, start, end, total), cap))
             return cap
         self.piece_lines(prices, (start, end, is_night, first, count, fen, raw), show_range, lines)
         return total
+
+    def cap_phrase(self, window: int, lo: int, hi: int, raw_fen: int) -> Phrase:
+        """The line of a capped window: the 24 hours it is (rolling) or the day, and what it would cost."""
+        if self.rolling:
+            return say("tariff.cap_window", window=window, start=self.clock(lo), end=self.clock(hi),
+                       raw_fen=raw_fen)
+        return say("tariff.cap_day", start=self.clock(lo), end=self.clock(hi), raw_fen=raw_fen)
 
     def piece_lines(
         self, prices: ClassTariff, piece: _Piece, show_range: bool, lines: list[QuoteLine]
     ) -> None:
         lo, hi, is_night, first, count, fen, raw = piece
-        where = ""
-        if prices.night is not None:
-            where = "夜间 " if is_night else "日间 "
+        # where the piece lies: its band (when the class has a night band) and its span (when shown)
+        band = "" if prices.night is None else "night" if is_night else "day"
+        where: Phrase | str = ""
         if show_range:
-            where += f"{self.span(lo, hi)} "
+            code = f"tariff.where.{band}_span" if band else "tariff.where.span"
+            where = say(code, start=self.clock(lo), end=self.clock(hi))
+        elif band:
+            where = say(f"tariff.where.{band}")
         if is_night:
             night = prices.night
             assert night is not None
-            label = f"{where}{count}个{night._period_text}"
             if fen < raw:
-                label += f"（{format_yuan(raw)}元，每夜封顶{format_yuan(night.cap or 0)}元）"
-            lines.append(QuoteLine(label, fen))
+                phrase = say("tariff.night_capped", where=where, count=count, minutes=night.period_minutes,
+                             price_fen=night.period_price, raw_fen=raw, cap_fen=night.cap or 0)
+            else:
+                phrase = say("tariff.periods", where=where, count=count, minutes=night.period_minutes,
+                             price_fen=night.period_price)
+            lines.append(_line(phrase, fen))
             return
         if first:
-            lines.append(QuoteLine(f"{where}{prices._first_text}", prices.first_period_price))
-            where += "续"
+            phrase = say("tariff.first_period", where=where, minutes=prices.first_period_minutes)
+            lines.append(_line(phrase, prices.first_period_price))
         if count:
-            lines.append(QuoteLine(f"{where}{count}个{prices._period_text}", fen))
+            code = "tariff.more_periods" if first else "tariff.periods"
+            phrase = say(code, where=where, count=count, minutes=prices.period_minutes,
+                         price_fen=prices.period_price)
+            lines.append(_line(phrase, fen))
 
 
 # (from, to, is night, has the first period, periods, fen after the night cap, fen before it)
