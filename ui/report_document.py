@@ -79,12 +79,20 @@ _UNPAID = {
 _BACKLOG = {"pending": QT_TRANSLATE_NOOP("Report", "待发送"), "dead": QT_TRANSLATE_NOOP("Report", "发送失败")}
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("Report", text)
+translate = QCoreApplication.translate  # lupdate reads translate("Report", "...") outside f-strings only
+
+
+def _tr(text: str) -> str:
+    """A label from a table marked with QT_TRANSLATE_NOOP("Report", ...)."""
+    return translate("Report", text)
+
+
+def _h3(text: str) -> str:
+    return f"<h3>{_e(text)}</h3>"
 
 
 def _label(table: dict[str, str], key: str) -> str:
-    return tr(table[key]) if key in table else key
+    return _tr(table[key]) if key in table else key
 
 
 def _e(value: object) -> str:
@@ -110,17 +118,20 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], *, numeric_f
 
 
 def _more(count: int) -> str:
-    return f"<p><i>{_e(tr('另有 %1 条未列出').replace('%1', str(count)))}</i></p>" if count > 0 else ""
+    if count <= 0:
+        return ""
+    more = translate("Report", "另有 %1 条未列出").replace("%1", str(count))
+    return f"<p><i>{_e(more)}</i></p>"
 
 
 def report_title(report: Report) -> str:
     if report.kind == "shift" and report.shift is not None:
         return (
-            tr("班次报表 #%1 · %2")
+            translate("Report", "班次报表 #%1 · %2")
             .replace("%1", str(report.shift.id))
             .replace("%2", report.shift.attendant_name)
         )
-    title = tr("期间报表 %1 – %2").replace("%1", report.local_text(report.start))
+    title = translate("Report", "期间报表 %1 – %2").replace("%1", report.local_text(report.start))
     title = title.replace("%2", report.local_text(report.end))
     if report.attendant_name:
         title += " · " + report.attendant_name
@@ -131,57 +142,64 @@ def report_html(report: Report) -> str:
     """The report as Qt rich text (the subset of HTML QTextDocument reads); the chart is CHART_URL."""
     r = report
     lt = r.local_text
+    period, generated = translate("Report", "时段"), translate("Report", "生成时间")
+    total, yuan = translate("Report", "收款合计"), translate("Report", "元")
+    count = translate("Report", "%1 笔").replace("%1", str(r.payment_count))
+    counted, flagged = translate("Report", "已计收"), translate("Report", "已标记待处理")
     parts = [
         f"<h1>{_e(r.lot_name)}</h1>",
         f"<h2>{_e(report_title(r))}</h2>",
-        f"<p>{_e(tr('时段'))}: {_e(lt(r.start))} – {_e(lt(r.end))} ({_e(str(r.zone))})"
-        f"&nbsp;&nbsp;{_e(tr('生成时间'))}: {_e(lt(r.generated_at))}</p>",
-        f"<h3>{_e(tr('收款合计'))}: {_e(format_yuan(r.total_fen))} {_e(tr('元'))}"
-        f"（{_e(tr('%1 笔').replace('%1', str(r.payment_count)))}）</h3>",
-        f"<p>{_e(tr('已计收'))} {_e(format_yuan(r.counted_fen))}，"
-        f"{_e(tr('已标记待处理'))} {_e(format_yuan(r.flagged_fen))}</p>",
-        f"<h3>{_e(tr('按支付方式'))}</h3>",
+        f"<p>{_e(period)}: {_e(lt(r.start))} – {_e(lt(r.end))} ({_e(str(r.zone))})"
+        f"&nbsp;&nbsp;{_e(generated)}: {_e(lt(r.generated_at))}</p>",
+        f"<h3>{_e(total)}: {_e(format_yuan(r.total_fen))} {_e(yuan)} ({_e(count)})</h3>",
+        f"<p>{_e(counted)} {_e(format_yuan(r.counted_fen))}; "
+        f"{_e(flagged)} {_e(format_yuan(r.flagged_fen))}</p>",
+        _h3(translate("Report", "按支付方式")),
         _table(
-            [tr("支付方式"), tr("笔数"), tr("金额（元）")],
+            [translate("Report", "支付方式"), translate("Report", "笔数"), translate("Report", "金额（元）")],
             [
                 *([_label(_CHANNELS, c.key), c.count, format_yuan(c.amount_fen)] for c in r.by_channel),
-                [tr("合计"), r.payment_count, format_yuan(r.total_fen)],
+                [translate("Report", "合计"), r.payment_count, format_yuan(r.total_fen)],
             ],
             numeric_from=1,
         ),
-        f"<h3>{_e(tr('按支付渠道'))}</h3>",
+        _h3(translate("Report", "按支付渠道")),
         _table(
-            [tr("渠道"), tr("笔数"), tr("金额（元）")],
+            [translate("Report", "渠道"), translate("Report", "笔数"), translate("Report", "金额（元）")],
             [[_label(_PAY_CHANNELS, c.key), c.count, format_yuan(c.amount_fen)] for c in r.by_pay_channel],
             numeric_from=1,
         ),
     ]
     if r.by_flag:
         parts += [
-            f"<h3>{_e(tr('已标记的付款'))}</h3>",
+            _h3(translate("Report", "已标记的付款")),
             _table(
-                [tr("原因"), tr("笔数"), tr("金额（元）")],
+                [translate("Report", "原因"), translate("Report", "笔数"), translate("Report", "金额（元）")],
                 [[_label(_FLAGS, c.key), c.count, format_yuan(c.amount_fen)] for c in r.by_flag],
                 numeric_from=1,
             ),
         ]
     parts += [
-        f"<h3>{_e(tr('车辆'))}</h3>",
+        _h3(translate("Report", "车辆")),
         _table(
-            [tr("项目"), tr("数量"), tr("金额（元）")],
+            [translate("Report", "项目"), translate("Report", "数量"), translate("Report", "金额（元）")],
             [
-                [tr("入场车辆"), r.vehicles_in, ""],
-                [tr("出场车辆"), r.vehicles_out, ""],
-                [tr("漏记出场"), r.missed_exits, ""],
+                [translate("Report", "入场车辆"), r.vehicles_in, ""],
+                [translate("Report", "出场车辆"), r.vehicles_out, ""],
+                [translate("Report", "漏记出场"), r.missed_exits, ""],
                 *(
-                    [tr("结算：") + _label(_SETTLEMENTS, c.key), c.count, format_yuan(c.amount_fen)]
+                    [
+                        translate("Report", "结算：") + _label(_SETTLEMENTS, c.key),
+                        c.count,
+                        format_yuan(c.amount_fen),
+                    ]
                     for c in r.settlements
                 ),
                 *(
                     [_label(_EXCEPTIONS, c.key), c.count, format_yuan(c.amount_fen)]
                     for c in r.exception_totals
                 ),
-                [tr("支付失败"), r.failed_payments.total, ""],
+                [translate("Report", "支付失败"), r.failed_payments.total, ""],
             ],
             numeric_from=1,
         ),
@@ -189,38 +207,45 @@ def report_html(report: Report) -> str:
     if r.cash is not None:
         c = r.cash
         parts += [
-            f"<h3>{_e(tr('现金'))}</h3>",
+            _h3(translate("Report", "现金")),
             _table(
-                [tr("项目"), tr("金额（元）")],
+                [translate("Report", "项目"), translate("Report", "金额（元）")],
                 [
-                    [tr("备用金"), _y(c.opening_float_fen)],
-                    [tr("现金收入（%1 笔）").replace("%1", str(c.cash_payments)), _y(c.cash_taken_fen)],
-                    [tr("应有现金"), _y(c.expected_fen)],
+                    [translate("Report", "备用金"), _y(c.opening_float_fen)],
+                    [
+                        translate("Report", "现金收入（%1 笔）").replace("%1", str(c.cash_payments)),
+                        _y(c.cash_taken_fen),
+                    ],
+                    [translate("Report", "应有现金"), _y(c.expected_fen)],
                     *([f"{format_yuan(d)} × {n}", format_yuan(d * n)] for d, n in c.counted),
-                    [tr("清点现金"), _y(c.counted_fen)],
-                    [tr("差额"), _y(c.variance_fen)],
-                    [tr("复核人"), c.cosigned_by or "—"],
-                    [tr("移交备用金"), _y(c.handover_float_fen)],
-                    [tr("备注"), c.close_note or "—"],
+                    [translate("Report", "清点现金"), _y(c.counted_fen)],
+                    [translate("Report", "差额"), _y(c.variance_fen)],
+                    [translate("Report", "复核人"), c.cosigned_by or "—"],
+                    [translate("Report", "移交备用金"), _y(c.handover_float_fen)],
+                    [translate("Report", "备注"), c.close_note or "—"],
                 ],
                 numeric_from=1,
             ),
         ]
-    hourly_title = tr("每小时出场与收款") if r.hourly_kind == "hour" else tr("按时段（全期合计）出场与收款")
+    hourly_title = (
+        translate("Report", "每小时出场与收款")
+        if r.hourly_kind == "hour"
+        else translate("Report", "按时段（全期合计）出场与收款")
+    )
     parts += [
         f"<h3>{_e(hourly_title)}</h3>",
         f'<p><img src="{CHART_URL.toString()}" width="{{chart_width}}"></p>',
-        f"<h3>{_e(tr('免费放行与手动抬杆'))}</h3>",
+        _h3(translate("Report", "免费放行与手动抬杆")),
         _table(
             [
-                tr("时间"),
-                tr("类型"),
-                tr("车道"),
-                tr("车牌"),
-                tr("应收（元）"),
-                tr("原因"),
-                tr("操作人"),
-                tr("批准人"),
+                translate("Report", "时间"),
+                translate("Report", "类型"),
+                translate("Report", "车道"),
+                translate("Report", "车牌"),
+                translate("Report", "应收（元）"),
+                translate("Report", "原因"),
+                translate("Report", "操作人"),
+                translate("Report", "批准人"),
             ],
             [
                 [
@@ -237,9 +262,16 @@ def report_html(report: Report) -> str:
             ],
         )
         + _more(r.exceptions.more),
-        f"<h3>{_e(tr('支付失败'))}</h3>",
+        _h3(translate("Report", "支付失败")),
         _table(
-            [tr("时间"), tr("车道"), tr("车牌"), tr("金额（元）"), tr("方式"), tr("错误")],
+            [
+                translate("Report", "时间"),
+                translate("Report", "车道"),
+                translate("Report", "车牌"),
+                translate("Report", "金额（元）"),
+                translate("Report", "方式"),
+                translate("Report", "错误"),
+            ],
             [
                 [lt(f.at), f.lane_id, f.plate, _y(f.amount_fen), _label(_CHANNELS, f.pay_type), f.errmsg]
                 for f in r.failed_payments.items
@@ -248,13 +280,20 @@ def report_html(report: Report) -> str:
         + _more(r.failed_payments.more),
     ]
     for title, listing in (
-        (tr("车辆离场后到账"), r.late_payments),
-        (tr("其他已标记的付款"), r.other_flagged),
+        (translate("Report", "车辆离场后到账"), r.late_payments),
+        (translate("Report", "其他已标记的付款"), r.other_flagged),
     ):
         parts += [
             f"<h3>{_e(title)}</h3>",
             _table(
-                [tr("时间"), tr("方式"), tr("金额（元）"), tr("交易号"), tr("车牌/订单"), tr("原因")],
+                [
+                    translate("Report", "时间"),
+                    translate("Report", "方式"),
+                    translate("Report", "金额（元）"),
+                    translate("Report", "交易号"),
+                    translate("Report", "车牌/订单"),
+                    translate("Report", "原因"),
+                ],
                 [
                     [
                         lt(p.paid_at),
@@ -270,26 +309,31 @@ def report_html(report: Report) -> str:
             + _more(listing.more),
         ]
     parts += [
-        f"<h3>{_e(tr('已付款未出场'))}</h3>",
+        _h3(translate("Report", "已付款未出场")),
         _table(
-            [tr("车牌"), tr("入场时间"), tr("已付（元）"), tr("最后付款")],
+            [
+                translate("Report", "车牌"),
+                translate("Report", "入场时间"),
+                translate("Report", "已付（元）"),
+                translate("Report", "最后付款"),
+            ],
             [
                 [p.plate, lt(p.entry_at), format_yuan(p.paid_fen), lt(p.last_paid_at)]
                 for p in r.paid_not_exited.items
             ],
         )
         + _more(r.paid_not_exited.more),
-        f"<h3>{_e(tr('未付款出场'))}</h3>",
+        _h3(translate("Report", "未付款出场")),
         _table(
             [
-                tr("时间"),
-                tr("类型"),
-                tr("车牌"),
-                tr("入场时间"),
-                tr("车道"),
-                tr("应收（元）"),
-                tr("操作人"),
-                tr("原因"),
+                translate("Report", "时间"),
+                translate("Report", "类型"),
+                translate("Report", "车牌"),
+                translate("Report", "入场时间"),
+                translate("Report", "车道"),
+                translate("Report", "应收（元）"),
+                translate("Report", "操作人"),
+                translate("Report", "原因"),
             ],
             [
                 [
@@ -306,16 +350,21 @@ def report_html(report: Report) -> str:
             ],
         )
         + _more(r.exited_unpaid.more),
-        f"<h3>{_e(tr('同步积压'))}</h3>",
+        _h3(translate("Report", "同步积压")),
         _table(
-            [tr("平台"), tr("状态"), tr("条数"), tr("最早")],
+            [
+                translate("Report", "平台"),
+                translate("Report", "状态"),
+                translate("Report", "条数"),
+                translate("Report", "最早"),
+            ],
             [
                 [b.cloud, _label(_BACKLOG, b.state), b.count, lt(b.oldest_at) if b.oldest_at else ""]
                 for b in r.sync_backlog
             ],
         )
         if r.sync_backlog
-        else f"<p>{_e(tr('无'))}</p>",
+        else "<p>" + _e(translate("Report", "无")) + "</p>",
     ]
     return "\n".join(parts)
 
@@ -338,8 +387,8 @@ def hourly_chart(report: Report, family: str | None = None) -> QImage:
         top_exits = max((h.exits for h in buckets), default=0) or 1
         painter.setPen(QPen(QColor("#444444"), 2))
         painter.drawRect(plot)
-        painter.drawText(QPointF(left, top - 16), tr("收款（元）"))
-        exits_label = tr("出场（辆）")
+        painter.drawText(QPointF(left, top - 16), translate("Report", "收款（元）"))
+        exits_label = translate("Report", "出场（辆）")
         label_x = width - right - painter.fontMetrics().horizontalAdvance(exits_label)
         painter.drawText(QPointF(label_x, top - 16), exits_label)
         painter.drawText(

@@ -4,6 +4,7 @@ path, and the HTML the screen shows."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from booth.domain.money import format_yuan
 from booth.reports import Report, ReportError, build_shift_report
 from booth.store import Database, Store, open_database
 from booth.store.models import LaneException, Person, Shift
+from ui import i18n
 from ui.report_document import hourly_chart, print_report, render_pdf, report_html
 
 LOT = "测试停车场"
@@ -141,3 +143,21 @@ def test_html_and_chart(qapp: QApplication, report: Report) -> None:
 def test_unwritable_pdf_is_refused_by_name(qapp: QApplication, report: Report, tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="cannot write the PDF file"):
         render_pdf(report, tmp_path / "no-such-dir" / "x.pdf")
+
+
+def test_the_report_reads_in_english_when_english_is_chosen(
+    qapp: QApplication, report: Report, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headings, table headers, row labels and the chart's words all come from the translation."""
+    monkeypatch.setenv(i18n.CACHE_ENV, str(tmp_path / "qm"))
+    i18n.switch_language(qapp, "en")
+    try:
+        page = report_html(report)
+        text = re.sub(r"<[^>]+>", " ", page)
+        for data in (LOT, "张三", "员工车辆", "东出口", *(f"苏A1000{n}" for n in range(4)), "苏B88888"):
+            text = text.replace(data, "")
+        assert not re.findall(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+", text)
+        assert "Shift report #1" in page and "Total received" in page and "Cash" in page
+    finally:
+        i18n.switch_language(qapp, "zh_CN")
+    assert "班次报表 #1" in report_html(report)
