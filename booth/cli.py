@@ -137,9 +137,17 @@ def _start_demo_bolink(settings: Settings, port: int) -> None:
     ]
     if bolink.sandbox_autopay_s is not None:
         command.append(f"--bolink-autopay-s={bolink.sandbox_autopay_s}")
-    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    _demo_children.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL))
 
-    def stop() -> None:
+
+_demo_children: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _stop_demo_children() -> None:
+    """Stop the demo's emulator processes: when the command ends (and, as a backstop, at exit)."""
+    while _demo_children:
+        child = _demo_children.pop()
         if child.stdin is not None:
             child.stdin.close()  # the emulator's signal to stop
         try:
@@ -147,8 +155,6 @@ def _start_demo_bolink(settings: Settings, port: int) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
-
-    atexit.register(stop)
 
 
 def _setup_logging(level: str) -> None:
@@ -388,9 +394,12 @@ def main(
         return _sync_command(settings, args.sync_command, getattr(args, "cloud", None))
     if args.command == "alipay":
         return _alipay_command(settings, args.alipay_command)
-    if args.command == "run":
-        return _run_headless(settings, args.stop_after_exits, args.duration)
-    if open_window is None:
-        log.error("no window in this entry point: use the `booth` command, or `booth run --headless`")
-        return 2
-    return open_window(settings, args.kiosk)
+    try:
+        if args.command == "run":
+            return _run_headless(settings, args.stop_after_exits, args.duration)
+        if open_window is None:
+            log.error("no window in this entry point: use the `booth` command, or `booth run --headless`")
+            return 2
+        return open_window(settings, args.kiosk)
+    finally:
+        _stop_demo_children()

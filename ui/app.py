@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QSocketNotifier
+from PySide6.QtCore import QCoreApplication, QLoggingCategory, QSocketNotifier
 from PySide6.QtWidgets import QApplication
 
 from booth.config import Settings
@@ -97,6 +97,9 @@ def freeze_startup_objects() -> None:
 
 def start_voice(window: BoothWindow, settings: Settings) -> Voice:
     """The driver's and attendant's prompts for ``window``'s lanes (imported here: QtMultimedia is heavy)."""
+    # QtMultimedia probes for PipeWire first and warns when it is absent (PulseAudio or ALSA then play the
+    # sound): noise on every booth without PipeWire, and a failure under pytest-qt's strict Qt log check.
+    QLoggingCategory.setFilterRules("qt.multimedia.symbolsresolver.warning=false")
     from ui.voice import LaneAnnouncer, Voice
 
     voice = Voice(enabled=settings.display.voice, parent=window)

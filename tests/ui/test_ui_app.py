@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from lane_driving import lane_settings
@@ -119,14 +121,24 @@ def test_booth_demo_opens_the_window_on_the_sandbox(
     def inspect(window: BoothWindow) -> None:
         seen["title"] = window.windowTitle()
         seen["lanes"] = [panel.view.name for panel in window.panels.values()]
-        seen["sandbox"] = window.engine.sandbox is not None
+        # the demo's Bolink emulator runs in a child process on loopback, listening by now
+        url = urlsplit(window.engine.settings.bolink.base_url)
+        with socket.create_connection((url.hostname or "", url.port or 0), timeout=5):
+            seen["bolink"] = url.hostname
+        seen["in_process_sandbox"] = window.engine.sandbox is not None
         window.close()
 
     watcher = when_ready(inspect)
     assert launcher.main(["--demo"]) == 0  # the `booth` console script
     assert not watcher.timed_out
-    assert seen == {"title": "收费亭 — 演示停车场", "lanes": ["东出口", "西出口"], "sandbox": True}
+    assert seen == {
+        "title": "收费亭 — 演示停车场",
+        "lanes": ["东出口", "西出口"],
+        "bolink": "127.0.0.1",
+        "in_process_sandbox": False,
+    }
     assert (demo_dir / "demo.sqlite").exists()
+    assert not booth.cli._demo_children  # the emulator process is stopped with the command
 
 
 def test_heavy_qt_use_does_not_wear_out_none_or_true(qapp: QApplication) -> None:
