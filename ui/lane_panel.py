@@ -170,6 +170,9 @@ class LanePanel(QFrame):
         #: ticket -> the exception command's future, kept to tell an ApprovalError's code on failure
         self._exception_futures: dict[int, list[Future[Any]]] = {}
         self.narrow = narrow  # three or four lanes side by side: everything stacks in one tall column
+        # a small screen (Sizes.compact): the same two columns, condensed; the actions in two rows
+        self.compact = sizes.compact and not narrow
+        compact = self.compact
         self.lane_id = lane.id
         self.direction = lane.direction
         self.bridge = bridge
@@ -204,7 +207,7 @@ class LanePanel(QFrame):
         self.state_message = _label("stateMessage")
         self.state_message.setWordWrap(True)
         bar = QHBoxLayout(self.state_bar)
-        bar.setContentsMargins(14, 6, 14, 6)
+        bar.setContentsMargins(*((10, 2, 10, 2) if compact else (14, 6, 14, 6)))
         bar.addWidget(self.state_words)
         bar.addSpacing(16)
         bar.addWidget(self.state_message, 1)
@@ -212,11 +215,14 @@ class LanePanel(QFrame):
         # details: plate over the QR (or the photo when nothing is due) | amount, breakdown, times, photo
         self.plate_label = _label("plate")
         self.plate_label.setProperty("compact", narrow)
+        if compact:
+            self.plate_label.setProperty("small", True)  # less padding round the same glyphs
         self.plate_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.plate_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.qr = QrView()
         self.qr_caption = _label("qrCaption", self.tr("请用手机扫码支付"))
         self.qr_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.qr_caption.setWordWrap(True)  # a long English caption must not widen the lane
         qr_page = QWidget()
         qr_box = QVBoxLayout(qr_page)
         qr_box.setContentsMargins(0, 0, 0, 0)
@@ -255,7 +261,7 @@ class LanePanel(QFrame):
             times.addWidget(value, row, 1)
         times.setColumnStretch(1, 1)
         self.photo_small = PhotoBox(target * 2)
-        self.photo_small.setFixedSize(target * 4, target * 3)
+        self.photo_small.setFixedSize(target * 4, target * (2 if compact else 3))
         policy = QSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         policy.setRetainSizeWhenHidden(not narrow)  # showing it must not re-lay out (and repaint) the lane
         self.photo_small.setSizePolicy(policy)
@@ -275,13 +281,18 @@ class LanePanel(QFrame):
         details = QWidget()
         columns = QVBoxLayout(details) if narrow else QHBoxLayout(details)
         columns.setContentsMargins(0, 0, 0, 0)
-        columns.setSpacing(8 if narrow else 16)
+        columns.setSpacing(8 if narrow or compact else 16)
         columns.addLayout(left, 11)
         columns.addLayout(right, 0 if narrow else 9)
         if narrow:
             right.takeAt(1)  # no stretch between the amount and the times: the QR above takes the room
             times.setVerticalSpacing(0)
             self.amount_caption.hide()  # the amount right under the QR needs no caption: room for the QR
+        if compact:
+            times.setVerticalSpacing(2)
+            amount_box.setSpacing(2)
+            right.setSpacing(4)
+            left.setSpacing(4)
 
         # action panels, shown in place of the details
         self.panels: dict[str, ActionPanel] = {
@@ -308,7 +319,16 @@ class LanePanel(QFrame):
             ),
         }
         self.stack = QStackedWidget()
-        self.stack.addWidget(details)
+        # compact: the action buttons sit on the details page, so an open panel (the keypad) also gets
+        # their room; otherwise they stay under the stack, as before
+        details_page = details
+        if compact:
+            details_page = QWidget()
+            page = QVBoxLayout(details_page)
+            page.setContentsMargins(0, 0, 0, 0)
+            page.setSpacing(5)
+            page.addWidget(details, 1)
+        self.stack.addWidget(details_page)
         for panel in self.panels.values():
             self.stack.addWidget(panel)
             panel.confirmed.connect(self._on_panel_confirmed)
@@ -331,7 +351,7 @@ class LanePanel(QFrame):
             "retry_payment": self.tr("重新支付"),
             "cancel": self.tr("取消出场"),
         }
-        per_row = 3 if narrow else len(ACTIONS)
+        per_row = 3 if narrow or compact else len(ACTIONS)
         for i, action in enumerate(ACTIONS):
             button = QPushButton(names[action])
             button.setObjectName("action")
@@ -345,13 +365,16 @@ class LanePanel(QFrame):
             actions.addWidget(button, i // per_row, i % per_row)
 
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(12, 10, 12, 10)
-        outer.setSpacing(8)
+        outer.setContentsMargins(*((10, 6, 10, 6) if compact else (12, 10, 12, 10)))
+        outer.setSpacing(5 if compact else 8)
         outer.addLayout(header)
         outer.addWidget(self.state_bar)
         outer.addWidget(self.stack, 1)
         outer.addWidget(self.feedback)
-        outer.addWidget(self.action_bar)
+        if compact:
+            page.addWidget(self.action_bar)
+        else:
+            outer.addWidget(self.action_bar)
         if self.direction == "entry":
             self.amount_box.hide()
         self._render()
@@ -425,6 +448,8 @@ class LanePanel(QFrame):
             self.breakdown.setText(f"<table>{rows}</table>" if rows else "")
         self.change.setText(self.tr("找零 %1").replace("%1", yuan(v.change_fen))
                             if v.change_fen is not None and v.plate else "")
+        if self.compact:  # an empty line's room goes to the QR
+            self.change.setVisible(bool(self.change.text()))
         self._render_qr(v)
         for action, button in self.action_buttons.items():
             button.setEnabled(action_allowed(action, v))

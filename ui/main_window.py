@@ -90,13 +90,14 @@ class BoothWindow(QMainWindow):
         central.setObjectName("central")
         self.setCentralWidget(central)
         outer = QVBoxLayout(central)
-        outer.setContentsMargins(10, 0, 10, 10)
-        outer.setSpacing(10)
+        compact = self.sizes.compact  # a small screen: tighter margins, the clock without its date
+        outer.setContentsMargins(*((8, 0, 8, 6) if compact else (10, 0, 10, 10)))
+        outer.setSpacing(6 if compact else 10)
 
         top = QFrame()
         top.setObjectName("topBar")
         top_row = QHBoxLayout(top)
-        top_row.setContentsMargins(12, 8, 12, 8)
+        top_row.setContentsMargins(*((8, 4, 8, 4) if compact else (12, 8, 12, 8)))
         self.park_label = QLabel(settings.park.name)
         self.park_label.setObjectName("parkName")
         self.cloud_status = QLabel("")
@@ -117,15 +118,15 @@ class BoothWindow(QMainWindow):
         top_row.addWidget(self.cloud_status)
         top_row.addSpacing(8)
         top_row.addWidget(self.sync_indicator)
-        top_row.addSpacing(20)
+        top_row.addSpacing(8 if compact else 20)
         top_row.addWidget(self.operator_label)
         # sign-in, shift close, supervisor and reports: overlays and side sheets over the lanes
         self.staff_screens = StaffScreens(self, central)
         for button in self.staff_screens.buttons:
             top_row.addWidget(button)
-        top_row.addSpacing(20)
+        top_row.addSpacing(8 if compact else 20)
         top_row.addWidget(self.clock_label)
-        top_row.addSpacing(12)
+        top_row.addSpacing(8 if compact else 12)
         top_row.addWidget(self.language_button)
         outer.addWidget(top)
 
@@ -373,7 +374,8 @@ class BoothWindow(QMainWindow):
     @Slot()
     def _tick_clock(self) -> None:
         now = datetime.now(UTC)
-        self.clock_label.setText(now.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S"))
+        shown = "%H:%M:%S" if self.sizes.compact else "%Y-%m-%d %H:%M:%S"
+        self.clock_label.setText(now.astimezone(self.zone).strftime(shown))
         if self.sync_panel.isVisible():
             self.sync_panel.refresh_ages(now)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QEvent, QObject, Slot
 from PySide6.QtWidgets import QPushButton, QWidget
 
 from booth.engine import Engine, EngineError
@@ -35,6 +35,24 @@ def _resume_state(engine: Engine) -> tuple[bool, ShiftRecord | None, PersonRecor
     current = shifts.current()
     person = staff.person(current.attendant) if current is not None else None
     return staff.has_supervisor(), current, person
+
+
+class WordsButton(QPushButton):
+    """A button never narrower than its words: the style's min-width (one target) would otherwise let a
+    crowded top bar squeeze it and cut the words off ("lose shif") while the window says it fits."""
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit()
+
+    def event(self, event: QEvent) -> bool:
+        handled = super().event(event)
+        if event.type() in (QEvent.Type.Polish, QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit()
+        return handled
+
+    def _fit(self) -> None:
+        self.setMinimumWidth(self.sizeHint().width())
 
 
 class StaffScreens(QObject):
@@ -95,9 +113,9 @@ class StaffScreens(QObject):
         return self._supervisor_panel
 
     def _button(self, text: str, on_press: object) -> QPushButton:
-        button = QPushButton(text)
+        button = WordsButton(text)
         button.setObjectName("topAction")
-        button.setMinimumSize(self.window.sizes.target * 2, self.window.sizes.target)
+        button.setMinimumHeight(self.window.sizes.target)
         assert callable(on_press)
         button.clicked.connect(lambda _checked=False: on_press())
         return button

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtGui import QFont, QFontDatabase, QIcon
+from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from ui.physical import mm_to_px
@@ -53,15 +53,35 @@ class Sizes:
     plate_compact: int  # three or four lanes side by side
     target: int  # the smallest side of anything tapped
     key: int  # keypad keys: narrower than other targets (a plate keypad has 8 per row), still over 10 mm
+    #: a small screen (1366x768, 1280x800 at ~100 dpi): tighter text and targets (never under 10 mm), the
+    #: plate at its compact size, and layouts that stack (ui/lane_panel.py, ui/actions.py)
+    compact: bool = False
 
     @classmethod
-    def for_screen(cls, font_scale: float = 1.0) -> Sizes:
-        """Sizes on the primary screen; ``font_scale`` scales text, and targets only upwards."""
+    def for_screen(cls, font_scale: float = 1.0, *, compact: bool | None = None) -> Sizes:
+        """Sizes on the primary screen; ``font_scale`` scales text, and targets only upwards.
+
+        ``compact`` None: chosen from the screen's available size (see :func:`screen_is_compact`)."""
         low, high = FONT_SCALE_RANGE
         if isinstance(font_scale, bool) or not isinstance(font_scale, int | float) or not (
                 low <= font_scale <= high):
             raise ValueError(f"font_scale must be a number from {low} to {high}, got {font_scale!r}")
         grow = max(1.0, font_scale)
+        if compact is None:
+            compact = screen_is_compact(mm_to_px(12.0 * grow))
+        if compact:
+            return cls(
+                text=mm_to_px(4.4 * font_scale),
+                button=mm_to_px(4.8 * font_scale),
+                title=mm_to_px(5.6 * font_scale),
+                state=mm_to_px(7.2 * font_scale),
+                amount=mm_to_px(10.5 * font_scale),
+                plate=mm_to_px(13.5 * grow),  # the plate_compact size: glyphs still over 10 mm high
+                plate_compact=mm_to_px(13.5 * grow),
+                target=mm_to_px(10.5 * grow),
+                key=mm_to_px(10.2 * grow),
+                compact=True,
+            )
         return cls(
             text=mm_to_px(4.8 * font_scale),
             button=mm_to_px(5.3 * font_scale),
@@ -74,6 +94,22 @@ class Sizes:
             target=mm_to_px(12.0 * grow),
             key=mm_to_px(10.5 * grow),
         )
+
+
+#: the standard layout needs about this many standard targets (12 mm) of screen width and height: the
+#: lane screen measured up to 1381x887 px with 46 px targets (English, keypad open, an alert showing)
+STANDARD_SCREEN_TARGETS = (31, 20)
+
+
+def screen_is_compact(target_px: int) -> bool:
+    """Whether the primary screen is too small for the standard layout: its available area is under
+    :data:`STANDARD_SCREEN_TARGETS` standard targets (``target_px`` each). No screen: not compact."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return False
+    area = screen.availableGeometry()
+    wide, high = STANDARD_SCREEN_TARGETS
+    return area.width() < wide * target_px or area.height() < high * target_px
 
 
 def pick_cjk_family() -> str | None:

@@ -146,3 +146,32 @@ def test_every_docs_screen_in_both_languages_on_its_own_xvfb(tmp_path: Path) -> 
         for kind in KINDS:
             texts = report[shot_name(kind, "en")]["chinese_texts"]
             assert not any(word in text for text in texts), (kind, word)
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1280, 800)], ids=["1366x768", "1280x800"])
+def test_every_screen_fits_a_small_booth_screen_in_both_languages(
+        tmp_path: Path, size: tuple[int, int]) -> None:
+    """The commonest booth touchscreens (1366x768, 1280x800 at ~100 dpi): the compact layout needs no more
+    than the screen for every screen in both languages, so nothing is cut off or falls off the bottom."""
+    report_file = tmp_path / "shots.json"
+    width, height = size
+    done = subprocess.run(
+        [sys.executable, "-m", "ui.screenshot", "--xvfb", "--size", f"{width}x{height}", "--all",
+         str(tmp_path), "--report", str(report_file)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report: dict[str, dict[str, Any]] = json.loads(report_file.read_text(encoding="utf-8"))
+    assert set(report) == {shot_name(kind, language) for kind in KINDS for language in ("zh_CN", "en")}
+    for name, facts in report.items():
+        need_w, need_h = facts["min_size"]
+        assert need_w <= width and need_h <= height, f"{name}: the window needs {need_w}x{need_h}: cut off"
+        assert facts["window_rect"] == [0, 0, width, height], f"{name}: the window is not the screen"
+    # the QR is still read from the screen, and the plate is still large
+    for language in ("zh_CN", "en"):
+        facts = report[shot_name("lanes", language)]
+        x, y, w, h = facts["qr_rect"]
+        assert decode_qr(QImage(str(tmp_path / shot_name("lanes", language))).copy(x, y, w, h)) == [
+            facts["pay_url"]
+        ]
+        assert facts["plate_rect"][3] >= 60
