@@ -428,7 +428,13 @@ class Engine:
         """Check the reason and the approval, then hand the decision to the lane. Nothing reaches the lane
         (no record, no gate) unless both are good."""
         reason, note = self._checked_exception(kind, reason, operator, note)
-        approved_by = await self._approval(kind, reason, approver)
+        lane = self.lanes.get(lane_id)
+        asked_for = _car_at(lane.view()) if lane is not None else None
+        approved_by = await self._approval(kind, reason, operator, approver)
+        if lane is not None and _car_at(lane.view()) != asked_for:
+            # The PIN check took a while (scrypt, on the office thread): the approval was given for the car
+            # that was there when the attendant asked, never for the one there now.
+            raise ExceptionRefused("car_changed", say("refused.car_changed", action=say(f"action.{kind}")))
         at = self._clock()
         event: L.FreeRelease | L.ManualLift
         if kind == "free_release":
@@ -471,7 +477,7 @@ class Engine:
         return ex.free_release_reasons if kind == "free_release" else ex.manual_lift_reasons
 
     async def _approval(
-        self, kind: ExceptionKind, reason: str, approver: tuple[str, str] | None
+        self, kind: ExceptionKind, reason: str, operator: str, approver: tuple[str, str] | None
     ) -> str | None:
         """The supervisor who approved, checked on the office thread (scrypt is slow on purpose). Needed
         when the reason is in approval_required; an approver given anyway is checked too, so a recorded
@@ -490,6 +496,9 @@ class Engine:
         ):
             raise ApprovalError("bad_pin", say("refused.approver_malformed"))
         username, pin = approver
+        if username == operator:
+            refused = say("refused.self_approval", username=username, action=what)
+            raise ApprovalError("self_approval", refused)
         try:
             person = await asyncio.wrap_future(
                 self.office(self.staff.authenticate, username, pin, role="supervisor")
@@ -1795,3 +1804,8 @@ def _quote_json(q: Quote) -> str:
         },
         ensure_ascii=False,
     )
+
+
+def _car_at(view: L.LaneView) -> tuple[str | None, str | None]:
+    """Which car a lane is dealing with: its plate and the order being settled (None, None when empty)."""
+    return view.plate, view.order_id

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, aliased
 
 from booth.config import Settings
 from booth.domain.money import MoneyError, format_yuan, parse_yuan
+from booth.shifts import cash_kept
 from booth.store.db import Database
 from booth.store.models import (
     AuditEntry,
@@ -219,7 +220,7 @@ class CashSummary:
     """The drawer: what it started with, the cash taken, what the close expected, counted and found."""
 
     opening_float_fen: int
-    cash_taken_fen: int  # every cash payment in the shift's window
+    cash_taken_fen: int  # the drawer's cash in the shift's window (booth.shifts.cash_kept, as the close)
     cash_payments: int
     expected_fen: int | None  # as stored by the close
     counted: tuple[tuple[int, int], ...]  # (denomination fen, pieces), largest first
@@ -300,7 +301,7 @@ def build_shift_report(
         window = (shift.opened_at, shift.closed_at)
         builder = _Builder(session, settings, (window,), window, list_limit)
         figures = builder.figures()
-        cash_count, cash_fen = figures.cash_taken
+        cash_count, cash_fen = cash_kept(session, shift.opened_at, shift.closed_at)  # as the close counted
         cash = CashSummary(
             opening_float_fen=shift.opening_float_fen,
             cash_taken_fen=cash_fen,
@@ -397,11 +398,6 @@ class _Figures:
             or self.exception_totals
             or self.failed_count
         )
-
-    @property
-    def cash_taken(self) -> tuple[int, int]:
-        rows = [(n, fen) for channel, _, _, n, fen in self.payment_groups if channel == "cash"]
-        return sum(n for n, _ in rows), sum(fen for _, fen in rows)
 
 
 class _Builder:
@@ -1068,9 +1064,20 @@ def write_csv(report: Report, path: Path) -> None:
     )
     try:
         with path.open("w", encoding="utf-8-sig", newline="") as out:
-            csv.writer(out).writerows(rows)
+            csv.writer(out).writerows([[_inert(cell) for cell in row] for row in rows])
     except OSError as exc:
         raise ReportError(f"cannot write the CSV file {str(path)!r}: {exc.strerror or exc}") from exc
+
+
+def _inert(cell: object) -> object:
+    """A typed text (a note, a reason, a plate) that a spreadsheet would run as a formula is written with a
+    leading apostrophe; amounts ("-12.50") and other values are written as they are."""
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            parse_yuan(cell.lstrip("-"))
+        except MoneyError:
+            return "'" + cell
+    return cell
 
 
 def read_csv_totals(path: Path) -> dict[str, int]:

@@ -321,12 +321,20 @@ class Shifts:
 
 def _cash_taken(session: Session, start: datetime, end: datetime | None) -> int:
     """Cash the booth kept with paid_at in [start, end) (end None: up to now, whatever the lane's clock)."""
-    statement = select(func.coalesce(func.sum(Payment.amount_fen), 0)).where(
+    return cash_kept(session, start, end)[1]
+
+
+def cash_kept(session: Session, start: datetime, end: datetime | None) -> tuple[int, int]:
+    """(payments, fen) of the cash the booth's drawer took with paid_at in [start, end): the attendants'
+    cash, not a "cash" result Bolink reports (paid at another till). The close and the report both count
+    the drawer this way, so the report's float + cash taken is the close's expected amount."""
+    statement = select(func.count(Payment.id), func.coalesce(func.sum(Payment.amount_fen), 0)).where(
         Payment.channel == "cash", Payment.operator != BOLINK_OPERATOR, Payment.paid_at >= start
     )
     if end is not None:
         statement = statement.where(Payment.paid_at < end)
-    return int(session.scalar(statement) or 0)
+    count, fen = session.execute(statement).one()
+    return int(count or 0), int(fen or 0)
 
 
 def _refuse_if_open(session: Session) -> None:

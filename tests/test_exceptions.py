@@ -175,6 +175,40 @@ def test_approval_required_reason_needs_a_supervisors_pin(make_engine: MakeEngin
     assert gate(r, "X1").open_count == 1
 
 
+def test_an_approval_is_for_the_car_it_was_asked_for(make_engine: MakeEngine) -> None:
+    """The PIN is checked on the office thread; if another car is at the lane by the time it is good, the
+    approval is not spent on that car: nothing lifts and the attendant is told to ask again."""
+    r = make_engine()
+    add_people(r)
+    car_waiting(r, "X1", "苏C33333")
+    office_busy, release_office = threading.Event(), threading.Event()
+
+    def hold_the_office() -> None:
+        office_busy.set()
+        release_office.wait(10)
+
+    held = r.engine.office(hold_the_office)
+    assert office_busy.wait(10)
+    asked = r.engine.free_release("X1", "经理批准", "张三", approver=SUPERVISOR)
+    r.engine.vehicle_left("X1").result(10)  # the first car backs away; another arrives
+    car_waiting(r, "X1", "苏D44444")
+    release_office.set()
+    held.result(10)
+    with pytest.raises(ExceptionRefused) as caught:
+        asked.result(10)
+    assert caught.value.code == "car_changed"
+    assert gate(r, "X1").open_count == 0 and exceptions(r) == []
+    assert r.lane("X1").state is LaneState.AWAITING_PAYMENT and r.lane("X1").plate == "苏D44444"
+
+
+def test_a_supervisor_cannot_approve_their_own_lift(make_engine: MakeEngine) -> None:
+    r = make_engine()
+    add_people(r)
+    with pytest.raises(ApprovalError) as caught:
+        r.engine.manual_lift("X1", "经理批准", SUPERVISOR[0], approver=SUPERVISOR).result(10)
+    assert caught.value.code == "self_approval" and gate(r, "X1").open_count == 0
+
+
 def test_an_approver_given_for_an_ordinary_reason_is_checked_and_recorded(make_engine: MakeEngine) -> None:
     r = make_engine()
     add_people(r)

@@ -309,6 +309,17 @@ def test_failed_exception_record_of_an_idle_lift_leaves_the_lane_idle_and_shut()
     assert "未抬杆" in lane.message
 
 
+def test_another_failed_write_during_a_manual_lift_does_not_undo_the_lift() -> None:
+    """The pricing of the car fails after the attendant lifted by hand: the lift (recorded, sent) stands."""
+    lane = L.ExitLane("X1", "东出口", "X1")
+    lane.handle(L.VehicleDetected(PLATE, at(0)))
+    assert kinds(lane.handle(L.ManualLift("识别失败", "张三", at(1)))) == ["RecordException", "OpenGate"]
+    lane.handle(L.StoreFailed("QuoteStay", "database is locked", at(1.1)))
+    assert lane.state is L.LaneState.OPENING
+    lane.handle(L.GateOpened(at(2)))
+    assert lane.state is L.LaneState.GATE_OPEN and lane.view().gate == "open"
+
+
 def test_failed_exception_record_at_a_gate_fault_keeps_the_fault_and_the_payment() -> None:
     lane = awaiting_lane()
     lane.handle(paid())

@@ -495,3 +495,12 @@ def test_cli_prints_writes_csv_and_refuses_bad_input(
     assert "--from: not a date" in capsys.readouterr().err
     assert _cli(["report", "shift", "--id", "4242"], d.settings) == 1
     assert "no shift 4242" in capsys.readouterr().err
+
+
+def test_typed_text_that_a_spreadsheet_would_run_is_written_inert() -> None:
+    from booth.reports import _inert
+
+    assert [_inert(cell) for cell in ("=HYPERLINK(\"x\")", "@cmd", "+1", "-abc")] == [
+        "'=HYPERLINK(\"x\")", "'@cmd", "'+1", "'-abc"
+    ]
+    assert [_inert(cell) for cell in ("-12.50", "12.50", "员工车辆", 3)] == ["-12.50", "12.50", "员工车辆", 3]

@@ -378,6 +378,12 @@ _PHRASES: dict[str, str] = {
     "refused.approval_required": QT_TRANSLATE_NOOP("BoothWording", "“{reason}”{action}需要主管输入 PIN 批准"),
     "refused.approver_malformed": QT_TRANSLATE_NOOP("BoothWording", "批准人须为（用户名, PIN）"),
     "refused.approval_failed": QT_TRANSLATE_NOOP("BoothWording", "主管批准未通过（{username}）：{error}"),
+    "refused.car_changed": QT_TRANSLATE_NOOP(
+        "BoothWording", "车道上的车辆已变化，{action}未执行：请重新操作"
+    ),
+    "refused.self_approval": QT_TRANSLATE_NOOP(
+        "BoothWording", "{username} 不能批准自己的{action}：须由另一位主管批准"
+    ),
     "tariff.whitelist": QT_TRANSLATE_NOOP("BoothWording", "白名单车辆 {plate}"),
     "tariff.free_minutes": QT_TRANSLATE_NOOP("BoothWording", "{minutes}分钟内免费"),
     "tariff.free_minutes_first": QT_TRANSLATE_NOOP("BoothWording", "前{minutes}分钟免费"),

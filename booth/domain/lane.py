@@ -246,11 +246,17 @@ class EntryDecided:
 
 @dataclass(frozen=True)
 class StoreFailed:
-    """A store write the lane depends on failed; nothing was booked and no gate opens."""
+    """A store write the lane depends on failed; nothing was booked and no gate opens. ``what`` names the
+    command whose write failed (its class name)."""
 
     what: str
     error: str
     at: datetime
+
+
+#: The writes that record an attendant's lift (a release or an exception): when one of these fails, its lift
+#: was never sent and the lane goes back to where it was. Any other failed write leaves a lift in progress be.
+LIFT_RECORDS = ("RecordException", "ReleaseExitOrder")
 
 
 @dataclass(frozen=True)
@@ -1044,7 +1050,11 @@ class ExitLane:
         elif self.state is LaneState.QUOTING:
             self.state = LaneState.NO_STAY
             self.said = say("lane.quote_failed", error=ev.error)
-        elif self.state is LaneState.OPENING and (cur is None or not cur.settling_trade_no):
+        elif (
+            self.state is LaneState.OPENING
+            and ev.what in LIFT_RECORDS
+            and (cur is None or not cur.settling_trade_no)
+        ):
             # a release or an exception could not be recorded, so its lift was not sent: the attendant
             # decides again, from where the lift started
             before, self._before_lift = self._before_lift, None
@@ -1196,7 +1206,9 @@ class EntryLane:
                 if self.state is LaneState.QUOTING:
                     self.state = LaneState.REFUSED
                     self.said = say("lane.entry_record_failed", error=error)
-                elif self.state is LaneState.OPENING and self._before_lift is not None:
+                elif (
+                    self.state is LaneState.OPENING and what in LIFT_RECORDS and self._before_lift is not None
+                ):
                     # the manual lift could not be recorded, so it was not sent
                     self.state, self._before_lift = self._before_lift, None
                     self.gate = "fault" if self.state is LaneState.GATE_FAULT else "closed"

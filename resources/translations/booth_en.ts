@@ -323,6 +323,14 @@
         <translation>Supervisor approval refused ({username}): {error}</translation>
     </message>
     <message>
+        <source>车道上的车辆已变化，{action}未执行：请重新操作</source>
+        <translation>The car at the lane has changed; {action} was not done: please do it again</translation>
+    </message>
+    <message>
+        <source>{username} 不能批准自己的{action}：须由另一位主管批准</source>
+        <translation>{username} cannot approve their own {action}: another supervisor must</translation>
+    </message>
+    <message>
         <source>白名单车辆 {plate}</source>
         <translation>Whitelisted vehicle {plate}</translation>
     </message>
