@@ -384,6 +384,9 @@ class ExceptionSettings(_Section):
         ("经理批准", "投诉处理"), description="Reasons that need a supervisor's PIN before the gate lifts."
     )
     free_text_allowed: bool = Field(True, description="Allow a reason typed in place of a listed one.")
+    typed_reasons_need_approval: bool = Field(
+        True, description="A typed (unlisted) reason needs a supervisor, as approval_required ones do."
+    )
     max_free_releases_per_shift: int = Field(
         20, ge=0, description="Alert the supervisor when a shift exceeds this many free releases (0 = off)."
     )

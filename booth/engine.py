@@ -482,7 +482,10 @@ class Engine:
         """The supervisor who approved, checked on the office thread (scrypt is slow on purpose). Needed
         when the reason is in approval_required; an approver given anyway is checked too, so a recorded
         approval is always a real one."""
-        needed = reason in self.settings.exceptions.approval_required
+        ex = self.settings.exceptions
+        # a typed reason could be any wording of a listed one ("经理批准!"): it needs a supervisor too
+        typed = reason not in self._reasons(kind)
+        needed = reason in ex.approval_required or (typed and ex.typed_reasons_need_approval)
         what = say(f"action.{kind}")
         if approver is None:
             if needed:

@@ -233,10 +233,10 @@ def test_gate_retried_once_then_fault_then_manual_lift(make_engine: MakeEngine) 
     assert r.rows("SELECT state FROM stays") == [("in_lot",)]  # not passed: never marked as gone
     with pytest.raises(LaneRuleError):
         r.engine.manual_lift("X1", "", "张三").result(5)
-    r.engine.manual_lift("X1", "道闸故障，人工抬杆", "张三").result(5)
+    r.engine.manual_lift("X1", "道闸故障", "张三", note="人工抬杆").result(5)
     wait_until(lambda: r.engine.exits_completed == 1, what="the stay to close after the manual lift")
     assert r.rows("SELECT reason, operator, note, outcome FROM gate_events WHERE outcome = 'opened'") == [
-        ("manual_lift", "张三", "道闸故障，人工抬杆", "opened")
+        ("manual_lift", "张三", "道闸故障：人工抬杆", "opened")  # the reason and the note
     ]
 
 
@@ -252,10 +252,10 @@ def test_free_release_and_plate_correction(make_engine: MakeEngine) -> None:
     assert r.rows("SELECT state FROM exit_orders ORDER BY id") == [("cancelled",), ("awaiting",)]
     with pytest.raises(PlateError):
         r.engine.correct_plate("X2", "苏D0", "张三")
-    r.engine.free_release("X2", "业主访客", "张三").result(5)
+    r.engine.free_release("X2", "员工车辆", "张三").result(5)
     wait_until(lambda: r.engine.exits_completed == 1, what="the released exit")
     assert r.rows("SELECT state FROM exit_orders ORDER BY id") == [("cancelled",), ("released",)]
-    assert r.rows("SELECT reason, note FROM gate_events") == [("free_release", "业主访客")]
+    assert r.rows("SELECT reason, note FROM gate_events") == [("free_release", "员工车辆")]
     assert r.rows("SELECT COUNT(*) FROM payments") == [(0,)]
 
 

@@ -201,6 +201,25 @@ def test_an_approval_is_for_the_car_it_was_asked_for(make_engine: MakeEngine) ->
     assert r.lane("X1").state is LaneState.AWAITING_PAYMENT and r.lane("X1").plate == "苏D44444"
 
 
+def test_a_typed_reason_needs_a_supervisor_unless_the_lot_says_otherwise(make_engine: MakeEngine) -> None:
+    """A typed reason could be any wording of one that needs approval ("经理批准!")."""
+    r = make_engine()
+    add_people(r)
+    with pytest.raises(ApprovalError) as caught:
+        r.engine.manual_lift("X1", "经理批准!", "张三").result(10)
+    assert caught.value.code == "approval_required" and gate(r, "X1").open_count == 0
+    r.engine.manual_lift("X1", "经理批准!", "张三", approver=SUPERVISOR).result(10)
+    wait_until(lambda: gate(r, "X1").open_count == 1, what="the approved lift")
+    assert r.rows("SELECT reason, approved_by FROM lane_exceptions") == [("经理批准!", "boss")]
+
+
+def test_typed_reasons_may_go_without_approval_where_configured(make_engine: MakeEngine) -> None:
+    r = make_engine(exceptions={"typed_reasons_need_approval": False})
+    r.engine.manual_lift("X1", "消防车", "张三").result(10)
+    wait_until(lambda: gate(r, "X1").open_count == 1, what="the lift")
+    assert r.rows("SELECT reason, approved_by FROM lane_exceptions") == [("消防车", None)]
+
+
 def test_a_supervisor_cannot_approve_their_own_lift(make_engine: MakeEngine) -> None:
     r = make_engine()
     add_people(r)

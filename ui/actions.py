@@ -381,13 +381,14 @@ class ReasonPanel(ActionPanel):
     def __init__(
         self, action: str, title: str, confirm_text: str, presets: list[str], target: int, *,
         columns: int = 3, free_text: bool = True, approval_required: Sequence[str] = (),
-        parent: QWidget | None = None,
+        typed_need_approval: bool = False, parent: QWidget | None = None,
     ) -> None:
         super().__init__(action, target, parent)
         self.title.setText(title)
         self._confirm_text = confirm_text
         self.free_text = free_text
         self.approval_required = frozenset(approval_required)
+        self.typed_need_approval = typed_need_approval
         self._approver: tuple[str, str] | None = None
         self.field = _entry(REASON_MAX_LEN)
         if free_text:
@@ -469,7 +470,12 @@ class ReasonPanel(ActionPanel):
         return " ".join(self.note_field.text().split())
 
     def needs_approval(self) -> bool:
-        return self.reason() in self.approval_required
+        return self._needs_approval(self.reason())
+
+    def _needs_approval(self, reason: str) -> bool:
+        """As the engine decides: a listed reason that needs a supervisor, or any typed one when so set."""
+        typed = reason not in {b.text() for b in self.preset_buttons}
+        return reason in self.approval_required or (typed and self.typed_need_approval)
 
     def awaiting_approval(self) -> bool:
         return self.pages.currentIndex() == 1
@@ -516,7 +522,7 @@ class ReasonPanel(ActionPanel):
         if not self.free_text and reason not in {b.text() for b in self.preset_buttons}:
             self.show_error(self.tr("请从列表中选择原因"))
             return None
-        if reason in self.approval_required and self._approver is None:
+        if self._needs_approval(reason) and self._approver is None:
             self.show_approval()
             return None
         return reason

@@ -305,12 +305,12 @@ class LanePanel(QFrame):
             "free_release": ReasonPanel(
                 "free_release", self.tr("免费放行"), self.tr("确认免费放行"), list(ex.free_release_reasons),
                 target, columns=2 if narrow else 3, free_text=ex.free_text_allowed,
-                approval_required=ex.approval_required,
+                approval_required=ex.approval_required, typed_need_approval=ex.typed_reasons_need_approval,
             ),
             "manual_lift": ReasonPanel(
                 "manual_lift", self.tr("人工抬杆"), self.tr("确认抬杆"), list(ex.manual_lift_reasons),
                 target, columns=2 if narrow else 3, free_text=ex.free_text_allowed,
-                approval_required=ex.approval_required,
+                approval_required=ex.approval_required, typed_need_approval=ex.typed_reasons_need_approval,
             ),
             "cancel": ConfirmPanel(
                 "cancel", self.tr("取消出场"),

@@ -147,11 +147,19 @@ def test_manual_lift_with_a_typed_reason_on_an_empty_lane(
     assert lift.error.text() == "请填写或选择原因"  # blanks are not a reason
     lift.field.clear()
     type_chinese(lift.field, "救护车通行")
+    tap(qtbot, lift.confirm_button)
+    # a typed reason could be any wording of one that needs a supervisor: it asks for one, sends nothing
+    assert lift.awaiting_approval() and panel.view.state is LaneState.IDLE
+    panel.close_panel()
+    tap(qtbot, panel.action_buttons["manual_lift"])
+    lift = panel.open_action()
+    assert isinstance(lift, ReasonPanel)
+    tap(qtbot, next(b for b in lift.preset_buttons if b.text() == "特种车辆"))
     lifts: list[GateCommanded] = []
     window.bridge.gateCommanded.connect(lifts.append)
     tap(qtbot, lift.confirm_button)
     wait_state(qtbot, panel, LaneState.GATE_OPEN)
-    qtbot.waitUntil(lambda: panel.feedback.text() == "已人工抬杆：救护车通行", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel.feedback.text() == "已人工抬杆：特种车辆", timeout=WAIT_MS)
     assert [(g.lane_id, g.reason) for g in lifts] == [("X2", "manual_lift")]
     assert panel.gate_badge.text() == "道闸：已抬起"
 
