@@ -217,6 +217,10 @@ class Engine:
         self._shifts: Shifts | None = None
         #: PIN checks and people/shift bookkeeping: never on the GUI thread, the loop or the DB worker
         self._office = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="booth-office")
+        #: reports (seconds for a month): on a thread of their own, so an approval never queues behind one
+        self._reports = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="booth-reports"
+        )
         self._failed_results: OrderedDict[str, None] = OrderedDict()  # failed payments already recorded
 
     # ---------------------------------------------------------------------------- lifecycle (any thread)
@@ -256,6 +260,7 @@ class Engine:
             if thread.is_alive():
                 log.error("engine thread did not stop within %s s", timeout)
         self._office.shutdown(wait=True, cancel_futures=True)
+        self._reports.shutdown(wait=True, cancel_futures=True)
         self._db_executor.shutdown(wait=True)
 
     @property
@@ -286,6 +291,14 @@ class Engine:
             return self._office.submit(fn, *args, **kwargs)
         except RuntimeError as exc:  # shut down with the engine
             raise EngineError(f"the office thread has stopped: {exc}") from None
+
+    def reports(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> concurrent.futures.Future[T]:
+        """Run ``fn`` on the engine's reports thread ("booth-reports"): a month's report takes seconds, and
+        sign-ins and lift approvals on the office thread must not wait for it."""
+        try:
+            return self._reports.submit(fn, *args, **kwargs)
+        except RuntimeError as exc:  # shut down with the engine
+            raise EngineError(f"the reports thread has stopped: {exc}") from None
 
     def now(self) -> datetime:
         return self._clock()
@@ -737,6 +750,7 @@ class Engine:
             await self.sandbox.stop()
         # a sign-in under way finishes before its database closes; queued office work is dropped
         await asyncio.to_thread(self._office.shutdown, wait=True, cancel_futures=True)
+        await asyncio.to_thread(self._reports.shutdown, wait=True, cancel_futures=True)
         if self._database is not None:
             database = self._database
             await self._db(database.close)

@@ -379,6 +379,30 @@ def test_office_runs_on_its_own_thread_and_stops_with_the_engine(make_engine: Ma
         r.engine.office(divmod, 7, 2)
 
 
+def test_a_report_in_progress_never_holds_up_an_approval(make_engine: MakeEngine) -> None:
+    """Reports run on their own thread: a sign-in or an approval on the office thread does not queue
+    behind a month's report."""
+    r = make_engine()
+    report_running, finish_report = threading.Event(), threading.Event()
+
+    def long_report() -> str:
+        report_running.set()
+        finish_report.wait(10)
+        return threading.current_thread().name
+
+    report = r.engine.reports(long_report)
+    assert report_running.wait(10)
+    try:
+        assert r.engine.office(divmod, 7, 2).result(5) == (3, 1)  # answered while the report still runs
+        assert not report.done()
+    finally:
+        finish_report.set()
+    assert report.result(5).startswith("booth-reports")
+    r.engine.stop()
+    with pytest.raises(EngineError, match="reports"):
+        r.engine.reports(divmod, 7, 2)
+
+
 def test_staff_and_shifts_need_a_running_engine(tmp_path: Path) -> None:
     from booth.engine import Engine
     from tests.conftest import engine_settings

@@ -34,9 +34,10 @@ class OfficeRunner(QObject):
 
     _answered = Signal(int, object)  # (ticket, result or exception); emitted from the office thread
 
-    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
+    def __init__(self, engine: Engine, parent: QObject | None = None, *, reports: bool = False) -> None:
         super().__init__(parent)
         self.engine = engine
+        self._submit = engine.reports if reports else engine.office  # reports: the engine's reports thread
         self._tickets = itertools.count(1)
         self._waiting: dict[int, Answer] = {}
         self._answered.connect(self._on_answered, Qt.ConnectionType.QueuedConnection)
@@ -51,7 +52,7 @@ class OfficeRunner(QObject):
         ticket = next(self._tickets)
         self._waiting[ticket] = on_done
         try:
-            future = self.engine.office(fn, *args, **kwargs)
+            future = self._submit(fn, *args, **kwargs)
         except Exception as exc:
             self._answered.emit(ticket, exc)  # queued: the caller finishes its own code first
             return ticket

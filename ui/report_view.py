@@ -100,7 +100,7 @@ class ReportView(SideSheet):
         self.engine = engine
         self.settings = settings
         self.export_dir = export_dir if export_dir is not None else default_export_dir()
-        self.office = OfficeRunner(engine, self)
+        self.office = OfficeRunner(engine, self, reports=True)  # never in front of a sign-in or an approval
         self.report: Report | None = None
         self.preset: Preset = "today"
         self.attendant: str | None = None
