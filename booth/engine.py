@@ -987,9 +987,9 @@ class Engine:
         except Exception:
             log.exception("%s: could not record %s", lane_id, action)
 
-    async def camera_alert(self, lane_id: str, kind: str, message: str) -> None:
+    async def camera_alert(self, lane_id: str, kind: str, said: Phrase) -> None:
         try:
-            await self._alert(lane_id, kind, message, self._clock())
+            await self._alert(lane_id, kind, said.text, self._clock(), detail=said)
         except Exception:
             log.exception("%s: could not record the alert %s", lane_id, kind)
 

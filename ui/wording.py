@@ -378,6 +378,8 @@ _PHRASES: dict[str, str] = {
     "refused.approval_required": QT_TRANSLATE_NOOP("BoothWording", "“{reason}”{action}需要主管输入 PIN 批准"),
     "refused.approver_malformed": QT_TRANSLATE_NOOP("BoothWording", "批准人须为（用户名, PIN）"),
     "refused.approval_failed": QT_TRANSLATE_NOOP("BoothWording", "主管批准未通过（{username}）：{error}"),
+    "alert.camera_online": QT_TRANSLATE_NOOP("BoothWording", "车牌相机已恢复"),
+    "alert.camera_offline": QT_TRANSLATE_NOOP("BoothWording", "车牌相机离线：{seconds} 秒没有心跳"),
     "refused.car_changed": QT_TRANSLATE_NOOP(
         "BoothWording", "车道上的车辆已变化，{action}未执行：请重新操作"
     ),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from booth.domain.phrases import Phrase
 from booth.domain.plates import PlateColour
 
 
@@ -45,8 +46,8 @@ class CameraSink(Protocol):
     async def camera_record(self, lane_id: str, action: str, detail: dict[str, object]) -> None:
         """Audit something a camera said without acting on it (stale offline reads)."""
 
-    async def camera_alert(self, lane_id: str, kind: str, message: str) -> None:
-        """Tell the attendant (camera offline/online, plateless car, refused pushes)."""
+    async def camera_alert(self, lane_id: str, kind: str, said: Phrase) -> None:
+        """Tell the attendant (camera offline/online): ``said`` is worded on screen in its language."""
 
 
 # Characters OCR mixes up, each with its look-alikes; all are legal serial characters.

@@ -23,6 +23,7 @@ from booth.devices.camera_reads import CameraSink
 from booth.devices.gates import GateDriver
 from booth.devices.hikvision import HikvisionAdapter
 from booth.devices.vzenith import VzenithAdapter
+from booth.domain.phrases import say
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class CameraListener:
         was = self.online.get(lane_id)
         self.online[lane_id] = True
         if was is False:
-            await self._sink.camera_alert(lane_id, "camera_online", "车牌相机已恢复")
+            await self._sink.camera_alert(lane_id, "camera_online", say("alert.camera_online"))
 
     async def watch(self) -> None:
         """Report cameras that fell silent (runs until cancelled)."""
@@ -137,7 +138,7 @@ class CameraListener:
                     self.online[lane_id] = False
                     try:
                         await self._sink.camera_alert(
-                            lane_id, "camera_offline", f"车牌相机离线：{silent:.0f} 秒没有心跳"
+                            lane_id, "camera_offline", say("alert.camera_offline", seconds=round(silent))
                         )
                     except Exception:
                         log.exception("%s: could not report the camera offline", lane_id)

@@ -84,6 +84,8 @@ CHINESE: dict[str, str] = {
     "refused.approval_required": "“{reason}”{action}需要主管输入 PIN 批准",
     "refused.approver_malformed": "批准人须为（用户名, PIN）",
     "refused.approval_failed": "主管批准未通过（{username}）：{error}",
+    "alert.camera_online": "车牌相机已恢复",
+    "alert.camera_offline": "车牌相机离线：{seconds} 秒没有心跳",
     "refused.car_changed": "车道上的车辆已变化，{action}未执行：请重新操作",
     "refused.self_approval": "{username} 不能批准自己的{action}：须由另一位主管批准",
     # --- the lines of a tariff quote (QuoteLine.phrase); {where} is empty or one of the tariff.where.*

@@ -323,6 +323,14 @@
         <translation>Supervisor approval refused ({username}): {error}</translation>
     </message>
     <message>
+        <source>车牌相机已恢复</source>
+        <translation>Plate camera back online</translation>
+    </message>
+    <message>
+        <source>车牌相机离线：{seconds} 秒没有心跳</source>
+        <translation>Plate camera offline: no heartbeat for {seconds} s</translation>
+    </message>
+    <message>
         <source>车道上的车辆已变化，{action}未执行：请重新操作</source>
         <translation>The car at the lane has changed; {action} was not done: please do it again</translation>
     </message>
