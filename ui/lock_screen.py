@@ -19,7 +19,7 @@ from functools import partial
 from typing import Literal
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QHideEvent, QKeyEvent, QShowEvent
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from booth.domain.lane import LaneView
 from ui.bridge import EngineBridge
+from ui.overlay import CoveringOverlay
 from ui.pin_pad import PinPad
 from ui.style import Sizes
 from ui.wording import refusal_words, state_words
@@ -55,10 +56,9 @@ _INPUT_EVENTS = frozenset(
         QEvent.Type.TabletPress,
     }
 )
-_KEY_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride})
 
 
-class LockScreen(QWidget):
+class LockScreen(CoveringOverlay):
     """Covers its parent (the window's central widget) while locked or while a supervisor PIN is asked for.
 
     Signals (GUI thread): ``lockedChanged(bool)``; ``unlocked(str)`` with the username whose PIN resumed;
@@ -81,10 +81,7 @@ class LockScreen(QWidget):
         sizes: Sizes | None = None,
         bridge: EngineBridge | None = None,
     ) -> None:
-        super().__init__(parent)
-        self.setObjectName("lockScreen")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setStyleSheet("QWidget#lockScreen { background: #0e1319; }")
+        super().__init__(parent, "lockScreen")
         self.verifier = verifier
         self.attendant = attendant
         self.sizes = sizes or Sizes.for_screen()
@@ -151,8 +148,6 @@ class LockScreen(QWidget):
             for view in bridge.engine.snapshot():
                 self._on_lane_changed(view)
             bridge.laneChanged.connect(self._on_lane_changed)
-        parent.installEventFilter(self)
-        self.hide()
 
     def _button(self, text: str, on_press: Callable[[], None]) -> QPushButton:
         button = QPushButton(text)
@@ -214,15 +209,8 @@ class LockScreen(QWidget):
         self.supervisor_box.setVisible(mode == "supervisor")
         self.exit_button.setVisible(mode == "locked")
         self.cancel_button.setVisible(mode == "supervisor")
-        self._cover_parent()
-        self.show()
-        self.raise_()
+        self.cover()
         self.pad.setFocus(Qt.FocusReason.OtherFocusReason)
-
-    def _cover_parent(self) -> None:
-        parent = self.parentWidget()
-        if parent is not None:
-            self.setGeometry(parent.rect())
 
     # ------------------------------------------------------------------------------------------ PINs
     @Slot(str)
@@ -299,38 +287,10 @@ class LockScreen(QWidget):
             self.lane_strip.addWidget(label)
         label.setText(f"{view.name} · {state_words(view.state)}")
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
-            self._cover_parent()
-        elif self._behind_the_lock(watched, event):
-            # keys meant for a field behind the lock (the cash field...) never reach it while locked
-            if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
-                self.pad.keyPressEvent(event)
-            event.accept()
-            return True
-        return super().eventFilter(watched, event)
-
-    def _behind_the_lock(self, watched: QObject, event: QEvent) -> bool:
-        return (
-            self.isVisible()
-            and event.type() in _KEY_EVENTS
-            and isinstance(watched, QWidget)
-            and watched is not self
-            and not self.isAncestorOf(watched)
-            and watched.window() is self.window()
-        )
-
-    def showEvent(self, event: QShowEvent) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
-        super().showEvent(event)
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
-        super().hideEvent(event)
+    def keys_behind(self, event: QEvent) -> None:
+        # keys meant for a field behind the lock (the cash field...) go to the PIN pad instead
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            self.pad.keyPressEvent(event)
 
 
 class IdleLock(QObject):

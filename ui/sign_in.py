@@ -12,10 +12,9 @@ import logging
 from functools import partial
 from typing import Literal
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QHideEvent, QKeyEvent, QShowEvent
+from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
-    QApplication,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -33,6 +32,7 @@ from booth.staff import AuthError, PersonRecord, StaffError
 from ui.keypads import MONEY_PARTIAL, MoneyPad
 from ui.lock_screen import refusal_words
 from ui.office import OfficeRunner
+from ui.overlay import CoveringOverlay
 from ui.pin_pad import PinPad
 from ui.style import Sizes
 from ui.wording import QT_TRANSLATE_NOOP
@@ -42,7 +42,6 @@ log = logging.getLogger("ui.sign_in")
 Step = Literal["credentials", "open_shift"]
 #: people offered as one-tap buttons (more: the username is typed)
 MAX_PEOPLE_BUTTONS = 12
-_KEY_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride})
 
 #: what the attendant reads for each booth.shifts.ShiftError code (the message itself is English)
 SHIFT_ERRORS: dict[str, str] = {
@@ -102,7 +101,7 @@ def _active_people(engine: Engine) -> list[PersonRecord]:
     return [p for p in engine.staff.people() if p.active]
 
 
-class SignInOverlay(QWidget):
+class SignInOverlay(CoveringOverlay):
     """Covers its parent (the window's central widget) until someone signs in.
 
     Signals (GUI thread): ``signedIn(PersonRecord, ShiftRecord | None)`` — the person, and the shift they
@@ -113,10 +112,7 @@ class SignInOverlay(QWidget):
     refused = Signal(str)
 
     def __init__(self, parent: QWidget, engine: Engine, *, sizes: Sizes) -> None:
-        super().__init__(parent)
-        self.setObjectName("signIn")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setStyleSheet("QWidget#signIn { background: #0e1319; }")
+        super().__init__(parent, "signIn")
         self.engine = engine
         self.sizes = sizes
         self.office = OfficeRunner(engine, self)
@@ -202,8 +198,6 @@ class SignInOverlay(QWidget):
         outer.addWidget(self.prompt)
         outer.addWidget(self.message)
         outer.addWidget(self.pages, 1)
-        parent.installEventFilter(self)
-        self.hide()
 
     # ------------------------------------------------------------------------------------------ steps
     @property
@@ -222,9 +216,7 @@ class SignInOverlay(QWidget):
         self.title.setText(self.tr("收费员签到"))
         self.prompt.setText(self.tr("请点选姓名或输入用户名，再输入 PIN。车道照常工作。"))
         self.pages.setCurrentIndex(0)
-        self._cover_parent()
-        self.show()
-        self.raise_()
+        self.cover()
         self.load_people()
 
     def load_people(self) -> None:
@@ -347,40 +339,6 @@ class SignInOverlay(QWidget):
         self.message.setText(words)
         if words:
             self.refused.emit(words)
-
-    # ------------------------------------------------------------------------------------------ cover
-    def _cover_parent(self) -> None:
-        parent = self.parentWidget()
-        if parent is not None:
-            self.setGeometry(parent.rect())
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
-            self._cover_parent()
-        elif (
-            self.isVisible()
-            and event.type() in _KEY_EVENTS
-            and isinstance(watched, QWidget)
-            and watched is not self
-            and not self.isAncestorOf(watched)
-            and watched.window() is self.window()
-        ):
-            # keys meant for a lane's field never reach it while nobody is signed in
-            event.accept()
-            return True
-        return super().eventFilter(watched, event)
-
-    def showEvent(self, event: QShowEvent) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
-        super().showEvent(event)
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
-        super().hideEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """A keyboard's digits go to the PIN pad when the username field does not have the focus."""
