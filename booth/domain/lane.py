@@ -521,10 +521,8 @@ def _gate_note(reason: str, note: str) -> str:
     return f"{reason}：{note}" if note else reason
 
 
-class ExitLane:
-    """One exit lane. Not thread-safe: the engine calls it from its own loop only."""
-
-    direction: Literal["exit"] = "exit"
+class _Lane:
+    """What an exit and an entry lane share: who they are, their state in words, the gate and Bolink."""
 
     def __init__(self, lane_id: str, name: str, channel_id: str, timings: LaneTimings | None = None) -> None:
         self.lane_id = lane_id
@@ -535,19 +533,28 @@ class ExitLane:
         self.said = say("lane.waiting")
         self.bolink_online = False
         self.gate: Literal["closed", "opening", "open", "fault"] = "closed"
-        self.current: _Exit | None = None
         self._gate_open_at: datetime | None = None
+
+    @property
+    def message(self) -> str:
+        """The state message in Chinese (logs, Bolink's errmsg); ``said`` is the same as a phrase."""
+        return self.said.text
+
+
+class ExitLane(_Lane):
+    """One exit lane. Not thread-safe: the engine calls it from its own loop only."""
+
+    direction: Literal["exit"] = "exit"
+
+    def __init__(self, lane_id: str, name: str, channel_id: str, timings: LaneTimings | None = None) -> None:
+        super().__init__(lane_id, name, channel_id, timings)
+        self.current: _Exit | None = None
         self._last_passed: tuple[str, datetime] | None = None
         self._pending_lift: OpenGate | None = None
         #: the state (and settled flag) an attendant's lift started from, restored if its record fails
         self._before_lift: tuple[LaneState, bool] | None = None
 
     # -- queries
-    @property
-    def message(self) -> str:
-        """The state message in Chinese (logs, Bolink's errmsg); ``said`` is the same as a phrase."""
-        return self.said.text
-
     @property
     def awaiting_order_id(self) -> str | None:
         """The Bolink order id a payment result may settle at this lane right now."""
@@ -1099,34 +1106,21 @@ class ExitLane:
         return []
 
 
-class EntryLane:
+class EntryLane(_Lane):
     """One entry lane: a recognised vehicle is admitted (stay recorded, gate opened) or refused."""
 
     direction: Literal["entry"] = "entry"
 
     def __init__(self, lane_id: str, name: str, channel_id: str, timings: LaneTimings | None = None) -> None:
-        self.lane_id = lane_id
-        self.name = name
-        self.channel_id = channel_id
-        self.timings = timings or LaneTimings()
-        self.state = LaneState.IDLE
-        self.said = say("lane.waiting")
-        self.bolink_online = False
-        self.gate: Literal["closed", "opening", "open", "fault"] = "closed"
+        super().__init__(lane_id, name, channel_id, timings)
         self.plate: Plate | None = None
         self.photo: str | None = None
         self.stay_id: int | None = None
-        self._gate_open_at: datetime | None = None
         self._last_admitted: tuple[str, datetime] | None = None
         #: the state a manual lift started from, restored if its record fails
         self._before_lift: LaneState | None = None
 
     awaiting_order_id = None
-
-    @property
-    def message(self) -> str:
-        """The state message in Chinese (logs, Bolink's errmsg); ``said`` is the same as a phrase."""
-        return self.said.text
 
     def view(self) -> LaneView:
         return LaneView(
