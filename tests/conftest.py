@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from booth.config import Settings, settings_from_mapping
 from booth.engine import Engine, EngineEvent
+from booth.store import Database, open_database
 
 
 def engine_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -90,3 +92,35 @@ def make_engine(tmp_path: Path) -> Iterator[Callable[..., RunningEngine]]:
     yield make
     for engine in started:
         engine.stop()
+
+
+# --- a store on a real SQLite file, and a clock the test moves by hand (store, staff, shifts, migrations)
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand (``clock.now += timedelta(...)``), starting at T0."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "booth.sqlite"
+
+
+@pytest.fixture
+def db(db_path: Path) -> Iterator[Database]:
+    database = open_database(f"sqlite:///{db_path}")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()

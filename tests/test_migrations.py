@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,18 +21,6 @@ from booth.store.db import SCHEMA_HEAD
 from booth.store.models import Base
 
 TABLES = {"stays", "exit_orders", "payments", "gate_events", "audit_log", "outbox"}
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "booth.sqlite"
-
-
-@pytest.fixture
-def db(db_path: Path) -> Iterator[Database]:
-    database = open_database(f"sqlite:///{db_path}")
-    yield database
-    database.close()
 
 
 def schema_diff(engine: Engine) -> list[object]:

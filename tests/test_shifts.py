@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,35 +18,10 @@ import booth.shifts
 from booth.config import ShiftSettings, StaffSettings
 from booth.shifts import ShiftError, Shifts
 from booth.staff import AuthError, Staff
-from booth.store import Database, Store, open_database
+from booth.store import Database, Store
+from tests.conftest import T0, Clock
 
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 FULL_COUNT = {10_000: 5, 1_000: 1, 500: 1, 100: 2}  # 517.00 yuan
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "booth.sqlite"
-
-
-@pytest.fixture
-def db(db_path: Path) -> Iterator[Database]:
-    database = open_database(f"sqlite:///{db_path}")
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,35 +16,10 @@ import pytest
 
 from booth.config import StaffSettings
 from booth.staff import SCRYPT_N, AuthError, Staff, StaffError, hash_pin, pin_matches
-from booth.store import Database, open_database
+from booth.store import Database
+from tests.conftest import T0, Clock
 
-T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 CHEAP_N = 2**10
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "booth.sqlite"
-
-
-@pytest.fixture
-def db(db_path: Path) -> Iterator[Database]:
-    database = open_database(f"sqlite:///{db_path}")
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
