@@ -38,10 +38,12 @@ def _report(**values: Any) -> None:
 # ------------------------------------------------------------------------------------------- child: start
 def child_start(spawned_at: float) -> int:
     """Run the real `booth --demo` and note when every lane first shows the engine's view."""
+    from ui import launcher  # first, as the `booth` script does: ui imports the engine before PySide6
+
+    # isort: split
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from ui import launcher
     from ui.app import ensure_application
     from ui.main_window import BoothWindow
 
@@ -76,6 +78,9 @@ def child_load(exits: int) -> int:
     """Two lanes take ``exits`` exits between them while a 5 ms heartbeat measures the GUI loop's stalls."""
     import logging
 
+    import ui  # noqa: F401  (first, as the `booth` script does: ui imports the engine before PySide6)
+
+    # isort: split
     from PySide6.QtCore import Qt, QTimer
 
     from booth.cli import demo_settings
