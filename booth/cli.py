@@ -31,6 +31,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -48,20 +49,47 @@ T = TypeVar("T")
 EXAMPLE_CONFIG = Path(__file__).resolve().parent / "booth.example.toml"
 
 
+@dataclass(frozen=True)
+class DemoClouds:
+    """Where the demo's cloud emulators listen when they run in a process of their own
+    (:func:`start_demo_clouds`), and the throwaway keys the booth shares with the Alipay emulator."""
+
+    bolink_url: str
+    alipay_url: str
+    tmall_url: str
+    app_private_key_file: Path
+    alipay_public_key_file: Path
+
+
+_DEMO_BOLINK = {"union_id": "200208", "park_id": "21835", "ukey": "DEMO0000DEMO0000"}
+_DEMO_ALIPAY_APP_ID = "2021000000000000"
+_DEMO_TMALL = {"app_key": "12345678", "app_secret": "demo"}
+
+
 def demo_settings(
-    data_dir: Path, *, autopay_s: float | None = 6.0, every_s: float = 6.0, bolink_url: str = "sandbox"
+    data_dir: Path, *, autopay_s: float | None = 6.0, every_s: float = 6.0, clouds: DemoClouds | None = None
 ) -> Settings:
-    """Two exit lanes on the built-in sandbox: simulated camera, simulated gates, the Bolink emulator (in
-    the engine, or at ``bolink_url``), and the Alipay gateway and TOP router emulators (Alipay payments are
-    synced, the mall gets its backflow)."""
+    """Two exit lanes on the built-in sandbox: simulated camera, simulated gates, the Bolink emulator, the
+    Alipay gateway and TOP router emulators (Alipay payments are synced, the mall gets its backflow). The
+    emulators run in the engine, or at ``clouds`` (``booth --demo``: a process of their own)."""
+    alipay: dict[str, object] = {
+        "gateway_url": "sandbox",
+        "app_id": _DEMO_ALIPAY_APP_ID,
+        "out_parking_id": "BOOTH-DEMO-1",
+        "parking_name": "演示停车场",
+    }
+    if clouds is not None:
+        alipay |= {
+            "sandbox_url": clouds.alipay_url,
+            "app_private_key_file": str(clouds.app_private_key_file),
+            "alipay_public_key_file": str(clouds.alipay_public_key_file),
+        }
     return settings_from_mapping(
         {
             "park": {"name": "演示停车场", "province": "苏", "capacity": 300},
             "bolink": {
-                "base_url": bolink_url,
-                "union_id": "200208",
-                "park_id": "21835",
-                "ukey": "DEMO0000DEMO0000",
+                **_DEMO_BOLINK,
+                "base_url": clouds.bolink_url if clouds else "sandbox",
                 "local_id": "booth_demo_channels_X1_X2",
                 "sandbox_autopay_s": autopay_s,
                 "query_start_s": 4.0,
@@ -72,13 +100,12 @@ def demo_settings(
             ],
             "database": {"url": f"sqlite:///{data_dir / 'demo.sqlite'}"},
             "simulator": {"enabled": True, "every_s": every_s},
-            "alipay": {
-                "gateway_url": "sandbox",
-                "app_id": "2021000000000000",
-                "out_parking_id": "BOOTH-DEMO-1",
-                "parking_name": "演示停车场",
+            "alipay": alipay,
+            "tmall": {
+                **_DEMO_TMALL,
+                "gateway_url": clouds.tmall_url if clouds else "sandbox",
+                "mall_id": 123,
             },
-            "tmall": {"gateway_url": "sandbox", "app_key": "12345678", "app_secret": "demo", "mall_id": 123},
         },
         "<demo>",
     )
@@ -120,31 +147,62 @@ def _free_loopback_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_demo_bolink(settings: Settings, port: int) -> None:
-    """The demo's Bolink emulator runs in a child process, as the real cloud is elsewhere: the booth's own
-    process then holds only the booth (memory, and its start runs beside the emulator's on another core).
-    The child stops when this process ends (its standard input closes) and is reaped at exit; the engine's
-    Bolink client reconnects should it not be listening yet when the engine starts."""
-    bolink = settings.bolink
+def start_demo_clouds(data_dir: Path, *, autopay_s: float | None = 6.0) -> DemoClouds:
+    """Start the demo's Bolink, Alipay and TOP emulators in a child process, as the real clouds are elsewhere:
+    the booth's own process then holds only the booth (memory, and its start runs beside the emulators' on
+    another core). Nothing waits for the child here: the engine's clients reconnect, and the sandbox lot's
+    registration is retried, until it listens. Throwaway Alipay keys are made for this run and kept in
+    ``data_dir``. The child stops when this process ends (its standard input closes) and is reaped at exit."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from booth.clouds.alipay import private_key_pem, public_key_pem
+
+    keys = data_dir / "keys"
+    keys.mkdir(mode=0o700, exist_ok=True)
+    app, alipay = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    files = {
+        "app_private.pem": private_key_pem(app),  # the booth signs with it
+        "app_public.pem": public_key_pem(app),  # the emulator checks the booth's signatures with it
+        "alipay_private.pem": private_key_pem(alipay),  # the emulator signs its answers with it
+        "alipay_public.pem": public_key_pem(alipay),  # the booth checks the answers with it
+    }
+    for name, text in files.items():
+        (keys / name).write_text(text, encoding="ascii")
+        (keys / name).chmod(0o600)
+    ports = [_free_loopback_port() for _ in range(3)]
     command = [
         sys.executable,
         "-m",
         "booth.sandbox.serve",
-        f"--bolink-union-id={bolink.union_id}",
-        f"--bolink-park-id={bolink.park_id}",
-        f"--bolink-ukey={bolink.ukey}",
-        f"--bolink-port={port}",
+        f"--bolink-union-id={_DEMO_BOLINK['union_id']}",
+        f"--bolink-park-id={_DEMO_BOLINK['park_id']}",
+        f"--bolink-ukey={_DEMO_BOLINK['ukey']}",
+        f"--bolink-port={ports[0]}",
+        f"--alipay-app-public-key={keys / 'app_public.pem'}",
+        f"--alipay-private-key={keys / 'alipay_private.pem'}",
+        f"--alipay-app-id={_DEMO_ALIPAY_APP_ID}",
+        f"--alipay-port={ports[1]}",
+        f"--top-app-key={_DEMO_TMALL['app_key']}",
+        f"--top-secret={_DEMO_TMALL['app_secret']}",
+        f"--top-port={ports[2]}",
     ]
-    if bolink.sandbox_autopay_s is not None:
-        command.append(f"--bolink-autopay-s={bolink.sandbox_autopay_s}")
+    if autopay_s is not None:
+        command.append(f"--bolink-autopay-s={autopay_s}")
     _demo_children.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL))
+    return DemoClouds(
+        bolink_url=f"http://127.0.0.1:{ports[0]}",
+        alipay_url=f"http://127.0.0.1:{ports[1]}/gateway.do",
+        tmall_url=f"http://127.0.0.1:{ports[2]}/router/rest",
+        app_private_key_file=keys / "app_private.pem",
+        alipay_public_key_file=keys / "alipay_public.pem",
+    )
 
 
 _demo_children: list[subprocess.Popen[bytes]] = []
 
 
 @atexit.register
-def _stop_demo_children() -> None:
+def stop_demo_clouds() -> None:
     """Stop the demo's emulator processes: when the command ends (and, as a backstop, at exit)."""
     while _demo_children:
         child = _demo_children.pop()
@@ -168,11 +226,8 @@ def _setup_logging(level: str) -> None:
 
 def _load(config: str | None, demo: bool) -> Settings:
     if demo:
-        port = _free_loopback_port()
-        settings = demo_settings(
-            Path(tempfile.mkdtemp(prefix="booth-demo-")), bolink_url=f"http://127.0.0.1:{port}"
-        )
-        _start_demo_bolink(settings, port)
+        data_dir = Path(tempfile.mkdtemp(prefix="booth-demo-"))
+        settings = demo_settings(data_dir, clouds=start_demo_clouds(data_dir))
         seed_demo_people(settings)
         return settings
     path = Path(config) if config else default_config_path()
@@ -402,4 +457,4 @@ def main(
             return 2
         return open_window(settings, args.kiosk)
     finally:
-        _stop_demo_children()
+        stop_demo_clouds()

@@ -26,7 +26,6 @@ from decimal import Decimal
 from typing import Any, Final, Literal, Protocol, TypeVar
 
 import httpx
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from booth.clouds.alipay import (
@@ -37,6 +36,7 @@ from booth.clouds.alipay import (
     AlipaySettings,
     build_order_sync_biz,
     out_order_no_for,
+    private_key_pem,
     public_key_pem,
 )
 from booth.clouds.top import BACKFLOW_ACTIONS, TmallSettings, TopClient, TopOutcome, build_backflow
@@ -68,6 +68,8 @@ LOT_REGISTERED: Final = "alipay_lot_registered"
 """Audit action of the lot's registration; its detail holds Alipay's ``parking_id``."""
 DEAD_LETTERS_SHOWN: Final = 20
 _LOT_LOOKUP_EVERY_S: Final = 5.0
+_SANDBOX_LOT_WAIT_S: Final = 15.0  # how long the sandbox's lot registration waits for its emulator
+_SANDBOX_LOT_RETRY_S: Final = 0.2
 SANDBOX_LOT: Final = AlipayLotSettings(
     city_id="320102",
     parking_address="演示地址（沙箱）",
@@ -178,7 +180,12 @@ class LotRegistration:
 
 
 class LotRegistrationError(Exception):
-    """The lot could not be registered (or already is); the message says why."""
+    """The lot could not be registered (or already is); the message says why. ``retry``: the gateway was not
+    reached or asked to try later, so the same call may work later."""
+
+    def __init__(self, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 def gateway_key(settings: AlipaySettings) -> str:
@@ -235,7 +242,9 @@ async def register_lot(
         )
     result = await client.create_parking_lot()
     if not result.done:
-        raise LotRegistrationError(f"parkinglotinfo.create failed: {result.describe()}")
+        raise LotRegistrationError(
+            f"parkinglotinfo.create failed: {result.describe()}", retry=result.outcome is AlipayOutcome.RETRY
+        )
     parking_id = result.node.get("parking_id")
     if not isinstance(parking_id, str) or not parking_id.strip():
         raise LotRegistrationError(f"parkinglotinfo.create answered without a parking_id: {result.node!r}")
@@ -487,12 +496,6 @@ def sandbox_keys() -> tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey]:
     )
 
 
-def _private_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode("ascii")
-
-
 def relay_backoff(sync: SyncSettings) -> Backoff:
     return Backoff(base=timedelta(seconds=sync.retry_base_s), cap=timedelta(seconds=sync.retry_cap_s))
 
@@ -534,6 +537,8 @@ class CloudSync:
         self._parking_id = ""
         self._lot_checked_at = -float("inf")
         self._lot_reason = ""
+        #: the sandbox lot, when its emulator (in a process of its own) did not answer at start yet
+        self._sandbox_lot_pending: AlipaySettings | None = None
         self._status = compose_status(clock(), {}, [], {}, self._enabled())
         self._announced: tuple[object, ...] = ()
         self._poke = asyncio.Event()
@@ -653,43 +658,75 @@ class CloudSync:
     async def _start_alipay(self, settings: AlipaySettings, sync: SyncSettings) -> None:
         http = self._http_client(sync)
         if settings.is_sandbox:
-            from booth.sandbox.alipay_gateway import AlipayGatewayEmulator
+            if settings.sandbox_url:  # the emulator runs in a process of its own, with the keys given
+                url = settings.sandbox_url
+                app_key = settings.load_app_private_key()
+                alipay_public = settings.load_alipay_public_key()
+            else:
+                from booth.sandbox.alipay_gateway import AlipayGatewayEmulator
 
-            generated_app, alipay_key = sandbox_keys()
-            private_given = bool(settings.app_private_key.get_secret_value().strip()) or (
-                settings.app_private_key_file is not None
-            )
-            app_key = settings.load_app_private_key() if private_given else generated_app
-            self.alipay_emulator = AlipayGatewayEmulator(
-                public_key_pem(app_key),
-                _private_pem(alipay_key),
-                app_id=settings.app_id,
-                port=settings.sandbox_port,
-            )
-            await self.alipay_emulator.start()
+                generated_app, alipay_key = sandbox_keys()
+                private_given = bool(settings.app_private_key.get_secret_value().strip()) or (
+                    settings.app_private_key_file is not None
+                )
+                app_key = settings.load_app_private_key() if private_given else generated_app
+                self.alipay_emulator = AlipayGatewayEmulator(
+                    public_key_pem(app_key),
+                    private_key_pem(alipay_key),
+                    app_id=settings.app_id,
+                    port=settings.sandbox_port,
+                )
+                await self.alipay_emulator.start()
+                url = self.alipay_emulator.gateway_url
+                alipay_public = alipay_key.public_key()
             if settings.lot is None:
                 settings = settings.model_copy(update={"lot": SANDBOX_LOT})
             self.alipay = AlipayClient(
                 settings,
-                gateway_url=self.alipay_emulator.gateway_url,
+                gateway_url=url,
                 app_private_key=app_key,
-                alipay_public_key=alipay_key.public_key(),
+                alipay_public_key=alipay_public,
                 http=http,
                 clock=self._clock,
             )
-            log.info("Alipay gateway emulator at %s", self.alipay_emulator.gateway_url)
-            try:
-                await register_lot(
-                    self.alipay, self._store, settings, self._run, actor="engine", clock=self._clock
-                )
-            except LotRegistrationError as exc:
-                log.info("sandbox lot: %s", exc)
+            log.info("Alipay gateway emulator at %s", url)
+            if await self._register_sandbox_lot(settings, retry_later=bool(settings.sandbox_url)):
+                self._sandbox_lot_pending = settings  # tasks() keeps trying; no alert meanwhile
         else:
             self.alipay = AlipayClient(settings, http=http, clock=self._clock)
         sender = AlipayOrderSender(settings, self.alipay, lambda: self._parking_id)
         self.relays[ALIPAY] = self._relay(ALIPAY, sender.send, sync, hold=self._alipay_hold)
+        if await self._alipay_hold() and self._sandbox_lot_pending is None:
+            self._on_alert("alipay_lot_unregistered", self._lot_reason)
+
+    async def _register_sandbox_lot(self, settings: AlipaySettings, *, retry_later: bool = False) -> bool:
+        """Register the sandbox's lot (at start). True when the emulator was not reached and ``retry_later``:
+        one in a process of its own (the demo starts it beside the booth) may still be starting."""
+        assert self.alipay is not None
+        try:
+            await register_lot(
+                self.alipay, self._store, settings, self._run, actor="engine", clock=self._clock
+            )
+        except LotRegistrationError as exc:
+            if retry_later and exc.retry:
+                return True
+            log.info("sandbox lot: %s", exc)
+        return False
+
+    async def _sandbox_lot_loop(self, settings: AlipaySettings) -> None:
+        """Try the sandbox lot's registration again until the emulator answers (a while), then let the hold
+        say what is wrong as for any unregistered lot."""
+        deadline = time.monotonic() + _SANDBOX_LOT_WAIT_S
+        while time.monotonic() < deadline:
+            await asyncio.sleep(_SANDBOX_LOT_RETRY_S)
+            if not await self._register_sandbox_lot(settings, retry_later=True):
+                break
+        self._sandbox_lot_pending = None
+        self._lot_checked_at = -float("inf")  # look the registration up now
         if await self._alipay_hold():
             self._on_alert("alipay_lot_unregistered", self._lot_reason)
+        if (relay := self.relays.get(ALIPAY)) is not None:
+            relay.wake()  # what waited for the lot goes now
 
     async def _start_tmall(self, settings: TmallSettings, sync: SyncSettings) -> None:
         http = self._http_client(sync)
@@ -735,6 +772,8 @@ class CloudSync:
     def tasks(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
         """The coroutines the engine runs as tasks: each relay, and the status refresher."""
         jobs = [(f"{cloud}-relay", relay.run()) for cloud, relay in self.relays.items()]
+        if self._sandbox_lot_pending is not None:
+            jobs.append(("alipay-sandbox-lot", self._sandbox_lot_loop(self._sandbox_lot_pending)))
         jobs.append(("sync-status", self._status_loop()))
         return jobs
 

@@ -9,6 +9,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -250,6 +251,68 @@ def test_a_refused_connection_is_retried_until_the_gateway_is_back(
     wait_until(lambda: outbox(r, "alipay")[0][1] == "sent", what="the order once the gateway is back")
     [biz] = emulator.orders.values()
     assert biz["parking_id"] == "PI42"  # from the settings: the lot was registered elsewhere
+
+
+def test_a_sandbox_emulator_in_a_process_of_its_own_gets_the_lot_registered_once_it_listens(
+    make_engine: MakeEngine, tmp_path: Path, outside: OutsideLoop
+) -> None:
+    """`booth --demo` runs the emulators beside the booth (sandbox_url): the engine may start first, so the
+    sandbox lot's registration is made again until the emulator answers, and the engine starts none itself."""
+    keys = KeyFiles(tmp_path)
+    with socket.socket() as probe:  # a port nothing listens on (yet)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/gateway.do"
+    r = make_engine(alipay={**keys.settings("sandbox"), "sandbox_url": url}, sync=FAST)
+    time.sleep(0.5)  # registration attempts are refused meanwhile
+    assert r.engine.cloud_sync is not None and r.engine.cloud_sync.alipay_emulator is None
+    emulator = outside.run(keys.emulator(port=port))
+    wait_until(lambda: emulator.lots, what="the lot registered once the emulator listens")
+    [parking_id] = list(emulator.lots)
+    alipay_exit(r, "苏A12345")
+    wait_until(lambda: outbox(r, "alipay") == [("order_sync", "sent", 0, None)], what="the order sent")
+    [biz] = emulator.orders.values()
+    assert biz["parking_id"] == parking_id
+    assert not [e for e in r.events if isinstance(e, AlertRaised) and e.kind == "alipay_lot_unregistered"]
+
+
+def test_a_sandbox_emulator_that_never_answers_leaves_alipay_held_with_the_alert(
+    make_engine: MakeEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("booth.sync._SANDBOX_LOT_WAIT_S", 0.5)
+    keys = KeyFiles(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    alipay = {**keys.settings("sandbox"), "sandbox_url": f"http://127.0.0.1:{port}/gateway.do"}
+    r = make_engine(alipay=alipay, sync=FAST)
+    wait_until(
+        lambda: any(isinstance(e, AlertRaised) and e.kind == "alipay_lot_unregistered" for e in r.events),
+        what="the alert once the emulator did not answer in time",
+    )
+    assert "not registered" in r.engine.sync_status().cloud("alipay").held
+
+
+def test_sandbox_url_needs_the_sandbox_gateway_and_the_emulators_keys(tmp_path: Path) -> None:
+    keys = KeyFiles(tmp_path)
+    base = {**keys.settings("sandbox"), "sandbox_url": "http://127.0.0.1:1/gateway.do"}
+    real = {**base, "gateway_url": "https://openapi.alipay.com/gateway.do"}
+    no_keys = {k: v for k, v in base.items() if not k.endswith("_file")}
+    for alipay, problem in (
+        (real, 'sandbox_url is for gateway_url = "sandbox"'),
+        ({**base, "sandbox_url": "127.0.0.1:1"}, "must be an http(s) URL or empty"),
+        (no_keys, "app_private_key"),
+    ):
+        data = {
+            "park": {"name": "x"},
+            "bolink": {"base_url": "sandbox", "union_id": "1", "park_id": "1", "ukey": "k", "local_id": "l"},
+            "lanes": [{"id": "X1", "name": "x", "direction": "exit", "channel_id": "X1"}],
+            "database": {"url": f"sqlite:///{tmp_path / 'never.sqlite'}"},
+            "alipay": alipay,
+        }
+        with pytest.raises(ConfigError) as caught:
+            settings_from_mapping(data)
+        assert any(problem in p for p in caught.value.problems), caught.value.problems
 
 
 def test_breaker_opens_half_opens_and_closes_and_nothing_is_lost(

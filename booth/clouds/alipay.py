@@ -250,6 +250,13 @@ def public_key_pem(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> str:
     ).decode()
 
 
+def private_key_pem(key: rsa.RSAPrivateKey) -> str:
+    """Unencrypted PKCS#8 PEM of a throwaway key (the sandbox's; real keys are the operator's files)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+
+
 # -- signing -----------------------------------------------------------------------------------------------
 
 
@@ -491,6 +498,11 @@ class AlipaySettings(_Section):
     order_pay_type: Literal["1", "2"] = Field("1", description="order.sync pay_type: 1 online, 2 auto-debit.")
     request_timeout_s: float = Field(10.0, gt=0, le=60, description="Overall timeout of one gateway call.")
     sandbox_port: int = Field(0, ge=0, le=65535, description="Port of the embedded emulator (0 = any free).")
+    sandbox_url: str = Field(
+        "",
+        description='With gateway_url = "sandbox": the gateway URL of an emulator that runs in a process of '
+        "its own (the demo's), whose keys are given here; empty = the booth starts the emulator itself.",
+    )
     lot: AlipayLotSettings | None = Field(
         None,
         description="[alipay.lot]: the lot's details, needed once to register it (parkinglotinfo.create).",
@@ -503,6 +515,13 @@ class AlipaySettings(_Section):
             raise ValueError(f'must be an http(s) URL or "sandbox", got {value!r}')
         return value
 
+    @field_validator("sandbox_url")
+    @classmethod
+    def _sandbox_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"must be an http(s) URL or empty, got {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _keys_usable(self) -> AlipaySettings:
         """Load both keys now, so a bad key is reported at start (and by ``booth config check``)."""
@@ -510,7 +529,11 @@ class AlipaySettings(_Section):
             bool(self.app_private_key.get_secret_value().strip()) or self.app_private_key_file is not None
         )
         public_given = bool(self.alipay_public_key.strip()) or self.alipay_public_key_file is not None
-        if self.is_sandbox and not private_given and not public_given:
+        if self.sandbox_url and not self.is_sandbox:
+            raise ValueError(
+                f'sandbox_url is for gateway_url = "sandbox"; the gateway is {self.gateway_url!r}'
+            )
+        if self.is_sandbox and not self.sandbox_url and not private_given and not public_given:
             return self  # the engine makes throwaway keys for the emulator
         app_key = self.load_app_private_key()
         alipay_key = self.load_alipay_public_key()

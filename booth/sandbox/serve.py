@@ -6,8 +6,8 @@ process holds only the booth. This runs the emulators asked for on one loop on 1
 JSON line with their URLs; Alipay and TOP serve what they accepted at ``/_emulator/stats``. It stops on
 SIGTERM, SIGINT or when its standard input closes (so it never outlives the process that started it).
 
-python -m booth.sandbox.serve [--alipay-app-public-key FILE --alipay-private-key FILE [--alipay-app-id ID]]
-    [--top-app-key KEY --top-secret SECRET] [--latency-ms N]
+python -m booth.sandbox.serve [--alipay-app-public-key FILE --alipay-private-key FILE [--alipay-app-id ID]
+    [--alipay-port N]] [--top-app-key KEY --top-secret SECRET [--top-port N]] [--latency-ms N]
     [--bolink-union-id U --bolink-park-id P --bolink-ukey K [--bolink-port N] [--bolink-autopay-s S]]
 """
 
@@ -42,13 +42,19 @@ async def serve(args: argparse.Namespace, app_public_pem: str | None, alipay_pri
     latency = args.latency_ms / 1000
     alipay = (
         AlipayGatewayEmulator(
-            app_public_pem, alipay_private_pem, app_id=args.alipay_app_id, latency_s=latency
+            app_public_pem,
+            alipay_private_pem,
+            app_id=args.alipay_app_id,
+            latency_s=latency,
+            port=args.alipay_port,
         )
         if app_public_pem is not None and alipay_private_pem is not None
         else None
     )
     top = (
-        TopRouterEmulator(args.top_app_key, args.top_secret, latency_s=latency) if args.top_app_key else None
+        TopRouterEmulator(args.top_app_key, args.top_secret, latency_s=latency, port=args.top_port)
+        if args.top_app_key
+        else None
     )
     bolink = None
     if args.bolink_union_id:
@@ -92,8 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--alipay-app-public-key", metavar="FILE")
     parser.add_argument("--alipay-private-key", metavar="FILE")
     parser.add_argument("--alipay-app-id", default=None)
+    parser.add_argument("--alipay-port", type=int, default=0, help="its port on 127.0.0.1 (0 = any free)")
     parser.add_argument("--top-app-key", default="")
     parser.add_argument("--top-secret", default="")
+    parser.add_argument("--top-port", type=int, default=0, help="its port on 127.0.0.1 (0 = any free)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay of every answer (Alipay, TOP)")
     parser.add_argument("--bolink-union-id", default="", help="run the Bolink sandbox for this union id")
     parser.add_argument("--bolink-park-id", default="")

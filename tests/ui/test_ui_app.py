@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -121,11 +122,37 @@ def test_booth_demo_opens_the_window_on_the_sandbox(
     def inspect(window: BoothWindow) -> None:
         seen["title"] = window.windowTitle()
         seen["lanes"] = [panel.view.name for panel in window.panels.values()]
-        # the demo's Bolink emulator runs in a child process on loopback, listening by now
-        url = urlsplit(window.engine.settings.bolink.base_url)
-        with socket.create_connection((url.hostname or "", url.port or 0), timeout=5):
-            seen["bolink"] = url.hostname
-        seen["in_process_sandbox"] = window.engine.sandbox is not None
+        # the demo's emulators run in a child process on loopback, listening by now (or soon: it starts
+        # beside the booth)
+        settings = window.engine.settings
+        assert settings.alipay is not None and settings.tmall is not None
+        for name, address in (
+            ("bolink", settings.bolink.base_url),
+            ("alipay", settings.alipay.sandbox_url),
+            ("tmall", settings.tmall.gateway_url),
+        ):
+            url = urlsplit(address)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with socket.create_connection((url.hostname or "", url.port or 0), timeout=5):
+                        seen[name] = url.hostname
+                    break
+                except ConnectionRefusedError:
+                    assert time.monotonic() < deadline, f"the demo's {name} emulator is not listening"
+                    time.sleep(0.05)
+        assert window.engine.sync_started.wait(10)
+        sync = window.engine.cloud_sync
+        assert sync is not None
+        seen["in_process_emulators"] = [
+            kind
+            for kind, running in (
+                ("bolink", window.engine.sandbox),
+                ("alipay", sync.alipay_emulator),
+                ("tmall", sync.tmall_emulator),
+            )
+            if running is not None
+        ]
         window.close()
 
     watcher = when_ready(inspect)
@@ -135,7 +162,9 @@ def test_booth_demo_opens_the_window_on_the_sandbox(
         "title": "收费亭 — 演示停车场",
         "lanes": ["东出口", "西出口"],
         "bolink": "127.0.0.1",
-        "in_process_sandbox": False,
+        "alipay": "127.0.0.1",
+        "tmall": "127.0.0.1",
+        "in_process_emulators": [],
     }
     assert (demo_dir / "demo.sqlite").exists()
     assert not booth.cli._demo_children  # the emulator process is stopped with the command
