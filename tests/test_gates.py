@@ -18,7 +18,8 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from booth.config import ModbusTcpGateSettings, SimulatedGateSettings
-from booth.devices.gates import GateDriver, GateFault, ModbusTcpGate, SimulatedGate, make_gate
+from booth.devices.gates import GateDriver, GateFault, SimulatedGate, make_gate
+from booth.devices.modbus_gates import ModbusTcpGate
 
 FC_READ_COILS, FC_READ_INPUTS, FC_WRITE_COIL = 1, 2, 5
 DEADLINE_S = 5.0

@@ -19,7 +19,8 @@ import serial  # type: ignore[import-untyped]
 from pymodbus.client import AsyncModbusSerialClient, ModbusBaseClient
 
 from booth.config import LcusRelayGateSettings, ModbusRtuGateSettings
-from booth.devices.gates import _PYMODBUS_TIMEOUT_MARGIN_S, GateDriver, GateFault, ModbusRelayGate
+from booth.devices.gates import GateDriver, GateFault
+from booth.devices.modbus_gates import _PYMODBUS_TIMEOUT_MARGIN_S, ModbusRelayGate
 
 log = logging.getLogger(__name__)
 
