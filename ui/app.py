@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import getpass
+import linecache
 import logging
 import signal
 import socket
@@ -90,7 +91,12 @@ def freeze_startup_objects() -> None:
     """Move everything allocated so far (modules, the window, the engine's tables) out of the cyclic
     collector's reach: a full collection then scans only what was made since, instead of pausing every
     thread — the GUI's included — for tens of milliseconds. Only the young generations are collected first:
-    a full collection here stalled the window for ~110 ms just as its lanes appeared, to free little."""
+    a full collection here stalled the window for ~110 ms just as its lanes appeared, to free little.
+
+    First the module sources PySide6's import hook read are dropped: it checks every module an import
+    statement names for ``from __feature__ import ...`` by reading its file, and linecache keeps them all
+    (~7 MB of strings by the time the lanes show; a traceback reads its files again when it needs them)."""
+    linecache.clearcache()
     gc.collect(1)
     gc.freeze()
 
@@ -104,6 +110,7 @@ def start_voice(window: BoothWindow, settings: Settings) -> Voice:
 
     voice = Voice(enabled=settings.display.voice, parent=window)
     LaneAnnouncer(window.bridge, voice, parent=window)
+    linecache.clearcache()  # what PySide6's import hook read of the modules just imported (see above)
     return voice
 
 
