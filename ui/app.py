@@ -10,7 +10,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QLoggingCategory, QSocketNotifier
@@ -52,8 +52,9 @@ def default_operator() -> str:
 
 
 @contextlib.contextmanager
-def quit_on_os_signals(app: QApplication) -> Iterator[None]:
+def quit_on_os_signals(app: QApplication, before_quit: Callable[[], None] | None = None) -> Iterator[None]:
     """Route SIGINT/SIGTERM into the Qt event loop, so shutdown happens in one place (after ``exec``).
+    ``before_quit`` runs first (kiosk mode lets the window close: Qt's quit asks every window to).
 
     Python runs signal handlers only between bytecodes, and Qt's loop runs in C++: the wake-up fd makes a
     socket readable, its notifier runs (Python) code, and the handler then asks the application to quit.
@@ -71,6 +72,8 @@ def quit_on_os_signals(app: QApplication) -> Iterator[None]:
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("signal %d: closing the window", signum)
+        if before_quit is not None:
+            before_quit()
         app.quit()
 
     notifier.activated.connect(drain)
@@ -143,7 +146,7 @@ def run_window(settings: Settings, *, kiosk: bool = False) -> int:
     window.bridge.engineStarted.connect(lambda _started: freeze_startup_objects())
     window.start_engine()
     try:
-        with quit_on_os_signals(app):
+        with quit_on_os_signals(app, session.guard.allow_exit if session is not None else None):
             code = app.exec()
     finally:
         if watchdog is not None:

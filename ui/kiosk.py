@@ -22,7 +22,7 @@ from typing import cast
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QKeyEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
 
 from booth.config import KioskSettings
 from booth.engine import Engine, EngineError
@@ -30,6 +30,7 @@ from booth.staff import PersonRecord, Role
 from ui.bridge import EngineStarted
 from ui.lock_screen import IdleLock, LockScreen, Verifier
 from ui.main_window import BoothWindow
+from ui.window_input import WindowInput
 
 log = logging.getLogger("ui.kiosk")
 
@@ -83,6 +84,7 @@ class KioskGuard(QObject):
         self.installed = False
         self.exit_allowed = False
         self._cursor_hidden = False
+        self.input: WindowInput | None = None
         lock.exitApproved.connect(self._on_exit_approved)
 
     def install(self) -> None:
@@ -91,9 +93,9 @@ class KioskGuard(QObject):
             return
         self.installed = True
         self.exit_allowed = False
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
+        # keys on the window's QWindow (where a keyboard's keys arrive first), not application-wide: see
+        # ui.window_input. Booth defines no shortcuts, so no ShortcutOverride needs catching elsewhere.
+        self.input = WindowInput(self.window, self)
         if self.hide_cursor:
             QGuiApplication.setOverrideCursor(Qt.CursorShape.BlankCursor)
             self._cursor_hidden = True
@@ -107,9 +109,9 @@ class KioskGuard(QObject):
         if not self.installed:
             return
         self.installed = False
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
+        if self.input is not None:
+            self.input.release()
+            self.input = None
         if self._cursor_hidden:
             QGuiApplication.restoreOverrideCursor()
             self._cursor_hidden = False
@@ -130,8 +132,17 @@ class KioskGuard(QObject):
         if what in _LEAVING:
             self.lock.request_exit()
 
+    def allow_exit(self) -> None:
+        """The program itself is quitting (SIGTERM from systemd, run_window's shutdown): the window may close
+        without anyone's PIN."""
+        if self.installed:
+            log.info("kiosk: the application is quitting; the window may close")
+        self.exit_allowed = True
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         kind = event.type()
+        if self.input is not None and self.input.sees_show(watched, event):
+            return False
         if kind in _KEY_EVENTS and isinstance(event, QKeyEvent):
             what = escape_name(event)
             if what is None:
@@ -140,11 +151,6 @@ class KioskGuard(QObject):
             if kind == QEvent.Type.KeyPress and not event.isAutoRepeat():
                 self._refuse(what)
             return True
-        if kind == QEvent.Type.Quit and watched is QApplication.instance():
-            # the program itself quits (SIGTERM from systemd, run_window's shutdown): no PIN to ask anyone for
-            log.info("kiosk: the application is quitting; the window may close")
-            self.exit_allowed = True
-            return False
         if watched is self.window and kind == QEvent.Type.Close and not self.exit_allowed:
             event.ignore()
             self._refuse("close")

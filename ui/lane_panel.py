@@ -95,6 +95,19 @@ def _set_tone(widget: QWidget, tone: str) -> None:
         widget.style().polish(widget)
 
 
+def _show_page(stack: QStackedWidget, index: int) -> None:
+    """Switch pages only when it changes: Qt's call lets go of the GIL, and taking it back from a busy engine
+    thread costs up to a switch interval each time (a lane redraws on every step of every car)."""
+    if stack.currentIndex() != index:
+        stack.setCurrentIndex(index)
+
+
+def _set_shown(widget: QWidget, shown: bool) -> None:
+    """``setVisible`` only when it changes (same reason as :func:`_show_page`)."""
+    if widget.isHidden() == shown:
+        widget.setVisible(shown)
+
+
 def _label(name: str, text: str = "") -> QLabel:
     label = QLabel(text)
     label.setObjectName(name)
@@ -449,10 +462,13 @@ class LanePanel(QFrame):
         self.change.setText(self.tr("找零 %1").replace("%1", yuan(v.change_fen))
                             if v.change_fen is not None and v.plate else "")
         if self.compact:  # an empty line's room goes to the QR
-            self.change.setVisible(bool(self.change.text()))
+            _set_shown(self.change, bool(self.change.text()))
         self._render_qr(v)
         for action, button in self.action_buttons.items():
-            button.setEnabled(action_allowed(action, v))
+            allowed = action_allowed(action, v)
+            # its own flag (not isEnabled(), which a disabled parent also turns off); changes only
+            if button.testAttribute(Qt.WidgetAttribute.WA_ForceDisabled) == allowed:
+                button.setEnabled(allowed)
 
     def _render_qr(self, v: LaneView) -> None:
         """While money is due: the QR (or why there is none) under the plate; otherwise the photo there."""
@@ -460,17 +476,17 @@ class LanePanel(QFrame):
         if paying and v.code_url:
             self.qr.set_url(v.code_url)
             self.qr_caption.setText(self.tr("请用手机扫码支付 %1").replace("%1", yuan(v.due_fen or 0)))
-            self.media.setCurrentIndex(0)
+            _show_page(self.media, 0)
         elif paying:
             self.qr.set_url(None)
             offline = self.bolink_known and not v.bolink_online
             self.qr_missing.setText(self.tr("泊链离线\n暂不能扫码，请收现金") if offline
                                     else self.tr("正在获取付款码…"))
-            self.media.setCurrentIndex(1)
+            _show_page(self.media, 1)
         else:
             self.qr.set_url(None)
-            self.media.setCurrentIndex(2)
-        self.photo_small.setVisible(paying and not self.narrow)
+            _show_page(self.media, 2)
+        _set_shown(self.photo_small, paying and not self.narrow)
 
     def _render_photo(self, path: str | None) -> None:
         if path == self._photo_path and self._photo_loaded:

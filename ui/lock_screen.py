@@ -21,7 +21,6 @@ from typing import Literal
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
-    QApplication,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -35,6 +34,7 @@ from ui.bridge import EngineBridge
 from ui.overlay import CoveringOverlay
 from ui.pin_pad import PinPad
 from ui.style import Sizes
+from ui.window_input import WindowInput
 from ui.wording import refusal_words, state_words
 
 log = logging.getLogger("ui.lock")
@@ -294,8 +294,9 @@ class LockScreen(CoveringOverlay):
 
 
 class IdleLock(QObject):
-    """Locks ``lock`` after ``idle_s`` seconds without a touch, click or key anywhere in the application,
-    while someone is signed in (``lock.attendant``).
+    """Locks ``lock`` after ``idle_s`` seconds without a touch, click or key in its window, while someone is
+    signed in (``lock.attendant``). The input is watched on the window's ``QWindow``, not application-wide
+    (see ``ui.window_input``).
 
     The timer runs only while the window is shown and the booth is not locked; ``idle_s`` 0 never locks.
     """
@@ -311,9 +312,7 @@ class IdleLock(QObject):
         self.timer.setInterval(max(1, round(idle_s * 1000)))
         self.timer.timeout.connect(self._on_idle)
         lock.lockedChanged.connect(self._on_locked_changed)
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
+        self.input = WindowInput(self.window, self)
         self.restart()
 
     @property
@@ -328,9 +327,7 @@ class IdleLock(QObject):
         """Stop for good (the window is closing): no lock, no timer left behind."""
         self.timer.stop()
         self.idle_s = 0
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
+        self.input.release()
 
     @Slot()
     def _on_idle(self) -> None:
@@ -354,9 +351,8 @@ class IdleLock(QObject):
             if self.timer.isActive():
                 self.timer.start()  # someone is here: count again from now
                 self.resets += 1
-        elif watched is self.window:
-            if kind == QEvent.Type.Show:
-                self.restart()
-            elif kind == QEvent.Type.Hide:
-                self.timer.stop()
+        elif self.input.sees_show(watched, event):
+            self.restart()
+        elif watched is self.window and kind == QEvent.Type.Hide:
+            self.timer.stop()
         return False

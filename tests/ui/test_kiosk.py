@@ -10,6 +10,7 @@ import pytest
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QGuiApplication, QKeyEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QPushButton
 
 from booth.config import KioskSettings, Settings
@@ -162,3 +163,24 @@ def test_pin_keys_are_big_enough_to_tap(kiosk: KioskSession, qtbot: Any) -> None
     for button in buttons:
         assert button.width() >= target and button.height() >= target, f"{button.text()!r} is too small"
     # (test_lock_screen unlocks the booth; here the fixture's stop() leaves it to the window's close)
+
+
+def test_the_guard_watches_the_windows_own_qwindow_not_the_whole_application(
+    kiosk: KioskSession, qtbot: Any
+) -> None:
+    """Kiosk mode made the window frameless, which made its QWindow again: the guard and the idle lock
+    follow the current one, where a keyboard's keys arrive (an application-wide filter would run Python for
+    every paint and layout of the booth: see ui/window_input.py)."""
+    window = kiosk.window
+    handle = window.windowHandle()
+    assert handle is not None
+    assert kiosk.guard.input is not None and kiosk.guard.input.handle is handle
+    assert kiosk.idle.input.handle is handle
+    seen: list[str] = []
+    kiosk.guard.refused.connect(seen.append)
+    QTest.keyClick(handle, Qt.Key.Key_F4, Qt.KeyboardModifier.AltModifier)  # through the platform window
+    assert seen == ["Alt+F4"]
+    kiosk.stop()
+    assert kiosk.guard.input is None and kiosk.idle.input.handle is None
+    QTest.keyClick(handle, Qt.Key.Key_F4, Qt.KeyboardModifier.AltModifier)
+    assert seen == ["Alt+F4"]  # no longer watched
