@@ -77,8 +77,9 @@ def child_start(spawned_at: float, run_s: float) -> int:
     if "ready_at" not in found:
         print("the lanes never became ready", file=sys.stderr)
         return 1
-    _report(code=code, imports_s=imported_at - spawned_at, ready_s=found["ready_at"] - spawned_at,
-            exits=exits[0])
+    _report(
+        code=code, imports_s=imported_at - spawned_at, ready_s=found["ready_at"] - spawned_at, exits=exits[0]
+    )
     return 0
 
 
@@ -108,7 +109,10 @@ def child_load(exits: int) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-gui-") as folder:
         # the clouds run in a process of their own, as in `booth --demo` (and as real clouds are elsewhere)
         clouds = start_demo_clouds(Path(folder), autopay_s=None)
-        data = demo_settings(Path(folder), autopay_s=None, clouds=clouds).model_dump(mode="json")
+        demo = demo_settings(Path(folder), autopay_s=None, clouds=clouds)
+        data = demo.model_dump(mode="json")
+        assert demo.tmall is not None  # a JSON dump masks secrets; the TOP emulator in the child checks it
+        data["tmall"]["app_secret"] = demo.tmall.app_secret.get_secret_value()
         data["simulator"]["enabled"] = False
         data["bolink"]["query_start_s"] = 600
         data["logging"]["level"] = "ERROR"
@@ -162,21 +166,26 @@ def child_load(exits: int) -> int:
         while time.monotonic() < settle:
             app.processEvents()
         gaps: list[float] = []
+        ran: list[float] = []  # how much of each gap the GUI thread itself was on a CPU
         at: list[float] = []
-        last = [time.perf_counter()]
+        last = [time.perf_counter(), time.thread_time()]
         started = time.perf_counter()
+        steal_before = _host_steal_s()
 
         def heartbeat() -> None:
-            now = time.perf_counter()
+            now, cpu = time.perf_counter(), time.thread_time()
             gaps.append((now - last[0]) * 1000)
+            ran.append((cpu - last[1]) * 1000)
             at.append(now - started)
-            last[0] = now
+            last[:] = [now, cpu]
             if finished.is_set() or now - started > DEADLINE_S:
                 beat.stop()
                 app.quit()
 
-        drivers = [threading.Thread(target=drive, args=(lane, exits // len(LANES)), name=f"drive-{lane}")
-                   for lane in LANES]
+        drivers = [
+            threading.Thread(target=drive, args=(lane, exits // len(LANES)), name=f"drive-{lane}")
+            for lane in LANES
+        ]
 
         def watch() -> None:
             for d in drivers:
@@ -194,7 +203,14 @@ def child_load(exits: int) -> int:
         beat.start()
         app.exec()
         elapsed = time.perf_counter() - started
+        steal = _host_steal_s() - steal_before
         watcher.join(DEADLINE_S)
+        # the clouds took what the booth sent: a refused sync (say, a wrong secret) would be a lighter load
+        errors += [
+            f"{c.cloud}: {c.dead} dead letter(s): {c.last_error}"
+            for c in engine.sync_status().clouds
+            if c.dead
+        ]
         window.close()
         engine.stop()
         stop_demo_clouds()
@@ -202,18 +218,44 @@ def child_load(exits: int) -> int:
         print("errors:", errors or ["did not finish before the deadline"], file=sys.stderr)
         return 1
     ordered = sorted(gaps)
-    worst = sorted(zip(gaps, at, strict=True), reverse=True)[:5]
-    _report(worst_gaps_ms_at_s=[[round(g, 1), round(t, 2)] for g, t in worst],
-            exits=exits, elapsed_s=elapsed, beats=len(gaps), max_gap_ms=max(gaps),
-            p99_gap_ms=ordered[int(0.99 * (len(ordered) - 1))], median_gap_ms=statistics.median(gaps),
-            lane_updates_drawn=drawn[0])
+    worst = sorted(zip(gaps, ran, at, strict=True), reverse=True)[:5]
+    _report(
+        worst_gaps_ms_gui_cpu_ms_at_s=[[round(g, 1), round(c, 1), round(t, 2)] for g, c, t in worst],
+        gui_cpu_in_max_gap_ms=worst[0][1],
+        host_steal_s=steal,
+        exits=exits,
+        elapsed_s=elapsed,
+        beats=len(gaps),
+        max_gap_ms=max(gaps),
+        p99_gap_ms=ordered[int(0.99 * (len(ordered) - 1))],
+        median_gap_ms=statistics.median(gaps),
+        lane_updates_drawn=drawn[0],
+    )
     return 0
+
+
+def _host_steal_s() -> float:
+    """CPU time the hypervisor gave to other guests (all cores, /proc/stat): a stall while it grows is the
+    VM's, not the booth's."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 # ------------------------------------------------------------------------------------------------ parent
 def run_child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=DEADLINE_S + 60, check=False)
+    done = subprocess.run(
+        [sys.executable, __file__, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S + 60,
+        check=False,
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         output = f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
@@ -231,17 +273,25 @@ def main() -> int:
         load = run_child(["--child-load", str(exits)], env)
     ready = [s["ready_s"] for s in starts]
     imports = statistics.median(s["imports_s"] for s in starts)
-    print(f"`booth --demo` start -> first lane ready: median {statistics.median(ready):.2f} s, "
-          f"worst {max(ready):.2f} s of 3 runs (of which Python + Qt imports {imports:.2f} s)"
-          "  (target <= 1.5 s)")
-    print(f"longest GUI event-loop stall while 2 lanes took {load['exits']} exits "
-          f"in {load['elapsed_s']:.1f} s: {load['max_gap_ms']:.1f} ms (heartbeat 5 ms: median gap "
-          f"{load['median_gap_ms']:.1f} ms, p99 {load['p99_gap_ms']:.1f} ms, "
-          f"{load['lane_updates_drawn']} lane updates drawn)  (target <= 50 ms)")
-    print(f"peak RSS: {max(s['peak_rss_mb'] for s in starts):.0f} MB for `booth --demo` at its start, "
-          f"{demo['peak_rss_mb']:.0f} MB after {DEMO_RUN_S:.0f} s of the demo ({demo['exits']} exits, "
-          "voice on), "
-          f"{load['peak_rss_mb']:.0f} MB for the window under load  (target <= 200 MB)")
+    print(
+        f"`booth --demo` start -> first lane ready: median {statistics.median(ready):.2f} s, "
+        f"worst {max(ready):.2f} s of 3 runs (of which Python + Qt imports {imports:.2f} s)"
+        "  (target <= 1.5 s)"
+    )
+    print(
+        f"longest GUI event-loop stall while 2 lanes took {load['exits']} exits "
+        f"in {load['elapsed_s']:.1f} s: {load['max_gap_ms']:.1f} ms (heartbeat 5 ms: median gap "
+        f"{load['median_gap_ms']:.1f} ms, p99 {load['p99_gap_ms']:.1f} ms, "
+        f"{load['lane_updates_drawn']} lane updates drawn; the GUI thread ran "
+        f"{load['gui_cpu_in_max_gap_ms']:.1f} ms of the longest; host steal {load['host_steal_s']:.2f} s)"
+        "  (target <= 50 ms)"
+    )
+    print(
+        f"peak RSS: {max(s['peak_rss_mb'] for s in starts):.0f} MB for `booth --demo` at its start, "
+        f"{demo['peak_rss_mb']:.0f} MB after {DEMO_RUN_S:.0f} s of the demo ({demo['exits']} exits, "
+        "voice on), "
+        f"{load['peak_rss_mb']:.0f} MB for the window under load  (target <= 200 MB)"
+    )
     return 0
 
 
