@@ -162,6 +162,8 @@ def test_cash_and_wechat_exits_send_nothing_to_alipay(make_engine: MakeEngine) -
     r.engine.cash("X2", cash_due, "张三").result(5)
     wait_until(lambda: r.rows("SELECT COUNT(*) FROM payments WHERE flag IS NULL") == [(2,)], what="both paid")
     assert outbox(r, "alipay") == []  # queued with the payment or never: nothing can come later
+    # (booked is not gone: the WeChat car still has X1's open gate until it passes or its pass times out)
+    wait_until(lambda: r.lane("X1").state is LaneState.IDLE, what="the WeChat car to leave X1")
     # an Alipay exit after them is the only order Alipay ever sees
     result = alipay_exit(r, "苏A00001", lane="X1")
     wait_until(lambda: emulator.accepted, what="the Alipay order")
