@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -31,9 +32,12 @@ from booth.sandbox.top_router import TopRouterEmulator
 
 
 def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """A daemon thread: stdin at EOF (the parent went away) stops the server."""
+    """A daemon thread: stdin at EOF (the parent went away) stops the server. It reads the descriptor itself:
+    a thread blocked in ``sys.stdin.buffer.read()`` holds the buffer's lock, and a Ctrl-C in the terminal
+    (SIGINT to the parent and this child alike) then ended the interpreter with a fatal error at shutdown."""
     with contextlib.suppress(OSError, ValueError):
-        sys.stdin.buffer.read()
+        while os.read(sys.stdin.fileno(), 65536):
+            pass
     with contextlib.suppress(RuntimeError):  # the loop is already closed
         loop.call_soon_threadsafe(stop.set)
 
