@@ -221,7 +221,6 @@ def child_load(exits: int) -> int:
     worst = sorted(zip(gaps, ran, at, strict=True), reverse=True)[:5]
     _report(
         worst_gaps_ms_gui_cpu_ms_at_s=[[round(g, 1), round(c, 1), round(t, 2)] for g, c, t in worst],
-        gui_cpu_in_max_gap_ms=worst[0][1],
         host_steal_s=steal,
         exits=exits,
         elapsed_s=elapsed,
@@ -273,6 +272,7 @@ def main() -> int:
         load = run_child(["--child-load", str(exits)], env)
     ready = [s["ready_s"] for s in starts]
     imports = statistics.median(s["imports_s"] for s in starts)
+    longest_ran_ms = load["worst_gaps_ms_gui_cpu_ms_at_s"][0][1]  # of the longest gap, on the GUI thread
     print(
         f"`booth --demo` start -> first lane ready: median {statistics.median(ready):.2f} s, "
         f"worst {max(ready):.2f} s of 3 runs (of which Python + Qt imports {imports:.2f} s)"
@@ -283,7 +283,7 @@ def main() -> int:
         f"in {load['elapsed_s']:.1f} s: {load['max_gap_ms']:.1f} ms (heartbeat 5 ms: median gap "
         f"{load['median_gap_ms']:.1f} ms, p99 {load['p99_gap_ms']:.1f} ms, "
         f"{load['lane_updates_drawn']} lane updates drawn; the GUI thread ran "
-        f"{load['gui_cpu_in_max_gap_ms']:.1f} ms of the longest; host steal {load['host_steal_s']:.2f} s)"
+        f"{longest_ran_ms:.1f} ms of the longest; host steal {load['host_steal_s']:.2f} s)"
         "  (target <= 50 ms)"
     )
     print(

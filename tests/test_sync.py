@@ -579,32 +579,32 @@ def test_the_demos_clouds_in_their_own_process_accept_everything_the_booth_sends
     """`booth --demo` end to end: the Bolink, Alipay and TOP emulators in the child process take the
     booth's signed requests (its keys and secrets reach the child), so every paid exit is synced to Alipay
     and every arrive, pay and leave reaches Tmall, none refused."""
-    import sqlite3
-
     from booth.cli import start_demo_clouds, stop_demo_clouds
     from booth.engine import Engine
 
     clouds = start_demo_clouds(tmp_path, autopay_s=0.2)
     engine = Engine(demo_settings(tmp_path, autopay_s=0.2, every_s=0.3, clouds=clouds), tick_s=0.05)
+    r = RunningEngine(engine, tmp_path / "demo.sqlite")
     engine.start()
     try:
         wait_until(lambda: engine.exits_completed >= 2, timeout=30, what="two demo exits")
+        sql = "SELECT cloud, kind, state, last_error FROM outbox"
 
-        def rows() -> list[tuple[Any, ...]]:
-            with sqlite3.connect(tmp_path / "demo.sqlite") as con:
-                return con.execute("SELECT cloud, kind, state, attempts, last_error FROM outbox").fetchall()
+        def all_sent() -> bool:
+            rows = r.rows(sql)
+            kinds = {(cloud, kind) for cloud, kind, _, _ in rows}
+            wanted = {("alipay", "order_sync"), ("tmall", "backflow_pay"), ("tmall", "backflow_leave")}
+            return kinds >= wanted and all(state == "sent" for _, _, state, _ in rows)
 
-        wait_until(
-            lambda: (
-                {(cloud, kind) for cloud, kind, *_ in rows()}
-                >= {("alipay", "order_sync"), ("tmall", "backflow_pay"), ("tmall", "backflow_leave")}
-                and all(state == "sent" for _, _, state, *_ in rows())
-            ),
-            timeout=15,
-            what="the demo's syncs to reach the emulators",
-        )
+        wait_until(all_sent, timeout=15, what="the demo's syncs to reach the emulators")
         # the only failures allowed are the child still starting when the booth first called
-        assert all(error is None or "ConnectError" in error for *_, error in rows()), rows()
+        assert all(error is None or "ConnectError" in error for *_, error in r.rows(sql)), r.rows(sql)
+        # the demo's drivers pay with Alipay: one order.sync per payment, queued with it
+        [(payments, syncs)] = r.rows(
+            "SELECT (SELECT COUNT(*) FROM payments),"
+            " (SELECT COUNT(*) FROM outbox WHERE cloud = 'alipay' AND kind = 'order_sync')"
+        )
+        assert payments >= 2 and syncs == payments
     finally:
         engine.stop()
         stop_demo_clouds()
