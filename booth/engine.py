@@ -1000,7 +1000,7 @@ class Engine:
             stay = store.open_stay_for_plate(cmd.plate.text)
             if stay is None:
                 return L.StayNotFound(cmd.plate, cmd.at)
-            paid_fen, last_paid_at = store.paid_total(stay.id)
+            payments = store.counted_payments(stay.id)
             quote = quote_fee(
                 tariff,
                 plate=cmd.plate.text,
@@ -1008,8 +1008,8 @@ class Engine:
                 entry=stay.entry_at,
                 exit=cmd.at,
                 tz=zone,
-                paid_fen=paid_fen,
-                last_paid_at=last_paid_at,
+                paid_fen=sum(fen for _, fen in payments),
+                payments=payments,
             )
             order = store.open_exit_order(
                 stay_id=stay.id,
@@ -1632,7 +1632,7 @@ class Engine:
             stay = store.open_stay_for_plate(car) if car else None
             if stay is None:
                 return None
-            paid, last = store.paid_total(stay.id)
+            payments = store.counted_payments(stay.id)
             return stay.order_id, quote_fee(
                 tariff,
                 plate=car,
@@ -1640,8 +1640,8 @@ class Engine:
                 entry=stay.entry_at,
                 exit=at,
                 tz=zone,
-                paid_fen=paid,
-                last_paid_at=last,
+                paid_fen=sum(fen for _, fen in payments),
+                payments=payments,
             )
 
         found = await self._db(work)

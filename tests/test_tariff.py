@@ -898,3 +898,87 @@ def test_every_line_carries_its_phrase(name: str) -> None:
             assert line.label == line.phrase.text
             codes.add(line.phrase.code)
     assert codes
+
+
+# --- grace only after a payment that settled the whole fee due at its moment (issue 13, item 1) -------------
+
+
+@pytest.mark.parametrize("paid", [1, 250, 699])
+def test_a_partial_payment_never_earns_grace(paid: int) -> None:
+    # entry 09:00; at 10:30 the fee is 700 and only part of it is paid; the exit at 10:35 owes 900 - paid
+    result = quote(PLAIN, "2024-05-01 09:00", "2024-05-01 10:35", paid_fen=paid, last_paid_at=at("2024-05-01 10:30"))
+    assert (result.due_fen, result.rule) == (900 - paid, "charged")
+
+
+def test_partial_payments_that_add_up_to_the_fee_earn_grace_from_the_last_of_them() -> None:
+    payments = [(at("2024-05-01 10:00"), 300), (at("2024-05-01 10:30"), 400)]  # 700 = the fee at 10:30
+    result = quote(PLAIN, "2024-05-01 09:00", "2024-05-01 10:40", paid_fen=700, payments=payments)
+    assert (result.due_fen, result.rule) == (0, "grace")
+    # the first of them alone settled nothing (the fee at 10:00 was 500): 10:12 is not within its grace
+    early = quote(PLAIN, "2024-05-01 09:00", "2024-05-01 10:12", paid_fen=300, payments=payments[:1])
+    assert (early.due_fen, early.rule) == (500 + 200 - 300, "charged")
+
+
+def test_a_full_settlement_keeps_its_grace_after_a_later_partial_top_up() -> None:
+    # 700 settles the fee at 10:30; a stray 1 fen at 10:40 (fee 900 then) settles nothing but takes nothing away
+    payments = [(at("2024-05-01 10:30"), 700), (at("2024-05-01 10:40"), 1)]
+    result = quote(PLAIN, "2024-05-01 09:00", "2024-05-01 10:44", paid_fen=701, payments=payments)
+    assert (result.due_fen, result.rule) == (0, "grace")
+    later = quote(PLAIN, "2024-05-01 09:00", "2024-05-01 10:46", paid_fen=701, payments=payments)
+    assert (later.due_fen, later.rule) == (900 - 701, "charged")
+
+
+def test_a_payment_made_while_nothing_was_due_earns_no_grace() -> None:
+    # 1 fen paid within the free minutes "covers" a fee of 0: the exit at 09:20 still owes the first hour
+    result = quote(PLAIN, "2024-05-01 09:00", "2024-05-01 09:20", paid_fen=1, last_paid_at=at("2024-05-01 09:05"))
+    assert (result.due_fen, result.rule) == (500 - 1, "charged")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"paid_fen": 5, "payments": [(at("2024-05-01 10:00"), 4)]}, "add up to 4 fen but paid_fen is 5"),
+        ({"paid_fen": 1, "payments": [(datetime(2024, 5, 1, 10), 1)]}, r"payments\[0\] time .* no time zone"),
+        ({"paid_fen": 1, "payments": [(at("2024-05-01 08:00"), 1)]}, r"payments\[0\] at .* is before entry"),
+        ({"paid_fen": 1, "payments": [(at("2024-05-01 10:00"), True)]}, r"payments\[0\] amount must be"),
+        ({"paid_fen": 1, "payments": ["x"]}, r"payments\[0\] must be a \(paid at, fen\) pair"),
+        (
+            {"paid_fen": 1, "payments": [(at("2024-05-01 10:00"), 1)], "last_paid_at": at("2024-05-01 10:00")},
+            "either payments or last_paid_at",
+        ),
+    ],
+)
+def test_bad_payment_lists_are_refused_by_name(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(TariffError, match=message):
+        quote(PLAIN, "2024-05-01 09:00", "2024-05-01 10:35", **kwargs)
+
+
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_grace_oracle_over_random_payment_histories(seed: int) -> None:
+    """The rule, checked from gross prices alone: a quote waives the rest only when the exit is within grace of
+    a moment at which the payments made by then covered a fee of more than nothing; otherwise it asks for
+    exactly the gross fee less what was paid."""
+    rng = random.Random(f"grace oracle {seed}")
+    entry = at("2024-05-01 09:00")
+
+    def gross(until: datetime) -> int:
+        return quote_fee(PLAIN, plate="苏A12345", colour="blue", entry=entry, exit=until, tz=TZ).gross_fen
+
+    for _ in range(150):
+        moments = sorted(entry + timedelta(minutes=rng.randrange(0, 600), seconds=rng.randrange(60))
+                         for _ in range(rng.randrange(1, 4)))  # fmt: skip
+        payments = [(m, rng.choice([1, 100, 200, 500, gross(m), gross(m) + 1, max(gross(m) - 1, 0)]))
+                    for m in moments]  # fmt: skip
+        paid = sum(fen for _, fen in payments)
+        exit = moments[-1] + timedelta(minutes=rng.randrange(0, 40), seconds=rng.randrange(60))
+        result = quote_fee(PLAIN, plate="苏A12345", colour="blue", entry=entry, exit=exit, tz=TZ,
+                           paid_fen=paid, payments=payments)  # fmt: skip
+        owed = max(gross(exit) - paid, 0)
+        settled_moments = [
+            m for i, (m, _) in enumerate(payments)
+            if (g := gross(m)) > 0 and sum(fen for _, fen in payments[: i + 1]) >= g
+        ]  # fmt: skip
+        graced = any(exit - m <= timedelta(minutes=PLAIN.grace_minutes) for m in settled_moments)
+        assert result.due_fen == (0 if graced else owed), (payments, exit, result.breakdown())

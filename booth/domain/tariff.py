@@ -30,8 +30,11 @@ How a stay is priced (each choice is pinned by tests/test_tariff.py):
 * **Monthly passes and whitelist.** Whitelisted plates never pay. A pass is valid from ``valid_from``
   00:00 to the end of ``valid_to`` (lot time); the time it covers is free.
 * **Deductions.** Discount first, then what was already paid; the due amount is never negative and an
-  excess is not refunded (the deduction line says how much of it was used). If something is still due, a
-  payment (``paid_fen`` > 0) made at most ``grace_minutes`` before exit waives it.
+  excess is not refunded (the deduction line says how much of it was used). If something is still due, it
+  is waived when the exit is at most ``grace_minutes`` after a payment that **settled the whole fee due at
+  that payment's moment** (the payments made by then, with the discount, cover the gross fee of the stay up
+  to then, and that fee was more than nothing). A partial payment never earns grace, nor does one made while
+  nothing was due yet: the rest is asked for.
 
 Each amount paid or discounted gets a line, even when the fee leaves nothing of it to use.
 
@@ -44,7 +47,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -500,11 +503,18 @@ def quote_fee(
     paid_fen: int = 0,
     discount_fen: int = 0,
     last_paid_at: datetime | None = None,
+    payments: Sequence[tuple[datetime, int]] = (),
 ) -> Quote:
     """Price a stay from ``entry`` to ``exit`` and deduct what was paid or discounted (see module doc).
 
+    ``payments`` are the counted payments of the stay as (paid at, fen); their sum must be ``paid_fen``. They
+    decide the grace rule: grace runs from the latest payment after which everything paid by then covered the
+    gross fee up to then. ``last_paid_at`` is the short form for one payment of the whole ``paid_fen`` at
+    that moment. A payment without its time never earns grace.
+
     Raises TariffError, naming the argument, for naive datetimes, exit before entry, a payment before entry,
-    negative or non-integer amounts, an unknown plate colour, or an implausibly long stay.
+    negative or non-integer amounts, payments that do not add up to ``paid_fen``, an unknown plate colour, or
+    an implausibly long stay.
     """
     try:  # subtracting a naive datetime (or a non-datetime) from an aware one raises TypeError
         entry_us = _epoch_us(entry)
@@ -522,6 +532,14 @@ def quote_fee(
         _require_fen("discount_fen", discount_fen)
     if last_paid_at is not None and paid_us is not None and paid_us < entry_us:
         raise TariffError(f"last_paid_at {last_paid_at.isoformat()} is before entry {entry.isoformat()}")
+    if payments:
+        if last_paid_at is not None:
+            raise TariffError("pass either payments or last_paid_at, not both")
+        timed = _timed_payments(payments, entry, entry_us, paid_fen)
+    elif last_paid_at is not None and paid_us is not None and paid_fen:
+        timed = [(paid_us, last_paid_at, paid_fen)]
+    else:
+        timed = []
     if not isinstance(plate, str):
         raise TariffError(f"plate must be text, got {type(plate).__name__}")
     index = tariff._index
@@ -529,33 +547,9 @@ def quote_fee(
     if vehicle_class is None:
         vehicle_class = vehicle_class_for(tariff, colour)
     stay = _Stay(tariff, entry, entry_us, exit, exit_us, tz)
-
     key = plate if plate.isalnum() and plate.isupper() else _plate_key(plate)
     lines: list[QuoteLine] = []
-    gross = 0
-    rule: Rule
-    if key in index.whitelist:
-        rule = "whitelist"
-        lines.append(_line(say("tariff.whitelist", plate=key), 0))
-    else:
-        parts = [(0, stay.duration)]
-        passes = index.passes.get(key)
-        if passes:
-            parts = stay.outside_passes(passes, lines)
-        free = tariff.free_minutes
-        if not parts:
-            rule = "monthly_pass"
-        elif (parts[0][1] - parts[0][0] if len(parts) == 1 else sum(hi - lo for lo, hi in parts)) <= free:
-            rule = "free_minutes"
-            lines.append(_line(say("tariff.free_minutes", minutes=free), 0))
-        else:
-            rule = "charged"
-            if free and not tariff.charge_free_minutes_when_exceeded:
-                lines.append(_line(say("tariff.free_minutes_first", minutes=free), 0))
-                parts = _without_first_minutes(parts, free)
-            show_range = len(parts) > 1
-            for lo, hi in parts:
-                gross += stay.price_part(tariff.classes[vehicle_class], lo, hi, show_range, lines)
+    gross, rule = _charge(tariff, stay, key, vehicle_class, lines)
 
     remaining = gross
     if discount_fen or paid_fen:
@@ -572,12 +566,7 @@ def quote_fee(
                 remaining -= used
     if gross and remaining == 0 and (paid_fen or discount_fen):
         rule = "paid"
-    elif (
-        remaining
-        and paid_fen
-        and paid_us is not None
-        and exit_us - paid_us <= tariff.grace_minutes * _US_PER_MINUTE
-    ):
+    elif remaining and timed and _grace_applies(tariff, stay, exit_us, key, vehicle_class, timed, discount_fen):
         lines.append(_line(say("tariff.grace", minutes=tariff.grace_minutes), -remaining))
         remaining = 0
         rule = "grace"
@@ -593,6 +582,91 @@ def quote_fee(
         rule=rule,
         lines=tuple(lines),
     )
+
+
+def _charge(
+    tariff: TariffSettings, stay: _Stay, key: str, vehicle_class: str, lines: list[QuoteLine]
+) -> tuple[int, Rule]:
+    """The gross fee of ``stay`` and the rule that priced it, its charge lines appended to ``lines``."""
+    index = tariff._index
+    if key in index.whitelist:
+        lines.append(_line(say("tariff.whitelist", plate=key), 0))
+        return 0, "whitelist"
+    parts = [(0, stay.duration)]
+    passes = index.passes.get(key)
+    if passes:
+        parts = stay.outside_passes(passes, lines)
+    free = tariff.free_minutes
+    if not parts:
+        return 0, "monthly_pass"
+    if (parts[0][1] - parts[0][0] if len(parts) == 1 else sum(hi - lo for lo, hi in parts)) <= free:
+        lines.append(_line(say("tariff.free_minutes", minutes=free), 0))
+        return 0, "free_minutes"
+    if free and not tariff.charge_free_minutes_when_exceeded:
+        lines.append(_line(say("tariff.free_minutes_first", minutes=free), 0))
+        parts = _without_first_minutes(parts, free)
+    show_range = len(parts) > 1
+    gross = 0
+    for lo, hi in parts:
+        gross += stay.price_part(tariff.classes[vehicle_class], lo, hi, show_range, lines)
+    return gross, "charged"
+
+
+def _timed_payments(
+    payments: Sequence[tuple[datetime, int]], entry: datetime, entry_us: int, paid_fen: int
+) -> list[tuple[int, datetime, int]]:
+    """Check the counted payments and return them as (epoch µs, paid at, fen), oldest first."""
+    timed: list[tuple[int, datetime, int]] = []
+    total = 0
+    for index, item in enumerate(payments):
+        try:
+            at, fen = item
+        except (TypeError, ValueError):
+            raise TariffError(f"payments[{index}] must be a (paid at, fen) pair, got {item!r}") from None
+        if not isinstance(at, datetime):
+            raise TariffError(f"payments[{index}] time must be a datetime, got {type(at).__name__}")
+        _require_aware(f"payments[{index}] time", at)
+        _require_fen(f"payments[{index}] amount", fen)
+        at_us = _epoch_us(at)
+        if at_us < entry_us:
+            raise TariffError(f"payments[{index}] at {at.isoformat()} is before entry {entry.isoformat()}")
+        timed.append((at_us, at, fen))
+        total += fen
+    if total != paid_fen:
+        raise TariffError(f"payments add up to {total} fen but paid_fen is {paid_fen}")
+    timed.sort(key=lambda item: item[0])
+    return timed
+
+
+def _grace_applies(
+    tariff: TariffSettings,
+    stay: _Stay,
+    exit_us: int,
+    key: str,
+    vehicle_class: str,
+    timed: list[tuple[int, datetime, int]],
+    discount_fen: int,
+) -> bool:
+    """Whether the exit is within grace of a payment that settled the whole fee due at its moment: the money
+    paid by then (and the discount) covers the gross fee of the stay from entry to that payment, and that
+    fee was not nothing."""
+    limit = tariff.grace_minutes * _US_PER_MINUTE
+    paid_by: list[int] = []
+    total = 0
+    for _, _, fen in timed:
+        total += fen
+        paid_by.append(total)
+    for index in range(len(timed) - 1, -1, -1):
+        at_us, at, _ = timed[index]
+        if index + 1 < len(timed) and timed[index + 1][0] == at_us:
+            continue  # several payments at one instant count together, at the last of them
+        if exit_us - at_us > limit:
+            return False  # older payments are further from the exit still
+        then = _Stay(tariff, stay.entry_local, stay.entry_us, at, at_us, stay.tz)
+        gross_then, _ = _charge(tariff, then, key, vehicle_class, [])
+        if gross_then and paid_by[index] + discount_fen >= gross_then:
+            return True  # (a payment while nothing was due yet settled no fee: it earns no grace)
+    return False
 
 
 def _without_first_minutes(parts: list[tuple[int, int]], minutes: int) -> list[tuple[int, int]]:

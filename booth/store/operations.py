@@ -203,6 +203,19 @@ class Store:
             ).one()
             return int(total), last
 
+    def counted_payments(self, stay_id: int) -> list[tuple[datetime, int]]:
+        """The money counted for this stay (flagged payments excluded) as (paid at, fen), oldest first: the
+        tariff needs each payment's moment for its grace rule."""
+        stay_id = _row_id("stay_id", stay_id)
+        with self._read("counted_payments") as session:
+            _get(session, Stay, stay_id, "stay")
+            rows = session.execute(
+                select(Payment.paid_at, Payment.amount_fen)
+                .where(Payment.stay_id == stay_id, Payment.flag.is_(None))
+                .order_by(Payment.paid_at, Payment.id)
+            ).all()
+            return [(row.paid_at, int(row.amount_fen)) for row in rows]
+
     def open_exit_order(
         self,
         *,

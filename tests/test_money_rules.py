@@ -1,0 +1,108 @@
+"""The money rules an outsider broke on the landed main (issue 13), end to end: a real engine thread, the Bolink
+sandbox over loopback HTTP, a real SQLite file. Each test failed before its fix."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from booth.domain.lane import LaneState
+from booth.engine import AlertRaised
+from tests.conftest import RunningEngine, wait_until
+from tests.test_engine import bring_car, delivered_in_order, gate
+
+MakeEngine = Callable[..., RunningEngine]
+_trade_nos = itertools.count(1)
+
+
+def push_result(r: RunningEngine, order_id: str, total_fen: int, *, channel: str = "X1", state: int = 1) -> str:
+    """Bolink pushes a payment result of ``total_fen`` for ``order_id``; returns its trade_no."""
+    trade_no = f"T-test-{next(_trade_nos)}"
+    r.engine.sandbox.push(
+        {
+            "service_name": "outpark",
+            "state": state,
+            "order_id": order_id,
+            "trade_no": trade_no,
+            "pay_type": "scancode",
+            "pay_channel": 0,
+            "out_channel_id": channel,
+            "errmsg": "",
+            "pay_time": int(r.engine.now().timestamp()),
+            "total": f"{total_fen // 100}.{total_fen % 100:02d}",
+            "car_number": r.lane("X1").plate or "",
+        }
+    )
+    return trade_no
+
+
+def money_lifts(r: RunningEngine) -> list[tuple[Any, ...]]:
+    return r.rows("SELECT lane_id, reason FROM gate_events WHERE outcome = 'opened' ORDER BY id")
+
+
+def test_a_one_fen_payment_does_not_let_a_car_out_for_free(make_engine: MakeEngine) -> None:
+    r = make_engine()
+    order_id = bring_car(r, "X1", "苏A12345", hours=5)
+    due = r.lane("X1").due_fen
+    assert due > 100
+    push_result(r, order_id, 1)
+    # booked as part of the fee; the lane asks for the rest with a QR, and the gate stays down
+    wait_until(
+        lambda: (v := r.lane("X1")).state is LaneState.AWAITING_PAYMENT and v.due_fen == due - 1 and v.code_url,
+        what="the lane to ask for the rest",
+    )
+    delivered_in_order(r)
+    assert gate(r, "X1").open_count == 0 and money_lifts(r) == []
+    assert r.rows("SELECT amount_fen, flag FROM payments") == [(1, None)]
+    # the remainder settles it: now the gate opens, for money
+    push_result(r, order_id, due - 1)
+    wait_until(lambda: r.engine.exits_completed == 1, what="the exit once the rest is paid")
+    assert money_lifts(r) == [("X1", "paid")]
+    assert r.rows("SELECT SUM(amount_fen) FROM payments WHERE flag IS NULL") == [(due,)]
+
+
+def test_half_the_fee_is_not_half_the_way_out(make_engine: MakeEngine) -> None:
+    r = make_engine()
+    order_id = bring_car(r, "X1", "苏A12346", hours=5)
+    due = r.lane("X1").due_fen
+    push_result(r, order_id, due // 2)
+    wait_until(lambda: r.lane("X1").due_fen == due - due // 2 and r.lane("X1").code_url,
+               what="the rest to be asked for")  # fmt: skip
+    r.engine.cash("X1", due - due // 2, "1001").result(5)  # the attendant takes the rest in cash
+    wait_until(lambda: r.engine.exits_completed == 1, what="the exit after cash")
+    assert money_lifts(r) == [("X1", "cash")]
+
+
+def test_a_one_fen_prepayment_earns_no_grace_at_the_exit(make_engine: MakeEngine) -> None:
+    r = make_engine()
+    r.engine.seed_stay("苏F00002", r.engine.now() - timedelta(hours=4)).result(5)
+    sandbox = r.engine.sandbox
+    price = r.engine.call(sandbox.driver_asks_price(car_number="苏F00002", pay_scene=0)).result(10)
+    answer = r.engine.call(
+        sandbox.driver_prepays(car_number="苏F00002", prepay_fen=1, order_id=price["order_id"])
+    ).result(10)
+    assert answer["state"] == 1  # a prepayment is welcome; it just does not settle the stay
+    r.engine.vehicle_at("X1", "苏F00002").result(5)  # at once: well within the grace minutes
+    full = round(float(price["price"]) * 100)
+    view = wait_until(lambda: (v := r.lane("X1")).state is LaneState.AWAITING_PAYMENT and v.code_url and v,
+                      what="the exit to ask for the rest")  # fmt: skip
+    assert view.due_fen == full - 1
+    assert gate(r, "X1").open_count == 0
+
+
+def test_a_full_prepayment_still_lets_the_car_out_within_grace(make_engine: MakeEngine) -> None:
+    r = make_engine()
+    r.engine.seed_stay("苏F00003", r.engine.now() - timedelta(hours=4)).result(5)
+    sandbox = r.engine.sandbox
+    price = r.engine.call(sandbox.driver_asks_price(car_number="苏F00003", pay_scene=0)).result(10)
+    full = round(float(price["price"]) * 100)
+    answer = r.engine.call(
+        sandbox.driver_prepays(car_number="苏F00003", prepay_fen=full, order_id=price["order_id"])
+    ).result(10)
+    assert answer["state"] == 1
+    r.engine.vehicle_at("X1", "苏F00003").result(5)
+    wait_until(lambda: r.engine.exits_completed == 1, what="the prepaid car to leave")
+    assert money_lifts(r) == [("X1", "free_tariff")]
+    assert not any(isinstance(e, AlertRaised) and e.kind == "unexpected" for e in r.events)
