@@ -1,5 +1,5 @@
-"""The money rules an outsider broke on the landed main (issue 13), end to end: a real engine thread, the Bolink
-sandbox over loopback HTTP, a real SQLite file. Each test failed before its fix."""
+"""The money rules an outsider broke on the landed main (issue 13), end to end: a real engine thread, the
+Bolink sandbox over loopback HTTP, a real SQLite file. Each test failed before its fix."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ MakeEngine = Callable[..., RunningEngine]
 _trade_nos = itertools.count(1)
 
 
-def push_result(r: RunningEngine, order_id: str, total_fen: int, *, channel: str = "X1", state: int = 1) -> str:
+def push_result(
+    r: RunningEngine, order_id: str, total_fen: int, *, channel: str = "X1", state: int = 1
+) -> str:
     """Bolink pushes a payment result of ``total_fen`` for ``order_id``; returns its trade_no."""
     trade_no = f"T-test-{next(_trade_nos)}"
     r.engine.sandbox.push(
@@ -50,7 +52,9 @@ def test_a_one_fen_payment_does_not_let_a_car_out_for_free(make_engine: MakeEngi
     push_result(r, order_id, 1)
     # booked as part of the fee; the lane asks for the rest with a QR, and the gate stays down
     wait_until(
-        lambda: (v := r.lane("X1")).state is LaneState.AWAITING_PAYMENT and v.due_fen == due - 1 and v.code_url,
+        lambda: (
+            (v := r.lane("X1")).state is LaneState.AWAITING_PAYMENT and v.due_fen == due - 1 and v.code_url
+        ),
         what="the lane to ask for the rest",
     )
     delivered_in_order(r)

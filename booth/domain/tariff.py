@@ -566,7 +566,11 @@ def quote_fee(
                 remaining -= used
     if gross and remaining == 0 and (paid_fen or discount_fen):
         rule = "paid"
-    elif remaining and timed and _grace_applies(tariff, stay, exit_us, key, vehicle_class, timed, discount_fen):
+    elif (
+        remaining
+        and timed
+        and _grace_applies(tariff, stay, exit_us, key, vehicle_class, timed, discount_fen)
+    ):
         lines.append(_line(say("tariff.grace", minutes=tariff.grace_minutes), -remaining))
         remaining = 0
         rule = "grace"
