@@ -18,6 +18,7 @@ from booth.clouds.bolink_protocol import (
     UpdateBalance,
     answer_state,
     bad_message_answer,
+    check_downstream_signs,
     compact_json,
     encode_envelope,
     is_already_processed,
@@ -338,7 +339,7 @@ MALFORMED: list[tuple[bytes, str, str | None]] = [
     (_outpark(total=-1), "total: not a valid amount", "outpark"),
     (_outpark(total=True), "total: expected an amount in yuan", "outpark"),
     (_outpark(pay_channel="WeChat"), "pay_channel: expected a non-negative integer", "outpark"),
-    (_outpark().replace(b'"total":1', b'"total":NaN'), "NaN is not a number", None),
+    (_outpark().replace(b'"total":1', b'"total":NaN'), "NaN is not a number", "outpark"),
     (b'{"service_name":"outpark","data":[1]}', "data is not a JSON object but an array", "outpark"),
     (b'{"service_name":"outpark","data":"{oops"}', "data is a string that is not a JSON object", "outpark"),
     (
@@ -453,3 +454,131 @@ def test_no_answer_for_messages_that_expect_none() -> None:
         with pytest.raises(BadMessage) as caught:
             parse_downstream(body)
         assert bad_message_answer(caught.value) is None
+
+
+# -- hostile input (issue #13): every malformed message is a BadMessage with a one-line reason -------------
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+HOSTILE: list[tuple[bytes, str]] = [
+    (_outpark().replace(b'"total":1', b'"total":' + DEEP), "nested too deeply"),
+    (
+        _outpark().replace(b'"total":1', b'"total":' + b"9" * 5000),
+        "total: not a valid amount: a number of 5000",
+    ),
+    (_outpark(total="1e400"), "total: not a valid amount: '1e400'"),
+    (_outpark(total=1e300), "total: not a valid amount"),
+    (_outpark(total="9" * 100), r"total: not a valid amount: '9999"),
+    (_outpark(total="99999999999"), "total: implausibly large amount"),
+    (_outpark().replace(b'"total":1', b'"total":1e400'), "total: not a valid amount"),
+    (_outpark(pay_time="9" * 5000), "pay_time: expected a non-negative integer"),
+    (_outpark(pay_time=10**30), r"pay_time: .* is out of range"),
+    (_outpark(trade_no="T" * 10_000), "trade_no: 10000 characters, at most 64 expected"),
+    (_outpark(order_id="A1\u0000"), "order_id: holds control characters"),
+    (_outpark().replace(b'"A1_1"', b'"A1\\ud800"'), "order_id: holds control characters or broken UTF-16"),
+]
+
+
+@pytest.mark.parametrize(("body", "reason"), HOSTILE)
+def test_hostile_messages_are_refused_by_name_and_answered(body: bytes, reason: str) -> None:
+    """Before #13 these raised RecursionError, ValueError (int over 4,300 digits) or InvalidOperation out
+    of the parser, or were accepted with ids no store or answer could carry."""
+    with pytest.raises(BadMessage, match=reason) as caught:
+        parse_downstream(body)
+    bad = caught.value
+    assert "\n" not in str(bad) and len(str(bad)) < 300
+    assert bad.service_name == "outpark"
+    answer = bad_message_answer(bad)
+    assert answer is not None and answer["state"] == 0
+    encode_envelope("outpark", answer, ukey=UKEY, token="t")  # the refusal can always be sent
+
+
+def test_a_refusal_echoes_ids_exactly_so_it_acknowledges_the_message() -> None:
+    body = _outpark(total="1e400").replace(b'"A1_1"', b'"A1\\ud800"')
+    with pytest.raises(BadMessage) as caught:
+        parse_downstream(body)
+    answer = bad_message_answer(caught.value)
+    assert answer is not None and answer["order_id"] == "A1\ud800" and answer["trade_no"] == "T1"
+    sent = encode_envelope("outpark", answer, ukey=UKEY, token="t")
+    assert verify_envelope(sent, UKEY)[2]["order_id"] == "A1\ud800"  # sent as an ASCII escape
+
+
+def test_ids_of_a_message_that_is_not_json_are_salvaged_for_the_refusal() -> None:
+    with pytest.raises(BadMessage, match="nested too deeply") as caught:
+        parse_downstream(b'{"service_name":"prepay_order","order_id":"A1_1","x":' + DEEP + b"}")
+    answer = bad_message_answer(caught.value)
+    assert answer is not None and (answer["service_name"], answer["order_id"]) == ("prepay_order", "A1_1")
+
+
+def test_a_hostile_service_name_never_reaches_a_log_line() -> None:
+    with pytest.raises(BadMessage) as caught:
+        parse_downstream(b'{"service_name":"out\\npark\\u001b[31m","state":1}')
+    assert caught.value.service_name is None
+    assert "\n" not in str(caught.value) and "\x1b" not in str(caught.value)
+
+
+def test_free_text_is_cut_not_refused() -> None:
+    message = parse_downstream(_outpark(errmsg="长" * 5000))
+    assert isinstance(message, OutparkResult) and len(message.errmsg) == 257
+
+
+@pytest.mark.parametrize("state", ["9" * 5000, "1" * 40])
+def test_answer_state_of_an_absurd_number_is_garbage_not_a_crash(state: str) -> None:
+    assert answer_state({"state": state}) is None
+
+
+# -- signatures on downstream messages ---------------------------------------------------------------------
+
+
+def _prepay_fields(**extra: Any) -> dict[str, Any]:
+    return {
+        "service_name": "prepay_order",
+        "car_number": "京GH0093",
+        "prepay": 6.5,
+        "order_id": "9009",
+        "query_order_no": "300022",
+        "park_id": "20003",
+        "trade_no": "201704012000121122232",
+        "query_time": 1490875218,
+        "prepay_type": 1,
+        **extra,
+    }
+
+
+def test_a_message_without_sign_has_nothing_to_check() -> None:
+    check = check_downstream_signs(_outpark(), UKEY)
+    assert check.ok and check.checked == () and check.service_name == "outpark"
+
+
+@pytest.mark.parametrize("sorted_keys", [False, True])
+def test_prepay_orders_own_sign_over_its_other_fields(sorted_keys: bool) -> None:
+    fields = _prepay_fields()
+    signed_text = compact_json(dict(sorted(fields.items())) if sorted_keys else fields)
+    body = compact_json({**fields, "sign": sign(signed_text, UKEY)}).encode()
+    check = check_downstream_signs(body, UKEY)
+    assert check.ok and check.checked == ("message",)
+    assert not check_downstream_signs(body, "another key").ok
+    forged = body.replace(b'"prepay":6.5', b'"prepay":65')
+    assert check_downstream_signs(forged, UKEY).mismatches == (
+        "prepay_order's own sign does not match (over its other fields)",
+    )
+
+
+def test_the_sign_covers_numbers_as_they_were_written() -> None:
+    text = '{"service_name":"prepay_order","prepay":6.50,"order_id":"9009","trade_no":"T"}'
+    body = text[:-1] + f',"sign":"{sign(text, UKEY).lower()}"}}'
+    assert check_downstream_signs(body.encode(), UKEY).ok  # 6.50 kept, and hex in any case
+
+
+def test_an_envelopes_sign_covers_its_data_text_and_the_inner_sign_its_fields() -> None:
+    inner = _prepay_fields()
+    data = compact_json({**inner, "sign": sign(compact_json(inner), UKEY)})
+    body = f'{{"service_name":"prepay_order","sign":"{sign(data, UKEY)}","data":{data}}}'.encode()
+    check = check_downstream_signs(body, UKEY)
+    assert check.ok and check.checked == ("envelope", "message")
+    bad = f'{{"service_name":"prepay_order","sign":"{"0" * 32}","data":{data}}}'.encode()
+    assert check_downstream_signs(bad, UKEY).mismatches == (
+        "envelope sign does not match (over the data text)",
+    )
+    garbled = f'{{"service_name":"prepay_order","sign":12,"data":{data}}}'.encode()
+    assert "is not 32 hex digits" in check_downstream_signs(garbled, UKEY).mismatches[0]

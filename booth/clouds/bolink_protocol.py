@@ -13,8 +13,12 @@ the sign against the raw data text cut out of the body, never against a re-seria
 
 Downstream messages (``download.do`` answers) come flat, as in Bolink's document
 (``{"service_name":"outpark","state":1,...}``); the sandbox sends them flat. :func:`parse_downstream` also
-accepts them wrapped in an envelope (``{"service_name":...,"data":{...}}``), whose ``sign`` is not checked
-(Bolink documents no downstream signature).
+accepts them wrapped in an envelope (``{"service_name":...,"data":{...}}``). Parsing never checks a sign;
+:func:`check_downstream_signs` does, separately, so the client can decide by setting whether a mismatch
+only warns or refuses (Bolink documents no downstream envelope signature).
+
+:func:`parse_downstream` is total: whatever bytes arrive, it returns a message, None, or raises
+:class:`BadMessage` with a one-line reason (hostile input must never take the poll loop down).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,8 +55,22 @@ ORDER_ID_RE: Final = re.compile(r"^[A-Za-z0-9_]{1,48}$")
 
 _SIGN_RE = re.compile(r"^[0-9A-F]{32}$")
 _WS = re.compile(r"[ \t\n\r]*")
-_DIGITS = re.compile(r"^\d+$")
+_DIGITS = re.compile(r"^[0-9]+$")
 _ECHOED_FIELDS = ("order_id", "trade_no", "query_order_no", "car_number", "park_id")
+_SERVICE_NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Control characters (a NUL breaks PostgreSQL, a newline a log line) and lone surrogates (not UTF-8)."""
+_SURROGATES = re.compile("[\ud800-\udfff]")
+MAX_INTEGER_DIGITS: Final = 15
+"""Longest integer read from a downstream field (unix ms has 13 digits); longer ones are refused by name."""
+MAX_JSON_NUMBER_DIGITS: Final = 40
+"""Longer integer literals are not converted at all (Python refuses > 4300 digits and slows before)."""
+MAX_AMOUNT_TEXT: Final = 32
+ID_MAX_CHARS: Final = 64
+"""Ids Bolink documents as at most 48 characters (order_id, trade_no, query_order_no); some slack."""
+FREE_TEXT_MAX_CHARS: Final = 256
+"""errmsg and other words for people are cut to this length (they never decide anything)."""
+_SHOWN_CHARS = 60
 
 
 class BadMessage(ValueError):
@@ -64,6 +83,10 @@ class BadMessage(ValueError):
     def __init__(
         self, reason: str, *, service_name: str | None = None, fields: Mapping[str, Any] | None = None
     ) -> None:
+        # Only a plain name is kept: what the booth prints or answers never carries hostile text.
+        if service_name is not None and not _SERVICE_NAME_RE.match(service_name):
+            service_name = None
+        reason = _one_line(reason)
         super().__init__(f"{service_name}: {reason}" if service_name else reason)
         self.reason = reason
         self.service_name = service_name
@@ -75,8 +98,46 @@ class BadSign(BadMessage):
 
 
 def compact_json(value: Any) -> str:
-    """The one JSON text form used on the wire: compact, UTF-8 characters kept, no NaN."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """The one JSON text form used on the wire: compact, UTF-8 characters kept, no NaN.
+
+    Text holding a lone surrogate (echoed from a hostile message) cannot be UTF-8: then the whole text
+    is written with ASCII escapes instead, which is the same JSON and can always be sent.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if _SURROGATES.search(text):
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text
+
+
+def _shown(value: Any) -> str:
+    """A short, one-line, printable picture of a value from the wire, for reasons and logs."""
+    if isinstance(value, _Oversized):
+        return str(value)
+    if isinstance(value, str) and len(value) > _SHOWN_CHARS:
+        return f"{value[:_SHOWN_CHARS]!r}... ({len(value)} characters)"
+    if isinstance(value, (dict, list)):
+        text = f"{_json_kind(value)} of {len(value)} item(s)"
+        return text
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return "a number too long to show"
+    return text if len(text) <= _SHOWN_CHARS + 2 else text[:_SHOWN_CHARS] + "..."
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _Oversized):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _one_line(text: str) -> str:
+    """Reasons are logged as one line whatever a message put in them."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def sign(data_text: str, ukey: str) -> str:
@@ -161,10 +222,36 @@ def _refuse_constant(name: str) -> Any:
     raise BadMessage(f"not valid JSON: {name} is not a number")
 
 
+class _Oversized:
+    """Stands in for a number literal too long to convert (or beyond a float), so the field holding it
+    is named in the refusal rather than the whole message failing to decode."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+
+    def __str__(self) -> str:
+        return self.description
+
+    __repr__ = __str__
+
+
+def _bounded_int(text: str) -> int | _Oversized:
+    digits = len(text.lstrip("-"))
+    return int(text) if digits <= MAX_JSON_NUMBER_DIGITS else _Oversized(f"a number of {digits} digits")
+
+
+def _finite_float(text: str) -> float | _Oversized:
+    value = float(text)
+    return value if math.isfinite(value) else _Oversized(f"a number out of range ({text[:20]})")
+
+
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_DOWNSTREAM_DECODER = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_int=_bounded_int, parse_float=_finite_float
+)
 
 
-def _top_level_members(text: str) -> list[tuple[str, Any, str]]:
+def _top_level_members(text: str, decoder: json.JSONDecoder = _DECODER) -> list[tuple[str, Any, str]]:
     """(key, value, exact value text) for each member of the top-level JSON object in ``text``."""
     members: list[tuple[str, Any, str]] = []
     try:
@@ -178,12 +265,12 @@ def _top_level_members(text: str) -> list[tuple[str, Any, str]]:
             while True:
                 if text[idx : idx + 1] != '"':
                     raise BadMessage(f"not valid JSON: expected a key at character {idx}")
-                key, idx = _DECODER.raw_decode(text, idx)
+                key, idx = decoder.raw_decode(text, idx)
                 idx = _skip_ws(text, idx)
                 if text[idx : idx + 1] != ":":
                     raise BadMessage(f"not valid JSON: expected ':' at character {idx}")
                 start = _skip_ws(text, idx + 1)
-                value, stop = _DECODER.raw_decode(text, start)
+                value, stop = decoder.raw_decode(text, start)
                 members.append((key, value, text[start:stop]))
                 idx = _skip_ws(text, stop)
                 separator = text[idx : idx + 1]
@@ -207,6 +294,8 @@ def _skip_ws(text: str, idx: int) -> int:
 
 
 def _json_kind(value: Any) -> str:
+    if isinstance(value, _Oversized):
+        return str(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -233,14 +322,16 @@ def answer_state(answer: Mapping[str, Any]) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and _DIGITS.match(value.strip()):
+    if isinstance(value, str) and _DIGITS.match(value.strip()) and len(value.strip()) <= MAX_INTEGER_DIGITS:
         return int(value.strip())
     return None
 
 
 def answer_errmsg(answer: Mapping[str, Any]) -> str:
     value = answer.get("errmsg")
-    return value if isinstance(value, str) else ("" if value is None else str(value))
+    if isinstance(value, str):
+        return value
+    return "" if value is None else _shown(value)
 
 
 def is_token_invalid(answer: Mapping[str, Any]) -> bool:
@@ -343,14 +434,56 @@ def parse_downstream(body: bytes) -> DownstreamMessage | None:
 
     Lenient where it costs nothing (numbers may come as digit strings, ids as numbers, keys with stray
     spaces as in Bolink's own example), strict where money or identity is at stake: a missing order id,
-    an unknown state, or an amount that is not money raises BadMessage naming the field.
-    Required fields are the ones the booth cannot act safely without; the others default to "" / None.
+    an unknown state, an amount that is not money, an id no store could keep (too long, control
+    characters) raises BadMessage naming the field. Required fields are the ones the booth cannot act
+    safely without; the others default to "" / None. Nothing else ever escapes: a failure this module did
+    not foresee is still a BadMessage (the poll loop must survive whatever Bolink or a forger sends).
     """
+    try:
+        return _parse_downstream(body)
+    except BadMessage as bad:
+        if bad.service_name is not None or bad.fields:
+            raise
+        reason = bad.reason
+    except RecursionError:
+        reason = "not usable JSON: nested too deeply"
+    except Exception as exc:  # a gap in the checks below: still one line, never a traceback
+        reason = f"cannot be read ({type(exc).__name__}: {_one_line(str(exc))[:80]})"
+    # Not even readable as an object: its ids are salvaged from the text so that, if it is a message that
+    # expects an answer, the refusal can name it (that answer is what stops Bolink from re-sending it).
+    salvaged = _salvage_ids(body)
+    name = salvaged.get("service_name")
+    raise BadMessage(reason, service_name=name if name in ANSWERED_SERVICES else None, fields=salvaged)
+
+
+_SALVAGE_RE = re.compile(
+    r'"(service_name|' + "|".join(_ECHOED_FIELDS) + r')"[ \t\r\n]*:[ \t\r\n]*("(?:[^"\\]|\\.)*"|[0-9]{1,40})'
+)
+
+
+def _salvage_ids(body: bytes) -> dict[str, Any]:
+    """The first ``"key": "text"`` (or number) of each id in a text that is not valid JSON."""
+    text = body.decode("utf-8", "replace")
+    found: dict[str, Any] = {}
+    for match in _SALVAGE_RE.finditer(text):
+        key, token = match.group(1), match.group(2)
+        if key in found:
+            continue
+        try:
+            value = json.loads(token)
+        except ValueError:
+            continue
+        if isinstance(value, (str, int)):
+            found[key] = value.strip() if key == "service_name" and isinstance(value, str) else value
+    return found
+
+
+def _parse_downstream(body: bytes) -> DownstreamMessage | None:
     text = _utf8(body).strip()
     if text in ("", NO_MESSAGE):
         return None
     try:
-        obj = _DECODER.decode(text)
+        obj = _DOWNSTREAM_DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise BadMessage(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
     if not isinstance(obj, dict):
@@ -360,11 +493,11 @@ def parse_downstream(body: bytes) -> DownstreamMessage | None:
     if name is None:
         raise BadMessage("missing service_name", fields=fields)
     if not isinstance(name, str) or not name.strip():
-        raise BadMessage(f"service_name must be a non-empty string, got {name!r}", fields=fields)
+        raise BadMessage(f"service_name must be a non-empty string, got {_shown(name)}", fields=fields)
     name = name.strip()
     parser = _PARSERS.get(name)
     if parser is None:
-        raise BadMessage(f"unknown service_name {name!r}", service_name=name, fields=fields)
+        raise BadMessage(f"unknown service_name {_shown(name)}", service_name=name, fields=fields)
     return parser(_Reader(name, fields))
 
 
@@ -385,7 +518,7 @@ def _flatten(obj: Mapping[str, Any]) -> dict[str, Any]:
     name = top.get("service_name")
     if isinstance(data, str):
         try:
-            data = _DECODER.decode(data)
+            data = _DOWNSTREAM_DECODER.decode(data)
         except (json.JSONDecodeError, BadMessage):
             raise BadMessage("data is a string that is not a JSON object", service_name=_name(name)) from None
     if not isinstance(data, dict):
@@ -393,7 +526,8 @@ def _flatten(obj: Mapping[str, Any]) -> dict[str, Any]:
     inner = _strip_keys(data)
     if name is not None and inner.get("service_name", name) != name:
         raise BadMessage(
-            f"service_name {name!r} of the envelope differs from {inner['service_name']!r} in data",
+            f"service_name {_shown(name)} of the envelope differs from "
+            f"{_shown(inner['service_name'])} in data",
             service_name=_name(name),
         )
     if name is not None:
@@ -421,8 +555,9 @@ class _Reader:
             raise self.bad(f"missing {key}")
         return value
 
-    def text(self, key: str, *, required: bool = False) -> str:
-        """Text field; numbers are accepted as ids; required means present and not empty."""
+    def text(self, key: str, *, required: bool = False, limit: int = ID_MAX_CHARS) -> str:
+        """An id: numbers are accepted; required means present and not empty; an id longer than
+        ``limit`` or holding control characters is refused (no store or answer could carry it)."""
         value = self._get(key, required)
         if value is None:
             return ""
@@ -431,31 +566,56 @@ class _Reader:
         result = str(value).strip()
         if required and not result:
             raise self.bad(f"{key}: must not be empty")
+        if len(result) > limit:
+            raise self.bad(f"{key}: {len(result)} characters, at most {limit} expected")
+        if _UNSAFE_TEXT.search(result):
+            raise self.bad(f"{key}: holds control characters or broken UTF-16: {_shown(result)}")
         return result
 
+    def words(self, key: str) -> str:
+        """Free text for people (errmsg): never refused, cut to a sane length, made printable UTF-8."""
+        value = self.fields.get(key)
+        if value is None:
+            return ""
+        text = value if isinstance(value, str) else _shown(value)
+        text = _SURROGATES.sub("\ufffd", text.strip())
+        return text if len(text) <= FREE_TEXT_MAX_CHARS else text[:FREE_TEXT_MAX_CHARS] + "…"
+
     def integer(self, key: str, *, required: bool = False) -> int | None:
-        """Non-negative integer; digit strings and integral floats are accepted, anything else refused."""
+        """Non-negative integer of at most MAX_INTEGER_DIGITS digits; digit strings and integral floats
+        are accepted, anything else refused."""
         value = self._get(key, required)
         if value is None:
             return None
         if isinstance(value, bool):
             raise self.bad(f"{key}: expected an integer, got a boolean")
+        number: int | None = None
         if isinstance(value, int) and value >= 0:
-            return value
-        if isinstance(value, float) and value.is_integer() and value >= 0:
-            return int(value)
-        if isinstance(value, str) and _DIGITS.match(value.strip()):
-            return int(value.strip())
-        raise self.bad(f"{key}: expected a non-negative integer, got {value!r}")
+            number = value
+        elif isinstance(value, float) and value.is_integer() and value >= 0:
+            number = int(value)
+        elif isinstance(value, str) and _DIGITS.match(value.strip()) and len(value.strip()) <= 40:
+            number = int(value.strip())
+        if number is None:
+            raise self.bad(f"{key}: expected a non-negative integer, got {_shown(value)}")
+        if number >= 10**MAX_INTEGER_DIGITS:
+            raise self.bad(f"{key}: {_shown(value)} is out of range (at most {MAX_INTEGER_DIGITS} digits)")
+        return number
 
     def fen(self, key: str, *, required: bool = False) -> int | None:
         value = self._get(key, required)
         if value is None:
             return None
+        if isinstance(value, _Oversized):
+            raise self.bad(f"{key}: not a valid amount: {value}")
+        if isinstance(value, str) and len(value) > MAX_AMOUNT_TEXT:
+            raise self.bad(f"{key}: not a valid amount: {_shown(value)}")
         try:
             return wire_to_fen(value, field=key)
         except MoneyError as exc:
             raise self.bad(str(exc)) from None
+        except (ArithmeticError, ValueError):  # decimal.InvalidOperation/Overflow on "1e400" and the like
+            raise self.bad(f"{key}: not a valid amount: {_shown(value)}") from None
 
     def choice(self, key: str, allowed: Mapping[int, str]) -> int:
         value = self.integer(key, required=True)
@@ -466,7 +626,9 @@ class _Reader:
         return value
 
     def raw(self) -> Mapping[str, Any]:
-        return MappingProxyType(dict(self.fields))
+        """All fields as received, except that a number too long to convert is kept as its description:
+        whatever keeps or logs ``raw`` (the audit trail) can always write it as JSON."""
+        return MappingProxyType({key: _plain(value) for key, value in self.fields.items()})
 
 
 def _parse_outpark(r: _Reader) -> OutparkResult:
@@ -482,7 +644,7 @@ def _parse_outpark(r: _Reader) -> OutparkResult:
         total_fen=r.fen("total", required=paid) or 0,
         pay_time=r.integer("pay_time"),
         car_number=r.text("car_number"),
-        errmsg=r.text("errmsg"),
+        errmsg=r.words("errmsg"),
         pay_user_id=r.text("pay_user_id"),
         pay_company=r.integer("pay_company"),
         raw=r.raw(),
@@ -545,6 +707,101 @@ _PARSERS: Final[dict[str, Callable[[_Reader], DownstreamMessage]]] = {
     "nolicence_in_park": _parse_nolicence,
     "update_balance": _parse_update_balance,
 }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Signatures on downstream messages
+#
+# Bolink documents no signature on the download.do answer itself, but a message may come wrapped in the
+# upstream envelope (``{"service_name":..,"sign":..,"data":{..}}``), and ``prepay_order`` (3.2) lists its
+# own ``sign`` field ("数据签名", 32 upper-case hex). Bolink's public document does not say which text that
+# field signs. ASSUMPTION (documented in docs and the settings): it follows Bolink's one rule,
+# upper(md5(TEXT + "key=" + ukey)), over the message's other members as compact JSON — as they arrived
+# (member order and number spelling kept) or with the keys sorted; either is accepted. A lot whose
+# messages fail this rule while Bolink is known good should keep ``downstream_sign = "warn"``.
+
+
+@dataclass(frozen=True)
+class SignCheck:
+    """What :func:`check_downstream_signs` found: which signs were present and which did not match."""
+
+    service_name: str | None
+    checked: tuple[str, ...]
+    """Where a sign was present and checked: "envelope" and/or "message"."""
+    mismatches: tuple[str, ...]
+    """One line each: which sign did not match, and why."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+def check_downstream_signs(body: bytes, ukey: str) -> SignCheck:
+    """Check every sign a downstream message carries against ``ukey`` (see the assumption above).
+
+    Call it on a body :func:`parse_downstream` accepted; on anything else it reports no signs.
+    """
+    try:
+        text = body.decode("utf-8").strip()
+        members = _top_level_members(text, _DOWNSTREAM_DECODER)
+    except (BadMessage, UnicodeDecodeError, ValueError, RecursionError):
+        return SignCheck(None, (), ())
+    top = {key.strip(): (value, raw) for key, value, raw in members}
+    name_value = top.get("service_name", (None, ""))[0]
+    name = name_value.strip() if isinstance(name_value, str) else None
+    checked: list[str] = []
+    mismatches: list[str] = []
+    message_text = text
+    if "data" in top:
+        data, data_raw = top["data"]
+        if "sign" in top:
+            checked.append("envelope")
+            candidates = [data_raw] + ([data] if isinstance(data, str) else [])
+            problem = _sign_problem(top["sign"][0], candidates, ukey)
+            if problem:
+                mismatches.append(f"envelope sign {problem} (over the data text)")
+        message_text = data if isinstance(data, str) else data_raw
+    try:
+        inner = _top_level_members(message_text.strip(), _DOWNSTREAM_DECODER)
+    except (BadMessage, ValueError, RecursionError):
+        inner = []
+    own = [(key, value, raw) for key, value, raw in inner if key.strip() == "sign"]
+    if own:
+        checked.append("message")
+        rest = [(key, value, raw) for key, value, raw in inner if key.strip() != "sign"]
+        problem = _sign_problem(own[0][1], _member_texts(rest), ukey)
+        if problem:
+            mismatches.append(f"{name or 'message'}'s own sign {problem} (over its other fields)")
+    return SignCheck(
+        name if name and _SERVICE_NAME_RE.match(name) else None, tuple(checked), tuple(mismatches)
+    )
+
+
+def _member_texts(members: list[tuple[str, Any, str]]) -> list[str]:
+    """The texts a message's own sign may cover: its members as they arrived, re-serialised, sorted."""
+    as_arrived = "{" + ",".join(f"{compact_json(key)}:{raw}" for key, _, raw in members) + "}"
+    texts = [as_arrived]
+    try:
+        values = {key: value for key, value, _ in members}
+        texts.append(compact_json(values))
+        texts.append(compact_json(dict(sorted(values.items()))))
+    except (TypeError, ValueError):  # an oversized number: only the text as it arrived can match
+        pass
+    return texts
+
+
+def _sign_problem(given: Any, texts: list[str], ukey: str) -> str | None:
+    """None when ``given`` is Bolink's sign of one of ``texts``; else what is wrong with it."""
+    if not isinstance(given, str) or not re.fullmatch(r"[0-9A-Fa-f]{32}", given):
+        return f"is not 32 hex digits: {_shown(given)}"
+    wanted = given.upper()
+    for text in texts:
+        try:
+            if hmac.compare_digest(sign(text, ukey), wanted):
+                return None
+        except UnicodeEncodeError:  # lone surrogates cannot have been signed as UTF-8
+            continue
+    return "does not match"
 
 
 # ---------------------------------------------------------------------------------------------------------
