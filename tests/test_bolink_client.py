@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -11,10 +12,24 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from booth.clouds.bolink import ALREADY_PROCESSED, BolinkClient, BolinkRefused, BolinkUnavailable
-from booth.clouds.bolink_protocol import DownstreamMessage, OutparkResult, outpark_ack
+from booth.clouds.bolink import (
+    ALREADY_PROCESSED,
+    BolinkClient,
+    BolinkRefused,
+    BolinkUnavailable,
+    SignMismatch,
+)
+from booth.clouds.bolink_protocol import (
+    DownstreamMessage,
+    OutparkResult,
+    PrepayOrder,
+    compact_json,
+    outpark_ack,
+    sign,
+)
 from booth.config import BolinkSettings
 from booth.sandbox.bolink_cloud import BolinkSandbox
+from tests.bolink_fake import FakeBolink
 
 UNION, PARK, UKEY = "200208", "21835", "8403A41ED5EF20BC"
 DEADLINE_S = 10.0
@@ -536,3 +551,208 @@ async def test_online_is_reported_as_soon_as_the_cloud_is_back_not_after_a_long_
             await task
         await bolink.aclose()
         await cloud.stop()
+
+
+# -- hostile messages, the poll loop's robustness, downstream signs (issue #13) -----------------------------
+
+
+@pytest_asyncio.fixture
+async def fake() -> AsyncIterator[FakeBolink]:
+    cloud = FakeBolink(ukey=UKEY)
+    await cloud.start()
+    yield cloud
+    await cloud.stop()
+
+
+@contextlib.asynccontextmanager
+async def downstream_of(
+    client: BolinkClient, recorder: Recorder | None = None
+) -> AsyncIterator[tuple[Recorder, asyncio.Task[None]]]:
+    recorder = recorder or Recorder()
+    task = asyncio.create_task(client.run_downstream(recorder.handler, recorder.on_status))
+    try:
+        yield recorder, task
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await client.aclose()
+
+
+def _paid(order_id: str, trade_no: str, **fields: Any) -> bytes:
+    message = {
+        "service_name": "outpark",
+        "state": 1,
+        "order_id": order_id,
+        "trade_no": trade_no,
+        "total": "1",
+    }
+    return compact_json({**message, **fields}).encode()
+
+
+HOSTILE_RESULTS = [  # (what, body, order_id, trade_no): each is re-delivered until an answer echoes its ids
+    (
+        "deeply nested",
+        _paid("A_1", "T_1").replace(b'"total":"1"', b'"total":' + b"[" * 50_000 + b"]" * 50_000),
+        "A_1",
+        "T_1",
+    ),
+    (
+        "a 5,000-digit total",
+        _paid("A_2", "T_2").replace(b'"total":"1"', b'"total":' + b"9" * 5000),
+        "A_2",
+        "T_2",
+    ),
+    ("a total of 1e400", _paid("A_3", "T_3", total="1e400"), "A_3", "T_3"),
+    ("a 10,000-character trade_no", _paid("A_4", "T" * 10_000), "A_4", "T" * 10_000),
+    ("a NUL in the order id", _paid("A_5\u0000", "T_5"), "A_5\u0000", "T_5"),
+    ("a lone surrogate", _paid("A_6", "T_6").replace(b"A_6", b"A_6\\ud800"), "A_6\ud800", "T_6"),
+]
+
+
+@pytest.mark.asyncio
+async def test_hostile_results_are_refused_once_acknowledged_and_never_take_bolink_offline(
+    fake: FakeBolink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each hostile result is pushed like a real one (re-delivered until acknowledged): the refusal echoes
+    its ids, which acknowledges it, so it is refused once; the loop stays online and keeps going."""
+    caplog.set_level(logging.DEBUG, logger="booth.bolink")
+    for _, body, order_id, trade_no in HOSTILE_RESULTS:
+        fake.push(body, ack_key=("outpark", order_id, trade_no))
+    fake.push(_paid("A_7", "T_7"), ack_key=("outpark", "A_7", "T_7"))
+    bolink = BolinkClient(make_settings(), base_url=fake.base_url)
+    async with downstream_of(bolink) as (recorder, task):
+        good = await recorder.next()
+        assert isinstance(good, OutparkResult) and good.order_id == "A_7"
+        await wait_until(lambda: fake.pending == 0, "every message acknowledged, none re-sent for ever")
+        assert not task.done()
+    assert [online for online, _ in recorder.statuses] == [True]
+    refusals = [a for a in fake.answers if a["state"] == 0]
+    assert len(refusals) == len(HOSTILE_RESULTS)  # one each: a refusal is final
+    assert all(a["service_name"] == "outpark" and a["errmsg"].startswith("bad message") for a in refusals)
+    assert recorder.messages.empty()  # none of them reached the handler
+    assert not fake.bad_uploads
+    problems = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert problems == [], [r.getMessage() for r in problems]
+    refused_lines = [r.getMessage() for r in caplog.records if "cannot be used" in r.getMessage()]
+    assert len(refused_lines) == len(HOSTILE_RESULTS)
+    assert all("\n" not in line and len(line) < 400 for line in refused_lines)
+
+
+@pytest.mark.asyncio
+async def test_a_refused_message_sent_again_gets_the_same_answer_but_is_not_logged_again(
+    fake: FakeBolink, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="booth.bolink")
+    fake.redeliver = False
+    bad = _paid("A_9", "T_9", total="1e400")
+    fake.push(bad)
+    fake.push(bad)  # Bolink sends it again (e.g. it did not take the first refusal as an acknowledgement)
+    fake.push(_paid("A_10", "T_10"))
+    bolink = BolinkClient(make_settings(), base_url=fake.base_url)
+    async with downstream_of(bolink) as (recorder, _):
+        await recorder.next()
+        await wait_until(lambda: len(fake.answers) == 3, "both refusals and the acknowledgement")
+    assert fake.answers[0] == fake.answers[1] and fake.answers[0]["order_id"] == "A_9"
+    assert len([r for r in caplog.records if "cannot be used" in r.getMessage()]) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_handler_that_raises_is_logged_once_and_bolink_stays_online(
+    sandbox: BolinkSandbox, client: BolinkClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="booth.bolink")
+    recorder = Recorder()
+    recorder.fail_first = 2
+    async with downstream_of(client, recorder) as (_, task):
+        await car_waits_at_exit(client)
+        pushed = await sandbox.driver_pays(channel_id="X1")
+        message = await recorder.next()  # the third delivery, after two failures
+        assert isinstance(message, OutparkResult) and message.trade_no == pushed["trade_no"]
+        await wait_until(lambda: sandbox.unacknowledged_results == [], "acknowledged at last")
+        assert not task.done()
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1 and "handler failed" in tracebacks[0].getMessage()
+    assert any("handler failed again" in r.getMessage() for r in caplog.records)
+    assert all(online for online, _ in recorder.statuses)
+
+
+def _prepay(key: str = UKEY, *, signed: bool = True, **fields: Any) -> bytes:
+    message: dict[str, Any] = {
+        "service_name": "prepay_order",
+        "car_number": "京A12345",
+        "prepay": 6.5,
+        "order_id": "A1_1",
+        "query_order_no": "Q1",
+        "park_id": PARK,
+        "trade_no": "P1",
+        "query_time": 1_490_875_218,
+        "prepay_type": 1,
+        **fields,
+    }
+    if signed:
+        message["sign"] = sign(compact_json(message), key)
+    return compact_json(message).encode()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("policy", ["warn", "refuse"])
+async def test_a_prepayment_with_a_wrong_sign_is_reported_and_refused_by_setting(
+    fake: FakeBolink, policy: str
+) -> None:
+    seen: list[SignMismatch] = []
+    fake.redeliver = False
+    fake.push(_prepay(key="not the ukey"))
+    fake.push(_prepay(order_id="A1_2", trade_no="P2"))  # signed right: always handled
+    bolink = BolinkClient(
+        make_settings(downstream_sign=policy), base_url=fake.base_url, on_sign_mismatch=seen.append
+    )
+    async with downstream_of(bolink) as (recorder, _):
+        first = await recorder.next()
+        if policy == "warn":
+            assert isinstance(first, PrepayOrder) and first.order_id == "A1_1"
+            first = await recorder.next()
+        assert isinstance(first, PrepayOrder) and first.order_id == "A1_2"
+        if policy == "refuse":
+            await wait_until(lambda: len(fake.answers) == 1, "the refusal reached the cloud")
+        assert bolink.sign_mismatches == 1
+    assert len(seen) == 1 and seen[0].service_name == "prepay_order" and seen[0].count == 1
+    assert seen[0].refused is (policy == "refuse")
+    assert "own sign does not match" in seen[0].detail
+    if policy == "refuse":
+        refusal = fake.answers[0]
+        assert (refusal["service_name"], refusal["state"], refusal["order_id"]) == ("prepay_order", 0, "A1_1")
+        assert "bad sign" in refusal["errmsg"]
+    assert recorder.messages.empty()
+
+
+@pytest.mark.asyncio
+async def test_under_refuse_a_prepayment_without_any_sign_is_refused(fake: FakeBolink) -> None:
+    fake.redeliver = False
+    fake.push(_prepay(signed=False))
+    fake.push(_paid("A_1", "T_1"))  # results carry no sign in Bolink's document: handled
+    bolink = BolinkClient(make_settings(downstream_sign="refuse"), base_url=fake.base_url)
+    async with downstream_of(bolink) as (recorder, _):
+        assert isinstance(await recorder.next(), OutparkResult)
+        await wait_until(lambda: len(fake.answers) == 2, "the refusal and the acknowledgement")
+    assert fake.answers[0]["service_name"] == "prepay_order" and fake.answers[0]["state"] == 0
+    assert "carries no sign" in fake.answers[0]["errmsg"] or fake.answers[0]["errmsg"].startswith("bad")
+    assert bolink.sign_mismatches == 1
+
+
+@pytest.mark.asyncio
+async def test_an_enveloped_message_is_checked_against_its_data_text(fake: FakeBolink) -> None:
+    seen: list[SignMismatch] = []
+    fake.redeliver = False
+    data = '{"state":1,"order_id":"A_1","trade_no":"T_1","total":"2.00"}'
+    good = f'{{"service_name":"outpark","sign":"{sign(data, UKEY)}","data":{data}}}'
+    forged = good.replace('"2.00"', '"0.01"')
+    fake.push(forged.encode())
+    fake.push(good.encode())
+    bolink = BolinkClient(
+        make_settings(downstream_sign="refuse"), base_url=fake.base_url, on_sign_mismatch=seen.append
+    )
+    async with downstream_of(bolink) as (recorder, _):
+        message = await recorder.next()
+        assert isinstance(message, OutparkResult) and message.total_fen == 200
+    assert len(seen) == 1 and "envelope sign does not match" in seen[0].detail

@@ -11,14 +11,16 @@ Errors: :class:`BolinkUnavailable` when Bolink cannot be reached or answers garb
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
@@ -33,10 +35,12 @@ from booth.clouds.bolink_protocol import (
     RATE_LIMITED_ERRMSG,
     UPLOAD_PATH,
     BadMessage,
+    BadSign,
     DownstreamMessage,
     answer_errmsg,
     answer_state,
     bad_message_answer,
+    check_downstream_signs,
     compact_json,
     encode_envelope,
     is_already_processed,
@@ -53,6 +57,30 @@ ALREADY_PROCESSED: Final = "already_processed"
 """Key set to True in an upload's returned answer when Bolink said it had received that message before."""
 _HEADERS: Final = {"Content-Type": "application/json;charset=utf-8", "Accept": "application/json"}
 _BUDGET_WINDOW_S: Final = 10.0
+REMEMBERED_MESSAGES: Final = 512
+"""How many refused (and failed) downstream messages the client remembers, so a re-delivery is answered
+the same way again without being handled, logged or alerted a second time."""
+_SIGN_REQUIRED: Final = frozenset({"prepay_order"})
+"""Messages that must carry a valid sign under ``downstream_sign = "refuse"`` (Bolink documents ``sign``
+as a required field of prepay_order); the others are refused only when a sign they carry is wrong."""
+
+
+@dataclass(frozen=True)
+class SignMismatch:
+    """A downstream message whose sign did not match (see ``BolinkClient(on_sign_mismatch=...)``)."""
+
+    service_name: str | None
+    detail: str
+    """One line: which sign did not match (envelope, the message's own), or that a required one is missing."""
+    refused: bool
+    """True under ``downstream_sign = "refuse"``: the message was answered as refused, never handled."""
+    count: int
+    """Mismatches seen by this client so far, this one included."""
+
+    @property
+    def text(self) -> str:
+        action = "refused" if self.refused else "handled anyway (downstream_sign = warn)"
+        return f"Bolink {self.service_name or 'message'} with a bad sign, {action}: {self.detail}"
 
 
 class BolinkError(Exception):
@@ -123,7 +151,12 @@ class BolinkClient:
     backoff_max_s: float = 15.0
 
     def __init__(
-        self, settings: BolinkSettings, *, base_url: str | None = None, http: httpx.AsyncClient | None = None
+        self,
+        settings: BolinkSettings,
+        *,
+        base_url: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        on_sign_mismatch: Callable[[SignMismatch], None] | None = None,
     ) -> None:
         url = base_url if base_url is not None else settings.base_url
         if settings.is_sandbox and base_url is None:
@@ -138,6 +171,14 @@ class BolinkClient:
         self._online = False
         self._login_lock = asyncio.Lock()
         self._budget = _RequestBudget(settings.request_budget_per_10s, _BUDGET_WINDOW_S)
+        self._on_sign_mismatch = on_sign_mismatch
+        self._sign_mismatches = 0
+        #: sha256 of a refused message's body -> the refusal sent (None when it expects no answer)
+        self._refused: OrderedDict[bytes, Mapping[str, Any] | None] = OrderedDict()
+        #: sha256 of messages the handler failed on (their traceback was logged once)
+        self._handler_failed: OrderedDict[bytes, None] = OrderedDict()
+        #: sha256 of messages whose bad sign was reported (a re-delivery is not reported again)
+        self._sign_reported: OrderedDict[bytes, None] = OrderedDict()
 
     @property
     def online(self) -> bool:
@@ -147,6 +188,11 @@ class BolinkClient:
     @property
     def base_url(self) -> str:
         return self._base_url
+
+    @property
+    def sign_mismatches(self) -> int:
+        """Downstream messages whose sign did not match since this client started (for the supervisor)."""
+        return self._sign_mismatches
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -202,7 +248,7 @@ class BolinkClient:
     def _json_answer(self, raw: bytes, what: str) -> dict[str, Any]:
         try:
             answer = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise self._unavailable(what, f"answer is not JSON: {raw[:80]!r}") from None
         if not isinstance(answer, dict):
             raise self._unavailable(what, f"answer is not a JSON object: {raw[:80]!r}")
@@ -211,7 +257,7 @@ class BolinkClient:
     async def _exchange(
         self, service_name: str, data: Mapping[str, Any], token: str | None, *, allow_empty: bool = False
     ) -> dict[str, Any]:
-        body = encode_envelope(service_name, data, ukey=self._settings.ukey, token=token)
+        body = encode_envelope(service_name, data, ukey=self._settings.ukey.get_secret_value(), token=token)
         logger.debug("upload %s %s", service_name, compact_json(dict(data))[:500])
         raw, _ = await self._post(UPLOAD_PATH, body, self._settings.request_timeout_s, service_name)
         if allow_empty and not raw.strip():
@@ -407,8 +453,14 @@ class BolinkClient:
     async def poll(self) -> DownstreamMessage | None:
         """One ``download.do`` long poll: a message, or None when there was none (or the token was renewed).
 
-        Raises BadMessage for a message that cannot be used, BolinkUnavailable/BolinkRefused otherwise.
+        Raises BadMessage for a message that cannot be used (BadSign for a bad sign under
+        ``downstream_sign = "refuse"``), BolinkUnavailable/BolinkRefused otherwise.
         """
+        raw = await self._poll_raw()
+        return None if raw is None else self._read_message(raw)
+
+    async def _poll_raw(self) -> bytes | None:
+        """One long poll's message body, unread; None for "no message" or a renewed token."""
         token = await self._current_token()
         body = compact_json({"token": token}).encode("utf-8")
         raw, content_type = await self._post(DOWNLOAD_PATH, body, self._settings.poll_timeout_s, "download")
@@ -423,7 +475,7 @@ class BolinkClient:
             if is_token_invalid(status):
                 self._online = True
                 logger.info(
-                    "Bolink says the poll's token is stale (%s): logging in again", answer_errmsg(status)
+                    "Bolink says the poll's token is stale (%r): logging in again", answer_errmsg(status)[:80]
                 )
                 await self._relogin(token)
                 return None
@@ -431,9 +483,37 @@ class BolinkClient:
             if errmsg == RATE_LIMITED_ERRMSG:
                 raise self._unavailable("download", "Bolink's rate limit was hit (request_over_times)")
             self._online = True
-            raise BolinkRefused(errmsg, service_name="download", answer=status)
+            raise BolinkRefused(errmsg[:200], service_name="download", answer=status)
         self._online = True
+        return raw
+
+    def _read_message(self, raw: bytes) -> DownstreamMessage:
+        """Parse one message and check its signs; raise BadMessage (BadSign) when it must be refused."""
         message = parse_downstream(raw)
+        if message is None:  # not reachable: _poll_raw returns None for "no message"
+            raise BadMessage("empty message")
+        check = check_downstream_signs(raw, self._settings.ukey.get_secret_value())
+        refuse = self._settings.downstream_sign == "refuse"
+        problems = list(check.mismatches)
+        if refuse and not problems and message.service_name in _SIGN_REQUIRED and not check.checked:
+            problems.append(f"{message.service_name} carries no sign")
+        key = hashlib.sha256(raw).digest()
+        if problems and key in self._sign_reported:  # a re-delivery (warn mode): reported already
+            logger.debug("Bolink re-sent a %s with the same bad sign", message.service_name)
+        elif problems:
+            _remember(self._sign_reported, key, None)
+            self._sign_mismatches += 1
+            mismatch = SignMismatch(message.service_name, "; ".join(problems), refuse, self._sign_mismatches)
+            logger.warning("%s", mismatch.text)
+            if self._on_sign_mismatch is not None:
+                try:
+                    self._on_sign_mismatch(mismatch)
+                except Exception:
+                    logger.exception("on_sign_mismatch callback failed")
+        if problems and refuse:
+            raise BadSign(
+                "bad sign: " + "; ".join(problems), service_name=message.service_name, fields=message.raw
+            )
         logger.debug("downstream %s", message)
         return message
 
@@ -445,9 +525,13 @@ class BolinkClient:
         """Poll forever, hand each message to ``handler`` and upload its answer (if not None).
 
         Reconnects with capped exponential backoff and jitter; reports ``on_status(online, reason)`` when
-        the state (or, offline, the reason) changes. A malformed message is logged and, if it expects an
-        answer, refused with state 0. A failing handler is logged and sends no answer, so Bolink re-pushes
-        the message later. Never raises except CancelledError.
+        the state (or, offline, the reason) changes. Only failing to reach Bolink is "offline": whatever a
+        message holds, and whatever the handler does with it, the loop goes on and stays online.
+        A malformed message (or, under ``downstream_sign = "refuse"``, a badly signed one) is logged in one
+        line and, if it expects an answer, refused with state 0 echoing its ids (that answer is Bolink's
+        acknowledgement, so it is not pushed again); a re-delivery of the same bytes gets the same refusal
+        without being logged again. A failing handler is logged (its traceback once per message) and sends
+        no answer, so Bolink re-pushes the message later. Never raises except CancelledError.
         """
         reported: tuple[bool, str] | None = None
         failures = 0
@@ -473,12 +557,7 @@ class BolinkClient:
                     await self.login()
                     failures = 0
                     report(True, "connected")
-                message = await self.poll()
-            except BadMessage as bad:
-                failures = 0
-                report(True, "connected")
-                await self._refuse_bad_message(bad)
-                continue
+                raw = await self._poll_raw()
             except BolinkError as exc:
                 failures += 1
                 report(False, str(exc))
@@ -492,32 +571,69 @@ class BolinkClient:
                 continue
             failures = 0
             report(True, "connected")
-            if message is not None:
-                await self._dispatch(message, handler)
+            if raw is not None:
+                await self._handle_raw(raw, handler)
 
     def _backoff(self, failures: int) -> float:
         base = min(self.backoff_max_s, self.backoff_min_s * 2 ** min(failures - 1, 30))
         return min(self.backoff_max_s, base + random.uniform(0, base / 4))
 
-    async def _refuse_bad_message(self, bad: BadMessage) -> None:
+    async def _handle_raw(
+        self, raw: bytes, handler: Callable[[DownstreamMessage], Awaitable[Mapping[str, Any] | None]]
+    ) -> None:
+        """Read, check, dispatch and answer one message. Never raises (except CancelledError)."""
+        key = hashlib.sha256(raw).digest()
+        try:
+            if key in self._refused:
+                self._refused.move_to_end(key)
+                refusal = self._refused[key]
+                logger.debug("Bolink re-sent a message already refused; answering the same again")
+                if refusal is not None:
+                    await self._send_refusal(refusal)
+                return
+            try:
+                message = self._read_message(raw)
+            except BadMessage as bad:
+                await self._refuse_bad_message(key, bad)
+                return
+            await self._dispatch(key, message, handler)
+        except Exception as exc:  # a bug of this client: one line, and the next message still comes
+            logger.error("Bolink message not handled (%s: %s)", type(exc).__name__, str(exc)[:200])
+
+    async def _refuse_bad_message(self, key: bytes, bad: BadMessage) -> None:
         logger.warning("Bolink sent a message that cannot be used: %s", bad)
         refusal = bad_message_answer(bad)
-        if refusal is None:
-            return
+        _remember(self._refused, key, refusal)
+        if refusal is not None:
+            await self._send_refusal(refusal)
+
+    async def _send_refusal(self, refusal: Mapping[str, Any]) -> None:
         try:
             await self.answer(str(refusal["service_name"]), refusal)
         except BolinkError as exc:
-            logger.warning("could not refuse the bad %s message: %s", bad.service_name, exc)
+            logger.warning("could not refuse the bad %s message: %s", refusal["service_name"], exc)
+        except (TypeError, ValueError) as exc:
+            logger.error("the refusal of a bad %s message cannot be sent: %s", refusal["service_name"], exc)
 
     async def _dispatch(
         self,
+        key: bytes,
         message: DownstreamMessage,
         handler: Callable[[DownstreamMessage], Awaitable[Mapping[str, Any] | None]],
     ) -> None:
         try:
             reply = await handler(message)
-        except Exception:
-            logger.exception("handler failed on Bolink %s message %s", message.service_name, message)
+        except Exception as exc:
+            if key in self._handler_failed:
+                logger.warning(
+                    "handler failed again on Bolink %s message (%s: %s); Bolink will push it again",
+                    message.service_name,
+                    type(exc).__name__,
+                    str(exc)[:200],
+                )
+            else:
+                _remember(self._handler_failed, key, None)
+                logger.exception("handler failed on Bolink %s message %s", message.service_name, message)
             return
         if reply is None:
             if message.service_name in ANSWERED_SERVICES:
@@ -533,15 +649,27 @@ class BolinkClient:
             logger.exception("the handler's answer to %s cannot be sent: %r", message.service_name, reply)
 
 
+def _remember(memory: OrderedDict[bytes, Any], key: bytes, value: Any) -> None:
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > REMEMBERED_MESSAGES:
+        memory.popitem(last=False)
+
+
 def _status_answer(text: bytes) -> dict[str, Any] | None:
     """A ``{"state":0,"errmsg":...}`` answer from download.do (not a message), else None."""
     try:
         obj = json.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # parse_downstream names the problem
         return None
-    if isinstance(obj, dict) and "service_name" not in obj and "data" not in obj and answer_state(obj) == 0:
+    if isinstance(obj, dict) and set(obj) <= _STATUS_KEYS and answer_state(obj) == 0:
         return obj
     return None
+
+
+_STATUS_KEYS: Final = frozenset({"state", "errmsg", "errcode", "code", "msg"})
+"""The members of a download.do status answer (``{"state":0,"errmsg":...}``); anything more is a message,
+read (and, if broken, refused) as one, so a mangled message never passes for Bolink saying no."""
 
 
 def _check_order_id(order_id: str) -> None:
