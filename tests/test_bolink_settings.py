@@ -1,0 +1,70 @@
+"""Bolink settings that matter for safety: the ukey is masked, a plain-http base URL is warned about."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from booth.cli import main
+from booth.config import ConfigError, config_warnings, settings_from_mapping
+from tests.test_config import MINIMAL, write
+
+UKEY = "8403A41ED5EF20BC"
+
+
+def _settings(**bolink: str) -> dict[str, object]:
+    return {
+        "park": {"name": "测试停车场"},
+        "bolink": {
+            "base_url": "sandbox",
+            "union_id": "200208",
+            "park_id": "21835",
+            "ukey": UKEY,
+            "local_id": "booth_test",
+            **bolink,
+        },
+        "lanes": [{"id": "X1", "name": "东出口", "direction": "exit", "channel_id": "X1"}],
+    }
+
+
+def test_the_ukey_is_masked_wherever_settings_are_shown_or_dumped() -> None:
+    settings = settings_from_mapping(_settings())
+    assert settings.bolink.ukey.get_secret_value() == UKEY
+    for shown in (repr(settings), str(settings.bolink), settings.model_dump_json()):
+        assert UKEY not in shown
+
+
+def test_an_empty_ukey_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match=r"bolink\.ukey"):
+        settings_from_mapping(_settings(ukey=""))
+
+
+def test_downstream_sign_defaults_to_warn_and_knows_only_two_words() -> None:
+    assert settings_from_mapping(_settings()).bolink.downstream_sign == "warn"
+    assert settings_from_mapping(_settings(downstream_sign="refuse")).bolink.downstream_sign == "refuse"
+    with pytest.raises(ConfigError, match=r"bolink\.downstream_sign"):
+        settings_from_mapping(_settings(downstream_sign="ignore"))
+
+
+@pytest.mark.parametrize(
+    ("base_url", "warned"),
+    [
+        ("http://p.bolink.club", True),
+        ("http://ptest.bolink.club/", True),
+        ("https://p.bolink.club", False),
+        ("sandbox", False),
+    ],
+)
+def test_a_plain_http_base_url_is_warned_about(base_url: str, warned: bool) -> None:
+    warnings = config_warnings(settings_from_mapping(_settings(base_url=base_url)))
+    assert bool(warnings) is warned
+    if warned:
+        assert warnings[0].startswith("bolink.base_url:") and "plain http" in warnings[0]
+
+
+def test_config_check_prints_the_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, MINIMAL.replace('base_url = "sandbox"', 'base_url = "http://p.bolink.club"'))
+    assert main(["config", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "warning: bolink.base_url:" in out and UKEY not in out
