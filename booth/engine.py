@@ -58,7 +58,7 @@ from booth.outbox import OutboxRelay, SendResult, SendVerdict
 from booth.shifts import Shifts
 from booth.staff import AuthError, Staff
 from booth.store import Database, OutboxItem, OutboxRecord, PaymentOutcome, Store, open_database
-from booth.store.records import LaneExceptionItem
+from booth.store.records import LaneExceptionItem, PaymentRecord, StayRecord
 from booth.store.worker import DatabaseWorker, Priority
 from booth.sync import CLOUDS, CloudSync, SyncStatus, compose_status, paid_by_alipay
 
@@ -659,7 +659,7 @@ class Engine:
             self.sandbox = BolinkSandbox(
                 union_id=s.bolink.union_id,
                 park_id=s.bolink.park_id,
-                ukey=s.bolink.ukey,
+                ukey=s.bolink.ukey.get_secret_value(),
                 port=s.bolink.sandbox_port,
                 autopay_after_s=s.bolink.sandbox_autopay_s,
                 rate_limit=max(100, s.bolink.request_budget_per_10s + 10),
@@ -675,7 +675,7 @@ class Engine:
             # imported here: its HTTP server (aiohttp) costs ~190 ms of start-up a booth without cameras skips
             from booth.devices.cameras import CameraListener
 
-            self.cameras = CameraListener(s.cameras, s.lanes, self, self.gates, self._clock)
+            self.cameras = CameraListener(s.cameras, s.lanes, self, self.gates, self._clock, zone=s.park.zone)
             await self.cameras.start()
 
     def _start_background(self) -> None:
@@ -1672,7 +1672,27 @@ class Engine:
             "prepay": format_yuan(msg.prepay_fen),
             "query_time": msg.query_time,
         }
-        stay = await self._db(lambda: store.stay_by_order_id(msg.order_id))
+
+        def look_up() -> tuple[PaymentRecord | None, StayRecord | None]:
+            known = store.payment_by_trade_no(msg.trade_no) if msg.trade_no else None
+            return known, store.stay_by_order_id(msg.order_id)
+
+        known, stay = await self._db(look_up)
+        if known is not None:
+            # Bolink repeats a prepayment until it hears an answer: the answer is the one the stored row gave,
+            # whatever has changed since (the car now at an exit, or gone). Counted money is 1, flagged is 0.
+            if known.order_ref != msg.order_id or known.amount_fen != msg.prepay_fen:
+                log.warning(
+                    "prepay_order %s repeats trade_no %s of order %s, %s fen: refused",
+                    msg.order_id,
+                    msg.trade_no,
+                    known.order_ref,
+                    known.amount_fen,
+                )
+                return {**base, "state": 0, "errmsg": f"交易号 {msg.trade_no} 已用于另一笔付款"}
+            if known.flag is not None:
+                return {**base, "state": 0, "errmsg": f"预付未入账：{known.flag}"}
+            return {**base, "state": 1, "errmsg": ""}
         if stay is None or stay.state != "in_lot":
             return {**base, "state": 0, "errmsg": f"订单 {msg.order_id} 不在场"}
         booked = await self._book(
@@ -1691,7 +1711,7 @@ class Engine:
                 at=at,
             ),
         )
-        if booked.status == "flagged":
+        if booked.flag is not None:  # flagged now, or (a race with its own repeat) flagged before
             return {**base, "state": 0, "errmsg": f"预付未入账：{booked.flag}"}
         return {**base, "state": 1, "errmsg": ""}
 

@@ -110,3 +110,52 @@ def test_a_full_prepayment_still_lets_the_car_out_within_grace(make_engine: Make
     wait_until(lambda: r.engine.exits_completed == 1, what="the prepaid car to leave")
     assert money_lifts(r) == [("X1", "free_tariff")]
     assert not any(isinstance(e, AlertRaised) and e.kind == "unexpected" for e in r.events)
+
+
+def prepay_message(r: RunningEngine, plate: str, order_id: str, fen: int, trade_no: str) -> dict[str, Any]:
+    now = int(r.engine.now().timestamp())
+    return {
+        "service_name": "prepay_order",
+        "car_number": plate,
+        "prepay": f"{fen // 100}.{fen % 100:02d}",
+        "order_id": order_id,
+        "query_order_no": f"Q{trade_no}",
+        "park_id": "21835",
+        "trade_no": trade_no,
+        "query_time": now,
+        "prepay_type": "1",
+    }
+
+
+def send_prepay(r: RunningEngine, message: dict[str, Any]) -> dict[str, Any]:
+    sandbox = r.engine.sandbox
+    key = ("prepay_order", message["order_id"])
+    return r.engine.call(sandbox._push_and_wait(message, key, 5.0)).result(10)
+
+
+def test_a_refused_prepayment_stays_refused_when_bolink_repeats_it(make_engine: MakeEngine) -> None:
+    r = make_engine()
+    order_id = bring_car(r, "X1", "苏P00001", hours=3)  # the car is at the exit, its QR showing
+    message = prepay_message(r, "苏P00001", order_id, 500, "T-prepay-1")
+    first = send_prepay(r, message)
+    again = send_prepay(r, message)  # Bolink did not hear the first answer and repeats it
+    assert (first["state"], again["state"]) == (0, 0)
+    assert r.rows("SELECT flag FROM payments WHERE trade_no = 'T-prepay-1'") == [("exit_in_progress",)]
+    assert r.lane("X1").state is LaneState.AWAITING_PAYMENT and gate(r, "X1").open_count == 0
+
+
+def test_an_accepted_prepayment_stays_accepted_after_the_car_left(make_engine: MakeEngine) -> None:
+    r = make_engine()
+    r.engine.seed_stay("苏P00002", r.engine.now() - timedelta(hours=3)).result(5)
+    [(order_id,)] = r.rows("SELECT order_id FROM stays WHERE plate = '苏P00002'")
+    message = prepay_message(r, "苏P00002", order_id, 100, "T-prepay-2")
+    assert send_prepay(r, message)["state"] == 1
+    r.engine.vehicle_at("X1", "苏P00002").result(5)
+    view = wait_until(lambda: (v := r.lane("X1")).code_url and v, what="the exit to ask for the rest")
+    push_result(r, order_id, view.due_fen)
+    wait_until(lambda: r.engine.exits_completed == 1, what="the car to leave")
+    # Bolink repeats the prepayment it already settled: the stored answer, though the car has gone
+    assert send_prepay(r, message)["state"] == 1
+    # a forged or confused repeat under the same trade_no with another amount is refused, not booked
+    assert send_prepay(r, {**message, "prepay": "99.00"})["state"] == 0
+    assert r.rows("SELECT COUNT(*), MAX(flag) FROM payments WHERE trade_no = 'T-prepay-2'") == [(1, None)]

@@ -473,6 +473,13 @@ class Store:
             rows = session.scalars(select(Payment).where(Payment.stay_id == stay_id).order_by(Payment.id))
             return [_payment_record(row) for row in rows]
 
+    def payment_by_trade_no(self, trade_no: str) -> PaymentRecord | None:
+        """The payment booked under this provider transaction number, if any (flagged ones included)."""
+        trade_no = _text("trade_no", trade_no, NAME_MAX)
+        with self._read("payment_by_trade_no") as session:
+            row = session.scalar(select(Payment).where(Payment.trade_no == trade_no))
+            return None if row is None else _payment_record(row)
+
     def flagged_payments(self) -> list[PaymentRecord]:
         """Payments the supervisor must look at (late ones to refund, unknown orders), oldest first."""
         with self._read("flagged_payments") as session:
@@ -945,9 +952,14 @@ def _cloud(value: str) -> str:
 
 def _json(name: str, value: dict[str, Any]) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"{name} cannot be stored as JSON: {exc}") from None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (e.g. a camera's undecodable byte): kept as a \u escape
+        text = json.dumps(value, ensure_ascii=True, sort_keys=True, allow_nan=False)
+    return text
 
 
 def _get(session: Session, model: type[_Row], row_id: int, what: str) -> _Row:
