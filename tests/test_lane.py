@@ -613,3 +613,17 @@ def test_messages_refusals_and_alerts_carry_their_phrase() -> None:
     with pytest.raises(L.LaneRuleError) as refused:
         entry.handle(L.CashTaken(100, "张三", at(7)))
     assert refused.value.phrase == say("rule.entry_no_charge")
+
+
+def test_the_same_plate_read_again_under_its_open_gate_does_not_restart_the_exit() -> None:
+    """Issue 13, item 6: the camera reads the paid car again while the arm is up (20 s holdoff or not)."""
+    lane = awaiting_lane()
+    lane.handle(paid())
+    lane.handle(booked())
+    lane.handle(L.GateOpened(at(6)))
+    for when in (7, 30, 60):  # also later than the redetect holdoff: the car is still under the arm
+        assert lane.handle(L.VehicleDetected(PLATE, at(when))) == []
+        assert lane.state is L.LaneState.GATE_OPEN and lane.view().gate == "open"
+        assert lane.view().plate == PLATE.text
+    # another car behind it means this one has passed: the next exit starts
+    assert kinds(lane.handle(L.VehicleDetected(OTHER, at(61)))) == ["QuoteStay"]

@@ -643,8 +643,10 @@ class ExitLane(_Lane):
     # -- vehicle
     def _on_detected(self, ev: VehicleDetected) -> list[LaneCommand]:
         cur = self.current
-        if cur is not None and cur.plate.text == ev.plate.text and self.state is not LaneState.GATE_OPEN:
-            return []  # the camera re-triggering on the car already being handled
+        if cur is not None and cur.plate.text == ev.plate.text:
+            # the camera re-triggering on the car being handled, or on the car still under its open gate: it
+            # has not passed, so its exit is not started again (no re-pricing, no "no stay" for a paid car)
+            return []
         last = self._last_passed
         if last and last[0] == ev.plate.text and ev.at - last[1] < self.timings.redetect_holdoff:
             return []
