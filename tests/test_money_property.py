@@ -16,7 +16,7 @@ kept; the shift's expected cash is the float plus the cash the test handed over;
 "unexpected"/"store_failed" alert is raised, the engine thread is alive.
 
 Budget (CI: a fixed seed, well under a minute): environment variables
-  BOOTH_PROPERTY_EXAMPLES  sequences to run (default 15)
+  BOOTH_PROPERTY_EXAMPLES  sequences to run (default 12)
   BOOTH_PROPERTY_STEPS     steps per sequence (default 40)
   BOOTH_PROPERTY_SEED      the seed (default 20260301; printed, and named in a failure's notes)
   BOOTH_PROPERTY_SHRINK=1  shrink a failure to a minimal sequence (can take minutes: run it locally with
@@ -68,7 +68,7 @@ from tests.money_oracle import (
     read_snapshot,
 )
 
-EXAMPLES = int(os.environ.get("BOOTH_PROPERTY_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("BOOTH_PROPERTY_EXAMPLES", "12"))
 STEPS = int(os.environ.get("BOOTH_PROPERTY_STEPS", "40"))
 SEED = int(os.environ.get("BOOTH_PROPERTY_SEED", "20260301"))
 SHRINK = os.environ.get("BOOTH_PROPERTY_SHRINK", "") == "1"
