@@ -4,10 +4,17 @@ The vendor adapters (``vzenith``, ``hikvision``) turn a push into a ``PlateRead`
 ``CameraSink``) stores the photo and hands the plate to the lane. A read below the confidence threshold is
 still handled, but the attendant sees the plates now in the lot that it most likely is: cameras confuse
 0/D/Q, 8/B, 2/Z and 5/S, all of which are legal serial characters, so only the lot can tell them apart.
+
+What every vendor's reads share lives here too: the one rule that decides whether a read is live
+(``ReadFreshness``), the cap on reads waiting for a lane (``ReadBacklog``) and the rate-limited log that keeps
+a hostile or broken camera from flooding the journal (``LogThrottle``).
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -48,6 +55,127 @@ class CameraSink(Protocol):
 
     async def camera_alert(self, lane_id: str, kind: str, said: Phrase) -> None:
         """Tell the attendant (camera offline/online): ``said`` is worded on screen in its language."""
+
+
+class ReadFreshness:
+    """The one rule for both vendors: a read is acted on only when the camera's time says it is now.
+
+    A read older than ``max_age_s`` is a re-send (a Vzenith offline backlog, a Hikvision retry) of a car
+    that has gone; one more than ``max_skew_s`` ahead of the booth's clock comes from a camera whose clock
+    is wrong, so its age means nothing; one with no time cannot be judged. All three are recorded, never
+    acted on: acting on them could open a gate for a car that is not there.
+    """
+
+    def __init__(self, clock: Callable[[], datetime], max_age_s: float, max_skew_s: float) -> None:
+        self._clock = clock
+        self.max_age_s = max_age_s
+        self.max_skew_s = max_skew_s
+
+    def stale_reason(self, camera_at: datetime | None) -> str | None:
+        """Why the read must not be acted on, or None when it is live."""
+        if camera_at is None:
+            return "the read carries no camera time"
+        if camera_at.tzinfo is None:
+            return f"the camera time {camera_at.isoformat()} has no time zone"
+        age = (self._clock() - camera_at).total_seconds()
+        if age > self.max_age_s:
+            return f"the camera time is {age:.0f} s old (offline_read_max_age_s {self.max_age_s:g})"
+        if -age > self.max_skew_s:
+            return (
+                f"the camera time is {-age:.0f} s ahead of the booth's clock (max_clock_skew_s"
+                f" {self.max_skew_s:g}): is the camera's clock set?"
+            )
+        return None
+
+
+class ReadBacklog:
+    """How many reads each lane has waiting (being handled or queued behind one): at most ``limit``.
+
+    Reads queue between the listener and the lane (a Hikvision event is answered at once and handled in
+    order afterwards; each carries photos of up to ``max_body_bytes``), so a burst must not grow memory
+    without bound. A read refused here is answered 429 and the camera sends it again later."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._waiting: dict[str, int] = {}
+        self.refused = 0
+
+    def admit(self, lane_id: str) -> bool:
+        waiting = self._waiting.get(lane_id, 0)
+        if waiting >= self.limit:
+            self.refused += 1
+            return False
+        self._waiting[lane_id] = waiting + 1
+        return True
+
+    def done(self, lane_id: str) -> None:
+        waiting = self._waiting.get(lane_id, 0) - 1
+        if waiting > 0:
+            self._waiting[lane_id] = waiting
+        else:
+            self._waiting.pop(lane_id, None)
+
+    def waiting(self, lane_id: str) -> int:
+        return self._waiting.get(lane_id, 0)
+
+
+@dataclass
+class _Cause:
+    logged_at: float
+    repeats: int
+    level: int
+    last: str
+
+
+class LogThrottle:
+    """One log line per cause per interval; later repeats are counted and reported with the next line (or
+    by ``flush``). A camera (or anything on the LAN) sending garbage many times a second must not bury the
+    journal: the first line says what is wrong, the count says how often."""
+
+    def __init__(
+        self, logger: logging.Logger, interval_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._log = logger
+        self.interval_s = interval_s
+        self._clock = clock
+        self._causes: dict[Hashable, _Cause] = {}
+
+    def log(
+        self, level: int, cause: Hashable, message: str, *, exc_info: bool | BaseException | None = None
+    ) -> bool:
+        """Log ``message`` unless ``cause`` was logged less than an interval ago; True when logged."""
+        now = self._clock()
+        entry = self._causes.get(cause)
+        if entry is not None and now - entry.logged_at < self.interval_s:
+            entry.repeats += 1
+            entry.last = message
+            return False
+        if entry is not None and entry.repeats:
+            message += f" (and {entry.repeats} more like it in the last {now - entry.logged_at:.0f} s)"
+        self._causes[cause] = _Cause(now, 0, level, message)
+        self._log.log(level, "%s", message, exc_info=exc_info, stacklevel=3)
+        return True
+
+    def warning(self, cause: Hashable, message: str) -> bool:
+        return self.log(logging.WARNING, cause, message)
+
+    def flush(self) -> None:
+        """Report the repeats of causes whose interval is over, and forget causes gone quiet."""
+        now = self._clock()
+        for cause, entry in list(self._causes.items()):
+            if now - entry.logged_at < self.interval_s:
+                continue
+            if entry.repeats:
+                self._log.log(
+                    entry.level,
+                    "%d more like it in the last %.0f s; the last: %s",
+                    entry.repeats,
+                    now - entry.logged_at,
+                    entry.last,
+                )
+                self._causes[cause] = _Cause(now, 0, entry.level, entry.last)
+            else:
+                del self._causes[cause]
 
 
 # Characters OCR mixes up, each with its look-alikes; all are legal serial characters.

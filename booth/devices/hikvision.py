@@ -6,45 +6,74 @@ their form name. Chinese firmware may put the colour before the plate (``蓝苏A
 strips it. The barrier is ``PUT /ISAPI/Parking/channels/<n>/barrierGate`` with HTTP Digest auth; a 200
 does not prove the arm moved, so ``barrierGateStatus`` is polled until it reads 2 (open).
 
-The XML comes from the network: a document with a DOCTYPE (where entity expansion lives) is refused
-before it reaches the stdlib parser (defusedxml is not installed).
+Decisions:
+
+- The XML comes from the network: it is parsed with defusedxml, DTDs refused (no camera sends one; a
+  byte-pattern check for ``<!DOCTYPE`` is bypassed by a UTF-16 document).
+- The multipart body (already read by the listener, within its size and time limits) is split here, one
+  level deep: a nested multipart or a part without the boundary is not something an ANPR camera sends.
+  (aiohttp's streaming reader warns through ``warnings`` on a bad Content-Disposition and the stdlib email
+  parser recurses into nested multiparts: 1.3 s of the loop and a RecursionError for a 4 MB body.)
+- ``dateTime`` decides whether the event is live (``ReadFreshness``): an event without it, or with one that
+  is not ISO 8601, is refused (400); one with no UTC offset is read in the lot's time zone
+  (``park.timezone``), as the camera's own clock runs in it. A stale event is recorded, answered 200 (so
+  the camera does not send it again) and never reaches the lane.
+- A malformed event is answered 400 and logged once per interval.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.message
+import email.parser
 import logging
 import re
 import time
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
+import defusedxml.ElementTree as SafeET
 import httpx
-from aiohttp import BodyPartReader, web
+from aiohttp import web
+from defusedxml import DefusedXmlException
 
 from booth.config import HikvisionGateSettings
-from booth.devices.camera_reads import CameraPayloadError, CameraSink, PlateRead
+from booth.devices.camera_reads import (
+    CameraPayloadError,
+    CameraSink,
+    LogThrottle,
+    PlateRead,
+    ReadBacklog,
+    ReadFreshness,
+)
 from booth.devices.gates import GateDriver, GateFault
 from booth.domain.plates import PlateColour
 
 log = logging.getLogger(__name__)
 
 _ISAPI_NS = "http://www.isapi.org/ver20/XMLSchema"
-_DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.I)
 _DEDUPE_MEMORY = 20_000
+_PLATE_MAX_CHARS = 32
+_MAX_PARTS = 16
+_MAX_PART_HEADER_BYTES = 8192
+_CONFIDENCE = re.compile(r"\d{1,3}(?:\.\d{1,6})?")
 GATE_OPEN = "2"
 
 
 def parse_xml(data: bytes, what: str) -> ET.Element:
-    """Parse untrusted XML with the stdlib parser after refusing DOCTYPE/ENTITY declarations."""
-    if _DOCTYPE.search(data):
-        raise CameraPayloadError(f"{what}: XML with a DOCTYPE or ENTITY declaration is refused")
+    """Parse untrusted XML with defusedxml (no DTD, no entities, no external references)."""
     try:
-        return ET.fromstring(data)
+        return SafeET.fromstring(data, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise CameraPayloadError(
+            f"{what}: XML with a DOCTYPE or ENTITY declaration is refused ({exc})"
+        ) from None
     except ET.ParseError as exc:
         raise CameraPayloadError(f"{what}: not well-formed XML ({exc})") from None
+    except (ValueError, LookupError) as exc:  # an encoding expat does not know, or a multi-byte one
+        raise CameraPayloadError(f"{what}: XML in an encoding that cannot be read ({exc})") from None
 
 
 def _local(tag: str) -> str:
@@ -63,6 +92,10 @@ def _text(root: ET.Element, name: str) -> str | None:
     return None if element is None or element.text is None else element.text.strip()
 
 
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+
+
 _COLOURS = {
     "blue": PlateColour.BLUE,
     "yellow": PlateColour.YELLOW,
@@ -73,69 +106,165 @@ _COLOURS = {
 }
 
 
+def parse_date_time(text: str | None, zone: tzinfo) -> datetime:
+    """``dateTime`` as an aware time: ISO 8601 with its offset, or, with none, in the lot's zone."""
+    if not text:
+        raise CameraPayloadError(
+            "anpr.xml: dateTime is missing (an event without a time may be an old re-send)"
+        )
+    if len(text) > 40:
+        raise CameraPayloadError(f"anpr.xml: dateTime is not an ISO 8601 time: {_short(text)}")
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise CameraPayloadError(f"anpr.xml: dateTime is not an ISO 8601 time: {_short(text)}") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=zone)
+
+
 class AnprEvent:
     """The fields of one ANPR ``EventNotificationAlert`` that the lane needs."""
 
-    def __init__(self, root: ET.Element) -> None:
+    def __init__(self, root: ET.Element, zone: tzinfo) -> None:
         if _local(root.tag) != "EventNotificationAlert":
-            raise CameraPayloadError(f"anpr.xml: expected EventNotificationAlert, got {_local(root.tag)}")
+            raise CameraPayloadError(
+                f"anpr.xml: expected EventNotificationAlert, got {_short(_local(root.tag))}"
+            )
         self.event_type = _text(root, "eventType") or ""
         self.uuid = _text(root, "UUID")
-        self.date_time = _text(root, "dateTime")
+        if self.uuid is not None and len(self.uuid) > 128:
+            raise CameraPayloadError(f"anpr.xml: UUID is {len(self.uuid)} characters, not an id")
         anpr = _find(root, "ANPR")
         if self.event_type.upper() != "ANPR" or anpr is None:
-            raise CameraPayloadError(f"anpr.xml: not an ANPR event (eventType {self.event_type!r})")
+            raise CameraPayloadError(f"anpr.xml: not an ANPR event (eventType {_short(self.event_type)})")
         plate = _text(anpr, "licensePlate")
         if plate is None:
             raise CameraPayloadError("anpr.xml: ANPR.licensePlate is missing")
+        if len(plate) > _PLATE_MAX_CHARS:
+            raise CameraPayloadError(f"anpr.xml: ANPR.licensePlate is {len(plate)} characters, not a plate")
         self.plate_text = plate
         level = _text(anpr, "confidenceLevel")
-        try:
-            self.confidence = None if level in (None, "") else int(float(level))
-        except ValueError:
-            raise CameraPayloadError(f"anpr.xml: ANPR.confidenceLevel is not a number: {level!r}") from None
-        if self.confidence is not None and not 0 <= self.confidence <= 100:
-            raise CameraPayloadError(f"anpr.xml: ANPR.confidenceLevel out of 0-100: {self.confidence}")
+        if level in (None, ""):
+            self.confidence: int | None = None
+        elif _CONFIDENCE.fullmatch(level) and float(level) <= 100:
+            self.confidence = int(float(level))
+        else:
+            raise CameraPayloadError(f"anpr.xml: ANPR.confidenceLevel is not a number 0-100: {_short(level)}")
         colour = (_text(anpr, "plateColor") or "").replace("_", "").replace("-", "").lower()
         self.colour = _COLOURS.get(colour)
+        self.camera_at = parse_date_time(_text(root, "dateTime"), zone)
 
-    @property
-    def camera_at(self) -> datetime | None:
-        try:
-            return datetime.fromisoformat(self.date_time) if self.date_time else None
-        except ValueError:
-            return None
+
+def split_multipart(content_type: str, body: bytes) -> list[tuple[email.message.Message, bytes]]:
+    """The parts of a multipart body, each as (its headers, its content); one level, strictly."""
+    header = email.message.Message()
+    header["Content-Type"] = content_type
+    boundary = header.get_boundary()
+    if not boundary or len(boundary) > 200 or not boundary.isascii():
+        raise CameraPayloadError(f"multipart push without a usable boundary ({_short(content_type)})")
+    delimiter = b"\r\n--" + boundary.encode("ascii")
+    chunks = (b"\r\n" + body).split(delimiter)
+    if len(chunks) < 2:
+        raise CameraPayloadError("the multipart boundary of the Content-Type header is not in the body")
+    parts: list[tuple[email.message.Message, bytes]] = []
+    for chunk in chunks[1:]:
+        if chunk.startswith(b"--"):
+            return parts  # the close delimiter: what follows is the epilogue
+        line_end = chunk.find(b"\r\n")
+        if line_end < 0 or chunk[:line_end].strip(b" \t"):
+            raise CameraPayloadError("a multipart boundary is followed by something other than a line end")
+        head_end = chunk.find(b"\r\n\r\n", line_end)
+        if head_end == line_end:  # a part without headers
+            head, content = b"", chunk[line_end + 4 :]
+        elif head_end < 0 or head_end - line_end > _MAX_PART_HEADER_BYTES:
+            raise CameraPayloadError("a multipart part has no end to its headers")
+        else:
+            head, content = chunk[line_end + 2 : head_end], chunk[head_end + 4 :]
+        if len(parts) == _MAX_PARTS:
+            raise CameraPayloadError(f"more than {_MAX_PARTS} multipart parts")
+        parts.append((email.parser.BytesHeaderParser().parsebytes(head + b"\r\n\r\n"), content))
+    raise CameraPayloadError("the multipart body is cut off (no closing boundary)")
+
+
+def anpr_parts(content_type: str, body: bytes) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """The XML, the scene and the plate crop of an ANPR push, matched by file name or content type."""
+    xml = image = crop = None
+    for headers, content in split_multipart(content_type, body):
+        filename = (headers.get_filename() or "").lower()
+        ctype = headers.get_content_type().lower()
+        if ctype.startswith("multipart/"):
+            continue  # a nested multipart: not something an ANPR camera sends
+        if filename.endswith(".xml") or "xml" in ctype:
+            xml = xml or content
+        elif "plate" in filename:
+            crop = crop or content
+        elif filename.endswith((".jpg", ".jpeg")) or ctype.startswith("image/"):
+            image = image or content
+    return xml, image, crop
 
 
 class HikvisionAdapter:
     """Handles POSTs from Hikvision cameras: ANPR events; anything else counts as a heartbeat."""
 
-    def __init__(self, sink: CameraSink) -> None:
+    def __init__(
+        self,
+        sink: CameraSink,
+        freshness: ReadFreshness,
+        backlog: ReadBacklog,
+        throttle: LogThrottle,
+        zone: tzinfo,
+    ) -> None:
         self._sink = sink
+        self._freshness = freshness
+        self._backlog = backlog
+        self._throttle = throttle
+        self._zone = zone
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lane_locks: dict[str, asyncio.Lock] = {}
 
-    async def handle(self, request: web.Request, lane_id: str, ip: str) -> web.StreamResponse:
+    async def handle(self, request: web.Request, body: bytes, lane_id: str, ip: str) -> web.StreamResponse:
         if not request.content_type.startswith("multipart/"):
-            await request.read()
             return web.Response(text="OK")  # heartbeats and other events: seen, nothing to do
         try:
-            xml, image, crop = await self._parts(request)
+            xml, image, crop = anpr_parts(request.headers.get("Content-Type", ""), body)
             if xml is None:
                 raise CameraPayloadError("no anpr.xml part (by file name or XML content type)")
-            event = AnprEvent(parse_xml(xml, "anpr.xml"))
+            event = AnprEvent(parse_xml(xml, "anpr.xml"), self._zone)
         except CameraPayloadError as exc:
-            log.warning("hikvision %s (%s): refused an event: %s", ip, lane_id, exc)
+            self._throttle.warning(
+                ("hikvision malformed", ip), f"hikvision {ip} ({lane_id}): refused an event: {exc}"
+            )
             return web.Response(status=400, text=str(exc))
         source = f"hikvision {ip} uuid {event.uuid or '?'}"
-        if event.uuid is not None:
-            if event.uuid in self._seen:
-                log.info("%s (%s): repeat of an event already handled; ignored", source, lane_id)
-                return web.Response(text="OK")
-            self._seen[event.uuid] = None
-            while len(self._seen) > _DEDUPE_MEMORY:
-                self._seen.popitem(last=False)
+        if event.uuid is not None and event.uuid in self._seen:
+            log.info("%s (%s): repeat of an event already handled; ignored", source, lane_id)
+            return web.Response(text="OK")
+        stale = self._freshness.stale_reason(event.camera_at)
+        if stale is not None:
+            self._remember(event.uuid)
+            self._throttle.warning(
+                ("hikvision stale", ip),
+                f"{source} ({lane_id}): read {event.plate_text} recorded, not acted on: {stale}",
+            )
+            await self._sink.camera_record(
+                lane_id,
+                "camera_stale_read",
+                {"plate": event.plate_text, "camera_at": event.camera_at.isoformat(), "source": source,
+                 "reason": stale},
+            )  # fmt: skip
+            return web.Response(text="OK")
+        if not self._backlog.admit(lane_id):
+            self._throttle.warning(
+                ("backlog", lane_id),
+                f"{source} ({lane_id}): refused {event.plate_text} with 429: {self._backlog.limit} reads"
+                " already wait for the lane (the camera sends it again)",
+            )
+            return web.Response(
+                status=429,
+                text=f"{self._backlog.limit} reads already wait for lane {lane_id}; send it again later",
+                headers={"Retry-After": "1"},
+            )
+        self._remember(event.uuid)
         read = PlateRead(
             lane_id, event.plate_text, event.colour, event.confidence, event.camera_at, image, crop, source
         )
@@ -145,36 +274,26 @@ class HikvisionAdapter:
         task.add_done_callback(self._tasks.discard)
         return web.Response(text="OK")
 
+    def _remember(self, uuid: str | None) -> None:
+        if uuid is None:
+            return
+        self._seen[uuid] = None
+        while len(self._seen) > _DEDUPE_MEMORY:
+            self._seen.popitem(last=False)
+
     async def _in_order(self, read: PlateRead) -> None:
         """A lane's reads are handled one at a time, in arrival order (asyncio.Lock is fair)."""
-        async with self._lane_locks.setdefault(read.lane_id, asyncio.Lock()):
-            await self._sink.camera_read(read)
+        try:
+            async with self._lane_locks.setdefault(read.lane_id, asyncio.Lock()):
+                await self._sink.camera_read(read)
+        finally:
+            self._backlog.done(read.lane_id)
 
     async def aclose(self) -> None:
         """Cancel reads still being handled (the engine is stopping)."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _parts(self, request: web.Request) -> tuple[bytes | None, bytes | None, bytes | None]:
-        xml = image = crop = None
-        reader = await request.multipart()
-        while True:
-            part = await reader.next()
-            if part is None:
-                break
-            if not isinstance(part, BodyPartReader):
-                continue  # a nested multipart: not something an ANPR camera sends
-            filename = (part.filename or "").lower()
-            ctype = part.headers.get("Content-Type", "").lower()
-            data = bytes(await part.read())
-            if filename.endswith(".xml") or "xml" in ctype:
-                xml = xml or data
-            elif "plate" in filename:
-                crop = crop or data
-            elif filename.endswith((".jpg", ".jpeg")) or ctype.startswith("image/"):
-                image = image or data
-        return xml, image, crop
 
 
 class HikvisionGate(GateDriver):

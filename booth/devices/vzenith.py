@@ -9,8 +9,15 @@ poll (held open up to ``comet_hold_s``) and rides on its answer: that is ``Camer
 
 Decisions (documented in docs/devices.md):
 
-- Offline backlog (``isoffline: 1``): recorded in the audit; acted on only when the camera's time stamp is
-  at most ``offline_read_max_age_s`` old (the car may still be at the barrier), never otherwise.
+- Every read, live or offline backlog (``isoffline: 1``), is acted on only when its camera time is live
+  (``ReadFreshness``: at most ``offline_read_max_age_s`` old, at most ``max_clock_skew_s`` ahead); otherwise
+  it is recorded in the audit and answered (with ``ContinuePushOffline`` for the backlog), never acted on.
+- A malformed push (not UTF-8 JSON, Infinity/NaN, a number of thousands of digits, nesting deeper than the
+  parser allows, a field of the wrong type) is answered HTTP 200 with a ``Response_AlarmInfoPlate`` that
+  commands nothing, and logged once per interval: the spec says any other answer makes the camera re-send
+  the same push, forever. Only the listener's own refusals (size, time, overload) use 4xx.
+- A read that finds its lane with ``max_pending_reads`` already waiting is answered 429, so the camera
+  sends it again later (it is not marked as seen, so that re-send is handled).
 - ``triggerType`` 66 (turned back) tells the lane the car left; 64/65 (lingering/recovered) are logged only.
 - Repeats (same ``serialno`` + ``plateid``) are answered (with ``ContinuePushOffline`` for the backlog)
   and otherwise ignored.
@@ -24,6 +31,7 @@ import binascii
 import contextlib
 import json
 import logging
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +41,14 @@ from aiohttp import web
 from pymodbus.framer import FramerRTU
 
 from booth.config import CameraListenerSettings, CameraRelayGateSettings
-from booth.devices.camera_reads import CameraPayloadError, CameraSink, PlateRead
+from booth.devices.camera_reads import (
+    CameraPayloadError,
+    CameraSink,
+    LogThrottle,
+    PlateRead,
+    ReadBacklog,
+    ReadFreshness,
+)
 from booth.devices.gates import GateDriver, GateFault
 from booth.domain.plates import PlateColour, colour_from_vzenith
 
@@ -42,6 +57,8 @@ log = logging.getLogger(__name__)
 TRIGGER_TURNED_BACK = 66
 _TRIGGER_LINGER = (64, 65)
 _DEDUPE_MEMORY = 20_000
+_PLATE_MAX_CHARS = 32  # the longest real plate is 8-9 characters; the rest is a broken or hostile push
+_INT_LIMIT = 2**63  # plateid, sec, codes: anything bigger is not a camera's number
 LED_VERSION = 0x64
 LED_SPEAK = 0x30
 
@@ -89,12 +106,42 @@ class VzenithPlate:
 def _int(value: Any, name: str) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise CameraPayloadError(f"{name}: expected a number, got {value!r}")
+    if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
+        raise CameraPayloadError(f"{name}: expected a number, got {_short(value)}")
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise CameraPayloadError(f"{name}: expected a number, got {value!r}") from None
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise CameraPayloadError(f"{name}: expected a number, got {_short(value)}") from None
+    if not -_INT_LIMIT <= number <= _INT_LIMIT:
+        raise CameraPayloadError(f"{name}: out of range ({_short(value)})")
+    return number
+
+
+def _short(value: Any) -> str:
+    """``repr`` cut to a log line's worth: a hostile field may be megabytes long."""
+    text = (
+        repr(value)
+        if not isinstance(value, int) or abs(value) < 10**30
+        else f"<{value.bit_length()}-bit int>"
+    )
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _refuse_constant(name: str) -> Any:
+    """JSON's NaN/Infinity are not JSON (Python accepts them by default); no camera sends them."""
+    raise CameraPayloadError(f"not JSON: {name} is not a number a camera sends")
+
+
+def load_json(body: bytes) -> Any:
+    """Decode a push as strict UTF-8 JSON; raise CameraPayloadError naming what is wrong."""
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError as exc:
+        raise CameraPayloadError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise CameraPayloadError("not JSON a camera sends: nested too deep") from None
+    except ValueError as exc:  # JSONDecodeError, and an integer of more than 4,300 digits
+        raise CameraPayloadError(f"not valid JSON: {str(exc)[:120]}") from None
 
 
 def _image(value: Any, name: str) -> bytes | None:
@@ -119,7 +166,9 @@ def parse_alarm_info_plate(doc: Any) -> VzenithPlate:
         raise CameraPayloadError("AlarmInfoPlate.result.PlateResult: missing or not an object")
     text = plate.get("license")
     if not isinstance(text, str):
-        raise CameraPayloadError(f"PlateResult.license: expected text, got {text!r}")
+        raise CameraPayloadError(f"PlateResult.license: expected text, got {_short(text)}")
+    if len(text) > _PLATE_MAX_CHARS:
+        raise CameraPayloadError(f"PlateResult.license: {len(text)} characters, not a plate")
     confidence = _int(plate.get("confidence"), "PlateResult.confidence")
     if confidence is not None and not 0 <= confidence <= 100:
         raise CameraPayloadError(f"PlateResult.confidence: expected 0-100, got {confidence}")
@@ -134,6 +183,8 @@ def parse_alarm_info_plate(doc: Any) -> VzenithPlate:
             except (OverflowError, OSError, ValueError):
                 raise CameraPayloadError(f"PlateResult.timeStamp.Timeval.sec: out of range ({sec})") from None
     serialno = info.get("serialno", "")
+    if not isinstance(serialno, str | int) or isinstance(serialno, bool) or len(str(serialno)) > 64:
+        raise CameraPayloadError(f"AlarmInfoPlate.serialno: expected a short text, got {_short(serialno)}")
     colour_code = _int(plate.get("colorType"), "PlateResult.colorType")
     return VzenithPlate(
         plate_text=text,
@@ -142,7 +193,7 @@ def parse_alarm_info_plate(doc: Any) -> VzenithPlate:
         trigger=_int(plate.get("triggerType"), "PlateResult.triggerType"),
         camera_at=camera_at,
         plateid=_int(plate.get("plateid"), "PlateResult.plateid"),
-        serialno=str(serialno) if serialno is not None else "",
+        serialno=str(serialno),
         offline=_int(plate.get("isoffline", info.get("isoffline")), "isoffline") == 1,
         image=_image(plate.get("imageFile"), "PlateResult.imageFile"),
         crop=_image(plate.get("imageFragmentFile"), "PlateResult.imageFragmentFile"),
@@ -254,32 +305,39 @@ class CameraRelayGate(GateDriver):
 
 # ------------------------------------------------------------------------------------------ the adapter
 class VzenithAdapter:
-    """Handles every POST from the Vzenith cameras (pushes, heartbeats/polls, IO events)."""
+    """Handles every POST from the Vzenith cameras (pushes, heartbeats/polls, IO events). The listener has
+    read the body already (within its size and time limits)."""
 
     def __init__(
         self,
         settings: CameraListenerSettings,
         sink: CameraSink,
         gates: dict[str, GateDriver],
-        clock: Any,
+        freshness: ReadFreshness,
+        backlog: ReadBacklog,
+        throttle: LogThrottle,
     ) -> None:
         self._settings = settings
         self._sink = sink
         self._gates = gates
-        self._clock = clock
+        self._freshness = freshness
+        self._backlog = backlog
+        self._throttle = throttle
         self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
 
     def _gate(self, lane_id: str) -> CameraRelayGate | None:
         gate = self._gates.get(lane_id)
         return gate if isinstance(gate, CameraRelayGate) else None
 
-    async def handle(self, request: web.Request, lane_id: str, ip: str) -> web.StreamResponse:
-        body = await request.read()
+    async def handle(self, request: web.Request, body: bytes, lane_id: str, ip: str) -> web.StreamResponse:
         if request.content_type == "application/json" or body.lstrip().startswith(b"{"):
             try:
-                doc = json.loads(body.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                log.warning("vzenith %s (%s): refused a push that is not UTF-8 JSON: %s", ip, lane_id, exc)
+                doc = load_json(body)
+            except CameraPayloadError as exc:
+                self._throttle.warning(
+                    ("vzenith not json", ip),
+                    f"vzenith {ip} ({lane_id}): refused a push that is not UTF-8 JSON: {exc}",
+                )
                 return await self._send(request, lane_id, answer(), None)
             if isinstance(doc, dict) and "AlarmInfoPlate" in doc:
                 return await self._plate(request, lane_id, ip, doc)
@@ -294,7 +352,9 @@ class VzenithAdapter:
     async def _send(
         self, request: web.Request, lane_id: str, doc: dict[str, Any], ticket: _Ticket | None
     ) -> web.StreamResponse:
-        """Write the answer now, so a gate command counts as delivered only once it left."""
+        """Write the answer now, so a gate command counts as delivered only once it left. A camera that hung
+        up meanwhile gets nothing (the command waits for its next poll) and nothing is raised: aiohttp logs a
+        handler's exception with a traceback."""
         response = web.Response(
             body=json.dumps(doc, ensure_ascii=False).encode("utf-8"), content_type="application/json"
         )
@@ -302,7 +362,12 @@ class VzenithAdapter:
         try:
             await response.prepare(request)
             await response.write_eof()
-        except (ConnectionError, asyncio.CancelledError):
+        except ConnectionError:
+            if ticket is not None and gate is not None:
+                gate.undelivered(ticket)
+            log.info("vzenith (%s): the camera hung up before its answer was written", lane_id)
+            return response
+        except asyncio.CancelledError:
             if ticket is not None and gate is not None:
                 gate.undelivered(ticket)
             raise
@@ -311,16 +376,15 @@ class VzenithAdapter:
             gate.delivered(ticket)
         return response
 
-    def _is_repeat(self, plate: VzenithPlate) -> bool:
-        if plate.plateid is None:
-            return False
-        key = (plate.serialno, plate.plateid)
-        if key in self._seen:
-            return True
+    def _is_repeat(self, key: tuple[str, int] | None) -> bool:
+        return key is not None and key in self._seen
+
+    def _remember(self, key: tuple[str, int] | None) -> None:
+        if key is None:
+            return
         self._seen[key] = None
         while len(self._seen) > _DEDUPE_MEMORY:
             self._seen.popitem(last=False)
-        return False
 
     async def _plate(
         self, request: web.Request, lane_id: str, ip: str, doc: dict[str, Any]
@@ -328,34 +392,45 @@ class VzenithAdapter:
         try:
             plate = parse_alarm_info_plate(doc)
         except CameraPayloadError as exc:
-            log.warning("vzenith %s (%s): refused a malformed plate push: %s", ip, lane_id, exc)
+            self._throttle.warning(
+                ("vzenith malformed", ip), f"vzenith {ip} ({lane_id}): refused a malformed plate push: {exc}"
+            )
             return await self._send(request, lane_id, answer(), None)
         commands: dict[str, Any] = {}
         if plate.offline and plate.plateid is not None:
             commands["ContinuePushOffline"] = {"plateid": plate.plateid, "continue": 1}
         source = f"vzenith {ip} serialno {plate.serialno or '?'} plateid {plate.plateid}"
-        if self._is_repeat(plate):
+        key = (plate.serialno, plate.plateid) if plate.plateid is not None else None
+        if self._is_repeat(key):
             log.info("%s (%s): repeat of a read already handled; ignored", source, lane_id)
             return await self._send(request, lane_id, answer(commands), None)
-        if plate.offline and not self._fresh(plate):
-            log.info(
-                "%s (%s): offline backlog read %s at %s recorded, not acted on",
-                source,
-                lane_id,
-                plate.plate_text,
-                plate.camera_at,
-            )
-            await self._sink.camera_record(
-                lane_id,
-                "camera_offline_read",
-                {
-                    "plate": plate.plate_text,
-                    "camera_at": plate.camera_at.isoformat() if plate.camera_at else None,
-                    "source": source,
-                    "trigger": plate.trigger,
-                },
-            )
+        stale = self._freshness.stale_reason(plate.camera_at)
+        if stale is not None:
+            self._remember(key)
+            await self._record_stale(lane_id, ip, source, plate, stale)
             return await self._send(request, lane_id, answer(commands), None)
+        if not self._backlog.admit(lane_id):
+            self._throttle.warning(
+                ("backlog", lane_id),
+                f"{source} ({lane_id}): refused {plate.plate_text} with 429: {self._backlog.limit} reads"
+                " already wait for the lane (the camera sends it again)",
+            )
+            raise web.HTTPTooManyRequests(
+                text=f"{self._backlog.limit} reads already wait for lane {lane_id}; send it again later",
+                headers={"Retry-After": "1"},
+            )
+        self._remember(key)
+        try:
+            await self._act(lane_id, source, plate)
+        finally:
+            self._backlog.done(lane_id)
+        gate = self._gate(lane_id)
+        ticket = gate.take() if gate is not None else None
+        if ticket is not None:
+            commands.update(ticket.commands)
+        return await self._send(request, lane_id, answer(commands), ticket)
+
+    async def _act(self, lane_id: str, source: str, plate: VzenithPlate) -> None:
         if plate.trigger == TRIGGER_TURNED_BACK:
             await self._sink.camera_left(lane_id, source)
         elif plate.trigger in _TRIGGER_LINGER:
@@ -382,14 +457,28 @@ class VzenithAdapter:
             # so that it rides on this very answer
             for _ in range(3):
                 await asyncio.sleep(0)
-        gate = self._gate(lane_id)
-        ticket = gate.take() if gate is not None else None
-        if ticket is not None:
-            commands.update(ticket.commands)
-        return await self._send(request, lane_id, answer(commands), ticket)
 
-    def _fresh(self, plate: VzenithPlate) -> bool:
-        if plate.camera_at is None:
-            return False
-        age = (self._clock() - plate.camera_at).total_seconds()
-        return age <= self._settings.offline_read_max_age_s
+    async def _record_stale(
+        self, lane_id: str, ip: str, source: str, plate: VzenithPlate, reason: str
+    ) -> None:
+        """Audit a read that is not acted on. A backlog read is routine (logged at info); a stale live read
+        means the camera's clock is wrong, which stops the lane's reads: a warning, once per interval."""
+        if plate.offline:
+            log.info("%s (%s): offline backlog read %s recorded, not acted on: %s", source, lane_id,
+                     plate.plate_text, reason)  # fmt: skip
+        else:
+            self._throttle.warning(
+                ("vzenith stale", ip),
+                f"{source} ({lane_id}): read {plate.plate_text} recorded, not acted on: {reason}",
+            )
+        await self._sink.camera_record(
+            lane_id,
+            "camera_offline_read" if plate.offline else "camera_stale_read",
+            {
+                "plate": plate.plate_text,
+                "camera_at": plate.camera_at.isoformat() if plate.camera_at else None,
+                "source": source,
+                "trigger": plate.trigger,
+                "reason": reason,
+            },
+        )
