@@ -7,9 +7,10 @@ import hashlib
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
@@ -26,12 +27,21 @@ from tests.test_cameras import JPEG, X2_CAMERA, camera_lanes, listener_settings,
 
 ISAPI = "http://www.isapi.org/ver20/XMLSchema"
 CROP = b"\xff\xd8\xff\xe1" + b"plate crop"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def anpr_xml(plate: str = "蓝苏A8HK52", uuid: str = "c1a5e2f0-0001", confidence: int = 97) -> bytes:
+def anpr_xml(
+    plate: str = "蓝苏A8HK52",
+    uuid: str = "c1a5e2f0-0001",
+    confidence: int | str = 97,
+    date_time: str | None = None,
+) -> bytes:
+    """An event as the spec documents it; ``date_time`` defaults to now, in Beijing time as the camera
+    writes it."""
+    stamp = date_time or datetime.now(SHANGHAI).isoformat(timespec="seconds")
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <EventNotificationAlert version="2.0" xmlns="{ISAPI}">
-<ipAddress>{X2_CAMERA}</ipAddress><channelID>1</channelID><dateTime>2026-05-01T09:30:15+08:00</dateTime>
+<ipAddress>{X2_CAMERA}</ipAddress><channelID>1</channelID><dateTime>{stamp}</dateTime>
 <eventType>ANPR</eventType><eventState>active</eventState><UUID>{uuid}</UUID>
 <ANPR><country>CHN</country><licensePlate>{plate}</licensePlate><confidenceLevel>{confidence}</confidenceLevel>
 <plateCharBelieve>99,99,61,99,99,99,99</plateCharBelieve><plateColor>blue</plateColor>
@@ -52,7 +62,7 @@ def anpr_files(xml: bytes) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------- the XML
 def test_anpr_event_fields_and_hostile_xml_is_refused() -> None:
-    event = AnprEvent(parse_xml(anpr_xml(), "anpr.xml"))
+    event = AnprEvent(parse_xml(anpr_xml(), "anpr.xml"), SHANGHAI)
     assert (event.plate_text, event.colour, event.confidence, event.uuid) == (
         "蓝苏A8HK52", PlateColour.BLUE, 97, "c1a5e2f0-0001",
     )  # fmt: skip
@@ -63,7 +73,7 @@ def test_anpr_event_fields_and_hostile_xml_is_refused() -> None:
     with pytest.raises(CameraPayloadError, match="not well-formed"):
         parse_xml(b"<EventNotificationAlert>", "anpr.xml")
     with pytest.raises(CameraPayloadError, match="not an ANPR event"):
-        AnprEvent(parse_xml(anpr_xml().replace(b"<eventType>ANPR", b"<eventType>VMD"), "anpr.xml"))
+        AnprEvent(parse_xml(anpr_xml().replace(b"<eventType>ANPR", b"<eventType>VMD"), "anpr.xml"), SHANGHAI)
 
 
 # ---------------------------------------------------------------------------------------- the listener
@@ -87,6 +97,50 @@ def test_anpr_push_brings_the_car_with_its_photo(hik_engine: RunningEngine) -> N
     assert post(r, X2_CAMERA, **anpr_files(anpr_xml(plate="苏C99999", uuid="marker"))).status_code == 200
     wait_until(lambda: r.lane("X2").plate == "苏C99999", what="the marker read")
     assert len(r.rows("SELECT id FROM exit_orders")) == 1
+
+
+def test_stale_or_future_anpr_events_are_recorded_not_acted_on(hik_engine: RunningEngine) -> None:
+    r = hik_engine
+    r.engine.seed_stay("苏A8HK52", r.engine.now() - timedelta(hours=5)).result(5)
+    beijing = datetime.now(SHANGHAI)
+    stamps = [
+        (beijing - timedelta(hours=3)).isoformat(timespec="seconds"),  # a re-sent event from hours ago
+        (beijing + timedelta(hours=1)).astimezone(UTC).isoformat().replace("+00:00", "Z"),  # clock ahead
+        (beijing - timedelta(hours=3)).replace(tzinfo=None).isoformat(timespec="seconds"),  # naive: Beijing
+    ]
+    for n, stamp in enumerate(stamps):
+        assert post(r, X2_CAMERA, **anpr_files(anpr_xml(uuid=f"old-{n}", date_time=stamp))).status_code == 200
+    audited = wait_until(
+        lambda: (
+            len(rows := r.rows("SELECT detail_json FROM audit_log WHERE action = 'camera_stale_read'")) == 3
+            and rows
+        ),
+        what="the three stale events audited",
+    )
+    assert sum("ahead of the booth's clock" in detail for (detail,) in audited) == 1
+    assert r.lane("X2").state is LaneState.IDLE and r.rows("SELECT id FROM exit_orders") == []
+    # an event without a time cannot be judged: refused
+    undated = re.sub(rb"<dateTime>[^<]*</dateTime>", b"", anpr_xml(uuid="undated"))
+    response = post(r, X2_CAMERA, **anpr_files(undated))
+    assert response.status_code == 400 and "dateTime is missing" in response.text
+    # one stamped now (naive, in Beijing time as the camera's clock runs) is acted on
+    now_naive = beijing.replace(tzinfo=None).isoformat(timespec="seconds")
+    assert post(r, X2_CAMERA, **anpr_files(anpr_xml(uuid="now", date_time=now_naive))).status_code == 200
+    wait_until(lambda: r.lane("X2").state is LaneState.AWAITING_PAYMENT, what="the live event")
+
+
+def test_xml_that_hides_a_doctype_or_cannot_be_read_is_refused() -> None:
+    hidden = (
+        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "boom">]>'
+        "<EventNotificationAlert>&a;</EventNotificationAlert>"
+    ).encode("utf-16")
+    with pytest.raises(CameraPayloadError, match="DOCTYPE or ENTITY"):
+        parse_xml(hidden, "anpr.xml")  # a byte pattern never sees "<!DOCTYPE" in UTF-16
+    with pytest.raises(CameraPayloadError, match="encoding"):
+        parse_xml(anpr_xml().replace(b'encoding="UTF-8"', b'encoding="x-no-such"'), "anpr.xml")
+    for level in ("inf", "nan", "1e400", "-1", "101", "9" * 5000):
+        with pytest.raises(CameraPayloadError, match="confidenceLevel is not a number 0-100"):
+            AnprEvent(parse_xml(anpr_xml(confidence=level), "anpr.xml"), SHANGHAI)
 
 
 def test_hostile_or_broken_events_are_refused(hik_engine: RunningEngine) -> None:
