@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, inspect, text
 
 import booth.store
 from booth.store import Database, Store, StoreError, migration_config, open_database
-from booth.store.db import SCHEMA_HEAD
+from booth.store.db import BOOTH_APPLICATION_ID, SCHEMA_HEAD, booth_revisions
 from booth.store.models import Base
 
 TABLES = {"stays", "exit_orders", "payments", "gate_events", "audit_log", "outbox"}
@@ -211,3 +211,118 @@ def test_postgresql_sql_adds_the_cycle_foreign_key_after_both_tables() -> None:
     add_fk = "ALTER TABLE exit_orders ADD CONSTRAINT fk_exit_orders_settled_by_payments"
     assert sql.index("CREATE TABLE payments") < sql.index(add_fk)
     assert "TIMESTAMP WITH TIME ZONE" in sql
+
+
+def application_id(path: Path) -> int:
+    raw = sqlite3.connect(path)
+    try:
+        return int(raw.execute("PRAGMA application_id").fetchone()[0])
+    finally:
+        raw.close()
+
+
+def sqlite_file(path: Path, *statements: str) -> None:
+    raw = sqlite3.connect(path)
+    try:
+        for statement in statements:
+            raw.execute(statement)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def tables_of(path: Path) -> set[str]:
+    raw = sqlite3.connect(path)
+    try:
+        return {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        raw.close()
+
+
+def test_a_new_database_carries_booths_application_id(db_path: Path) -> None:
+    open_database(f"sqlite:///{db_path}").close()
+    assert application_id(db_path) == BOOTH_APPLICATION_ID
+
+
+def test_another_programs_sqlite_file_is_refused_untouched(db_path: Path) -> None:
+    """It used to get Booth's tables silently, beside its own."""
+    sqlite_file(db_path, "CREATE TABLE notes (id INTEGER PRIMARY KEY)", "INSERT INTO notes VALUES (1)")
+    with pytest.raises(StoreError, match="is not a Booth database") as info:
+        open_database(f"sqlite:///{db_path}")
+    assert "\n" not in str(info.value)
+    assert tables_of(db_path) == {"notes"}
+    assert application_id(db_path) == 0
+
+
+def test_a_file_stamped_by_another_program_is_refused(db_path: Path) -> None:
+    sqlite_file(db_path, "PRAGMA application_id = 1234")
+    with pytest.raises(StoreError, match=r"belongs to another program \(SQLite application_id 0x4d2\)"):
+        open_database(f"sqlite:///{db_path}")
+    assert tables_of(db_path) == set()
+
+
+def test_an_alembic_version_of_another_program_is_not_taken_for_booths(db_path: Path) -> None:
+    sqlite_file(
+        db_path,
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)",
+        "INSERT INTO alembic_version VALUES ('ae1027a6acf')",
+    )
+    with pytest.raises(StoreError, match="is not a Booth database"):
+        open_database(f"sqlite:///{db_path}")
+    assert tables_of(db_path) == {"alembic_version"}
+
+
+def test_a_database_of_an_older_booth_is_adopted_and_stamped(db_path: Path) -> None:
+    """Booths before application_id made databases with Booth's alembic_version and no id: keep them."""
+    engine = create_engine(f"sqlite:///{db_path}")
+    with engine.begin() as connection:
+        command.upgrade(migration_config(connection), "0001")  # an older Booth, an older schema too
+    engine.dispose()
+    assert application_id(db_path) == 0
+    with open_database(f"sqlite:///{db_path}") as database:
+        assert current_revision(database.engine) == head_revision()
+    assert application_id(db_path) == BOOTH_APPLICATION_ID
+
+
+def test_booths_revisions_are_read_from_the_migration_files_as_alembic_reads_them() -> None:
+    script = ScriptDirectory.from_config(migration_config())
+    assert booth_revisions() == {r.revision for r in script.walk_revisions()}
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        ("DROP TABLE lane_exceptions", "lacks Booth's table lane_exceptions"),
+        ("ALTER TABLE payments DROP COLUMN payer_id", "lacks Booth's column payments.payer_id"),
+        ("DROP TABLE alembic_version", "has Booth's tables but no schema version"),
+    ],
+)
+def test_a_damaged_schema_is_named_at_open_not_met_later(db_path: Path, damage: str, named: str) -> None:
+    open_database(f"sqlite:///{db_path}").close()
+    sqlite_file(db_path, damage)
+    with pytest.raises(StoreError, match=named) as info:
+        open_database(f"sqlite:///{db_path}")
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("postgresql://booth:secret@127.0.0.1:1/booth", "its driver is not installed (no module psycopg)"),
+        ("mysql://booth@127.0.0.1:1/booth", "its driver is not installed (no module MySQLdb)"),
+        ("nosuchdb://x/y", "Can't load plugin: sqlalchemy.dialects:nosuchdb"),
+        ("sqlite:////proc/booth-cannot-be-made/x.sqlite", "No such file or directory"),
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_one_line_naming_why(url: str, named: str) -> None:
+    with pytest.raises(StoreError) as info:
+        open_database(url)
+    message = str(info.value)
+    assert named in message and "\n" not in message
+    assert "secret" not in message  # the password is hidden
+
+
+def test_a_file_that_is_not_sqlite_is_named(db_path: Path) -> None:
+    db_path.write_bytes(b"this is not an SQLite file " * 100)
+    with pytest.raises(StoreError, match=r"file is not a database \(not an SQLite file, or damaged\)$"):
+        open_database(f"sqlite:///{db_path}")

@@ -9,14 +9,16 @@ Reads begin DEFERRED and never block writers (WAL). Other URLs (PostgreSQL) get 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, orm, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
 SCHEMA_HEAD = "0002"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: SQLite's ``PRAGMA application_id`` of a Booth database ("BOTH"): set when Booth creates the file, so
+#: another program's SQLite file is refused instead of silently getting Booth's tables.
+BOOTH_APPLICATION_ID = 0x424F5448
 BUSY_TIMEOUT_MS = 5000
 _READ_ONLY = "booth_read_only"
 
@@ -61,13 +66,23 @@ class Database:
 
 
 def open_database(url: str) -> Database:
-    """Create the engine for `url`, bring the schema to the newest migration, and hand it over."""
-    engine = create_database_engine(url)
+    """Create the engine for `url`, bring the schema to the newest migration, check it, and hand it over.
+
+    Every failure is a one-line StoreError naming the database (password hidden) and the cause."""
+    try:
+        engine = create_database_engine(url)
+    except ImportError as exc:  # a known kind of database whose driver is not installed
+        raise StoreError(
+            f"cannot open the database {_shown(url)}: its driver is not installed (no module "
+            f"{exc.name or exc!s}); install it, or use a sqlite:/// URL"
+        ) from exc
+    except (SQLAlchemyError, OSError, ValueError) as exc:  # unknown kind, a folder that cannot be made
+        raise StoreError(f"cannot open the database {_shown(url)}: {_reason(exc)}") from exc
     try:
         upgrade_schema(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise StoreError(f"cannot open or upgrade the database {engine.url!r}: {exc}") from exc
+        raise StoreError(f"cannot open or upgrade the database {_shown(url)}: {_reason(exc)}") from exc
     except BaseException:
         engine.dispose()
         raise
@@ -95,10 +110,18 @@ def migration_config(connection: Connection | None = None) -> Config:
 
 def upgrade_schema(engine: Engine) -> None:
     """Upgrade to head in one transaction; on SQLite it is BEGIN IMMEDIATE, so two booths starting
-    together on one file migrate one after the other."""
+    together on one file migrate one after the other. A database that is not Booth's is refused untouched,
+    and one missing a table or column of the models is refused by name (not a crash on first use)."""
     with engine.begin() as connection:
+        application_id = _application_id(connection)
+        if application_id not in (None, 0, BOOTH_APPLICATION_ID):
+            raise StoreError(
+                f"{_shown(engine.url)} belongs to another program (SQLite application_id "
+                f"{application_id:#x}), not to Booth: point database.url at Booth's own file"
+            )
         current = _schema_version(connection)
-        if current == SCHEMA_HEAD:
+        if current == SCHEMA_HEAD and application_id != 0:
+            _check_schema(connection, engine.url)
             return
         if current is None and not connection.dialect.get_table_names(connection):
             # A new database: create the tables from the models and stamp the head revision (Alembic's
@@ -116,7 +139,31 @@ def upgrade_schema(engine: Engine) -> None:
             connection.execute(
                 text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": SCHEMA_HEAD}
             )
+            if application_id is not None:
+                connection.exec_driver_sql(f"PRAGMA application_id = {BOOTH_APPLICATION_ID}")
             return
+        if application_id == 0:
+            if current not in booth_revisions():
+                raise StoreError(
+                    f"{_shown(engine.url)} is not a Booth database (it has tables but neither Booth's "
+                    "application_id nor a Booth schema version): refusing to add Booth's tables to it; "
+                    "point database.url at a new or Booth's own file"
+                )
+            # made by a Booth from before application_id: adopt it
+            connection.exec_driver_sql(f"PRAGMA application_id = {BOOTH_APPLICATION_ID}")
+        elif current is None:
+            raise StoreError(
+                f"{_shown(engine.url)} has Booth's tables but no schema version (alembic_version was "
+                "dropped): the database is damaged; restore a backup"
+            )
+        if current == SCHEMA_HEAD:
+            _check_schema(connection, engine.url)
+            return
+        if current is not None and current not in booth_revisions():
+            raise StoreError(
+                f"{_shown(engine.url)} is at schema revision {current!r}, which this Booth does not know "
+                "(made by a newer Booth?): upgrade Booth, or point database.url at another file"
+            )
         from alembic import command
         from alembic.script.revision import RevisionError
         from alembic.util import CommandError
@@ -127,6 +174,78 @@ def upgrade_schema(engine: Engine) -> None:
             raise StoreError(
                 f"cannot upgrade the database schema from revision {current!r} to {SCHEMA_HEAD!r}: {exc}"
             ) from exc
+        _check_schema(connection, engine.url)
+
+
+@cache
+def booth_revisions() -> frozenset[str]:
+    """Every revision id of Booth's migrations, read from their files (Alembic is not imported at start;
+    tests/test_migrations.py checks the set matches Alembic's)."""
+    found = re.compile(r"^revision(?:\s*:\s*str)?\s*=\s*[\"']([^\"']+)[\"']", re.M)
+    return frozenset(
+        match.group(1)
+        for path in (MIGRATIONS_DIR / "versions").glob("*.py")
+        for match in found.finditer(path.read_text(encoding="utf-8"))
+    )
+
+
+def _application_id(connection: Connection) -> int | None:
+    """SQLite's application_id (0: none set), or None on another database."""
+    if connection.dialect.name != "sqlite":
+        return None
+    return int(connection.exec_driver_sql("PRAGMA application_id").scalar() or 0)
+
+
+def _check_schema(connection: Connection, url: URL) -> None:
+    """Every table and column of the models is there: a table dropped or a column lost by hand is named
+    now, not met as an error in the middle of a payment."""
+    from booth.store.models import Base
+
+    if connection.dialect.name == "sqlite":
+        have: dict[str, set[str]] = {}
+        rows = connection.exec_driver_sql(
+            "SELECT m.name, p.name FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p "
+            "WHERE m.type = 'table'"
+        )
+        for table, column in rows:
+            have.setdefault(table, set()).add(column)
+    else:
+        from sqlalchemy import inspect
+
+        inspector = inspect(connection)
+        have = {t: {c["name"] for c in inspector.get_columns(t)} for t in inspector.get_table_names()}
+    missing: list[str] = []
+    for table in Base.metadata.sorted_tables:
+        if table.name not in have:
+            missing.append(f"table {table.name}")
+        else:
+            missing += [
+                f"column {table.name}.{c.name}" for c in table.columns if c.name not in have[table.name]
+            ]
+    if missing:
+        raise StoreError(
+            f"{_shown(url)} lacks Booth's {', '.join(missing)} (changed by hand, or damaged): "
+            "restore a backup; the booth does not start on it"
+        )
+
+
+def _shown(url: str | URL) -> str:
+    """The database URL for a message, its password hidden."""
+    try:
+        parsed = url if isinstance(url, URL) else make_url(url)
+    except (ArgumentError, ValueError):
+        return repr(url)
+    return parsed.render_as_string(hide_password=True)
+
+
+def _reason(exc: BaseException) -> str:
+    """The cause in one line: the driver's own message, without SQLAlchemy's statement and help link."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(cause).strip().splitlines()
+    reason = text[0] if text else type(cause).__name__
+    if reason == "file is not a database":
+        reason += " (not an SQLite file, or damaged)"
+    return reason
 
 
 def _schema_version(connection: Connection) -> str | None:
