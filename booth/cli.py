@@ -23,6 +23,8 @@ import asyncio
 import atexit
 import getpass
 import logging
+import math
+import os
 import signal
 import socket
 import subprocess
@@ -34,10 +36,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from booth import report_cli, staff_cli
-from booth.config import ConfigError, Settings, default_config_path, load_settings, settings_from_mapping
+from booth.config import (
+    ConfigError,
+    Settings,
+    config_warnings,
+    default_config_path,
+    load_settings,
+    settings_from_mapping,
+)
 
 if TYPE_CHECKING:
     from booth.clouds.alipay import AlipaySettings
@@ -257,6 +266,14 @@ def _run_headless(settings: Settings, stop_after_exits: int | None, duration_s: 
         elif isinstance(event, AlertRaised):
             log.warning("ALERT %s %s: %s", event.lane_id or "", event.kind, event.message)
 
+    from booth.engine import EngineError
+    from booth.store import StoreError, open_database
+
+    try:  # refused before anything starts: a database that is not Booth's, damaged, or cannot be reached
+        open_database(settings.database.url).close()
+    except StoreError as exc:
+        print(f"booth run: {exc}", file=sys.stderr)
+        return 1
     engine = Engine(settings)
     engine.subscribe(log_event)
     done = threading.Event()
@@ -265,21 +282,28 @@ def _run_headless(settings: Settings, stop_after_exits: int | None, duration_s: 
         log.info("signal %d: stopping", signum)
         done.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    engine.start()
-    log.info("running headless: %s, %d lane(s)", settings.park.name, len(settings.lanes))
-    waited = 0.0
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not done.wait(0.2):
-            waited += 0.2
-            if stop_after_exits is not None and engine.exits_completed >= stop_after_exits:
-                log.info("%d exit(s) completed: stopping", engine.exits_completed)
-                break
-            if duration_s is not None and waited >= duration_s:
-                break
+        try:
+            engine.start()
+        except EngineError as exc:
+            print(f"booth run: {_first_line(exc)}", file=sys.stderr)
+            return 1
+        log.info("running headless: %s, %d lane(s)", settings.park.name, len(settings.lanes))
+        waited = 0.0
+        try:
+            while not done.wait(0.2):
+                waited += 0.2
+                if stop_after_exits is not None and engine.exits_completed >= stop_after_exits:
+                    log.info("%d exit(s) completed: stopping", engine.exits_completed)
+                    break
+                if duration_s is not None and waited >= duration_s:
+                    break
+        finally:
+            engine.stop()
     finally:
-        engine.stop()
+        for sig, handler in previous.items():  # main() may run inside another program (tests)
+            signal.signal(sig, handler)
     return 0
 
 
@@ -296,11 +320,23 @@ def _store_of(settings: Settings) -> Iterator[Store]:
 
 
 def _sync_command(settings: Settings, command: str, cloud: str | None) -> int:
-    from booth.sync import CLOUDS, compose_status, describe_status, read_outbox_status
+    from booth.sync import CLOUDS
 
     if cloud is not None and cloud not in CLOUDS:
         print(f"--cloud: one of {', '.join(CLOUDS)}, got {cloud!r}", file=sys.stderr)
         return 2
+    from booth.store import StoreError
+
+    try:
+        return _sync_on_store(settings, command, cloud)
+    except StoreError as exc:
+        print(f"booth sync {command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _sync_on_store(settings: Settings, command: str, cloud: str | None) -> int:
+    from booth.sync import compose_status, describe_status, read_outbox_status
+
     with _store_of(settings) as store:
         now = datetime.now(UTC)
         if command == "requeue":
@@ -335,8 +371,15 @@ def _alipay_command(settings: Settings, command: str) -> int:
             file=sys.stderr,
         )
         return 1
-    with _store_of(settings) as store:
-        return asyncio.run(_alipay_lot(alipay, store, command))
+    from booth.clouds.alipay import AlipayDataError, AlipayKeyError
+    from booth.store import StoreError
+
+    try:
+        with _store_of(settings) as store:
+            return asyncio.run(_alipay_lot(alipay, store, command))
+    except (StoreError, AlipayKeyError, AlipayDataError) as exc:
+        print(f"booth alipay {command}: {_first_line(exc)}", file=sys.stderr)
+        return 1
 
 
 async def _alipay_lot(alipay: AlipaySettings, store: Store, command: str) -> int:
@@ -373,6 +416,43 @@ async def _alipay_lot(alipay: AlipaySettings, store: Store, command: str) -> int
 
 WindowOpener = Callable[[Settings, bool], int]
 
+#: main()'s exit code for a failure it did not foresee (BSD's EX_SOFTWARE): still one line, no traceback
+INTERNAL_ERROR = 70
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose mistakes are one line on stderr: the usage block is what --help is for."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _seconds(text: str) -> float:
+    """--duration: a finite positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0 or value > 10**9:
+        raise argparse.ArgumentTypeError(f"a positive number of seconds, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    """--stop-after-exits: a whole number from 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 10**9:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to 1000000000, got {text!r}")
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
 
 def main(
     argv: Sequence[str] | None = None,
@@ -381,8 +461,26 @@ def main(
 ) -> int:
     """Run the command. ``open_window`` and ``render_pdf`` come from ``ui.launcher`` (the ``booth`` console
     script): this package never imports the GUI, so ``python -m booth`` can only run headless and write
-    reports as text or CSV."""
-    parser = argparse.ArgumentParser(prog="booth", description="Cashier booth for parking-lot exit lanes")
+    reports as text or CSV. A refusal is one line on stderr and a non-zero exit code, never a traceback
+    (``BOOTH_DEBUG=1`` lets an unforeseen error's traceback through, for a bug report)."""
+    try:
+        return _main(argv, open_window, render_pdf)
+    except KeyboardInterrupt:
+        print("booth: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("BOOTH_DEBUG"):
+            raise
+        print(f"booth: internal error: {type(exc).__name__}: {_first_line(exc)}", file=sys.stderr)
+        return INTERNAL_ERROR
+
+
+def _main(
+    argv: Sequence[str] | None,
+    open_window: WindowOpener | None,
+    render_pdf: report_cli.PdfRenderer | None,
+) -> int:
+    parser = _Parser(prog="booth", description="Cashier booth for parking-lot exit lanes")
     parser.add_argument("--config", metavar="FILE", help=f"settings file (default {default_config_path()})")
     parser.add_argument("--demo", action="store_true", help="run on the built-in sandbox (no real devices)")
     parser.add_argument("--kiosk", action="store_true", help="full-screen kiosk mode")
@@ -391,8 +489,8 @@ def main(
     run.add_argument("--headless", action="store_true", required=True, help="no window; log each step")
     run.add_argument("--config", metavar="FILE", dest="run_config")
     run.add_argument("--demo", action="store_true", dest="run_demo")
-    run.add_argument("--stop-after-exits", type=int, metavar="N", help="stop after N completed exits")
-    run.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    run.add_argument("--stop-after-exits", type=_count, metavar="N", help="stop after N completed exits")
+    run.add_argument("--duration", type=_seconds, metavar="SECONDS", help="stop after this long")
     cfg = sub.add_parser("config", help="settings files")
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
     check = cfg_sub.add_parser("check", help="validate a settings file")
@@ -415,7 +513,10 @@ def main(
         alipay_sub.add_parser(name, help=text).add_argument("--config", metavar="FILE", dest="sub_config")
     staff_cli.register(sub)
     report_cli.register(sub)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a mistake (2, its line already printed)
+        return exc.code if isinstance(exc.code, int) else 2
     handler = getattr(args, "handler", None)
     if handler is not None:  # commands registered by their own modules (staff, shift) run themselves
         return int(handler(args))
@@ -430,6 +531,8 @@ def main(
             print(exc, file=sys.stderr)
             return 1
         print(f"{args.file}: OK — {settings.park.name}, {len(settings.lanes)} lane(s)")
+        for warning in config_warnings(settings):
+            print(f"warning: {warning}")
         return 0
 
     try:
@@ -453,7 +556,10 @@ def main(
         if args.command == "run":
             return _run_headless(settings, args.stop_after_exits, args.duration)
         if open_window is None:
-            log.error("no window in this entry point: use the `booth` command, or `booth run --headless`")
+            print(
+                "booth: no window in this entry point: use the `booth` command, or `booth run --headless`",
+                file=sys.stderr,
+            )
             return 2
         return open_window(settings, args.kiosk)
     finally:

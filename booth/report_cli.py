@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from booth.staff_cli import FIRST_DAY, LAST_DAY, text_argument
+
 if TYPE_CHECKING:
     from booth.config import Settings
     from booth.reports import Report
 
 PdfRenderer = Callable[["Report", Path], None]
+MAX_ID = 2**63 - 1
 
 NO_QT = "--pdf needs the Qt part of Booth: run the `booth` command (not `python -m booth`), or use --csv"
 
@@ -34,7 +37,7 @@ def register(subparsers: Any) -> None:
     sub = report.add_subparsers(dest="report_command", required=True)
     shift = sub.add_parser("shift", help="the report of one closed shift")
     shift.add_argument(
-        "--id", type=int, required=True, metavar="N", dest="shift_id", help="the shift's number"
+        "--id", type=_shift_id, required=True, metavar="N", dest="shift_id", help="the shift's number"
     )
     period = sub.add_parser("period", help="the report of a period, optionally of one attendant")
     period.add_argument("--from", required=True, metavar="DATE", dest="start", help='"2026-11-01[T08:00]"')
@@ -45,11 +48,24 @@ def register(subparsers: Any) -> None:
         dest="end",
         help="end (exclusive; a date alone: end of that day)",
     )
-    period.add_argument("--attendant", metavar="USER", help="only within this attendant's shifts")
+    period.add_argument(
+        "--attendant", type=text_argument, metavar="USER", help="only within this attendant's shifts"
+    )
     for p in (shift, period):
         p.add_argument("--pdf", metavar="FILE", type=Path, help="write the report as PDF")
         p.add_argument("--csv", metavar="FILE", type=Path, help="write the report as CSV (UTF-8, for Excel)")
         p.add_argument("--config", metavar="FILE", dest="sub_config")
+
+
+def _shift_id(text: str) -> int:
+    """--id: a shift number as the database can hold it (SQLite integers are 64-bit)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"a shift number from 1 to {MAX_ID}, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace, settings: Settings, render_pdf: PdfRenderer | None = None) -> int:
@@ -82,6 +98,10 @@ def run(args: argparse.Namespace, settings: Settings, render_pdf: PdfRenderer | 
     except (ReportError, StoreError, ValueError) as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the CSV or PDF cannot be written there
+        where = exc.filename if exc.filename is not None else args.csv or args.pdf
+        print(f"report: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     if args.csv is None and args.pdf is None:
         for line in summary_lines(report):
             print(line)
@@ -92,15 +112,16 @@ def parse_local(text: str, zone: ZoneInfo, option: str, *, end_of_day: bool) -> 
     """'2026-11-01' or '2026-11-01T08:00' (the lot's local time) -> an aware datetime; ValueError by name."""
     value = text.strip()
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            local = datetime.combine(day + timedelta(days=1 if end_of_day else 0), time())
-        else:
-            local = datetime.fromisoformat(value)
+        local = datetime.fromisoformat(value) if len(value) != 10 else None
+        day = date.fromisoformat(value) if local is None else local.date()
     except ValueError:
         raise ValueError(
             f'{option}: not a date or date-time, expected "2026-11-01" or "2026-11-01T08:00", got {text!r}'
         ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # far outside, a day's end or its time in UTC overflows datetime
+        raise ValueError(f"{option}: a date from {FIRST_DAY} to {LAST_DAY}, got {text!r}")
+    if local is None:
+        local = datetime.combine(day + timedelta(days=1 if end_of_day else 0), time())
     if local.tzinfo is not None:
         return local
     return local.replace(tzinfo=zone)

@@ -19,7 +19,7 @@ import getpass
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 from booth.config import ConfigError
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 #: booth.staff.ROLES, repeated so that building the parser imports neither SQLAlchemy nor cryptography
 ROLES = ("attendant", "supervisor")
+#: Dates a command accepts: far outside them a day's start in UTC (or the next day) leaves datetime's range
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
 
 Handler = Callable[[argparse.Namespace], int]
 Action = Callable[[argparse.Namespace, "Settings", "Database"], int]
@@ -45,15 +48,20 @@ class _Refused(Exception):
         self.exit_code = exit_code
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the ``staff`` and ``shift`` commands; each parser gets ``handler`` (namespace -> exit code)."""
     staff = subparsers.add_parser("staff", help="attendants and supervisors, their PINs")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)
     add = staff_sub.add_parser("add", help="add an attendant or a supervisor (the first one: a supervisor)")
-    add.add_argument("username", help="what they sign in with: letters, digits, _ . -")
-    add.add_argument("--name", required=True, help="display name, e.g. 李娜")
+    add.add_argument("username", type=text_argument, help="what they sign in with: letters, digits, _ . -")
+    add.add_argument("--name", type=text_argument, required=True, help="display name, e.g. 李娜")
     add.add_argument("--role", required=True, choices=ROLES)
-    add.add_argument("--by", metavar="SUPERVISOR", help="the supervisor adding them (not for the first one)")
+    add.add_argument(
+        "--by",
+        type=text_argument,
+        metavar="SUPERVISOR",
+        help="the supervisor adding them (not the first one)",
+    )
     _pin_stdin_option(add)
     _config_option(add)
     add.set_defaults(handler=_handler(_add))
@@ -66,8 +74,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ("unlock", "end a lock-out after too many wrong PINs"),
     ):
         change = staff_sub.add_parser(name, help=text)
-        change.add_argument("username")
-        change.add_argument("--by", metavar="SUPERVISOR", required=True, help="the supervisor doing it")
+        change.add_argument("username", type=text_argument)
+        change.add_argument(
+            "--by", type=text_argument, metavar="SUPERVISOR", required=True, help="the supervisor doing it"
+        )
         _pin_stdin_option(change)
         _config_option(change)
         change.set_defaults(handler=_handler(_change), change=name)
@@ -77,9 +87,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     shifts = shift_sub.add_parser("list", help="shifts overlapping a period (dates in the lot's time zone)")
     shifts.add_argument("--from", dest="date_from", metavar="DATE", help="first day, YYYY-MM-DD")
     shifts.add_argument("--to", dest="date_to", metavar="DATE", help="last day (included), YYYY-MM-DD")
-    shifts.add_argument("--attendant", metavar="USERNAME", help="only this person's shifts")
+    shifts.add_argument(
+        "--attendant", type=text_argument, metavar="USERNAME", help="only this person's shifts"
+    )
     _config_option(shifts)
     shifts.set_defaults(handler=_handler(_list_shifts))
+
+
+def text_argument(text: str) -> str:
+    """A name or username from the command line: refused when it holds bytes that are not UTF-8 (the shell
+    hands them over as lone surrogates, which the database cannot store)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"not UTF-8 text: {text!r}") from None
+    return text
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
@@ -201,7 +223,10 @@ class _PinReader:
     def read(self, prompt: str) -> str:
         if not self._from_stdin:
             return getpass.getpass(prompt)
-        line = sys.stdin.readline()
+        try:
+            line = sys.stdin.readline()
+        except UnicodeDecodeError:
+            raise _Refused(f"--pin-stdin: stdin is not UTF-8 text ({prompt.rstrip(': ')})", 2) from None
         if not line:
             raise _Refused(f"--pin-stdin: stdin ended before this PIN ({prompt.rstrip(': ')})", 2)
         return line.rstrip("\r\n")
@@ -245,6 +270,8 @@ def _day_start(text: str | None, zone: ZoneInfo, option: str, *, next_day: bool 
         day = date.fromisoformat(text)
     except ValueError:
         raise _Refused(f"{option}: expected a date YYYY-MM-DD, got {text!r}", 2) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise _Refused(f"{option}: a date from {FIRST_DAY} to {LAST_DAY}, got {text!r}", 2)
     if next_day:
         day += timedelta(days=1)
     return datetime.combine(day, time(0), zone).astimezone(UTC)

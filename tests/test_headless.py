@@ -105,3 +105,40 @@ def test_headless_refuses_a_bad_config_naming_the_key(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "lanes[1].direction" in done.stderr
     assert not (tmp_path / "x.sqlite").exists()  # nothing was started
+
+
+def test_headless_refuses_another_programs_database_in_one_line_and_leaves_it_alone(tmp_path: Path) -> None:
+    """It used to add Booth's tables to any SQLite file and start on it."""
+    foreign = tmp_path / "notes.sqlite"
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY)")
+    con.commit()
+    con.close()
+    config = tmp_path / "booth.toml"
+    config.write_text(CONFIG.format(db=foreign), encoding="utf-8")
+    done = run_booth("run", "--headless", "--config", str(config), "--duration", "5", timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"booth run: sqlite:///{foreign} is not a Booth database (it has tables but neither Booth's "
+        "application_id nor a Booth schema version): refusing to add Booth's tables to it; point "
+        "database.url at a new or Booth's own file"
+    ]
+    con = sqlite3.connect(foreign)
+    try:
+        tables = [row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    finally:
+        con.close()
+    assert tables == ["notes"]
+
+
+def test_headless_refuses_an_infinite_timeout_before_starting(tmp_path: Path) -> None:
+    """`pass_timeout_s = inf` passed `config check` and crashed the start (timedelta overflow)."""
+    config = tmp_path / "booth.toml"
+    text = CONFIG.format(db=tmp_path / "x.sqlite").replace("pass_timeout_s = 0.2", "pass_timeout_s = inf", 1)
+    config.write_text(text, encoding="utf-8")
+    done = run_booth("run", "--headless", "--config", str(config), timeout=30)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"{config}: invalid configuration: lanes[0].pass_timeout_s: Input should be a finite number (got inf)"
+    ]
+    assert not (tmp_path / "x.sqlite").exists()
