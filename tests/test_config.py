@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -138,3 +139,90 @@ def test_config_example_command_prints_a_valid_file(
     assert main(["config", "example"]) == 0
     out = capsys.readouterr().out
     assert load_settings(write(tmp_path, out)).park.name
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "expected"),
+    [
+        ("", "schema_version = true", "schema_version: expected a number, got a true/false value"),
+        ("[park]", "capacity = true", "park.capacity: expected a number, got a true/false value"),
+        ("[[lanes]]", "pass_timeout_s = true", "lanes[0].pass_timeout_s: expected a number"),
+        ("[[lanes]]", "pass_timeout_s = inf", "lanes[0].pass_timeout_s: Input should be a finite number"),
+        ("[[lanes]]", "payment_timeout_s = 1e300", "lanes[0].payment_timeout_s: Input should be less than"),
+        ("[bolink]", "query_start_s = 1e300", "bolink.query_start_s: Input should be less than"),
+        ("[bolink]", "query_stop_s = inf", "bolink.query_stop_s: Input should be a finite number"),
+        ("[bolink]", "query_every_s = nan", "bolink.query_every_s: Input should be a finite number"),
+        ("[database]", "url = 'nosuchdb://x/y'", "database.url: unknown database kind 'nosuchdb'"),
+        ("[database]", 'url = "sqlite:///a\\u0000b"', "database.url: a database URL cannot contain a NUL"),
+        ("[simulator]", "stay_minutes_max = 3", "simulator.stay_minutes_max: Input should be greater than"),
+        ("[kiosk]", "idle_lock_s = 1e300", "kiosk.idle_lock_s: Input should be less than"),
+    ],
+)
+def test_numbers_are_finite_bounded_and_never_booleans(
+    tmp_path: Path, table: str, line: str, expected: str
+) -> None:
+    """Each of these passed `booth config check` and then crashed `booth run` (or was read as 1)."""
+    if not table:
+        text = f"{line}\n{MINIMAL}"
+    elif f"{table}\n" in MINIMAL:
+        text = MINIMAL.replace(f"{table}\n", f"{table}\n{line}\n", 1)
+    else:
+        text = f"{MINIMAL}\n{table}\n{line}\n"
+    found = problems(tmp_path, text)
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_a_true_in_a_number_of_a_section_defined_elsewhere_is_refused_too(tmp_path: Path) -> None:
+    text = MINIMAL + "\n[tariff]\ngrace_minutes = true\n"
+    assert problems(tmp_path, text) == ["tariff.grace_minutes: expected a number, got a true/false value"]
+
+
+def test_the_request_budget_stays_within_bolinks_limit_except_for_an_emulator(tmp_path: Path) -> None:
+    real = MINIMAL.replace('base_url = "sandbox"', 'base_url = "https://beta.bolink.club"')
+    over = real.replace('local_id = "booth_test"', 'local_id = "x"\nrequest_budget_per_10s = 101')
+    found = problems(tmp_path, over)
+    assert found == [
+        "bolink.request_budget_per_10s: Bolink refuses more than 100 requests per 10 s, got 101 (only an "
+        'emulator, "sandbox" or a loopback URL, may be given more)'
+    ]
+    assert load_settings(write(tmp_path, real)).bolink.request_budget_per_10s == 90
+    for emulator in ('base_url = "sandbox"', 'base_url = "http://127.0.0.1:8080"'):
+        text = MINIMAL.replace('base_url = "sandbox"', emulator).replace(
+            'local_id = "booth_test"', 'local_id = "x"\nrequest_budget_per_10s = 100000'
+        )
+        assert load_settings(write(tmp_path, text)).bolink.request_budget_per_10s == 100_000
+
+
+def test_one_problem_is_one_line_and_several_are_listed(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as one:
+        load_settings(write(tmp_path, MINIMAL.replace('direction = "exit"', 'direction = "out"')))
+    assert "\n" not in str(one.value)
+    assert str(one.value).startswith(f"{tmp_path / 'booth.toml'}: invalid configuration: lanes[0].direction")
+    with pytest.raises(ConfigError) as two:
+        settings_from_mapping({})
+    assert str(two.value).splitlines()[1:] == [f"  - {p}" for p in two.value.problems]
+
+
+def test_devices_fifos_and_huge_files_are_refused_unread(tmp_path: Path) -> None:
+    """/dev/zero never ends and a FIFO without a writer would block: neither may hang or fill memory."""
+    found = problems_at(Path("/dev/zero"))
+    assert found == ["cannot read the file: it is a device, FIFO or socket, not a regular file"]
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    assert problems_at(fifo) == ["cannot read the file: it is a device, FIFO or socket, not a regular file"]
+    assert problems_at(tmp_path) == ["cannot read the file: it is a directory, not a regular file"]
+    huge = tmp_path / "huge.toml"
+    with huge.open("wb") as file:
+        file.truncate(4 * 2**30)  # sparse: 4 GiB of size, no disk used
+    assert problems_at(huge) == ["the file is larger than 8 MiB: not a settings file"]
+
+
+def test_deeply_nested_toml_is_refused_not_a_recursion_crash(tmp_path: Path) -> None:
+    found = problems(tmp_path, MINIMAL + "deep = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert found == ["not valid TOML: arrays or tables nested too deeply"]
+
+
+def problems_at(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    return info.value.problems
