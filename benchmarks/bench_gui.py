@@ -113,6 +113,7 @@ def child_load(exits: int) -> int:
         data = demo.model_dump(mode="json")
         assert demo.tmall is not None  # a JSON dump masks secrets; the TOP emulator in the child checks it
         data["tmall"]["app_secret"] = demo.tmall.app_secret.get_secret_value()
+        data["bolink"]["ukey"] = demo.bolink.ukey.get_secret_value()  # the Bolink emulator checks it too
         data["simulator"]["enabled"] = False
         data["bolink"]["query_start_s"] = 600
         data["logging"]["level"] = "ERROR"

@@ -7,15 +7,26 @@ the file is reported instead of silently ignored. ``booth config check FILE`` ru
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import stat
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from booth.clouds.alipay import AlipaySettings
 from booth.clouds.top import TmallSettings
@@ -24,6 +35,9 @@ from booth.domain.tariff import TariffSettings, YuanFen
 SCHEMA_VERSION = 1
 APP_NAME = "booth"
 BOLINK_SANDBOX = "sandbox"
+BOLINK_REQUESTS_PER_10S = 100  # Bolink answers request_over_times above this, per token
+#: A settings file larger than this is refused unread (``/dev/zero`` or a runaway file must not fill memory).
+MAX_CONFIG_BYTES = 8 * 1024 * 1024
 _ORDER_ID_SAFE = re.compile(r"^[A-Za-z0-9_]+$")
 
 
@@ -33,18 +47,22 @@ class ConfigError(Exception):
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = problems
-        super().__init__(f"{source}: invalid configuration\n" + "\n".join(f"  - {p}" for p in problems))
+        if len(problems) == 1:  # one line, as a command's refusal should be
+            super().__init__(f"{source}: invalid configuration: {problems[0]}")
+        else:
+            super().__init__(f"{source}: invalid configuration\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are never a setting: a timeout of inf passed the range checks and crashed the start
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ParkSettings(_Section):
     name: str = Field(min_length=1, description="The lot's name, shown on screen and in reports.")
     timezone: str = Field("Asia/Shanghai", description="IANA time zone of the lot.")
     capacity: int = Field(
-        0, ge=0, description="Number of spaces; 0 = unlimited (entry never refused as full)."
+        0, ge=0, le=1_000_000, description="Number of spaces; 0 = unlimited (entry never refused as full)."
     )
     province: str = Field("京", min_length=1, max_length=1, description="The lot's own province character.")
     blacklist: tuple[str, ...] = Field((), description="Plates refused at entry lanes.")
@@ -67,7 +85,7 @@ class BolinkSettings(_Section):
     base_url: str = Field(description='Bolink HTTP-mode base URL, or "sandbox" for the built-in emulator.')
     union_id: str = Field(min_length=1, description="Vendor (union) id issued by Bolink.")
     park_id: str = Field(min_length=1, description="The park's id at Bolink.")
-    ukey: str = Field(min_length=1, description="Vendor signing key; never sent, only used to sign.")
+    ukey: SecretStr = Field(description="Vendor signing key; never sent, only used to sign; masked.")
     local_id: str = Field(min_length=1, description="This charging system's id; may name its lanes.")
     request_timeout_s: float = Field(10.0, gt=0, le=60, description="Timeout of each upload.do call.")
     poll_timeout_s: float = Field(40.0, gt=0, le=120, description="Timeout of one download.do long poll.")
@@ -78,12 +96,25 @@ class BolinkSettings(_Section):
         description="Most requests sent per 10 s (Bolink refuses more than 100 per token); a third is kept "
         "for the lanes while the outbox catches up.",
     )
-    query_start_s: float = Field(10.0, ge=0, description="Start query_order this long after the QR shows.")
-    query_every_s: float = Field(2.0, gt=0, description="Then query every this many seconds...")
-    query_stop_s: float = Field(120.0, gt=0, description="...and stop this long after the QR showed.")
+    query_start_s: float = Field(
+        10.0, ge=0, le=3600, description="Start query_order this long after the QR shows."
+    )
+    query_every_s: float = Field(2.0, ge=0.1, le=600, description="Then query every this many seconds...")
+    query_stop_s: float = Field(
+        120.0, gt=0, le=3600, description="...and stop this long after the QR showed."
+    )
     sandbox_port: int = Field(0, ge=0, le=65535, description="Port of the embedded sandbox (0 = any free).")
     sandbox_autopay_s: float | None = Field(
-        None, ge=0, description="Sandbox only: the emulated driver pays this many seconds after the QR shows."
+        None,
+        ge=0,
+        le=3600,
+        description="Sandbox only: the emulated driver pays this many seconds after the QR shows.",
+    )
+    downstream_sign: Literal["warn", "refuse"] = Field(
+        "warn",
+        description='What a downstream message whose sign does not match (ukey rule) does: "warn" alerts '
+        "and still handles it (Bolink documents no downstream signature, a mismatch may be its own wording); "
+        '"refuse" answers it as refused and never acts on it (for lots that confirmed the rule).',
     )
 
     @field_validator("base_url")
@@ -93,6 +124,29 @@ class BolinkSettings(_Section):
             raise ValueError(f'must be an http(s) URL or "sandbox", got {value!r}')
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _budget_within_bolinks_limit(self) -> BolinkSettings:
+        if self.request_budget_per_10s > BOLINK_REQUESTS_PER_10S and not self.is_emulator:
+            raise ValueError(
+                f"request_budget_per_10s: Bolink refuses more than {BOLINK_REQUESTS_PER_10S} requests per"
+                f' 10 s, got {self.request_budget_per_10s} (only an emulator, "sandbox" or a loopback URL,'
+                " may be given more)"
+            )
+        return self
+
+    @property
+    def is_emulator(self) -> bool:
+        """The built-in sandbox or an emulator on this machine (load tests): never the real Bolink."""
+        host = urlsplit(self.base_url).hostname or ""
+        return self.is_sandbox or host == "localhost" or _is_loopback(host)
+
+    @field_validator("ukey")
+    @classmethod
+    def _ukey(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("must not be empty")
+        return value
+
     @property
     def is_sandbox(self) -> bool:
         return self.base_url == BOLINK_SANDBOX
@@ -101,7 +155,7 @@ class BolinkSettings(_Section):
 class SimulatedGateSettings(_Section):
     driver: Literal["simulated"] = "simulated"
     open_ms: int = Field(20, ge=0, le=10_000, description="How long the simulated gate takes to open.")
-    fail_next: int = Field(0, ge=0, description="Training: fail this many open commands first.")
+    fail_next: int = Field(0, ge=0, le=1000, description="Training: fail this many open commands first.")
 
 
 class ModbusTcpGateSettings(_Section):
@@ -235,10 +289,16 @@ class LaneSettings(_Section):
     gate: GateSettings = Field(default_factory=SimulatedGateSettings)
     camera: LaneCameraSettings | None = Field(None, description="The lane's plate camera, if any.")
     payment_timeout_s: float = Field(
-        300.0, gt=0, description="An exit waiting this long for payment times out (the attendant decides)."
+        300.0,
+        ge=1,
+        le=86_400,
+        description="An exit waiting this long for payment times out (the attendant decides).",
     )
     pass_timeout_s: float = Field(
-        15.0, gt=0, description="After the gate opens, the lane resets when the car passes or after this."
+        15.0,
+        ge=0.1,
+        le=3600,
+        description="After the gate opens, the lane resets when the car passes or after this.",
     )
 
     @field_validator("id")
@@ -254,6 +314,28 @@ class LaneSettings(_Section):
 class DatabaseSettings(_Section):
     url: str = Field(default_factory=lambda: default_database_url(), description="SQLAlchemy database URL.")
 
+    @field_validator("url")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        """Refuse here what would only fail at start: text that is no URL, a NUL, an unknown database
+        kind. (A known kind whose driver is not installed is named when the database is opened.)"""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        if "\x00" in value:
+            raise ValueError("a database URL cannot contain a NUL character")
+        try:
+            url = make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                f'not a database URL, expected e.g. "sqlite:///path/booth.sqlite": {value!r}'
+            ) from None
+        try:
+            url.get_dialect()
+        except (NoSuchModuleError, ImportError):
+            raise ValueError(f"unknown database kind {url.drivername!r} in {value!r}") from None
+        return value
+
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -263,27 +345,31 @@ class SimulatorSettings(_Section):
     """The simulated camera (demo, training, tests): brings vehicles to the lanes."""
 
     enabled: bool = False
-    every_s: float = Field(8.0, gt=0, description="A vehicle arrives at some lane this often.")
-    stay_minutes_max: int = Field(600, ge=1, description="Simulated stays last up to this long.")
-    seed: int | None = Field(None, description="Random seed, for repeatable runs.")
+    every_s: float = Field(8.0, ge=0.05, le=3600, description="A vehicle arrives at some lane this often.")
+    stay_minutes_max: int = Field(
+        600, ge=5, le=43_200, description="Simulated stays last 5 minutes up to this long (at most 30 days)."
+    )
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Random seed, for repeatable runs.")
 
 
 class SyncSettings(_Section):
     """How the outbox relays send to Alipay and Tmall (retries, circuit breaker, alerts)."""
 
-    retry_base_s: float = Field(1.0, gt=0, le=3600, description="First retry delay (full jitter above it).")
-    retry_cap_s: float = Field(300.0, gt=0, le=86_400, description="Longest delay between two retries.")
+    retry_base_s: float = Field(
+        1.0, ge=0.01, le=3600, description="First retry delay (full jitter above it)."
+    )
+    retry_cap_s: float = Field(300.0, ge=0.01, le=86_400, description="Longest delay between two retries.")
     breaker_failures: int = Field(
         5, ge=1, le=1000, description="Consecutive retryable failures that open a cloud's circuit breaker."
     )
     breaker_cooldown_s: float = Field(
-        30.0, gt=0, le=3600, description="An open breaker sends nothing this long, then lets one probe go."
+        30.0, ge=0.01, le=3600, description="An open breaker sends nothing this long, then lets one probe go."
     )
     unverified_alert_after: int = Field(
         3, ge=1, le=1000, description="Alert the supervisor after this many unverifiable answers in a row."
     )
     concurrency: int = Field(8, ge=1, le=64, description="Requests in flight per cloud (each another stay).")
-    status_every_s: float = Field(2.0, gt=0, le=60, description="How often the sync status is refreshed.")
+    status_every_s: float = Field(2.0, ge=0.01, le=60, description="How often the sync status is refreshed.")
 
     @model_validator(mode="after")
     def _cap_above_base(self) -> SyncSettings:
@@ -310,14 +396,53 @@ class CameraListenerSettings(_Section):
         10.0, ge=0, le=60, description="A Vzenith poll is held this long waiting for a gate command."
     )
     offline_read_max_age_s: float = Field(
-        30.0, ge=0, description="Re-sent offline reads older than this are recorded, never acted on."
+        30.0,
+        ge=0,
+        le=86_400,
+        description="A read (live or re-sent) whose camera time is older than this is recorded, never acted"
+        " on: the car has gone (a Hikvision naive dateTime is read in park.timezone).",
+    )
+    max_clock_skew_s: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="A read stamped more than this ahead of the booth's clock is recorded, never acted on"
+        " (two NTP-synced clocks differ by well under a second; a camera far ahead has a wrong clock).",
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="A connection must send a request's headers within this of opening (or of its last"
+        " answer), or it is closed.",
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="A push's body must arrive within this, or it is refused with 408."
+    )
+    max_connections: int = Field(
+        64, ge=1, le=4096, description="Open camera connections beyond this are closed at once."
+    )
+    max_connections_per_source: int = Field(
+        8, ge=1, le=1024, description="Open connections from one camera address beyond this are closed."
+    )
+    max_pending_reads: int = Field(
+        4,
+        ge=1,
+        le=100,
+        description="Reads waiting for their lane beyond this are refused with 429 (the camera re-sends).",
+    )
+    log_interval_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Refusals of one cause are logged once per this interval, with a count of the rest.",
     )
     low_confidence: int = Field(
         80, ge=0, le=100, description="Reads below this confidence are flagged with the likeliest plates."
     )
     photo_dir: str | None = Field(None, description="Where photos are kept (default: data folder/photos).")
-    photo_keep: int = Field(5000, ge=1, description="Keep at most this many photos...")
-    photo_keep_days: int = Field(30, ge=1, description="...and none older than this many days.")
+    photo_keep: int = Field(5000, ge=1, le=10_000_000, description="Keep at most this many photos...")
+    photo_keep_days: int = Field(30, ge=1, le=3660, description="...and none older than this many days.")
     upload_photos: bool = Field(True, description="Send each read's photo to Bolink (upload_carpic).")
     upload_max_bytes: int = Field(
         45_000,
@@ -335,6 +460,10 @@ class CameraListenerSettings(_Section):
 
 #: Chinese yuan notes and coins in fen, largest first: the blind count's rows.
 DEFAULT_DENOMINATIONS = (10_000, 5_000, 2_000, 1_000, 500, 100, 50, 10)
+#: Largest float or variance threshold (1,000,000 yuan) and note (10,000 yuan): sums of counts stay far
+#: inside SQLite's 64-bit integers.
+MAX_CASH_FEN = 100_000_000
+MAX_DENOMINATION_FEN = 1_000_000
 
 
 class StaffSettings(_Section):
@@ -348,12 +477,18 @@ class StaffSettings(_Section):
 class ShiftSettings(_Section):
     """[shifts]: the opening float, the blind count and when a variance needs a supervisor's co-signature."""
 
-    default_float: YuanFen = Field(50_000, description='Opening float of a first shift, yuan ("500.00").')
+    default_float: YuanFen = Field(
+        50_000, le=MAX_CASH_FEN, description='Opening float of a first shift, yuan ("500.00").'
+    )
     cosign_variance: YuanFen = Field(
-        2_000, description="A close whose |counted - expected| is above this, yuan text, needs a supervisor."
+        2_000,
+        le=MAX_CASH_FEN,
+        description="A close whose |counted - expected| is above this, yuan text, needs a supervisor.",
     )
     denominations: tuple[int, ...] = Field(
-        DEFAULT_DENOMINATIONS, description="Notes and coins counted at close, in fen, largest first."
+        DEFAULT_DENOMINATIONS,
+        max_length=30,
+        description="Notes and coins counted at close, in fen, largest first.",
     )
 
     @field_validator("denominations")
@@ -361,8 +496,8 @@ class ShiftSettings(_Section):
     def _sane_denominations(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         if not value:
             raise ValueError("at least one denomination is needed")
-        if any(d <= 0 for d in value):
-            raise ValueError("denominations are positive amounts in fen")
+        if any(d <= 0 or d > MAX_DENOMINATION_FEN for d in value):
+            raise ValueError(f"denominations are amounts in fen from 1 to {MAX_DENOMINATION_FEN}")
         if len(set(value)) != len(value):
             raise ValueError("a denomination is listed twice")
         return tuple(sorted(value, reverse=True))
@@ -388,10 +523,16 @@ class ExceptionSettings(_Section):
         True, description="A typed (unlisted) reason needs a supervisor, as approval_required ones do."
     )
     max_free_releases_per_shift: int = Field(
-        20, ge=0, description="Alert the supervisor when a shift exceeds this many free releases (0 = off)."
+        20,
+        ge=0,
+        le=10_000,
+        description="Alert the supervisor when a shift exceeds this many free releases (0 = off).",
     )
     max_manual_lifts_per_shift: int = Field(
-        10, ge=0, description="Alert the supervisor when a shift exceeds this many manual lifts (0 = off)."
+        10,
+        ge=0,
+        le=10_000,
+        description="Alert the supervisor when a shift exceeds this many manual lifts (0 = off).",
     )
 
     @model_validator(mode="after")
@@ -413,7 +554,7 @@ class KioskSettings(_Section):
     enabled: bool = Field(False, description="Frameless full screen; leaving needs a supervisor PIN.")
     hide_cursor: bool = Field(False, description="Hide the mouse pointer (touchscreen booths).")
     idle_lock_s: float = Field(
-        300.0, ge=0, description="Lock after this long untouched (0 = never); lanes keep working."
+        300.0, ge=0, le=86_400, description="Lock after this long untouched (0 = never); lanes keep working."
     )
     watchdog: bool = Field(True, description="Feed systemd's watchdog from the GUI thread (as a unit).")
 
@@ -520,8 +661,9 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 
 _GATE_DRIVERS = ("simulated", "modbus_tcp", "modbus_rtu", "lcus", "camera_relay", "hikvision")
-_NAMED_KEY = re.compile(r"^([a-z_]+)(?:_file)?: (.*)$", re.S)
+_NAMED_KEY = re.compile(r"^([a-z_][a-z0-9_]*)(?:_file)?: (.*)$", re.S)
 _SECTION_KEYS: dict[str, frozenset[str]] = {
+    "bolink": frozenset(BolinkSettings.model_fields),
     "alipay": frozenset(AlipaySettings.model_fields),
     "tmall": frozenset(TmallSettings.model_fields),
 }
@@ -529,21 +671,94 @@ _SECTION_KEYS: dict[str, frozenset[str]] = {
 
 def settings_from_mapping(data: Mapping[str, Any], source: str = "<settings>") -> Settings:
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+    except RecursionError:
+        raise ConfigError(source, ["values are nested too deeply"]) from None
+    as_numbers = sorted(set(_bools_taken_as_numbers(data, settings, "")))
+    if as_numbers:
+        raise ConfigError(source, [f"{key}: expected a number, got a true/false value" for key in as_numbers])
+    return settings
+
+
+def _bools_taken_as_numbers(raw: object, value: object, key: str) -> Iterator[str]:
+    """Keys where a true/false was given and a number came out: pydantic reads ``true`` as 1 for an int
+    or a float (``schema_version = true`` passed as version 1). Walks the input beside the validated
+    settings, so it covers every section, also those defined outside this module."""
+    if isinstance(raw, bool):
+        if not isinstance(value, bool):
+            yield key
+        return
+    if isinstance(raw, Mapping):
+        for name, item in raw.items():
+            if isinstance(value, BaseModel) and name in type(value).model_fields:
+                inner = getattr(value, name)
+            elif isinstance(value, Mapping) and name in value:
+                inner = value[name]
+            else:
+                continue
+            yield from _bools_taken_as_numbers(item, inner, f"{key}.{name}" if key else str(name))
+    elif isinstance(raw, (list, tuple)) and isinstance(value, (list, tuple)) and len(raw) == len(value):
+        for index, (item, inner) in enumerate(zip(raw, value, strict=True)):
+            yield from _bools_taken_as_numbers(item, inner, f"{key}[{index}]")
 
 
 def load_settings(path: Path) -> Settings:
     """Read and validate a TOML settings file; raise ConfigError naming each problem."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+    raw = _read_capped(path)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(str(path), ["the file is not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError(str(path), ["not valid TOML: arrays or tables nested too deeply"]) from None
     return settings_from_mapping(data, str(path))
+
+
+def _read_capped(path: Path) -> bytes:
+    """The file's bytes, refused unread when it is not a regular file (a FIFO would block, /dev/zero
+    never ends) or larger than MAX_CONFIG_BYTES."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
+            raise ConfigError(str(path), [f"cannot read the file: it is {kind}, not a regular file"])
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_CONFIG_BYTES:
+        size = MAX_CONFIG_BYTES // (1024 * 1024)
+        raise ConfigError(str(path), [f"the file is larger than {size} MiB: not a settings file"])
+    return raw
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """Settings that are valid but unsafe, one line each: ``booth config check`` prints them and the
+    engine raises them as a supervisor alert at start."""
+    warnings: list[str] = []
+    url = settings.bolink.base_url
+    if not settings.bolink.is_sandbox and url.lower().startswith("http://"):
+        warnings.append(
+            f"bolink.base_url: {url} is plain http: payment results, prepayments and the login token "
+            "travel unencrypted and can be forged on the way; use https if Bolink serves this park over it "
+            '(and set bolink.downstream_sign = "refuse" once the lot has confirmed the sign rule)'
+        )
+    return warnings
