@@ -35,6 +35,7 @@ from booth.clouds.bolink import (
     BolinkError,
     BolinkRefused,
     BolinkUnavailable,
+    SignMismatch,
     background_traffic,
 )
 from booth.clouds.bolink_protocol import (
@@ -45,7 +46,7 @@ from booth.clouds.bolink_protocol import (
     QueryPrice,
     UpdateBalance,
 )
-from booth.config import LaneSettings, Settings
+from booth.config import LaneSettings, Settings, config_warnings
 from booth.devices.camera_reads import PlateRead, likely_plates
 from booth.devices.gates import GateDriver, GateFault, make_gate
 from booth.devices.photos import PhotoError, PhotoStore
@@ -624,13 +625,25 @@ class Engine:
 
     async def _startup(self) -> None:
         s = self.settings
+        started_at = self._clock()
+        orphaned: list[int] = []
+
+        def open_and_recover() -> Database:
+            database = open_database(s.database.url)
+            # the lanes start empty: an exit order the last run left awaiting is held by none of them. In the
+            # same job as the opening, so no lane of this run has opened one yet.
+            orphaned.append(Store(database).cancel_orphaned_exit_orders(at=started_at))
+            return database
+
         # the database opens (and, new, migrates) on its thread while this loop starts the rest
-        opening = asyncio.ensure_future(self._db(lambda: open_database(s.database.url)))
+        opening = asyncio.ensure_future(self._db(open_and_recover, Priority.MONEY))
         try:
             await self._start_lanes_and_bolink()
         finally:
             self._database = await opening
         self.store = Store(self._database)
+        if orphaned and orphaned[0]:
+            log.info("%d exit order(s) left awaiting by the last run cancelled", orphaned[0])
         self._staff = Staff(self._database, s.staff, clock=self._clock)
         self._shifts = Shifts(self._database, s.shifts, self._staff, clock=self._clock)
         self._start_background()
@@ -667,7 +680,7 @@ class Engine:
             await self.sandbox.start()
             base_url = self.sandbox.base_url
             log.info("Bolink sandbox listening at %s", base_url)
-        self.bolink = BolinkClient(s.bolink, base_url=base_url)
+        self.bolink = BolinkClient(s.bolink, base_url=base_url, on_sign_mismatch=self._on_sign_mismatch)
         if s.cameras.enabled:
             self.photos = PhotoStore(
                 s.cameras.photo_path, keep=s.cameras.photo_keep, keep_days=s.cameras.photo_keep_days
@@ -680,6 +693,8 @@ class Engine:
 
     def _start_background(self) -> None:
         s = self.settings
+        for warning in config_warnings(s):
+            self._sync_alert("config_warning", warning)
         assert self.store is not None and self.bolink is not None
         sync = self.cloud_sync = CloudSync(
             s,
@@ -1167,7 +1182,9 @@ class Engine:
         except BolinkError as exc:
             log.info("query_order %s: %s", cmd.order_id, exc)
 
-    async def _book(self, lane_id: str | None, cmd: L.BookPayment) -> L.PaymentBooked:
+    async def _book(
+        self, lane_id: str | None, cmd: L.BookPayment, *, refusable: bool = False
+    ) -> L.PaymentBooked:
         store = self._store
         outbox: list[OutboxItem] = []
         if cmd.channel == "cash" and cmd.settles:
@@ -1197,10 +1214,12 @@ class Engine:
                 payer_id=cmd.payer_id,
                 raw=None,
                 outbox=items,
+                refusable=refusable,
             )
 
         outcome = await self._db(work, Priority.MONEY)
-        self._booked_trades[cmd.trade_no] = None
+        if outcome.status != "refused":
+            self._booked_trades[cmd.trade_no] = None
         if len(self._booked_trades) > _BOOKED_TRADES_KEPT:
             self._booked_trades.popitem(last=False)
         if outcome.status in ("settled", "partial"):
@@ -1211,7 +1230,7 @@ class Engine:
         log.info(
             "payment %s %s %s yuan via %s on order %s: %s%s",
             cmd.trade_no,
-            "booked" if outcome.status != "duplicate" else "seen before",
+            {"duplicate": "seen before", "refused": "refused"}.get(outcome.status, "booked"),
             format_yuan(cmd.amount_fen),
             cmd.channel,
             cmd.order_id,
@@ -1397,6 +1416,12 @@ class Engine:
             for relay in sync.relays.values():
                 relay.wake()
 
+    def _on_sign_mismatch(self, mismatch: SignMismatch) -> None:
+        """A downstream Bolink message failed its sign check: the supervisor is told of the first and then of
+        every 100th (a flood of forged messages is one alert and a count, not a flood of alerts)."""
+        if mismatch.count == 1 or mismatch.count % 100 == 0:
+            self._sync_alert("bolink_sign_mismatch", f"{mismatch.text} ({mismatch.count} so far)")
+
     def _sync_alert(self, kind: str, message: str) -> None:
         self._spawn(self._alert(None, kind, message, self._clock()), f"alert-{kind}")
 
@@ -1431,9 +1456,9 @@ class Engine:
     ) -> None:
         log.warning("alert %s%s: %s", kind, f" on {lane_id}" if lane_id else "", message)
         self._emit(AlertRaised(lane_id, kind, message, at, detail))
-        if not audit:
+        if not audit or self.store is None:  # (an alert before the database opened is logged and shown)
             return
-        store = self._store
+        store = self.store
         actor = f"lane:{lane_id}" if lane_id else "engine"
         await self._db(
             lambda: store.audit(actor=actor, action=kind, detail={"message": message}, at=at),
@@ -1514,7 +1539,7 @@ class Engine:
             channel_lane = self._lane_by_channel.get(msg.out_channel_id)
             if msg.out_channel_id and channel_lane != owner:
                 log.warning(
-                    "result for %s names channel %r but the order waits at %s",
+                    "result for %s names channel %r but the order waits at %s: held for the attendant",
                     msg.order_id,
                     msg.out_channel_id,
                     owner,
@@ -1673,11 +1698,14 @@ class Engine:
             "query_time": msg.query_time,
         }
 
-        def look_up() -> tuple[PaymentRecord | None, StayRecord | None]:
+        def look_up() -> tuple[PaymentRecord | None, str | None, StayRecord | None]:
             known = store.payment_by_trade_no(msg.trade_no) if msg.trade_no else None
-            return known, store.stay_by_order_id(msg.order_id)
+            refused = store.prepayment_refusal(msg.trade_no) if msg.trade_no and known is None else None
+            return known, refused, store.stay_by_order_id(msg.order_id)
 
-        known, stay = await self._db(look_up)
+        known, refused, stay = await self._db(look_up)
+        if refused is not None:
+            return {**base, "state": 0, "errmsg": f"预付未入账：{refused}"}
         if known is not None:
             # Bolink repeats a prepayment until it hears an answer: the answer is the one the stored row gave,
             # whatever has changed since (the car now at an exit, or gone). Counted money is 1, flagged is 0.
@@ -1710,8 +1738,9 @@ class Engine:
                 settles=False,
                 at=at,
             ),
+            refusable=True,  # Bolink takes the money only on our "yes": what cannot count is refused
         )
-        if booked.flag is not None:  # flagged now, or (a race with its own repeat) flagged before
+        if booked.flag is not None:  # refused now, or (a race with its own repeat) flagged before
             return {**base, "state": 0, "errmsg": f"预付未入账：{booked.flag}"}
         return {**base, "state": 1, "errmsg": ""}
 

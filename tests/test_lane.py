@@ -627,3 +627,21 @@ def test_the_same_plate_read_again_under_its_open_gate_does_not_restart_the_exit
         assert lane.view().plate == PLATE.text
     # another car behind it means this one has passed: the next exit starts
     assert kinds(lane.handle(L.VehicleDetected(OTHER, at(61)))) == ["QuoteStay"]
+
+
+def test_a_result_naming_another_lanes_channel_is_booked_and_held_not_lifted() -> None:
+    """Issue 13, item 5: the money is booked, the gate stays down, the attendant is told and decides."""
+    lane = awaiting_lane()
+    foreign = L.PaymentResult("ORD1", 1, "T9", 1200, "scancode", 1, None, "X2", "", at(5))
+    out = lane.handle(foreign)
+    assert kinds(out) == ["BookPayment", "Alert"]
+    book, alert = out
+    assert isinstance(book, L.BookPayment) and not book.settles and book.exit_order_id == 7
+    assert isinstance(alert, L.Alert) and alert.kind == "payment_wrong_lane"
+    assert lane.state is L.LaneState.PAYMENT_FAILED and lane.view().gate == "closed"
+    # the store counts it for the stay ("partial"): the lane does not re-price and lift by itself
+    assert lane.handle(booked("T9", status="partial")) == []
+    assert lane.state is L.LaneState.PAYMENT_FAILED
+    assert lane.handle(foreign) == []  # a repeat changes nothing
+    # the attendant accepts it: the stay is priced again with the money counted
+    assert kinds(lane.handle(L.RetryPayment("张三", at(9)))) == ["CancelExitOrder", "QuoteStay"]

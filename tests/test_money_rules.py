@@ -140,8 +140,13 @@ def test_a_refused_prepayment_stays_refused_when_bolink_repeats_it(make_engine: 
     first = send_prepay(r, message)
     again = send_prepay(r, message)  # Bolink did not hear the first answer and repeats it
     assert (first["state"], again["state"]) == (0, 0)
-    assert r.rows("SELECT flag FROM payments WHERE trade_no = 'T-prepay-1'") == [("exit_in_progress",)]
+    # refused money never moved (Bolink settles only on a "yes"): no payment row to refund, an audit row
+    assert r.rows("SELECT COUNT(*) FROM payments WHERE trade_no = 'T-prepay-1'") == [(0,)]
+    assert r.rows("SELECT COUNT(*) FROM audit_log WHERE action = 'prepay_refused'") == [(1,)]
     assert r.lane("X1").state is LaneState.AWAITING_PAYMENT and gate(r, "X1").open_count == 0
+    r.engine.cancel("X1", "1001").result(5)  # the car backs away: the refusal still stands for that message
+    assert send_prepay(r, message)["state"] == 0
+    assert r.rows("SELECT COUNT(*) FROM payments WHERE trade_no = 'T-prepay-1'") == [(0,)]
 
 
 def test_an_accepted_prepayment_stays_accepted_after_the_car_left(make_engine: MakeEngine) -> None:
@@ -159,3 +164,19 @@ def test_an_accepted_prepayment_stays_accepted_after_the_car_left(make_engine: M
     # a forged or confused repeat under the same trade_no with another amount is refused, not booked
     assert send_prepay(r, {**message, "prepay": "99.00"})["state"] == 0
     assert r.rows("SELECT COUNT(*), MAX(flag) FROM payments WHERE trade_no = 'T-prepay-2'") == [(1, None)]
+
+
+def test_a_result_naming_another_lane_holds_for_the_attendant(make_engine: MakeEngine) -> None:
+    r = make_engine()
+    order_id = bring_car(r, "X1", "苏W00001", hours=3)
+    due = r.lane("X1").due_fen
+    trade_no = push_result(r, order_id, due, channel="X2")
+    wait_until(lambda: any(isinstance(e, AlertRaised) and e.kind == "payment_wrong_lane" for e in r.events),
+               what="the supervisor to be told")  # fmt: skip
+    delivered_in_order(r)
+    assert r.rows("SELECT amount_fen, flag FROM payments WHERE trade_no = ?", trade_no) == [(due, None)]
+    assert r.lane("X1").state is LaneState.PAYMENT_FAILED
+    assert gate(r, "X1").open_count == 0 and gate(r, "X2").open_count == 0
+    r.engine.retry_payment("X1", "1001").result(5)  # the attendant accepts it: re-priced with it counted
+    wait_until(lambda: r.engine.exits_completed == 1, what="the exit")
+    assert money_lifts(r) == [("X1", "free_tariff")]

@@ -569,6 +569,17 @@ def test_a_prepayment_in_the_lot_is_counted_but_not_while_an_exit_is_being_settl
     not_prepay = pay(store, "o_1", None, "P3", channel="scancode")
     assert not_prepay.flag == "exit_in_progress"  # whatever the channel: the awaiting due is stale
     assert store.paid_total(stay.id) == (200, T0 + timedelta(minutes=30))
+    # money the payer can still be refused (a prepayment Bolink settles only on our "yes") is refused
+    refused = store.record_payment(
+        order_ref="o_1", exit_order_id=None, channel="prepay", pay_channel=None, trade_no="P4",
+        amount_fen=300,
+        paid_at=T0 + timedelta(minutes=40), lane_id=None, operator="bolink", payer_id=None, raw=None,
+        settles=False, refusable=True,
+    )  # fmt: skip
+    assert (refused.status, refused.flag) == ("refused", "exit_in_progress")
+    assert store.payment_by_trade_no("P4") is None and store.prepayment_refusal("P4") == "exit_in_progress"
+    assert store.prepayment_refusal("P3") is None and store.prepayment_refusal("P") is None
+    assert [a.detail["trade_no"] for a in store.audit_entries("prepay_refused")] == ["P4"]
 
 
 @pytest.mark.parametrize(

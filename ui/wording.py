@@ -330,6 +330,7 @@ _PHRASES: dict[str, str] = {
     "lane.paid_booking": QT_TRANSLATE_NOOP("BoothWording", "支付成功，入账中"),
     "lane.cash_taken": QT_TRANSLATE_NOOP("BoothWording", "现金 {due_fen} 元，找零 {change_fen} 元"),
     "lane.partial_requote": QT_TRANSLATE_NOOP("BoothWording", "部分付款已入账，重新计费"),
+    "lane.payment_held": QT_TRANSLATE_NOOP("BoothWording", "收到通道 {channel} 的付款，待人工核对"),
     "lane.paid_opening": QT_TRANSLATE_NOOP("BoothWording", "已付款，抬杆中"),
     "lane.not_settling": QT_TRANSLATE_NOOP(
         "BoothWording", "付款 {trade_no} 未能结算本单（{status}），请核对"),
@@ -424,6 +425,8 @@ _PHRASES: dict[str, str] = {
     "alert.payment_flagged": QT_TRANSLATE_NOOP("BoothWording", "付款 {trade_no} 已入账并标记：{flag}"),
     "alert.payment_flagged_order": QT_TRANSLATE_NOOP("BoothWording", "付款 {trade_no}（{order_id}）：{flag}"),
     "alert.payment_not_settling": QT_TRANSLATE_NOOP("BoothWording", "{trade_no}: {status}"),
+    "alert.payment_wrong_lane": QT_TRANSLATE_NOOP(
+        "BoothWording", "付款 {trade_no} 指向通道 {channel}，车辆 {plate} 在 {lane_id}：已入账未抬杆"),
     "alert.payment_not_settling_flag": QT_TRANSLATE_NOOP("BoothWording", "{trade_no}: {status} {flag}"),
     "alert.gate_fault": QT_TRANSLATE_NOOP("BoothWording", "{lane_id}: {error}"),
     "alert.lane_busy": QT_TRANSLATE_NOOP("BoothWording", "{plate} 到达，但本车道仍在处理 {other}"),

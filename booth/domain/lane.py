@@ -148,7 +148,7 @@ class PaymentBooked:
 
     exit_order_id: int | None
     trade_no: str
-    status: Literal["settled", "duplicate", "flagged", "partial"]
+    status: Literal["settled", "duplicate", "flagged", "partial", "refused"]
     payment_id: int
     flag: str | None
     at: datetime
@@ -493,6 +493,8 @@ class _Exit:
     settled: bool = False
     seen_trade_nos: set[str] = field(default_factory=set)
     change_fen: int | None = None
+    #: a payment held for the attendant (its result named another lane): booked, never a lift by itself
+    held_trade_no: str | None = None
 
     @property
     def due_fen(self) -> int | None:
@@ -748,8 +750,17 @@ class ExitLane(_Lane):
         return []
 
     def _on_retry(self, ev: RetryPayment) -> list[LaneCommand]:
-        if self.state not in _PAYABLE or self.current is None or self.current.quote is None:
+        cur = self.current
+        if self.state not in _PAYABLE or cur is None or cur.quote is None:
             raise LaneRuleError(say("rule.nothing_to_retry"))
+        if cur.held_trade_no is not None:
+            # the attendant accepts the held payment: price the stay again with it counted
+            commands: list[LaneCommand] = self._abandon(ev.at)
+            self.current = _Exit(plate=cur.plate, detected_at=ev.at, photo=cur.photo)
+            self.state = LaneState.QUOTING
+            self.said = say("lane.partial_requote")
+            commands.append(QuoteStay(cur.plate, ev.at))
+            return commands
         self.state = LaneState.AWAITING_PAYMENT
         self.said = say("lane.retrying")
         return [self._request_payment(ev.at)]
@@ -775,8 +786,12 @@ class ExitLane(_Lane):
         # state 1: money arrived. It is always booked; whether it may open this gate is decided here.
         if mine and cur is not None and ev.trade_no in cur.seen_trade_nos:
             return []  # a repeat of a result already being booked or booked
+        # a result naming another lane's channel is not proof that this car paid here: it is booked and held
+        # for the attendant, who sees it and decides (re-price, then the lift is for money already counted)
+        elsewhere = bool(ev.out_channel_id) and ev.out_channel_id != self.channel_id
         settles = (
             mine
+            and not elsewhere
             and cur is not None
             and self.state in _PAYABLE
             and cur.due_fen is not None
@@ -802,6 +817,18 @@ class ExitLane(_Lane):
             cur.settling_trade_no = ev.trade_no
             self.state = LaneState.SETTLING
             self.said = say("lane.paid_booking")
+        elif elsewhere and self.state in _PAYABLE:
+            cur.held_trade_no = ev.trade_no
+            self.state = LaneState.PAYMENT_FAILED
+            self.said = say("lane.payment_held", channel=ev.out_channel_id)
+            detail = say(
+                "alert.payment_wrong_lane",
+                trade_no=ev.trade_no,
+                channel=ev.out_channel_id,
+                lane_id=self.lane_id,
+                plate=cur.plate.text,
+            )
+            return [book, _alert("payment_wrong_lane", detail, ev.at)]
         return [book]
 
     def _on_cash(self, ev: CashTaken) -> list[LaneCommand]:
@@ -849,6 +876,7 @@ class ExitLane(_Lane):
             and cur.exit_order_id is not None
             and cur.exit_order_id == ev.exit_order_id
             and self.state in _PAYABLE
+            and cur.held_trade_no != ev.trade_no  # a held payment waits for the attendant
         ):
             # less than due was paid: it counts towards the stay; price the rest
             commands: list[LaneCommand] = [CancelExitOrder(cur.exit_order_id, ev.at)]

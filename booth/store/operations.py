@@ -376,6 +376,17 @@ class Store:
             order.state = "cancelled"
             order.settled_at = at
 
+    def cancel_orphaned_exit_orders(self, *, at: datetime) -> int:
+        """Before any lane starts, no lane holds an exit order: cancel those still awaiting, so money for them
+        counts for the stay (rather than being flagged as an exit in progress). Returns how many."""
+        at = _aware("at", at)
+        with self._write("cancel_orphaned_exit_orders") as session:
+            orders = session.scalars(select(ExitOrder).where(ExitOrder.state == "awaiting")).all()
+            for order in orders:
+                order.state = "cancelled"
+                order.settled_at = at
+            return len(orders)
+
     def record_payment(
         self,
         *,
@@ -392,6 +403,7 @@ class Store:
         raw: Mapping[str, Any] | None,
         outbox: Sequence[OutboxItem] = (),
         settles: bool = True,
+        refusable: bool = False,
     ) -> PaymentOutcome:
         """Book a payment exactly once and say what it did (see PaymentOutcome).
 
@@ -399,7 +411,8 @@ class Store:
         supervisor. It settles `exit_order_id` only if that order belongs to the stay named by `order_ref`,
         is still awaiting, gets at least its due, and the caller (the lane, which knows whether this
         gate may open) passes `settles=True`. `outbox` is queued only when the money is counted
-        ("settled" or "partial").
+        ("settled" or "partial"). With `refusable=True` (the payer can still be told no) money that would be
+        flagged is refused instead: not stored as a payment, the refusal audited as "prepay_refused".
         """
         order_ref = _text("order_ref", order_ref, ORDER_REF_MAX, allow_empty=True)
         if exit_order_id is not None:
@@ -424,10 +437,26 @@ class Store:
                     known = _payment_by_trade_no(session, trade_no)
                     if known is not None:
                         return known
+                    if refusable:
+                        refused = _refusal_of(session, trade_no)
+                        if refused is not None:
+                            return PaymentOutcome(status="refused", payment_id=0, flag=refused)
                 stay = session.scalar(select(Stay).where(Stay.order_id == order_ref))
                 status, flag, linked_order = _classify_payment(
                     session, stay, exit_order_id, channel=channel, amount_fen=amount_fen, settles=settles
                 )
+                if refusable and flag is not None:
+                    detail = {"trade_no": trade_no, "order_id": order_ref, "amount_fen": amount_fen}
+                    detail["flag"] = flag
+                    session.add(
+                        AuditEntry(
+                            at=paid_at,
+                            actor=operator,
+                            action=PREPAY_REFUSED,
+                            detail_json=_json("detail", detail),
+                        )
+                    )
+                    return PaymentOutcome(status="refused", payment_id=0, flag=flag)
                 payment = Payment(
                     stay_id=None if stay is None else stay.id,
                     order_ref=order_ref,
@@ -479,6 +508,12 @@ class Store:
         with self._read("payment_by_trade_no") as session:
             row = session.scalar(select(Payment).where(Payment.trade_no == trade_no))
             return None if row is None else _payment_record(row)
+
+    def prepayment_refusal(self, trade_no: str) -> PaymentFlag | None:
+        """Why a refusable payment under this trade_no was refused (see record_payment), if it was."""
+        trade_no = _text("trade_no", trade_no, NAME_MAX)
+        with self._read("prepayment_refusal") as session:
+            return _refusal_of(session, trade_no)
 
     def flagged_payments(self) -> list[PaymentRecord]:
         """Payments the supervisor must look at (late ones to refund, unknown orders), oldest first."""
@@ -789,6 +824,26 @@ def _classify_payment(
     if not settles or amount_fen < order.due_fen:
         return "partial", None, order
     return "settled", None, order
+
+
+#: the audit action of a refused prepayment (record_payment(refusable=True)): a refusal, not money
+PREPAY_REFUSED = "prepay_refused"
+
+
+def _refusal_of(session: Session, trade_no: str) -> PaymentFlag | None:
+    """The flag a refused payment of this trade_no was refused for. Refusals are rare: the action's index
+    narrows the scan to them, and the JSON text narrows it to this trade_no before it is parsed."""
+    needle = json.dumps(trade_no, ensure_ascii=False)
+    rows = session.scalars(
+        select(AuditEntry.detail_json).where(
+            AuditEntry.action == PREPAY_REFUSED, AuditEntry.detail_json.contains(needle, autoescape=True)
+        )
+    )
+    for text in rows:
+        detail = json.loads(text)
+        if detail.get("trade_no") == trade_no:
+            return cast("PaymentFlag", detail.get("flag"))
+    return None
 
 
 def _payment_by_trade_no(session: Session, trade_no: str) -> PaymentOutcome | None:

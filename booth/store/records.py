@@ -16,7 +16,7 @@ StayState = Literal["in_lot", "exited", "cancelled"]
 ExitOrderState = Literal["awaiting", "paid", "released", "cancelled"]
 OutboxState = Literal["pending", "sent", "dead"]
 Cloud = Literal["bolink", "alipay", "tmall"]
-PaymentStatus = Literal["settled", "partial", "flagged", "duplicate"]
+PaymentStatus = Literal["settled", "partial", "flagged", "duplicate", "refused"]
 PaymentFlag = Literal["late_after_settlement", "unknown_order", "not_at_this_lane", "exit_in_progress"]
 
 
@@ -100,6 +100,9 @@ class PaymentOutcome:
       re-quote it.
     - "flagged": stored for the supervisor but not counted (`flag` says why; late ones are refunded).
     - "duplicate": this trade_no was already stored (as `payment_id`); nothing was written.
+    - "refused": (only when the payer can still be told no, e.g. a prepayment Bolink settles only on our
+      "yes") it would have been flagged, so it is not money: no payment row, an audit row "prepay_refused"
+      keeps the refusal and its reason (`flag`), and `payment_id` is 0. A repeat is refused again.
     """
 
     status: PaymentStatus

@@ -151,6 +151,10 @@
         <translation>Part payment booked, pricing the rest</translation>
     </message>
     <message>
+        <source>收到通道 {channel} 的付款，待人工核对</source>
+        <translation>Payment came for lane {channel}: check it (retry re-prices with it counted)</translation>
+    </message>
+    <message>
         <source>已付款，抬杆中</source>
         <translation>Paid, opening the gate</translation>
     </message>
@@ -465,6 +469,10 @@
     <message>
         <source>{trade_no}: {status}</source>
         <translation>{trade_no}: {status}</translation>
+    </message>
+    <message>
+        <source>付款 {trade_no} 指向通道 {channel}，车辆 {plate} 在 {lane_id}：已入账未抬杆</source>
+        <translation>Payment {trade_no} names lane {channel} but {plate} is at {lane_id}: booked, gate kept down</translation>
     </message>
     <message>
         <source>{trade_no}: {status} {flag}</source>
