@@ -519,6 +519,11 @@ class ExceptionSettings(_Section):
         ("经理批准", "投诉处理"), description="Reasons that need a supervisor's PIN before the gate lifts."
     )
     free_text_allowed: bool = Field(True, description="Allow a reason typed in place of a listed one.")
+    arrears_waiver_needs_approval: bool = Field(
+        True,
+        description="A free release or manual lift that forgoes a plate's arrears (fees of earlier stays "
+        "whose exit was not seen) needs a supervisor, whatever the reason.",
+    )
     typed_reasons_need_approval: bool = Field(
         True, description="A typed (unlisted) reason needs a supervisor, as approval_required ones do."
     )

@@ -54,7 +54,7 @@ from booth.domain import lane as L
 from booth.domain.money import format_yuan
 from booth.domain.phrases import ParamValue, Phrase, say
 from booth.domain.plates import PLATELESS_MARKERS, Plate, PlateColour, PlateError, PlateKind, parse_plate
-from booth.domain.tariff import Quote, quote_fee, vehicle_class_for
+from booth.domain.tariff import Quote, TariffError, add_arrears, quote_fee, vehicle_class_for
 from booth.outbox import OutboxRelay, SendResult, SendVerdict
 from booth.shifts import Shifts
 from booth.staff import AuthError, Staff
@@ -444,7 +444,10 @@ class Engine:
         reason, note = self._checked_exception(kind, reason, operator, note)
         lane = self.lanes.get(lane_id)
         asked_for = _car_at(lane.view()) if lane is not None else None
-        approved_by = await self._approval(kind, reason, operator, approver)
+        forgoes_arrears = lane is not None and any(
+            line.phrase is not None and line.phrase.code == "tariff.arrears" for line in lane.view().lines
+        )
+        approved_by = await self._approval(kind, reason, operator, approver, forgoes_arrears=forgoes_arrears)
         if lane is not None and _car_at(lane.view()) != asked_for:
             # The PIN check took a while (scrypt, on the office thread): the approval was given for the car
             # that was there when the attendant asked, never for the one there now.
@@ -491,15 +494,22 @@ class Engine:
         return ex.free_release_reasons if kind == "free_release" else ex.manual_lift_reasons
 
     async def _approval(
-        self, kind: ExceptionKind, reason: str, operator: str, approver: tuple[str, str] | None
+        self,
+        kind: ExceptionKind,
+        reason: str,
+        operator: str,
+        approver: tuple[str, str] | None,
+        *,
+        forgoes_arrears: bool = False,
     ) -> str | None:
         """The supervisor who approved, checked on the office thread (scrypt is slow on purpose). Needed
-        when the reason is in approval_required; an approver given anyway is checked too, so a recorded
-        approval is always a real one."""
+        when the reason is in approval_required, or the lift forgoes arrears (arrears_waiver_needs_approval);
+        an approver given anyway is checked too, so a recorded approval is always a real one."""
         ex = self.settings.exceptions
         # a typed reason could be any wording of a listed one ("经理批准!"): it needs a supervisor too
         typed = reason not in self._reasons(kind)
         needed = reason in ex.approval_required or (typed and ex.typed_reasons_need_approval)
+        needed = needed or (forgoes_arrears and ex.arrears_waiver_needs_approval)
         what = say(f"action.{kind}")
         if approver is None:
             if needed:
@@ -1026,6 +1036,10 @@ class Engine:
                 paid_fen=sum(fen for _, fen in payments),
                 payments=payments,
             )
+            arrears = store.open_arrears(cmd.plate.text)
+            if arrears:
+                quote = add_arrears(quote, [a.amount_fen for a in arrears])
+                owed.append(sum(a.amount_fen for a in arrears))
             order = store.open_exit_order(
                 stay_id=stay.id,
                 lane_id=lane_id,
@@ -1035,10 +1049,15 @@ class Engine:
                 paid_before_fen=quote.paid_fen,
                 discount_fen=quote.discount_fen,
                 due_fen=quote.due_fen,
+                arrears_ids=[a.id for a in arrears],
             )
             return L.StayQuoted(cmd.plate, stay.id, stay.order_id, order.id, stay.entry_at, quote, cmd.at)
 
+        owed: list[int] = []
         result = await self._db(work)
+        if owed:  # the attendant sees the arrears line; the supervisor is told the plate owes from before
+            said = say("alert.arrears_asked", plate=cmd.plate.text, owed_fen=owed[0], lane_id=lane_id)
+            await self._said(lane_id, "arrears_asked", said, cmd.at)
         if isinstance(result, L.StayQuoted):
             # the same stay waiting at another lane: the car drove there; that lane lets go of it
             for other_id, other in self.lanes.items():
@@ -1051,17 +1070,21 @@ class Engine:
         lane = self._lane_settings[lane_id]
         vclass = vehicle_class_for(self.settings.tariff, str(cmd.plate.colour))
 
-        missed: list[str] = []
+        missed: list[tuple[str, int | None]] = []
 
         def work() -> L.EntryDecided:
             if cmd.plate.text in park.blacklist:
                 return L.EntryDecided(cmd.plate, False, "黑名单车辆", None, cmd.at)
             previous = store.open_stay_for_plate(cmd.plate.text)
             if previous is not None:
-                # the car left unseen (an exit misread or lifted by hand): that stay ends here, voided and
-                # reported, so the lot's count and the exit quote only know the stay that starts now
-                store.cancel_stay(previous.id, at=cmd.at)
-                missed.append(f"{previous.order_id}（入场 {previous.entry_at:%Y-%m-%d %H:%M} UTC）")
+                # the car left unseen (an exit misread or lifted by hand): that stay ends here, so the lot's
+                # count and this stay's quote only know the stay that starts now; what it owed is never
+                # forgone silently: it is kept as arrears, asked for at this plate's next exit
+                owed = self._owed(previous, cmd.at)
+                store.close_missed_stay(previous.id, at=cmd.at, lane_id=lane_id, owed_fen=owed or 0)
+                missed.append(
+                    (f"{previous.order_id}（入场 {previous.entry_at:%Y-%m-%d %H:%M} UTC）", owed)
+                )
             if park.capacity and store.count_in_lot() >= park.capacity:
                 return L.EntryDecided(cmd.plate, False, "车位已满", None, cmd.at)
             order_id = new_order_id(lane_id, cmd.at)
@@ -1089,12 +1112,35 @@ class Engine:
             return L.EntryDecided(cmd.plate, True, "", stay.id, cmd.at)
 
         decision = await self._db(work)
-        for stay in missed:
-            said = say("alert.missed_exit", plate=cmd.plate.text, stay=str(stay))
+        for stay, owed in missed:
+            if owed is None:
+                said = say("alert.missed_exit_unpriced", plate=cmd.plate.text, stay=stay)
+            else:
+                said = say("alert.missed_exit", plate=cmd.plate.text, stay=stay, owed_fen=owed)
             await self._said(lane_id, "missed_exit", said, cmd.at)
         if decision.admitted:
             self._wake_relays(bolink=True)
         await self.dispatch(lane_id, decision)
+
+    def _owed(self, stay: StayRecord, at: datetime) -> int | None:
+        """What a stay owes if it ended at ``at`` (database thread): its fee less the money counted for it;
+        None when it cannot be priced (then the supervisor is told to look)."""
+        payments = self._store.counted_payments(stay.id)
+        try:
+            quote = quote_fee(
+                self.settings.tariff,
+                plate=stay.plate,
+                colour=stay.plate_colour,
+                entry=stay.entry_at,
+                exit=max(at, stay.entry_at),
+                tz=self.settings.park.zone,
+                paid_fen=sum(fen for _, fen in payments),
+                payments=payments,
+            )
+        except TariffError as exc:
+            log.warning("stay %s cannot be priced for its arrears: %s", stay.order_id, exc)
+            return None
+        return quote.due_fen
 
     async def seed_stay_async(self, plate_text: str, entry_at: datetime, lane_id: str | None = None) -> int:
         plate = parse_plate(plate_text)

@@ -146,6 +146,7 @@ def summary_lines(report: Report) -> list[str]:
         *(f"  {c.label}: {c.count} 笔 {y(c.amount_fen)}" for c in r.by_flag),
         "",
         f"入场 {r.vehicles_in} 辆，出场 {r.vehicles_out} 辆，漏记出场 {r.missed_exits} 辆",
+        "往次欠费：" + "，".join(f"{c.label} {c.count} 笔 {y(c.amount_fen)}" for c in r.arrears),
         *(
             f"  {EXCEPTION_LABELS.get(c.key, c.key)}: {c.count} 次，免收 {y(c.amount_fen)}"
             for c in r.exception_totals

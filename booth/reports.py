@@ -40,6 +40,7 @@ from booth.domain.money import MoneyError, format_yuan, parse_yuan
 from booth.shifts import cash_kept
 from booth.store.db import Database
 from booth.store.models import (
+    Arrears,
     AuditEntry,
     ExitOrder,
     LaneException,
@@ -86,6 +87,7 @@ FLAG_LABELS = {
     "exit_in_progress": "出场结算中到账",
 }
 EXCEPTION_LABELS = {"free_release": "免费放行", "manual_lift": "手动抬杆"}
+ARREARS_LABELS = {"noticed": "新记欠费", "collected": "收回欠费", "waived": "免收欠费", "open": "未收欠费"}
 SETTLEMENT_LABELS = {"paid": "已支付", "released": "放行（未收费）", "cancelled": "已取消"}
 
 
@@ -173,8 +175,10 @@ class PaidNotExited:
 
 @dataclass(frozen=True, slots=True)
 class UnpaidLine:
-    """A car that left without paying: its exit was missed (stay voided) or it was let out by a manual
-    lift while money was due. `due_fen` is None when it is not known (a missed exit was never priced)."""
+    """A car that left without paying: its exit was missed (stay closed when the plate entered again) or it
+    was let out by a manual lift while money was due. For a missed exit `due_fen` is what was kept as its
+    arrears (see `Report.arrears`); None when nothing was kept (it owed nothing, could not be priced, or was
+    closed before Booth kept arrears)."""
 
     kind: Literal["missed_exit", "manual_lift"]
     at: datetime
@@ -262,6 +266,8 @@ class Report:
     other_flagged: Listing[PaymentLine]
     paid_not_exited: Listing[PaidNotExited]
     exited_unpaid: Listing[UnpaidLine]
+    #: fees of stays whose exit was not seen: noticed, collected and waived in the window, open at its end
+    arrears: tuple[CountLine, ...]
     sync_backlog: tuple[BacklogLine, ...]
     hourly_kind: Literal["hour", "hour_of_day"]
     hourly: tuple[HourBucket, ...]
@@ -650,7 +656,8 @@ class _Builder:
         s = self.session
         missed_where = and_(self.within(Stay.exit_at), Stay.state == "cancelled")
         missed = s.execute(
-            select(Stay.exit_at, Stay.plate, Stay.entry_at, Stay.exit_lane)
+            select(Stay.exit_at, Stay.plate, Stay.entry_at, Arrears.noticed_lane, Arrears.amount_fen)
+            .outerjoin(Arrears, Arrears.stay_id == Stay.id)
             .where(missed_where)
             .order_by(Stay.exit_at, Stay.id)
             .limit(self.limit)
@@ -686,8 +693,8 @@ class _Builder:
             .where(lift_where)
         )
         lines = [
-            UnpaidLine("missed_exit", at or entry_at, plate, entry_at, lane, None, None, None)
-            for at, plate, entry_at, lane in missed
+            UnpaidLine("missed_exit", at or entry_at, plate, entry_at, lane, owed, None, None)
+            for at, plate, entry_at, lane, owed in missed
         ] + [
             UnpaidLine(
                 "manual_lift",
@@ -704,6 +711,26 @@ class _Builder:
         lines.sort(key=lambda line: line.at)
         total = self._count(select(Stay.id).where(missed_where)) + lift_total
         return Listing(tuple(lines[: self.limit]), total)
+
+    def arrears(self) -> tuple[CountLine, ...]:
+        """Arrears noticed (a missed exit's fee kept), collected and waived in the window, and those still
+        open at its end: one query each over small, indexed rows."""
+        s, end = self.session, self.span[1]
+        lines = []
+        for key, where in (
+            ("noticed", self.within(Arrears.noticed_at)),
+            ("collected", and_(Arrears.state == "collected", self.within(Arrears.settled_at))),
+            ("waived", and_(Arrears.state == "waived", self.within(Arrears.settled_at))),
+            (
+                "open",
+                and_(Arrears.noticed_at < end, or_(Arrears.settled_at.is_(None), Arrears.settled_at >= end)),
+            ),
+        ):
+            n, fen = s.execute(
+                select(func.count(), func.coalesce(func.sum(Arrears.amount_fen), 0)).where(where)
+            ).one()
+            lines.append(CountLine(key, ARREARS_LABELS[key], int(n), int(fen)))
+        return tuple(lines)
 
     def sync_backlog(self) -> tuple[BacklogLine, ...]:
         rows = self.session.execute(
@@ -778,6 +805,7 @@ class _Builder:
             other_flagged=other,
             paid_not_exited=self.paid_not_exited(),
             exited_unpaid=self.exited_unpaid(),
+            arrears=self.arrears(),
             sync_backlog=self.sync_backlog(),
             hourly_kind="hour_of_day" if self.by_hour_of_day else "hour",
             hourly=figures.hourly,
@@ -943,6 +971,7 @@ def write_csv(report: Report, path: Path) -> None:
             ["in", "入场车辆", r.vehicles_in, ""],
             ["out", "出场车辆", r.vehicles_out, ""],
             ["missed_exit", "漏记出场（作废）", r.missed_exits, ""],
+            *([f"arrears:{c.key}", c.label, c.count, format_yuan(c.amount_fen)] for c in r.arrears),
             *([f"settled:{c.key}", c.label, c.count, format_yuan(c.amount_fen)] for c in r.settlements),
             *(
                 [f"exception:{c.key}", c.label, c.count, format_yuan(c.amount_fen)]

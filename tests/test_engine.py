@@ -404,7 +404,11 @@ def test_bolink_is_told_the_free_spaces_left(make_engine: MakeEngine) -> None:
     assert outparks[-1]["empty_plot"] == 10 - 4
 
 
-def test_a_car_entering_again_voids_the_stay_whose_exit_was_missed(make_engine: MakeEngine) -> None:
+def test_a_car_entering_again_closes_the_missed_stay_and_its_fee_is_asked_at_the_next_exit(
+    make_engine: MakeEngine,
+) -> None:
+    """Issue 13, item 4: an entry read never forgoes money silently. The stay whose exit was missed is closed
+    and what it owed is kept as arrears, asked for (and shown as a line) at the plate's next exit."""
     r = make_engine()
     r.engine.seed_stay("苏M00001", r.engine.now() - timedelta(days=2)).result(5)  # its exit was never seen
     r.engine.vehicle_at("E1", "苏M00001").result(5)
@@ -413,11 +417,22 @@ def test_a_car_entering_again_voids_the_stay_whose_exit_was_missed(make_engine: 
         ("cancelled",),
         ("in_lot",),
     ]
+    [(owed, state)] = r.rows("SELECT amount_fen, state FROM arrears WHERE plate = '苏M00001'")
+    assert owed > 0 and state == "open"
     wait_until(lambda: any(isinstance(e, AlertRaised) and e.kind == "missed_exit" for e in r.events),
                what="the supervisor to be told")  # fmt: skip
-    r.engine.vehicle_at("X1", "苏M00001").result(5)  # priced from the new entry, not two days ago:
-    wait_until(lambda: r.engine.exits_completed == 1, what="the exit")  # within the free minutes
-    assert r.rows("SELECT reason FROM gate_events WHERE lane_id = 'X1'") == [("free_tariff",)]
+    # the new stay is within its free minutes, but the plate owes from before: nothing opens for free
+    r.engine.vehicle_at("X1", "苏M00001").result(5)
+    view = wait_until(lambda: (v := r.lane("X1")).state is LaneState.AWAITING_PAYMENT and v.code_url and v,
+                      what="the exit to ask for the arrears")  # fmt: skip
+    assert view.due_fen == owed and gate(r, "X1").open_count == 0
+    assert view.lines[-1].phrase is not None and view.lines[-1].phrase.code == "tariff.arrears"
+    wait_until(lambda: any(isinstance(e, AlertRaised) and e.kind == "arrears_asked" for e in r.events),
+               what="the arrears to be pointed out")  # fmt: skip
+    pay(r, str(view.order_id))
+    wait_until(lambda: r.engine.exits_completed == 1, what="the exit once the arrears are paid")
+    assert r.rows("SELECT reason FROM gate_events WHERE lane_id = 'X1'") == [("paid",)]
+    assert r.rows("SELECT state, settled_by FROM arrears") == [("collected", "bolink")]
     assert r.rows("SELECT state FROM stays WHERE plate = '苏M00001' ORDER BY id") == [
         ("cancelled",),
         ("exited",),

@@ -8,10 +8,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from booth.domain.lane import LaneState
-from booth.engine import AlertRaised
+from booth.engine import AlertRaised, ApprovalError
 from tests.conftest import RunningEngine, wait_until
 from tests.test_engine import bring_car, delivered_in_order, gate
+from tests.test_exceptions import ATTENDANT, SUPERVISOR, add_people
 
 MakeEngine = Callable[..., RunningEngine]
 _trade_nos = itertools.count(1)
@@ -180,3 +183,22 @@ def test_a_result_naming_another_lane_holds_for_the_attendant(make_engine: MakeE
     r.engine.retry_payment("X1", "1001").result(5)  # the attendant accepts it: re-priced with it counted
     wait_until(lambda: r.engine.exits_completed == 1, what="the exit")
     assert money_lifts(r) == [("X1", "free_tariff")]
+
+
+def test_arrears_forgone_by_a_free_release_are_waived_with_its_reason(make_engine: MakeEngine) -> None:
+    r = make_engine(exceptions={"arrears_waiver_needs_approval": True})
+    r.engine.seed_stay("苏M00002", r.engine.now() - timedelta(hours=5)).result(5)
+    r.engine.vehicle_at("E1", "苏M00002").result(5)
+    wait_until(lambda: gate(r, "E1").open_count == 1, what="the entry")
+    r.engine.vehicle_at("X1", "苏M00002").result(5)
+    wait_until(lambda: r.lane("X1").state is LaneState.AWAITING_PAYMENT, what="the arrears asked for")
+    reason = r.engine.settings.exceptions.free_release_reasons[0]  # a reason that needs nobody's approval...
+    with pytest.raises(ApprovalError):  # ...still needs a supervisor when it forgoes arrears
+        r.engine.free_release("X1", reason, "1001").result(5)
+    assert r.rows("SELECT state FROM arrears") == [("open",)] and gate(r, "X1").open_count == 0
+    add_people(r)
+    r.engine.free_release("X1", reason, ATTENDANT[0], approver=SUPERVISOR).result(10)
+    wait_until(lambda: r.engine.exits_completed == 1, what="the release")
+    assert r.rows("SELECT state, settled_by, approved_by, reason FROM arrears") == [
+        ("waived", ATTENDANT[0], SUPERVISOR[0], reason)
+    ]

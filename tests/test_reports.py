@@ -504,3 +504,59 @@ def test_typed_text_that_a_spreadsheet_would_run_is_written_inert() -> None:
         "'=HYPERLINK(\"x\")", "'@cmd", "'+1", "'-abc"
     ]
     assert [_inert(cell) for cell in ("-12.50", "12.50", "员工车辆", 3)] == ["-12.50", "12.50", "员工车辆", 3]
+
+
+def test_arrears_are_reported_noticed_collected_waived_and_open(
+    plain_db: tuple[Database, Path], tmp_path: Path
+) -> None:
+    """Issue 13, item 4: what missed exits owed is on the period report (and the shift report, which is the
+    same builder over the shift's window), with the missed exit's line saying how much it owed."""
+    db, _ = plain_db
+    settings = engine_settings(tmp_path)
+    store = Store(db)
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def missed(plate: str, owed: int, n: int) -> int:
+        old = store.create_stay(
+            order_id=f"OLD_{n}", plate=plate, plate_colour="blue", vehicle_class="small", lane_id="E1",
+            entry_at=t0,
+        )  # fmt: skip
+        store.close_missed_stay(old.id, at=t0 + timedelta(hours=1), lane_id="E1", owed_fen=owed)
+        new = store.create_stay(
+            order_id=f"NEW_{n}", plate=plate, plate_colour="blue", vehicle_class="small", lane_id="E1",
+            entry_at=t0 + timedelta(hours=1),
+        )  # fmt: skip
+        [owing] = store.open_arrears(plate)
+        order = store.open_exit_order(
+            stay_id=new.id, lane_id="X1", opened_at=t0 + timedelta(hours=2), quote_json="{}", gross_fen=0,
+            paid_before_fen=0, discount_fen=0, due_fen=owed, arrears_ids=[owing.id],
+        )  # fmt: skip
+        return order.id
+
+    paid_order = missed("苏A00001", 1500, 1)
+    store.record_payment(
+        order_ref="NEW_1", exit_order_id=paid_order, channel="cash", pay_channel=None, trade_no=None,
+        amount_fen=1500, paid_at=t0 + timedelta(hours=2), lane_id="X1", operator="zhang", payer_id=None,
+        raw=None,
+    )  # fmt: skip
+    released = missed("苏A00002", 700, 2)
+    store.release_exit_order(released, at=t0 + timedelta(hours=2), reason="员工车辆", operator="zhang")
+    missed("苏A00003", 300, 3)  # asked for, not paid yet
+    store.close_missed_stay(
+        store.create_stay(order_id="FREE", plate="苏A00004", plate_colour="blue", vehicle_class="small",
+                          lane_id="E1", entry_at=t0).id,
+        at=t0 + timedelta(minutes=5), lane_id="E1", owed_fen=0,
+    )  # fmt: skip  (a missed exit that owed nothing keeps no arrears)
+    report = build_period_report(db, settings, t0, t0 + timedelta(hours=3))
+    assert {c.key: (c.count, c.amount_fen) for c in report.arrears} == {
+        "noticed": (3, 2500),
+        "collected": (1, 1500),
+        "waived": (1, 700),
+        "open": (1, 300),
+    }
+    assert sorted(u.due_fen or 0 for u in report.exited_unpaid.items if u.kind == "missed_exit") == [
+        0, 300, 700, 1500
+    ]  # fmt: skip
+    path = tmp_path / "arrears.csv"
+    write_csv(report, path)
+    assert "arrears:open" in path.read_text(encoding="utf-8-sig")

@@ -311,15 +311,20 @@ def test_close_stay_is_idempotent_and_cancels_an_awaiting_order(store: Store) ->
         new_exit_order(store, stay.id)
 
 
-def test_cancel_stay(store: Store) -> None:
+def test_a_missed_stay_is_closed_once_and_keeps_what_it_owed(store: Store) -> None:
     stay = new_stay(store)
-    store.cancel_stay(stay.id, at=T0 + timedelta(minutes=1))
-    store.cancel_stay(stay.id, at=T0 + timedelta(minutes=2))
-    cancelled = store.stay_by_id(stay.id)
-    assert cancelled is not None and cancelled.state == "cancelled"
-    assert cancelled.exit_at == T0 + timedelta(minutes=1)
+    owing = store.close_missed_stay(stay.id, at=T0 + timedelta(minutes=90), lane_id="E1", owed_fen=700)
+    assert owing is not None and (owing.amount_fen, owing.state, owing.noticed_lane) == (700, "open", "E1")
+    # a repeat changes nothing and keeps no second debt
+    assert store.close_missed_stay(stay.id, at=T0 + timedelta(minutes=95), lane_id="E1", owed_fen=900) is None
+    closed = store.stay_by_id(stay.id)
+    assert closed is not None and closed.state == "cancelled"
+    assert closed.exit_at == T0 + timedelta(minutes=90)
+    assert [a.amount_fen for a in store.open_arrears(closed.plate)] == [700]
     with pytest.raises(StoreError, match="is cancelled, it cannot exit"):
         store.close_stay(stay.id, lane_id="B1", exit_at=T0)
+    with pytest.raises(StoreError, match="owed_fen"):
+        store.close_missed_stay(new_stay(store, "o_2").id, at=T0, lane_id="E1", owed_fen=-1)
 
 
 def test_unknown_rows_are_named(store: Store) -> None:

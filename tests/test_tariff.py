@@ -26,6 +26,7 @@ from booth.domain.tariff import (
     QuoteLine,
     TariffError,
     TariffSettings,
+    add_arrears,
     quote_fee,
     vehicle_class_for,
 )
@@ -984,3 +985,20 @@ def test_grace_oracle_over_random_payment_histories(seed: int) -> None:
         ]  # fmt: skip
         graced = any(exit - m <= timedelta(minutes=PLAIN.grace_minutes) for m in settled_moments)
         assert result.due_fen == (0 if graced else owed), (payments, exit, result.breakdown())
+
+
+def test_arrears_are_asked_on_top_and_money_paid_beyond_the_fee_counts_against_them() -> None:
+    base = quote(PLAIN, "2024-05-01 09:00", "2024-05-01 10:30")  # 700, nothing paid
+    owed = add_arrears(base, [300, 200])
+    assert (owed.due_fen, owed.rule) == (1200, "charged")
+    assert owed.lines[-1].fen == 500 and owed.lines[-1].phrase is not None
+    assert owed.lines[-1].phrase.code == "tariff.arrears"
+    # 900 paid towards a 700 fee: the spare 200 is set against the arrears, the rest is asked
+    paid = add_arrears(quote(PLAIN, "2024-05-01 09:00", "2024-05-01 10:30", paid_fen=900), [500])
+    assert paid.due_fen == 300 and [line.fen for line in paid.lines[-2:]] == [500, -200]
+    assert sum(line.fen for line in paid.lines) == paid.due_fen
+    # grace waives this stay's rest, never the arrears
+    paid_at = at("2024-05-01 10:30")
+    graced = quote(PLAIN, "2024-05-01 09:00", "2024-05-01 10:35", paid_fen=700, last_paid_at=paid_at)
+    assert graced.rule == "grace" and add_arrears(graced, [400]).due_fen == 400
+    assert add_arrears(base, []) is base

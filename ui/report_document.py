@@ -67,6 +67,12 @@ _EXCEPTIONS = {
     "free_release": QT_TRANSLATE_NOOP("Report", "免费放行"),
     "manual_lift": QT_TRANSLATE_NOOP("Report", "手动抬杆"),
 }
+_ARREARS = {
+    "noticed": QT_TRANSLATE_NOOP("Report", "新记欠费"),
+    "collected": QT_TRANSLATE_NOOP("Report", "收回欠费"),
+    "waived": QT_TRANSLATE_NOOP("Report", "免收欠费"),
+    "open": QT_TRANSLATE_NOOP("Report", "未收欠费"),
+}
 _SETTLEMENTS = {
     "paid": QT_TRANSLATE_NOOP("Report", "已支付"),
     "released": QT_TRANSLATE_NOOP("Report", "放行（未收费）"),
@@ -187,6 +193,7 @@ def report_html(report: Report) -> str:
                 [translate("Report", "入场车辆"), r.vehicles_in, ""],
                 [translate("Report", "出场车辆"), r.vehicles_out, ""],
                 [translate("Report", "漏记出场"), r.missed_exits, ""],
+                *([_label(_ARREARS, c.key), c.count, format_yuan(c.amount_fen)] for c in r.arrears),
                 *(
                     [
                         translate("Report", "结算：") + _label(_SETTLEMENTS, c.key),

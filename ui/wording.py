@@ -417,6 +417,8 @@ _PHRASES: dict[str, str] = {
     "tariff.prepaid_partly_used": QT_TRANSLATE_NOOP(
         "BoothWording", "已付 {amount_fen}元（抵扣{used_fen}元）"),
     "tariff.prepaid_unused": QT_TRANSLATE_NOOP("BoothWording", "已付 {amount_fen}元（无需抵扣）"),
+    "tariff.arrears": QT_TRANSLATE_NOOP("BoothWording", "往次未见出场欠费 {count}笔"),
+    "tariff.arrears_paid": QT_TRANSLATE_NOOP("BoothWording", "已付抵扣欠费"),
     "tariff.grace": QT_TRANSLATE_NOOP("BoothWording", "付款后{minutes}分钟内离场，免补缴"),
     "alert.no_stay": QT_TRANSLATE_NOOP("BoothWording", "{plate} 在 {lane_id} 出场，无入场记录"),
     "alert.plate_corrected": QT_TRANSLATE_NOOP("BoothWording", "{old} → {new}（{operator}）"),
@@ -441,7 +443,12 @@ _PHRASES: dict[str, str] = {
         "BoothWording", "车牌 {plate} 置信度 {confidence}%，请核对；可能是：{plates}"),
     "alert.plate_low_confidence_none": QT_TRANSLATE_NOOP(
         "BoothWording", "车牌 {plate} 置信度 {confidence}%，请核对；可能是：无相近的在场车辆"),
-    "alert.missed_exit": QT_TRANSLATE_NOOP("BoothWording", "{plate} 再次入场，上次停车未见出场：{stay}"),
+    "alert.missed_exit": QT_TRANSLATE_NOOP(
+        "BoothWording", "{plate} 再次入场，上次停车未见出场：{stay}，欠费 {owed_fen} 元记为往次欠费"),
+    "alert.missed_exit_unpriced": QT_TRANSLATE_NOOP(
+        "BoothWording", "{plate} 再次入场，上次停车未见出场：{stay}，无法计费，请核对"),
+    "alert.arrears_asked": QT_TRANSLATE_NOOP(
+        "BoothWording", "{plate} 在 {lane_id} 出场，另收往次欠费 {owed_fen} 元"),
     "alert.exception_limit_shift": QT_TRANSLATE_NOOP(
         "BoothWording", "本班（{attendant}）{action}已 {count} 次，超过上限 {limit} 次；最近一次：{operator}，{reason}"),  # noqa: E501
     "alert.exception_limit_day": QT_TRANSLATE_NOOP(

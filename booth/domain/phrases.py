@@ -115,6 +115,8 @@ CHINESE: dict[str, str] = {
     "tariff.prepaid_partly_used": "已付 {amount_fen}元（抵扣{used_fen}元）",
     "tariff.prepaid_unused": "已付 {amount_fen}元（无需抵扣）",
     "tariff.grace": "付款后{minutes}分钟内离场，免补缴",
+    "tariff.arrears": "往次未见出场欠费 {count}笔",
+    "tariff.arrears_paid": "已付抵扣欠费",
     # --- the detail of an alert (AlertRaised.detail); the alert's kind is its headline
     "alert.no_stay": "{plate} 在 {lane_id} 出场，无入场记录",
     "alert.plate_corrected": "{old} → {new}（{operator}）",
@@ -135,7 +137,9 @@ CHINESE: dict[str, str] = {
     "alert.plateless": "无牌车，请人工处理（{source}）",
     "alert.plate_low_confidence": "车牌 {plate} 置信度 {confidence}%，请核对；可能是：{plates}",
     "alert.plate_low_confidence_none": "车牌 {plate} 置信度 {confidence}%，请核对；可能是：无相近的在场车辆",
-    "alert.missed_exit": "{plate} 再次入场，上次停车未见出场：{stay}",
+    "alert.missed_exit": "{plate} 再次入场，上次停车未见出场：{stay}，欠费 {owed_fen} 元记为往次欠费",
+    "alert.missed_exit_unpriced": "{plate} 再次入场，上次停车未见出场：{stay}，无法计费，请核对",
+    "alert.arrears_asked": "{plate} 在 {lane_id} 出场，另收往次欠费 {owed_fen} 元",
     "alert.exception_limit_shift": "本班（{attendant}）{action}已 {count} 次，超过上限 {limit} 次；"
     "最近一次：{operator}，{reason}",
     "alert.exception_limit_day": "今日（无开班）{action}已 {count} 次，超过上限 {limit} 次；"

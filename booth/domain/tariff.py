@@ -48,7 +48,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal, Self
@@ -671,6 +671,22 @@ def _grace_applies(
         if gross_then and paid_by[index] + discount_fen >= gross_then:
             return True  # (a payment while nothing was due yet settled no fee: it earns no grace)
     return False
+
+
+def add_arrears(quote: Quote, arrears_fen: Sequence[int]) -> Quote:
+    """The exit's quote with the plate's arrears (fees of earlier stays whose exit was never seen) asked for
+    on top: one line for them, and a deduction for money already paid beyond this stay's own fee (so a driver
+    who paid part of the total before is not asked for it twice). Grace never waives arrears."""
+    total = sum(arrears_fen)
+    if not total:
+        return quote
+    lines = (*quote.lines, _line(say("tariff.arrears", count=len(arrears_fen)), total))
+    spare = max(quote.paid_fen + quote.discount_fen - quote.gross_fen, 0)
+    used = min(spare, total)
+    if used:
+        lines = (*lines, _line(say("tariff.arrears_paid"), -used))
+    due = quote.due_fen + total - used
+    return replace(quote, due_fen=due, lines=lines, rule="charged" if due else quote.rule)
 
 
 def _without_first_minutes(parts: list[tuple[int, int]], minutes: int) -> list[tuple[int, int]]:

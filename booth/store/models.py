@@ -40,6 +40,7 @@ OUTBOX_CLOUDS = ("bolink", "alipay", "tmall")
 OUTBOX_STATES = ("pending", "sent", "dead")
 ROLES = ("attendant", "supervisor")
 SHIFT_STATES = ("open", "closed")
+ARREARS_STATES = ("open", "collected", "waived")
 EXCEPTION_KINDS = ("manual_lift", "free_release")
 
 # Lengths shared by the models, the first migration and the boundary checks in the operations.
@@ -325,3 +326,32 @@ class LaneException(Base):
     operator: Mapped[str] = mapped_column(String(NAME_MAX))
     approved_by: Mapped[str | None] = mapped_column(String(NAME_MAX))
     photo: Mapped[str | None] = mapped_column(Text)
+
+
+class Arrears(Base):
+    """What a stay owed when its exit was never seen (the plate entered again): asked for at that plate's next
+    exit on top of its fee, and closed as collected (with the exit order that was paid) or waived (by an
+    attendant, with a reason, and a supervisor where configured). Never forgone silently."""
+
+    __tablename__ = "arrears"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", ARREARS_STATES), name="state"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        Index("ix_arrears_plate_state", "plate", "state"),
+        Index("ix_arrears_noticed_at", "noticed_at"),
+        Index("ix_arrears_settled_at", "settled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stay_id: Mapped[int] = mapped_column(ForeignKey("stays.id"), unique=True)
+    plate: Mapped[str] = mapped_column(String(PLATE_MAX))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    noticed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    noticed_lane: Mapped[str] = mapped_column(String(SHORT_MAX))
+    state: Mapped[str] = mapped_column(String(16))
+    #: the exit order that last asked for it (the one whose payment or release closes it)
+    exit_order_id: Mapped[int | None] = mapped_column(ForeignKey("exit_orders.id"))
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settled_by: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    approved_by: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -31,6 +31,7 @@ from booth.store.models import (
     OUTBOX_CLOUDS,
     PLATE_MAX,
     SHORT_MAX,
+    Arrears,
     AuditEntry,
     ExitOrder,
     GateEvent,
@@ -40,6 +41,7 @@ from booth.store.models import (
     Stay,
 )
 from booth.store.records import (
+    ArrearsRecord,
     AuditRecord,
     ExceptionKind,
     ExitOrderRecord,
@@ -175,19 +177,61 @@ class Store:
             session.flush()
             _enqueue(session, items, stay_id=stay_id, now=self._now())
 
-    def cancel_stay(self, stay_id: int, *, at: datetime) -> None:
-        """Void a stay that should not exist (a false entry); idempotent. `at` is kept as exit_at."""
+    def close_missed_stay(
+        self, stay_id: int, *, at: datetime, lane_id: str, owed_fen: int
+    ) -> ArrearsRecord | None:
+        """The plate entered again while this stay was in the lot: its exit was never seen. The stay is closed
+        (state "cancelled", `at` as its exit time) and what it owed then, if anything, is kept as arrears for
+        the plate's next exit (returned). Idempotent: a stay already closed this way changes nothing."""
         stay_id = _row_id("stay_id", stay_id)
         at = _aware("at", at)
-        with self._write("cancel_stay") as session:
+        lane_id = _text("lane_id", lane_id, SHORT_MAX)
+        owed_fen = _fen("owed_fen", owed_fen)
+        with self._write("close_missed_stay") as session:
             stay = _get(session, Stay, stay_id, "stay")
             if stay.state == "cancelled":
-                return
+                return None
             if stay.state != "in_lot":
-                raise StoreError(f"stay {stay_id} is {stay.state}, it cannot be cancelled")
+                raise StoreError(f"stay {stay_id} is {stay.state}, its exit cannot have been missed")
             stay.state = "cancelled"
             stay.exit_at = at
             _cancel_awaiting(session, stay_id, at=at)
+            if not owed_fen:
+                return None
+            row = Arrears(
+                stay_id=stay_id,
+                plate=stay.plate,
+                amount_fen=owed_fen,
+                noticed_at=at,
+                noticed_lane=lane_id,
+                state="open",
+            )
+            session.add(row)
+            session.flush()
+            return _arrears_record(row)
+
+    def open_arrears(self, plate: str) -> list[ArrearsRecord]:
+        """The plate's arrears not yet collected or waived, oldest first."""
+        plate = _text("plate", plate, PLATE_MAX)
+        with self._read("open_arrears") as session:
+            rows = session.scalars(
+                select(Arrears).where(Arrears.plate == plate, Arrears.state == "open").order_by(Arrears.id)
+            )
+            return [_arrears_record(row) for row in rows]
+
+    def arrears_between(self, since: datetime, until: datetime) -> list[ArrearsRecord]:
+        """Arrears noticed, collected or waived in [since, until), oldest first (the reports' list)."""
+        since, until = _aware("since", since), _aware("until", until)
+        with self._read("arrears_between") as session:
+            rows = session.scalars(
+                select(Arrears)
+                .where(
+                    ((Arrears.noticed_at >= since) & (Arrears.noticed_at < until))
+                    | ((Arrears.settled_at >= since) & (Arrears.settled_at < until))
+                )
+                .order_by(Arrears.id)
+            )
+            return [_arrears_record(row) for row in rows]
 
     # --- exit orders and payments ---------------------------------------------------------------------
 
@@ -227,9 +271,11 @@ class Store:
         paid_before_fen: int,
         discount_fen: int,
         due_fen: int,
+        arrears_ids: Sequence[int] = (),
     ) -> ExitOrderRecord:
         """Start settling an exit with this quote; any other order of the stay still awaiting is cancelled
-        first, so at most one order per stay can be paid."""
+        first, so at most one order per stay can be paid. `arrears_ids` are the plate's open arrears the
+        quote asks for too: paying the order collects them, releasing it waives them."""
         stay_id = _row_id("stay_id", stay_id)
         lane_id = _text("lane_id", lane_id, SHORT_MAX)
         opened_at = _aware("opened_at", opened_at)
@@ -263,6 +309,11 @@ class Store:
             )
             session.add(order)
             session.flush()
+            if arrears_ids:
+                ids = [_row_id("arrears_id", i) for i in arrears_ids]
+                linked = select(Arrears).where(Arrears.id.in_(ids), Arrears.state == "open")
+                for row in session.scalars(linked):
+                    row.exit_order_id = order.id
             return _exit_order_record(order)
 
     def exit_order_by_id(self, exit_order_id: int) -> ExitOrderRecord | None:
@@ -311,6 +362,12 @@ class Store:
                 order.settled_at = at
                 order.release_reason = reason
                 order.released_by = operator
+                # arrears this order asked for: covered when nothing was due (money paid before), else forgone
+                # with the release's reason and approver
+                how = "collected" if order.due_fen == 0 else "waived"
+                approver = exception.approved_by if exception is not None else None
+                for owed in _arrears_of(session, order.id):
+                    _settle_arrears(owed, how, at=at, operator=operator, reason=reason, approved_by=approver)
                 session.flush()
                 _enqueue(session, items, stay_id=order.stay_id, now=self._now())
             if row is None:
@@ -479,6 +536,8 @@ class Store:
                     linked_order.state = "paid"
                     linked_order.settled_at = paid_at
                     linked_order.settled_by = payment.id
+                    for owed in _arrears_of(session, linked_order.id):
+                        _settle_arrears(owed, "collected", at=paid_at, operator=operator, reason=trade_no)
                 if flag is None and stay is not None:
                     session.flush()
                     _enqueue(session, items, stay_id=stay.id, now=now)
@@ -851,6 +910,44 @@ def _payment_by_trade_no(session: Session, trade_no: str) -> PaymentOutcome | No
     if row is None:
         return None
     return PaymentOutcome(status="duplicate", payment_id=row.id, flag=cast("PaymentFlag | None", row.flag))
+
+
+def _arrears_of(session: Session, exit_order_id: int) -> list[Arrears]:
+    query = select(Arrears).where(Arrears.exit_order_id == exit_order_id, Arrears.state == "open")
+    return list(session.scalars(query))
+
+
+def _settle_arrears(
+    row: Arrears,
+    how: str,
+    *,
+    at: datetime,
+    operator: str | None,
+    reason: str | None,
+    approved_by: str | None = None,
+) -> None:
+    row.state = how
+    row.settled_at = at
+    row.settled_by = operator
+    row.reason = reason
+    row.approved_by = approved_by
+
+
+def _arrears_record(row: Arrears) -> ArrearsRecord:
+    return ArrearsRecord(
+        id=row.id,
+        stay_id=row.stay_id,
+        plate=row.plate,
+        amount_fen=row.amount_fen,
+        noticed_at=row.noticed_at,
+        noticed_lane=row.noticed_lane,
+        state=row.state,
+        exit_order_id=row.exit_order_id,
+        settled_at=row.settled_at,
+        settled_by=row.settled_by,
+        approved_by=row.approved_by,
+        reason=row.reason,
+    )
 
 
 def _cancel_awaiting(session: Session, stay_id: int, *, at: datetime) -> None:

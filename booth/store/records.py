@@ -196,3 +196,21 @@ class LaneExceptionRecord:
     operator: str
     approved_by: str | None
     photo: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArrearsRecord:
+    """A missed exit's unpaid fee (see booth.store.models.Arrears)."""
+
+    id: int
+    stay_id: int
+    plate: str
+    amount_fen: int
+    noticed_at: datetime
+    noticed_lane: str
+    state: str
+    exit_order_id: int | None
+    settled_at: datetime | None
+    settled_by: str | None
+    approved_by: str | None
+    reason: str | None

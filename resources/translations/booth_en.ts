@@ -439,6 +439,14 @@
         <translation>Paid ¥{amount_fen} (not needed)</translation>
     </message>
     <message>
+        <source>往次未见出场欠费 {count}笔</source>
+        <translation>Owed from {count} earlier stay(s) whose exit was not seen</translation>
+    </message>
+    <message>
+        <source>已付抵扣欠费</source>
+        <translation>Paid before, set against what is owed</translation>
+    </message>
+    <message>
         <source>付款后{minutes}分钟内离场，免补缴</source>
         <translation>Left within {minutes} min of paying: nothing more to pay</translation>
     </message>
@@ -519,8 +527,16 @@
         <translation>Plate {plate} read with {confidence}% confidence; please check. No similar plate in the lot</translation>
     </message>
     <message>
-        <source>{plate} 再次入场，上次停车未见出场：{stay}</source>
-        <translation>{plate} entered again; its last stay has no exit: {stay}</translation>
+        <source>{plate} 再次入场，上次停车未见出场：{stay}，欠费 {owed_fen} 元记为往次欠费</source>
+        <translation>{plate} entered again; its last stay&apos;s exit was not seen: {stay}. {owed_fen} yuan owed is kept for its next exit</translation>
+    </message>
+    <message>
+        <source>{plate} 再次入场，上次停车未见出场：{stay}，无法计费，请核对</source>
+        <translation>{plate} entered again; its last stay&apos;s exit was not seen: {stay}. It could not be priced: please check</translation>
+    </message>
+    <message>
+        <source>{plate} 在 {lane_id} 出场，另收往次欠费 {owed_fen} 元</source>
+        <translation>{plate} at {lane_id} also owes {owed_fen} yuan from an earlier stay</translation>
     </message>
     <message>
         <source>本班（{attendant}）{action}已 {count} 次，超过上限 {limit} 次；最近一次：{operator}，{reason}</source>
@@ -1333,6 +1349,22 @@ No QR payment now, take cash</translation>
     <message>
         <source>手动抬杆</source>
         <translation>Manual lift</translation>
+    </message>
+    <message>
+        <source>新记欠费</source>
+        <translation>Arrears kept (missed exits)</translation>
+    </message>
+    <message>
+        <source>收回欠费</source>
+        <translation>Arrears collected</translation>
+    </message>
+    <message>
+        <source>免收欠费</source>
+        <translation>Arrears waived</translation>
+    </message>
+    <message>
+        <source>未收欠费</source>
+        <translation>Arrears still owed</translation>
     </message>
     <message>
         <source>已支付</source>
