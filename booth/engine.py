@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
+from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from booth.clouds.bolink import (
@@ -155,6 +156,8 @@ NOTE_MAX = 200
 #: alerts whose audit row the engine writes itself, with more detail than the lane's message
 _AUDITED_WHERE_RAISED = frozenset({"payment_failed"})
 _FAILED_RESULTS_KEPT = 1000
+#: a difference this large between the wall clock's advance and elapsed time is a step of the wall clock
+CLOCK_STEP = timedelta(seconds=2)
 
 
 def new_order_id(lane_id: str, at: datetime) -> str:
@@ -173,11 +176,15 @@ class Engine:
         self,
         settings: Settings,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] | None = None,
         tick_s: float = 0.5,
     ) -> None:
         self.settings = settings
-        self._clock = clock
+        self._clock = clock or _wall_clock
+        #: steps of the wall clock (NTP correcting it) are told from elapsed time with this; a clock given by
+        #: a test is its own truth, unless the test gives a monotonic clock too
+        self._monotonic = monotonic or (_monotonic if clock is None else None)
         self._tick_s = tick_s
         self._listeners: list[Listener] = []
         self._listeners_lock = threading.Lock()
@@ -1462,6 +1469,12 @@ class Engine:
             for relay in sync.relays.values():
                 relay.wake()
 
+    async def _clock_stepped(self, step: timedelta, at: datetime) -> None:
+        seconds = round(step.total_seconds(), 1)
+        for lane_id in self.lanes:
+            await self.dispatch(lane_id, L.ClockStepped(step, at))
+        await self._said(None, "clock_step", say("alert.clock_step", seconds=f"{seconds:+}"), at)
+
     def _on_sign_mismatch(self, mismatch: SignMismatch) -> None:
         """A downstream Bolink message failed its sign check: the supervisor is told of the first and then of
         every 100th (a flood of forged messages is one alert and a count, not a flood of alerts)."""
@@ -1860,14 +1873,30 @@ class Engine:
 
     # ------------------------------------------------------------------------------------------- ticks
     async def _tick_loop(self) -> None:
+        """Lane timers run on elapsed time: every tick compares the wall clock's advance with the monotonic
+        clock's, and a difference beyond CLOCK_STEP is a step of the wall clock (NTP setting it right). The
+        lanes move their timers by it (a waiting car is not timed out, an open gate not held), records keep
+        wall time, and the supervisor is told."""
+        monotonic = self._monotonic
+        last = (self._clock(), monotonic()) if monotonic is not None else None
         while True:
             await asyncio.sleep(self._tick_s)
             at = self._clock()
+            if monotonic is not None and last is not None:
+                now_mono = monotonic()
+                step = (at - last[0]) - timedelta(seconds=now_mono - last[1])
+                last = (at, now_mono)
+                if abs(step) >= CLOCK_STEP:
+                    await self._clock_stepped(step, at)
             for lane_id in self.lanes:
                 try:
                     await self.dispatch(lane_id, L.Tick(at))
                 except Exception:
                     log.exception("%s: tick failed", lane_id)
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def _exception_item(cmd: L.RecordException) -> LaneExceptionItem:

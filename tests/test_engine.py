@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -437,3 +438,32 @@ def test_a_car_entering_again_closes_the_missed_stay_and_its_fee_is_asked_at_the
         ("cancelled",),
         ("exited",),
     ]
+
+
+def test_a_wall_clock_step_does_not_time_out_a_waiting_car(tmp_path: Any) -> None:
+    """Issue 13, item 7: NTP setting the booth's clock an hour on while a car waits to pay: the lane keeps
+    waiting (its timers run on elapsed time), the supervisor is told, and records keep wall time."""
+    from booth.engine import Engine
+    from tests.conftest import engine_settings
+
+    wall = [datetime.now(UTC)]
+    started = time.monotonic()
+    engine = Engine(
+        engine_settings(tmp_path),
+        clock=lambda: wall[0] + timedelta(seconds=time.monotonic() - started),
+        monotonic=time.monotonic,
+        tick_s=0.05,
+    )
+    r = RunningEngine(engine, tmp_path / "booth.sqlite")
+    engine.start()
+    try:
+        wait_until(lambda: engine.bolink_online, what="Bolink sandbox login")
+        bring_car(r, "X1", "苏S00001")
+        wall[0] += timedelta(hours=1)  # the step
+        wait_until(lambda: any(isinstance(e, AlertRaised) and e.kind == "clock_step" for e in r.events),
+                   what="the step to be noticed")  # fmt: skip
+        for _ in range(5):  # a few more ticks after the step
+            engine.call(asyncio.sleep(0.05)).result(5)
+        assert r.lane("X1").state is LaneState.AWAITING_PAYMENT
+    finally:
+        engine.stop()

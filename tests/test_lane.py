@@ -645,3 +645,26 @@ def test_a_result_naming_another_lanes_channel_is_booked_and_held_not_lifted() -
     assert lane.handle(foreign) == []  # a repeat changes nothing
     # the attendant accepts it: the stay is priced again with the money counted
     assert kinds(lane.handle(L.RetryPayment("张三", at(9)))) == ["CancelExitOrder", "QuoteStay"]
+
+
+def test_a_step_of_the_wall_clock_times_nothing_out() -> None:
+    """Issue 13, item 7: lane timers run on elapsed time; NTP setting the wall clock an hour on (or back)
+    neither times out the waiting car nor holds the open gate."""
+    lane = awaiting_lane()
+    step = timedelta(hours=1)
+    assert lane.handle(L.ClockStepped(step, at(3600 + 1))) == []
+    assert lane.handle(L.Tick(at(3600 + 2))) == []
+    assert lane.state is L.LaneState.AWAITING_PAYMENT
+    # elapsed time still counts: 5 minutes after the QR (in stepped wall time) it times out as ever
+    out = lane.handle(L.Tick(at(3600 + 0.2 + 300)))
+    assert kinds(out) == ["Alert"] and lane.state is L.LaneState.TIMED_OUT
+    # an open gate's pass timeout likewise, after the clock went back
+    gated = awaiting_lane()
+    gated.handle(paid())
+    gated.handle(booked())
+    gated.handle(L.GateOpened(at(6)))
+    gated.handle(L.ClockStepped(-step, at(-3600 + 7)))
+    gated.handle(L.Tick(at(-3600 + 8)))
+    assert gated.state is L.LaneState.GATE_OPEN
+    gated.handle(L.Tick(at(-3600 + 6 + 15)))
+    assert gated.state is L.LaneState.IDLE

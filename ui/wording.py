@@ -447,6 +447,8 @@ _PHRASES: dict[str, str] = {
         "BoothWording", "{plate} 再次入场，上次停车未见出场：{stay}，欠费 {owed_fen} 元记为往次欠费"),
     "alert.missed_exit_unpriced": QT_TRANSLATE_NOOP(
         "BoothWording", "{plate} 再次入场，上次停车未见出场：{stay}，无法计费，请核对"),
+    "alert.clock_step": QT_TRANSLATE_NOOP(
+        "BoothWording", "系统时钟被调整 {seconds} 秒：车道计时按实际经过的时间继续"),
     "alert.arrears_asked": QT_TRANSLATE_NOOP(
         "BoothWording", "{plate} 在 {lane_id} 出场，另收往次欠费 {owed_fen} 元"),
     "alert.exception_limit_shift": QT_TRANSLATE_NOOP(

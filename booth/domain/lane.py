@@ -264,6 +264,15 @@ class Tick:
     at: datetime
 
 
+@dataclass(frozen=True)
+class ClockStepped:
+    """The wall clock was set by ``by`` (NTP correcting it): the lane's timers run on elapsed time, so their
+    anchors move with the clock; nothing times out (or is held) because of the step."""
+
+    by: timedelta
+    at: datetime
+
+
 LaneEvent = (
     VehicleDetected
     | VehicleLeft
@@ -287,6 +296,7 @@ LaneEvent = (
     | EntryDecided
     | StoreFailed
     | Tick
+    | ClockStepped
 )
 
 # -------------------------------------------------------------------------------------------- commands
@@ -542,6 +552,11 @@ class _Lane:
         """The state message in Chinese (logs, Bolink's errmsg); ``said`` is the same as a phrase."""
         return self.said.text
 
+    def _clock_stepped(self, by: timedelta) -> None:
+        """Move every timer anchor with a step of the wall clock (see ClockStepped)."""
+        if self._gate_open_at is not None:
+            self._gate_open_at += by
+
 
 class ExitLane(_Lane):
     """One exit lane. Not thread-safe: the engine calls it from its own loop only."""
@@ -637,6 +652,9 @@ class ExitLane(_Lane):
                 return self._on_store_failed(event)
             case Tick():
                 return self._on_tick(event)
+            case ClockStepped(by=by):
+                self._clock_stepped(by)
+                return []
             case EntryDecided():
                 detail = say("alert.unexpected_entry_decision", lane_id=self.lane_id)
                 return [_alert("unexpected", detail, event.at)]
@@ -1048,6 +1066,18 @@ class ExitLane(_Lane):
             return [CloseStay(cur.stay_id, ev.at)]
         return []
 
+    def _clock_stepped(self, by: timedelta) -> None:
+        super()._clock_stepped(by)
+        cur = self.current
+        if cur is not None:
+            cur.detected_at += by
+            if cur.requested_at is not None:
+                cur.requested_at += by
+            if cur.next_query_at is not None:
+                cur.next_query_at += by
+        if self._last_passed is not None:
+            self._last_passed = (self._last_passed[0], self._last_passed[1] + by)
+
     def _on_gate_failed(self, ev: GateFailed) -> list[LaneCommand]:
         if self.state is not LaneState.OPENING:
             return []
@@ -1225,6 +1255,11 @@ class EntryLane(_Lane):
                 return []
             case BolinkStatus(online=online):
                 self.bolink_online = online
+                return []
+            case ClockStepped(by=by):
+                self._clock_stepped(by)
+                if self._last_admitted is not None:
+                    self._last_admitted = (self._last_admitted[0], self._last_admitted[1] + by)
                 return []
             case StoreFailed(what=what, error=error, at=at):
                 if self.state is LaneState.QUOTING:

@@ -535,6 +535,10 @@
         <translation>{plate} entered again; its last stay&apos;s exit was not seen: {stay}. It could not be priced: please check</translation>
     </message>
     <message>
+        <source>系统时钟被调整 {seconds} 秒：车道计时按实际经过的时间继续</source>
+        <translation>The system clock was set by {seconds} s: lane timers go on by the time actually elapsed</translation>
+    </message>
+    <message>
         <source>{plate} 在 {lane_id} 出场，另收往次欠费 {owed_fen} 元</source>
         <translation>{plate} at {lane_id} also owes {owed_fen} yuan from an earlier stay</translation>
     </message>
