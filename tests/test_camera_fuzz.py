@@ -162,9 +162,9 @@ def vzenith_live(draw: st.DrawFn) -> Push:
 @st.composite
 def vzenith_stale(draw: st.DrawFn) -> Push:
     offset = draw(st.none() | stale_offsets)  # None: no timeStamp at all
-    doc = vzenith_doc(
-        draw(plate_texts), offset_s=offset, offline=draw(st.sampled_from([0, 1])), confidence=90
-    )
+    # a live push with no time cannot be judged and is taken as now; a backlog one without a time is stale
+    offline = 1 if offset is None else draw(st.sampled_from([0, 1]))
+    doc = vzenith_doc(draw(plate_texts), offset_s=offset, offline=offline, confidence=90)
     return Push("stale", as_json(doc), "application/json")
 
 

@@ -447,6 +447,9 @@ _PHRASES: dict[str, str] = {
         "BoothWording", "{plate} 再次入场，上次停车未见出场：{stay}，欠费 {owed_fen} 元记为往次欠费"),
     "alert.missed_exit_unpriced": QT_TRANSLATE_NOOP(
         "BoothWording", "{plate} 再次入场，上次停车未见出场：{stay}，无法计费，请核对"),
+    "alert.camera_clock": QT_TRANSLATE_NOOP(
+        "BoothWording",
+        "{lane_id} 摄像机时间与本机相差 {offset_s} 秒，识别未被采用：请校准摄像机时钟（或为补发的旧记录）"),
     "alert.clock_step": QT_TRANSLATE_NOOP(
         "BoothWording", "系统时钟被调整 {seconds} 秒：车道计时按实际经过的时间继续"),
     "alert.arrears_asked": QT_TRANSLATE_NOOP(

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from booth.domain.phrases import Phrase
@@ -66,15 +66,20 @@ class ReadFreshness:
     acted on: acting on them could open a gate for a car that is not there.
     """
 
+    #: a camera whose live reads are refused for their time is pointed out to the attendant this often
+    ALERT_EVERY = timedelta(minutes=10)
+
     def __init__(self, clock: Callable[[], datetime], max_age_s: float, max_skew_s: float) -> None:
         self._clock = clock
         self.max_age_s = max_age_s
         self.max_skew_s = max_skew_s
+        self._alerted: dict[str, datetime] = {}
 
-    def stale_reason(self, camera_at: datetime | None) -> str | None:
-        """Why the read must not be acted on, or None when it is live."""
+    def stale_reason(self, camera_at: datetime | None, *, backlog: bool = False) -> str | None:
+        """Why the read must not be acted on, or None when it is live. A live push without a time (some
+        firmware sends none) cannot be judged and is taken as now; a backlog read without one is refused."""
         if camera_at is None:
-            return "the read carries no camera time"
+            return "the backlog read carries no camera time" if backlog else None
         if camera_at.tzinfo is None:
             return f"the camera time {camera_at.isoformat()} has no time zone"
         age = (self._clock() - camera_at).total_seconds()
@@ -86,6 +91,22 @@ class ReadFreshness:
                 f" {self.max_skew_s:g}): is the camera's clock set?"
             )
         return None
+
+    def offset_s(self, camera_at: datetime) -> int:
+        """How far the camera's time is from the booth's clock, in whole seconds (ahead is positive)."""
+        return round((camera_at - self._clock()).total_seconds())
+
+    def alert_due(self, camera: str) -> bool:
+        """Whether to tell the attendant now that this camera's live reads are refused for their time (its
+        clock is wrong, so the lane sees no car): the first time, then at most every ALERT_EVERY."""
+        now = self._clock()
+        last = self._alerted.get(camera)
+        if last is not None and abs(now - last) < self.ALERT_EVERY:
+            return False
+        if len(self._alerted) > 1000:
+            self._alerted.clear()
+        self._alerted[camera] = now
+        return True
 
 
 class ReadBacklog:

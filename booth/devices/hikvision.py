@@ -49,6 +49,7 @@ from booth.devices.camera_reads import (
     ReadFreshness,
 )
 from booth.devices.gates import GateDriver, GateFault
+from booth.domain.phrases import say
 from booth.domain.plates import PlateColour
 
 log = logging.getLogger(__name__)
@@ -252,6 +253,11 @@ class HikvisionAdapter:
                 {"plate": event.plate_text, "camera_at": event.camera_at.isoformat(), "source": source,
                  "reason": stale},
             )  # fmt: skip
+            if self._freshness.alert_due(ip):
+                offset = self._freshness.offset_s(event.camera_at)
+                await self._sink.camera_alert(
+                    lane_id, "camera_clock", say("alert.camera_clock", lane_id=lane_id, offset_s=offset)
+                )
             return web.Response(text="OK")
         if not self._backlog.admit(lane_id):
             self._throttle.warning(

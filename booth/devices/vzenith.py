@@ -50,6 +50,7 @@ from booth.devices.camera_reads import (
     ReadFreshness,
 )
 from booth.devices.gates import GateDriver, GateFault
+from booth.domain.phrases import say
 from booth.domain.plates import PlateColour, colour_from_vzenith
 
 log = logging.getLogger(__name__)
@@ -404,7 +405,7 @@ class VzenithAdapter:
         if self._is_repeat(key):
             log.info("%s (%s): repeat of a read already handled; ignored", source, lane_id)
             return await self._send(request, lane_id, answer(commands), None)
-        stale = self._freshness.stale_reason(plate.camera_at)
+        stale = self._freshness.stale_reason(plate.camera_at, backlog=plate.offline)
         if stale is not None:
             self._remember(key)
             await self._record_stale(lane_id, ip, source, plate, stale)
@@ -471,6 +472,11 @@ class VzenithAdapter:
                 ("vzenith stale", ip),
                 f"{source} ({lane_id}): read {plate.plate_text} recorded, not acted on: {reason}",
             )
+            if plate.camera_at is not None and self._freshness.alert_due(ip):
+                offset = self._freshness.offset_s(plate.camera_at)
+                await self._sink.camera_alert(
+                    lane_id, "camera_clock", say("alert.camera_clock", lane_id=lane_id, offset_s=offset)
+                )
         await self._sink.camera_record(
             lane_id,
             "camera_offline_read" if plate.offline else "camera_stale_read",

@@ -139,6 +139,9 @@ CHINESE: dict[str, str] = {
     "alert.plate_low_confidence_none": "车牌 {plate} 置信度 {confidence}%，请核对；可能是：无相近的在场车辆",
     "alert.missed_exit": "{plate} 再次入场，上次停车未见出场：{stay}，欠费 {owed_fen} 元记为往次欠费",
     "alert.missed_exit_unpriced": "{plate} 再次入场，上次停车未见出场：{stay}，无法计费，请核对",
+    "alert.camera_clock": (
+        "{lane_id} 摄像机时间与本机相差 {offset_s} 秒，识别未被采用：请校准摄像机时钟（或为补发的旧记录）"
+    ),
     "alert.clock_step": "系统时钟被调整 {seconds} 秒：车道计时按实际经过的时间继续",
     "alert.arrears_asked": "{plate} 在 {lane_id} 出场，另收往次欠费 {owed_fen} 元",
     "alert.exception_limit_shift": "本班（{attendant}）{action}已 {count} 次，超过上限 {limit} 次；"

@@ -535,6 +535,10 @@
         <translation>{plate} entered again; its last stay&apos;s exit was not seen: {stay}. It could not be priced: please check</translation>
     </message>
     <message>
+        <source>{lane_id} 摄像机时间与本机相差 {offset_s} 秒，识别未被采用：请校准摄像机时钟（或为补发的旧记录）</source>
+        <translation>{lane_id}: the camera's time is {offset_s} s from the booth's; its reads are not used: set the camera's clock (or it re-sent old reads)</translation>
+    </message>
+    <message>
         <source>系统时钟被调整 {seconds} 秒：车道计时按实际经过的时间继续</source>
         <translation>The system clock was set by {seconds} s: lane timers go on by the time actually elapsed</translation>
     </message>
