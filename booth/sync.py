@@ -5,7 +5,9 @@ What is sent is decided where the business row is written, and queued in the sam
 ``arrive`` backflow, a payment ``pay`` and an exit ``leave``. The outbox rows hold the facts of the moment
 (who paid, which trade, the plate, the times); what comes from the settings (``out_parking_id``, the lot's
 name, ``mall_id``) and Alipay's ``parking_id`` are added when the row is sent, so a supervisor who fixes the
-settings can requeue dead rows and they go out right.
+settings can requeue dead rows and they go out right. A payment whose rows cannot be built as it is booked
+queues rebuild markers in their place (``PAYMENT_REBUILD_KIND``) and alerts the supervisor; the relay builds
+the real rows from them when it sends them, or parks them as dead letters saying why.
 
 :class:`CloudSync` runs one :class:`~booth.outbox.OutboxRelay` per cloud on the engine's loop, starts the
 emulators in sandbox mode, and keeps a :class:`SyncStatus` any thread may read.
@@ -16,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, Literal, Protocol, TypeVar
@@ -47,6 +50,7 @@ from booth.outbox import (
     CircuitBreaker,
     OutboxRelay,
     RelayState,
+    Sender,
     SendResult,
     SendVerdict,
 )
@@ -61,6 +65,10 @@ TMALL: Final = "tmall"
 BOLINK: Final = "bolink"
 CLOUDS: Final = (BOLINK, ALIPAY, TMALL)
 ORDER_SYNC_KIND: Final = "order_sync"
+PAYMENT_REBUILD_KIND: Final = "payment_rebuild"
+"""An outbox row standing for a payment's Alipay or Tmall row that could not be built when the payment was
+booked: it holds the payment's facts and the real row's dedupe key, and the relay builds the real row (with
+the booking's own code) when it sends it, so the report is late but never lost and never sent twice."""
 BOLINK_ALIPAY: Final = 1
 """Bolink's code for Alipay, in both ``pay_channel`` (0 WeChat, 1 Alipay, 2 balance, 3 UnionPay) and
 ``pay_company`` (0 WeChat, 1 Alipay)."""
@@ -139,8 +147,16 @@ def order_sync_item(
             "amount_fen": amount_fen,
             "card_number": card_number,
         },
-        dedupe_key=f"alipay:order_sync:{out_order_no}",
+        dedupe_key=_order_sync_key(out_order_no),
     )
+
+
+def _order_sync_key(out_order_no: str) -> str:
+    return f"alipay:order_sync:{out_order_no}"
+
+
+def _backflow_key(action: str, order_id: str, ref: str = "") -> str:
+    return (f"tmall:{action}:{order_id}" + (f":{ref}" if ref else ""))[:200]
 
 
 def backflow_item(
@@ -159,8 +175,61 @@ def backflow_item(
         if entry_at is None:
             raise ValueError("a pay backflow needs entry_at")
         payload["park_duration"] = max(0, int((at - entry_at).total_seconds() // 60))
-    key = f"tmall:{action}:{order_id}" + (f":{ref}" if ref else "")
-    return OutboxItem(cloud=TMALL, kind=f"backflow_{action}", payload=payload, dedupe_key=key[:200])
+    key = _backflow_key(action, order_id, ref)
+    return OutboxItem(cloud=TMALL, kind=f"backflow_{action}", payload=payload, dedupe_key=key)
+
+
+@dataclass(frozen=True)
+class PaymentFacts:
+    """What a payment's Alipay and Tmall rows are built from, as a rebuild marker keeps it.
+    ``alipay_user_id``: the payer of a payment made through Alipay (None for any other); ``exit_order_id``:
+    the exit order it paid, whose opening is Alipay's ``order_time``."""
+
+    order_id: str
+    trade_no: str
+    amount_fen: int
+    paid_at: datetime
+    exit_order_id: int | None = None
+    alipay_user_id: str | None = None
+
+    def payload(self, failure: str) -> dict[str, Any]:
+        """The marker's payload; ``failure`` is kept for the record (why the row was not built at once)."""
+        return {
+            "order_id": self.order_id,
+            "trade_no": self.trade_no,
+            "amount_fen": self.amount_fen,
+            "paid_at": self.paid_at.isoformat(),
+            "exit_order_id": self.exit_order_id,
+            "alipay_user_id": self.alipay_user_id,
+            "failure": failure[:2000],
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> PaymentFacts:
+        """A marker's facts back; ValueError naming the field that is missing or wrong."""
+
+        def text(name: str, *, optional: bool = False) -> Any:
+            value = payload.get(name)
+            if (value is None and optional) or (isinstance(value, str) and value):
+                return value
+            raise ValueError(f"{name}: expected a non-empty text, got {value!r}")
+
+        def whole(name: str, *, optional: bool = False) -> Any:
+            value = payload.get(name)
+            if (value is None and optional) or (
+                isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            ):
+                return value
+            raise ValueError(f"{name}: expected a whole number >= 0, got {value!r}")
+
+        return cls(
+            order_id=text("order_id"),
+            trade_no=text("trade_no"),
+            amount_fen=whole("amount_fen"),
+            paid_at=_moment(payload, "paid_at"),
+            exit_order_id=whole("exit_order_id", optional=True),
+            alipay_user_id=text("alipay_user_id", optional=True),
+        )
 
 
 # -------------------------------------------------------------------------------------- Alipay's lot id
@@ -602,6 +671,132 @@ class CloudSync:
             )
         return items
 
+    def prepare_payment_items(
+        self,
+        *,
+        order_id: str,
+        trade_no: str,
+        amount_fen: int,
+        paid_at: datetime,
+        exit_order_id: int | None,
+        alipay_user_id: str | None,
+    ) -> tuple[list[OutboxItem], str]:
+        """The rows to queue with a payment being booked (a store call: database thread), and "" — or, when
+        they cannot be built, rebuild markers in their place and why, for the supervisor's alert. Never
+        raises: the money is booked whatever happens here."""
+        facts = PaymentFacts(order_id, trade_no, amount_fen, paid_at, exit_order_id, alipay_user_id)
+        try:
+            return self.build_payment_items(facts), ""
+        except Exception as exc:
+            log.exception("payment %s: its Alipay/Tmall rows could not be built", trade_no)
+            error = f"{type(exc).__name__}: {exc}"
+        try:
+            markers = self.rebuild_markers(facts, error)
+        except Exception:
+            log.exception("payment %s: not even its rebuild markers could be made", trade_no)
+            return [], (
+                f"payment {trade_no} (order {order_id}) is booked, but what Alipay/Tmall are told of it "
+                f"could not be built ({error}) nor queued to be rebuilt: it will not reach them; report it "
+                "by hand"
+            )
+        if not markers:
+            return [], ""  # nothing would have been sent for it anyway
+        clouds = "/".join(m.cloud for m in markers)
+        return markers, (
+            f"payment {trade_no} (order {order_id}) is booked, but its {clouds} report could not be built "
+            f"({error}). It is queued to be built again when it is sent; should that fail too it becomes a "
+            "dead letter: fix the cause, then requeue (booth sync requeue)."
+        )
+
+    def build_payment_items(self, facts: PaymentFacts) -> list[OutboxItem]:
+        """A payment's Alipay and Tmall rows (a store call: database thread); none for a stay Booth does not
+        know (such a payment is flagged, and nothing is reported)."""
+        if not (self.alipay_enabled or self.tmall_enabled):
+            return []
+        stay = self._store.stay_by_order_id(facts.order_id)
+        if stay is None:
+            return []
+        return self._payment_items_of_stay(stay, facts)
+
+    def _payment_items_of_stay(self, stay: StayRecord, facts: PaymentFacts) -> list[OutboxItem]:
+        alipay_user = facts.alipay_user_id if self.alipay_enabled else None
+        order_time = facts.paid_at
+        if alipay_user and facts.exit_order_id is not None:
+            order = self._store.exit_order_by_id(facts.exit_order_id)
+            order_time = order.opened_at if order is not None else facts.paid_at
+        return self.payment_items(
+            stay,
+            trade_no=facts.trade_no,
+            amount_fen=facts.amount_fen,
+            paid_at=facts.paid_at,
+            order_time=order_time,
+            alipay_user_id=alipay_user,
+        )
+
+    def rebuild_markers(self, facts: PaymentFacts, failure: str) -> list[OutboxItem]:
+        """One marker per cloud that would have had a row, under that row's own dedupe key: whichever of the
+        two is queued, the other is skipped, so the payment is reported once."""
+        keys = []
+        if self.alipay_enabled and facts.alipay_user_id and facts.trade_no:
+            keys.append((ALIPAY, _order_sync_key(out_order_no_for(facts.order_id, facts.trade_no))))
+        if self._tmall_wants("pay"):
+            keys.append((TMALL, _backflow_key("pay", facts.order_id, facts.trade_no)))
+        payload = facts.payload(failure)
+        return [OutboxItem(cloud, PAYMENT_REBUILD_KIND, payload, key) for cloud, key in keys]
+
+    def rebuild_payment_row(self, marker: OutboxRecord) -> OutboxRecord:
+        """The row a rebuild marker stands for, built now by the booking's own code (a store call: database
+        thread). ValueError says why it still cannot be built."""
+        try:
+            facts = PaymentFacts.from_payload(marker.payload)
+        except ValueError as exc:
+            raise ValueError(f"the marker's payment facts are unreadable: {exc}") from None
+        stay = self._store.stay_by_order_id(facts.order_id)
+        if stay is None:
+            raise ValueError(f"no stay has the order_id {facts.order_id!r}")
+        try:
+            items = self._payment_items_of_stay(stay, facts)
+        except Exception as exc:
+            raise ValueError(f"{type(exc).__name__}: {exc}") from exc
+        for item in items:
+            if item.cloud == marker.cloud and item.dedupe_key == marker.dedupe_key:
+                payload_json = json.dumps(dict(item.payload), ensure_ascii=False)
+                return replace(marker, kind=item.kind, payload_json=payload_json)
+        built = ", ".join(item.dedupe_key for item in items) or "nothing"
+        raise ValueError(
+            f"the settings no longer ask for this {marker.cloud} report (built {built}, "
+            f"not {marker.dedupe_key})"
+        )
+
+    def _rebuilding(self, send: Callable[[OutboxRecord], Awaitable[SendResult]]) -> Sender:
+        """``send``, with rebuild markers turned into their real row first (on the database thread)."""
+
+        async def send_or_rebuild(row: OutboxRecord) -> SendResult:
+            if row.kind != PAYMENT_REBUILD_KIND:
+                return await send(row)
+            trade_no = row.payload.get("trade_no")
+            try:
+                rebuilt = await self._run(functools.partial(self.rebuild_payment_row, row))
+            except DatabaseWorkerClosed:
+                return SendResult(SendVerdict.RETRY, "the engine is stopping")
+            except Exception as exc:
+                log.warning(
+                    "outbox %s: payment %s's %s report still cannot be built: %s",
+                    row.id,
+                    trade_no,
+                    row.cloud,
+                    exc,
+                )
+                return SendResult(
+                    SendVerdict.FATAL, f"payment {trade_no}'s {row.cloud} report still cannot be built: {exc}"
+                )
+            log.info(
+                "outbox %s: payment %s's %s report rebuilt as %s", row.id, trade_no, row.cloud, rebuilt.kind
+            )
+            return await send(rebuilt)
+
+        return send_or_rebuild
+
     def exit_items(self, stay: StayRecord, *, at: datetime) -> list[OutboxItem]:
         if not self._tmall_wants("leave") or stay.state != "in_lot":
             return []
@@ -695,7 +890,7 @@ class CloudSync:
         else:
             self.alipay = AlipayClient(settings, http=http, clock=self._clock)
         sender = AlipayOrderSender(settings, self.alipay, lambda: self._parking_id)
-        self.relays[ALIPAY] = self._relay(ALIPAY, sender.send, sync, hold=self._alipay_hold)
+        self.relays[ALIPAY] = self._relay(ALIPAY, self._rebuilding(sender.send), sync, hold=self._alipay_hold)
         if await self._alipay_hold() and self._sandbox_lot_pending is None:
             self._on_alert("alipay_lot_unregistered", self._lot_reason)
 
@@ -745,7 +940,8 @@ class CloudSync:
             url = self.tmall_emulator.gateway_url
             log.info("TOP router emulator at %s", url)
         self.tmall = TopClient(settings, gateway_url=url, http=http, clock=self._clock)
-        self.relays[TMALL] = self._relay(TMALL, TmallBackflowSender(settings, self.tmall).send, sync)
+        sender = TmallBackflowSender(settings, self.tmall)
+        self.relays[TMALL] = self._relay(TMALL, self._rebuilding(sender.send), sync)
 
     async def _alipay_hold(self) -> str:
         """Nothing goes to Alipay before the lot has a parking_id (looked up again every few seconds, so a
