@@ -1251,9 +1251,10 @@ class Engine:
                 "Alipay payment %s came without pay_user_id: it cannot be synced to Alipay", cmd.trade_no
             )
 
-        def work() -> PaymentOutcome:
-            items = [*outbox, *self._payment_items(cmd, via_alipay)]
-            return store.record_payment(
+        def work() -> tuple[PaymentOutcome, str]:
+            reports, unbuilt = self._payment_items(cmd, via_alipay)
+            items = [*outbox, *reports]
+            booked = store.record_payment(
                 order_ref=cmd.order_id,
                 exit_order_id=cmd.exit_order_id,
                 settles=cmd.settles,
@@ -1269,8 +1270,11 @@ class Engine:
                 outbox=items,
                 refusable=refusable,
             )
+            return booked, unbuilt
 
-        outcome = await self._db(work, Priority.MONEY)
+        outcome, unbuilt = await self._db(work, Priority.MONEY)
+        if unbuilt and outcome.status in ("settled", "partial"):  # (otherwise nothing was to be reported)
+            self._sync_alert("sync_payment_rebuild", unbuilt)
         if outcome.status != "refused":
             self._booked_trades[cmd.trade_no] = None
         if len(self._booked_trades) > _BOOKED_TRADES_KEPT:
@@ -1433,32 +1437,21 @@ class Engine:
         sync = self.cloud_sync
         return [] if sync is None else sync.entry_items(order_id=order_id, plate=plate, at=at)
 
-    def _payment_items(self, cmd: L.BookPayment, via_alipay: bool) -> list[OutboxItem]:
-        """What Alipay and Tmall are told of a payment (database thread, inside the booking's job). A
-        failure here is logged and the money is booked all the same: the payment comes first."""
-        sync, store = self.cloud_sync, self._store
-        if sync is None or not (sync.alipay_enabled or sync.tmall_enabled):
-            return []
-        try:
-            stay = store.stay_by_order_id(cmd.order_id)
-            if stay is None:
-                return []  # booked as flagged (unknown order): nothing is reported
-            order_time = cmd.at
-            alipay_user = cmd.payer_id if via_alipay and sync.alipay_enabled else None
-            if alipay_user and cmd.exit_order_id is not None:
-                order = store.exit_order_by_id(cmd.exit_order_id)
-                order_time = order.opened_at if order is not None else cmd.at
-            return sync.payment_items(
-                stay,
-                trade_no=cmd.trade_no,
-                amount_fen=cmd.amount_fen,
-                paid_at=cmd.at,
-                order_time=order_time,
-                alipay_user_id=alipay_user,
-            )
-        except Exception:
-            log.exception("payment %s: its Alipay/Tmall reports could not be prepared", cmd.trade_no)
-            return []
+    def _payment_items(self, cmd: L.BookPayment, via_alipay: bool) -> tuple[list[OutboxItem], str]:
+        """What Alipay and Tmall are told of a payment (database thread, inside the booking's job), and why
+        it could not be built ("" when it could). The money is booked all the same: a failure queues rebuild
+        markers the relay builds the rows from when it sends them, and `_book` alerts the supervisor."""
+        sync = self.cloud_sync
+        if sync is None:
+            return [], ""
+        return sync.prepare_payment_items(
+            order_id=cmd.order_id,
+            trade_no=cmd.trade_no,
+            amount_fen=cmd.amount_fen,
+            paid_at=cmd.at,
+            exit_order_id=cmd.exit_order_id,
+            alipay_user_id=cmd.payer_id if via_alipay else None,
+        )
 
     def _wake_relays(self, *, bolink: bool = False) -> None:
         """Rows were committed: the relays look now instead of at their next idle tick."""
