@@ -68,6 +68,13 @@ _ALERTS: dict[str, str] = {
     "camera_online": QT_TRANSLATE_NOOP("LaneWording", "车牌相机已恢复"),
     "camera_offline": QT_TRANSLATE_NOOP("LaneWording", "车牌相机离线"),
     "unexpected": QT_TRANSLATE_NOOP("LaneWording", "系统异常"),
+    "payment_wrong_lane": QT_TRANSLATE_NOOP("LaneWording", "付款通道不符"),
+    "arrears_asked": QT_TRANSLATE_NOOP("LaneWording", "另收往次欠费"),
+    "camera_clock": QT_TRANSLATE_NOOP("LaneWording", "相机时间不准"),
+    "clock_step": QT_TRANSLATE_NOOP("LaneWording", "系统时钟被调整"),
+    "config_warning": QT_TRANSLATE_NOOP("LaneWording", "配置存在风险"),
+    "bolink_sign_mismatch": QT_TRANSLATE_NOOP("LaneWording", "泊链消息签名不符"),
+    "sync_payment_rebuild": QT_TRANSLATE_NOOP("LaneWording", "支付宝/天猫上报待重建"),
     # raised by the background sync (lane_id None): the supervisor reads the details in the sync panel
     "alipay_dead_letter": QT_TRANSLATE_NOOP("LaneWording", "支付宝同步失败"),
     "tmall_dead_letter": QT_TRANSLATE_NOOP("LaneWording", "天猫同步失败"),
@@ -160,6 +167,7 @@ _OUTBOX_KINDS: dict[str, str] = {
     "backflow_arrive": QT_TRANSLATE_NOOP("SyncWording", "入场回流"),
     "backflow_pay": QT_TRANSLATE_NOOP("SyncWording", "支付回流"),
     "backflow_leave": QT_TRANSLATE_NOOP("SyncWording", "出场回流"),
+    "payment_rebuild": QT_TRANSLATE_NOOP("SyncWording", "支付上报（重建）"),
 }
 
 _OPEN_BREAKER = frozenset({"open", "half_open"})

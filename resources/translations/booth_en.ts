@@ -536,7 +536,7 @@
     </message>
     <message>
         <source>{lane_id} 摄像机时间与本机相差 {offset_s} 秒，识别未被采用：请校准摄像机时钟（或为补发的旧记录）</source>
-        <translation>{lane_id}: the camera's time is {offset_s} s from the booth's; its reads are not used: set the camera's clock (or it re-sent old reads)</translation>
+        <translation>{lane_id}: the camera&apos;s time is {offset_s} s from the booth&apos;s; its reads are not used: set the camera&apos;s clock (or it re-sent old reads)</translation>
     </message>
     <message>
         <source>系统时钟被调整 {seconds} 秒：车道计时按实际经过的时间继续</source>
@@ -950,6 +950,34 @@ No QR payment now, take cash</translation>
     <message>
         <source>系统异常</source>
         <translation>System error</translation>
+    </message>
+    <message>
+        <source>付款通道不符</source>
+        <translation>Payment for another lane</translation>
+    </message>
+    <message>
+        <source>另收往次欠费</source>
+        <translation>Arrears asked</translation>
+    </message>
+    <message>
+        <source>相机时间不准</source>
+        <translation>Camera clock wrong</translation>
+    </message>
+    <message>
+        <source>系统时钟被调整</source>
+        <translation>System clock set</translation>
+    </message>
+    <message>
+        <source>配置存在风险</source>
+        <translation>Unsafe setting</translation>
+    </message>
+    <message>
+        <source>泊链消息签名不符</source>
+        <translation>Bolink sign mismatch</translation>
+    </message>
+    <message>
+        <source>支付宝/天猫上报待重建</source>
+        <translation>Alipay/Tmall report to rebuild</translation>
     </message>
     <message>
         <source>支付宝同步失败</source>
@@ -2269,6 +2297,10 @@ No QR payment now, take cash</translation>
     <message>
         <source>出场回流</source>
         <translation>Exit backflow</translation>
+    </message>
+    <message>
+        <source>支付上报（重建）</source>
+        <translation>Payment report (rebuilt)</translation>
     </message>
     <message>
         <source>有失败项</source>
