@@ -278,9 +278,15 @@ class TariffSettings(BaseModel):
         "take ClassTariff's defaults (no daily cap, no night band).",
     )
     class_by_colour: dict[Colour, str] = Field(
-        default_factory=_default_class_by_colour, description="Plate colour -> vehicle class."
+        default_factory=_default_class_by_colour,
+        description="Plate colour -> vehicle class; colours left out take default_class. When [tariff] "
+        "defines exactly one class and no class_by_colour, every colour takes that class.",
     )
-    default_class: str = Field("small", description="Class of a plate colour not in class_by_colour.")
+    default_class: str = Field(
+        "small",
+        description="Class of a plate colour not in class_by_colour; when [tariff] defines exactly one "
+        "class and no default_class, that class.",
+    )
     monthly: tuple[MonthlyPass, ...] = Field((), description="Monthly passes ([[tariff.monthly]]).")
     whitelist: tuple[str, ...] = Field((), description="Plates that always park free.")
 
@@ -303,18 +309,59 @@ class TariffSettings(BaseModel):
                 raise ValueError(f"not a plate: {raw!r}")
         return plates
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_class_prices_every_colour(cls, data: Any) -> Any:
+        """A lot that defines one class means one price list for every car: without this, defining only
+        [tariff.classes.small] failed on the default mapping's yellow = "large" (#14). With several
+        classes the intent is not clear, so a missing one is refused with the fix named."""
+        if not isinstance(data, dict):
+            return data
+        classes = data.get("classes")
+        if not isinstance(classes, dict) or len(classes) != 1:
+            return data
+        [only] = classes
+        if not isinstance(only, str):
+            return data
+        data = dict(data)
+        data.setdefault("default_class", only)
+        data.setdefault("class_by_colour", {})
+        return data
+
     @model_validator(mode="after")
     def _classes_exist(self) -> Self:
         known = ", ".join(sorted(self.classes))
+        suggested = self.default_class if self.default_class in self.classes else min(self.classes)
         if self.default_class not in self.classes:
+            origin = "" if "default_class" in self.model_fields_set else " (the default)"
             raise ValueError(
-                f"default_class {self.default_class!r} is not in [tariff.classes] (have: {known})"
+                f"default_class {self.default_class!r}{origin} is not in [tariff.classes] (have: {known}): "
+                f'under [tariff] write default_class = "{suggested}" (the class of a plate colour '
+                f"class_by_colour does not list), or define [tariff.classes.{self.default_class}]"
             )
+        missing: dict[str, list[str]] = {}
         for colour, name in self.class_by_colour.items():
             if name not in self.classes:
-                raise ValueError(
-                    f"class_by_colour.{colour} = {name!r}, which is not in [tariff.classes] (have: {known})"
+                missing.setdefault(name, []).append(colour)
+        problems: list[str] = []
+        for name, colours in missing.items():
+            if "class_by_colour" in self.model_fields_set:
+                problems.extend(
+                    f"class_by_colour.{colour} = {name!r}, which is not in [tariff.classes] (have: {known}): "
+                    f'define [tariff.classes.{name}], or write {colour} = "{suggested}" (or another class) '
+                    "under [tariff.class_by_colour]"
+                    for colour in colours
                 )
+            else:
+                problems.append(
+                    f"the default class_by_colour sends {', '.join(colours)} plates to {name!r}, which is "
+                    f"not in [tariff.classes] (have: {known}): define [tariff.classes.{name}], or add "
+                    "[tariff.class_by_colour] naming each colour's class, e.g. "
+                    f'{colours[0]} = "{suggested}" (colours it leaves out take default_class '
+                    f"{self.default_class!r})"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @cached_property
