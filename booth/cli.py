@@ -8,6 +8,7 @@ booth config example                            print a documented example setti
 booth sync status [--config FILE]               backlog per cloud, oldest item's age, dead letters and why
 booth sync requeue [--cloud C] [--config FILE]  give dead letters a fresh start (after fixing the cause)
 booth alipay register-lot [--config FILE]       parkinglotinfo.create, once; keeps Alipay's parking_id
+                                                (already registered: says so, sends nothing, exit 0)
 booth alipay query-lot [--config FILE]          what Alipay has for this lot
 booth alipay update-lot [--config FILE]         send [alipay.lot] as it is now (parkinglotinfo.update)
 booth staff add|list|disable|enable|unlock      attendants and supervisors (booth/staff_cli.py)
@@ -384,7 +385,7 @@ def _alipay_command(settings: Settings, command: str) -> int:
 
 async def _alipay_lot(alipay: AlipaySettings, store: Store, command: str) -> int:
     from booth.clouds.alipay import AlipayClient
-    from booth.sync import LotRegistrationError, find_lot_registration, register_lot
+    from booth.sync import LotRegistrationError, find_lot_registration, register_lot, registration_origin
 
     async def here(fn: Callable[[], T]) -> T:
         return fn()  # the command has the database to itself: no database thread needed
@@ -396,6 +397,13 @@ async def _alipay_lot(alipay: AlipaySettings, store: Store, command: str) -> int
             except LotRegistrationError as exc:
                 print(f"not registered: {exc}", file=sys.stderr)
                 return 1
+            if not done.newly_registered:  # idempotent: an install script may run this every time
+                print(
+                    f"already registered as {done.parking_id} (out_parking_id {done.out_parking_id}, "
+                    f"{registration_origin(done)}): nothing sent; "
+                    "`booth alipay update-lot` changes its details"
+                )
+                return 0
             print(f"registered: out_parking_id {done.out_parking_id} -> parking_id {done.parking_id}")
             return 0
         found = find_lot_registration(store, alipay)
@@ -506,7 +514,7 @@ def _main(
     alipay = sub.add_parser("alipay", help="this lot at Alipay's parking platform")
     alipay_sub = alipay.add_subparsers(dest="alipay_command", required=True)
     for name, text in (
-        ("register-lot", "register the lot once (parkinglotinfo.create) and keep its parking_id"),
+        ("register-lot", "register the lot once (parkinglotinfo.create) and keep its parking_id; idempotent"),
         ("query-lot", "what Alipay has for this lot (parkinglotinfo.query)"),
         ("update-lot", "send [alipay.lot] as it is now (parkinglotinfo.update)"),
     ):

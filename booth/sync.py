@@ -246,11 +246,12 @@ class LotRegistration:
     gateway: str
     at: datetime | None
     source: Literal["settings", "database"]
+    newly_registered: bool = False  # False: found, so register_lot sent nothing (registering is idempotent)
 
 
 class LotRegistrationError(Exception):
-    """The lot could not be registered (or already is); the message says why. ``retry``: the gateway was not
-    reached or asked to try later, so the same call may work later."""
+    """The lot could not be registered; the message says why. ``retry``: the gateway was not reached or
+    asked to try later, so the same call may work later."""
 
     def __init__(self, message: str, *, retry: bool = False) -> None:
         super().__init__(message)
@@ -297,18 +298,17 @@ async def register_lot(
     actor: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> LotRegistration:
-    """parkinglotinfo.create, once: refuses when the lot is registered already; stores the parking_id."""
+    """parkinglotinfo.create, once: a lot registered already is answered with its registration and nothing
+    is sent (an integrator's script may run this on every install); stores a new parking_id."""
     existing = await run(lambda: find_lot_registration(store, settings))
     if existing is not None:
-        where = (
-            "in the settings (alipay.parking_id)"
-            if existing.source == "settings"
-            else (f"since {existing.at:%Y-%m-%d %H:%M} UTC" if existing.at else "in the database")
+        log.info(
+            "lot %s already registered with Alipay as parking_id %s (%s): nothing sent",
+            settings.out_parking_id,
+            existing.parking_id,
+            registration_origin(existing),
         )
-        raise LotRegistrationError(
-            f"the lot {settings.out_parking_id!r} is already registered with Alipay as parking_id "
-            f"{existing.parking_id!r} ({where}); use `booth alipay update-lot` to change its details"
-        )
+        return existing
     result = await client.create_parking_lot()
     if not result.done:
         raise LotRegistrationError(
@@ -327,8 +327,15 @@ async def register_lot(
     await run(lambda: store.audit(actor=actor, action=LOT_REGISTERED, detail=detail, at=at))
     log.info("lot %s registered with Alipay: parking_id %s", settings.out_parking_id, parking_id)
     return LotRegistration(
-        parking_id, settings.out_parking_id, settings.app_id, detail["gateway"], at, "database"
+        parking_id, settings.out_parking_id, settings.app_id, detail["gateway"], at, "database", True
     )
+
+
+def registration_origin(found: LotRegistration) -> str:
+    """Where a known registration comes from, for a person: the settings or when it was recorded."""
+    if found.source == "settings":
+        return "in the settings: alipay.parking_id"
+    return f"since {found.at:%Y-%m-%d %H:%M} UTC" if found.at else "in the database"
 
 
 # ------------------------------------------------------------------------------------------------ senders

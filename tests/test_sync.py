@@ -479,8 +479,8 @@ def test_lot_registration_command_and_an_engine_that_waits_for_it(
     assert main(["alipay", "register-lot", "--config", str(config)]) == 0
     [parking_id] = list(emulator.lots)
     assert f"parking_id {parking_id}" in capsys.readouterr().out
-    assert main(["alipay", "register-lot", "--config", str(config)]) == 1
-    assert "already registered" in capsys.readouterr().err
+    assert main(["alipay", "register-lot", "--config", str(config)]) == 0  # idempotent (#14 item 7)
+    assert f"already registered as {parking_id}" in capsys.readouterr().out
     assert len(emulator.lots) == 1
     assert main(["alipay", "query-lot", "--config", str(config)]) == 0
     assert f"parking_id: {parking_id}" in capsys.readouterr().out
@@ -729,3 +729,43 @@ def outside() -> Iterator[OutsideLoop]:
 
 def test_fixtures_timestamps_are_sane() -> None:
     assert china_time_text(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=16)) == "2026-01-02 00:00:00"
+
+
+def test_register_lot_twice_or_after_another_registration_says_so_and_sends_nothing(
+    tmp_path: Path, outside: OutsideLoop, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An install script runs `booth alipay register-lot` on every install: a lot Alipay already knows is
+    no failure (it exited 1, #14 item 7), and nothing is sent to create it again."""
+    keys = KeyFiles(tmp_path)
+    emulator = outside.run(keys.emulator())
+    config = tmp_path / "booth.toml"
+
+    lot = {"city_id": "320102", "parking_address": "南京市玄武区示例路 1 号", "longitude": "118.796877",
+           "latitude": "32.060255", "parking_number": 300}  # fmt: skip
+
+    def register(**extra: str) -> int:
+        alipay = {**keys.settings(emulator.gateway_url), **extra}
+        config.write_text(
+            BASE_CONFIG.format(db=tmp_path / "b.sqlite")
+            + "[alipay]\n"
+            + "".join(f"{k} = {_toml_value(v)}\n" for k, v in alipay.items())
+            + "[alipay.lot]\n"
+            + "".join(f"{k} = {_toml_value(v)}\n" for k, v in lot.items()),
+            encoding="utf-8",
+        )
+        return main(["alipay", "register-lot", "--config", str(config)])
+
+    # registered elsewhere: the settings carry Alipay's parking_id
+    assert register(parking_id="1509700000000000001") == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("already registered as 1509700000000000001 (out_parking_id LOT-1, ")
+    assert "alipay.parking_id" in out and err == ""
+    assert emulator.requests == [] and emulator.lots == {}
+    # registered by this command, then run again: one parkinglotinfo.create in all
+    assert register() == 0
+    [parking_id] = emulator.lots
+    assert f"registered: out_parking_id LOT-1 -> parking_id {parking_id}" in capsys.readouterr().out
+    assert register() == 0
+    out, err = capsys.readouterr()
+    assert f"already registered as {parking_id}" in out and "UTC" in out and err == ""
+    assert len(emulator.requests) == 1 and len(emulator.lots) == 1
