@@ -472,3 +472,80 @@ def test_low_confidence_read_is_flagged_with_the_likeliest_plates(
     answer_of(post(r, E1_CAMERA, json=vzenith_push("苏E54321", plateid=2, confidence=99)))
     wait_until(lambda: r.rows("SELECT plate FROM stays WHERE plate = '苏E54321'"), what="the entry")
     assert len(alerts(r, "plate_low_confidence")) == 1
+
+
+# ----------------------------------------------------------------- lanes sharing a camera (#14 item 7)
+Channels = tuple[int | None, int | None]
+
+
+def shared_camera_lanes(vendor: str = "vzenith", channels: Channels = (0, 1)) -> list[dict[str, Any]]:
+    """E1 as usual; X1 and X2 behind one camera at 127.0.0.1, told apart by the channel their pushes name."""
+    [entry, x1, x2] = camera_lanes()
+    for lane, channel in ((x1, channels[0]), (x2, channels[1])):
+        lane["camera"] = {"vendor": vendor, "ip": [X1_CAMERA]}
+        if channel is not None:
+            lane["camera"]["channel"] = channel
+    return [entry, x1, x2]
+
+
+def on_channel(push: dict[str, Any], channel: int | None) -> dict[str, Any]:
+    if channel is None:
+        del push["AlarmInfoPlate"]["channel"]
+    else:
+        push["AlarmInfoPlate"]["channel"] = channel
+    return push
+
+
+def test_lanes_share_a_camera_only_by_distinct_channels(tmp_path: Path) -> None:
+    settings = engine_settings(tmp_path, lanes=shared_camera_lanes())
+    assert [lane.camera.channel for lane in settings.lanes if lane.camera] == [None, 0, 1]
+    refusals = [
+        (shared_camera_lanes(channels=(0, None)), r"camera ip 127\.0\.0\.1 is given to lanes 'X1' and 'X2': "
+         r"lanes share a camera only by the channel its pushes name; give each of them \[lanes\.camera\] "
+         r"channel = N \(vzenith: the push's channel; hikvision: channelID\)"),
+        (shared_camera_lanes(channels=(1, 1)), r"camera ip 127\.0\.0\.1 channel 1 is given to lanes 'X1' and "
+         r"'X2': give each lane its own channel"),
+    ]  # fmt: skip
+    mixed = shared_camera_lanes()
+    mixed[2]["camera"]["vendor"] = "hikvision"
+    refusals.append((mixed, "camera ip 127.0.0.1 is vzenith on lane 'X1' but hikvision on 'X2'"))
+    relay = shared_camera_lanes()
+    relay[1]["gate"] = {"driver": "camera_relay"}
+    refusals.append((relay, "lane 'X1' has a camera_relay gate, which needs a camera of its own"))
+    for lanes, message in refusals:
+        with pytest.raises(ConfigError, match=message):
+            engine_settings(tmp_path, lanes=lanes)
+    lanes = camera_lanes()
+    lanes[1]["camera"]["channel"] = -1
+    with pytest.raises(ConfigError, match=r"lanes\[1\]\.camera\.channel: .*greater than or equal to 0"):
+        engine_settings(tmp_path, lanes=lanes)
+
+
+def test_two_lanes_behind_one_vzenith_camera_each_get_their_channels_reads(
+    make_engine: MakeEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    r = make_engine(lanes=shared_camera_lanes(), cameras=listener_settings(tmp_path, offline_after_s=0.5))
+    caplog.set_level(logging.WARNING)
+    for plate in ("苏A11111", "苏A22222", "苏A33333"):
+        r.engine.seed_stay(plate, r.engine.now() - timedelta(hours=2)).result(5)
+    assert not opens(answer_of(post(r, X1_CAMERA, json=on_channel(vzenith_push("苏A22222", plateid=1), 1))))
+    wait_until(lambda: r.lane("X2").state is LaneState.AWAITING_PAYMENT, what="X2's quote")
+    assert r.lane("X2").plate == "苏A22222" and r.lane("X1").state is LaneState.IDLE
+    answer_of(post(r, X1_CAMERA, json=on_channel(vzenith_push("苏A11111", plateid=2), 0)))
+    wait_until(lambda: r.lane("X1").plate == "苏A11111", what="X1's read")
+    assert r.lane("X2").plate == "苏A22222"
+    # a channel no lane has, or none at all: answered (no re-send loop), logged, acted on by no lane
+    for plateid, channel in ((3, 7), (4, None)):
+        push = on_channel(vzenith_push("苏A33333", plateid=plateid, offline=1), channel)
+        answer = answer_of(post(r, X1_CAMERA, json=push))
+        assert not opens(answer) and answer["ContinuePushOffline"] == {"plateid": plateid, "continue": 1}
+    assert "channel 7 serialno e5d1b0f2-3a4b9c11 plateid 3 (X1, X2): read 苏A33333 is no lane's" in (
+        caplog.text
+    )
+    assert "the push names channel 7; [lanes.camera] channel for this camera: 0 (X1), 1 (X2)" in caplog.text
+    assert [r.lane(lane).plate for lane in ("X1", "X2")] == ["苏A11111", "苏A22222"]
+    assert len(r.rows("SELECT id FROM exit_orders")) == 2
+    # a heartbeat carries no channel: the camera is alive for both its lanes
+    wait_until(lambda: {a.lane_id for a in alerts(r, "camera_offline")} >= {"X1", "X2"}, what="offline")
+    answer_of(post(r, X1_CAMERA, **heartbeat()))
+    wait_until(lambda: {a.lane_id for a in alerts(r, "camera_online")} == {"X1", "X2"}, what="both online")

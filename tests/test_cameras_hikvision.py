@@ -295,3 +295,41 @@ async def test_hikvision_gate_faults_when_nobody_answers() -> None:
     async with HikvisionGate(settings) as gate:
         with pytest.raises(GateFault, match="barrierGate: ConnectError"):
             await gate.open()
+
+
+# ------------------------------------------------------------------ lanes sharing a camera (#14 item 7)
+def on_channel_id(xml: bytes, channel: str | None) -> bytes:
+    tag = b"<channelID>1</channelID>"
+    return xml.replace(tag, b"" if channel is None else f"<channelID>{channel}</channelID>".encode())
+
+
+def test_anpr_channel_id_is_read_and_must_be_a_number() -> None:
+    assert AnprEvent(parse_xml(anpr_xml(), "anpr.xml"), SHANGHAI).channel == 1
+    assert AnprEvent(parse_xml(on_channel_id(anpr_xml(), None), "anpr.xml"), SHANGHAI).channel is None
+    with pytest.raises(CameraPayloadError, match="channelID is not a channel number: '1; DROP'"):
+        AnprEvent(parse_xml(on_channel_id(anpr_xml(), "1; DROP"), "anpr.xml"), SHANGHAI)
+
+
+def test_two_lanes_behind_one_hikvision_camera_each_get_their_channels_events(
+    make_engine: Callable[..., RunningEngine], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.test_cameras import X1_CAMERA, shared_camera_lanes
+
+    r = make_engine(lanes=shared_camera_lanes("hikvision", (1, 2)), cameras=listener_settings(tmp_path))
+    caplog.set_level("WARNING")
+    for plate in ("苏A11111", "苏A22222"):
+        r.engine.seed_stay(plate, r.engine.now() - timedelta(hours=2)).result(5)
+    xml = on_channel_id(anpr_xml(plate="蓝苏A22222", uuid="c2"), "2")
+    assert post(r, X1_CAMERA, **anpr_files(xml)).status_code == 200
+    wait_until(lambda: r.lane("X2").plate == "苏A22222", what="X2's read")
+    assert post(r, X1_CAMERA, **anpr_files(anpr_xml(plate="蓝苏A11111", uuid="c1"))).status_code == 200
+    wait_until(lambda: r.lane("X1").plate == "苏A11111", what="X1's read")
+    # a channel no lane has: answered 200 (a re-send would not help), logged, acted on by no lane
+    stray = on_channel_id(anpr_xml(plate="蓝苏A33333", uuid="c9"), "9")
+    assert post(r, X1_CAMERA, **anpr_files(stray)).status_code == 200
+    assert "channel 9 uuid c9 (X1, X2): read 蓝苏A33333 is no lane's, not acted on" in caplog.text
+    # a channelID that is not a number is a malformed event
+    bad = post(r, X1_CAMERA, **anpr_files(on_channel_id(anpr_xml(uuid="c8"), "one")))
+    assert bad.status_code == 400 and "channelID is not a channel number" in bad.text
+    assert [r.lane(lane).plate for lane in ("X1", "X2")] == ["苏A11111", "苏A22222"]
+    assert len(r.rows("SELECT id FROM exit_orders")) == 2

@@ -3,7 +3,8 @@
 Every lane's camera is known by address (``lanes[].camera.ip``). What arrives from a known camera goes to
 its vendor's adapter (``vzenith``, ``hikvision``) and counts as a sign of life: a camera silent for
 ``offline_after_s`` is reported offline on its lane (``camera_offline`` alert), and ``camera_online`` when
-it is heard again.
+it is heard again. Lanes that share a camera (one address) each name a ``channel``: a read is given to the
+lane whose channel its push names (``CameraLanes``); a heartbeat is a sign of life for all of them.
 
 The listener faces the whole LAN, so it defends itself before aiohttp sees a byte (aiohttp has no header
 timeout; its idle timeout lets a half-sent request hold a connection for ``keepalive_timeout``):
@@ -27,7 +28,8 @@ import ipaddress
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,6 +61,62 @@ def _address(raw: object) -> str:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(address)
+
+
+@dataclass(frozen=True)
+class CameraLanes:
+    """The lane(s) one camera address serves. A lane without ``[lanes.camera] channel`` takes every read
+    from the address (the key None; config check refuses a second lane on it); lanes with a channel take
+    the reads whose push names it (Vzenith ``channel``, Hikvision ``channelID``)."""
+
+    ip: str
+    vendor: str
+    by_channel: Mapping[int | None, str]
+
+    @property
+    def lane_ids(self) -> tuple[str, ...]:
+        return tuple(self.by_channel.values())
+
+    @property
+    def label(self) -> str:
+        """The lane(s), for log lines written before a read is matched to one."""
+        return ", ".join(self.lane_ids)
+
+    @property
+    def by_channel_only(self) -> bool:
+        """Reads are matched by the channel they name (no lane takes the address alone)."""
+        return None not in self.by_channel
+
+    @property
+    def only_lane(self) -> str | None:
+        """The lane of a camera that serves one lane: its polls and heartbeats can carry that lane's gate."""
+        return self.lane_ids[0] if len(self.by_channel) == 1 else None
+
+    def lane_for(self, channel: int | None) -> str | None:
+        """The lane a read naming ``channel`` (None: the push names none) belongs to, if any."""
+        if None in self.by_channel:
+            return self.by_channel[None]
+        return self.by_channel.get(channel) if channel is not None else None
+
+    def unmatched(self, channel: int | None) -> str:
+        """Why a read found no lane: for the log line, naming what the settings expect."""
+        wanted = ", ".join(f"{ch} ({lane})" for ch, lane in sorted(self.by_channel.items(), key=str))
+        named = "names no channel" if channel is None else f"names channel {channel}"
+        return f"the push {named}; [lanes.camera] channel for this camera: {wanted}"
+
+
+def _camera_lanes(lanes: Sequence[LaneSettings]) -> dict[str, CameraLanes]:
+    """Each camera address with the lanes it serves (config check has refused ambiguous sharing)."""
+    vendors: dict[str, str] = {}
+    channels: dict[str, dict[int | None, str]] = {}
+    for lane in lanes:
+        if lane.camera is None:
+            continue
+        for raw in lane.camera.ip:
+            ip = _address(raw)
+            vendors.setdefault(ip, lane.camera.vendor)
+            channels.setdefault(ip, {})[lane.camera.channel] = lane.id
+    return {ip: CameraLanes(ip, vendors[ip], by_channel) for ip, by_channel in channels.items()}
 
 
 class _Connection(asyncio.Protocol):
@@ -242,11 +300,7 @@ class CameraListener:
         self._settings = settings
         self._sink = sink
         self._lanes = {lane.id: lane for lane in lanes if lane.camera is not None}
-        self._by_ip = {
-            _address(ip): lane
-            for lane in self._lanes.values()
-            for ip in (lane.camera.ip if lane.camera else ())
-        }
+        self._by_ip = _camera_lanes(lanes)
         self._throttle = LogThrottle(log, settings.log_interval_s)
         self.backlog = ReadBacklog(settings.max_pending_reads)
         freshness = ReadFreshness(clock, settings.offline_read_max_age_s, settings.max_clock_skew_s)
@@ -392,8 +446,8 @@ class CameraListener:
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         ip = _address(request.remote or "?")
-        lane = self._by_ip.get(ip)
-        if lane is None or lane.camera is None:  # refused at accept already; kept for a site without it
+        camera = self._by_ip.get(ip)
+        if camera is None:  # refused at accept already; kept for a site without it
             raise self._refuse(
                 web.HTTPForbidden,
                 "stranger",
@@ -403,19 +457,20 @@ class CameraListener:
         limit = self._settings.max_body_bytes
         length = request.content_length
         if length is not None and length > limit:
-            raise self._too_large(ip, lane.id, f"{length} bytes")
+            raise self._too_large(ip, camera.label, f"{length} bytes")
         if length is None and request.content_type.startswith("multipart/"):
             raise self._refuse(
                 web.HTTPLengthRequired,
                 "chunked",
                 ip,
-                f"refused a chunked multipart push from {ip} ({lane.id})",
+                f"refused a chunked multipart push from {ip} ({camera.label})",
             )
-        body = await self._read_body(request, ip, lane.id)
-        await self._seen(lane.id)
-        if lane.camera.vendor == "vzenith":
-            return await self._vzenith.handle(request, body, lane.id, ip)
-        return await self._hikvision.handle(request, body, lane.id, ip)
+        body = await self._read_body(request, ip, camera.label)
+        for lane_id in camera.lane_ids:  # one camera alive is alive for every lane it serves
+            await self._seen(lane_id)
+        if camera.vendor == "vzenith":
+            return await self._vzenith.handle(request, body, camera)
+        return await self._hikvision.handle(request, body, camera)
 
     async def _read_body(self, request: web.Request, ip: str, lane_id: str) -> bytes:
         timeout = self._settings.body_timeout_s

@@ -19,6 +19,9 @@ Decisions:
   (``park.timezone``), as the camera's own clock runs in it. A stale event is recorded, answered 200 (so
   the camera does not send it again) and never reaches the lane.
 - A malformed event is answered 400 and logged once per interval.
+- Lanes sharing a camera (or an NVR, or a multi-lane controller) are told apart by the event's
+  ``channelID``. An event whose channel is no lane's is answered 200 (re-sending it would not help) and
+  logged, never acted on; a ``channelID`` that is not a number is a malformed event.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import defusedxml.ElementTree as SafeET
 import httpx
@@ -52,6 +55,9 @@ from booth.devices.gates import GateDriver, GateFault
 from booth.domain.phrases import say
 from booth.domain.plates import PlateColour
 
+if TYPE_CHECKING:
+    from booth.devices.cameras import CameraLanes
+
 log = logging.getLogger(__name__)
 
 _ISAPI_NS = "http://www.isapi.org/ver20/XMLSchema"
@@ -60,6 +66,7 @@ _PLATE_MAX_CHARS = 32
 _MAX_PARTS = 16
 _MAX_PART_HEADER_BYTES = 8192
 _CONFIDENCE = re.compile(r"\d{1,3}(?:\.\d{1,6})?")
+_CHANNEL = re.compile(r"\d{1,5}")
 GATE_OPEN = "2"
 
 
@@ -153,6 +160,13 @@ class AnprEvent:
         colour = (_text(anpr, "plateColor") or "").replace("_", "").replace("-", "").lower()
         self.colour = _COLOURS.get(colour)
         self.camera_at = parse_date_time(_text(root, "dateTime"), zone)
+        channel = _text(root, "channelID")
+        if channel in (None, ""):
+            self.channel: int | None = None
+        elif _CHANNEL.fullmatch(channel):
+            self.channel = int(channel)
+        else:
+            raise CameraPayloadError(f"anpr.xml: channelID is not a channel number: {_short(channel)}")
 
 
 def split_multipart(content_type: str, body: bytes) -> list[tuple[email.message.Message, bytes]]:
@@ -223,9 +237,10 @@ class HikvisionAdapter:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lane_locks: dict[str, asyncio.Lock] = {}
 
-    async def handle(self, request: web.Request, body: bytes, lane_id: str, ip: str) -> web.StreamResponse:
+    async def handle(self, request: web.Request, body: bytes, camera: CameraLanes) -> web.StreamResponse:
         if not request.content_type.startswith("multipart/"):
             return web.Response(text="OK")  # heartbeats and other events: seen, nothing to do
+        ip = camera.ip
         try:
             xml, image, crop = anpr_parts(request.headers.get("Content-Type", ""), body)
             if xml is None:
@@ -233,10 +248,19 @@ class HikvisionAdapter:
             event = AnprEvent(parse_xml(xml, "anpr.xml"), self._zone)
         except CameraPayloadError as exc:
             self._throttle.warning(
-                ("hikvision malformed", ip), f"hikvision {ip} ({lane_id}): refused an event: {exc}"
+                ("hikvision malformed", ip), f"hikvision {ip} ({camera.label}): refused an event: {exc}"
             )
             return web.Response(status=400, text=str(exc))
-        source = f"hikvision {ip} uuid {event.uuid or '?'}"
+        channel = f" channel {event.channel}" if camera.by_channel_only else ""
+        source = f"hikvision {ip}{channel} uuid {event.uuid or '?'}"
+        lane_id = camera.lane_for(event.channel)
+        if lane_id is None:
+            self._throttle.warning(
+                ("hikvision channel", ip),
+                f"{source} ({camera.label}): read {event.plate_text} is no lane's, not acted on: "
+                f"{camera.unmatched(event.channel)}",
+            )
+            return web.Response(text="OK")
         if event.uuid is not None and event.uuid in self._seen:
             log.info("%s (%s): repeat of an event already handled; ignored", source, lane_id)
             return web.Response(text="OK")

@@ -21,6 +21,10 @@ Decisions (documented in docs/devices.md):
 - ``triggerType`` 66 (turned back) tells the lane the car left; 64/65 (lingering/recovered) are logged only.
 - Repeats (same ``serialno`` + ``plateid``) are answered (with ``ContinuePushOffline`` for the backlog)
   and otherwise ignored.
+- Lanes sharing a camera are told apart by the push's top-level ``channel`` (the spec's sub-id of a push;
+  ``deviceName`` is free text and ``serialno`` names the camera, not a lane). A read whose channel is no
+  lane's is answered and logged, never acted on. Heartbeats carry no channel: they keep every lane of the
+  camera online, and only a camera serving one lane lets them carry a gate command.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pymodbus.framer import FramerRTU
@@ -52,6 +56,9 @@ from booth.devices.camera_reads import (
 from booth.devices.gates import GateDriver, GateFault
 from booth.domain.phrases import say
 from booth.domain.plates import PlateColour, colour_from_vzenith
+
+if TYPE_CHECKING:
+    from booth.devices.cameras import CameraLanes
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +109,7 @@ class VzenithPlate:
     offline: bool
     image: bytes | None
     crop: bytes | None
+    channel: int | None = None  # the push's top-level channel: which lane of a shared camera
 
 
 def _int(value: Any, name: str) -> int | None:
@@ -198,6 +206,7 @@ def parse_alarm_info_plate(doc: Any) -> VzenithPlate:
         offline=_int(plate.get("isoffline", info.get("isoffline")), "isoffline") == 1,
         image=_image(plate.get("imageFile"), "PlateResult.imageFile"),
         crop=_image(plate.get("imageFragmentFile"), "PlateResult.imageFragmentFile"),
+        channel=_int(info.get("channel"), "AlarmInfoPlate.channel"),
     )
 
 
@@ -330,43 +339,51 @@ class VzenithAdapter:
         gate = self._gates.get(lane_id)
         return gate if isinstance(gate, CameraRelayGate) else None
 
-    async def handle(self, request: web.Request, body: bytes, lane_id: str, ip: str) -> web.StreamResponse:
+    async def handle(self, request: web.Request, body: bytes, camera: CameraLanes) -> web.StreamResponse:
+        ip, label = camera.ip, camera.label
         if request.content_type == "application/json" or body.lstrip().startswith(b"{"):
             try:
                 doc = load_json(body)
             except CameraPayloadError as exc:
                 self._throttle.warning(
                     ("vzenith not json", ip),
-                    f"vzenith {ip} ({lane_id}): refused a push that is not UTF-8 JSON: {exc}",
+                    f"vzenith {ip} ({label}): refused a push that is not UTF-8 JSON: {exc}",
                 )
-                return await self._send(request, lane_id, answer(), None)
+                return await self._send(request, None, answer(), None, label)
             if isinstance(doc, dict) and "AlarmInfoPlate" in doc:
-                return await self._plate(request, lane_id, ip, doc)
+                return await self._plate(request, camera, doc)
             if isinstance(doc, dict) and "AlarmGioIn" in doc:
-                log.info("vzenith %s (%s): IO input event %s", ip, lane_id, json.dumps(doc)[:200])
-                return await self._send(request, lane_id, answer(), None)
+                log.info("vzenith %s (%s): IO input event %s", ip, label, json.dumps(doc)[:200])
+                return await self._send(request, None, answer(), None, label)
         # a heartbeat (multipart form) or anything else: a comet poll that may carry a gate command
-        gate = self._gate(lane_id)
+        lane_id = camera.only_lane
+        gate = self._gate(lane_id) if lane_id is not None else None
         ticket = await gate.wait(self._settings.comet_hold_s) if gate is not None else None
-        return await self._send(request, lane_id, answer(ticket.commands if ticket else None), ticket)
+        return await self._send(request, lane_id, answer(ticket.commands if ticket else None), ticket, label)
 
     async def _send(
-        self, request: web.Request, lane_id: str, doc: dict[str, Any], ticket: _Ticket | None
+        self,
+        request: web.Request,
+        lane_id: str | None,
+        doc: dict[str, Any],
+        ticket: _Ticket | None,
+        label: str | None = None,
     ) -> web.StreamResponse:
         """Write the answer now, so a gate command counts as delivered only once it left. A camera that hung
         up meanwhile gets nothing (the command waits for its next poll) and nothing is raised: aiohttp logs a
-        handler's exception with a traceback."""
+        handler's exception with a traceback. ``lane_id``: the lane whose gate the answer may carry (None:
+        no lane's); ``label`` names the lane(s) in the log."""
         response = web.Response(
             body=json.dumps(doc, ensure_ascii=False).encode("utf-8"), content_type="application/json"
         )
-        gate = self._gate(lane_id)
+        gate = self._gate(lane_id) if lane_id is not None else None
         try:
             await response.prepare(request)
             await response.write_eof()
         except ConnectionError:
             if ticket is not None and gate is not None:
                 gate.undelivered(ticket)
-            log.info("vzenith (%s): the camera hung up before its answer was written", lane_id)
+            log.info("vzenith (%s): the camera hung up before its answer was written", label or lane_id)
             return response
         except asyncio.CancelledError:
             if ticket is not None and gate is not None:
@@ -388,19 +405,30 @@ class VzenithAdapter:
             self._seen.popitem(last=False)
 
     async def _plate(
-        self, request: web.Request, lane_id: str, ip: str, doc: dict[str, Any]
+        self, request: web.Request, camera: CameraLanes, doc: dict[str, Any]
     ) -> web.StreamResponse:
+        ip = camera.ip
         try:
             plate = parse_alarm_info_plate(doc)
         except CameraPayloadError as exc:
             self._throttle.warning(
-                ("vzenith malformed", ip), f"vzenith {ip} ({lane_id}): refused a malformed plate push: {exc}"
+                ("vzenith malformed", ip),
+                f"vzenith {ip} ({camera.label}): refused a malformed plate push: {exc}",
             )
-            return await self._send(request, lane_id, answer(), None)
+            return await self._send(request, None, answer(), None, camera.label)
         commands: dict[str, Any] = {}
         if plate.offline and plate.plateid is not None:
             commands["ContinuePushOffline"] = {"plateid": plate.plateid, "continue": 1}
-        source = f"vzenith {ip} serialno {plate.serialno or '?'} plateid {plate.plateid}"
+        channel = f" channel {plate.channel}" if camera.by_channel_only else ""
+        source = f"vzenith {ip}{channel} serialno {plate.serialno or '?'} plateid {plate.plateid}"
+        lane_id = camera.lane_for(plate.channel)
+        if lane_id is None:
+            self._throttle.warning(
+                ("vzenith channel", ip),
+                f"{source} ({camera.label}): read {plate.plate_text} is no lane's, not acted on: "
+                f"{camera.unmatched(plate.channel)}",
+            )
+            return await self._send(request, None, answer(commands), None, camera.label)
         key = (plate.serialno, plate.plateid) if plate.plateid is not None else None
         if self._is_repeat(key):
             log.info("%s (%s): repeat of a read already handled; ignored", source, lane_id)
