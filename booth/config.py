@@ -269,6 +269,14 @@ class LaneCameraSettings(_Section):
     ip: tuple[str, ...] = Field(
         min_length=1, description="Addresses the camera pushes from; pushes from any other are refused."
     )
+    channel: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="The lane's sub-id in the camera's pushes (Vzenith: the push's channel; Hikvision: "
+        "channelID): with it, a read is this lane's only when it names this channel, so lanes can share "
+        "a camera; without it, every read from the address is this lane's.",
+    )
 
     @field_validator("ip")
     @classmethod
@@ -610,12 +618,13 @@ class Settings(_Section):
                 if value in seen:
                     raise ValueError(f"lanes: two lanes have {attr} {value!r}")
                 seen.add(value)
-        owner: dict[str, str] = {}
+        sharing: dict[str, list[LaneSettings]] = {}
         for lane in self.lanes:
             for ip in lane.camera.ip if lane.camera else ():
-                if ip in owner:
-                    raise ValueError(f"lanes: camera ip {ip} is given to lanes {owner[ip]!r} and {lane.id!r}")
-                owner[ip] = lane.id
+                for other in sharing.get(ip, ()):
+                    if problem := _shared_camera_problem(ip, other, lane):
+                        raise ValueError(f"lanes: camera ip {ip} {problem}")
+                sharing.setdefault(ip, []).append(lane)
             if lane.gate.driver == "camera_relay" and (
                 lane.camera is None or lane.camera.vendor != "vzenith"
             ):
@@ -627,6 +636,30 @@ class Settings(_Section):
             if lane.id == lane_id:
                 return lane
         raise KeyError(lane_id)
+
+
+def _shared_camera_problem(ip: str, first: LaneSettings, second: LaneSettings) -> str | None:
+    """Why two lanes cannot share the camera at ``ip`` (None: they can, each by its own channel)."""
+    a, b = first.camera, second.camera
+    assert a is not None and b is not None
+    lanes = f"lanes {first.id!r} and {second.id!r}"
+    if a.channel is None or b.channel is None:
+        return (
+            f"is given to {lanes}: lanes share a camera only by the channel its pushes name; give each "
+            "of them [lanes.camera] channel = N (vzenith: the push's channel; hikvision: channelID)"
+        )
+    if a.vendor != b.vendor:
+        return f"is {a.vendor} on lane {first.id!r} but {b.vendor} on {second.id!r}: one address, one camera"
+    if a.channel == b.channel:
+        return f"channel {a.channel} is given to {lanes}: give each lane its own channel"
+    for lane, other in ((first, second), (second, first)):
+        if lane.gate.driver == "camera_relay":
+            return (
+                f"is shared by {lanes}, but lane {lane.id!r} has a camera_relay gate, which needs a camera "
+                "of its own (its commands ride on the camera's answers, which Booth does not share with "
+                f"lane {other.id!r}'s reads and polls)"
+            )
+    return None
 
 
 def default_config_path() -> Path:
