@@ -17,8 +17,21 @@ from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from booth.config import ModbusTcpGateSettings, SimulatedGateSettings
-from booth.devices.gates import GateDriver, GateFault, SimulatedGate, make_gate
+from booth.config import (
+    CameraRelayGateSettings,
+    HikvisionGateSettings,
+    ModbusTcpGateSettings,
+    SimulatedGateSettings,
+)
+from booth.devices.gates import (
+    GateDriver,
+    GateFault,
+    GateRest,
+    SimulatedGate,
+    make_gate,
+    rest_gates,
+    rest_until_done,
+)
 from booth.devices.modbus_gates import ModbusTcpGate
 
 FC_READ_COILS, FC_READ_INPUTS, FC_WRITE_COIL = 1, 2, 5
@@ -53,12 +66,14 @@ class FakeRelayBoard:
         self.refuse_off = 0  # answer this many OFF writes with DEVICE_FAILURE
         self.welded = False  # coils read back ON whatever was written (a welded contact)
         self.port = 0
+        self.recording = True  # off while the test itself (or the flash PDU) touches the datastore
         self._changed = asyncio.Event()
         self._server: ModbusTcpServer | None = None
 
     def _record(self, access: Access) -> None:
-        self.accesses.append(access)
-        self._changed.set()
+        if self.recording:
+            self.accesses.append(access)
+            self._changed.set()
 
     def _action(self, unit: int) -> Callable[..., Any]:
         async def action(
@@ -119,7 +134,20 @@ class FakeRelayBoard:
 
     async def coil(self, unit: int, address: int) -> bool:
         assert self._server is not None
-        return bool((await self._server.async_getValues(unit, FC_READ_COILS, address, 1))[0])
+        self.recording = False
+        try:
+            return bool((await self._server.async_getValues(unit, FC_READ_COILS, address, 1))[0])
+        finally:
+            self.recording = True
+
+    async def set_coil(self, unit: int, address: int, on: bool) -> None:
+        """Switch a relay behind the driver's back (as a booth killed mid-pulse leaves it), unrecorded."""
+        assert self._server is not None
+        self.recording = False
+        try:
+            await self._server.async_setValues(unit, FC_WRITE_COIL, address, [on])
+        finally:
+            self.recording = True
 
     def writes(self, unit: int) -> list[Access]:
         """FC05 writes (the server also reads the coil back to build its echo; those are left out)."""
@@ -157,6 +185,13 @@ def waveshare_flash_on_pdu(board: FakeRelayBoard) -> type[ModbusPDU]:
 
         async def datastore_update(self, context: Any, device_id: int) -> ModbusPDU:
             board._record(Access(device_id, FC_WRITE_COIL, self.address, (self.value,), time.monotonic()))
+            if self.address < board.coils and self.value in (0xFF00, 0x0000):  # a plain coil write
+                board.recording = False  # recorded above with its wire value
+                try:
+                    on = self.value == 0xFF00
+                    await context.async_setValues(device_id, FC_WRITE_COIL, self.address, [on])
+                finally:
+                    board.recording = True
             return FlashOn(self.address, self.value, dev_id=self.dev_id, transaction_id=self.transaction_id)
 
     return FlashOn
@@ -314,6 +349,158 @@ def test_waveshare_coil_beyond_the_flash_block_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="coil 512: with board_pulse 'waveshare'"):
         ModbusTcpGate(settings)
+
+
+# -- rest at start (issue 14 item 2: a booth killed mid-pulse left the relay ON) ---------------------------
+
+
+@pytest.mark.asyncio
+async def test_rest_switches_a_coil_left_on_off_and_reads_it_back(board: FakeRelayBoard) -> None:
+    await board.set_coil(3, 5, True)
+    async with make_gate(gate_settings(board.port, unit=3, coil=5)) as gate:
+        assert await gate.rest() is True
+    assert [(a.function_code, a.address, a.values) for a in board.accesses if a.values] == [
+        (FC_WRITE_COIL, 5, (0,))
+    ]
+    assert [r.address for r in board.reads(3, FC_READ_COILS)][-1:] == [5]  # the read-back, after the OFF
+    assert not await board.coil(3, 5)
+
+
+@pytest.mark.asyncio
+async def test_rest_on_a_waveshare_board_writes_a_plain_off() -> None:
+    """The board times its flash itself, but a coil switched ON otherwise still holds the barrier."""
+    waveshare = FakeRelayBoard(units=(2,), flash_pdu=True)
+    await waveshare.start()
+    try:
+        await waveshare.set_coil(2, 3, True)
+        settings = gate_settings(waveshare.port, unit=2, coil=3, board_pulse="waveshare", pulse_ms=700)
+        async with make_gate(settings) as gate:
+            assert await gate.rest() is True
+            await gate.open()  # the flash-on still works on the same connection
+        assert not await waveshare.coil(2, 3)
+    finally:
+        await waveshare.stop()
+    assert [(a.function_code, a.address, a.values) for a in waveshare.accesses] == [
+        (FC_WRITE_COIL, 3, (0x0000,)),
+        (FC_READ_COILS, 3, None),
+        (FC_WRITE_COIL, 0x0203, (7,)),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_rest_of_a_relay_that_stays_on_is_a_fault(board: FakeRelayBoard) -> None:
+    board.welded = True
+    async with make_gate(gate_settings(board.port, coil=1)) as gate:
+        with pytest.raises(GateFault, match="coil 1 still reads ON after OFF at start"):
+            await gate.rest()
+
+
+@pytest.mark.asyncio
+async def test_rest_of_an_unreachable_board_is_a_fault_and_the_gate_works_once_it_answers() -> None:
+    late = FakeRelayBoard()
+    late.port = closed_port()
+    async with make_gate(gate_settings(late.port, coil=2)) as gate:
+        with pytest.raises(GateFault, match=rf"127\.0\.0\.1:{late.port} unit 1: cannot connect"):
+            await gate.rest()
+        await late.start()
+        try:
+            await late.set_coil(1, 2, True)
+            assert await gate.rest() is True  # the driver reconnects on the next call
+            await gate.open()
+        finally:
+            await late.stop()
+    assert [w.values for w in late.writes(1)] == [(0,), (1,), (0,)]
+
+
+@pytest.mark.asyncio
+async def test_rest_waits_for_a_pulse_under_way(board: FakeRelayBoard) -> None:
+    """Rest never cuts a host-timed pulse short: it queues behind the open, then writes OFF again."""
+    async with make_gate(gate_settings(board.port, coil=4, pulse_ms=300)) as gate:
+        opening = asyncio.create_task(gate.open())
+        await board.wait_until(lambda: len(board.writes(1)) == 1)
+        assert await gate.rest() is True
+        await opening
+    assert [w.values for w in board.writes(1)] == [(1,), (0,), (0,)]
+
+
+class _StuckGate(SimulatedGate):
+    """A driver whose rest never returns (a bug, or a transport without its own deadline)."""
+
+    async def rest(self) -> bool:
+        await asyncio.Event().wait()
+        return True
+
+
+class _BrokenGate(SimulatedGate):
+    async def rest(self) -> bool:
+        raise RuntimeError("driver bug")
+
+
+@pytest.mark.asyncio
+async def test_rest_gates_rests_every_gate_at_once_and_never_raises(board: FakeRelayBoard) -> None:
+    await board.set_coil(1, 0, True)
+    unreachable = closed_port()
+    gates: dict[str, GateDriver] = {
+        "E1": SimulatedGate(),
+        "X1": make_gate(gate_settings(board.port)),
+        "X2": make_gate(gate_settings(unreachable)),
+        "X3": _StuckGate(),
+        "X4": _BrokenGate(),
+    }
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            rests = await rest_gates(gates, deadline_s=0.5)
+    finally:
+        for gate in gates.values():
+            await gate.aclose()
+    assert rests["E1"] == GateRest("simulated gate", wrote=False)
+    assert rests["X1"] == GateRest(f"modbus_tcp 127.0.0.1:{board.port} coil 0", wrote=True)
+    assert not await board.coil(1, 0)
+    assert rests["X2"].wrote is False and "cannot connect" in (rests["X2"].error or "")
+    assert rests["X3"].error == "simulated gate: no rest within 0.5 s"
+    assert rests["X4"].error == "simulated gate: RuntimeError: driver bug"
+
+
+@pytest.mark.asyncio
+async def test_rest_until_done_backs_off_until_the_board_answers() -> None:
+    late = FakeRelayBoard()
+    late.port = closed_port()
+    waits: list[float] = []
+
+    async def board_comes_up_on_the_fourth_wait(delay: float) -> None:
+        waits.append(delay)
+        if len(waits) == 4:
+            await late.start()
+            await late.set_coil(1, 0, True)
+
+    try:
+        async with make_gate(gate_settings(late.port)) as gate:
+            async with asyncio.timeout(DEADLINE_S):
+                tries = await rest_until_done(
+                    gate, first_delay_s=1, max_delay_s=3, sleep=board_comes_up_on_the_fourth_wait
+                )
+        assert not await late.coil(1, 0)
+    finally:
+        await late.stop()
+    assert tries == 4
+    assert waits == [1, 2, 3, 3]
+
+
+@pytest.mark.asyncio
+async def test_gates_without_a_relay_of_their_own_have_nothing_to_rest() -> None:
+    from booth.devices.hikvision import HikvisionGate
+    from booth.devices.vzenith import CameraRelayGate
+
+    camera = CameraRelayGate(CameraRelayGateSettings(driver="camera_relay"), "X2")
+    hikvision = HikvisionGate(
+        HikvisionGateSettings(
+            driver="hikvision", host="127.0.0.1", port=closed_port(), username="u", password="x"
+        )
+    )
+    for gate in (SimulatedGate(), camera, hikvision):
+        async with gate:
+            assert await gate.rest() is False
+    assert camera.take() is None  # no command was queued for the camera's next answer
 
 
 # -- vehicle passed input --------------------------------------------------------------------------------

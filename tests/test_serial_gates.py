@@ -70,6 +70,7 @@ async def rtu_board(bridge: PtyBridge) -> AsyncIterator[FakeRelayBoard]:
         [board._device(1)], port=bridge.b, baudrate=9600, custom_pdu=[waveshare_flash_on_pdu(board)]
     )
     await server.serve_forever(background=True)
+    board._server = server  # type: ignore[assignment]  # lets the test set coils in its datastore
     yield board
     await server.shutdown()
 
@@ -122,6 +123,18 @@ async def test_rtu_gate_faults_on_a_missing_port(tmp_path: Path) -> None:
             await gate.open()
 
 
+@pytest.mark.asyncio
+async def test_rtu_rest_switches_a_coil_left_on_off(bridge: PtyBridge, rtu_board: FakeRelayBoard) -> None:
+    await rtu_board.set_coil(1, 3, True)  # a booth killed between ON and OFF
+    async with ModbusRtuGate(rtu_settings(bridge.a, coil=3)) as gate:
+        assert await gate.rest() is True
+    assert [(a.function_code, a.address, a.values) for a in rtu_board.accesses] == [
+        (FC_WRITE_COIL, 3, (0,)),
+        (FC_READ_COILS, 3, None),
+    ]
+    assert not await rtu_board.coil(1, 3)
+
+
 # ------------------------------------------------------------------------------------------------ LCUS
 @pytest.fixture
 def lcus_peer() -> Iterator[tuple[int, str]]:
@@ -161,6 +174,24 @@ async def test_lcus_gate_sends_on_then_off(lcus_peer: tuple[int, str]) -> None:
         await gate.open()
     frames = await asyncio.to_thread(read_frames, master, 17, 0.5)
     assert frames == (lcus_frame(2, True) + lcus_frame(2, False)) * 2
+
+
+@pytest.mark.asyncio
+async def test_lcus_rest_sends_the_off_frame(lcus_peer: tuple[int, str]) -> None:
+    """Booth times the LCUS pulse, so a booth killed mid-pulse left the relay ON: rest lets it go."""
+    master, path = lcus_peer
+    async with make_gate(LcusRelayGateSettings(driver="lcus", device=path, channel=2), "X1") as gate:
+        assert await gate.rest() is True
+    frames = await asyncio.to_thread(read_frames, master, 5, 0.5)
+    assert frames == lcus_frame(2, False) == bytes.fromhex("A00200A2")
+
+
+@pytest.mark.asyncio
+async def test_lcus_rest_on_a_missing_port_is_a_fault(tmp_path: Path) -> None:
+    settings = LcusRelayGateSettings(driver="lcus", device=str(tmp_path / "ttyUSB9"))
+    async with LcusRelayGate(settings) as gate:
+        with pytest.raises(GateFault, match=r"relay OFF \(A0 01 00 A1\)"):
+            await gate.rest()
 
 
 @pytest.mark.asyncio

@@ -5,6 +5,10 @@ engine calls ``GateDriver.open`` once a payment (or an attendant) releases the l
 open itself, recording both attempts, so a driver never retries on its own: it raises ``GateFault`` and stays
 usable for the next call (a Modbus driver reconnects then).
 
+A booth killed between a host-timed pulse's ON and OFF leaves the relay ON and the barrier up, so at start
+the engine drives every gate to its rest state (``rest_gates``) before any lane acts on a car, and keeps
+trying a gate that did not answer (``rest_until_done``) until its board does.
+
 Modbus relay boards are in ``booth.devices.modbus_gates`` (imported only when a lane uses one: pymodbus
 is a few MB and ~40 ms of start for a booth without them).
 """
@@ -14,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
@@ -59,6 +65,16 @@ class GateDriver(ABC):
 
         Raises ``GateFault`` if the input is configured but cannot be read.
         """
+
+    async def rest(self) -> bool:
+        """Drive the gate to its rest state (relay OFF); True if a command was written.
+
+        Called once at start, before any lane acts on a car, because a crash mid-pulse can leave a relay ON.
+        Raises ``GateFault`` if the gate cannot be reached or does not confirm; like ``open`` it never retries
+        on its own, and the driver stays usable (it reconnects on the next call). Gates that hold nothing ON
+        between commands keep this default: nothing to write.
+        """
+        return False
 
     @abstractmethod
     async def aclose(self) -> None:
@@ -112,6 +128,12 @@ class SimulatedGate(GateDriver):
             raise self._fault("driver is closed")
         return self._passed
 
+    async def rest(self) -> bool:
+        """Nothing to do: there is no relay that a crash could leave ON."""
+        if self._closed:
+            raise self._fault("driver is closed")
+        return False
+
     async def aclose(self) -> None:
         self._closed = True
 
@@ -142,3 +164,74 @@ def make_gate(settings: GateSettings, lane_id: str = "") -> GateDriver:
 
         return ModbusTcpGate(settings)
     raise TypeError(f"unknown gate settings type {type(settings).__name__}")
+
+
+#: how long the start waits for all gates to reach rest: a board that has not answered by then is a gate
+#: fault alert (and is tried again in the background), not a booth that does not start
+REST_DEADLINE_S = 5.0
+
+
+@dataclass(frozen=True)
+class GateRest:
+    """What driving one gate to rest did: ``wrote`` a command (the relay is OFF), or failed with ``error``."""
+
+    gate: str
+    wrote: bool
+    error: str | None = None
+
+
+async def _rest_one(gate: GateDriver, deadline_s: float) -> GateRest:
+    try:
+        wrote = await asyncio.wait_for(gate.rest(), deadline_s)
+    except TimeoutError:
+        return GateRest(gate.name, False, f"{gate.name}: no rest within {deadline_s:g} s")
+    except GateFault as exc:
+        return GateRest(gate.name, False, str(exc))
+    except Exception as exc:  # a driver bug is a gate fault too, never a booth that does not start
+        log.exception("%s: rest failed", gate.name)
+        return GateRest(gate.name, False, f"{gate.name}: {type(exc).__name__}: {exc}")
+    return GateRest(gate.name, wrote)
+
+
+async def rest_gates(
+    gates: Mapping[str, GateDriver], deadline_s: float = REST_DEADLINE_S
+) -> dict[str, GateRest]:
+    """Drive every lane's gate to rest, all at once, none waiting longer than ``deadline_s``.
+
+    Never raises: a gate that failed is returned with its error, for the engine to alert and retry.
+    """
+    lane_ids = list(gates)
+    results = await asyncio.gather(*(_rest_one(gates[lane_id], deadline_s) for lane_id in lane_ids))
+    for lane_id, result in zip(lane_ids, results, strict=True):
+        if result.error is not None:
+            log.warning("%s: gate not driven to rest at start: %s", lane_id, result.error)
+        elif result.wrote:
+            log.info("%s: %s driven to rest (relay OFF) at start", lane_id, result.gate)
+        else:
+            log.debug("%s: %s has no relay to rest", lane_id, result.gate)
+    return dict(zip(lane_ids, results, strict=True))
+
+
+async def rest_until_done(
+    gate: GateDriver,
+    *,
+    first_delay_s: float = 0.5,
+    max_delay_s: float = 30.0,
+    deadline_s: float = REST_DEADLINE_S,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> int:
+    """Try ``rest`` again, backing off, until the gate answers; return how many tries it took.
+
+    For a board that was unreachable at start: once it answers, a relay left ON is let go even if no car
+    comes. Each failure is logged at debug level (the start already alerted); cancelled at shutdown.
+    """
+    delay = first_delay_s
+    tries = 0
+    while True:
+        await sleep(delay)
+        tries += 1
+        result = await _rest_one(gate, deadline_s)
+        if result.error is None:
+            return tries
+        log.debug("%s: rest try %d failed: %s", gate.name, tries, result.error)
+        delay = min(max_delay_s, delay * 2)

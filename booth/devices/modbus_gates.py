@@ -12,6 +12,8 @@ the devices spec:
   board echoes the request, as FC05 always does. pymodbus's ``write_coil`` can only send ``FF00``/``0000``,
   so the flash command is a small custom PDU (``_FlashOnPdu``), registered with the client's decoder so that
   the echo is decoded with its raw value and checked.
+- At start, in either mode, ``rest`` writes the coil OFF and reads it back: a booth killed between a
+  host-timed pulse's ON and OFF left it ON.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 WAVESHARE_FLASH_ON_BASE = 0x0200
 _WAVESHARE_FLASH_OFF_BASE = 0x0400  # the flash-on block ends where flash-off begins
 _WAVESHARE_UNIT_MS = 100
+_COIL_ON, _COIL_OFF = 0xFF00, 0x0000  # FC05's value field
 # pymodbus's own per-request timer runs this much longer than our asyncio.wait_for, so ours fires first and
 # gives one clear message; pymodbus's timer stays as a backstop.
 _PYMODBUS_TIMEOUT_MARGIN_S = 1.0
@@ -182,6 +185,12 @@ class ModbusRelayGate(GateDriver):
         coil, unit = self._settings.coil, self._settings.unit
         what = f"write coil {coil} {'ON' if on else 'OFF'} (FC05)"
         response = await self._request(what, lambda client: client.write_coil(coil, on, device_id=unit))
+        if isinstance(response, _FlashOnPdu):  # board_pulse "waveshare": this client decodes FC05 echoes raw
+            if (response.address, response.value) != (coil, _COIL_ON if on else _COIL_OFF):
+                raise self._fault(
+                    f"{what}: board echoed address {response.address} value 0x{response.value:04X}"
+                )
+            return
         if response.address != coil or list(response.bits[:1]) != [on]:
             raise self._fault(f"{what}: board echoed address {response.address} value {response.bits[:1]}")
 
@@ -256,6 +265,20 @@ class ModbusRelayGate(GateDriver):
                 f"{what}: board echoed address 0x{response.address:04X} value {echoed[1]!r}; it does not"
                 f" seem to understand Waveshare flash commands (check board_pulse)"
             )
+
+    async def rest(self) -> bool:
+        """Write the coil OFF (FC05 ``0000``) and read it back (FC01): a booth killed mid-pulse left it ON.
+
+        Also with ``board_pulse="waveshare"``: the board's own timer lets go, but a coil switched ON by other
+        means (or by an older setting) would still hold the barrier, and OFF ends a flash early at worst.
+        Under the open lock, so it never lands inside a pulse.
+        """
+        coil = self._settings.coil
+        async with self._open_lock:
+            await self._write_coil(False)
+            if await self._read_coil(coil):
+                raise self._fault(f"coil {coil} still reads ON after OFF at start: relay may be stuck")
+        return True
 
     async def vehicle_passed(self) -> bool | None:
         address = self._settings.passed_input

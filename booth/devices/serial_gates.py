@@ -132,6 +132,16 @@ class LcusRelayGate(GateDriver):
                         f"OFF failed twice, the relay may hold the barrier open ({second.problem})"
                     ) from second
 
+    async def rest(self) -> bool:
+        """Send the OFF frame: Booth times the LCUS pulse, so a booth killed mid-pulse left the relay ON.
+
+        The relay answers nothing, so "written" is all that can be known. Under the open lock, so it never
+        lands inside a pulse.
+        """
+        async with self._lock:
+            await self._send(False)
+        return True
+
     async def vehicle_passed(self) -> bool | None:
         if self._closed:
             raise self._fault("driver is closed")
