@@ -49,18 +49,18 @@ from booth.clouds.bolink_protocol import (
 )
 from booth.config import LaneSettings, Settings, config_warnings
 from booth.devices.camera_reads import PlateRead, likely_plates
-from booth.devices.gates import GateDriver, GateFault, make_gate
+from booth.devices.gates import GateDriver, GateFault, GateRest, make_gate, rest_gates, rest_until_done
 from booth.devices.photos import PhotoError, PhotoStore
 from booth.domain import lane as L
 from booth.domain.money import format_yuan
 from booth.domain.phrases import ParamValue, Phrase, say
 from booth.domain.plates import PLATELESS_MARKERS, Plate, PlateColour, PlateError, PlateKind, parse_plate
-from booth.domain.tariff import Quote, TariffError, add_arrears, quote_fee, vehicle_class_for
+from booth.domain.tariff import Quote, QuoteLine, TariffError, add_arrears, quote_fee, vehicle_class_for
 from booth.outbox import OutboxRelay, SendResult, SendVerdict
 from booth.shifts import Shifts
 from booth.staff import AuthError, Staff
 from booth.store import Database, OutboxItem, OutboxRecord, PaymentOutcome, Store, open_database
-from booth.store.records import LaneExceptionItem, PaymentRecord, StayRecord
+from booth.store.records import ExitInFlight, LaneExceptionItem, PaymentRecord, StayRecord
 from booth.store.worker import DatabaseWorker, Priority
 from booth.sync import CLOUDS, CloudSync, SyncStatus, compose_status, paid_by_alipay
 
@@ -642,14 +642,12 @@ class Engine:
 
     async def _startup(self) -> None:
         s = self.settings
-        started_at = self._clock()
-        orphaned: list[int] = []
+        in_flight: list[ExitInFlight] = []
 
         def open_and_recover() -> Database:
             database = open_database(s.database.url)
-            # the lanes start empty: an exit order the last run left awaiting is held by none of them. In the
-            # same job as the opening, so no lane of this run has opened one yet.
-            orphaned.append(Store(database).cancel_orphaned_exit_orders(at=started_at))
+            # what the last run left unfinished, read before any lane of this run can open an exit order
+            in_flight.extend(Store(database).exits_in_flight())
             return database
 
         # the database opens (and, new, migrates) on its thread while this loop starts the rest
@@ -659,11 +657,10 @@ class Engine:
         finally:
             self._database = await opening
         self.store = Store(self._database)
-        if orphaned and orphaned[0]:
-            log.info("%d exit order(s) left awaiting by the last run cancelled", orphaned[0])
         self._staff = Staff(self._database, s.staff, clock=self._clock)
         self._shifts = Shifts(self._database, s.shifts, self._staff, clock=self._clock)
-        self._start_background()
+        await self._record_gate_rests()
+        self._start_background(in_flight)
 
     async def _start_lanes_and_bolink(self) -> None:
         s = self.settings
@@ -682,6 +679,8 @@ class Engine:
             self.lanes[lane.id] = cls(lane.id, lane.name, lane.channel_id, timings_for[lane.id])
             self.gates[lane.id] = make_gate(lane.gate, lane.id)
             self._publish_view(lane.id)
+        # a booth killed mid-pulse left a relay ON: every gate goes to rest before any lane acts on a car
+        self._gate_rests: dict[str, GateRest] = await rest_gates(self.gates)
         base_url = None
         if s.bolink.is_sandbox:
             from booth.sandbox.bolink_cloud import BolinkSandbox
@@ -708,7 +707,41 @@ class Engine:
             self.cameras = CameraListener(s.cameras, s.lanes, self, self.gates, self._clock, zone=s.park.zone)
             await self.cameras.start()
 
-    def _start_background(self) -> None:
+    async def _record_gate_rests(self) -> None:
+        """Record each relay driven to rest at start (audit "gate_rest", what a supervisor reads after a
+        crash). A gate that did not answer is a gate fault alert on its lane, not a booth that does not
+        start; it is tried again in the background until its board answers."""
+        for lane_id, rest in self._gate_rests.items():
+            at = self._clock()
+            if rest.error is not None:
+                failed: dict[str, str | int] = {"gate": rest.gate, "outcome": "failed", "error": rest.error}
+                await self._record_gate_rest(lane_id, failed)
+                said = say("alert.gate_fault", lane_id=lane_id, error=f"not at rest at start: {rest.error}")
+                try:
+                    await self._said(lane_id, "gate_fault", said, at)
+                except Exception:
+                    log.exception("%s: the gate's rest fault could not be audited", lane_id)
+                self._spawn(self._rest_later(lane_id), f"gate-rest-{lane_id}")
+            elif rest.wrote:
+                await self._record_gate_rest(lane_id, {"gate": rest.gate, "outcome": "rested"})
+
+    async def _rest_later(self, lane_id: str) -> None:
+        gate = self.gates[lane_id]
+        tries = await rest_until_done(gate)
+        log.info("%s: %s driven to rest (relay OFF) after %d more tries", lane_id, gate.name, tries)
+        await self._record_gate_rest(lane_id, {"gate": gate.name, "outcome": "rested", "retries": tries})
+
+    async def _record_gate_rest(self, lane_id: str, detail: dict[str, str | int]) -> None:
+        store, at = self._store, self._clock()
+        try:
+            await self._db(
+                lambda: store.audit(actor=f"lane:{lane_id}", action="gate_rest", detail=detail, at=at),
+                Priority.BACKGROUND,
+            )
+        except Exception:
+            log.exception("%s: the gate's rest could not be recorded", lane_id)
+
+    def _start_background(self, in_flight: list[ExitInFlight]) -> None:
         s = self.settings
         for warning in config_warnings(s):
             self._sync_alert("config_warning", warning)
@@ -721,6 +754,8 @@ class Engine:
             on_alert=self._sync_alert,
             on_status=lambda status: self._emit(SyncChanged(status)),
         )
+        # before Bolink's results are heard: a result for a resumed exit must find its lane waiting
+        self._resume_exits(in_flight)
         self._bolink_relay = OutboxRelay(
             "bolink",
             self.store,
@@ -747,6 +782,62 @@ class Engine:
             camera = SimulatedCamera(self, s.simulator)
             self._spawn(camera.run(), "simulated-camera")
         log.info("engine ready: %d lane(s), database %s", len(self.lanes), s.database.url)
+
+    def _resume_exits(self, in_flight: list[ExitInFlight]) -> None:
+        """Take up what the last run left unfinished, with nobody at the screen (see ExitInFlight):
+
+        - an exit still awaiting payment is resumed at its lane (the latest per lane; older ones, and those of
+          lanes this booth no longer has, are cancelled, so money for them counts for the stay): the QR again,
+          and query_order at once, so a car paid during the crash leaves within a second or two;
+        - a paid (or released) exit whose gate opened: the car has gone (or passes now): its stay is closed;
+        - a paid exit whose gate never opened: the gate opens when the car is read at that lane again, and
+          the attendant is told of it meanwhile ("paid, not yet out"); a released one is only told.
+        """
+        at = self._clock()
+        resumed: dict[str, ExitInFlight] = {}
+        for item in in_flight:
+            lane = self.lanes.get(item.order.lane_id)
+            if item.order.state == "awaiting":
+                if isinstance(lane, L.ExitLane):
+                    earlier = resumed.get(item.order.lane_id)
+                    if earlier is not None:
+                        self._spawn(self._cancel_order(earlier.order.id, at), "recover-cancel")
+                    resumed[item.order.lane_id] = item
+                else:
+                    self._spawn(self._cancel_order(item.order.id, at), "recover-cancel")
+            elif item.lifted_at is not None:
+                lift_lane = item.lifted_lane or item.order.lane_id
+                log.info("stay %s was let out before a restart: closed now", item.stay.order_id)
+                close = L.CloseStay(item.stay.id, item.lifted_at)
+                self._spawn(self._close_stay(lift_lane, close), "recover-close")
+            else:
+                if item.order.state == "paid" and isinstance(lane, L.ExitLane):
+                    lane.handle(L.PaidAwaitingCar(item.stay.plate, item.stay.id, at))
+                said = say("alert.paid_not_out", plate=item.stay.plate, lane_id=item.order.lane_id)
+                self._spawn(self._said(item.order.lane_id, "paid_not_out", said, at), "recover-alert")
+        for lane_id, item in resumed.items():
+            try:
+                quote = _quote_from_json(item.order.quote_json, item.order.due_fen)
+            except EngineError as exc:
+                log.warning("%s: exit order %s cannot be resumed: %s", lane_id, item.order.id, exc)
+                self._spawn(self._cancel_order(item.order.id, at), "recover-cancel")
+                continue
+            event = L.ExitResumed(
+                _stored_plate(item.stay.plate),
+                item.stay.id,
+                item.stay.order_id,
+                item.order.id,
+                item.stay.entry_at,
+                quote,
+                at,
+                item.stay.entry_lane,
+            )
+            log.info("%s: resuming the exit of %s left by the last run", lane_id, item.stay.plate)
+            self._spawn(self.dispatch(lane_id, event), f"resume-{lane_id}")
+
+    async def _cancel_order(self, exit_order_id: int, at: datetime) -> None:
+        store = self._store
+        await self._db(lambda: store.cancel_exit_order(exit_order_id, at=at), Priority.MONEY)
 
     async def _start_sync(self, sync: CloudSync) -> None:
         try:
@@ -833,6 +924,14 @@ class Engine:
         lane = self.lanes[lane_id]
         commands = lane.handle(event)
         self._publish_view(lane_id)
+        if isinstance(event, L.VehicleDetected) and not commands:
+            log.info(
+                "%s: read of %s ignored: %s (lane %s)",
+                lane_id,
+                event.plate.text,
+                "the car being handled" if lane.view().plate == event.plate.text else "it has just passed",
+                lane.state,
+            )
         if not isinstance(event, L.Tick) and log.isEnabledFor(logging.DEBUG):
             log.debug("%s: %s -> %s", lane_id, type(event).__name__, [type(c).__name__ for c in commands])
         for command in commands:
@@ -1058,7 +1157,9 @@ class Engine:
                 due_fen=quote.due_fen,
                 arrears_ids=[a.id for a in arrears],
             )
-            return L.StayQuoted(cmd.plate, stay.id, stay.order_id, order.id, stay.entry_at, quote, cmd.at)
+            return L.StayQuoted(
+                cmd.plate, stay.id, stay.order_id, order.id, stay.entry_at, quote, cmd.at, stay.entry_lane
+            )
 
         owed: list[int] = []
         result = await self._db(work)
@@ -1202,7 +1303,7 @@ class Engine:
                 total_fen=cmd.due_fen,
                 pay_type="scancode",
                 out_channel_id=lane.channel_id,
-                in_channel_id="",
+                in_channel_id=self._channel_of(cmd.entry_lane),
                 empty_plot=await self._empty_plot(),
             )
             code_url = self._code_urls.get(lane.channel_id)
@@ -1217,6 +1318,11 @@ class Engine:
         except BolinkError as exc:
             result = L.PaymentRequestFailed(cmd.exit_order_id, str(exc), self._clock())
         await self.dispatch(lane_id, result)
+
+    def _channel_of(self, lane_id: str | None) -> str:
+        """Bolink's channel id of a lane of this booth ("" for a lane it does not know: another booth's)."""
+        lane = self._lane_settings.get(lane_id) if lane_id else None
+        return lane.channel_id if lane is not None else ""
 
     async def _empty_plot(self) -> int:
         """Free spaces for Bolink's ``empty_plot``: capacity less the stays now in the lot (0 when the lot
@@ -1553,6 +1659,7 @@ class Engine:
 
     async def _on_payment_result(self, msg: OutparkResult) -> Mapping[str, Any] | None:
         at = self._clock()
+        paid_at = _pay_time(msg.pay_time, at)
         if msg.state == 1 and msg.trade_no:
             # The lane machine knows pay_channel; pay_company (which newer Bolink sends instead) waits here
             # for the booking. Bounded: repeats of booked results never reach the booking.
@@ -1570,6 +1677,7 @@ class Engine:
             out_channel_id=msg.out_channel_id,
             errmsg=msg.errmsg,
             at=at,
+            paid_at=paid_at,
         )
         owner = next(
             (lid for lid, lane in self.lanes.items() if lane.awaiting_order_id == msg.order_id), None
@@ -1612,7 +1720,7 @@ class Engine:
                     payer_id=msg.pay_user_id or None,
                     operator="bolink",
                     settles=False,
-                    at=at,
+                    at=paid_at,
                 ),
             )
         if msg.state == 2:
@@ -1843,7 +1951,7 @@ class Engine:
                     total_fen=payload["total_fen"],
                     pay_type=payload["pay_type"],
                     out_channel_id=payload["out_channel_id"],
-                    in_channel_id="",
+                    in_channel_id=self._channel_of(stay.entry_lane),
                     empty_plot=await self._empty_plot(),
                 )
             elif row.kind == "upload_carpic":
@@ -1892,6 +2000,26 @@ def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+#: how far Bolink's pay_time may lie from the result's receipt and still be taken as when the driver paid
+_PAY_TIME_AHEAD = timedelta(seconds=60)
+_PAY_TIME_BEHIND = timedelta(days=7)
+
+
+def _pay_time(pay_time: int | None, received_at: datetime) -> datetime:
+    """When the driver paid: Bolink's pay_time (a re-delivered result arrives later than it was paid), or the
+    receipt time when it is missing or implausible (ahead of the receipt, or more than a week behind)."""
+    if pay_time is None:
+        return received_at
+    try:
+        paid = datetime.fromtimestamp(pay_time, UTC)
+    except (OverflowError, OSError, ValueError):
+        return received_at
+    if received_at - _PAY_TIME_BEHIND <= paid <= received_at + _PAY_TIME_AHEAD:
+        return min(paid, received_at)
+    log.info("pay_time %s is implausible beside its receipt at %s: receipt time kept", pay_time, received_at)
+    return received_at
+
+
 def _exception_item(cmd: L.RecordException) -> LaneExceptionItem:
     return LaneExceptionItem(
         kind=cmd.kind,
@@ -1938,6 +2066,36 @@ def _quote_json(q: Quote) -> str:
         },
         ensure_ascii=False,
     )
+
+
+def _quote_from_json(text: str, due_fen: int) -> Quote:
+    """The quote an exit order was opened with (its lines as labels: a resumed exit shows what it showed)."""
+    import json
+
+    try:
+        q = json.loads(text)
+        return Quote(
+            entry=datetime.fromisoformat(q["entry"]),
+            exit=datetime.fromisoformat(q["exit"]),
+            duration_minutes=int(q["duration_minutes"]),
+            vehicle_class=str(q["vehicle_class"]),
+            gross_fen=int(q["gross_fen"]),
+            paid_fen=int(q["paid_fen"]),
+            discount_fen=int(q["discount_fen"]),
+            due_fen=due_fen,
+            rule=q["rule"],
+            lines=tuple(QuoteLine(str(label), int(fen)) for label, fen in q["lines"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise EngineError(f"exit order quote cannot be read back: {exc}") from exc
+
+
+def _stored_plate(text: str) -> Plate:
+    """A plate as a stay stored it (valid when it was stored; a plateless id is kept as it is)."""
+    try:
+        return parse_plate(text)
+    except PlateError:
+        return Plate(text, PlateKind.PLATELESS, PlateColour.UNKNOWN)
 
 
 def _car_at(view: L.LaneView) -> tuple[str | None, str | None]:

@@ -668,3 +668,54 @@ def test_a_step_of_the_wall_clock_times_nothing_out() -> None:
     assert gated.state is L.LaneState.GATE_OPEN
     gated.handle(L.Tick(at(-3600 + 6 + 15)))
     assert gated.state is L.LaneState.IDLE
+
+
+def failing_lane() -> L.ExitLane:
+    """苏A12345 quoted 12.00 at t=0; Bolink failed the outpark at t=0.5 (no QR)."""
+    lane = L.ExitLane("X1", "东出口", "X1")
+    lane.handle(L.VehicleDetected(PLATE, at(0)))
+    lane.handle(L.StayQuoted(PLATE, 3, "ORD1", 7, T0 - timedelta(hours=2), make_quote(1200), at(0.1), "E1"))
+    assert lane.handle(L.PaymentRequestFailed(7, "泊链离线", at(0.5))) == []
+    assert lane.state is L.LaneState.AWAITING_PAYMENT and lane.view().code_url is None
+    return lane
+
+
+def test_a_failed_qr_request_is_retried_with_backoff_without_anyone_pressing_retry() -> None:
+    """Issue 14, item 1: one Bolink error at the exit no longer strands the car."""
+    lane = failing_lane()
+    assert lane.handle(L.Tick(at(2))) == []  # first retry 2 s after the failure
+    out = lane.handle(L.Tick(at(2.6)))
+    assert kinds(out) == ["RequestPayment"]
+    request = out[0]
+    assert isinstance(request, L.RequestPayment) and request.entry_lane == "E1"
+    assert lane.handle(L.Tick(at(2.7))) == []  # nothing more while it is under way
+    lane.handle(L.PaymentRequestFailed(7, "泊链离线", at(3)))
+    assert lane.handle(L.Tick(at(6.9))) == []  # then 4 s
+    assert kinds(lane.handle(L.Tick(at(7.1)))) == ["RequestPayment"]
+    lane.handle(L.PaymentRequestFailed(7, "泊链离线", at(8)))
+    # a fresh read of the waiting car asks again at once, instead of being ignored
+    assert kinds(lane.handle(L.VehicleDetected(PLATE, at(9)))) == ["RequestPayment"]
+    lane.handle(L.PaymentRequested(7, "http://pay/X1", at(9.5)))
+    assert lane.view().code_url == "http://pay/X1" and lane.state is L.LaneState.AWAITING_PAYMENT
+    assert lane.handle(L.VehicleDetected(PLATE, at(10))) == []  # with its QR showing, a re-read is nothing
+
+
+def test_retries_never_stretch_the_payment_timeout_and_the_supervisor_hears_of_a_missing_qr() -> None:
+    lane = failing_lane()
+    alerts: list[str] = []
+    requests = 0
+    for second in range(1, 302):
+        for command in lane.handle(L.Tick(at(second))):
+            if isinstance(command, L.RequestPayment):
+                requests += 1
+                lane.handle(L.PaymentRequestFailed(7, "泊链离线", at(second + 0.1)))
+            elif isinstance(command, L.Alert):
+                alerts.append(command.kind)
+    assert alerts == ["qr_unavailable", "payment_timeout"]  # each once; the timeout 300 s after the wait
+    assert lane.state is L.LaneState.TIMED_OUT
+    assert 8 <= requests <= 14  # backoff 2, 4, 8, 16, 30, 30, ... s
+    # a timed-out car may still be shown the QR as soon as Bolink answers
+    command = next(c for s in range(302, 340) for c in lane.handle(L.Tick(at(s))))
+    assert isinstance(command, L.RequestPayment)
+    lane.handle(L.PaymentRequested(7, "http://pay/X1", at(340)))
+    assert lane.view().code_url == "http://pay/X1"

@@ -71,6 +71,8 @@ _ALERTS: dict[str, str] = {
     "payment_wrong_lane": QT_TRANSLATE_NOOP("LaneWording", "付款通道不符"),
     "arrears_asked": QT_TRANSLATE_NOOP("LaneWording", "另收往次欠费"),
     "camera_clock": QT_TRANSLATE_NOOP("LaneWording", "相机时间不准"),
+    "qr_unavailable": QT_TRANSLATE_NOOP("LaneWording", "付款码无法获取"),
+    "paid_not_out": QT_TRANSLATE_NOOP("LaneWording", "已付款未出场"),
     "clock_step": QT_TRANSLATE_NOOP("LaneWording", "系统时钟被调整"),
     "config_warning": QT_TRANSLATE_NOOP("LaneWording", "配置存在风险"),
     "bolink_sign_mismatch": QT_TRANSLATE_NOOP("LaneWording", "泊链消息签名不符"),
@@ -458,6 +460,11 @@ _PHRASES: dict[str, str] = {
     "alert.camera_clock": QT_TRANSLATE_NOOP(
         "BoothWording",
         "{lane_id} 摄像机时间与本机相差 {offset_s} 秒，识别未被采用：请校准摄像机时钟（或为补发的旧记录）"),
+    "alert.qr_unavailable": QT_TRANSLATE_NOOP(
+        "BoothWording",
+        "{plate} 在 {lane_id} 等待付款，泊链仍无法给出付款码：车道持续重试，请收现金或检查网络"),
+    "alert.paid_not_out": QT_TRANSLATE_NOOP(
+        "BoothWording", "{plate} 重启前已在 {lane_id} 付款但未抬杆：车辆再次到达该车道时自动抬杆，请核对"),
     "alert.clock_step": QT_TRANSLATE_NOOP(
         "BoothWording", "系统时钟被调整 {seconds} 秒：车道计时按实际经过的时间继续"),
     "alert.arrears_asked": QT_TRANSLATE_NOOP(

@@ -397,6 +397,13 @@ class HikvisionGate(GateDriver):
             raise self._fault("driver is closed")
         return None
 
+    async def rest(self) -> bool:
+        """Nothing to do: ISAPI ``ctrlMode open`` is one command the camera carries out itself; Booth holds
+        no contact between commands. (Sending ``close`` at start could bring the arm down on a car.)"""
+        if self._closed:
+            raise self._fault("driver is closed")
+        return False
+
     async def aclose(self) -> None:
         self._closed = True
         await self._client.aclose()

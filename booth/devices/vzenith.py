@@ -305,6 +305,13 @@ class CameraRelayGate(GateDriver):
             raise self._fault("driver is closed")
         return None
 
+    async def rest(self) -> bool:
+        """Nothing to do: the camera times its own IO pulse (``info: ok`` or ``ivs_ioctrl`` value 2), so a
+        crash cannot leave its output ON, and a command not yet taken died with the process that queued it."""
+        if self._closed:
+            raise self._fault("driver is closed")
+        return False
+
     async def aclose(self) -> None:
         self._closed = True
         if self._pending is not None:

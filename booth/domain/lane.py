@@ -99,6 +99,7 @@ class StayQuoted:
     entry_at: datetime
     quote: Quote
     at: datetime
+    entry_lane: str | None = None  # the lane the stay entered by (Bolink's in_channel_id)
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,8 @@ class PaymentResult:
     out_channel_id: str
     errmsg: str
     at: datetime
+    #: when the driver paid (Bolink's pay_time, when plausible); the booking's time. ``at`` is its receipt.
+    paid_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,32 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class ExitResumed:
+    """At start: the last run left this car waiting to pay at this lane (its exit order still awaiting). The
+    lane takes it up again as it was: the same order and due, the QR asked for again, and Bolink asked at once
+    whether it was paid meanwhile (a result lost in the crash)."""
+
+    plate: Plate
+    stay_id: int
+    order_id: str
+    exit_order_id: int
+    entry_at: datetime
+    quote: Quote
+    at: datetime
+    entry_lane: str | None = None
+
+
+@dataclass(frozen=True)
+class PaidAwaitingCar:
+    """At start: this stay's exit was paid but its gate never opened (the last run stopped between the two).
+    The gate opens when the car is read at this lane again; until then the attendant has it listed."""
+
+    plate: str
+    stay_id: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class ClockStepped:
     """The wall clock was set by ``by`` (NTP correcting it): the lane's timers run on elapsed time, so their
     anchors move with the clock; nothing times out (or is held) because of the step."""
@@ -297,6 +326,8 @@ LaneEvent = (
     | StoreFailed
     | Tick
     | ClockStepped
+    | ExitResumed
+    | PaidAwaitingCar
 )
 
 # -------------------------------------------------------------------------------------------- commands
@@ -329,6 +360,7 @@ class RequestPayment:
     entry_at: datetime
     due_fen: int
     at: datetime
+    entry_lane: str | None = None
 
 
 @dataclass(frozen=True)
@@ -482,6 +514,12 @@ class LaneTimings:
     query_stop: timedelta = timedelta(minutes=2)
     #: the same plate seen again this soon after its gate opened is the camera re-triggering, not a new car
     redetect_holdoff: timedelta = timedelta(seconds=20)
+    #: a failed outpark/code_url is asked again after this, doubling up to request_retry_max (Bolink allows
+    #: calling outpark again until the order is settled); cash stays possible meanwhile
+    request_retry_first: timedelta = timedelta(seconds=2)
+    request_retry_max: timedelta = timedelta(seconds=30)
+    #: a car waiting this long without a QR (Bolink unreachable) is pointed out to the supervisor
+    qr_alert_after: timedelta = timedelta(seconds=60)
 
 
 @dataclass
@@ -495,10 +533,16 @@ class _Exit:
     order_id: str | None = None
     exit_order_id: int | None = None
     entry_at: datetime | None = None
+    entry_lane: str | None = None
     quote: Quote | None = None
     code_url: str | None = None
-    requested_at: datetime | None = None
+    #: the payment wait began (the payment timeout runs from here, whatever retries happen)
+    waiting_since: datetime | None = None
+    requested_at: datetime | None = None  # the QR was shown (the query schedule runs from here)
     next_query_at: datetime | None = None
+    retry_at: datetime | None = None  # the QR is asked again then (after a failed outpark/code_url)
+    retries: int = 0
+    qr_alerted: bool = False
     settling_trade_no: str | None = None
     settled: bool = False
     seen_trade_nos: set[str] = field(default_factory=set)
@@ -567,6 +611,8 @@ class ExitLane(_Lane):
         super().__init__(lane_id, name, channel_id, timings)
         self.current: _Exit | None = None
         self._last_passed: tuple[str, datetime] | None = None
+        #: plates whose exit here was paid before a restart but whose gate never opened -> their stay
+        self._paid_waiting: dict[str, int] = {}
         self._pending_lift: OpenGate | None = None
         #: the state (and settled flag) an attendant's lift started from, restored if its record fails
         self._before_lift: tuple[LaneState, bool] | None = None
@@ -655,6 +701,11 @@ class ExitLane(_Lane):
             case ClockStepped(by=by):
                 self._clock_stepped(by)
                 return []
+            case ExitResumed():
+                return self._on_resumed(event)
+            case PaidAwaitingCar(plate=plate, stay_id=stay_id):
+                self._paid_waiting[plate] = stay_id
+                return []
             case EntryDecided():
                 detail = say("alert.unexpected_entry_decision", lane_id=self.lane_id)
                 return [_alert("unexpected", detail, event.at)]
@@ -665,7 +716,15 @@ class ExitLane(_Lane):
         cur = self.current
         if cur is not None and cur.plate.text == ev.plate.text:
             # the camera re-triggering on the car being handled, or on the car still under its open gate: it
-            # has not passed, so its exit is not started again (no re-pricing, no "no stay" for a paid car)
+            # has not passed, so its exit is not started again (no re-pricing, no "no stay" for a paid car).
+            # A car still waiting without a QR (Bolink failed) is a reason to ask for it again now.
+            if (
+                self.state in (LaneState.AWAITING_PAYMENT, LaneState.TIMED_OUT)
+                and cur.code_url is None
+                and cur.quote is not None
+                and cur.retry_at is not None
+            ):
+                return [self._request_payment(ev.at, fresh=False)]
             return []
         last = self._last_passed
         if last and last[0] == ev.plate.text and ev.at - last[1] < self.timings.redetect_holdoff:
@@ -684,6 +743,16 @@ class ExitLane(_Lane):
             commands += self._on_passed(ev.at, assumed=True)
         elif self.state in _UNSETTLED and cur is not None:
             commands += self._abandon(ev.at)
+        paid_stay = self._paid_waiting.pop(ev.plate.text, None)
+        if paid_stay is not None:
+            # paid before a restart, and here now: the lift its payment was booked for
+            self.current = _Exit(
+                plate=ev.plate, detected_at=ev.at, photo=ev.photo, stay_id=paid_stay, settled=True
+            )
+            self.state = LaneState.OPENING
+            self.gate = "opening"
+            self.said = say("lane.paid_opening")
+            return [*commands, OpenGate("paid", "system", "paid before a restart", paid_stay, ev.at)]
         self.current = _Exit(plate=ev.plate, detected_at=ev.at, photo=ev.photo)
         self.state = LaneState.QUOTING
         self.said = say("lane.quoting")
@@ -696,7 +765,7 @@ class ExitLane(_Lane):
             # a stale answer for a car that is no longer here: its exit order must not stay open
             return [CancelExitOrder(ev.exit_order_id, ev.at)]
         cur.stay_id, cur.order_id, cur.exit_order_id = ev.stay_id, ev.order_id, ev.exit_order_id
-        cur.entry_at, cur.quote = ev.entry_at, ev.quote
+        cur.entry_at, cur.quote, cur.entry_lane = ev.entry_at, ev.quote, ev.entry_lane
         if ev.quote.due_fen == 0:
             self.state = LaneState.OPENING
             self.gate = "opening"
@@ -708,13 +777,37 @@ class ExitLane(_Lane):
         self.said = say("lane.pay", due_fen=ev.quote.due_fen)
         return [self._request_payment(ev.at)]
 
-    def _request_payment(self, at: datetime) -> RequestPayment:
+    def _on_resumed(self, ev: ExitResumed) -> list[LaneCommand]:
+        if self.state is not LaneState.IDLE or self.current is not None:
+            return [CancelExitOrder(ev.exit_order_id, ev.at)]  # a car is being handled here already
+        self.current = cur = _Exit(
+            plate=ev.plate,
+            detected_at=ev.at,
+            stay_id=ev.stay_id,
+            order_id=ev.order_id,
+            exit_order_id=ev.exit_order_id,
+            entry_at=ev.entry_at,
+            entry_lane=ev.entry_lane,
+            quote=ev.quote,
+        )
+        self.state = LaneState.AWAITING_PAYMENT
+        self.said = say("lane.pay", due_fen=ev.quote.due_fen)
+        return [self._request_payment(ev.at), QueryPayment(ev.order_id, cur.plate)]
+
+    def _request_payment(self, at: datetime, *, fresh: bool = True) -> RequestPayment:
+        """Ask Bolink for the QR (outpark + code_url). ``fresh``: a new wait (after a quote, or the
+        attendant's retry), whose payment timeout starts now; a retry or a refresh keeps its wait."""
         cur = self.current
         assert cur is not None and cur.exit_order_id is not None and cur.quote is not None
         assert cur.stay_id is not None and cur.order_id is not None and cur.entry_at is not None
         cur.code_url = None
         cur.requested_at = None
         cur.next_query_at = None
+        cur.retry_at = None
+        if fresh or cur.waiting_since is None:
+            cur.waiting_since = at
+            cur.retries = 0
+            cur.qr_alerted = False
         return RequestPayment(
             exit_order_id=cur.exit_order_id,
             stay_id=cur.stay_id,
@@ -723,6 +816,7 @@ class ExitLane(_Lane):
             entry_at=cur.entry_at,
             due_fen=cur.quote.due_fen,
             at=at,
+            entry_lane=cur.entry_lane,
         )
 
     def _on_not_found(self, ev: StayNotFound) -> list[LaneCommand]:
@@ -741,6 +835,7 @@ class ExitLane(_Lane):
         cur.code_url = ev.code_url
         cur.requested_at = ev.at
         cur.next_query_at = ev.at + self.timings.query_start
+        cur.retries = 0
         self.state = LaneState.AWAITING_PAYMENT
         self.said = say("lane.scan_to_pay", due_fen=cur.quote.due_fen if cur.quote else 0)
         return []
@@ -750,7 +845,10 @@ class ExitLane(_Lane):
         if cur is None or cur.exit_order_id != ev.exit_order_id or self.state not in _PAYABLE:
             return []
         cur.code_url = None
-        cur.requested_at = ev.at  # the payment timeout still runs; cash is always possible
+        # asked again after a backoff, while the payment timeout runs on; cash is always possible
+        t = self.timings
+        cur.retry_at = ev.at + min(t.request_retry_first * 2**cur.retries, t.request_retry_max)
+        cur.retries += 1
         self.said = say("lane.bolink_unavailable", due_fen=cur.due_fen or 0, reason=ev.reason)
         return []
 
@@ -763,8 +861,9 @@ class ExitLane(_Lane):
             and cur is not None
             and self.state is LaneState.AWAITING_PAYMENT
             and cur.code_url is None
+            and cur.retry_at is not None  # (not while a request is under way)
         ):
-            return [self._request_payment(ev.at)]  # Bolink is back: show the QR now
+            return [self._request_payment(ev.at, fresh=False)]  # Bolink is back: show the QR now
         return []
 
     def _on_retry(self, ev: RetryPayment) -> list[LaneCommand]:
@@ -826,7 +925,7 @@ class ExitLane(_Lane):
             payer_id=ev.payer_id,
             operator="bolink",
             settles=settles,
-            at=ev.at,
+            at=ev.paid_at or ev.at,
         )
         if not mine or cur is None:
             return [book]  # not the order waiting here: book and flag it, never open this gate
@@ -1071,10 +1170,10 @@ class ExitLane(_Lane):
         cur = self.current
         if cur is not None:
             cur.detected_at += by
-            if cur.requested_at is not None:
-                cur.requested_at += by
-            if cur.next_query_at is not None:
-                cur.next_query_at += by
+            for name in ("waiting_since", "requested_at", "next_query_at", "retry_at"):
+                moment = getattr(cur, name)
+                if moment is not None:
+                    setattr(cur, name, moment + by)
         if self._last_passed is not None:
             self._last_passed = (self._last_passed[0], self._last_passed[1] + by)
 
@@ -1146,24 +1245,38 @@ class ExitLane(_Lane):
             if ev.at - self._gate_open_at >= self.timings.pass_timeout:
                 return self._on_passed(ev.at, assumed=True)
             return []
-        if cur is None or cur.requested_at is None or self.state is not LaneState.AWAITING_PAYMENT:
+        if cur is None or self.state not in (LaneState.AWAITING_PAYMENT, LaneState.TIMED_OUT):
             return []
-        waited = ev.at - cur.requested_at
-        if waited >= self.timings.payment_timeout:
+        commands: list[LaneCommand] = []
+        if cur.code_url is None and cur.retry_at is not None and ev.at >= cur.retry_at:
+            commands.append(self._request_payment(ev.at, fresh=False))  # nobody has to press retry
+        if (
+            cur.code_url is None
+            and not cur.qr_alerted
+            and cur.waiting_since is not None
+            and ev.at - cur.waiting_since >= self.timings.qr_alert_after
+        ):
+            cur.qr_alerted = True
+            detail = say("alert.qr_unavailable", plate=cur.plate.text, lane_id=self.lane_id)
+            commands.append(_alert("qr_unavailable", detail, ev.at))
+        if self.state is not LaneState.AWAITING_PAYMENT or cur.waiting_since is None:
+            return commands
+        if ev.at - cur.waiting_since >= self.timings.payment_timeout:
             self.state = LaneState.TIMED_OUT
             self.said = say("lane.payment_timeout")
             detail = say("alert.payment_timeout", plate=cur.plate.text, lane_id=self.lane_id)
-            return [_alert("payment_timeout", detail, ev.at)]
+            return [*commands, _alert("payment_timeout", detail, ev.at)]
         if (
             cur.code_url is not None
+            and cur.requested_at is not None
             and cur.next_query_at is not None
             and ev.at >= cur.next_query_at
-            and waited <= self.timings.query_stop
+            and ev.at - cur.requested_at <= self.timings.query_stop
             and cur.order_id is not None
         ):
             cur.next_query_at = ev.at + self.timings.query_every
-            return [QueryPayment(cur.order_id, cur.plate)]
-        return []
+            commands.append(QueryPayment(cur.order_id, cur.plate))
+        return commands
 
 
 class EntryLane(_Lane):

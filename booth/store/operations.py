@@ -44,6 +44,7 @@ from booth.store.records import (
     ArrearsRecord,
     AuditRecord,
     ExceptionKind,
+    ExitInFlight,
     ExitOrderRecord,
     ExitOrderState,
     LaneExceptionItem,
@@ -252,13 +253,14 @@ class Store:
         tariff needs each payment's moment for its grace rule."""
         stay_id = _row_id("stay_id", stay_id)
         with self._read("counted_payments") as session:
-            _get(session, Stay, stay_id, "stay")
+            entry_at = _get(session, Stay, stay_id, "stay").entry_at
             rows = session.execute(
                 select(Payment.paid_at, Payment.amount_fen)
                 .where(Payment.stay_id == stay_id, Payment.flag.is_(None))
                 .order_by(Payment.paid_at, Payment.id)
             ).all()
-            return [(row.paid_at, int(row.amount_fen)) for row in rows]
+            # a payment is never earlier than its stay began (a provider's clock may say so)
+            return [(max(row.paid_at, entry_at), int(row.amount_fen)) for row in rows]
 
     def open_exit_order(
         self,
@@ -433,16 +435,45 @@ class Store:
             order.state = "cancelled"
             order.settled_at = at
 
-    def cancel_orphaned_exit_orders(self, *, at: datetime) -> int:
-        """Before any lane starts, no lane holds an exit order: cancel those still awaiting, so money for them
-        counts for the stay (rather than being flagged as an exit in progress). Returns how many."""
-        at = _aware("at", at)
-        with self._write("cancel_orphaned_exit_orders") as session:
-            orders = session.scalars(select(ExitOrder).where(ExitOrder.state == "awaiting")).all()
-            for order in orders:
-                order.state = "cancelled"
-                order.settled_at = at
-            return len(orders)
+    def exits_in_flight(self) -> list[ExitInFlight]:
+        """Exits the last run left unfinished (see ExitInFlight): every exit order still awaiting, and the
+        latest settled order of each stay still in the lot, oldest first. Read at start, before lanes act."""
+        with self._read("exits_in_flight") as session:
+            rows = session.execute(
+                select(ExitOrder, Stay)
+                .join(Stay, Stay.id == ExitOrder.stay_id)
+                .where(Stay.state == "in_lot", ExitOrder.state.in_(("awaiting", "paid", "released")))
+                .order_by(ExitOrder.id)
+            ).all()
+            latest_settled: dict[int, int] = {}
+            for order, stay in rows:
+                if order.state != "awaiting":
+                    latest_settled[stay.id] = order.id
+            found = []
+            for order, stay in rows:
+                if order.state != "awaiting" and latest_settled[stay.id] != order.id:
+                    continue
+                lift = None
+                if order.state != "awaiting" and order.settled_at is not None:
+                    lift = session.execute(
+                        select(GateEvent.at, GateEvent.lane_id)
+                        .where(
+                            GateEvent.stay_id == stay.id,
+                            GateEvent.outcome == "opened",
+                            GateEvent.at >= order.settled_at,
+                        )
+                        .order_by(GateEvent.at)
+                        .limit(1)
+                    ).first()
+                found.append(
+                    ExitInFlight(
+                        _exit_order_record(order),
+                        _stay_record(stay),
+                        lift.at if lift is not None else None,
+                        lift.lane_id if lift is not None else None,
+                    )
+                )
+            return found
 
     def record_payment(
         self,

@@ -214,3 +214,15 @@ class ArrearsRecord:
     settled_by: str | None
     approved_by: str | None
     reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExitInFlight:
+    """An exit the last run left unfinished: its order still awaiting payment, or settled (paid or released)
+    while the stay is still in the lot. ``lifted_at``/``lifted_lane``: a gate opened for the stay after the
+    order was settled (the car has gone, or passes now)."""
+
+    order: ExitOrderRecord
+    stay: StayRecord
+    lifted_at: datetime | None
+    lifted_lane: str | None

@@ -539,6 +539,14 @@
         <translation>{lane_id}: the camera&apos;s time is {offset_s} s from the booth&apos;s; its reads are not used: set the camera&apos;s clock (or it re-sent old reads)</translation>
     </message>
     <message>
+        <source>{plate} 在 {lane_id} 等待付款，泊链仍无法给出付款码：车道持续重试，请收现金或检查网络</source>
+        <translation>{plate} waits to pay at {lane_id} and Bolink still gives no payment code: the lane keeps trying; take cash or check the network</translation>
+    </message>
+    <message>
+        <source>{plate} 重启前已在 {lane_id} 付款但未抬杆：车辆再次到达该车道时自动抬杆，请核对</source>
+        <translation>{plate} paid at {lane_id} before a restart but its gate did not open: it opens when the car is read there again; please check</translation>
+    </message>
+    <message>
         <source>系统时钟被调整 {seconds} 秒：车道计时按实际经过的时间继续</source>
         <translation>The system clock was set by {seconds} s: lane timers go on by the time actually elapsed</translation>
     </message>
@@ -962,6 +970,14 @@ No QR payment now, take cash</translation>
     <message>
         <source>相机时间不准</source>
         <translation>Camera clock wrong</translation>
+    </message>
+    <message>
+        <source>付款码无法获取</source>
+        <translation>No payment code</translation>
+    </message>
+    <message>
+        <source>已付款未出场</source>
+        <translation>Paid, not yet out</translation>
     </message>
     <message>
         <source>系统时钟被调整</source>
