@@ -811,9 +811,12 @@ class Engine:
                 close = L.CloseStay(item.stay.id, item.lifted_at)
                 self._spawn(self._close_stay(lift_lane, close), "recover-close")
             else:
+                code = "alert.paid_not_out"
                 if item.order.state == "paid" and isinstance(lane, L.ExitLane):
                     lane.handle(L.PaidAwaitingCar(item.stay.plate, item.stay.id, at))
-                said = say("alert.paid_not_out", plate=item.stay.plate, lane_id=item.order.lane_id)
+                elif item.order.state == "released":
+                    code = "alert.released_not_out"  # the attendant's decision: theirs to make again
+                said = say(code, plate=item.stay.plate, lane_id=item.order.lane_id)
                 self._spawn(self._said(item.order.lane_id, "paid_not_out", said, at), "recover-alert")
         for lane_id, item in resumed.items():
             try:

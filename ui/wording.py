@@ -465,6 +465,8 @@ _PHRASES: dict[str, str] = {
         "{plate} 在 {lane_id} 等待付款，泊链仍无法给出付款码：车道持续重试，请收现金或检查网络"),
     "alert.paid_not_out": QT_TRANSLATE_NOOP(
         "BoothWording", "{plate} 重启前已在 {lane_id} 付款但未抬杆：车辆再次到达该车道时自动抬杆，请核对"),
+    "alert.released_not_out": QT_TRANSLATE_NOOP(
+        "BoothWording", "{plate} 重启前已在 {lane_id} 放行但未抬杆：车辆再次到达时请重新处理"),
     "alert.clock_step": QT_TRANSLATE_NOOP(
         "BoothWording", "系统时钟被调整 {seconds} 秒：车道计时按实际经过的时间继续"),
     "alert.arrears_asked": QT_TRANSLATE_NOOP(

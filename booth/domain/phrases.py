@@ -146,6 +146,7 @@ CHINESE: dict[str, str] = {
         "{plate} 在 {lane_id} 等待付款，泊链仍无法给出付款码：车道持续重试，请收现金或检查网络"
     ),
     "alert.paid_not_out": "{plate} 重启前已在 {lane_id} 付款但未抬杆：车辆再次到达该车道时自动抬杆，请核对",
+    "alert.released_not_out": "{plate} 重启前已在 {lane_id} 放行但未抬杆：车辆再次到达时请重新处理",
     "alert.clock_step": "系统时钟被调整 {seconds} 秒：车道计时按实际经过的时间继续",
     "alert.arrears_asked": "{plate} 在 {lane_id} 出场，另收往次欠费 {owed_fen} 元",
     "alert.exception_limit_shift": "本班（{attendant}）{action}已 {count} 次，超过上限 {limit} 次；"

@@ -547,6 +547,10 @@
         <translation>{plate} paid at {lane_id} before a restart but its gate did not open: it opens when the car is read there again; please check</translation>
     </message>
     <message>
+        <source>{plate} 重启前已在 {lane_id} 放行但未抬杆：车辆再次到达时请重新处理</source>
+        <translation>{plate} was released at {lane_id} before a restart but its gate did not open: decide again when the car is back</translation>
+    </message>
+    <message>
         <source>系统时钟被调整 {seconds} 秒：车道计时按实际经过的时间继续</source>
         <translation>The system clock was set by {seconds} s: lane timers go on by the time actually elapsed</translation>
     </message>
