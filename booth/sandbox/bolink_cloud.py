@@ -61,7 +61,10 @@ logger = logging.getLogger("booth.sandbox.bolink")
 MAX_BODY_BYTES: Final = 64 * 1024
 RATE_LIMIT: Final = 100
 RATE_WINDOW_S: Final = 10.0
-FaultKind = Literal["http500", "html", "hang", "drop"]
+FaultKind = Literal["http500", "html", "hang", "drop", "request_over_times"]
+FAULT_KINDS: Final = ("http500", "html", "hang", "drop", "request_over_times")
+#: what ``fail_next(service=...)`` may aim at: the long poll, or one upload.do service (login included)
+DOWNLOAD_FAULT_TARGET: Final = "download"
 _SETTLED_WITHOUT_PAYMENT: Final = {
     "cash": "settled_cash",
     "free": "settled_free",
@@ -84,6 +87,9 @@ class SandboxOrder:
     trade_no: str = ""
     pay_type: str = ""
     prepaid_fen: int = 0
+    #: the result pushed when it was paid: a query_order of a paid order re-sends it as it was (its payer,
+    #: channel and pay_time), as Bolink re-pushes a result
+    paid_result: dict[str, Any] | None = None
 
 
 @dataclass
@@ -135,7 +141,9 @@ class BolinkSandbox(LoopbackServer):
         self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._awaiting_at: dict[str, str] = {}  # out_channel_id -> order_id
         self._waiters: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
-        self._faults: deque[FaultKind] = deque()
+        self._faults: deque[tuple[FaultKind, str | None]] = deque()  # (how, service aimed at or None)
+        #: the faults served so far, as (how, service), so tests can tell a fault really hit its target
+        self.faults_injected: list[tuple[FaultKind, str]] = []
         self._autopay_handles: list[asyncio.TimerHandle] = []
         self._serial = itertools.count(1)
 
@@ -190,12 +198,27 @@ class BolinkSandbox(LoopbackServer):
         self._tokens.clear()
         self._wake.set()
 
-    def fail_next(self, count: int, how: FaultKind) -> None:
+    def fail_next(self, count: int, how: FaultKind, *, service: str | None = None) -> None:
         """The next ``count`` requests to upload.do/download.do fail: HTTP 500, an HTML page, a hang
-        (until the client gives up or the sandbox stops), or a dropped connection."""
-        if how not in ("http500", "html", "hang", "drop"):
-            raise ValueError(f"unknown fault {how!r}")
-        self._faults.extend([how] * count)
+        (until the client gives up or the sandbox stops), a dropped connection, or Bolink's rate-limit
+        answer ``{"state":0,"errmsg":"request_over_times"}``.
+
+        ``service`` aims the faults at one kind of request only (others pass untouched): an upload.do
+        ``service_name`` ("login", "outpark", "code_url", ...) or ``"download"`` for the long poll. Without
+        it, any request takes the next fault, as before.
+        """
+        if how not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {how!r}; one of {', '.join(FAULT_KINDS)}")
+        if count < 0:
+            raise ValueError(f"count must not be negative, got {count}")
+        if service is not None and not service:
+            raise ValueError("service must name a service_name or 'download', not be empty")
+        self._faults.extend([(how, service)] * count)
+
+    @property
+    def pending_faults(self) -> int:
+        """Faults queued by ``fail_next`` that no request has taken yet."""
+        return len(self._faults)
 
     async def driver_pays(
         self,
@@ -382,6 +405,7 @@ class BolinkSandbox(LoopbackServer):
         message = self._result_message(order, state, trade_no, errmsg, pay_channel, pay_user_id, pay_type)
         if state == 1:
             order.state, order.trade_no = "paid", trade_no
+            order.paid_result = order.paid_result if order.paid_result is not None else dict(message)
             if self._awaiting_at.get(order.out_channel_id) == order.order_id:
                 del self._awaiting_at[order.out_channel_id]
         elif state == 2:
@@ -450,11 +474,24 @@ class BolinkSandbox(LoopbackServer):
         logger.debug("%s %s from %s", request.method, request.path, request.remote)
         return await handler(request)
 
-    async def _fault(self, request: web.Request) -> web.StreamResponse | None:
+    def _take_fault(self, service: str) -> FaultKind | None:
+        """The first queued fault aimed at ``service`` (or at any request), removed from the queue."""
+        for index, (how, target) in enumerate(self._faults):
+            if target is None or target == service:
+                del self._faults[index]
+                self.faults_injected.append((how, service))
+                return how
+        return None
+
+    async def _fault(self, request: web.Request, service: str) -> web.StreamResponse | None:
         if not self._faults:
             return None
-        how = self._faults.popleft()
-        logger.debug("injecting fault %s on %s", how, request.path)
+        how = self._take_fault(service)
+        if how is None:
+            return None
+        logger.debug("injecting fault %s on %s (%s)", how, request.path, service)
+        if how == "request_over_times":
+            return _json({"state": 0, "errmsg": RATE_LIMITED_ERRMSG, "service_name": service})
         if how == "http500":
             return web.Response(status=500, text="Internal Server Error")
         if how == "html":
@@ -470,10 +507,10 @@ class BolinkSandbox(LoopbackServer):
         return web.Response(status=500)
 
     async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
-        fault = await self._fault(request)
+        body = await request.read()  # over client_max_size: aiohttp answers 413
+        fault = await self._fault(request, _service_name_of(body)) if self._faults else None
         if fault is not None:
             return fault
-        body = await request.read()  # over client_max_size: aiohttp answers 413
         try:
             service_name, token, data = verify_envelope(body, self.ukey)
         except BadSign as exc:
@@ -509,7 +546,7 @@ class BolinkSandbox(LoopbackServer):
         return _json({"service_name": service_name, **answer})
 
     async def _handle_download(self, request: web.Request) -> web.StreamResponse:
-        fault = await self._fault(request)
+        fault = await self._fault(request, DOWNLOAD_FAULT_TARGET)
         if fault is not None:
             return fault
         body = await request.read()
@@ -661,7 +698,9 @@ class BolinkSandbox(LoopbackServer):
         order = self.orders.get(str(data["order_id"]))
         if order is None:
             return {"state": 0, "errmsg": f"订单不存在 unknown order {data['order_id']!r}"}
-        if order.state == "paid":
+        if order.state == "paid" and order.paid_result is not None:
+            message = dict(order.paid_result)
+        elif order.state == "paid":
             message = self._result_message(order, 1, order.trade_no, "支付成功", 1, "", "scancode")
         else:
             message = self._result_message(order, 2, "", "未支付", 1, "", "scancode")
@@ -738,6 +777,16 @@ def _nothing_to_pay(channel_id: str) -> web.Response:
     lane = html.escape(channel_id)
     body = f"<p>通道 {lane} 没有待支付的订单。</p><p>No order is waiting for payment at lane {lane}.</p>"
     return _page("没有待支付的订单 / Nothing to pay", body, status=404)
+
+
+def _service_name_of(body: bytes) -> str:
+    """The envelope's service_name as sent ("" when the body is no envelope): what a fault is aimed at."""
+    try:
+        envelope = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return ""
+    name = envelope.get("service_name") if isinstance(envelope, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 def _yuan_number(fen: int) -> float:
