@@ -241,6 +241,17 @@ class SignInOverlay(CoveringOverlay):
             self.people_grid.addWidget(button, i // columns, i % columns)
             self.people_buttons[person.username] = button
 
+    def expect_resume(self, person: PersonRecord, shift: ShiftRecord) -> None:
+        """A shift is open (the booth restarted mid-shift): its attendant is chosen already and their PIN
+        resumes it; anyone else may still pick their name (a supervisor, or the refusal says whose it is)."""
+        if self.step != "credentials":
+            return
+        self.title.setText(self.tr("继续班次"))
+        words = self.tr("%1（%2）的班次仍在进行：请输入 PIN 继续。车道照常工作。")
+        self.prompt.setText(words.replace("%1", person.display_name).replace("%2", person.username))
+        if not self.username.text():
+            self.choose(person.username)
+
     def _choose_clicked(self, username: str, _checked: bool = False) -> None:
         self.choose(username)
 

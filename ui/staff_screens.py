@@ -123,7 +123,9 @@ class StaffScreens(QObject):
     # ------------------------------------------------------------------------------------------ start
     def start(self, *, sign_in: bool) -> None:
         """With ``sign_in``, the window opens on the sign-in overlay; an open shift (a restart mid-shift)
-        resumes with its attendant, and a booth with nobody set up yet works as before, unsigned."""
+        stays open and its attendant's PIN resumes it (a restart never signs anyone in by itself: whoever
+        stands at the booth after it may not be that attendant), and a booth with nobody set up yet works
+        as before, unsigned."""
         self._fallback = self.window.operator or "收费员"
         if not sign_in:
             return
@@ -154,9 +156,8 @@ class StaffScreens(QObject):
             self._work_unsigned()
             self.notice(self.tr("尚未设置收费人员：请用 booth staff 命令添加主管和收费员"))
         elif current is not None and person is not None and person.active:
-            log.info("resuming shift %d of %s", current.id, person.username)
-            self.sign_in.hide()
-            self._on_signed_in(person, current)
+            log.info("shift %d of %s is open: its attendant's PIN resumes it", current.id, person.username)
+            self.sign_in.expect_resume(person, current)
 
     def _work_unsigned(self) -> None:
         """No people in the database (a booth set up before issue #5): the lanes act under the login name,

@@ -9,6 +9,7 @@ import pytest
 from lane_driving import bring_car
 from people_driving import (
     ATTENDANT,
+    ATTENDANT_NAME,
     ATTENDANT_PIN,
     SUPERVISOR,
     SUPERVISOR_PIN,
@@ -37,12 +38,21 @@ def people(engine: Engine) -> tuple[Staff, Shifts]:
     return staff, shifts
 
 
-@pytest.fixture
-def shift_window(qtbot: Any, settings: Settings, engine: Engine, people: tuple[Staff, Shifts]) -> BoothWindow:
+def restarted_window(qtbot: Any, settings: Settings, engine: Engine) -> BoothWindow:
+    """The window as a restart opens it, the open shift's attendant chosen on the sign-in overlay."""
     window = BoothWindow(settings, engine, operator="测试员", sign_in=True)
     qtbot.addWidget(window)
     window.resize(1600, 900)
     window.show()
+    overlay = window.staff_screens.sign_in
+    qtbot.waitUntil(lambda: overlay.username.text() == ATTENDANT, timeout=WAIT_MS)
+    return window
+
+
+@pytest.fixture
+def shift_window(qtbot: Any, settings: Settings, engine: Engine, people: tuple[Staff, Shifts]) -> BoothWindow:
+    window = restarted_window(qtbot, settings, engine)
+    enter_pin(qtbot, window.staff_screens.sign_in.pad, ATTENDANT_PIN)
     qtbot.waitUntil(lambda: window.person is not None, timeout=WAIT_MS)
     return window
 
@@ -69,10 +79,33 @@ def open_close(qtbot: Any, window: BoothWindow) -> ShiftClosePanel:
     return panel
 
 
-def test_a_restart_mid_shift_resumes_on_the_lanes(shift_window: BoothWindow) -> None:
-    assert not shift_window.staff_screens.sign_in.isVisible()
-    assert shift_window.person is not None and shift_window.person.username == ATTENDANT
-    assert shift_window.lane_panel("X1").action_bar.isEnabled()
+def test_a_restart_mid_shift_lands_on_sign_in_and_the_attendants_pin_resumes_the_shift(
+    qtbot: Any, settings: Settings, engine: Engine, people: tuple[Staff, Shifts]
+) -> None:
+    """Nobody is signed in by a restart: whoever stands at the booth then may not be the attendant."""
+    _staff, shifts = people
+    open_shift = shifts.current()
+    assert open_shift is not None
+    window = restarted_window(qtbot, settings, engine)
+    overlay = window.staff_screens.sign_in
+    qtbot.waitUntil(lambda: overlay.title.text() == "继续班次", timeout=WAIT_MS)
+    assert overlay.isVisible() and window.person is None
+    assert overlay.prompt.text().startswith(f"{ATTENDANT_NAME}（{ATTENDANT}）的班次仍在进行：请输入 PIN 继续")
+    assert window.operator_label.text() == "未签到"
+    assert not window.lane_panel("X1").action_bar.isEnabled()
+
+    enter_pin(qtbot, overlay.pad, "1111")
+    qtbot.waitUntil(lambda: "PIN 不正确" in overlay.message.text(), timeout=WAIT_MS)
+    assert overlay.isVisible() and window.person is None
+
+    enter_pin(qtbot, overlay.pad, ATTENDANT_PIN)  # the attendant stays chosen
+    qtbot.waitUntil(lambda: window.person is not None, timeout=WAIT_MS)
+    assert not overlay.isVisible()
+    assert window.person is not None and window.person.username == ATTENDANT
+    assert window.operator_label.text() == f"收费员：{ATTENDANT_NAME}（{ATTENDANT}）"
+    assert window.lane_panel("X1").action_bar.isEnabled()
+    assert window.staff_screens.shift is not None and window.staff_screens.shift.id == open_shift.id
+    assert shifts.current() == open_shift  # the same shift, still open: no new one, no float asked
 
 
 def test_blind_count_cosigned_close_and_the_float_handed_over(
