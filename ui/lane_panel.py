@@ -57,6 +57,11 @@ UNSETTLED = PAYABLE | {LaneState.QUOTING, LaneState.NO_STAY}
 #: the lane's photo is a camera snapshot in a local file; anything larger than this is refused, not decoded
 MAX_PHOTO_PIXELS = 40_000_000
 
+# what the lane said once money was taken: the amount is then what was paid, no longer what is due
+PAID_SAID = frozenset({"lane.paid_booking", "lane.paid_opening", "lane.cash_taken"})
+# the text between a state's words and the rest of its message ("支付失败：请重新…"), dropped beside them
+_JOINERS = "：:，,。. "
+
 ACTIONS = ("cash", "correct_plate", "free_release", "manual_lift", "retry_payment", "cancel")
 EXIT_ONLY = frozenset({"cash", "correct_plate", "free_release", "retry_payment"})
 
@@ -78,6 +83,18 @@ def action_allowed(action: str, view: LaneView) -> bool:
         case "cancel":
             return state in UNSETTLED | {LaneState.GATE_FAULT, LaneState.REFUSED}
     return False
+
+
+def beside_state(state: str, message: str) -> str:
+    """The message to show beside the state's words, without repeating them: "等待车辆" beside "等待车辆" is
+    nothing, "支付失败：请重新发起支付" beside "支付失败" is "请重新发起支付"."""
+    if message == state:
+        return ""
+    if state and message.startswith(state):
+        rest = message[len(state):].lstrip(_JOINERS)
+        if rest:
+            return rest[:1].upper() + rest[1:]  # English: "… : check the plate" starts a sentence now
+    return message
 
 
 def plate_for_display(plate: str) -> str:
@@ -200,6 +217,7 @@ class LanePanel(QFrame):
         self._photo_loaded = False
         self._photo: QImage | None = None
         self._breakdown: tuple[tuple[str, int], ...] | None = None
+        self._paid_order: str | None = None  # the last order this lane saw paid (its amount reads "paid")
         self.first_view_shown = False
 
         target = sizes.target
@@ -236,14 +254,21 @@ class LanePanel(QFrame):
         self.qr_caption = _label("qrCaption", self.tr("请用手机扫码支付"))
         self.qr_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.qr_caption.setWordWrap(True)  # a long English caption must not widen the lane
+        # the driver reads these from the car, 1-2 m away: the instruction at the state's size, the amount
+        # at the amount's (the theme's colours still apply: only the size and weight are set here)
+        self.qr_caption.setStyleSheet(f"font-size: {sizes.state}px; font-weight: bold;")
+        self.qr_amount = _label("amount")
+        self.qr_amount.setAlignment(Qt.AlignmentFlag.AlignCenter)
         qr_page = QWidget()
         qr_box = QVBoxLayout(qr_page)
         qr_box.setContentsMargins(0, 0, 0, 0)
         qr_box.addWidget(self.qr, 1)
         qr_box.addWidget(self.qr_caption)
+        qr_box.addWidget(self.qr_amount)
         self.qr_missing = _label("qrMissing")
         self.qr_missing.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.qr_missing.setWordWrap(True)
+        self.qr_missing.setStyleSheet(f"font-size: {sizes.state}px; font-weight: bold;")
         self.photo_large = PhotoBox(target * 3)
         self.media = QStackedWidget()
         self.media.addWidget(qr_page)
@@ -400,6 +425,8 @@ class LanePanel(QFrame):
         previous = self.view
         self.view = view
         self.first_view_shown = True
+        if view.said is not None and view.said.code in PAID_SAID and view.order_id:
+            self._paid_order = view.order_id  # "goodbye" at the open gate no longer says how it was settled
         if view.plate != previous.plate and view.plate is not None and not self._pending:
             self.set_feedback("", "idle")  # a new car: the last car's messages no longer apply
         self._follow_open_panel(view)
@@ -429,8 +456,7 @@ class LanePanel(QFrame):
         self._render_bolink()
         self.gate_badge.setText(gate_words(v.gate))
         _set_tone(self.gate_badge, gate_tone(v.gate))
-        self.state_words.setText(state_words(v.state))
-        self.state_message.setText(lane_message_words(v))
+        self._render_message(v)
         _set_tone(self.state_bar, state_tone(v.state))
 
         if v.plate:
@@ -451,6 +477,7 @@ class LanePanel(QFrame):
         self.duration_value.setText(duration_words(minutes) if minutes is not None else "—")
 
         self.amount.setText(yuan(v.due_fen) if v.due_fen is not None and v.plate else "—")
+        self.amount_caption.setText(self.tr("已付") if self._paid(v) else self.tr("应收金额"))
         breakdown = breakdown_words(v) if v.plate else ()
         if breakdown != self._breakdown:
             self._breakdown = breakdown
@@ -470,18 +497,48 @@ class LanePanel(QFrame):
             if button.testAttribute(Qt.WidgetAttribute.WA_ForceDisabled) == allowed:
                 button.setEnabled(allowed)
 
+    def _render_message(self, v: LaneView) -> None:
+        """The state's words and, beside them, what the lane says (never the same words twice). While the
+        cash panel is open the driver is paying cash: the bar says so instead of "scan to pay"."""
+        words = state_words(v.state)
+        self.state_words.setText(words)
+        panel = self.open_action()
+        if isinstance(panel, CashPanel) and v.state in PAYABLE and v.due_fen is not None:
+            message = self.tr("现金付款 %1").replace("%1", yuan(v.due_fen))
+        else:
+            message = lane_message_words(v)
+        self.state_message.setText(beside_state(words, message))
+
+    def _paid(self, v: LaneView) -> bool:
+        """Whether the amount shown was paid (then it reads "已付", no longer "应收金额")."""
+        if not v.plate or v.state in UNSETTLED:
+            return False
+        if v.said is not None and v.said.code in PAID_SAID:
+            return True
+        return v.order_id is not None and v.order_id == self._paid_order
+
+    def cash_only(self, v: LaneView) -> bool:
+        """No QR can be had now (Bolink is offline, or the lane's request for one failed): cash only."""
+        if v.code_url:
+            return False
+        offline = self.bolink_known and not v.bolink_online
+        return offline or (v.said is not None and v.said.code == "lane.bolink_unavailable")
+
     def _render_qr(self, v: LaneView) -> None:
         """While money is due: the QR (or why there is none) under the plate; otherwise the photo there."""
         paying = v.direction == "exit" and v.state in PAYABLE and v.due_fen is not None and bool(v.plate)
         if paying and v.code_url:
             self.qr.set_url(v.code_url)
-            self.qr_caption.setText(self.tr("请用手机扫码支付 %1").replace("%1", yuan(v.due_fen or 0)))
+            self.qr_caption.setText(self.tr("请用手机扫码支付"))
+            self.qr_amount.setText(yuan(v.due_fen or 0))
             _show_page(self.media, 0)
         elif paying:
             self.qr.set_url(None)
-            offline = self.bolink_known and not v.bolink_online
-            self.qr_missing.setText(self.tr("泊链离线\n暂不能扫码，请收现金") if offline
-                                    else self.tr("正在获取付款码…"))
+            if self.cash_only(v):
+                words = self.tr("暂不能扫码\n请付现金 %1").replace("%1", yuan(v.due_fen or 0))
+            else:
+                words = self.tr("正在获取付款码…")
+            self.qr_missing.setText(words)
             _show_page(self.media, 1)
         else:
             self.qr.set_url(None)
@@ -518,12 +575,14 @@ class LanePanel(QFrame):
         panel.prepare(self.view)
         self.stack.setCurrentWidget(panel)
         self.action_bar.hide()
+        self._render_message(self.view)
         return panel
 
     def close_panel(self) -> None:
         self.stack.setCurrentIndex(0)
         self._panel_plate = None
         self.action_bar.show()
+        self._render_message(self.view)
 
     def open_action(self) -> ActionPanel | None:
         widget = self.stack.currentWidget()

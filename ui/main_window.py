@@ -37,6 +37,9 @@ from ui.wording import alert_detail_words, alert_words, bolink_tone, bolink_word
 log = logging.getLogger("ui.window")
 
 MAX_LANES = 4
+# how long the top bar may say "connecting" to Bolink: the engine reports only a change, and a Bolink that
+# never answered was never "online", so without a bound the bar said "connecting" for as long as it was down
+BOLINK_FIRST_ANSWER_MS = 10_000
 #: alerts kept in memory for the session (the store audits them all)
 MAX_ALERTS = 200
 
@@ -82,6 +85,11 @@ class BoothWindow(QMainWindow):
         self.alerts: list[AlertRaised] = []
         self.bolink_online: bool | None = None
         self._bolink_reason = ""
+        self._bolink_reported = False  # whether the engine itself said online or offline yet
+        self._bolink_wait = QTimer(self)
+        self._bolink_wait.setSingleShot(True)
+        self._bolink_wait.setInterval(BOLINK_FIRST_ANSWER_MS)
+        self._bolink_wait.timeout.connect(self._on_bolink_silent)
         self.engine_running = True  # start_engine() makes it False until the engine reports
         self.ready_at: float | None = None
         self.setWindowTitle(self.tr("收费亭 — %1").replace("%1", settings.park.name))
@@ -201,6 +209,8 @@ class BoothWindow(QMainWindow):
         self._tick_clock()
         for view in engine.snapshot():
             self._on_lane_changed(view)
+        if self.bolink_online is None:
+            self._bolink_wait.start()  # the bound runs from the window's start, the engine's start within it
         self.staff_screens.start(sign_in=sign_in)
 
     # ----------------------------------------------------------------------------------- life cycle
@@ -211,6 +221,7 @@ class BoothWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.clock.stop()
+        self._bolink_wait.stop()
         self.bridge.close()
         super().closeEvent(event)
 
@@ -304,8 +315,8 @@ class BoothWindow(QMainWindow):
         if panel is None:
             return
         panel.show_view(view)
-        if view.bolink_online and self.bolink_online is None:
-            self._on_bolink_changed(True, "")  # connected before this window subscribed
+        if view.bolink_online and not self._bolink_reported and not self.bolink_online:
+            self._set_bolink(True, "")  # connected before this window subscribed
         self._check_ready()
 
     def _check_ready(self) -> None:
@@ -329,6 +340,21 @@ class BoothWindow(QMainWindow):
 
     @Slot(bool, str)
     def _on_bolink_changed(self, online: bool, reason: str) -> None:
+        """The engine's word on Bolink (it reports changes only)."""
+        self._bolink_reported = True
+        self._set_bolink(online, reason)
+
+    @Slot()
+    def _on_bolink_silent(self) -> None:
+        """No first answer from Bolink within the bound: it is offline for the driver and the attendant (cash
+        only) until it answers; the engine keeps trying and the window follows when it reports."""
+        if self.bolink_online is None:
+            seconds = BOLINK_FIRST_ANSWER_MS // 1000
+            log.warning("Bolink has not answered %d s after the start: shown offline", seconds)
+            self._set_bolink(False, "")
+
+    def _set_bolink(self, online: bool, reason: str) -> None:
+        self._bolink_wait.stop()
         self.bolink_online = online
         self._bolink_reason = reason
         for panel in self.panels.values():
@@ -336,13 +362,13 @@ class BoothWindow(QMainWindow):
         self._render_cloud_status(reason)
 
     def _render_cloud_status(self, reason: str) -> None:
+        """The top bar's Bolink word and, offline, the banner. ``reason`` (an exception's text) is for the
+        log, where the engine writes it: the screen says what to do."""
         online = self.bolink_online
         self.cloud_status.setText(bolink_words(online))
         _set_tone(self.cloud_status, bolink_tone(online))
         if online is False:
-            detail = self.tr("（%1）").replace("%1", reason) if reason else ""
-            words = self.tr("泊链云端离线%1：扫码支付暂停，请收现金；恢复后自动重新发起扫码支付。")
-            self.banner_text.setText(words.replace("%1", detail))
+            self.banner_text.setText(self.tr("泊链云端离线：扫码支付暂停，请收现金；恢复后自动重新发起扫码支付。"))
             self.banner.show()
         elif self.engine_running:
             self.banner.hide()

@@ -5,11 +5,12 @@
     python -m ui.screenshot --all DIR --languages en --kinds lanes,lock
 
 A real engine runs on the Bolink sandbox in a temporary directory, with an attendant and a supervisor and
-an open shift; the window opens on sign-in and resumes that shift, as after a restart. Then it is driven
-the way an attendant would be, one screen after the other:
+an open shift; the window opens on sign-in, as after a restart, and the attendant's PIN resumes that shift.
+Then it is driven the way an attendant would be, one screen after the other:
 
 * ``lanes``: lane X1 has a car waiting to pay with its QR and tariff breakdown, lane X2 a car that paid
   cash with its gate open;
+* ``offline`` (only when asked for with ``--kinds``): Bolink's cloud gone, lane X1 cash only, X2 still paid;
 * ``keypad``: a car at X2 whose plate the camera misread (2 read as Z), the plate keypad open with the
   lot's cars it may be offered above the keys;
 * ``lock``: the lock screen engaged over the working lanes;
@@ -67,6 +68,8 @@ T = TypeVar("T")
 CHINESE_SAMPLE = "苏A·12345京AD12345待付款道闸已开收现金更正车牌免费放行人工抬杆泊链在线应收金额"
 DEADLINE_S = 30.0
 KINDS = ("lanes", "keypad", "lock", "shift", "report")
+#: every scene in the order they are played; those not in KINDS are taken only when asked for by name
+SCENES = ("lanes", "offline", "keypad", "lock", "shift", "report")
 DEFAULT_SIZE = (1920, 1080)
 #: the people of the screenshots (cheap scrypt: the database is thrown away with the temporary directory)
 ATTENDANT, ATTENDANT_NAME, ATTENDANT_PIN = "1001", "王芳", "1234"
@@ -207,6 +210,8 @@ class Shot:
 
     kind: str
     facts: dict[str, Any] = field(default_factory=dict)
+    #: what puts the booth back as the next scene expects it, once the screen is grabbed
+    then: Callable[[], None] | None = None
 
 
 class BoothScenes:
@@ -272,17 +277,27 @@ class BoothScenes:
     # ------------------------------------------------------------------------------------------ scenes
     def run(self, save: Callable[[Shot], None], kinds: Iterable[str] = KINDS) -> None:
         wanted = set(kinds)
-        steps = [self.lanes, self.keypad, self.lock, self.shift, self.report]
-        last = max(KINDS.index(k) for k in wanted)
-        for kind, step in zip(KINDS[: last + 1], steps, strict=False):
-            shot = step()
+        steps = {"lanes": self.lanes, "offline": self.offline, "keypad": self.keypad, "lock": self.lock,
+                 "shift": self.shift, "report": self.report}
+        last = max(SCENES.index(k) for k in wanted)
+        for kind in SCENES[: last + 1]:
+            if kind not in KINDS and kind not in wanted:
+                continue  # an extra scene nobody asked for
+            shot = steps[kind]()
             if kind in wanted:
                 self.settle()
                 save(shot)
+            if shot.then is not None:
+                shot.then()
 
     def lanes(self) -> Shot:
         window, engine = self._window(), self.engine
-        self._until(lambda: window.person is not None, "the open shift to resume")
+        overlay = window.staff_screens.sign_in
+        self._until(lambda: overlay.username.text() == ATTENDANT, "the open shift's attendant on sign-in")
+        for digit in ATTENDANT_PIN:
+            overlay.pad.keys[digit].click()
+        overlay.pad.confirm_button.click()
+        self._until(lambda: window.person is not None, "the attendant's PIN to resume the shift")
         now = datetime.now(UTC)
         engine.seed_stay("苏A12345", now - timedelta(hours=2, minutes=17)).result(10)
         engine.seed_stay("京AD12345", now - timedelta(minutes=47)).result(10)
@@ -312,6 +327,30 @@ class BoothScenes:
             "plate_glyphs": glyph_report(x1.plate_label, CHINESE_SAMPLE),
             "text_glyphs": glyph_report(x1.state_words, CHINESE_SAMPLE),
         })
+
+    def offline(self) -> Shot:
+        """Bolink's cloud goes away: X1 asks for its QR again and is told to take cash; then it comes back."""
+        window, engine = self._window(), self.engine
+        x1 = window.lane_panel("X1")
+        engine.call(engine.sandbox.stop()).result(10)
+        self._until(lambda: window.bolink_online is False, "the window to see Bolink offline")
+        engine.retry_payment("X1", ATTENDANT).result(10)
+        self._until(lambda: x1.view.said is not None and x1.view.said.code == "lane.bolink_unavailable"
+                    and x1.qr_missing.isVisible(), "lane X1 to say cash only")
+        self.settle()
+        return Shot("offline", {"cash_only_rect": _global_rect(x1.qr_missing),
+                                "cash_only_text": x1.qr_missing.text()}, then=self._cloud_back)
+
+    def _cloud_back(self) -> None:
+        window, engine = self._window(), self.engine
+        engine.call(engine.sandbox.start()).result(10)
+
+        async def heartbeat() -> None:
+            engine.sandbox.push({"service_name": "update_balance", "car_number": "苏A00000",
+                                 "balance": "0.00", "autopay": 0})
+
+        engine.call(heartbeat()).result(10)
+        self._until(lambda: window.bolink_online is True, "Bolink back online")
 
     def keypad(self) -> Shot:
         window, engine = self._window(), self.engine
@@ -492,8 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--languages", type=lambda t: _names(t, LANGUAGES, "--languages"),
                         default=list(LANGUAGES),
                         help=f"with --all: comma-separated, of {','.join(LANGUAGES)}")
-    parser.add_argument("--kinds", type=lambda t: _names(t, KINDS, "--kinds"), default=list(KINDS),
-                        help=f"with --all: comma-separated, of {','.join(KINDS)}")
+    parser.add_argument("--kinds", type=lambda t: _names(t, SCENES, "--kinds"), default=list(KINDS),
+                        help=f"with --all: comma-separated, of {','.join(SCENES)} (default: all but offline)")
     parser.add_argument("--report", type=Path, help="also write a JSON report (fonts, widget positions)")
     parser.add_argument("--xvfb", action="store_true", help="start a private Xvfb and take the shots there")
     parser.add_argument("--size", type=parse_size, default=DEFAULT_SIZE,

@@ -44,7 +44,7 @@ _STATES: dict[LaneState, tuple[str, Tone]] = {
 _GATES: dict[str, tuple[str, Tone]] = {
     "closed": (QT_TRANSLATE_NOOP("LaneWording", "道闸：关闭"), "idle"),
     "opening": (QT_TRANSLATE_NOOP("LaneWording", "道闸：抬杆中"), "busy"),
-    "open": (QT_TRANSLATE_NOOP("LaneWording", "道闸：已抬起"), "ok"),
+    "open": (QT_TRANSLATE_NOOP("LaneWording", "道闸：已开"), "ok"),  # the same words as the state 道闸已开
     "fault": (QT_TRANSLATE_NOOP("LaneWording", "道闸：故障"), "bad"),
 }
 
@@ -269,30 +269,31 @@ def sync_summary(status: SyncStatus) -> tuple[str, Tone]:
 
 # ------------------------------------------------------------------------------------------ plate refusals
 
-#: PlateError codes in words; %1 is the character concerned, %2 its position, %3 the expected shape
+#: PlateError codes in words; %1 is the character concerned, %2 its position, %3 the expected shape. They
+#: follow "车牌无效：", so none holds a colon of its own (no "车牌无效：太短：普通车牌为7位：…")
 _PLATE_ERRORS: dict[str, str] = {
     "not_text": QT_TRANSLATE_NOOP("PlateWording", "车牌不是文字"),
     "empty": QT_TRANSLATE_NOOP("PlateWording", "车牌为空"),
-    "no_plate": QT_TRANSLATE_NOOP("PlateWording", "无牌车：请按无牌车处理"),
-    "emergency": QT_TRANSLATE_NOOP("PlateWording", "应急车牌不能自动处理：请人工处理"),
-    "foreign": QT_TRANSLATE_NOOP("PlateWording", "含有车牌上不会出现的字符：%1"),
+    "no_plate": QT_TRANSLATE_NOOP("PlateWording", "无牌车，请按无牌车处理"),
+    "emergency": QT_TRANSLATE_NOOP("PlateWording", "应急车牌不能自动处理，请人工处理"),
+    "foreign": QT_TRANSLATE_NOOP("PlateWording", "含有车牌上不会出现的字符「%1」"),
     "not_province": QT_TRANSLATE_NOOP("PlateWording", "「%1」不是省份简称（车牌以省份简称、使或WJ开头）"),
     "military": QT_TRANSLATE_NOOP("PlateWording", "「%1」不是省份简称；像军车车牌，请人工处理"),
-    "too_short": QT_TRANSLATE_NOOP("PlateWording", "太短：%3"),
-    "too_long": QT_TRANSLATE_NOOP("PlateWording", "太长：%3"),
-    "letter_io": QT_TRANSLATE_NOOP("PlateWording", "第2位不能是「%1」：字母I和O不用于车牌"),
+    "too_short": QT_TRANSLATE_NOOP("PlateWording", "太短，%3"),
+    "too_long": QT_TRANSLATE_NOOP("PlateWording", "太长，%3"),
+    "letter_io": QT_TRANSLATE_NOOP("PlateWording", "第2位不能是「%1」（字母I和O不用于车牌）"),
     "last_only": QT_TRANSLATE_NOOP("PlateWording", "「%1」只能是车牌的最后一位"),
     "province_later": QT_TRANSLATE_NOOP("PlateWording", "「%1」是省份简称，只能在第1位"),
-    "wrong_char": QT_TRANSLATE_NOOP("PlateWording", "第%2位不能是「%1」：%3"),
+    "wrong_char": QT_TRANSLATE_NOOP("PlateWording", "第%2位不能是「%1」，%3"),
     "new_energy_start": QT_TRANSLATE_NOOP("PlateWording", "小型新能源车牌字母后应为D或F，不能是「%1」"),
     "suffix_too_long": QT_TRANSLATE_NOOP("PlateWording", "以「%1」结尾的车牌只有7位"),
     "not_new_energy": QT_TRANSLATE_NOOP(
-        "PlateWording", "8位车牌应为新能源车牌：字母后是D或F（小型），或以D或F结尾（大型）"),
+        "PlateWording", "8位车牌应为新能源车牌（小型字母后是D或F，大型以D或F结尾）"),
 }
 
 _PLATE_SHAPES: dict[str, str] = {
-    "ordinary": QT_TRANSLATE_NOOP("PlateWording", "普通车牌为7位：省份、字母、5位序号"),
-    "plate_max": QT_TRANSLATE_NOOP("PlateWording", "车牌最多8位（新能源车牌：省份、字母、6位序号）"),
+    "ordinary": QT_TRANSLATE_NOOP("PlateWording", "普通车牌为7位（省份、字母、5位序号）"),
+    "plate_max": QT_TRANSLATE_NOOP("PlateWording", "车牌最多8位（新能源车牌为省份、字母、6位序号）"),
     "letter": QT_TRANSLATE_NOOP("PlateWording", "第2位是字母（不含I和O）"),
     "serial": QT_TRANSLATE_NOOP("PlateWording", "序号是字母（不含I和O）和数字"),
     "consulate": QT_TRANSLATE_NOOP("PlateWording", "领馆车牌在字母和「领」之间是4位数字"),
@@ -331,11 +332,10 @@ _PHRASES: dict[str, str] = {
     "lane.pay": QT_TRANSLATE_NOOP("BoothWording", "请付款 {due_fen} 元"),
     "lane.no_stay": QT_TRANSLATE_NOOP("BoothWording", "无入场记录：请核对车牌，或免费放行 / 人工抬杆"),
     "lane.scan_to_pay": QT_TRANSLATE_NOOP("BoothWording", "请扫码支付 {due_fen} 元"),
-    "lane.bolink_unavailable": QT_TRANSLATE_NOOP(
-        "BoothWording", "泊链不可用，请收现金 {due_fen} 元（{reason}）"),
+    "lane.bolink_unavailable": QT_TRANSLATE_NOOP("BoothWording", "泊链暂时不可用，请收现金 {due_fen} 元"),
     "lane.retrying": QT_TRANSLATE_NOOP("BoothWording", "重新发起支付"),
     "lane.paying": QT_TRANSLATE_NOOP("BoothWording", "支付中…"),
-    "lane.payment_failed": QT_TRANSLATE_NOOP("BoothWording", "支付失败：{error}"),
+    "lane.payment_failed": QT_TRANSLATE_NOOP("BoothWording", "支付失败：请重新发起支付或收现金"),
     "lane.payment_failed_unknown": QT_TRANSLATE_NOOP("BoothWording", "支付失败：未知原因"),
     "lane.paid_booking": QT_TRANSLATE_NOOP("BoothWording", "支付成功，入账中"),
     "lane.cash_taken": QT_TRANSLATE_NOOP("BoothWording", "现金 {due_fen} 元，找零 {change_fen} 元"),
@@ -351,15 +351,16 @@ _PHRASES: dict[str, str] = {
     "lane.cancelled": QT_TRANSLATE_NOOP("BoothWording", "已取消（{operator}）"),
     "lane.superseded": QT_TRANSLATE_NOOP("BoothWording", "车辆已到 {other_lane} 车道"),
     "lane.goodbye": QT_TRANSLATE_NOOP("BoothWording", "一路顺风"),
-    "lane.gate_fault": QT_TRANSLATE_NOOP("BoothWording", "道闸故障：{error}。请人工抬杆"),
-    "lane.booking_failed": QT_TRANSLATE_NOOP("BoothWording", "入账失败，请重试：{error}"),
-    "lane.quote_failed": QT_TRANSLATE_NOOP("BoothWording", "计费失败：{error}"),
-    "lane.record_failed": QT_TRANSLATE_NOOP("BoothWording", "记录失败，未抬杆：{error}"),
+    "lane.gate_fault": QT_TRANSLATE_NOOP("BoothWording", "道闸没有抬起，请人工抬杆并检查道闸"),
+    "lane.booking_failed": QT_TRANSLATE_NOOP("BoothWording", "付款未能入账，未抬杆：请重试"),
+    "lane.quote_failed": QT_TRANSLATE_NOOP(
+        "BoothWording", "无法计费：请更正车牌、免费放行或人工抬杆"),
+    "lane.record_failed": QT_TRANSLATE_NOOP("BoothWording", "未能记录，未抬杆：请重试"),
     "lane.payment_timeout": QT_TRANSLATE_NOOP("BoothWording", "支付超时：请收现金、重新发起支付或放行"),
     "lane.checking": QT_TRANSLATE_NOOP("BoothWording", "核验中"),
     "lane.entry_refused": QT_TRANSLATE_NOOP("BoothWording", "禁止入场：{reason}"),
     "lane.welcome": QT_TRANSLATE_NOOP("BoothWording", "欢迎光临"),
-    "lane.entry_record_failed": QT_TRANSLATE_NOOP("BoothWording", "登记失败：{error}"),
+    "lane.entry_record_failed": QT_TRANSLATE_NOOP("BoothWording", "入场未能登记：请重试或人工抬杆"),
     "entry.blacklisted": QT_TRANSLATE_NOOP("BoothWording", "黑名单车辆"),
     "entry.lot_full": QT_TRANSLATE_NOOP("BoothWording", "车位已满"),
     "action.free_release": QT_TRANSLATE_NOOP("BoothWording", "免费放行"),
@@ -440,10 +441,12 @@ _PHRASES: dict[str, str] = {
     "alert.payment_wrong_lane": QT_TRANSLATE_NOOP(
         "BoothWording", "付款 {trade_no} 指向通道 {channel}，车辆 {plate} 在 {lane_id}：已入账未抬杆"),
     "alert.payment_not_settling_flag": QT_TRANSLATE_NOOP("BoothWording", "{trade_no}: {status} {flag}"),
-    "alert.gate_fault": QT_TRANSLATE_NOOP("BoothWording", "{lane_id}: {error}"),
+    "alert.gate_fault": QT_TRANSLATE_NOOP(
+        "BoothWording", "{lane_id} 道闸未按指令动作：请检查道闸，需要时人工抬杆"),
     "alert.lane_busy": QT_TRANSLATE_NOOP("BoothWording", "{plate} 到达，但本车道仍在处理 {other}"),
     "alert.lane_busy_entry": QT_TRANSLATE_NOOP("BoothWording", "{plate} 到达，但本车道仍在处理上一辆车"),
-    "alert.store_failed": QT_TRANSLATE_NOOP("BoothWording", "{lane_id} {what}: {error}"),
+    "alert.store_failed": QT_TRANSLATE_NOOP(
+        "BoothWording", "{lane_id} 数据未能写入，未抬杆：请重试；反复出现请联系维护人员"),
     "alert.entry_refused": QT_TRANSLATE_NOOP("BoothWording", "{plate}: {reason}"),
     "alert.unexpected_entry_decision": QT_TRANSLATE_NOOP(
         "BoothWording", "exit lane {lane_id} got an entry decision"),

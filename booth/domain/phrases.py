@@ -2,8 +2,10 @@
 
 ``booth`` never imports Qt, so it cannot translate. What it says to an attendant (a lane's message, a
 tariff line, an alert's detail, a refused command) is a ``Phrase``: the window looks the code up in its own
-translated table (ui/wording.py) and formats the parameters itself; logs, the command line and a window
-that does not know a code use ``text``, the Chinese wording built from the template here.
+translated table (ui/wording.py) and formats the parameters itself; the command line and a window that
+does not know a code use ``text``, the Chinese wording built from the template here. A phrase may carry
+parameters its words leave out (an exception's text, a device's error): nobody at the lane can act on them,
+so they are not on screen; ``logged`` adds them for the log and the audit.
 
 Templates name their parameters in braces. How a parameter reads: a name ending in ``_fen`` is money
 (integer fen, shown as yuan), a ``Phrase`` reads as its own words, a tuple of texts is a list (joined with
@@ -29,10 +31,10 @@ CHINESE: dict[str, str] = {
     "lane.pay": "请付款 {due_fen} 元",
     "lane.no_stay": "无入场记录：请核对车牌，或免费放行 / 人工抬杆",
     "lane.scan_to_pay": "请扫码支付 {due_fen} 元",
-    "lane.bolink_unavailable": "泊链不可用，请收现金 {due_fen} 元（{reason}）",
+    "lane.bolink_unavailable": "泊链暂时不可用，请收现金 {due_fen} 元",
     "lane.retrying": "重新发起支付",
     "lane.paying": "支付中…",
-    "lane.payment_failed": "支付失败：{error}",
+    "lane.payment_failed": "支付失败：请重新发起支付或收现金",
     "lane.payment_failed_unknown": "支付失败：未知原因",
     "lane.paid_booking": "支付成功，入账中",
     "lane.cash_taken": "现金 {due_fen} 元，找零 {change_fen} 元",
@@ -47,15 +49,15 @@ CHINESE: dict[str, str] = {
     "lane.cancelled": "已取消（{operator}）",
     "lane.superseded": "车辆已到 {other_lane} 车道",
     "lane.goodbye": "一路顺风",
-    "lane.gate_fault": "道闸故障：{error}。请人工抬杆",
-    "lane.booking_failed": "入账失败，请重试：{error}",
-    "lane.quote_failed": "计费失败：{error}",
-    "lane.record_failed": "记录失败，未抬杆：{error}",
+    "lane.gate_fault": "道闸没有抬起，请人工抬杆并检查道闸",
+    "lane.booking_failed": "付款未能入账，未抬杆：请重试",
+    "lane.quote_failed": "无法计费：请更正车牌、免费放行或人工抬杆",
+    "lane.record_failed": "未能记录，未抬杆：请重试",
     "lane.payment_timeout": "支付超时：请收现金、重新发起支付或放行",
     "lane.checking": "核验中",
     "lane.entry_refused": "禁止入场：{reason}",
     "lane.welcome": "欢迎光临",
-    "lane.entry_record_failed": "登记失败：{error}",
+    "lane.entry_record_failed": "入场未能登记：请重试或人工抬杆",
     # --- why an entry was refused (EntryDecided.reason, as the engine words it)
     "entry.blacklisted": "黑名单车辆",
     "entry.lot_full": "车位已满",
@@ -127,10 +129,10 @@ CHINESE: dict[str, str] = {
     "alert.payment_not_settling": "{trade_no}: {status}",
     "alert.payment_wrong_lane": "付款 {trade_no} 指向通道 {channel}，车辆 {plate} 在 {lane_id}：已入账未抬杆",
     "alert.payment_not_settling_flag": "{trade_no}: {status} {flag}",
-    "alert.gate_fault": "{lane_id}: {error}",
+    "alert.gate_fault": "{lane_id} 道闸未按指令动作：请检查道闸，需要时人工抬杆",
     "alert.lane_busy": "{plate} 到达，但本车道仍在处理 {other}",
     "alert.lane_busy_entry": "{plate} 到达，但本车道仍在处理上一辆车",
-    "alert.store_failed": "{lane_id} {what}: {error}",
+    "alert.store_failed": "{lane_id} 数据未能写入，未抬杆：请重试；反复出现请联系维护人员",
     "alert.entry_refused": "{plate}: {reason}",
     "alert.unexpected_entry_decision": "exit lane {lane_id} got an entry decision",
     "alert.plate_unreadable": "{text}: {error}",
@@ -174,8 +176,22 @@ class Phrase:
 
     @property
     def text(self) -> str:
-        """The Chinese wording (logs, the command line, and the window's fallback)."""
+        """The Chinese wording (the command line, and the window's fallback)."""
         return fill(CHINESE[self.code], self.params, chinese_value)
+
+    @property
+    def detail(self) -> str:
+        """The parameters the words leave out, as ``name: value``: the technical detail (an exception's
+        text, a device's error) that a log and a supervisor need but a driver or an attendant does not."""
+        used = placeholders(CHINESE[self.code])
+        left_out = [(name, value) for name, value in self.params if name not in used]
+        return "; ".join(f"{name}: {chinese_value(name, value)}" for name, value in left_out)
+
+    @property
+    def logged(self) -> str:
+        """The words and, in brackets, the technical detail: what logs and the audit keep."""
+        detail = self.detail
+        return f"{self.text} [{detail}]" if detail else self.text
 
 
 ParamValue: TypeAlias = str | int | Phrase | tuple[str, ...]

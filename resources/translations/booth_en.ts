@@ -79,12 +79,8 @@
         <translation>The system failed to start: %1. Check the configuration, then start again.</translation>
     </message>
     <message>
-        <source>（%1）</source>
-        <translation> (%1)</translation>
-    </message>
-    <message>
-        <source>泊链云端离线%1：扫码支付暂停，请收现金；恢复后自动重新发起扫码支付。</source>
-        <translation>Bolink cloud offline%1: QR payment paused, take cash; QR payment resumes by itself when it is back.</translation>
+        <source>泊链云端离线：扫码支付暂停，请收现金；恢复后自动重新发起扫码支付。</source>
+        <translation>Bolink cloud offline: QR payment paused, take cash; QR payment resumes by itself when it is back.</translation>
     </message>
     <message>
         <source>%1%2 · %3：%4</source>
@@ -119,20 +115,12 @@
         <translation>Scan to pay ¥{due_fen}</translation>
     </message>
     <message>
-        <source>泊链不可用，请收现金 {due_fen} 元（{reason}）</source>
-        <translation>Bolink unavailable: take ¥{due_fen} in cash ({reason})</translation>
-    </message>
-    <message>
         <source>重新发起支付</source>
         <translation>Payment requested again</translation>
     </message>
     <message>
         <source>支付中…</source>
         <translation>Paying…</translation>
-    </message>
-    <message>
-        <source>支付失败：{error}</source>
-        <translation>Payment failed: {error}</translation>
     </message>
     <message>
         <source>支付失败：未知原因</source>
@@ -191,22 +179,6 @@
         <translation>Have a good trip</translation>
     </message>
     <message>
-        <source>道闸故障：{error}。请人工抬杆</source>
-        <translation>Gate fault: {error}. Please lift by hand</translation>
-    </message>
-    <message>
-        <source>入账失败，请重试：{error}</source>
-        <translation>Booking failed, please retry: {error}</translation>
-    </message>
-    <message>
-        <source>计费失败：{error}</source>
-        <translation>Pricing failed: {error}</translation>
-    </message>
-    <message>
-        <source>记录失败，未抬杆：{error}</source>
-        <translation>Not recorded, gate not lifted: {error}</translation>
-    </message>
-    <message>
         <source>支付超时：请收现金、重新发起支付或放行</source>
         <translation>Payment timed out: take cash, request payment again or release</translation>
     </message>
@@ -223,8 +195,32 @@
         <translation>Welcome</translation>
     </message>
     <message>
-        <source>登记失败：{error}</source>
-        <translation>Entry not recorded: {error}</translation>
+        <source>泊链暂时不可用，请收现金 {due_fen} 元</source>
+        <translation>Bolink unavailable for now: take ¥{due_fen} in cash</translation>
+    </message>
+    <message>
+        <source>支付失败：请重新发起支付或收现金</source>
+        <translation>Payment failed: ask for payment again or take cash</translation>
+    </message>
+    <message>
+        <source>道闸没有抬起，请人工抬杆并检查道闸</source>
+        <translation>The gate did not go up: lift it by hand and check the gate</translation>
+    </message>
+    <message>
+        <source>付款未能入账，未抬杆：请重试</source>
+        <translation>The payment could not be booked; the gate stays down: try again</translation>
+    </message>
+    <message>
+        <source>无法计费：请更正车牌、免费放行或人工抬杆</source>
+        <translation>Cannot price this stay: correct the plate, release free or lift by hand</translation>
+    </message>
+    <message>
+        <source>未能记录，未抬杆：请重试</source>
+        <translation>Not recorded; the gate stays down: try again</translation>
+    </message>
+    <message>
+        <source>入场未能登记：请重试或人工抬杆</source>
+        <translation>Entry not recorded: try again or lift by hand</translation>
     </message>
     <message>
         <source>黑名单车辆</source>
@@ -487,8 +483,12 @@
         <translation>{trade_no}: {status} {flag}</translation>
     </message>
     <message>
-        <source>{lane_id}: {error}</source>
-        <translation>{lane_id}: {error}</translation>
+        <source>{lane_id} 道闸未按指令动作：请检查道闸，需要时人工抬杆</source>
+        <translation>{lane_id}: the gate did not do as commanded: check it, lift by hand if needed</translation>
+    </message>
+    <message>
+        <source>{lane_id} 数据未能写入，未抬杆：请重试；反复出现请联系维护人员</source>
+        <translation>{lane_id}: a record could not be written and the gate stays down: try again; call maintenance if it keeps happening</translation>
     </message>
     <message>
         <source>{plate} 到达，但本车道仍在处理 {other}</source>
@@ -497,10 +497,6 @@
     <message>
         <source>{plate} 到达，但本车道仍在处理上一辆车</source>
         <translation>{plate} arrived while this lane is still handling the vehicle before</translation>
-    </message>
-    <message>
-        <source>{lane_id} {what}: {error}</source>
-        <translation>{lane_id} {what}: {error}</translation>
     </message>
     <message>
         <source>{plate}: {reason}</source>
@@ -719,7 +715,7 @@
     </message>
     <message>
         <source>请用手机扫码支付</source>
-        <translation>Scan with your phone to pay</translation>
+        <translation>Scan to pay</translation>
     </message>
     <message>
         <source>应收金额</source>
@@ -782,18 +778,22 @@
         <translation>No vehicle</translation>
     </message>
     <message>
+        <source>已付</source>
+        <translation>Paid</translation>
+    </message>
+    <message>
         <source>找零 %1</source>
         <translation>Change %1</translation>
     </message>
     <message>
-        <source>请用手机扫码支付 %1</source>
-        <translation>Scan with your phone to pay %1</translation>
+        <source>现金付款 %1</source>
+        <translation>Cash payment %1</translation>
     </message>
     <message>
-        <source>泊链离线
-暂不能扫码，请收现金</source>
-        <translation>Bolink offline
-No QR payment now, take cash</translation>
+        <source>暂不能扫码
+请付现金 %1</source>
+        <translation>No QR payment now
+Pay %1 in cash</translation>
     </message>
     <message>
         <source>正在获取付款码…</source>
@@ -904,8 +904,8 @@ No QR payment now, take cash</translation>
         <translation>Gate: lifting</translation>
     </message>
     <message>
-        <source>道闸：已抬起</source>
-        <translation>Gate: up</translation>
+        <source>道闸：已开</source>
+        <translation>Gate: open</translation>
     </message>
     <message>
         <source>道闸：故障</source>
@@ -1189,24 +1189,12 @@ No QR payment now, take cash</translation>
     <name>PlateWording</name>
     <message>
         <source>车牌不是文字</source>
-        <extracomment>PlateError codes in words; %1 is the character concerned, %2 its position, %3 the expected shape</extracomment>
+        <extracomment>PlateError codes in words; %1 is the character concerned, %2 its position, %3 the expected shape. They follow &quot;车牌无效：&quot;, so none holds a colon of its own (no &quot;车牌无效：太短：普通车牌为7位：…&quot;)</extracomment>
         <translation>the plate is not text</translation>
     </message>
     <message>
         <source>车牌为空</source>
         <translation>the plate is empty</translation>
-    </message>
-    <message>
-        <source>无牌车：请按无牌车处理</source>
-        <translation>no plate: handle it as a car without a plate</translation>
-    </message>
-    <message>
-        <source>应急车牌不能自动处理：请人工处理</source>
-        <translation>emergency plates are not handled automatically: handle it by hand</translation>
-    </message>
-    <message>
-        <source>含有车牌上不会出现的字符：%1</source>
-        <translation>has characters never on plates: %1</translation>
     </message>
     <message>
         <source>「%1」不是省份简称（车牌以省份简称、使或WJ开头）</source>
@@ -1217,28 +1205,12 @@ No QR payment now, take cash</translation>
         <translation>&quot;%1&quot; is not a province character; this looks like a military plate: handle it by hand</translation>
     </message>
     <message>
-        <source>太短：%3</source>
-        <translation>too short: %3</translation>
-    </message>
-    <message>
-        <source>太长：%3</source>
-        <translation>too long: %3</translation>
-    </message>
-    <message>
-        <source>第2位不能是「%1」：字母I和O不用于车牌</source>
-        <translation>character 2 cannot be &quot;%1&quot;: the letters I and O are never issued</translation>
-    </message>
-    <message>
         <source>「%1」只能是车牌的最后一位</source>
         <translation>&quot;%1&quot; can only be the last character</translation>
     </message>
     <message>
         <source>「%1」是省份简称，只能在第1位</source>
         <translation>&quot;%1&quot; is a province character and can only come first</translation>
-    </message>
-    <message>
-        <source>第%2位不能是「%1」：%3</source>
-        <translation>character %2 cannot be &quot;%1&quot;: %3</translation>
     </message>
     <message>
         <source>小型新能源车牌字母后应为D或F，不能是「%1」</source>
@@ -1249,16 +1221,44 @@ No QR payment now, take cash</translation>
         <translation>a plate ending in &quot;%1&quot; has 7 characters</translation>
     </message>
     <message>
-        <source>8位车牌应为新能源车牌：字母后是D或F（小型），或以D或F结尾（大型）</source>
-        <translation>an 8-character plate is new-energy: D or F after the letter (small) or at the end (large)</translation>
+        <source>无牌车，请按无牌车处理</source>
+        <translation>no plate, handle it as a car without a plate</translation>
     </message>
     <message>
-        <source>普通车牌为7位：省份、字母、5位序号</source>
-        <translation>an ordinary plate has 7 characters: province, letter, 5 serial characters</translation>
+        <source>应急车牌不能自动处理，请人工处理</source>
+        <translation>emergency plates are not handled automatically, handle it by hand</translation>
     </message>
     <message>
-        <source>车牌最多8位（新能源车牌：省份、字母、6位序号）</source>
-        <translation>a plate has at most 8 characters (new-energy: province, letter, 6 serial characters)</translation>
+        <source>含有车牌上不会出现的字符「%1」</source>
+        <translation>has characters never on plates (&quot;%1&quot;)</translation>
+    </message>
+    <message>
+        <source>太短，%3</source>
+        <translation>too short, %3</translation>
+    </message>
+    <message>
+        <source>太长，%3</source>
+        <translation>too long, %3</translation>
+    </message>
+    <message>
+        <source>第2位不能是「%1」（字母I和O不用于车牌）</source>
+        <translation>character 2 cannot be &quot;%1&quot; (the letters I and O are never issued)</translation>
+    </message>
+    <message>
+        <source>第%2位不能是「%1」，%3</source>
+        <translation>character %2 cannot be &quot;%1&quot;, %3</translation>
+    </message>
+    <message>
+        <source>8位车牌应为新能源车牌（小型字母后是D或F，大型以D或F结尾）</source>
+        <translation>an 8-character plate is new-energy (D or F after the letter if small, at the end if large)</translation>
+    </message>
+    <message>
+        <source>普通车牌为7位（省份、字母、5位序号）</source>
+        <translation>an ordinary plate has 7 characters (province, letter, 5 serial characters)</translation>
+    </message>
+    <message>
+        <source>车牌最多8位（新能源车牌为省份、字母、6位序号）</source>
+        <translation>a plate has at most 8 characters (a new-energy plate is province, letter, 6 serial characters)</translation>
     </message>
     <message>
         <source>第2位是字母（不含I和O）</source>
@@ -2019,6 +2019,14 @@ No QR payment now, take cash</translation>
     <message>
         <source>请点选姓名或输入用户名，再输入 PIN。车道照常工作。</source>
         <translation>Tap your name or type your user name, then enter your PIN. The lanes keep working.</translation>
+    </message>
+    <message>
+        <source>继续班次</source>
+        <translation>Resume shift</translation>
+    </message>
+    <message>
+        <source>%1（%2）的班次仍在进行：请输入 PIN 继续。车道照常工作。</source>
+        <translation>%1 (%2)&apos;s shift is still open: enter the PIN to go on. The lanes keep working.</translation>
     </message>
     <message>
         <source>请先点选姓名或输入用户名</source>

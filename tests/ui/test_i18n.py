@@ -208,8 +208,9 @@ def test_a_running_window_switches_to_english_and_back(
     left = words_left(window, [a.message for a in window.alerts])
     assert not left, "Chinese left after switching to English:\n" + "\n".join(left)
     assert x1.state_words.text() == "Awaiting payment"
-    assert x1.state_message.text().startswith(("Scan to pay ¥", "Please pay ¥"))
-    assert x2.state_message.text().startswith("No entry record")
+    assert x1.state_message.text().startswith("Cash payment ¥")  # its cash panel is open
+    assert x2.state_words.text() == "No entry record"  # said once: the message beside it goes on from there
+    assert x2.state_message.text().startswith("Check the plate")
     assert len(x3.view.lines) >= 2 and "min at ¥" in x3.breakdown.text()
     details = [alert_detail_words(a) for a in window.alerts]
     assert details and not [d for d in details if CJK.search(PLATE.sub("", d))], details
@@ -222,7 +223,8 @@ def test_a_running_window_switches_to_english_and_back(
     qtbot.waitUntil(lambda: window.language_button.text() == "English", timeout=WAIT_MS)
     assert i18n.current_language() == "zh_CN"
     assert x1.state_words.text() == "待付款"
-    assert x1.state_message.text() == x1.view.message and x2.state_message.text() == x2.view.message
+    assert x1.state_message.text() == f"现金付款 ¥{(x1.view.due_fen or 0) / 100:.2f}"  # cash panel open
+    assert x2.state_message.text() == x2.view.message.removeprefix("无入场记录：")
     assert all(label in x3.breakdown.text() for label, _fen in x3.view.breakdown)
     assert x2.panels["correct_plate"].title.text() == "更正车牌"
     assert window.sync_panel.title.text() == "后台同步"

@@ -86,15 +86,17 @@ def test_every_plate_kind_can_be_typed_by_taps(
 
 
 def test_a_refusal_is_worded_from_the_error_code(qtbot: Any, panel: PlatePanel) -> None:
+    """One colon, after "车牌无效": the reason and the shape it should have are one clause, not a stack."""
     for ch in "粤B12345A":
         tap_key(qtbot, panel.keypad, ch)
     assert panel.validated() is None
-    assert panel.error.text() == "车牌无效：8位车牌应为新能源车牌：字母后是D或F（小型），或以D或F结尾（大型）"
+    assert panel.error.text() == "车牌无效：8位车牌应为新能源车牌（小型字母后是D或F，大型以D或F结尾）"
     panel.keypad.clear()
     for ch in "苏A1234":
         tap_key(qtbot, panel.keypad, ch)
     assert panel.validated() is None
-    assert panel.error.text() == "车牌无效：太短：普通车牌为7位：省份、字母、5位序号"
+    assert panel.error.text() == "车牌无效：太短，普通车牌为7位（省份、字母、5位序号）"
+    assert panel.error.text().count("：") == 1
 
 
 def test_keys_cover_letters_without_i_and_o_digits_and_suffixes_at_finger_size(qtbot: Any) -> None:

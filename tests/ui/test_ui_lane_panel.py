@@ -68,7 +68,7 @@ def test_every_state_reads_in_words_with_its_colour(panel: LanePanel) -> None:
 
 @pytest.mark.parametrize(
     ("gate", "words", "tone"),
-    [("closed", "道闸：关闭", "idle"), ("opening", "道闸：抬杆中", "busy"), ("open", "道闸：已抬起", "ok"),
+    [("closed", "道闸：关闭", "idle"), ("opening", "道闸：抬杆中", "busy"), ("open", "道闸：已开", "ok"),
      ("fault", "道闸：故障", "bad")],
 )
 def test_the_gate_in_words_and_colour(panel: LanePanel, gate: str, words: str, tone: str) -> None:
@@ -85,7 +85,7 @@ def test_a_car_waiting_to_pay(panel: LanePanel) -> None:
     assert panel.exit_value.text() == "01-01 10:05:00"
     assert panel.duration_value.text() == "2小时5分钟"
     assert panel.media.currentIndex() == 0 and panel.qr.url == PAY_URL
-    assert panel.qr_caption.text() == "请用手机扫码支付 ¥11.00"
+    assert panel.qr_caption.text() == "请用手机扫码支付" and panel.qr_amount.text() == "¥11.00"
     assert panel.photo_small.isVisible() and not panel.photo_small.has_photo
     for action in ACTIONS:
         assert panel.action_buttons[action].isEnabled()
@@ -108,7 +108,7 @@ def test_the_code_shows_only_while_money_is_due(panel: LanePanel) -> None:
     panel.show_view(exit_view(LaneState.AWAITING_PAYMENT, code_url=None, bolink_online=False))
     assert panel.media.currentIndex() == 1 and panel.qr_missing.text() == "正在获取付款码…"
     panel.set_bolink_known(True)  # the window has heard from Bolink: offline really is offline
-    assert panel.qr_missing.text() == "泊链离线\n暂不能扫码，请收现金"
+    assert panel.qr_missing.text() == "暂不能扫码\n请付现金 ¥11.00"
     assert panel.bolink_badge.text() == "泊链：离线" and panel.bolink_badge.property("tone") == "offline"
 
 
