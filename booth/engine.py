@@ -1615,6 +1615,8 @@ class Engine:
         audit: bool = True,
         detail: Phrase | None = None,
     ) -> None:
+        if detail is not None:
+            message = detail.logged  # the log and the audit keep the technical detail the screen leaves out
         log.warning("alert %s%s: %s", kind, f" on {lane_id}" if lane_id else "", message)
         self._emit(AlertRaised(lane_id, kind, message, at, detail))
         if not audit or self.store is None:  # (an alert before the database opened is logged and shown)

@@ -891,7 +891,10 @@ class ExitLane(_Lane):
                 return []  # a failure or "paying" for anything else changes nothing here
             assert cur is not None
             if ev.state == 2:
-                self.said = say("lane.paying")
+                # the booth's own query_order of an order nobody pays yet is answered state 2 "未支付" (not
+                # paid): only a driver actually paying is "paying" (else every car said so on the first query)
+                if "未支付" not in ev.errmsg:
+                    self.said = say("lane.paying")
                 return []
             self.state = LaneState.PAYMENT_FAILED
             if ev.errmsg:
