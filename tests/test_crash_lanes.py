@@ -390,12 +390,12 @@ def judge(run: Run) -> tuple[list[str], list[float]]:
 
 def report(run: Run, latencies: list[float]) -> str:
     cars = run.traffic.cars
-    mid_pulse = 0  # kills that cut a pulse short: its ON written, its OFF not yet
-    for at in run.kill_times:
-        for lane in EXIT_LANES:
-            before = [w for w in run.world.coil_writes(lane.coil) if w.at <= at]
-            if before and before[-1].value == ON and at - before[-1].at < PULSE_S + 0.2:
-                mid_pulse += 1
+
+    def in_pulse(at: float, lane: ExitLaneRig) -> bool:  # a pulse cut short: its ON written, its OFF not yet
+        before = [w for w in run.world.coil_writes(lane.coil) if w.at <= at]
+        return bool(before) and before[-1].value == ON and at - before[-1].at < PULSE_S + 0.2
+
+    mid_pulse = sum(any(in_pulse(at, lane) for lane in EXIT_LANES) for at in run.kill_times)
     line = (
         f"\n{run.kills} kills ({mid_pulse} in a pulse), {len(cars)} cars, "
         f"{sum(c.paid_at is not None for c in cars)} paid, {sum(c.out_at is not None for c in cars)} let out"
