@@ -156,6 +156,9 @@ NOTE_MAX = 200
 #: alerts whose audit row the engine writes itself, with more detail than the lane's message
 _AUDITED_WHERE_RAISED = frozenset({"payment_failed"})
 _FAILED_RESULTS_KEPT = 1000
+#: at a stop, a lane in these states finishes (up to _STOP_GRACE_S) before the engine's tasks are cancelled
+_FINISH_BEFORE_STOP = frozenset({L.LaneState.SETTLING, L.LaneState.OPENING})
+_STOP_GRACE_S = 3.0
 #: a difference this large between the wall clock's advance and elapsed time is a step of the wall clock
 CLOCK_STEP = timedelta(seconds=2)
 
@@ -855,12 +858,21 @@ class Engine:
             self.sync_started.set()
 
     async def _shutdown(self) -> None:
+        # a payment being booked or a gate moving finishes first (bounded): a stop mid-pulse left the relay
+        # ON and the stay of a car that was let out open
+        deadline = asyncio.get_running_loop().time() + _STOP_GRACE_S
+        while any(lane.state in _FINISH_BEFORE_STOP for lane in self.lanes.values()):
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("stopping with a lane still booking or opening its gate")
+                break
+            await asyncio.sleep(0.02)
         self._shutting_down = True  # from now on nothing new is spawned
         while self._tasks:  # a task being cancelled may have spawned another just before
             tasks = list(self._tasks)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        await rest_gates(self.gates)  # and every relay is left at rest (OFF)
         for gate in self.gates.values():
             try:
                 await gate.aclose()

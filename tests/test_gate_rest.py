@@ -109,3 +109,21 @@ def test_a_board_unreachable_at_start_is_a_gate_fault_and_is_rested_once_it_answ
     pay(r, order_id)
     wait_until(lambda: r.engine.exits_completed == 1, what="the exit through the board that came back")
     assert relay.writes() == [(0,), (1,), (0,)]
+
+
+def test_a_stop_during_a_pulse_lets_the_pulse_finish_and_closes_the_stay(
+    make_engine: MakeEngine, relay: BoardThread
+) -> None:
+    """Found by the lane crash test: a clean stop cancelled the gate task mid-pulse, so the relay stayed ON
+    until the next start and the stay of the car that was let out stayed open."""
+    relay.run(relay.board.start())
+    lanes = exit_lane_on(relay.board.port)
+    lanes[0]["gate"]["pulse_ms"] = 1500
+    r = make_engine(lanes=lanes)
+    order_id = bring_car(r, "X1", "苏G00001")
+    pay(r, order_id)
+    wait_until(relay.coil, what="the pulse to begin")
+    r.engine.stop()  # mid-pulse
+    assert not relay.coil()
+    assert relay.writes() == [(0,), (1,), (0,), (0,)]  # rest at start, the whole pulse, rest at stop
+    assert r.rows("SELECT state FROM stays WHERE order_id = ?", order_id) == [("exited",)]
