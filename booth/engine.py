@@ -1569,7 +1569,7 @@ class Engine:
             order_id=cmd.order_id,
             trade_no=cmd.trade_no,
             amount_fen=cmd.amount_fen,
-            paid_at=cmd.at,
+            paid_at=cmd.paid_at or cmd.at,  # when the driver paid: a re-delivered result comes later
             exit_order_id=cmd.exit_order_id,
             alipay_user_id=cmd.payer_id if via_alipay else None,
         )
@@ -1737,7 +1737,8 @@ class Engine:
                     payer_id=msg.pay_user_id or None,
                     operator="bolink",
                     settles=False,
-                    at=paid_at,
+                    at=at,
+                    paid_at=paid_at,
                 ),
             )
         if msg.state == 2:

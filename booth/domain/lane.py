@@ -141,7 +141,8 @@ class PaymentResult:
     out_channel_id: str
     errmsg: str
     at: datetime
-    #: when the driver paid (Bolink's pay_time, when plausible); the booking's time. ``at`` is its receipt.
+    #: when the driver paid (Bolink's pay_time, when plausible): what Alipay and Tmall are told. ``at`` is its
+    #: receipt, the booking's time on the booth's own clock (the shift and the reports go by it)
     paid_at: datetime | None = None
 
 
@@ -386,6 +387,7 @@ class BookPayment:
     operator: str
     settles: bool
     at: datetime
+    paid_at: datetime | None = None  # the provider's time of payment (PaymentResult.paid_at), if known
 
 
 @dataclass(frozen=True)
@@ -928,7 +930,9 @@ class ExitLane(_Lane):
             payer_id=ev.payer_id,
             operator="bolink",
             settles=settles,
-            at=ev.paid_at or ev.at,
+            at=ev.at,
+            # (whole seconds, Bolink's clock: never before the car came to this lane)
+            paid_at=max(ev.paid_at, cur.detected_at) if ev.paid_at and mine and cur else ev.paid_at,
         )
         if not mine or cur is None:
             return [book]  # not the order waiting here: book and flag it, never open this gate

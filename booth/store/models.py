@@ -142,6 +142,8 @@ class ExitOrder(Base):
     settled_by: Mapped[int | None] = mapped_column(ForeignKey("payments.id", use_alter=True))
     release_reason: Mapped[str | None] = mapped_column(Text)
     released_by: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    #: the part of due_fen that is the plate's arrears (earlier stays' unpaid fees; see Arrears)
+    arrears_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Payment(Base):

@@ -316,6 +316,7 @@ class Store:
                 linked = select(Arrears).where(Arrears.id.in_(ids), Arrears.state == "open")
                 for row in session.scalars(linked):
                     row.exit_order_id = order.id
+                    order.arrears_fen += row.amount_fen
             return _exit_order_record(order)
 
     def exit_order_by_id(self, exit_order_id: int) -> ExitOrderRecord | None:
@@ -368,8 +369,9 @@ class Store:
                 # with the release's reason and approver
                 how = "collected" if order.due_fen == 0 else "waived"
                 approver = exception.approved_by if exception is not None else None
-                for owed in _arrears_of(session, order.id):
-                    _settle_arrears(owed, how, at=at, operator=operator, reason=reason, approved_by=approver)
+                if order.arrears_fen:
+                    _settle_arrears_of(session, order.id, how, at=at, operator=operator, reason=reason,
+                                       approved_by=approver)  # fmt: skip
                 session.flush()
                 _enqueue(session, items, stay_id=order.stay_id, now=self._now())
             if row is None:
@@ -567,8 +569,11 @@ class Store:
                     linked_order.state = "paid"
                     linked_order.settled_at = paid_at
                     linked_order.settled_by = payment.id
-                    for owed in _arrears_of(session, linked_order.id):
-                        _settle_arrears(owed, "collected", at=paid_at, operator=operator, reason=trade_no)
+                    if linked_order.arrears_fen:  # (the check spares the booking a statement)
+                        _settle_arrears_of(
+                            session, linked_order.id, "collected", at=paid_at, operator=operator,
+                            reason=trade_no,
+                        )  # fmt: skip
                 if flag is None and stay is not None:
                     session.flush()
                     _enqueue(session, items, stay_id=stay.id, now=now)
@@ -943,13 +948,9 @@ def _payment_by_trade_no(session: Session, trade_no: str) -> PaymentOutcome | No
     return PaymentOutcome(status="duplicate", payment_id=row.id, flag=cast("PaymentFlag | None", row.flag))
 
 
-def _arrears_of(session: Session, exit_order_id: int) -> list[Arrears]:
-    query = select(Arrears).where(Arrears.exit_order_id == exit_order_id, Arrears.state == "open")
-    return list(session.scalars(query))
-
-
-def _settle_arrears(
-    row: Arrears,
+def _settle_arrears_of(
+    session: Session,
+    exit_order_id: int,
     how: str,
     *,
     at: datetime,
@@ -957,11 +958,15 @@ def _settle_arrears(
     reason: str | None,
     approved_by: str | None = None,
 ) -> None:
-    row.state = how
-    row.settled_at = at
-    row.settled_by = operator
-    row.reason = reason
-    row.approved_by = approved_by
+    """Close the open arrears an exit order asked for: one UPDATE, without loading rows or flushing first
+    (this runs inside the booking of a payment, on the path to the gate)."""
+    with session.no_autoflush:
+        session.execute(
+            update(Arrears)
+            .where(Arrears.exit_order_id == exit_order_id, Arrears.state == "open")
+            .values(state=how, settled_at=at, settled_by=operator, reason=reason, approved_by=approved_by)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _arrears_record(row: Arrears) -> ArrearsRecord:
@@ -1182,6 +1187,7 @@ def _exit_order_record(row: ExitOrder) -> ExitOrderRecord:
         paid_before_fen=row.paid_before_fen,
         discount_fen=row.discount_fen,
         due_fen=row.due_fen,
+        arrears_fen=row.arrears_fen or 0,
         state=cast(ExitOrderState, row.state),
         settled_at=row.settled_at,
         settled_by=row.settled_by,

@@ -69,6 +69,7 @@ class ExitOrderRecord:
     settled_by: int | None
     release_reason: str | None
     released_by: str | None
+    arrears_fen: int = 0  # the part of due_fen that is the plate's arrears
 
 
 @dataclass(frozen=True, slots=True)

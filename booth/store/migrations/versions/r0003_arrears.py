@@ -21,6 +21,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    arrears_fen = sa.Column("arrears_fen", sa.BigInteger(), nullable=False, server_default="0")
+    op.add_column("exit_orders", arrears_fen)
     op.create_table(
         "arrears",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -53,3 +55,4 @@ def downgrade() -> None:
     for index in ("ix_arrears_settled_at", "ix_arrears_noticed_at", "ix_arrears_plate_state"):
         op.drop_index(index, table_name="arrears")
     op.drop_table("arrears")
+    op.execute("ALTER TABLE exit_orders DROP COLUMN arrears_fen")  # SQLite 3.35+, PostgreSQL
