@@ -1194,11 +1194,20 @@ class Engine:
         vclass = vehicle_class_for(self.settings.tariff, str(cmd.plate.colour))
 
         missed: list[tuple[str, int | None]] = []
+        # a car cannot be at an exit barrier and at an entry at once: one of the reads is wrong (a misread or
+        # a cloned plate), so the stay being handled at the exit is not closed by this read
+        at_exit = {
+            lane.current.stay_id
+            for lane in self.lanes.values()
+            if isinstance(lane, L.ExitLane) and lane.current is not None and lane.current.stay_id is not None
+        }
 
         def work() -> L.EntryDecided:
             if cmd.plate.text in park.blacklist:
                 return L.EntryDecided(cmd.plate, False, "黑名单车辆", None, cmd.at)
             previous = store.open_stay_for_plate(cmd.plate.text)
+            if previous is not None and previous.id in at_exit:
+                return L.EntryDecided(cmd.plate, False, "车辆正在出口", None, cmd.at)
             if previous is not None:
                 # the car left unseen (an exit misread or lifted by hand): that stay ends here, so the lot's
                 # count and this stay's quote only know the stay that starts now; what it owed is never

@@ -202,3 +202,19 @@ def test_arrears_forgone_by_a_free_release_are_waived_with_its_reason(make_engin
     assert r.rows("SELECT state, settled_by, approved_by, reason FROM arrears") == [
         ("waived", ATTENDANT[0], SUPERVISOR[0], reason)
     ]
+
+
+def test_an_entry_read_of_a_plate_waiting_at_an_exit_closes_nothing(make_engine: MakeEngine) -> None:
+    """Found by the property test: a plate read at the entry while that car waits at an exit closed its stay
+    as a missed exit under the exit lane's feet (its lift then failed to close the stay). A car cannot be at
+    both barriers: the entry read is refused for the attendant and the exit goes on."""
+    r = make_engine()
+    order_id = bring_car(r, "X1", "苏D00001")
+    r.engine.vehicle_at("E1", "苏D00001").result(5)
+    view = wait_until(lambda: (v := r.lane("E1")).state is LaneState.REFUSED and v, what="the entry refused")
+    assert view.said is not None and "出口" in view.message
+    assert gate(r, "E1").open_count == 0
+    assert r.rows("SELECT state FROM stays WHERE order_id = ?", order_id) == [("in_lot",)]
+    assert r.rows("SELECT COUNT(*) FROM arrears") == [(0,)]
+    push_result(r, order_id, r.lane("X1").due_fen)
+    wait_until(lambda: r.engine.exits_completed == 1, what="the exit to go on")

@@ -363,6 +363,7 @@ _PHRASES: dict[str, str] = {
     "lane.entry_record_failed": QT_TRANSLATE_NOOP("BoothWording", "入场未能登记：请重试或人工抬杆"),
     "entry.blacklisted": QT_TRANSLATE_NOOP("BoothWording", "黑名单车辆"),
     "entry.lot_full": QT_TRANSLATE_NOOP("BoothWording", "车位已满"),
+    "entry.at_exit": QT_TRANSLATE_NOOP("BoothWording", "该车牌正在出口处理中：请核对车牌"),
     "action.free_release": QT_TRANSLATE_NOOP("BoothWording", "免费放行"),
     "action.manual_lift": QT_TRANSLATE_NOOP("BoothWording", "人工抬杆"),
     "rule.reason_missing": QT_TRANSLATE_NOOP("BoothWording", "{action} needs a reason"),

@@ -570,6 +570,7 @@ def _require_reason(reason: str, operator: str, action: Phrase) -> str:
 _ENTRY_REFUSALS: dict[str, Phrase] = {
     "黑名单车辆": say("entry.blacklisted"),
     "车位已满": say("entry.lot_full"),
+    "车辆正在出口": say("entry.at_exit"),
 }
 
 

@@ -61,6 +61,7 @@ CHINESE: dict[str, str] = {
     # --- why an entry was refused (EntryDecided.reason, as the engine words it)
     "entry.blacklisted": "黑名单车辆",
     "entry.lot_full": "车位已满",
+    "entry.at_exit": "该车牌正在出口处理中：请核对车牌",
     # --- the attendant's exceptions, named inside other phrases
     "action.free_release": "免费放行",
     "action.manual_lift": "人工抬杆",

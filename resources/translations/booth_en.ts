@@ -231,6 +231,10 @@
         <translation>lot full</translation>
     </message>
     <message>
+        <source>该车牌正在出口处理中：请核对车牌</source>
+        <translation>This plate is being handled at an exit: check the plate</translation>
+    </message>
+    <message>
         <source>免费放行</source>
         <translation>Free release</translation>
     </message>
