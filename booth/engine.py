@@ -1845,7 +1845,7 @@ class Engine:
             if stay is None:
                 return None
             payments = store.counted_payments(stay.id)
-            return stay.order_id, quote_fee(
+            quote = quote_fee(
                 tariff,
                 plate=car,
                 colour=stay.plate_colour,
@@ -1855,6 +1855,8 @@ class Engine:
                 paid_fen=sum(fen for _, fen in payments),
                 payments=payments,
             )
+            # a driver prepaying in the lot is asked for what the exit would ask: arrears included
+            return stay.order_id, add_arrears(quote, [a.amount_fen for a in store.open_arrears(car)])
 
         found = await self._db(work)
         if found is None:
@@ -2065,9 +2067,10 @@ def _exception_item(cmd: L.RecordException) -> LaneExceptionItem:
 
 
 def _price_fields(q: Quote) -> dict[str, Any]:
+    arrears = sum(line.fen for line in q.lines if line.phrase and line.phrase.code == "tariff.arrears")
     return {
         "price": format_yuan(q.due_fen),
-        "total": format_yuan(q.gross_fen),
+        "total": format_yuan(q.gross_fen + arrears),  # (never less than the price: arrears are owed too)
         "duration": q.duration_minutes,
         "free_out_time": 0,
         "derate_money": format_yuan(q.discount_fen),

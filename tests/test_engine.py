@@ -423,6 +423,9 @@ def test_a_car_entering_again_closes_the_missed_stay_and_its_fee_is_asked_at_the
     assert owed > 0 and state == "open"
     wait_until(lambda: any(isinstance(e, AlertRaised) and e.kind == "missed_exit" for e in r.events),
                what="the supervisor to be told")  # fmt: skip
+    # a driver asking the price in the lot (to prepay) is told the arrears too
+    price = r.engine.call(r.engine.sandbox.driver_asks_price(car_number="苏M00001", pay_scene=0)).result(10)
+    assert round(float(price["price"]) * 100) == owed <= round(float(price["total"]) * 100)
     # the new stay is within its free minutes, but the plate owes from before: nothing opens for free
     r.engine.vehicle_at("X1", "苏M00001").result(5)
     view = wait_until(lambda: (v := r.lane("X1")).state is LaneState.AWAITING_PAYMENT and v.code_url and v,
