@@ -236,18 +236,6 @@ class Store:
 
     # --- exit orders and payments ---------------------------------------------------------------------
 
-    def paid_total(self, stay_id: int) -> tuple[int, datetime | None]:
-        """Money counted for this stay (flagged payments excluded) and when it was last paid."""
-        stay_id = _row_id("stay_id", stay_id)
-        with self._read("paid_total") as session:
-            _get(session, Stay, stay_id, "stay")
-            total, last = session.execute(
-                select(func.coalesce(func.sum(Payment.amount_fen), 0), func.max(Payment.paid_at)).where(
-                    Payment.stay_id == stay_id, Payment.flag.is_(None)
-                )
-            ).one()
-            return int(total), last
-
     def counted_payments(self, stay_id: int) -> list[tuple[datetime, int]]:
         """The money counted for this stay (flagged payments excluded) as (paid at, fen), oldest first: the
         tariff needs each payment's moment for its grace rule."""

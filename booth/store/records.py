@@ -96,7 +96,7 @@ class PaymentOutcome:
     """What record_payment did with a payment.
 
     - "settled": it paid the awaiting exit order in full; that order is now "paid" (the gate may open).
-    - "partial": counted for the stay (paid_total) without settling anything: less than the order's due,
+    - "partial": counted for the stay (counted_payments) without settling anything: less than the order's due,
       a payment the lane said must not settle, or an in-lot prepayment. An awaiting order stays awaiting:
       re-quote it.
     - "flagged": stored for the supervisor but not counted (`flag` says why; late ones are refunded).
