@@ -95,7 +95,7 @@ def child_load(exits: int) -> int:
 
     from PySide6.QtCore import Qt, QTimer
 
-    from booth.cli import demo_settings, start_demo_clouds, stop_demo_clouds
+    from booth.cli.demo import demo_settings, start_demo_clouds, stop_demo_clouds
     from booth.config import settings_from_mapping
     from booth.domain.lane import LaneState
     from booth.engine import Engine, EngineEvent, GateCommanded, LaneChanged

@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 
 from booth.config import Settings, settings_from_mapping
-from booth.reports import Report, build_period_report, build_shift_report
+from booth.office.reports import Report, build_period_report, build_shift_report
 from booth.store import open_database
 
 CHANNELS = [

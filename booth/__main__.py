@@ -1,3 +1,3 @@
-from booth.cli import main
+from booth.cli.main import main
 
 raise SystemExit(main())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from booth.cli import main
+from booth.cli.main import main
 from booth.config import ConfigError, config_warnings, settings_from_mapping
 from tests.test_config import MINIMAL, write
 

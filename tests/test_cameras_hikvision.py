@@ -18,7 +18,8 @@ from aiohttp import web
 
 from booth.config import HikvisionGateSettings
 from booth.devices.camera_reads import CameraPayloadError
-from booth.devices.gates import GateFault, make_gate
+from booth.devices.gate_factory import make_gate
+from booth.devices.gates import GateFault
 from booth.devices.hikvision import AnprEvent, HikvisionGate, parse_xml
 from booth.domain.lane import LaneState
 from booth.domain.plates import PlateColour

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from booth import staff_cli
-from booth.cli import INTERNAL_ERROR, main
+from booth.cli import staff as staff_cli
+from booth.cli.main import INTERNAL_ERROR, main
 from booth.config import load_settings
-from booth.shifts import Shifts
-from booth.staff import Staff
+from booth.office.shifts import Shifts
+from booth.office.staff import Staff
 from booth.store import open_database
 
 SETTINGS = """
@@ -323,7 +323,7 @@ def test_an_unforeseen_error_is_still_one_line(
         raise RuntimeError("a bug\nwith two lines")
 
     monkeypatch.delenv("BOOTH_DEBUG", raising=False)
-    monkeypatch.setattr("booth.cli._sync_command", broken)
+    monkeypatch.setattr("booth.cli.main._sync_command", broken)
     assert main(["sync", "status", "--config", places["good"]]) == INTERNAL_ERROR
     assert capsys.readouterr().err == "booth: internal error: RuntimeError: a bug\n"
 

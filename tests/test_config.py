@@ -11,7 +11,7 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 
-from booth.cli import EXAMPLE_CONFIG, main
+from booth.cli.main import EXAMPLE_CONFIG, main
 from booth.config import ConfigError, Settings, load_settings, settings_from_mapping
 
 MINIMAL = """

@@ -23,12 +23,12 @@ from booth.config import (
     ModbusTcpGateSettings,
     SimulatedGateSettings,
 )
+from booth.devices.gate_factory import make_gate
 from booth.devices.gates import (
     GateDriver,
     GateFault,
     GateRest,
     SimulatedGate,
-    make_gate,
     rest_gates,
     rest_until_done,
 )

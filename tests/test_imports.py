@@ -20,7 +20,7 @@ def test_the_engine_loads_no_device_or_server_library_a_lane_does_not_use() -> N
     """pymodbus (Modbus gates), pyserial (serial gates) and aiohttp (the camera listener, the emulators) are
     imported only by the drivers that need them: a demo or simulated booth never pays for them."""
     loaded = _fresh(
-        "import json, sys, booth.engine, booth.cli\n"
+        "import json, sys, booth.engine, booth.cli.main\n"
         "print(json.dumps(sorted(m for m in ('pymodbus', 'serial', 'aiohttp') if m in sys.modules)))"
     )
     assert loaded == []

@@ -16,7 +16,7 @@ import pytest
 from booth.config import DEFAULT_DENOMINATIONS, Settings
 from booth.domain.lane import LaneState
 from booth.domain.money import format_yuan
-from booth.reports import (
+from booth.office.reports import (
     Report,
     ReportError,
     build_period_report,
@@ -458,7 +458,7 @@ def test_read_csv_totals_refuses_a_file_that_is_not_a_report(tmp_path: Path) -> 
 def _cli(argv: list[str], settings: Settings, render_pdf: Any = None) -> int:
     import argparse
 
-    from booth.report_cli import register, run
+    from booth.cli.reports import register, run
 
     parser = argparse.ArgumentParser(prog="booth")
     register(parser.add_subparsers(dest="command"))
@@ -498,7 +498,7 @@ def test_cli_prints_writes_csv_and_refuses_bad_input(
 
 
 def test_typed_text_that_a_spreadsheet_would_run_is_written_inert() -> None:
-    from booth.reports import _inert
+    from booth.office.reports import _inert
 
     assert [_inert(cell) for cell in ("=HYPERLINK(\"x\")", "@cmd", "+1", "-abc")] == [
         "'=HYPERLINK(\"x\")", "'@cmd", "'+1", "'-abc"

@@ -17,7 +17,8 @@ import pytest_asyncio
 from pymodbus.server import ModbusSerialServer
 
 from booth.config import LcusRelayGateSettings, ModbusRtuGateSettings, settings_from_mapping
-from booth.devices.gates import GateFault, make_gate
+from booth.devices.gate_factory import make_gate
+from booth.devices.gates import GateFault
 from booth.devices.serial_gates import LcusRelayGate, ModbusRtuGate, lcus_frame
 from tests.test_gates import FC_READ_COILS, FC_WRITE_COIL, FakeRelayBoard, waveshare_flash_on_pdu
 

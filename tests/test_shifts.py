@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-import booth.shifts
+import booth.office.shifts
 from booth.config import ShiftSettings, StaffSettings
-from booth.shifts import ShiftError, Shifts
-from booth.staff import AuthError, Staff
+from booth.office.shifts import ShiftError, Shifts
+from booth.office.staff import AuthError, Staff
 from booth.store import Database, Store
 from tests.conftest import T0, Clock
 
@@ -160,7 +160,7 @@ def test_the_databases_one_open_shift_index_is_turned_into_shift_open(
 ) -> None:
     """What a second booth opening at the same instant would meet (the check passed, the insert fails)."""
     shifts.open("ann")
-    monkeypatch.setattr(booth.shifts, "_refuse_if_open", lambda session: None)
+    monkeypatch.setattr(booth.office.shifts, "_refuse_if_open", lambda session: None)
     with pytest.raises(ShiftError) as refused:
         shifts.open("bob")
     assert refused.value.code == "shift_open"

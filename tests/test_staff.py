@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from booth.config import StaffSettings
-from booth.staff import SCRYPT_N, AuthError, Staff, StaffError, hash_pin, pin_matches
+from booth.office.staff import SCRYPT_N, AuthError, Staff, StaffError, hash_pin, pin_matches
 from booth.store import Database
 from tests.conftest import T0, Clock
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from booth import staff_cli
+from booth.cli import staff as staff_cli
 from booth.config import load_settings
-from booth.shifts import Shifts
-from booth.staff import Staff
+from booth.office.shifts import Shifts
+from booth.office.staff import Staff
 from booth.store import open_database
 
 SETTINGS = """

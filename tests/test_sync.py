@@ -19,7 +19,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from booth.cli import demo_settings, main
+from booth.cli.demo import demo_settings
+from booth.cli.main import main
 from booth.clouds.alipay import ORDER_SYNC, out_order_no_for, public_key_pem
 from booth.clouds.http import CHINA_TZ, china_time_text
 from booth.config import ConfigError, settings_from_mapping
@@ -28,7 +29,7 @@ from booth.domain.money import format_yuan
 from booth.engine import AlertRaised, EngineError, SyncChanged
 from booth.sandbox.alipay_gateway import AlipayGatewayEmulator
 from booth.sandbox.top_router import TopRouterEmulator
-from booth.sync import CloudStatus, SyncStatus
+from booth.sync.relays import CloudStatus, SyncStatus
 from tests.conftest import RunningEngine, wait_until
 from tests.test_engine import bring_car, pay
 
@@ -286,7 +287,7 @@ def test_a_sandbox_emulator_in_a_process_of_its_own_gets_the_lot_registered_once
 def test_a_sandbox_emulator_that_never_answers_leaves_alipay_held_with_the_alert(
     make_engine: MakeEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("booth.sync._SANDBOX_LOT_WAIT_S", 0.5)
+    monkeypatch.setattr("booth.sync.relays._SANDBOX_LOT_WAIT_S", 0.5)
     keys = KeyFiles(tmp_path)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -588,7 +589,7 @@ def test_the_demos_clouds_in_their_own_process_accept_everything_the_booth_sends
     """`booth --demo` end to end: the Bolink, Alipay and TOP emulators in the child process take the
     booth's signed requests (its keys and secrets reach the child), so every paid exit is synced to Alipay
     and every arrive, pay and leave reaches Tmall, none refused."""
-    from booth.cli import start_demo_clouds, stop_demo_clouds
+    from booth.cli.demo import start_demo_clouds, stop_demo_clouds
     from booth.engine import Engine
 
     clouds = start_demo_clouds(tmp_path, autopay_s=0.2)

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from booth.outbox import (
+from booth.store import OutboxItem, OutboxRecord, Store, open_database
+from booth.store.worker import DatabaseWorker
+from booth.sync.outbox import (
     Backoff,
     BreakerPolicy,
     BreakerState,
@@ -24,8 +26,6 @@ from booth.outbox import (
     SendResult,
     SendVerdict,
 )
-from booth.store import OutboxItem, OutboxRecord, Store, open_database
-from booth.store.worker import DatabaseWorker
 
 
 class FakeClock:

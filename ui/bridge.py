@@ -40,9 +40,9 @@ from booth.engine import (
     LaneChanged,
     SyncChanged,
 )
-from booth.reports import ReportError
-from booth.shifts import ShiftError
-from booth.staff import StaffError
+from booth.office.reports import ReportError
+from booth.office.shifts import ShiftError
+from booth.office.staff import StaffError
 from ui.wording import plate_error_words, refused_words
 
 log = logging.getLogger("ui.bridge")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QWidget
 
 from booth.config import KioskSettings
 from booth.engine import Engine, EngineError
-from booth.staff import PersonRecord, Role
+from booth.office.staff import PersonRecord, Role
 from ui.bridge import EngineStarted
 from ui.lock_screen import IdleLock, LockScreen, Verifier
 from ui.main_window import BoothWindow

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from booth.cli import main as booth_main
+from booth.cli.main import main as booth_main
 from booth.config import Settings
 
 if TYPE_CHECKING:
-    from booth.reports import Report
+    from booth.office.reports import Report
 
 
 def open_window(settings: Settings, kiosk: bool) -> int:

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 from booth.config import Settings
 from booth.domain.lane import LaneView
 from booth.engine import AlertRaised, Engine
-from booth.staff import PersonRecord
-from booth.sync import SyncStatus
+from booth.office.staff import PersonRecord
+from booth.sync.relays import SyncStatus
 from ui.bridge import CommandOutcome, EngineBridge, EngineStarted
 from ui.i18n import SOURCE_LANGUAGE, TranslationError, current_language, retranslate_tree, switch_language
 from ui.lane_panel import LanePanel

@@ -32,7 +32,7 @@ from PySide6.QtGui import (
 from PySide6.QtPrintSupport import QPrinter
 
 from booth.domain.money import format_yuan
-from booth.reports import Report, ReportError
+from booth.office.reports import Report, ReportError
 from ui.style import pick_cjk_family
 from ui.wording import QT_TRANSLATE_NOOP
 

@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 
 from booth.config import Settings
 from booth.engine import Engine
-from booth.reports import Report, ReportError, build_period_report, build_shift_report, write_csv
-from booth.staff import PersonRecord
+from booth.office.reports import Report, ReportError, build_period_report, build_shift_report, write_csv
+from booth.office.staff import PersonRecord
 from booth.store.db import Database
 from ui.office import OfficeRunner
 from ui.report_document import print_report, render_pdf, report_document

@@ -49,12 +49,12 @@ from PySide6.QtCore import QEventLoop, QPoint
 from PySide6.QtGui import QFontInfo, QRawFont
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, QTextBrowser, QWidget
 
-from booth.cli import demo_settings
+from booth.cli.demo import demo_settings
 from booth.config import Settings, settings_from_mapping
 from booth.domain.lane import LaneState
 from booth.engine import Engine
-from booth.shifts import Shifts
-from booth.staff import Staff
+from booth.office.shifts import Shifts
+from booth.office.staff import Staff
 from ui.actions import PlatePanel
 from ui.app import ensure_application
 from ui.i18n import LANGUAGES, SOURCE_LANGUAGE, switch_language

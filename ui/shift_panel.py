@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from booth.config import ShiftSettings
 from booth.domain.money import MoneyError, format_yuan, parse_yuan
 from booth.engine import Engine
-from booth.shifts import MAX_PIECES, ShiftError, ShiftRecord
+from booth.office.shifts import MAX_PIECES, ShiftError, ShiftRecord
 from ui.keypads import BACKSPACE, MONEY_PARTIAL
 from ui.office import OfficeRunner
 from ui.pin_pad import PinPad

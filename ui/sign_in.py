@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 
 from booth.domain.money import MoneyError, format_yuan, parse_yuan
 from booth.engine import Engine, EngineError
-from booth.shifts import ShiftError, ShiftRecord
-from booth.staff import AuthError, PersonRecord, StaffError
+from booth.office.shifts import ShiftError, ShiftRecord
+from booth.office.staff import AuthError, PersonRecord, StaffError
 from ui.keypads import MONEY_PARTIAL, MoneyPad
 from ui.lock_screen import refusal_words
 from ui.office import OfficeRunner

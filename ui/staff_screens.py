@@ -14,8 +14,8 @@ from PySide6.QtCore import QEvent, QObject, Slot
 from PySide6.QtWidgets import QPushButton, QWidget
 
 from booth.engine import Engine, EngineError
-from booth.shifts import ShiftRecord
-from booth.staff import PersonRecord
+from booth.office.shifts import ShiftRecord
+from booth.office.staff import PersonRecord
 from ui.bridge import EngineStarted
 from ui.office import OfficeRunner
 from ui.sign_in import SignInOverlay, office_error_words

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 
 from booth.config import Settings
 from booth.engine import Engine
-from booth.shifts import ShiftRecord
-from booth.staff import PIN_MAX_LENGTH, PersonRecord
+from booth.office.shifts import ShiftRecord
+from booth.office.staff import PIN_MAX_LENGTH, PersonRecord
 from ui.office import OfficeRunner
 from ui.pin_pad import PinPad
 from ui.report_view import ReportView

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from booth.engine import Engine
-from booth.staff import AuthError
-from booth.sync import CloudStatus, SyncStatus
+from booth.office.staff import AuthError
+from booth.sync.relays import CloudStatus, SyncStatus
 from ui.bridge import CommandOutcome, EngineBridge
 from ui.lock_screen import refusal_words
 from ui.pin_pad import PinPad

@@ -17,7 +17,7 @@ from booth.domain.lane import LaneState, LaneView
 from booth.domain.money import format_yuan
 from booth.domain.phrases import ParamValue, Phrase, fill
 from booth.engine import AlertRaised
-from booth.sync import CloudStatus, SyncStatus
+from booth.sync.relays import CloudStatus, SyncStatus
 
 
 def QT_TRANSLATE_NOOP(context: str, text: str) -> str:  # the name lupdate looks for; typed, unlike Qt's

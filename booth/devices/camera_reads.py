@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -228,3 +228,45 @@ def likely_plates(read: str, in_lot: list[str], *, limit: int = 3, floor: float 
     scored = [(plate_similarity(read, p), p) for p in in_lot if p != read]
     best = sorted((s for s in scored if s[0] >= floor), key=lambda s: (-s[0], s[1]))
     return [plate for _, plate in best[:limit]]
+
+
+@dataclass(frozen=True)
+class CameraLanes:
+    """The lane(s) one camera address serves. A lane without ``[lanes.camera] channel`` takes every read
+    from the address (the key None; config check refuses a second lane on it); lanes with a channel take
+    the reads whose push names it (Vzenith ``channel``, Hikvision ``channelID``)."""
+
+    ip: str
+    vendor: str
+    by_channel: Mapping[int | None, str]
+
+    @property
+    def lane_ids(self) -> tuple[str, ...]:
+        return tuple(self.by_channel.values())
+
+    @property
+    def label(self) -> str:
+        """The lane(s), for log lines written before a read is matched to one."""
+        return ", ".join(self.lane_ids)
+
+    @property
+    def by_channel_only(self) -> bool:
+        """Reads are matched by the channel they name (no lane takes the address alone)."""
+        return None not in self.by_channel
+
+    @property
+    def only_lane(self) -> str | None:
+        """The lane of a camera that serves one lane: its polls and heartbeats can carry that lane's gate."""
+        return self.lane_ids[0] if len(self.by_channel) == 1 else None
+
+    def lane_for(self, channel: int | None) -> str | None:
+        """The lane a read naming ``channel`` (None: the push names none) belongs to, if any."""
+        if None in self.by_channel:
+            return self.by_channel[None]
+        return self.by_channel.get(channel) if channel is not None else None
+
+    def unmatched(self, channel: int | None) -> str:
+        """Why a read found no lane: for the log line, naming what the settings expect."""
+        wanted = ", ".join(f"{ch} ({lane})" for ch, lane in sorted(self.by_channel.items(), key=str))
+        named = "names no channel" if channel is None else f"names channel {channel}"
+        return f"the push {named}; [lanes.camera] channel for this camera: {wanted}"

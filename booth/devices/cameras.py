@@ -28,8 +28,7 @@ import ipaddress
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,7 +37,7 @@ from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from booth.config import CameraListenerSettings, LaneSettings
-from booth.devices.camera_reads import CameraSink, LogThrottle, ReadBacklog, ReadFreshness
+from booth.devices.camera_reads import CameraLanes, CameraSink, LogThrottle, ReadBacklog, ReadFreshness
 from booth.devices.gates import GateDriver
 from booth.devices.hikvision import HikvisionAdapter
 from booth.devices.vzenith import VzenithAdapter
@@ -61,48 +60,6 @@ def _address(raw: object) -> str:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(address)
-
-
-@dataclass(frozen=True)
-class CameraLanes:
-    """The lane(s) one camera address serves. A lane without ``[lanes.camera] channel`` takes every read
-    from the address (the key None; config check refuses a second lane on it); lanes with a channel take
-    the reads whose push names it (Vzenith ``channel``, Hikvision ``channelID``)."""
-
-    ip: str
-    vendor: str
-    by_channel: Mapping[int | None, str]
-
-    @property
-    def lane_ids(self) -> tuple[str, ...]:
-        return tuple(self.by_channel.values())
-
-    @property
-    def label(self) -> str:
-        """The lane(s), for log lines written before a read is matched to one."""
-        return ", ".join(self.lane_ids)
-
-    @property
-    def by_channel_only(self) -> bool:
-        """Reads are matched by the channel they name (no lane takes the address alone)."""
-        return None not in self.by_channel
-
-    @property
-    def only_lane(self) -> str | None:
-        """The lane of a camera that serves one lane: its polls and heartbeats can carry that lane's gate."""
-        return self.lane_ids[0] if len(self.by_channel) == 1 else None
-
-    def lane_for(self, channel: int | None) -> str | None:
-        """The lane a read naming ``channel`` (None: the push names none) belongs to, if any."""
-        if None in self.by_channel:
-            return self.by_channel[None]
-        return self.by_channel.get(channel) if channel is not None else None
-
-    def unmatched(self, channel: int | None) -> str:
-        """Why a read found no lane: for the log line, naming what the settings expect."""
-        wanted = ", ".join(f"{ch} ({lane})" for ch, lane in sorted(self.by_channel.items(), key=str))
-        named = "names no channel" if channel is None else f"names channel {channel}"
-        return f"the push {named}; [lanes.camera] channel for this camera: {wanted}"
 
 
 def _camera_lanes(lanes: Sequence[LaneSettings]) -> dict[str, CameraLanes]:

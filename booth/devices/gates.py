@@ -9,8 +9,9 @@ A booth killed between a host-timed pulse's ON and OFF leaves the relay ON and t
 the engine drives every gate to its rest state (``rest_gates``) before any lane acts on a car, and keeps
 trying a gate that did not answer (``rest_until_done``) until its board does.
 
-Modbus relay boards are in ``booth.devices.modbus_gates`` (imported only when a lane uses one: pymodbus
-is a few MB and ~40 ms of start for a booth without them).
+Each driver but the simulated one lives in a module of its own; ``booth.devices.gate_factory.make_gate``
+builds the one a lane's settings ask for, importing its module only then (pymodbus is a few MB and ~40 ms of
+start for a booth without a Modbus board).
 """
 
 from __future__ import annotations
@@ -23,15 +24,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from booth.config import (
-    CameraRelayGateSettings,
-    GateSettings,
-    HikvisionGateSettings,
-    LcusRelayGateSettings,
-    ModbusRtuGateSettings,
-    ModbusTcpGateSettings,
-    SimulatedGateSettings,
-)
+from booth.config import SimulatedGateSettings
 
 log = logging.getLogger(__name__)
 
@@ -136,34 +129,6 @@ class SimulatedGate(GateDriver):
 
     async def aclose(self) -> None:
         self._closed = True
-
-
-def make_gate(settings: GateSettings, lane_id: str = "") -> GateDriver:
-    """Build the driver a lane's ``gate`` settings ask for (every driver but the simulated one lives in its
-    own module, imported only when a lane uses it)."""
-    if isinstance(settings, ModbusRtuGateSettings):
-        from booth.devices.serial_gates import ModbusRtuGate
-
-        return ModbusRtuGate(settings)
-    if isinstance(settings, LcusRelayGateSettings):
-        from booth.devices.serial_gates import LcusRelayGate
-
-        return LcusRelayGate(settings)
-    if isinstance(settings, CameraRelayGateSettings):
-        from booth.devices.vzenith import CameraRelayGate
-
-        return CameraRelayGate(settings, lane_id)
-    if isinstance(settings, HikvisionGateSettings):
-        from booth.devices.hikvision import HikvisionGate
-
-        return HikvisionGate(settings)
-    if isinstance(settings, SimulatedGateSettings):
-        return SimulatedGate(settings)
-    if isinstance(settings, ModbusTcpGateSettings):
-        from booth.devices.modbus_gates import ModbusTcpGate
-
-        return ModbusTcpGate(settings)
-    raise TypeError(f"unknown gate settings type {type(settings).__name__}")
 
 
 #: how long the start waits for all gates to reach rest: a board that has not answered by then is a gate

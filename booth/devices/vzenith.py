@@ -58,7 +58,7 @@ from booth.domain.phrases import say
 from booth.domain.plates import PlateColour, colour_from_vzenith
 
 if TYPE_CHECKING:
-    from booth.devices.cameras import CameraLanes
+    from booth.devices.camera_reads import CameraLanes
 
 log = logging.getLogger(__name__)
 

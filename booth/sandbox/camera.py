@@ -10,15 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from booth.config import SimulatorSettings
-from booth.domain.lane import LaneState
+from booth.domain.lane import LaneState, LaneView
 from booth.domain.plates import PROVINCES, PlateError
-
-if TYPE_CHECKING:
-    from booth.engine import Engine
 
 log = logging.getLogger("booth.sandbox.camera")
 
@@ -37,18 +34,38 @@ def random_plate(rng: random.Random, province: str | None = None) -> str:
     return prov + letter + "".join(rng.choices(_SERIAL, k=5))
 
 
+class LaneTraffic(Protocol):
+    """What the simulated camera drives: a part of the engine's public API (it knows nothing else of it)."""
+
+    def now(self) -> datetime: ...
+
+    def snapshot(self) -> list[LaneView]: ...
+
+    async def plates_in_lot(self) -> list[str]: ...
+
+    async def seed_stay_async(
+        self, plate_text: str, entry_at: datetime, lane_id: str | None = None
+    ) -> int: ...
+
+    async def vehicle_at_async(self, lane_id: str, plate_text: str) -> object: ...
+
+
 class SimulatedCamera:
-    def __init__(self, engine: Engine, settings: SimulatorSettings) -> None:
+    """Brings a car to a free lane every ``settings.every_s`` or so, through the engine's public API only."""
+
+    def __init__(
+        self, engine: LaneTraffic, settings: SimulatorSettings, *, province: str | None = None
+    ) -> None:
         self._engine = engine
         self._settings = settings
+        self._province = province
         self._rng = random.Random(settings.seed)
         self.vehicles_sent = 0
 
     async def run(self) -> None:
-        lanes = list(self._engine.lanes)
         while True:
             await asyncio.sleep(self._rng.uniform(0.5, 1.5) * self._settings.every_s)
-            free = [lid for lid in lanes if self._engine.lanes[lid].state is LaneState.IDLE]
+            free = [v.lane_id for v in self._engine.snapshot() if v.state is LaneState.IDLE]
             if not free:
                 continue
             lane_id = self._rng.choice(free)
@@ -66,18 +83,19 @@ class SimulatedCamera:
         is none, one that entered earlier than this session (a back-dated stay)."""
         engine = self._engine
         plate: str | None = None
-        if engine.lanes[lane_id].direction == "exit":
-            at_lanes = {v.plate for v in engine.snapshot() if v.plate}
+        views = engine.snapshot()
+        if any(v.lane_id == lane_id and v.direction == "exit" for v in views):
+            at_lanes = {v.plate for v in views if v.plate}
             in_lot = [p for p in await engine.plates_in_lot() if p not in at_lanes and not p.startswith("无")]
             if in_lot and self._rng.random() < 0.8:
                 plate = self._rng.choice(sorted(in_lot))
             else:
-                plate = random_plate(self._rng, engine.settings.park.province)
+                plate = random_plate(self._rng, self._province)
                 minutes = self._rng.randint(5, self._settings.stay_minutes_max)
                 entry_at = engine.now() - timedelta(minutes=minutes, seconds=self._rng.randint(0, 59))
                 await engine.seed_stay_async(plate, entry_at)
         else:
-            plate = random_plate(self._rng, engine.settings.park.province)
+            plate = random_plate(self._rng, self._province)
         log.info("simulated camera: %s at lane %s", plate, lane_id)
         await engine.vehicle_at_async(lane_id, plate)
         self.vehicles_sent += 1

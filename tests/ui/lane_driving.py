@@ -9,7 +9,7 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QInputMethodEvent
 from PySide6.QtWidgets import QWidget
 
-from booth.cli import demo_settings
+from booth.cli.demo import demo_settings
 from booth.config import Settings, settings_from_mapping
 from booth.engine import Engine
 

@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QPushButton, QTextBrowser, QWidget
 
 from booth.engine import Engine
-from booth.shifts import Shifts
-from booth.staff import Staff
+from booth.office.shifts import Shifts
+from booth.office.staff import Staff
 from ui.pin_pad import PinPad
 from ui.report_view import engine_database
 

@@ -20,7 +20,7 @@ from booth.domain.lane import LaneRuleError
 from booth.domain.phrases import CHINESE, Phrase, placeholders, say
 from booth.domain.tariff import TariffSettings, quote_fee
 from booth.engine import AlertRaised, ApprovalError
-from booth.staff import AuthError
+from booth.office.staff import AuthError
 from tests.conftest import RunningEngine, wait_until
 from tests.test_exceptions import SUPERVISOR, add_people, car_waiting
 from ui.bridge import describe_failure

@@ -166,7 +166,7 @@ def test_a_verifier_that_fails_shows_its_message_and_stays_locked(qtbot: Any) ->
 
 
 def test_refusal_words_for_each_staff_code() -> None:
-    from booth.staff import AuthError
+    from booth.office.staff import AuthError
 
     assert refusal_words(AuthError("wrong_pin", "wrong PIN", remaining=2)) == "PIN 不正确（还可再试 2 次）"
     assert refusal_words(AuthError("not_supervisor", "not a supervisor")) == "需要主管的 PIN"

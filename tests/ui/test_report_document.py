@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 from booth.config import Settings, settings_from_mapping
 from booth.domain.money import format_yuan
-from booth.reports import Report, ReportError, build_shift_report
+from booth.office.reports import Report, ReportError, build_shift_report
 from booth.store import Database, Store, open_database
 from booth.store.models import LaneException, Person, Shift
 from ui import i18n

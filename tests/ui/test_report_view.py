@@ -15,8 +15,8 @@ from PySide6.QtPrintSupport import QPrinter
 from booth.config import Settings
 from booth.domain.money import format_yuan
 from booth.engine import Engine
-from booth.reports import read_csv_totals
-from booth.shifts import ShiftRecord, Shifts
+from booth.office.reports import read_csv_totals
+from booth.office.shifts import ShiftRecord, Shifts
 from ui.main_window import BoothWindow
 from ui.report_view import ReportView
 

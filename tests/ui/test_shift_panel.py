@@ -25,8 +25,8 @@ from booth.config import Settings
 from booth.domain.lane import LaneState
 from booth.domain.money import format_yuan
 from booth.engine import Engine
-from booth.shifts import Shifts
-from booth.staff import Staff
+from booth.office.shifts import Shifts
+from booth.office.staff import Staff
 from ui.main_window import BoothWindow
 from ui.shift_panel import ShiftClosePanel
 

@@ -26,8 +26,8 @@ from booth.config import Settings
 from booth.domain.lane import LaneState
 from booth.domain.money import format_yuan
 from booth.engine import Engine
-from booth.shifts import Shifts
-from booth.staff import Staff
+from booth.office.shifts import Shifts
+from booth.office.staff import Staff
 from booth.store.models import LaneException, Payment
 from ui.actions import ReasonPanel
 from ui.main_window import BoothWindow

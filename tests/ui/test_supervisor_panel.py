@@ -20,8 +20,8 @@ from people_driving import (
 from sqlalchemy import select
 
 from booth.engine import Engine
-from booth.shifts import Shifts
-from booth.staff import AuthError, Staff
+from booth.office.shifts import Shifts
+from booth.office.staff import AuthError, Staff
 from booth.store.models import AuditEntry
 from ui.main_window import BoothWindow
 from ui.report_view import engine_database

@@ -19,7 +19,7 @@ from lane_driving import lane_settings
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-import booth.cli
+import booth.cli.main
 from booth.domain.lane import LaneState
 from ui import launcher
 from ui.app import run_window
@@ -116,7 +116,7 @@ def test_booth_demo_opens_the_window_on_the_sandbox(
 ) -> None:
     demo_dir = tmp_path / "demo"
     demo_dir.mkdir()
-    monkeypatch.setattr(booth.cli.tempfile, "mkdtemp", lambda prefix="": str(demo_dir))
+    monkeypatch.setattr(booth.cli.demo.tempfile, "mkdtemp", lambda prefix="": str(demo_dir))
     seen: dict[str, Any] = {}
 
     def inspect(window: BoothWindow) -> None:
@@ -167,7 +167,7 @@ def test_booth_demo_opens_the_window_on_the_sandbox(
         "in_process_emulators": [],
     }
     assert (demo_dir / "demo.sqlite").exists()
-    assert not booth.cli._demo_children  # the emulator process is stopped with the command
+    assert not booth.cli.demo._demo_children  # the emulator process is stopped with the command
 
 
 def test_heavy_qt_use_does_not_wear_out_none_or_true(qapp: QApplication) -> None:

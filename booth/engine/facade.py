@@ -49,20 +49,21 @@ from booth.clouds.bolink_protocol import (
 )
 from booth.config import LaneSettings, Settings, config_warnings
 from booth.devices.camera_reads import PlateRead, likely_plates
-from booth.devices.gates import GateDriver, GateFault, GateRest, make_gate, rest_gates, rest_until_done
+from booth.devices.gate_factory import make_gate
+from booth.devices.gates import GateDriver, GateFault, GateRest, rest_gates, rest_until_done
 from booth.devices.photos import PhotoError, PhotoStore
 from booth.domain import lane as L
 from booth.domain.money import format_yuan
 from booth.domain.phrases import ParamValue, Phrase, say
 from booth.domain.plates import PLATELESS_MARKERS, Plate, PlateColour, PlateError, PlateKind, parse_plate
 from booth.domain.tariff import Quote, QuoteLine, TariffError, add_arrears, quote_fee, vehicle_class_for
-from booth.outbox import OutboxRelay, SendResult, SendVerdict
-from booth.shifts import Shifts
-from booth.staff import AuthError, Staff
+from booth.office.shifts import Shifts
+from booth.office.staff import AuthError, Staff
 from booth.store import Database, OutboxItem, OutboxRecord, PaymentOutcome, Store, open_database
 from booth.store.records import ExitInFlight, LaneExceptionItem, PaymentRecord, StayRecord
 from booth.store.worker import DatabaseWorker, Priority
-from booth.sync import CLOUDS, CloudSync, SyncStatus, compose_status, paid_by_alipay
+from booth.sync.outbox import OutboxRelay, SendResult, SendVerdict
+from booth.sync.relays import CLOUDS, CloudSync, SyncStatus, compose_status, paid_by_alipay
 
 if TYPE_CHECKING:
     from booth.devices.cameras import CameraListener
@@ -782,7 +783,7 @@ class Engine:
         if s.simulator.enabled:
             from booth.sandbox.camera import SimulatedCamera
 
-            camera = SimulatedCamera(self, s.simulator)
+            camera = SimulatedCamera(self, s.simulator, province=s.park.province)
             self._spawn(camera.run(), "simulated-camera")
         log.info("engine ready: %d lane(s), database %s", len(self.lanes), s.database.url)
 

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, aliased
 
 from booth.config import Settings
 from booth.domain.money import MoneyError, format_yuan, parse_yuan
-from booth.shifts import cash_kept
+from booth.office.shifts import cash_kept
 from booth.store.db import Database
 from booth.store.models import (
     Arrears,

@@ -44,7 +44,9 @@ from booth.clouds.alipay import (
 )
 from booth.clouds.top import BACKFLOW_ACTIONS, TmallSettings, TopClient, TopOutcome, build_backflow
 from booth.config import Settings, SyncSettings
-from booth.outbox import (
+from booth.store import OutboxBacklog, OutboxItem, OutboxRecord, StayRecord, Store
+from booth.store.worker import DatabaseWorkerClosed
+from booth.sync.outbox import (
     Backoff,
     BreakerPolicy,
     CircuitBreaker,
@@ -54,8 +56,6 @@ from booth.outbox import (
     SendResult,
     SendVerdict,
 )
-from booth.store import OutboxBacklog, OutboxItem, OutboxRecord, StayRecord, Store
-from booth.store.worker import DatabaseWorkerClosed
 
 log = logging.getLogger("booth.sync")
 T = TypeVar("T")

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from booth.config import ShiftSettings
 from booth.domain.money import format_yuan
-from booth.staff import AuthError, Staff, database_session, utc_now, write_audit
+from booth.office.staff import AuthError, Staff, database_session, utc_now, write_audit
 from booth.store.db import Database
 from booth.store.models import Payment, Person, Shift
 from booth.store.records import StoreError

@@ -27,7 +27,7 @@ from booth.domain.money import format_yuan
 
 if TYPE_CHECKING:
     from booth.config import Settings
-    from booth.staff import Role, Staff
+    from booth.office.staff import Role, Staff
     from booth.store import Database
 
 #: booth.staff.ROLES, repeated so that building the parser imports neither SQLAlchemy nor cryptography
@@ -118,13 +118,13 @@ def _handler(action: Action) -> Handler:
     """Load the settings, open the database, run `action`; refusals are printed, not raised."""
 
     def handle(args: argparse.Namespace) -> int:
-        from booth.cli import _load
-        from booth.shifts import ShiftError
-        from booth.staff import StaffError
+        from booth.cli.demo import load_for_command
+        from booth.office.shifts import ShiftError
+        from booth.office.staff import StaffError
         from booth.store import StoreError, open_database
 
         try:
-            settings = _load(args.sub_config or getattr(args, "config", None), False)
+            settings = load_for_command(args.sub_config or getattr(args, "config", None), False)
             database = open_database(settings.database.url)
         except (ConfigError, StoreError) as exc:
             print(exc, file=sys.stderr)
@@ -147,7 +147,7 @@ def _handler(action: Action) -> Handler:
 
 
 def _add(args: argparse.Namespace, settings: Settings, db: Database) -> int:
-    from booth.staff import Staff
+    from booth.office.staff import Staff
 
     staff = Staff(db, settings.staff)
     pins = _PinReader(args.pin_stdin)
@@ -168,7 +168,7 @@ def _add(args: argparse.Namespace, settings: Settings, db: Database) -> int:
 
 
 def _change(args: argparse.Namespace, settings: Settings, db: Database) -> int:
-    from booth.staff import Staff
+    from booth.office.staff import Staff
 
     staff = Staff(db, settings.staff)
     by = _supervisor(staff, args.by, _PinReader(args.pin_stdin))
@@ -185,7 +185,7 @@ def _change(args: argparse.Namespace, settings: Settings, db: Database) -> int:
 
 
 def _list_people(args: argparse.Namespace, settings: Settings, db: Database) -> int:
-    from booth.staff import Staff
+    from booth.office.staff import Staff
 
     zone = settings.park.zone
     people = Staff(db, settings.staff).people()
@@ -205,7 +205,7 @@ def _list_people(args: argparse.Namespace, settings: Settings, db: Database) -> 
 
 def _supervisor(staff: Staff, username: str, pins: _PinReader) -> str:
     """The acting supervisor, once their PIN is checked (a wrong one counts towards their lock-out)."""
-    from booth.staff import AuthError
+    from booth.office.staff import AuthError
 
     pin = pins.read(f"PIN of supervisor {username}: ")
     try:
@@ -236,8 +236,8 @@ class _PinReader:
 
 
 def _list_shifts(args: argparse.Namespace, settings: Settings, db: Database) -> int:
-    from booth.shifts import Shifts
-    from booth.staff import Staff
+    from booth.office.shifts import Shifts
+    from booth.office.staff import Staff
 
     zone = settings.park.zone
     since = _day_start(args.date_from, zone, "--from")

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from booth.staff_cli import FIRST_DAY, LAST_DAY, text_argument
+from booth.cli.staff import FIRST_DAY, LAST_DAY, text_argument
 
 if TYPE_CHECKING:
     from booth.config import Settings
-    from booth.reports import Report
+    from booth.office.reports import Report
 
 PdfRenderer = Callable[["Report", Path], None]
 MAX_ID = 2**63 - 1
@@ -70,7 +70,7 @@ def _shift_id(text: str) -> int:
 
 def run(args: argparse.Namespace, settings: Settings, render_pdf: PdfRenderer | None = None) -> int:
     """Build the report the parsed arguments ask for and print or write it; 0, or 1 with a message."""
-    from booth.reports import ReportError, build_period_report, build_shift_report, write_csv
+    from booth.office.reports import ReportError, build_period_report, build_shift_report, write_csv
     from booth.store import StoreError, open_database
 
     if args.pdf is not None and render_pdf is None:
@@ -130,7 +130,7 @@ def parse_local(text: str, zone: ZoneInfo, option: str, *, end_of_day: bool) -> 
 def summary_lines(report: Report) -> list[str]:
     """The report as plain text for the terminal (the main figures; the lists are counted, with samples)."""
     from booth.domain.money import format_yuan as y
-    from booth.reports import EXCEPTION_LABELS, FLAG_LABELS
+    from booth.office.reports import EXCEPTION_LABELS, FLAG_LABELS
 
     r = report
     lines = [

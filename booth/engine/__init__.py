@@ -1,0 +1,33 @@
+"""The engine: the composition root of a booth and the one thread-safe facade the window and the commands use.
+
+``Engine`` starts the loop and the threads and hands each arrival to the part that owns it (see the README's
+"How the code is laid out"). Import the facade and its events from here, not from the parts."""
+
+from booth.engine.facade import (
+    AlertRaised,
+    ApprovalError,
+    BolinkChanged,
+    Engine,
+    EngineError,
+    EngineEvent,
+    ExceptionRefused,
+    GateCommanded,
+    LaneChanged,
+    SyncChanged,
+)
+from booth.sync.relays import CloudStatus, SyncStatus
+
+__all__ = [
+    "AlertRaised",
+    "ApprovalError",
+    "BolinkChanged",
+    "CloudStatus",
+    "Engine",
+    "EngineError",
+    "EngineEvent",
+    "ExceptionRefused",
+    "GateCommanded",
+    "LaneChanged",
+    "SyncChanged",
+    "SyncStatus",
+]
