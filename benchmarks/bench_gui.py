@@ -49,8 +49,8 @@ def child_start(spawned_at: float, run_s: float) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from ui.app import ensure_application
-    from ui.main_window import BoothWindow
+    from ui.shell.app import ensure_application
+    from ui.shell.main_window import BoothWindow
 
     app = ensure_application()
     imported_at = time.monotonic()
@@ -99,9 +99,9 @@ def child_load(exits: int) -> int:
     from booth.config import settings_from_mapping
     from booth.domain.lane import LaneState
     from booth.engine import Engine, EngineEvent, GateCommanded, LaneChanged
-    from ui.app import ensure_application, freeze_startup_objects
-    from ui.main_window import BoothWindow
-    from ui.style import apply_style
+    from ui.kit.style import apply_style
+    from ui.shell.app import ensure_application, freeze_startup_objects
+    from ui.shell.main_window import BoothWindow
 
     logging.basicConfig(level=logging.ERROR)
     app = ensure_application()

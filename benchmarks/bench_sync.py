@@ -190,9 +190,9 @@ def child_relay(orders: int, gateway: str, folder: Path) -> int:
     try:
         from PySide6.QtCore import Qt, QTimer
 
-        from ui.app import ensure_application, freeze_startup_objects
-        from ui.main_window import BoothWindow
-        from ui.style import apply_style
+        from ui.kit.style import apply_style
+        from ui.shell.app import ensure_application, freeze_startup_objects
+        from ui.shell.main_window import BoothWindow
 
         gui = (Qt, QTimer, ensure_application, BoothWindow, apply_style, freeze_startup_objects)
     except Exception as exc:  # no window yet: the engine loop's stall is measured alone

@@ -195,7 +195,7 @@ def start_pieces(s: Settings) -> None:
     minutes = simulated.randint(5, s.simulator.stay_minutes_max)
     assert now - timedelta(minutes=minutes) < now
     assert now + timedelta(minutes=s.staff.lockout_minutes) >= now  # a lock-out's end
-    assert round(s.kiosk.idle_lock_s * 1000) <= QT_TIMER_MAX_MS  # ui.lock_screen.IdleLock's QTimer
+    assert round(s.kiosk.idle_lock_s * 1000) <= QT_TIMER_MAX_MS  # ui.people.lock_screen.IdleLock's QTimer
     for colour in ("blue", "yellow"):
         entry = now - timedelta(hours=30)
         quote_fee(s.tariff, plate="苏B12345", colour=colour, entry=entry, exit=now, tz=s.park.zone)

@@ -34,8 +34,8 @@ def test_the_window_imports_the_engine_before_pyside6_so_its_import_hook_reads_a
         "print(json.dumps(len([f for f in linecache.cache if f.endswith('.py') and "
         "any(p in f for p in ('/sqlalchemy/', '/httpx/', '/pydantic/', '/cryptography/'))])))"
     )
-    engine_first = _fresh("import json, linecache, ui.app, ui.main_window\n" + count)
-    pyside_first = _fresh("import json, linecache, PySide6.QtCore, booth.engine, ui.app\n" + count)
+    engine_first = _fresh("import json, linecache, ui.shell.app, ui.shell.main_window\n" + count)
+    pyside_first = _fresh("import json, linecache, PySide6.QtCore, booth.engine, ui.shell.app\n" + count)
     assert isinstance(engine_first, int) and isinstance(pyside_first, int)
     assert engine_first <= 5
     assert pyside_first > 50  # the hook is real: this is what the order saves

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ui.watchdog import (
+from ui.shell.watchdog import (
     NotifyError,
     SystemdNotifier,
     WatchdogFeeder,

@@ -6,7 +6,7 @@
 
 Every Python file under ui/ is scanned (new screens are picked up without editing this script). Strings that
 are gone from the code are dropped from the .ts (-no-obsolete). Chinese is the source language and has no
-file. The booth builds a missing or stale .qm itself at start (ui/i18n.py); --release is for installs.
+file. The booth builds a missing or stale .qm itself at start (ui/kit/i18n.py); --release is for installs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ui.i18n import LANGUAGES, SOURCE_LANGUAGE, build_qm, read_ts, ts_file  # noqa: E402
+from ui.kit.i18n import LANGUAGES, SOURCE_LANGUAGE, build_qm, read_ts, ts_file  # noqa: E402
 
 
 def lupdate() -> Path:

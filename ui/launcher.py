@@ -19,14 +19,14 @@ if TYPE_CHECKING:
 
 
 def open_window(settings: Settings, kiosk: bool) -> int:
-    from ui.app import run_window
+    from ui.shell.app import run_window
 
     return int(run_window(settings, kiosk=kiosk))
 
 
 def render_report_pdf(report: Report, path: Path) -> None:
     """`booth report ... --pdf`: Qt's PDF writer, on an offscreen application when no window runs."""
-    from ui.report_document import render_pdf_headless
+    from ui.office.report_document import render_pdf_headless
 
     render_pdf_headless(report, path)
 

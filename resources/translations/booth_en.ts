@@ -1914,7 +1914,7 @@ Pay %1 in cash</translation>
     <name>ShiftWords</name>
     <message>
         <source>已有班次未交班：请先交班</source>
-        <extracomment>people offered as one-tap buttons (more: the username is typed) what the attendant reads for each booth.shifts.ShiftError code (the message itself is English)</extracomment>
+        <extracomment>what the attendant reads for each booth.shifts.ShiftError code (the message itself is English)</extracomment>
         <translation>A shift is still open: close it first</translation>
     </message>
     <message>
@@ -2405,13 +2405,6 @@ Pay %1 in cash</translation>
     <message>
         <source>；</source>
         <translation>; </translation>
-    </message>
-</context>
-<context>
-    <name>window</name>
-    <message>
-        <source>收费员：%1</source>
-        <translation>Attendant: %1</translation>
     </message>
 </context>
 </TS>

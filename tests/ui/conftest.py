@@ -24,8 +24,8 @@ from PySide6.QtWidgets import QApplication
 
 from booth.config import Settings
 from booth.engine import Engine
-from ui.main_window import BoothWindow
-from ui.style import apply_style
+from ui.kit.style import apply_style
+from ui.shell.main_window import BoothWindow
 
 UI_DIR = Path(__file__).resolve().parent
 #: Qt platform-plugin chatter that says nothing about the booth (the offscreen plugin has no window manager)

@@ -11,8 +11,7 @@ from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QPushButton, Q
 from booth.engine import Engine
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
-from ui.pin_pad import PinPad
-from ui.report_view import engine_database
+from ui.kit.pin_pad import PinPad
 
 WAIT_MS = 10_000
 ATTENDANT, ATTENDANT_NAME, ATTENDANT_PIN = "1001", "王芳", "1234"
@@ -21,7 +20,7 @@ SUPERVISOR, SUPERVISOR_NAME, SUPERVISOR_PIN = "9001", "李主管", "9999"
 
 def seed_people(engine: Engine) -> tuple[Staff, Shifts]:
     """A supervisor and an attendant (cheap scrypt: PINs are checked with the cost stored with them)."""
-    db = engine_database(engine)
+    db = engine.database
     staff = Staff(db, engine.settings.staff, scrypt_n=2**10)
     staff.add_person(SUPERVISOR, SUPERVISOR_NAME, "supervisor", SUPERVISOR_PIN, by="system")
     staff.add_person(ATTENDANT, ATTENDANT_NAME, "attendant", ATTENDANT_PIN, by=SUPERVISOR)

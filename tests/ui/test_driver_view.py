@@ -19,14 +19,14 @@ from lane_driving import bring_car, driver_pays, lane_settings
 
 from PySide6.QtWidgets import QApplication
 
-import ui.i18n as i18n
-import ui.main_window as main_window
+import ui.kit.i18n as i18n
+import ui.shell.main_window as main_window
 from booth.config import Settings, settings_from_mapping
 from booth.domain.lane import LaneState, LaneView
 from booth.domain.phrases import say
 from booth.engine import Engine, LaneChanged
-from ui.lane_panel import LanePanel
-from ui.main_window import BoothWindow
+from ui.lanes.lane_panel import LanePanel
+from ui.shell.main_window import BoothWindow
 
 WAIT_MS = 10_000
 CJK = re.compile(r"[\u3400-\u9fff]")

@@ -14,7 +14,7 @@ import pytest
 
 from PySide6.QtWidgets import QApplication
 
-import ui.i18n as i18n
+import ui.kit.i18n as i18n
 from booth.domain import phrases
 from booth.domain.lane import LaneRuleError
 from booth.domain.phrases import CHINESE, Phrase, placeholders, say
@@ -23,13 +23,9 @@ from booth.engine import AlertRaised, ApprovalError
 from booth.office.staff import AuthError
 from tests.conftest import RunningEngine, wait_until
 from tests.test_exceptions import SUPERVISOR, add_people, car_waiting
-from ui.bridge import describe_failure
-from ui.wording import (
-    alert_detail_words,
-    known_phrase_codes,
-    phrase_words,
-    refusal_words,
-)
+from ui.kit.refusals import refusal_words
+from ui.kit.wording import alert_detail_words, known_phrase_codes, phrase_words
+from ui.link.bridge import describe_failure
 
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -46,7 +42,7 @@ def test_every_code_booth_can_emit_has_words_and_reads_in_chinese_exactly_as_boo
 ) -> None:
     assert i18n.current_language() == "zh_CN"
     missing = sorted(set(CHINESE) - known_phrase_codes())
-    assert not missing, f"ui/wording.py has no words for {missing}"
+    assert not missing, f"ui/kit/wording.py has no words for {missing}"
     assert not known_phrase_codes() - set(CHINESE)  # nothing mapped that booth cannot say
     for code in CHINESE:
         phrase = sample(code)

@@ -18,14 +18,14 @@ from lane_driving import bring_car, lane_settings
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, QWidget
 
-import ui.i18n as i18n
+import ui.kit.i18n as i18n
 from booth.config import Settings, settings_from_mapping
 from booth.domain.lane import LaneState
 from booth.domain.plates import PROVINCES
 from booth.engine import Engine
-from ui.keypads import PLATE_PREFIXES, PLATE_SUFFIXES
-from ui.main_window import BoothWindow
-from ui.wording import alert_detail_words
+from ui.kit.keypads import PLATE_PREFIXES, PLATE_SUFFIXES
+from ui.kit.wording import alert_detail_words
+from ui.shell.main_window import BoothWindow
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_MS = 10_000
@@ -35,8 +35,8 @@ CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 PLATE = re.compile(rf"(?:[{PROVINCES}使]|WJ)[A-Z0-9·]{{4,7}}[{PLATE_SUFFIXES}]?")
 #: plate characters are keys, not words
 KEY_CHARACTERS = frozenset(PROVINCES + PLATE_PREFIXES + PLATE_SUFFIXES)
-#: the alert line is checked without the alert's Chinese message: ui/main_window.py still shows
-#: ``alert.message``; its translated detail (ui.wording.alert_detail_words) is checked on its own below
+#: the alert line is checked without the alert's Chinese message: ui/shell/main_window.py still shows
+#: ``alert.message``; its translated detail (ui.kit.wording.alert_detail_words) is checked on its own below
 
 
 # ------------------------------------------------------------------------------------ the .ts and the .qm

@@ -15,16 +15,16 @@ from PySide6.QtWidgets import QLineEdit, QPushButton
 from booth.domain.lane import LaneState, LaneView
 from booth.domain.plates import PROVINCES, PlateKind, parse_plate
 from booth.engine import Engine
-from ui.actions import PlatePanel
-from ui.keypads import (
+from ui.kit.keypads import (
     PLATE_PREFIXES,
     PLATE_SUFFIXES,
     PlateKeypad,
     RecentProvinces,
     province_order,
 )
-from ui.main_window import BoothWindow
-from ui.physical import mm_to_px, px_to_mm
+from ui.kit.physical import mm_to_px, px_to_mm
+from ui.lanes.actions import PlatePanel
+from ui.shell.main_window import BoothWindow
 
 TARGET = mm_to_px(12)
 WAIT_MS = 10_000

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QApplication, QPushButton
 
 from booth.config import KioskSettings, Settings
 from booth.engine import Engine
-from ui.kiosk import KioskSession, escape_name, staff_verifier
-from ui.main_window import BoothWindow
+from ui.shell.kiosk import KioskSession, escape_name, staff_verifier
+from ui.shell.main_window import BoothWindow
 
 WAIT_MS = 10_000
 ATTENDANT, ATTENDANT_PIN = "ceshi", "2468"
@@ -170,7 +170,7 @@ def test_the_guard_watches_the_windows_own_qwindow_not_the_whole_application(
 ) -> None:
     """Kiosk mode made the window frameless, which made its QWindow again: the guard and the idle lock
     follow the current one, where a keyboard's keys arrive (an application-wide filter would run Python for
-    every paint and layout of the booth: see ui/window_input.py)."""
+    every paint and layout of the booth: see ui/kit/window_input.py)."""
     window = kiosk.window
     handle = window.windowHandle()
     assert handle is not None

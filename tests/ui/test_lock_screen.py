@@ -19,9 +19,10 @@ from PySide6.QtWidgets import QLineEdit, QPushButton, QWidget
 from booth.config import KioskSettings, Settings
 from booth.domain.lane import LaneState
 from booth.engine import Engine, GateCommanded
-from ui.kiosk import KioskSession, staff_verifier
-from ui.lock_screen import LockScreen, refusal_words
-from ui.main_window import BoothWindow
+from ui.kit.refusals import refusal_words
+from ui.people.lock_screen import LockScreen
+from ui.shell.kiosk import KioskSession, staff_verifier
+from ui.shell.main_window import BoothWindow
 
 WAIT_MS = 10_000
 ATTENDANT, ATTENDANT_PIN = "ceshi", "2468"

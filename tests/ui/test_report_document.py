@@ -21,8 +21,8 @@ from booth.domain.money import format_yuan
 from booth.office.reports import Report, ReportError, build_shift_report
 from booth.store import Database, Store, open_database
 from booth.store.models import LaneException, Person, Shift
-from ui import i18n
-from ui.report_document import hourly_chart, print_report, render_pdf, report_html
+from ui.kit import i18n
+from ui.office.report_document import hourly_chart, print_report, render_pdf, report_html
 
 LOT = "测试停车场"
 T0 = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)  # 08:30 in the lot (Asia/Shanghai)

@@ -17,8 +17,8 @@ from booth.domain.money import format_yuan
 from booth.engine import Engine
 from booth.office.reports import read_csv_totals
 from booth.office.shifts import ShiftRecord, Shifts
-from ui.main_window import BoothWindow
-from ui.report_view import ReportView
+from ui.office.report_view import ReportView
+from ui.shell.main_window import BoothWindow
 
 
 @pytest.fixture

@@ -27,8 +27,8 @@ from booth.domain.money import format_yuan
 from booth.engine import Engine
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
-from ui.main_window import BoothWindow
-from ui.shift_panel import ShiftClosePanel
+from ui.office.shift_panel import ShiftClosePanel
+from ui.shell.main_window import BoothWindow
 
 
 @pytest.fixture

@@ -29,11 +29,10 @@ from booth.engine import Engine
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from booth.store.models import LaneException, Payment
-from ui.actions import ReasonPanel
-from ui.main_window import BoothWindow
-from ui.physical import px_to_mm
-from ui.report_view import engine_database
-from ui.sign_in import SignInOverlay
+from ui.kit.physical import px_to_mm
+from ui.lanes.actions import ReasonPanel
+from ui.people.sign_in import SignInOverlay
+from ui.shell.main_window import BoothWindow
 
 
 @pytest.fixture
@@ -109,7 +108,7 @@ def test_wrong_pin_then_the_shift_opens_with_the_float(
     tap(qtbot, button(cash, "正好"))
     tap(qtbot, cash.confirm_button)
     qtbot.waitUntil(lambda: lane.view.state is LaneState.GATE_OPEN, timeout=WAIT_MS)
-    with engine_database(engine).read_sessionmaker() as session:
+    with engine.database.read_sessionmaker() as session:
         operators = session.scalars(select(Payment.operator).where(Payment.channel == "cash")).all()
     assert operators == [ATTENDANT]
     assert shifts.expected_cash_fen(shift.id) == 30_000 + due
@@ -190,7 +189,7 @@ def test_a_free_release_for_an_approval_reason_needs_the_supervisor_pin(
 
     enter_pin(qtbot, panel.approver_pad, SUPERVISOR_PIN)
     qtbot.waitUntil(lambda: lane.view.state is LaneState.GATE_OPEN, timeout=WAIT_MS)
-    with engine_database(engine).read_sessionmaker() as session:
+    with engine.database.read_sessionmaker() as session:
         rows = session.execute(
             select(
                 LaneException.operator, LaneException.reason, LaneException.approved_by, LaneException.note

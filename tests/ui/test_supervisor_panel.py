@@ -23,9 +23,8 @@ from booth.engine import Engine
 from booth.office.shifts import Shifts
 from booth.office.staff import AuthError, Staff
 from booth.store.models import AuditEntry
-from ui.main_window import BoothWindow
-from ui.report_view import engine_database
-from ui.supervisor_panel import SupervisorPanel
+from ui.people.supervisor_panel import SupervisorPanel
+from ui.shell.main_window import BoothWindow
 
 
 @pytest.fixture
@@ -45,7 +44,7 @@ def open_as_supervisor(qtbot: Any, window: BoothWindow) -> SupervisorPanel:
 
 
 def audit(engine: Engine, action: str) -> list[tuple[str, str]]:
-    with engine_database(engine).read_sessionmaker() as session:
+    with engine.database.read_sessionmaker() as session:
         rows = session.execute(
             select(AuditEntry.actor, AuditEntry.detail_json).where(AuditEntry.action == action)
         ).all()

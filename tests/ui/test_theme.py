@@ -13,10 +13,10 @@ from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QScroller
 
 from booth.domain.lane import LaneState, LaneView
 from booth.engine import Engine
-from ui.main_window import BoothWindow
-from ui.physical import px_to_mm
-from ui.style import HIGH_CONTRAST_SHEET, STYLE_SHEET, Sizes, apply_style, style_sheet
-from ui.wording import bolink_tone, bolink_words, gate_tone, gate_words, state_tone, state_words
+from ui.kit.physical import px_to_mm
+from ui.kit.style import HIGH_CONTRAST_SHEET, STYLE_SHEET, Sizes, apply_style, style_sheet
+from ui.kit.wording import bolink_tone, bolink_words, gate_tone, gate_words, state_tone, state_words
+from ui.shell.main_window import BoothWindow
 
 HIGH_CONTRAST_COLOURS = {"#000000", "#ffffff", "#ffd800", "#8c8c8c"}  # grey only for what is disabled
 TONES = ("idle", "busy", "pay", "attention", "ok", "bad", "offline")

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import QApplication
 import booth.cli.main
 from booth.domain.lane import LaneState
 from ui import launcher
-from ui.app import run_window
-from ui.main_window import BoothWindow
+from ui.shell.app import run_window
+from ui.shell.main_window import BoothWindow
 
 DEADLINE_MS = 20_000
 

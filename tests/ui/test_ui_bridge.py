@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Slot
 
 from booth.domain.lane import LaneState, LaneView
 from booth.engine import BolinkChanged, Engine, EngineEvent, LaneChanged
-from ui.bridge import CommandOutcome, EngineBridge, EngineStarted
+from ui.link.bridge import CommandOutcome, EngineBridge, EngineStarted
 
 WAIT_MS = 10_000
 

@@ -13,10 +13,10 @@ from PySide6.QtWidgets import QPushButton, QWidget
 
 from booth.domain.lane import LaneState
 from booth.engine import Engine, GateCommanded
-from ui.actions import CashPanel, PlatePanel, ReasonPanel
-from ui.lane_panel import LanePanel
-from ui.main_window import BoothWindow
-from ui.wording import yuan
+from ui.kit.wording import yuan
+from ui.lanes.actions import CashPanel, PlatePanel, ReasonPanel
+from ui.lanes.lane_panel import LanePanel
+from ui.shell.main_window import BoothWindow
 
 WAIT_MS = 10_000
 

@@ -15,9 +15,9 @@ from PySide6.QtWidgets import QLineEdit, QPushButton
 from booth.domain.lane import LaneState, LaneView
 from booth.domain.money import parse_yuan
 from booth.domain.plates import PROVINCES, parse_plate
-from ui.actions import CashPanel, PlatePanel, ReasonPanel
-from ui.keypads import BACKSPACE, MONEY_PARTIAL, PLATE_LETTERS, MoneyPad, PlateKeypad
-from ui.physical import mm_to_px, px_to_mm
+from ui.kit.keypads import BACKSPACE, MONEY_PARTIAL, PLATE_LETTERS, MoneyPad, PlateKeypad
+from ui.kit.physical import mm_to_px, px_to_mm
+from ui.lanes.actions import CashPanel, PlatePanel, ReasonPanel
 
 TARGET = mm_to_px(12)
 

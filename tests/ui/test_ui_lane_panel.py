@@ -16,11 +16,11 @@ from PySide6.QtWidgets import QPushButton
 from booth.config import Settings
 from booth.domain.lane import LaneState, LaneView
 from booth.engine import Engine
-from ui.actions import CashPanel, ReasonPanel
-from ui.lane_panel import ACTIONS, LanePanel, action_allowed, plate_for_display
-from ui.main_window import BoothWindow
-from ui.physical import px_to_mm
-from ui.wording import duration_words, state_tone, state_words
+from ui.kit.physical import px_to_mm
+from ui.kit.wording import duration_words, state_tone, state_words
+from ui.lanes.actions import CashPanel, ReasonPanel
+from ui.lanes.lane_panel import ACTIONS, LanePanel, action_allowed, plate_for_display
+from ui.shell.main_window import BoothWindow
 
 PAY_URL = "http://127.0.0.1:9/pay/X1"
 

@@ -9,8 +9,8 @@ from qr_reading import decode_qr
 
 from PySide6.QtGui import QColor
 
-from ui.physical import mm_to_px, px_to_mm
-from ui.qr import MIN_MODULE_MM, MODULE_MM, QUIET_ZONE_MODULES, QrView, qr_modules, render_qr
+from ui.kit.physical import mm_to_px, px_to_mm
+from ui.lanes.qr import MIN_MODULE_MM, MODULE_MM, QUIET_ZONE_MODULES, QrView, qr_modules, render_qr
 
 URLS = [
     "http://127.0.0.1:40123/pay/X1",

@@ -2,7 +2,7 @@
 and every screen of the docs (lanes, plate keypad, lock, shift close, shift report) shot the same way.
 
 The window runs in a child process because a process can host only one Qt platform (the other UI tests use
-offscreen). ``python -m ui.screenshot`` is the same program that made the screenshots under docs/.
+offscreen). ``python -m ui.shell.screenshot`` is the same program that made the screenshots under docs/.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from qr_reading import decode_qr
 from PySide6.QtGui import QImage
 
 from booth.domain.money import format_yuan
-from ui.screenshot import IN_LOT, KINDS, MISREAD, private_xvfb, shot_name
-from ui.style import CJK_FAMILIES
+from ui.kit.style import CJK_FAMILIES
+from ui.shell.screenshot import IN_LOT, KINDS, MISREAD, private_xvfb, shot_name
 
 XVFB = shutil.which("Xvfb")
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ def test_the_lane_screen_on_a_real_x_display(x_display: str, tmp_path: Path) -> 
     shot, report_file = tmp_path / "lanes.png", tmp_path / "lanes.json"
     env = {**os.environ, "DISPLAY": x_display, "QT_QPA_PLATFORM": "xcb"}
     done = subprocess.run(
-        [sys.executable, "-m", "ui.screenshot", str(shot), "--report", str(report_file)],
+        [sys.executable, "-m", "ui.shell.screenshot", str(shot), "--report", str(report_file)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=90, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -90,7 +90,7 @@ def test_every_docs_screen_in_both_languages_on_its_own_xvfb(tmp_path: Path) -> 
     """One command starts its own Xvfb and drives a booth through every screen, in Chinese and English."""
     report_file = tmp_path / "shots.json"
     done = subprocess.run(
-        [sys.executable, "-m", "ui.screenshot", "--xvfb", "--size", "1920x1080", "--all", str(tmp_path),
+        [sys.executable, "-m", "ui.shell.screenshot", "--xvfb", "--size", "1920x1080", "--all", str(tmp_path),
          "--report", str(report_file)],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
@@ -156,7 +156,7 @@ def test_every_screen_fits_a_small_booth_screen_in_both_languages(
     report_file = tmp_path / "shots.json"
     width, height = size
     done = subprocess.run(
-        [sys.executable, "-m", "ui.screenshot", "--xvfb", "--size", f"{width}x{height}", "--all",
+        [sys.executable, "-m", "ui.shell.screenshot", "--xvfb", "--size", f"{width}x{height}", "--all",
          str(tmp_path), "--report", str(report_file)],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )

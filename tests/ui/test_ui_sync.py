@@ -22,9 +22,9 @@ from booth.domain.lane import LaneState
 from booth.engine import Engine
 from booth.sandbox.alipay_gateway import AlipayGatewayEmulator
 from booth.sync.relays import CloudStatus, DeadLetter, SyncStatus
-from ui.main_window import BoothWindow
-from ui.physical import px_to_mm
-from ui.wording import age_words, cloud_state, sync_summary
+from ui.kit.physical import px_to_mm
+from ui.kit.wording import age_words, cloud_state, sync_summary
+from ui.shell.main_window import BoothWindow
 
 WAIT_MS = 10_000
 T = TypeVar("T")

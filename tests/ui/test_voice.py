@@ -14,7 +14,7 @@ from PySide6.QtTextToSpeech import QTextToSpeech
 
 from booth.domain.lane import LaneState, LaneView
 from booth.engine import AlertRaised
-from ui.voice import SOUNDS, LaneAnnouncer, Voice, prompt_text, spoken_yuan
+from ui.lanes.voice import SOUNDS, LaneAnnouncer, Voice, prompt_text, spoken_yuan
 
 WAIT_MS = 10_000
 #: what QtMultimedia says on a machine without a sound server (the chime test loads it)

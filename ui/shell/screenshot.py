@@ -1,8 +1,8 @@
 """Screenshots of the booth on a real display, for the docs and for the test that runs them under Xvfb.
 
-    python -m ui.screenshot OUT.png [--report REPORT.json]          the lane screen, in Chinese
-    python -m ui.screenshot --all docs/ [--xvfb] [--size 1920x1080] every screen, in Chinese and English
-    python -m ui.screenshot --all DIR --languages en --kinds lanes,lock
+    python -m ui.shell.screenshot OUT.png [--report REPORT.json]          the lane screen, in Chinese
+    python -m ui.shell.screenshot --all docs/ [--xvfb] [--size 1920x1080] every screen, in Chinese and English
+    python -m ui.shell.screenshot --all DIR --languages en --kinds lanes,lock
 
 A real engine runs on the Bolink sandbox in a temporary directory, with an attendant and a supervisor and
 an open shift; the window opens on sign-in, as after a restart, and the attendant's PIN resumes that shift.
@@ -55,12 +55,12 @@ from booth.domain.lane import LaneState
 from booth.engine import Engine
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
-from ui.actions import PlatePanel
-from ui.app import ensure_application
-from ui.i18n import LANGUAGES, SOURCE_LANGUAGE, switch_language
-from ui.kiosk import KioskSession, staff_verifier
-from ui.main_window import BoothWindow
-from ui.style import apply_style
+from ui.kit.i18n import LANGUAGES, SOURCE_LANGUAGE, switch_language
+from ui.kit.style import apply_style
+from ui.lanes.actions import PlatePanel
+from ui.shell.app import ensure_application
+from ui.shell.kiosk import KioskSession, staff_verifier
+from ui.shell.main_window import BoothWindow
 
 T = TypeVar("T")
 
@@ -519,13 +519,15 @@ def _rerun_under_xvfb(argv: list[str], size: tuple[int, int]) -> int:
     child = [a for a in argv if a != "--xvfb"]
     with private_xvfb(size) as display:
         env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
-        done = subprocess.run([sys.executable, "-m", "ui.screenshot", *child], env=env, check=False)
+        done = subprocess.run([sys.executable, "-m", "ui.shell.screenshot", *child], env=env, check=False)
         return done.returncode
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m ui.screenshot", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ui.shell.screenshot", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("out", type=Path, help="PNG to write (the lane screen); with --all, a directory")
     parser.add_argument("--all", action="store_true", help="every screen in every language into OUT")
     parser.add_argument("--languages", type=lambda t: _names(t, LANGUAGES, "--languages"),

@@ -18,7 +18,7 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ui.physical import mm_to_px
+from ui.kit.physical import mm_to_px
 
 QUIET_ZONE_MODULES = 4  # the standard's quiet zone; without it many phone decoders give up
 MODULE_MM = 2.5

@@ -23,16 +23,15 @@ from PySide6.QtWidgets import (
 
 from booth.config import Settings
 from booth.domain.lane import LaneView
-from booth.engine import AlertRaised, Engine
+from booth.engine import AlertRaised, Engine, SyncStatus
 from booth.office.staff import PersonRecord
-from booth.sync.relays import SyncStatus
-from ui.bridge import CommandOutcome, EngineBridge, EngineStarted
-from ui.i18n import SOURCE_LANGUAGE, TranslationError, current_language, retranslate_tree, switch_language
-from ui.lane_panel import LanePanel
-from ui.staff_screens import StaffScreens
-from ui.style import Sizes
-from ui.sync_panel import SyncIndicator, SyncPanel
-from ui.wording import alert_detail_words, alert_words, bolink_tone, bolink_words, is_sync_alert
+from ui.kit.i18n import SOURCE_LANGUAGE, TranslationError, current_language, retranslate_tree, switch_language
+from ui.kit.style import Sizes
+from ui.kit.wording import alert_detail_words, alert_words, bolink_tone, bolink_words, is_sync_alert
+from ui.lanes.lane_panel import LanePanel
+from ui.lanes.sync_panel import SyncIndicator, SyncPanel
+from ui.link.bridge import CommandOutcome, EngineBridge, EngineStarted
+from ui.shell.staff_screens import StaffScreens
 
 log = logging.getLogger("ui.window")
 
@@ -239,9 +238,7 @@ class BoothWindow(QMainWindow):
             switch_language(app, target)
         except TranslationError as exc:
             log.error("%s", exc)
-            self.alert_text.setText(self.tr("无法切换语言：%1").replace("%1", str(exc)))
-            self.alert_sync_button.hide()
-            self.alert_bar.show()
+            self.notice(self.tr("无法切换语言：%1").replace("%1", str(exc)))
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
@@ -276,6 +273,23 @@ class BoothWindow(QMainWindow):
             panel.action_bar.setEnabled(person is not None)
         self.sync_panel.operator = self.operator
         self.operatorChanged.emit(person)
+
+    def work_unsigned(self, name: str) -> None:
+        """No people in the database (a booth set up before issue #5): the lanes act under ``name`` (the login
+        name), as they always did, until a supervisor is added."""
+        self.set_operator(None)
+        self.operator = name
+        for panel in self.panels.values():
+            panel.operator = name
+            panel.action_bar.setEnabled(True)
+        self.sync_panel.operator = name
+        self.operator_label.setText(self.tr("收费员：%1").replace("%1", name))
+
+    def notice(self, text: str) -> None:
+        """``text`` in the alert bar (a word for the attendant, not an engine alert)."""
+        self.alert_text.setText(text)
+        self.alert_sync_button.hide()
+        self.alert_bar.show()
 
     def _operator_words(self) -> str:
         person = self.person

@@ -3,7 +3,7 @@ field and the PIN pad; then, when no shift is open, opening one with the float c
 
 The lanes keep running behind it (the engine is never paused); the overlay only keeps the attendant's
 hands off them until someone has signed in. PINs and shifts are checked on the engine's office thread and
-the answers come back as queued signals (ui/office.py): nothing here waits.
+the answers come back as queued signals (ui/link/office_runner.py): nothing here waits.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 from functools import partial
 from typing import Literal
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -26,69 +26,21 @@ from PySide6.QtWidgets import (
 )
 
 from booth.domain.money import MoneyError, format_yuan, parse_yuan
-from booth.engine import Engine, EngineError
-from booth.office.shifts import ShiftError, ShiftRecord
-from booth.office.staff import AuthError, PersonRecord, StaffError
-from ui.keypads import MONEY_PARTIAL, MoneyPad
-from ui.lock_screen import refusal_words
-from ui.office import OfficeRunner
-from ui.overlay import CoveringOverlay
-from ui.pin_pad import PinPad
-from ui.style import Sizes
-from ui.wording import QT_TRANSLATE_NOOP
+from booth.engine import Engine
+from booth.office.shifts import ShiftRecord
+from booth.office.staff import PersonRecord
+from ui.kit.keypads import MONEY_PARTIAL, MoneyPad
+from ui.kit.overlay import CoveringOverlay
+from ui.kit.pin_pad import PinPad
+from ui.kit.refusals import office_error_words
+from ui.kit.style import Sizes
+from ui.link.office_runner import OfficeRunner
 
 log = logging.getLogger("ui.sign_in")
 
 Step = Literal["credentials", "open_shift"]
-#: people offered as one-tap buttons (more: the username is typed)
+# people offered as one-tap buttons (more: the username is typed)
 MAX_PEOPLE_BUTTONS = 12
-
-#: what the attendant reads for each booth.shifts.ShiftError code (the message itself is English)
-SHIFT_ERRORS: dict[str, str] = {
-    "shift_open": QT_TRANSLATE_NOOP("ShiftWords", "已有班次未交班：请先交班"),
-    "no_open_shift": QT_TRANSLATE_NOOP("ShiftWords", "当前没有开启的班次"),
-    "not_open": QT_TRANSLATE_NOOP("ShiftWords", "该班次已经交班"),
-    "bad_count": QT_TRANSLATE_NOOP("ShiftWords", "点钞数量不正确：每种面额须为 0 至 100000 的整数"),
-    "cosign_required": QT_TRANSLATE_NOOP("ShiftWords", "差额超出允许范围：需要主管输入 PIN 共同签字"),
-    "bad_cosigner": QT_TRANSLATE_NOOP("ShiftWords", "主管签字未通过：用户名或 PIN 不正确，或不是主管本人"),
-    "bad_handover": QT_TRANSLATE_NOOP("ShiftWords", "留给下一班的备用金须在 0 与清点总额之间"),
-    "not_found": QT_TRANSLATE_NOOP("ShiftWords", "没有这个班次"),
-    "bad_float": QT_TRANSLATE_NOOP("ShiftWords", "备用金金额不正确"),
-    "bad_attendant": QT_TRANSLATE_NOOP("ShiftWords", "该收费员不存在或已停用，不能开班"),
-    "bad_note": QT_TRANSLATE_NOOP("ShiftWords", "备注过长（最多 2000 字）"),
-}
-
-
-def _shift_tr(text: str) -> str:
-    return QCoreApplication.translate("ShiftWords", text)
-
-
-#: what the supervisor reads for each booth.staff.StaffError code (a change to the people refused)
-STAFF_ERRORS: dict[str, str] = {
-    "bad_username": QT_TRANSLATE_NOOP("ShiftWords", "用户名只能由字母、数字和 _ . - 组成（1-40 个字符）"),
-    "bad_name": QT_TRANSLATE_NOOP("ShiftWords", "请填写姓名"),
-    "bad_role": QT_TRANSLATE_NOOP("ShiftWords", "角色不正确"),
-    "taken": QT_TRANSLATE_NOOP("ShiftWords", "该用户名已被使用"),
-    "not_found": QT_TRANSLATE_NOOP("ShiftWords", "没有这个用户"),
-    "not_allowed": QT_TRANSLATE_NOOP("ShiftWords", "只有主管可以这样做"),
-    "last_supervisor": QT_TRANSLATE_NOOP("ShiftWords", "这是最后一位在职主管，不能停用"),
-}
-
-
-def office_error_words(exc: object) -> str:
-    """The words for a refusal from the office thread: shift codes, PIN codes, an engine not running."""
-    if isinstance(exc, ShiftError):
-        return _shift_tr(SHIFT_ERRORS[exc.code]) if exc.code in SHIFT_ERRORS else exc.message
-    if isinstance(exc, AuthError):
-        return refusal_words(exc)
-    if isinstance(exc, StaffError):
-        return _shift_tr(STAFF_ERRORS[exc.code]) if exc.code in STAFF_ERRORS else exc.message
-    if isinstance(exc, EngineError):
-        return _shift_tr("系统尚未启动完成，请稍候再试")
-    if isinstance(exc, BaseException):
-        return _shift_tr("操作失败：%1").replace("%1", f"{type(exc).__name__}: {exc}")
-    return str(exc)
-
 
 def _sign_in(engine: Engine, username: str, pin: str) -> tuple[PersonRecord, ShiftRecord | None, int]:
     """Office thread: the person, the open shift (if any) and the float a new shift would start with."""

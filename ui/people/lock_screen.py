@@ -30,12 +30,13 @@ from PySide6.QtWidgets import (
 )
 
 from booth.domain.lane import LaneView
-from ui.bridge import EngineBridge
-from ui.overlay import CoveringOverlay
-from ui.pin_pad import PinPad
-from ui.style import Sizes
-from ui.window_input import WindowInput
-from ui.wording import refusal_words, state_words
+from ui.kit.overlay import CoveringOverlay
+from ui.kit.pin_pad import PinPad
+from ui.kit.refusals import refusal_words
+from ui.kit.style import Sizes
+from ui.kit.window_input import WindowInput
+from ui.kit.wording import state_words
+from ui.link.bridge import EngineBridge
 
 log = logging.getLogger("ui.lock")
 
@@ -296,7 +297,7 @@ class LockScreen(CoveringOverlay):
 class IdleLock(QObject):
     """Locks ``lock`` after ``idle_s`` seconds without a touch, click or key in its window, while someone is
     signed in (``lock.attendant``). The input is watched on the window's ``QWindow``, not application-wide
-    (see ``ui.window_input``).
+    (see ``ui.kit.window_input``).
 
     The timer runs only while the window is shown and the booth is not locked; ``idle_s`` 0 never locks.
     """

@@ -1,30 +1,33 @@
 """The window's people screens wired together: sign-in, the shift close, the supervisor's screens and the
 reports, and the top bar's "交班" / "主管" / "签退" buttons.
 
-Kept out of ui/main_window.py so the window only places the buttons and calls ``start``; the window's
-``set_operator`` is what a sign-in or sign-out changes.
+Kept out of ui/shell/main_window.py so the window only places the buttons and calls ``start``. What these
+screens need of the window is the ``StaffHost`` protocol below (the window's engine, settings and sizes, who
+is signed in, a notice in its alert bar), so this module never imports the window.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QEvent, QObject, Slot
 from PySide6.QtWidgets import QPushButton, QWidget
 
+from booth.config import Settings
 from booth.engine import Engine, EngineError
 from booth.office.shifts import ShiftRecord
 from booth.office.staff import PersonRecord
-from ui.bridge import EngineStarted
-from ui.office import OfficeRunner
-from ui.sign_in import SignInOverlay, office_error_words
+from ui.kit.refusals import office_error_words
+from ui.kit.style import Sizes
+from ui.link.bridge import EngineBridge, EngineStarted
+from ui.link.office_runner import OfficeRunner
+from ui.people.sign_in import SignInOverlay
 
 if TYPE_CHECKING:
-    from ui.main_window import BoothWindow
-    from ui.report_view import ReportView
-    from ui.shift_panel import ShiftClosePanel
-    from ui.supervisor_panel import SupervisorPanel
+    from ui.office.report_view import ReportView
+    from ui.office.shift_panel import ShiftClosePanel
+    from ui.people.supervisor_panel import SupervisorPanel
 
 log = logging.getLogger("ui.staff")
 
@@ -35,6 +38,26 @@ def _resume_state(engine: Engine) -> tuple[bool, ShiftRecord | None, PersonRecor
     current = shifts.current()
     person = staff.person(current.attendant) if current is not None else None
     return staff.has_supervisor(), current, person
+
+
+class StaffHost(Protocol):
+    """What the people screens need of the window they sit in (ui.shell.main_window.BoothWindow)."""
+
+    engine: Engine
+    settings: Settings
+    sizes: Sizes
+    bridge: EngineBridge
+    # the name the lanes act under when nobody is signed in
+    operator: str
+
+    def set_operator(self, person: PersonRecord | None) -> None:
+        """``person`` signed in (the lanes' actions open to them), or nobody (None: the actions close)."""
+
+    def work_unsigned(self, name: str) -> None:
+        """A booth with nobody set up yet: the lanes act under ``name``, unsigned."""
+
+    def notice(self, text: str) -> None:
+        """``text`` in the window's alert bar."""
 
 
 class WordsButton(QPushButton):
@@ -58,8 +81,8 @@ class WordsButton(QPushButton):
 class StaffScreens(QObject):
     """Owns the overlays and side sheets laid over ``central`` and the three top-bar buttons."""
 
-    def __init__(self, window: BoothWindow, central: QWidget) -> None:
-        super().__init__(window)
+    def __init__(self, window: StaffHost, central: QWidget) -> None:
+        super().__init__(central)
         self.window = window
         engine, sizes = window.engine, window.sizes
         self.office = OfficeRunner(engine, self)
@@ -83,7 +106,7 @@ class StaffScreens(QObject):
     @property
     def report_view(self) -> ReportView:
         if self._report_view is None:
-            from ui.report_view import ReportView  # with booth.reports: not needed to start the lanes
+            from ui.office.report_view import ReportView  # with booth.reports: not needed to start the lanes
 
             w = self.window
             self._report_view = ReportView(self._central, w.engine, w.settings, sizes=w.sizes)
@@ -92,7 +115,7 @@ class StaffScreens(QObject):
     @property
     def shift_panel(self) -> ShiftClosePanel:
         if self._shift_panel is None:
-            from ui.shift_panel import ShiftClosePanel
+            from ui.office.shift_panel import ShiftClosePanel
 
             w = self.window
             self._shift_panel = ShiftClosePanel(self._central, w.engine, w.settings.shifts, sizes=w.sizes)
@@ -103,7 +126,7 @@ class StaffScreens(QObject):
     @property
     def supervisor_panel(self) -> SupervisorPanel:
         if self._supervisor_panel is None:
-            from ui.supervisor_panel import SupervisorPanel
+            from ui.people.supervisor_panel import SupervisorPanel
 
             w = self.window
             self._supervisor_panel = SupervisorPanel(
@@ -153,23 +176,11 @@ class StaffScreens(QObject):
             return
         if not anyone:
             self.sign_in.hide()
-            self._work_unsigned()
+            self.window.work_unsigned(self._fallback)
             self.notice(self.tr("尚未设置收费人员：请用 booth staff 命令添加主管和收费员"))
         elif current is not None and person is not None and person.active:
             log.info("shift %d of %s is open: its attendant's PIN resumes it", current.id, person.username)
             self.sign_in.expect_resume(person, current)
-
-    def _work_unsigned(self) -> None:
-        """No people in the database (a booth set up before issue #5): the lanes act under the login name,
-        as they always did, until a supervisor is added."""
-        window = self.window
-        window.set_operator(None)
-        window.operator = self._fallback
-        for panel in window.panels.values():
-            panel.operator = self._fallback
-            panel.action_bar.setEnabled(True)
-        window.sync_panel.operator = self._fallback
-        window.operator_label.setText(window.tr("收费员：%1").replace("%1", self._fallback))
 
     # ------------------------------------------------------------------------------------------ actions
     @Slot(object, object)
@@ -210,7 +221,4 @@ class StaffScreens(QObject):
         self.sign_in.begin()
 
     def notice(self, text: str) -> None:
-        window = self.window
-        window.alert_text.setText(text)
-        window.alert_sync_button.hide()
-        window.alert_bar.show()
+        self.window.notice(text)

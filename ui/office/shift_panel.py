@@ -33,13 +33,13 @@ from booth.config import ShiftSettings
 from booth.domain.money import MoneyError, format_yuan, parse_yuan
 from booth.engine import Engine
 from booth.office.shifts import MAX_PIECES, ShiftError, ShiftRecord
-from ui.keypads import BACKSPACE, MONEY_PARTIAL
-from ui.office import OfficeRunner
-from ui.pin_pad import PinPad
-from ui.sheet import SideSheet
-from ui.sign_in import office_error_words
-from ui.style import Sizes
-from ui.wording import yuan
+from ui.kit.keypads import BACKSPACE, MONEY_PARTIAL
+from ui.kit.pin_pad import PinPad
+from ui.kit.refusals import office_error_words
+from ui.kit.sheet import SideSheet
+from ui.kit.style import Sizes
+from ui.kit.wording import yuan
+from ui.link.office_runner import OfficeRunner
 
 log = logging.getLogger("ui.shift")
 

@@ -16,8 +16,7 @@ from PySide6.QtCore import QCoreApplication
 from booth.domain.lane import LaneState, LaneView
 from booth.domain.money import format_yuan
 from booth.domain.phrases import ParamValue, Phrase, fill
-from booth.engine import AlertRaised
-from booth.sync.relays import CloudStatus, SyncStatus
+from booth.engine import AlertRaised, CloudStatus, SyncStatus
 
 
 def QT_TRANSLATE_NOOP(context: str, text: str) -> str:  # the name lupdate looks for; typed, unlike Qt's
@@ -534,34 +533,3 @@ def refused_words(exc: BaseException) -> str | None:
     """A refusal booth worded as a phrase (a lane rule, a refused exception), or None if it has none."""
     phrase = getattr(exc, "phrase", None)
     return phrase_words(phrase) if isinstance(phrase, Phrase) else None
-
-
-# ------------------------------------------------------------------------------------------ PIN refusals
-
-#: what an attendant reads for each refusal code of booth.staff.AuthError (the message itself is English)
-_REFUSALS: dict[str, str] = {
-    "wrong_pin": QT_TRANSLATE_NOOP("LockScreen", "PIN 不正确"),
-    "unknown": QT_TRANSLATE_NOOP("LockScreen", "没有这个用户"),
-    "disabled": QT_TRANSLATE_NOOP("LockScreen", "该用户已停用"),
-    "locked": QT_TRANSLATE_NOOP("LockScreen", "输错次数过多，已暂时锁定"),
-    "not_supervisor": QT_TRANSLATE_NOOP("LockScreen", "需要主管的 PIN"),
-    "bad_pin": QT_TRANSLATE_NOOP("LockScreen", "PIN 格式不正确"),
-}
-
-
-def refusal_words(exc: BaseException) -> str:
-    """What the attendant reads for a refused PIN: the code's words (plus tries left), else booth's phrase,
-    else its message."""
-    code = getattr(exc, "code", None)
-    if isinstance(code, str) and code in _REFUSALS:
-        words = QCoreApplication.translate("LockScreen", _REFUSALS[code])
-        remaining = getattr(exc, "remaining", None)
-        if code == "wrong_pin" and isinstance(remaining, int):
-            tries = QCoreApplication.translate("LockScreen", "（还可再试 %1 次）")
-            words += tries.replace("%1", str(remaining))
-        return words
-    said = refused_words(exc)
-    if said is not None:
-        return said
-    message = getattr(exc, "message", None)
-    return str(message) if message else f"{type(exc).__name__}: {exc}"

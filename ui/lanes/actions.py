@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 from booth.domain.lane import LaneView
 from booth.domain.money import MoneyError, format_yuan, parse_yuan
 from booth.domain.plates import PlateError, parse_plate, suggest_plates
-from ui.keypads import MONEY_PARTIAL, PLATE_MAX_LEN, MoneyPad, PlateKeypad
-from ui.pin_pad import PinPad
-from ui.wording import plate_error_words, yuan
+from ui.kit.keypads import MONEY_PARTIAL, PLATE_MAX_LEN, MoneyPad, PlateKeypad
+from ui.kit.pin_pad import PinPad
+from ui.kit.wording import plate_error_words, yuan
 
 log = logging.getLogger("ui.actions")
 

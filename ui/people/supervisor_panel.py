@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Literal
+from typing import Literal, Protocol
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -30,13 +30,12 @@ from booth.config import Settings
 from booth.engine import Engine
 from booth.office.shifts import ShiftRecord
 from booth.office.staff import PIN_MAX_LENGTH, PersonRecord
-from ui.office import OfficeRunner
-from ui.pin_pad import PinPad
-from ui.report_view import ReportView
-from ui.sheet import SideSheet
-from ui.sign_in import office_error_words
-from ui.style import Sizes
-from ui.wording import yuan
+from ui.kit.pin_pad import PinPad
+from ui.kit.refusals import office_error_words
+from ui.kit.sheet import SideSheet
+from ui.kit.style import Sizes
+from ui.kit.wording import yuan
+from ui.link.office_runner import OfficeRunner
 
 log = logging.getLogger("ui.supervisor")
 
@@ -56,6 +55,16 @@ def _scroll(content: QWidget) -> QScrollArea:
     return scroll
 
 
+class Reports(Protocol):
+    """Where the supervisor's report buttons lead (ui.office.report_view.ReportView, given by the window)."""
+
+    def show_period(self) -> None:
+        """Today's period report, everyone's."""
+
+    def show_shift(self, shift_id: int) -> None:
+        """The report of the closed shift ``shift_id``."""
+
+
 def _recent_shifts(engine: Engine) -> list[ShiftRecord]:
     since = datetime.now(UTC) - timedelta(days=SHIFT_DAYS)
     return list(reversed(engine.shifts.list(since=since)))
@@ -68,7 +77,7 @@ class SupervisorPanel(SideSheet):
     closeShiftRequested = Signal(object)
 
     def __init__(
-        self, parent: QWidget, engine: Engine, settings: Settings, *, sizes: Sizes, reports: ReportView
+        self, parent: QWidget, engine: Engine, settings: Settings, *, sizes: Sizes, reports: Reports
     ) -> None:
         super().__init__(parent, sizes, width_targets=22)
         self.engine = engine

@@ -25,9 +25,9 @@ from PySide6.QtTextToSpeech import QTextToSpeech
 
 from booth.domain.lane import LaneState, LaneView
 from booth.engine import AlertRaised
-from ui.bridge import EngineBridge
-from ui.style import RESOURCES
-from ui.wording import alert_words
+from ui.kit.style import RESOURCES
+from ui.kit.wording import alert_words
+from ui.link.bridge import EngineBridge
 
 log = logging.getLogger("ui.voice")
 

@@ -29,12 +29,11 @@ from booth.config import Settings
 from booth.engine import Engine
 from booth.office.reports import Report, ReportError, build_period_report, build_shift_report, write_csv
 from booth.office.staff import PersonRecord
-from booth.store.db import Database
-from ui.office import OfficeRunner
-from ui.report_document import print_report, render_pdf, report_document
-from ui.sheet import SideSheet
-from ui.sign_in import office_error_words
-from ui.style import Sizes
+from ui.kit.refusals import office_error_words
+from ui.kit.sheet import SideSheet
+from ui.kit.style import Sizes
+from ui.link.office_runner import OfficeRunner
+from ui.office.report_document import print_report, render_pdf, report_document
 
 log = logging.getLogger("ui.reports")
 
@@ -69,11 +68,6 @@ def preset_period(preset: Preset, today: date, zone: object) -> tuple[datetime, 
         return midnight(first), midnight(next_month)
     last_first = (first - timedelta(days=1)).replace(day=1)
     return midnight(last_first), midnight(first)
-
-
-def engine_database(engine: Engine) -> Database:
-    """The engine's open database (reports read it on the office thread)."""
-    return engine.database
 
 
 def _attendants(engine: Engine) -> list[PersonRecord]:
@@ -182,7 +176,7 @@ class ReportView(SideSheet):
         self.title.setText(self.tr("班次报表 #%1").replace("%1", str(shift_id)))
         self.present()
         settings, engine = self.settings, self.engine
-        self._build(lambda: build_shift_report(engine_database(engine), settings, shift_id))
+        self._build(lambda: build_shift_report(engine.database, settings, shift_id))
 
     def show_period(self, preset: Preset = "today", attendant: str | None = None) -> None:
         """A period's report, everyone's or one attendant's; the presets and attendants are one tap."""
@@ -203,7 +197,7 @@ class ReportView(SideSheet):
         zone = settings.park.zone
         start, end = preset_period(preset, datetime.now(UTC).astimezone(zone).date(), zone)
         self._build(
-            lambda: build_period_report(engine_database(engine), settings, start, end, attendant=attendant)
+            lambda: build_period_report(engine.database, settings, start, end, attendant=attendant)
         )
 
     def _preset_clicked(self, preset: Preset) -> None:

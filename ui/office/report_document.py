@@ -2,8 +2,9 @@
 
 One QTextDocument serves all three, so what is printed is what was shown. The hourly chart is drawn with
 QPainter into a QImage that the document holds as a resource. Chinese text needs a font with its glyphs:
-the document uses the system CJK family (ui.style.pick_cjk_family; fonts-noto-cjk via fontconfig), and Qt's
-own PDF writer embeds the glyphs it uses, with their Unicode mapping, so the text can be searched and copied.
+the document uses the system CJK family (ui.kit.style.pick_cjk_family; fonts-noto-cjk via fontconfig), and
+Qt's own PDF writer embeds the glyphs it uses, with their Unicode mapping, so the text can be searched and
+copied.
 Every label goes through QCoreApplication.translate (context "Report").
 """
 
@@ -33,8 +34,8 @@ from PySide6.QtPrintSupport import QPrinter
 
 from booth.domain.money import format_yuan
 from booth.office.reports import Report, ReportError
-from ui.style import pick_cjk_family
-from ui.wording import QT_TRANSLATE_NOOP
+from ui.kit.style import pick_cjk_family
+from ui.kit.wording import QT_TRANSLATE_NOOP
 
 CHART_URL = QUrl("booth-report://hourly-chart.png")
 CHART_SIZE = (1800, 560)  # pixels; shown at the text width

@@ -4,7 +4,7 @@ Chinese glyphs (without one every character is an empty box).
 Two themes: "standard" (resources/style.qss, dark and low-glare) and "high_contrast"
 (resources/high_contrast.qss: black, white and yellow, thick borders). ``font_scale`` (settings.display)
 scales every text size; touch targets grow with it but never shrink below their 10 mm floor. Neither theme
-shows a state by colour alone: every tone comes with its words (ui/wording.py)."""
+shows a state by colour alone: every tone comes with its words (ui/kit/wording.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from pathlib import Path
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
-from ui.physical import mm_to_px
+from ui.kit.physical import mm_to_px
 
 log = logging.getLogger("ui.style")
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 STYLE_SHEET = RESOURCES / "style.qss"
 HIGH_CONTRAST_SHEET = RESOURCES / "high_contrast.qss"
 THEMES = {"standard": STYLE_SHEET, "high_contrast": HIGH_CONTRAST_SHEET}
@@ -54,7 +54,7 @@ class Sizes:
     target: int  # the smallest side of anything tapped
     key: int  # keypad keys: narrower than other targets (a plate keypad has 8 per row), still over 10 mm
     #: a small screen (1366x768, 1280x800 at ~100 dpi): tighter text and targets (never under 10 mm), the
-    #: plate at its compact size, and layouts that stack (ui/lane_panel.py, ui/actions.py)
+    #: plate at its compact size, and layouts that stack (ui/lanes/lane_panel.py, ui/lanes/actions.py)
     compact: bool = False
 
     @classmethod

@@ -31,9 +31,9 @@ from typing import Literal
 from PySide6.QtCore import QCoreApplication, QStandardPaths, QTranslator
 from PySide6.QtWidgets import QAbstractButton, QLabel, QLineEdit, QWidget
 
-from ui.style import RESOURCES
+from ui.kit.style import RESOURCES
 
-log = logging.getLogger("ui.i18n")
+log = logging.getLogger("ui.kit.i18n")
 
 Language = Literal["zh_CN", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh_CN", "en")

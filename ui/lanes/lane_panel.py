@@ -33,12 +33,9 @@ from booth.config import ExceptionSettings, LaneSettings
 from booth.domain.lane import LaneState, LaneView
 from booth.domain.plates import PROVINCES
 from booth.engine import ApprovalError
-from ui.actions import ActionPanel, CashPanel, ConfirmPanel, PlatePanel, ReasonPanel
-from ui.bridge import CommandOutcome, EngineBridge
-from ui.lock_screen import refusal_words
-from ui.qr import QrView
-from ui.style import ICONS, Sizes
-from ui.wording import (
+from ui.kit.refusals import refusal_words
+from ui.kit.style import ICONS, Sizes
+from ui.kit.wording import (
     bolink_tone,
     bolink_words,
     breakdown_words,
@@ -51,6 +48,9 @@ from ui.wording import (
     state_words,
     yuan,
 )
+from ui.lanes.actions import ActionPanel, CashPanel, ConfirmPanel, PlatePanel, ReasonPanel
+from ui.lanes.qr import QrView
+from ui.link.bridge import CommandOutcome, EngineBridge
 
 PAYABLE = frozenset({LaneState.AWAITING_PAYMENT, LaneState.PAYMENT_FAILED, LaneState.TIMED_OUT})
 UNSETTLED = PAYABLE | {LaneState.QUOTING, LaneState.NO_STAY}

@@ -43,7 +43,8 @@ from booth.engine import (
 from booth.office.reports import ReportError
 from booth.office.shifts import ShiftError
 from booth.office.staff import StaffError
-from ui.wording import plate_error_words, refused_words
+from ui.kit.refusals import office_error_words
+from ui.kit.wording import plate_error_words, refused_words
 
 log = logging.getLogger("ui.bridge")
 #: refusals an attendant can cause (each with its words below); anything else failing is a bug and is
@@ -83,8 +84,6 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, LaneRuleError):
         return str(exc)  # raised with a bare message: booth's own words
     if isinstance(exc, StaffError | ShiftError):
-        from ui.sign_in import office_error_words  # ui.sign_in imports this module (through lock_screen)
-
         return office_error_words(exc)  # a refused PIN (AuthError) by refusal_words, the rest by code
     translate = QCoreApplication.translate
     if isinstance(exc, ReportError):

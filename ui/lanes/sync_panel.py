@@ -27,14 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from booth.engine import Engine
+from booth.engine import CloudStatus, Engine, SyncStatus
 from booth.office.staff import AuthError
-from booth.sync.relays import CloudStatus, SyncStatus
-from ui.bridge import CommandOutcome, EngineBridge
-from ui.lock_screen import refusal_words
-from ui.pin_pad import PinPad
-from ui.style import Sizes
-from ui.wording import (
+from ui.kit.pin_pad import PinPad
+from ui.kit.refusals import refusal_words
+from ui.kit.style import Sizes
+from ui.kit.wording import (
     age_words,
     breaker_words,
     cloud_state,
@@ -43,6 +41,7 @@ from ui.wording import (
     shown_clouds,
     sync_summary,
 )
+from ui.link.bridge import CommandOutcome, EngineBridge
 
 #: the bridge routes outcomes by lane; requeues belong to no lane
 NO_LANE = ""

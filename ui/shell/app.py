@@ -18,14 +18,14 @@ from PySide6.QtWidgets import QApplication
 
 from booth.config import Settings
 from booth.engine import Engine
-from ui.i18n import TranslationError, switch_language
-from ui.kiosk import KioskSession, staff_verifier
-from ui.main_window import BoothWindow
-from ui.style import apply_style
+from ui.kit.i18n import TranslationError, switch_language
+from ui.kit.style import apply_style
+from ui.shell.kiosk import KioskSession, staff_verifier
+from ui.shell.main_window import BoothWindow
 
 if TYPE_CHECKING:
-    from ui.voice import Voice
-from ui.watchdog import feeder_from_environment
+    from ui.lanes.voice import Voice
+from ui.shell.watchdog import feeder_from_environment
 
 log = logging.getLogger("ui.app")
 
@@ -109,7 +109,7 @@ def start_voice(window: BoothWindow, settings: Settings) -> Voice:
     # QtMultimedia probes for PipeWire first and warns when it is absent (PulseAudio or ALSA then play the
     # sound): noise on every booth without PipeWire, and a failure under pytest-qt's strict Qt log check.
     QLoggingCategory.setFilterRules("qt.multimedia.symbolsresolver.warning=false")
-    from ui.voice import LaneAnnouncer, Voice
+    from ui.lanes.voice import LaneAnnouncer, Voice
 
     voice = Voice(enabled=settings.display.voice, parent=window)
     LaneAnnouncer(window.bridge, voice, parent=window)

@@ -27,10 +27,10 @@ from PySide6.QtWidgets import QWidget
 from booth.config import KioskSettings
 from booth.engine import Engine, EngineError
 from booth.office.staff import PersonRecord, Role
-from ui.bridge import EngineStarted
-from ui.lock_screen import IdleLock, LockScreen, Verifier
-from ui.main_window import BoothWindow
-from ui.window_input import WindowInput
+from ui.kit.window_input import WindowInput
+from ui.link.bridge import EngineStarted
+from ui.people.lock_screen import IdleLock, LockScreen, Verifier
+from ui.shell.main_window import BoothWindow
 
 log = logging.getLogger("ui.kiosk")
 
@@ -94,7 +94,7 @@ class KioskGuard(QObject):
         self.installed = True
         self.exit_allowed = False
         # keys on the window's QWindow (where a keyboard's keys arrive first), not application-wide: see
-        # ui.window_input. Booth defines no shortcuts, so no ShortcutOverride needs catching elsewhere.
+        # ui.kit.window_input. Booth defines no shortcuts, so no ShortcutOverride needs catching elsewhere.
         self.input = WindowInput(self.window, self)
         if self.hide_cursor:
             QGuiApplication.setOverrideCursor(Qt.CursorShape.BlankCursor)
