@@ -42,9 +42,9 @@ def pay(r: RunningEngine, order_id: str, state: int = 1) -> dict[str, Any]:
 def delivered_in_order(r: RunningEngine) -> None:
     """Bolink delivers downstream messages in order: once a marker pushed now has been handled, so was
     everything pushed before it."""
-    plate = f"苏Z{len(r.engine._balances):05d}"
+    plate = f"苏Z{len(r.engine.balances):05d}"
     r.engine.sandbox.push({"service_name": "update_balance", "car_number": plate, "balance": 1, "autopay": 1})
-    wait_until(lambda: plate in r.engine._balances, what="the marker message")
+    wait_until(lambda: plate in r.engine.balances, what="the marker message")
 
 
 def gate(r: RunningEngine, lane_id: str) -> SimulatedGate:

@@ -299,7 +299,8 @@ class Booth:
         busy = [
             f"{lane_id} {lane.state}" for lane_id, lane in engine.lanes.items() if lane.state in IN_FLIGHT
         ]
-        busy += [t.get_name() for t in engine._tasks if not t.done() and t.get_name().startswith(STEP_TASKS)]
+        tasks = engine._rt.tasks
+        busy += [t.get_name() for t in tasks if not t.done() and t.get_name().startswith(STEP_TASKS)]
         return busy
 
     def settle(self) -> None:
@@ -314,7 +315,7 @@ class Booth:
                 {"service_name": "update_balance", "car_number": marker, "balance": 1, "autopay": 1}
             )
             wait_until(
-                partial(operator.contains, engine._balances, marker),
+                partial(operator.contains, engine.balances, marker),
                 timeout=20,
                 what="the downstream marker (every message pushed before it handled)",
             )

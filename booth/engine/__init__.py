@@ -3,11 +3,12 @@
 ``Engine`` starts the loop and the threads and hands each arrival to the part that owns it (see the README's
 "How the code is laid out"). Import the facade and its events from here, not from the parts."""
 
-from booth.engine.facade import (
+from booth.engine.events import (
+    NOTE_MAX,
+    REASON_MAX,
     AlertRaised,
     ApprovalError,
     BolinkChanged,
-    Engine,
     EngineError,
     EngineEvent,
     ExceptionRefused,
@@ -15,9 +16,12 @@ from booth.engine.facade import (
     LaneChanged,
     SyncChanged,
 )
+from booth.engine.facade import Engine
 from booth.sync.relays import CloudStatus, SyncStatus
 
 __all__ = [
+    "NOTE_MAX",
+    "REASON_MAX",
     "AlertRaised",
     "ApprovalError",
     "BolinkChanged",

@@ -1,0 +1,241 @@
+"""What runs on the engine thread: the parts built at start (in the order a crash-safe start needs), the
+background services started once the lanes are ready, and the orderly stop.
+
+Start: lanes and gates first (every relay to rest before any lane acts on a car), the Bolink session and the
+cameras, while the database opens (and migrates) on its own thread; then what the last run left unfinished
+is taken up, and the background services start: Bolink's downstream and uploads, the Alipay/Tmall sync, the
+lanes' ticks. Stop: a lane booking a payment or moving its gate finishes first (bounded), then every task is
+cancelled, every relay left at rest, and the clients and the database closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from booth.clouds.bolink import BolinkClient, SignMismatch
+from booth.config import Settings, config_warnings
+from booth.devices.gate_factory import make_gate
+from booth.devices.photos import PhotoStore
+from booth.domain import lane as L
+from booth.domain.phrases import say
+from booth.engine.approvals import Approvals
+from booth.engine.bolink_inbox import BolinkInbox
+from booth.engine.bolink_uploads import BolinkUploads
+from booth.engine.camera_intake import CameraIntake
+from booth.engine.events import SyncChanged
+from booth.engine.gate_control import GateControl
+from booth.engine.lanes import LaneRunner
+from booth.engine.payments import Payments
+from booth.engine.runtime import Runtime
+from booth.engine.stays import Stays
+from booth.office.shifts import Shifts
+from booth.office.staff import Staff
+from booth.store import Database, Store, open_database
+from booth.store.records import ExitInFlight
+from booth.store.worker import Priority
+from booth.sync.outbox import OutboxRelay
+from booth.sync.relays import CloudSync
+
+if TYPE_CHECKING:
+    from booth.devices.cameras import CameraListener
+
+log = logging.getLogger("booth.engine")
+
+#: at a stop, how long a lane booking a payment or moving its gate may take to finish
+STOP_GRACE_S = 3.0
+
+
+class EngineLoop:
+    """The engine's parts on its thread. Built by ``start``; the facade reads them, the loop runs them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        rt: Runtime,
+        *,
+        office: Callable[..., concurrent.futures.Future[Any]],
+        office_pools: tuple[concurrent.futures.Executor, ...],
+        monotonic: Callable[[], float] | None,
+        tick_s: float,
+        sync_started: threading.Event,
+    ) -> None:
+        self.settings = settings
+        self.rt = rt
+        self._office = office
+        self._office_pools = office_pools
+        self._monotonic = monotonic
+        self._tick_s = tick_s
+        self.sync_started = sync_started
+        self.database: Database | None = None
+        self.staff: Staff | None = None
+        self.shifts: Shifts | None = None
+        self.bolink: BolinkClient | None = None
+        self.sandbox: Any = None  # BolinkSandbox when bolink.base_url == "sandbox"
+        self.cameras: CameraListener | None = None
+        self.photos: PhotoStore | None = None
+        self.gates = GateControl(rt, {lane.id: make_gate(lane.gate, lane.id) for lane in settings.lanes})
+        lane_settings = {lane.id: lane for lane in settings.lanes}
+        self.stays = Stays(rt, settings, lane_settings)
+        self.payments: Payments | None = None
+        self.lanes: LaneRunner | None = None
+        self.inbox: BolinkInbox | None = None
+        self.intake: CameraIntake | None = None
+        self.approvals: Approvals | None = None
+        self.uploads: BolinkUploads | None = None
+        self.cloud_sync: CloudSync | None = None
+
+    # ------------------------------------------------------------------------------------------- start
+    async def start(self) -> None:
+        s = self.settings
+        in_flight: list[ExitInFlight] = []
+
+        def open_and_recover() -> Database:
+            database = open_database(s.database.url)
+            # what the last run left unfinished, read before any lane of this run can open an exit order
+            in_flight.extend(Store(database).exits_in_flight())
+            return database
+
+        # the database opens (and, new, migrates) on its thread while this loop starts the rest
+        opening = asyncio.ensure_future(self.rt.db(open_and_recover, Priority.MONEY))
+        try:
+            await self._start_lanes_and_bolink()
+        finally:
+            self.database = await opening
+        self.rt.open_store(Store(self.database))
+        self.staff = Staff(self.database, s.staff, clock=self.rt.now)
+        self.shifts = Shifts(self.database, s.shifts, self.staff, clock=self.rt.now)
+        assert self.lanes is not None
+        self.approvals = Approvals(self.rt, s, self.lanes, self.staff, self.shifts, self._office)
+        await self.gates.record_rests()
+        self._start_background(in_flight)
+
+    async def _start_lanes_and_bolink(self) -> None:
+        s = self.settings
+        # a booth killed mid-pulse left a relay ON: every gate goes to rest before any lane acts on a car
+        await self.gates.rest_all()
+        base_url = None
+        if s.bolink.is_sandbox:
+            from booth.sandbox.bolink_cloud import BolinkSandbox
+
+            self.sandbox = BolinkSandbox(
+                union_id=s.bolink.union_id,
+                park_id=s.bolink.park_id,
+                ukey=s.bolink.ukey.get_secret_value(),
+                port=s.bolink.sandbox_port,
+                autopay_after_s=s.bolink.sandbox_autopay_s,
+                rate_limit=max(100, s.bolink.request_budget_per_10s + 10),
+            )
+            await self.sandbox.start()
+            base_url = self.sandbox.base_url
+            log.info("Bolink sandbox listening at %s", base_url)
+        self.bolink = BolinkClient(s.bolink, base_url=base_url, on_sign_mismatch=self._on_sign_mismatch)
+        lane_settings = {lane.id: lane for lane in s.lanes}
+        self.payments = Payments(self.rt, s, lane_settings, self.bolink)
+        self.lanes = LaneRunner(self.rt, s, self.stays, self.payments, self.gates, self._after_exception)
+        self.lanes.publish_all()
+        self.inbox = BolinkInbox(self.rt, s, self.lanes, self.payments)
+        self.uploads = BolinkUploads(self.rt, self.bolink, self.payments)
+        if s.cameras.enabled:
+            self.photos = PhotoStore(
+                s.cameras.photo_path, keep=s.cameras.photo_keep, keep_days=s.cameras.photo_keep_days
+            )
+        self.intake = CameraIntake(self.rt, s, self.lanes, self.stays, self.photos)
+        if s.cameras.enabled:
+            # imported here: its HTTP server (aiohttp) costs ~190 ms of start-up a booth without cameras skips
+            from booth.devices.cameras import CameraListener
+
+            self.cameras = CameraListener(
+                s.cameras, s.lanes, self.intake, self.gates.gates, self.rt.now, zone=s.park.zone
+            )
+            await self.cameras.start()
+
+    def _after_exception(self, record: L.RecordException) -> None:
+        if self.approvals is not None:
+            self.approvals.after(record)
+
+    def _on_sign_mismatch(self, mismatch: SignMismatch) -> None:
+        """A downstream Bolink message failed its sign check: the supervisor is told of the first and then of
+        every 100th (a flood of forged messages is one alert and a count, not a flood of alerts)."""
+        if mismatch.count == 1 or mismatch.count % 100 == 0:
+            self.rt.sync_alert("bolink_sign_mismatch", f"{mismatch.text} ({mismatch.count} so far)")
+
+    def _start_background(self, in_flight: list[ExitInFlight]) -> None:
+        s, rt = self.settings, self.rt
+        for warning in config_warnings(s):
+            rt.sync_alert("config_warning", warning)
+        assert self.lanes is not None and self.bolink is not None and self.inbox is not None
+        assert self.uploads is not None
+        sync = self.cloud_sync = rt.cloud_sync = CloudSync(
+            s,
+            rt.store,
+            rt.db_worker,
+            clock=rt.now,
+            on_alert=rt.sync_alert,
+            on_status=lambda status: rt.emit(SyncChanged(status)),
+        )
+        # before Bolink's results are heard: a result for a resumed exit must find its lane waiting
+        self.lanes.resume_exits(in_flight)
+        bolink_relay = rt.bolink_relay = OutboxRelay(
+            "bolink",
+            rt.store,
+            rt.db_worker,
+            self.uploads.send,
+            clock=rt.now,
+            on_state=lambda state: sync.poke(),
+        )
+        sync.watch(bolink_relay)
+        # Alipay and Tmall start after the lanes are ready (their clients and, in sandbox mode, emulators
+        # with fresh keys take a few hundred ms): the lanes never wait for them. Their rows are queued
+        # from the first car on either way.
+        rt.spawn(self._start_sync(sync), "sync-start")
+        rt.spawn(self.bolink.run_downstream(self.inbox.on_message, self.inbox.on_status), "bolink-downstream")
+        rt.spawn(bolink_relay.run(), "bolink-relay")
+        rt.spawn(self.lanes.tick_loop(self._tick_s, self._monotonic), "lane-ticks")
+        if self.cameras is not None:
+            rt.spawn(self.cameras.watch(), "camera-heartbeats")
+        log.info("engine ready: %d lane(s), database %s", len(self.lanes.lanes), s.database.url)
+
+    async def _start_sync(self, sync: CloudSync) -> None:
+        try:
+            await sync.start()
+            for name, job in sync.tasks():
+                self.rt.spawn(job, name)
+        except Exception as exc:
+            log.exception("the Alipay/Tmall sync could not start")
+            said = say("alert.sync_start_failed", error=str(exc))
+            await self.rt.said(None, "sync_start_failed", said, self.rt.now())
+        finally:
+            self.sync_started.set()
+
+    # -------------------------------------------------------------------------------------------- stop
+    async def stop(self) -> None:
+        # a payment being booked or a gate moving finishes first (bounded): a stop mid-pulse left the relay
+        # ON and the stay of a car that was let out open
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_GRACE_S
+        while self.lanes is not None and self.lanes.finishing():
+            if loop.time() > deadline:
+                log.warning("stopping with a lane still booking or opening its gate")
+                break
+            await asyncio.sleep(0.02)
+        await self.rt.cancel_tasks()  # from now on nothing new is spawned
+        await self.gates.close()  # and every relay is left at rest (OFF)
+        if self.cameras is not None:
+            await self.cameras.stop()
+        if self.bolink is not None:
+            await self.bolink.aclose()
+        if self.cloud_sync is not None:
+            await self.cloud_sync.aclose()
+        if self.sandbox is not None:
+            await self.sandbox.stop()
+        # a sign-in under way finishes before its database closes; queued office work is dropped
+        for pool in self._office_pools:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        if self.database is not None:
+            await self.rt.db(self.database.close)
+        log.info("engine stopped")
