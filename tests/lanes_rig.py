@@ -22,7 +22,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from booth.clouds.alipay import public_key_pem
+from booth.config import public_key_pem
 from booth.sandbox.alipay_gateway import AlipayGatewayEmulator
 from booth.sandbox.bolink_cloud import BolinkSandbox, SandboxOrder
 from booth.store import Store

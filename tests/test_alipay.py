@@ -24,10 +24,7 @@ from booth.clouds.alipay import (
     PARKINGLOT_CREATE,
     AlipayClient,
     AlipayDataError,
-    AlipayKeyError,
-    AlipayLotSettings,
     AlipayOutcome,
-    AlipaySettings,
     alipay_sign_content,
     biz_content_text,
     build_order_sync_biz,
@@ -35,13 +32,12 @@ from booth.clouds.alipay import (
     build_parkinglotinfo_query_biz,
     classify_alipay,
     json_object_members,
-    load_private_key,
-    load_public_key,
     out_order_no_for,
     read_alipay_response,
     rsa2_sign,
 )
 from booth.clouds.http import china_time_text, parse_china_time
+from booth.config import AlipayKeyError, AlipayLotSettings, AlipaySettings, load_private_key, load_public_key
 from booth.sandbox.alipay_gateway import AlipayGatewayEmulator
 
 VECTOR_DIR = Path(__file__).parent / "vectors"

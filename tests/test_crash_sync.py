@@ -29,7 +29,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from booth.clouds.alipay import out_order_no_for, public_key_pem
+from booth.clouds.alipay import out_order_no_for
+from booth.config import public_key_pem
 from booth.store import Store, open_database
 from booth.sync.relays import backflow_item, order_sync_item
 

@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from booth.cli.demo import demo_settings
 from booth.cli.main import main
-from booth.clouds.alipay import ORDER_SYNC, out_order_no_for, public_key_pem
+from booth.clouds.alipay import ORDER_SYNC, out_order_no_for
 from booth.clouds.http import CHINA_TZ, china_time_text
-from booth.config import ConfigError, settings_from_mapping
+from booth.config import ConfigError, public_key_pem, settings_from_mapping
 from booth.domain.lane import LaneState
 from booth.domain.money import format_yuan
 from booth.engine import AlertRaised, EngineError, SyncChanged

@@ -18,8 +18,6 @@ from pydantic import ValidationError
 
 from booth.clouds.top import (
     BACKFLOW,
-    SIGN_METHODS,
-    TmallSettings,
     TopClient,
     TopDataError,
     TopOutcome,
@@ -30,6 +28,7 @@ from booth.clouds.top import (
     top_sign,
     top_sign_content,
 )
+from booth.config import SIGN_METHODS, TmallSettings
 from booth.sandbox.top_router import TopRouterEmulator
 
 VECTORS = Path(__file__).parent / "vectors" / "vectors.json"

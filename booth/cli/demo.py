@@ -120,7 +120,7 @@ def start_demo_clouds(data_dir: Path, *, autopay_s: float | None = 6.0) -> DemoC
     ``data_dir``. The child stops when this process ends (its standard input closes) and is reaped at exit."""
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from booth.clouds.alipay import private_key_pem, public_key_pem
+    from booth.config import private_key_pem, public_key_pem
 
     keys = data_dir / "keys"
     keys.mkdir(mode=0o700, exist_ok=True)

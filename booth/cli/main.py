@@ -46,7 +46,7 @@ from booth.config import (
 )
 
 if TYPE_CHECKING:
-    from booth.clouds.alipay import AlipaySettings
+    from booth.config import AlipaySettings
     from booth.store import Store
 
 log = logging.getLogger("booth")
@@ -190,7 +190,8 @@ def _alipay_command(settings: Settings, command: str) -> int:
             file=sys.stderr,
         )
         return 1
-    from booth.clouds.alipay import AlipayDataError, AlipayKeyError
+    from booth.clouds.alipay import AlipayDataError
+    from booth.config import AlipayKeyError
     from booth.store import StoreError
 
     try:

@@ -14,25 +14,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import json
 import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
-from decimal import Decimal
+from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlencode
 
 import httpx
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from booth.clouds.http import (
     GatewayClient,
@@ -40,19 +36,17 @@ from booth.clouds.http import (
     china_time_text,
     post_capped,
 )
+from booth.config import ALIPAY_SANDBOX, AlipaySettings
 from booth.domain.money import format_yuan
 
 logger = logging.getLogger("booth.alipay")
 
-ALIPAY_GATEWAY: Final = "https://openapi.alipay.com/gateway.do"
-ALIPAY_SANDBOX: Final = "sandbox"
 ORDER_SYNC: Final = "alipay.eco.mycar.parking.order.sync"
 PARKINGLOT_CREATE: Final = "alipay.eco.mycar.parking.parkinglotinfo.create"
 PARKINGLOT_QUERY: Final = "alipay.eco.mycar.parking.parkinglotinfo.query"
 PARKINGLOT_UPDATE: Final = "alipay.eco.mycar.parking.parkinglotinfo.update"
 ALREADY_SYNCED_SUB_CODE: Final = "PARKING_DEDUCT_ORDER_HAS_SYNCED"
 """UTC+8 without daylight saving: what Alipay and TOP mean by a timestamp, whatever the booth's own zone."""
-MIN_RSA_BITS: Final = 2048
 
 _FORM_HEADERS: Final = {
     "Content-Type": "application/x-www-form-urlencoded;charset=utf-8",
@@ -147,114 +141,6 @@ def classify_alipay(code: str, sub_code: str = "", sub_msg: str = "") -> AlipayO
     if code in _FATAL_CODES or code == "40004":
         return AlipayOutcome.FATAL
     return AlipayOutcome.RETRY
-
-
-# -- keys --------------------------------------------------------------------------------------------------
-
-
-class AlipayKeyError(ValueError):
-    """A configured key cannot be used; the message names the setting and the problem."""
-
-
-def _key_der(text: str, name: str) -> tuple[bytes | None, bytes | None]:
-    """Split key text into (PEM bytes, DER bytes): exactly one is set."""
-    cleaned = text.strip().replace("\\n", "\n")
-    if not cleaned:
-        raise AlipayKeyError(f"{name}: the key is empty")
-    if "-----BEGIN" in cleaned:
-        if "ENCRYPTED" in cleaned:
-            raise AlipayKeyError(
-                f"{name}: the key is encrypted (password-protected); give an unencrypted key"
-            )
-        if "CERTIFICATE" in cleaned:
-            raise AlipayKeyError(
-                f"{name}: this is a certificate; Booth uses public-key mode (公钥模式), not certificate mode"
-            )
-        return cleaned.encode("ascii", "replace"), None
-    compact = "".join(cleaned.split())
-    try:
-        return None, base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
-        raise AlipayKeyError(
-            f"{name}: neither a PEM block nor base64 text (as Alipay's key tool gives it)"
-        ) from None
-
-
-def load_private_key(text: str, *, name: str = "app_private_key") -> rsa.RSAPrivateKey:
-    """Load an RSA private key: PKCS#1 or PKCS#8, PEM or bare base64 (Alipay's key tool gives both)."""
-    pem, der = _key_der(text, name)
-    try:
-        key = (
-            serialization.load_pem_private_key(pem, password=None)
-            if pem is not None
-            else serialization.load_der_private_key(der or b"", password=None)
-        )
-    except TypeError:
-        raise AlipayKeyError(
-            f"{name}: the key is encrypted (password-protected); give an unencrypted key"
-        ) from None
-    except (ValueError, UnsupportedAlgorithm):
-        if _looks_public(pem, der):
-            raise AlipayKeyError(f"{name}: this is a public key; the private key is needed here") from None
-        raise AlipayKeyError(f"{name}: not a valid RSA private key (PKCS#1 or PKCS#8)") from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise AlipayKeyError(f"{name}: not an RSA key ({type(key).__name__}); RSA2 needs RSA")
-    if key.key_size < MIN_RSA_BITS:
-        raise AlipayKeyError(f"{name}: a {key.key_size}-bit key; RSA2 needs at least {MIN_RSA_BITS} bits")
-    return key
-
-
-def load_public_key(text: str, *, name: str = "alipay_public_key") -> rsa.RSAPublicKey:
-    """Load an RSA public key: SPKI or PKCS#1, PEM or bare base64 (as the open platform shows it)."""
-    pem, der = _key_der(text, name)
-    try:
-        key = (
-            serialization.load_pem_public_key(pem)
-            if pem is not None
-            else serialization.load_der_public_key(der or b"")
-        )
-    except (ValueError, UnsupportedAlgorithm):
-        if (pem is not None and b"PRIVATE KEY" in pem) or (der is not None and _der_is_private(der)):
-            raise AlipayKeyError(f"{name}: this is a private key; the public key is needed here") from None
-        raise AlipayKeyError(f"{name}: not a valid RSA public key (SPKI or PKCS#1)") from None
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise AlipayKeyError(f"{name}: not an RSA key ({type(key).__name__}); RSA2 needs RSA")
-    if key.key_size < MIN_RSA_BITS:
-        raise AlipayKeyError(f"{name}: a {key.key_size}-bit key; RSA2 needs at least {MIN_RSA_BITS} bits")
-    return key
-
-
-def _looks_public(pem: bytes | None, der: bytes | None) -> bool:
-    if pem is not None:
-        return b"PUBLIC KEY" in pem
-    try:
-        serialization.load_der_public_key(der or b"")
-    except (ValueError, UnsupportedAlgorithm):
-        return False
-    return True
-
-
-def _der_is_private(der: bytes) -> bool:
-    try:
-        serialization.load_der_private_key(der, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        return False
-    return True
-
-
-def public_key_pem(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> str:
-    """SPKI PEM of a key's public half (what the open platform wants uploaded, what an emulator needs)."""
-    public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
-    return public.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
-
-
-def private_key_pem(key: rsa.RSAPrivateKey) -> str:
-    """Unencrypted PKCS#8 PEM of a throwaway key (the sandbox's; real keys are the operator's files)."""
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode("ascii")
 
 
 # -- signing -----------------------------------------------------------------------------------------------
@@ -397,192 +283,6 @@ def read_alipay_response(
         verified=True,
         http_status=status,
     )
-
-
-# -- transport ---------------------------------------------------------------------------------------------
-
-
-# -- settings ----------------------------------------------------------------------------------------------
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AlipayLotSettings(_Section):
-    """The lot as ``parkinglotinfo.create`` describes it (fields and limits from the API document)."""
-
-    city_id: str = Field(
-        pattern=r"^\d{6}$",
-        description="6-digit national administrative division code (GB/T 2260) of the lot's city or "
-        "district, e.g. 110101.",
-    )
-    parking_address: str = Field(min_length=1, max_length=512, description="Street address of the lot.")
-    longitude: Decimal = Field(ge=-180, le=180, description="Longitude in the AMap (GCJ-02) frame, degrees.")
-    latitude: Decimal = Field(ge=-90, le=90, description="Latitude in the AMap (GCJ-02) frame, degrees.")
-    parking_start_time: time = Field(time(0, 0, 0), description="Opening time (HH:MM:SS).")
-    parking_end_time: time = Field(time(23, 59, 59), description="Closing time (HH:MM:SS).")
-    parking_number: int = Field(ge=1, le=9_999_999_999, description="Number of spaces.")
-    parking_lot_type: int = Field(
-        2,
-        ge=1,
-        le=10,
-        description="1 residential, 2 shopping/business district, 3 roadside, 4 park/industrial park, "
-        "5 office building, 6 private/other (newer codes 7-10 also accepted).",
-    )
-    parking_type: tuple[Literal[1, 2, 3], ...] = Field(
-        (2,), min_length=1, description="1 surface, 2 underground, 3 roadside; several allowed."
-    )
-    payment_mode: Literal[1, 2, 3] = Field(
-        2, description="1 parking card, 2 printed QR material (物料), 3 central pay machine."
-    )
-    pay_type: tuple[Literal[1, 2, 3], ...] = Field(
-        (1,),
-        min_length=1,
-        description="1 Alipay online, 2 Alipay auto-debit, 3 face-to-face; several allowed.",
-    )
-    shopingmall_id: str = Field("", max_length=28, description="Alipay's business-district id, if any.")
-    equipment_name: str = Field("", max_length=512, description="Equipment vendor's name, if any.")
-    parking_fee_description: str = Field("", max_length=512, description="Tariff shown to drivers.")
-    contact_name: str = Field("", max_length=10, description="Lot contact person.")
-    contact_mobile: str = Field("", max_length=11, description="Contact's mobile number.")
-    contact_tel: str = Field("", max_length=18, description="Contact's landline.")
-    contact_email: str = Field(
-        "", max_length=50, description="Contact's e-mail (sent as Alipay's \"contact_emali\")."
-    )
-    contact_weixin: str = Field("", max_length=50, description="Contact's WeChat id.")
-    contact_alipay: str = Field("", max_length=50, description="Contact's Alipay account.")
-    time_out: int | None = Field(
-        None, ge=1, le=9_999_999_999, description="Minutes a driver may stay after paying before a new fee."
-    )
-    parking_poiid: str = Field("", max_length=64, description="AMap POI id of the lot (newer API), if known.")
-    parking_mobile: str = Field("", max_length=20, description="Lot's service phone (newer API), if any.")
-
-    @field_validator("longitude", "latitude")
-    @classmethod
-    def _fifteen_chars(cls, value: Decimal) -> Decimal:
-        if len(format(value, "f")) > 15:
-            raise ValueError("at most 15 characters including the decimal point")
-        return value
-
-
-class AlipaySettings(_Section):
-    """The ``[alipay]`` section: the app that syncs orders to Alipay's parking platform."""
-
-    gateway_url: str = Field(
-        ALIPAY_GATEWAY, description='Alipay OpenAPI gateway URL, or "sandbox" for the built-in emulator.'
-    )
-    app_id: str = Field(pattern=r"^\d{1,32}$", description="The app's id on the Alipay open platform.")
-    app_private_key: SecretStr = Field(
-        SecretStr(""), description="The app's RSA2 private key: PKCS#1 or PKCS#8, PEM or bare base64."
-    )
-    app_private_key_file: Path | None = Field(
-        None, description="...or a file holding it (instead of the text)."
-    )
-    alipay_public_key: str = Field(
-        "", description="Alipay's public key for this app (not the app's own): PEM or bare base64."
-    )
-    alipay_public_key_file: Path | None = Field(None, description="...or a file holding it.")
-    app_auth_token: SecretStr = Field(
-        SecretStr(""), description="Set when acting for a merchant (third-party app authorisation)."
-    )
-    out_parking_id: str = Field(
-        min_length=1, max_length=28, description="This lot's id as Booth registers it with Alipay (ours)."
-    )
-    parking_id: str = Field(
-        "", max_length=32, description="Alipay's id of this lot, from parkinglotinfo.create (theirs)."
-    )
-    parking_name: str = Field(
-        min_length=1, max_length=64, description="Lot name at Alipay; ideally as on AMap (高德地图)."
-    )
-    order_pay_type: Literal["1", "2"] = Field("1", description="order.sync pay_type: 1 online, 2 auto-debit.")
-    request_timeout_s: float = Field(10.0, gt=0, le=60, description="Overall timeout of one gateway call.")
-    sandbox_port: int = Field(0, ge=0, le=65535, description="Port of the embedded emulator (0 = any free).")
-    sandbox_url: str = Field(
-        "",
-        description='With gateway_url = "sandbox": the gateway URL of an emulator that runs in a process of '
-        "its own (the demo's), whose keys are given here; empty = the booth starts the emulator itself.",
-    )
-    lot: AlipayLotSettings | None = Field(
-        None,
-        description="[alipay.lot]: the lot's details, needed once to register it (parkinglotinfo.create).",
-    )
-
-    @field_validator("gateway_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if value != ALIPAY_SANDBOX and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f'must be an http(s) URL or "sandbox", got {value!r}')
-        return value
-
-    @field_validator("sandbox_url")
-    @classmethod
-    def _sandbox_url(cls, value: str) -> str:
-        if value and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f"must be an http(s) URL or empty, got {value!r}")
-        return value
-
-    @model_validator(mode="after")
-    def _keys_usable(self) -> AlipaySettings:
-        """Load both keys now, so a bad key is reported at start (and by ``booth config check``)."""
-        private_given = (
-            bool(self.app_private_key.get_secret_value().strip()) or self.app_private_key_file is not None
-        )
-        public_given = bool(self.alipay_public_key.strip()) or self.alipay_public_key_file is not None
-        if self.sandbox_url and not self.is_sandbox:
-            raise ValueError(
-                f'sandbox_url is for gateway_url = "sandbox"; the gateway is {self.gateway_url!r}'
-            )
-        if self.is_sandbox and not self.sandbox_url and not private_given and not public_given:
-            return self  # the engine makes throwaway keys for the emulator
-        app_key = self.load_app_private_key()
-        alipay_key = self.load_alipay_public_key()
-        if app_key.public_key().public_numbers() == alipay_key.public_numbers():
-            raise ValueError(
-                "alipay_public_key is the app's own public key: give Alipay's public key (支付宝公钥) "
-                "shown on the open platform next to the app"
-            )
-        return self
-
-    @property
-    def is_sandbox(self) -> bool:
-        return self.gateway_url == ALIPAY_SANDBOX
-
-    def load_app_private_key(self) -> rsa.RSAPrivateKey:
-        text = _inline_or_file(
-            self.app_private_key.get_secret_value(), self.app_private_key_file, "app_private_key"
-        )
-        return _cached_private_key(text, "app_private_key")
-
-    def load_alipay_public_key(self) -> rsa.RSAPublicKey:
-        text = _inline_or_file(self.alipay_public_key, self.alipay_public_key_file, "alipay_public_key")
-        return _cached_public_key(text, "alipay_public_key")
-
-
-@functools.lru_cache(maxsize=8)
-def _cached_private_key(text: str, name: str) -> rsa.RSAPrivateKey:
-    """Loading checks the RSA key's consistency (tens of ms); settings are validated, then used, so once."""
-    return load_private_key(text, name=name)
-
-
-@functools.lru_cache(maxsize=8)
-def _cached_public_key(text: str, name: str) -> rsa.RSAPublicKey:
-    return load_public_key(text, name=name)
-
-
-def _inline_or_file(inline: str, path: Path | None, name: str) -> str:
-    if inline.strip() and path is not None:
-        raise AlipayKeyError(f"{name} and {name}_file are both set: keep one")
-    if path is None:
-        if not inline.strip():
-            raise AlipayKeyError(f"{name} (or {name}_file) is required")
-        return inline
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AlipayKeyError(f"{name}_file: cannot read {str(path)!r}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise AlipayKeyError(f"{name}_file: {str(path)!r} is not a text key file (PEM or base64)") from None
 
 
 # -- business builders -------------------------------------------------------------------------------------

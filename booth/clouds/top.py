@@ -19,24 +19,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from booth.clouds.alipay import response_node_name
 from booth.clouds.http import GatewayClient, TransportFailure, china_time_text, post_capped
+from booth.config import BACKFLOW_ACTIONS, SIGN_METHODS, TOP_SANDBOX, BackflowAction, TmallSettings
 
 logger = logging.getLogger("booth.top")
 
-TOP_GATEWAY: Final = "https://eco.taobao.com/router/rest"
-TOP_SANDBOX: Final = "sandbox"
 BACKFLOW: Final = "tmall.popupstore.park.backflow"
-SignMethod = Literal["md5", "hmac", "hmac-sha256"]
-BackflowAction = Literal["arrive", "pay", "leave"]
-SIGN_METHODS: Final = ("md5", "hmac", "hmac-sha256")
-BACKFLOW_ACTIONS: Final = ("arrive", "pay", "leave")
 
 _FORM_HEADERS: Final = {
     "Content-Type": "application/x-www-form-urlencoded;charset=utf-8",
@@ -224,46 +218,7 @@ def read_top_response(method: str, status: int, raw: bytes) -> TopResult:
     )
 
 
-# -- settings and builders ---------------------------------------------------------------------------------
-
-
-class TmallSettings(BaseModel):
-    """The ``[tmall]`` section: the TOP app that sends this lot's parking data back to Tmall."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    gateway_url: str = Field(
-        TOP_GATEWAY, description='TOP router URL, or "sandbox" for the built-in emulator.'
-    )
-    app_key: str = Field(min_length=1, max_length=32, description="The TOP app's key.")
-    app_secret: SecretStr = Field(description="The TOP app's secret; never sent, only used to sign.")
-    session: SecretStr = Field(SecretStr(""), description="Session key, when the app was given one.")
-    sign_method: SignMethod = Field("hmac-sha256", description="md5, hmac (HMAC-MD5) or hmac-sha256.")
-    mall_id: int = Field(ge=1, description="Tmall's id of the mall (商圈id) this lot belongs to.")
-    partner_id: str = Field("", max_length=64, description="Optional partner id sent with every call.")
-    actions: tuple[BackflowAction, ...] = Field(
-        BACKFLOW_ACTIONS, description="Which events flow back: arrive, pay, leave."
-    )
-    request_timeout_s: float = Field(10.0, gt=0, le=60, description="Overall timeout of one TOP call.")
-    sandbox_port: int = Field(0, ge=0, le=65535, description="Port of the embedded emulator (0 = any free).")
-
-    @field_validator("gateway_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if value != TOP_SANDBOX and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f'must be an http(s) URL or "sandbox", got {value!r}')
-        return value
-
-    @field_validator("app_secret")
-    @classmethod
-    def _secret(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
-        return value
-
-    @property
-    def is_sandbox(self) -> bool:
-        return self.gateway_url == TOP_SANDBOX
+# -- builders ----------------------------------------------------------------------------------------------
 
 
 class TopDataError(ValueError):

@@ -1,56 +1,105 @@
-"""The settings (being split into modules by what they describe); importers use ``booth.config``."""
+"""The one settings schema: a TOML file, typed and validated at start.
 
-from booth.config.settings import (
-    APP_NAME,
+Every error names the key (``lanes[1].gate.port``) and the problem. Unknown keys are refused, so a typo in
+the file is reported instead of silently ignored. ``booth config check FILE`` runs the same validation.
+
+Import the names from here (``from booth.config import Settings``). The modules split them by what they
+describe; each imports only modules listed before it:
+
+- ``section``: the base of every section (unknown keys refused, values frozen, no inf or nan).
+- ``paths``: where Booth keeps its files when the settings do not say (settings file, database, photos).
+- ``keys``: RSA keys read from PEM or base64 text, inline or from a file (Alipay's).
+- ``clouds``: ``[bolink]``, ``[alipay]``, ``[tmall]`` and ``[sync]`` (how the outbox relays send).
+- ``lanes``: ``[[lanes]]`` with their gates and cameras, ``[cameras]`` (the listener), ``[simulator]``.
+- ``office``: ``[staff]``, ``[shifts]`` and ``[exceptions]``.
+- ``screen``: ``[kiosk]`` and ``[display]``.
+- ``settings``: the root :class:`Settings`, ``[park]``, ``[database]``, ``[logging]``, and
+  :func:`config_warnings`.
+- ``loading``: a TOML file or a mapping into :class:`Settings`; :class:`ConfigError` names each problem.
+
+The package sits below the clouds and the devices that take its sections, and imports only the domain.
+"""
+
+from booth.config.clouds import (
+    ALIPAY_GATEWAY,
+    ALIPAY_SANDBOX,
+    BACKFLOW_ACTIONS,
     BOLINK_REQUESTS_PER_10S,
     BOLINK_SANDBOX,
-    DEFAULT_DENOMINATIONS,
-    MAX_CASH_FEN,
-    MAX_CONFIG_BYTES,
-    MAX_DENOMINATION_FEN,
-    SCHEMA_VERSION,
+    SIGN_METHODS,
+    TOP_GATEWAY,
+    TOP_SANDBOX,
+    AlipayLotSettings,
     AlipaySettings,
+    BackflowAction,
     BolinkSettings,
+    SignMethod,
+    SyncSettings,
+    TmallSettings,
+)
+from booth.config.keys import (
+    MIN_RSA_BITS,
+    AlipayKeyError,
+    load_private_key,
+    load_public_key,
+    private_key_pem,
+    public_key_pem,
+)
+from booth.config.lanes import (
+    GATE_DRIVERS,
     CameraListenerSettings,
     CameraRelayGateSettings,
-    ConfigError,
-    DatabaseSettings,
-    DisplaySettings,
-    ExceptionSettings,
     GateSettings,
     HikvisionGateSettings,
-    KioskSettings,
     LaneCameraSettings,
     LaneSettings,
     LcusRelayGateSettings,
-    LoggingSettings,
     ModbusRtuGateSettings,
     ModbusTcpGateSettings,
-    ParkSettings,
-    Settings,
-    ShiftSettings,
     SimulatedGateSettings,
     SimulatorSettings,
+)
+from booth.config.loading import MAX_CONFIG_BYTES, ConfigError, load_settings, settings_from_mapping
+from booth.config.office import (
+    DEFAULT_DENOMINATIONS,
+    MAX_CASH_FEN,
+    MAX_DENOMINATION_FEN,
+    ExceptionSettings,
+    ShiftSettings,
     StaffSettings,
-    SyncSettings,
-    TmallSettings,
+)
+from booth.config.paths import APP_NAME, default_config_path, default_database_url, default_photo_dir
+from booth.config.screen import DisplaySettings, KioskSettings
+from booth.config.settings import (
+    SCHEMA_VERSION,
+    DatabaseSettings,
+    LoggingSettings,
+    ParkSettings,
+    Settings,
     config_warnings,
-    default_config_path,
-    default_database_url,
-    load_settings,
-    settings_from_mapping,
 )
 
 __all__ = [
+    "ALIPAY_GATEWAY",
+    "ALIPAY_SANDBOX",
     "APP_NAME",
+    "BACKFLOW_ACTIONS",
     "BOLINK_REQUESTS_PER_10S",
     "BOLINK_SANDBOX",
     "DEFAULT_DENOMINATIONS",
+    "GATE_DRIVERS",
     "MAX_CASH_FEN",
     "MAX_CONFIG_BYTES",
     "MAX_DENOMINATION_FEN",
+    "MIN_RSA_BITS",
     "SCHEMA_VERSION",
+    "SIGN_METHODS",
+    "TOP_GATEWAY",
+    "TOP_SANDBOX",
+    "AlipayKeyError",
+    "AlipayLotSettings",
     "AlipaySettings",
+    "BackflowAction",
     "BolinkSettings",
     "CameraListenerSettings",
     "CameraRelayGateSettings",
@@ -70,6 +119,7 @@ __all__ = [
     "ParkSettings",
     "Settings",
     "ShiftSettings",
+    "SignMethod",
     "SimulatedGateSettings",
     "SimulatorSettings",
     "StaffSettings",
@@ -78,6 +128,11 @@ __all__ = [
     "config_warnings",
     "default_config_path",
     "default_database_url",
+    "default_photo_dir",
+    "load_private_key",
+    "load_public_key",
     "load_settings",
+    "private_key_pem",
+    "public_key_pem",
     "settings_from_mapping",
 ]

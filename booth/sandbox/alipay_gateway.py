@@ -36,14 +36,12 @@ from booth.clouds.alipay import (
     PARKINGLOT_QUERY,
     PARKINGLOT_UPDATE,
     alipay_sign_content,
-    load_private_key,
-    load_public_key,
-    public_key_pem,
     response_node_name,
     rsa2_sign,
     rsa2_verify,
 )
 from booth.clouds.http import parse_china_time
+from booth.config import load_private_key, load_public_key, public_key_pem
 from booth.sandbox.server import LoopbackServer
 
 logger = logging.getLogger("booth.sandbox.alipay")

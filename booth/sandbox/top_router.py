@@ -21,7 +21,8 @@ from aiohttp import web
 
 from booth.clouds.alipay import response_node_name
 from booth.clouds.http import parse_china_time
-from booth.clouds.top import BACKFLOW, BACKFLOW_ACTIONS, SIGN_METHODS, top_sign
+from booth.clouds.top import BACKFLOW, top_sign
+from booth.config import BACKFLOW_ACTIONS, SIGN_METHODS
 from booth.sandbox.server import LoopbackServer
 
 logger = logging.getLogger("booth.sandbox.top")

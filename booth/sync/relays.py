@@ -33,17 +33,22 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from booth.clouds.alipay import (
     AlipayClient,
-    AlipayLotSettings,
     AlipayOutcome,
     AlipayResult,
-    AlipaySettings,
     build_order_sync_biz,
     out_order_no_for,
+)
+from booth.clouds.top import TopClient, TopOutcome, build_backflow
+from booth.config import (
+    BACKFLOW_ACTIONS,
+    AlipayLotSettings,
+    AlipaySettings,
+    Settings,
+    SyncSettings,
+    TmallSettings,
     private_key_pem,
     public_key_pem,
 )
-from booth.clouds.top import BACKFLOW_ACTIONS, TmallSettings, TopClient, TopOutcome, build_backflow
-from booth.config import Settings, SyncSettings
 from booth.store import OutboxBacklog, OutboxItem, OutboxRecord, StayRecord, Store
 from booth.store.worker import DatabaseWorkerClosed
 from booth.sync.outbox import (
