@@ -1,0 +1,41 @@
+"""The parking tariff (moved whole to pricing.py first, so its history follows; split next)."""
+
+from booth.domain.tariff.pricing import (
+    COLOURS,
+    MAX_STAY_DAYS,
+    ClassTariff,
+    ClockMinute,
+    Colour,
+    MonthlyPass,
+    NightBand,
+    OptionalYuanFen,
+    Quote,
+    QuoteLine,
+    Rule,
+    TariffError,
+    TariffSettings,
+    YuanFen,
+    add_arrears,
+    quote_fee,
+    vehicle_class_for,
+)
+
+__all__ = [
+    "COLOURS",
+    "MAX_STAY_DAYS",
+    "ClassTariff",
+    "ClockMinute",
+    "Colour",
+    "MonthlyPass",
+    "NightBand",
+    "OptionalYuanFen",
+    "Quote",
+    "QuoteLine",
+    "Rule",
+    "TariffError",
+    "TariffSettings",
+    "YuanFen",
+    "add_arrears",
+    "quote_fee",
+    "vehicle_class_for",
+]
