@@ -209,8 +209,7 @@ def one_exit(
     camera_port, coil = world.camera_port, LANES[lane][1]
 
     def shown() -> bool:
-        order_id = world.bolink._awaiting_at.get(lane)
-        order = world.bolink.orders.get(order_id) if order_id else None
+        order = world.bolink.order_at(lane)
         return order is not None and order.state == "awaiting" and order.car_number == plate
 
     for _ in range(10):  # the camera reads the car again if the lane was still busy with the one before

@@ -120,8 +120,7 @@ class World:
 
     def awaiting_at(self, lane_id: str) -> SandboxOrder | None:
         """The order Bolink shows at a lane's QR (what a driver scanning it would pay), if any (loop)."""
-        order_id = self.bolink._awaiting_at.get(lane_id)
-        order = self.bolink.orders.get(order_id) if order_id else None
+        order = self.bolink.order_at(lane_id)
         return order if order is not None and order.state in ("awaiting", "paying") else None
 
     def config(

@@ -278,9 +278,7 @@ class Booth:
         sandbox = self.eng.sandbox
         for _ in range(times):
             # the sandbox's own wait for the answer: a repeated identical answer is not in sandbox.answers
-            answer = self.eng.call(sandbox._push_and_wait(message, ("prepay_order", order_id), 5.0)).result(
-                10
-            )
+            answer = self.eng.call(sandbox.push_and_wait(message, ("prepay_order", order_id), 5.0)).result(10)
             record.answers.append(answer)
         return record
 

@@ -133,7 +133,7 @@ def prepay_message(r: RunningEngine, plate: str, order_id: str, fen: int, trade_
 def send_prepay(r: RunningEngine, message: dict[str, Any]) -> dict[str, Any]:
     sandbox = r.engine.sandbox
     key = ("prepay_order", message["order_id"])
-    return r.engine.call(sandbox._push_and_wait(message, key, 5.0)).result(10)
+    return r.engine.call(sandbox.push_and_wait(message, key, 5.0)).result(10)
 
 
 def test_a_refused_prepayment_stays_refused_when_bolink_repeats_it(make_engine: MakeEngine) -> None:

@@ -6,6 +6,10 @@ limit, and re-delivery of payment results the booth has not acknowledged. A smal
 ``/pay/<channel_id>`` lets a person pay the order waiting at a lane from a browser (the booth's QR points
 there). Test hooks push messages, play the driver, expire tokens and inject faults.
 
+The cloud is in three parts: this module's :class:`BolinkSandbox` (HTTP, logins and tokens, the rate limit,
+duplicates, faults, the pay page and the hooks), its orders and upstream services
+(:mod:`booth.sandbox.bolink_orders`) and what it pushes to the booth (:mod:`booth.sandbox.bolink_push`).
+
 Choices where Bolink's behaviour is not documented publicly (documented here, mirrored by the client):
 
 * stale or unknown token: ``{"state":0,"errmsg":"token_error"}`` (on both endpoints);
@@ -19,21 +23,14 @@ Choices where Bolink's behaviour is not documented publicly (documented here, mi
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
-import contextlib
 import html
-import itertools
 import json
 import logging
 import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Final, Literal
-from urllib.parse import quote
 
 from aiohttp import web
 
@@ -43,8 +40,6 @@ from booth.clouds.bolink_protocol import (
     DATA_TARGET,
     DOWNLOAD_PATH,
     NO_MESSAGE,
-    ORDER_ID_RE,
-    PAY_TYPES,
     RATE_LIMITED_ERRMSG,
     TOKEN_INVALID_ERRMSG,
     UPLOAD_PATH,
@@ -53,8 +48,12 @@ from booth.clouds.bolink_protocol import (
     compact_json,
     verify_envelope,
 )
-from booth.domain.money import MoneyError, format_yuan, wire_to_fen
+from booth.domain.money import format_yuan
+from booth.sandbox.bolink_orders import OrderBook, SandboxOrder, yuan_number
+from booth.sandbox.bolink_push import PushQueue
 from booth.sandbox.server import LoopbackServer
+
+__all__ = ["DOWNLOAD_FAULT_TARGET", "FAULT_KINDS", "RATE_LIMIT", "BolinkSandbox", "FaultKind", "SandboxOrder"]
 
 logger = logging.getLogger("booth.sandbox.bolink")
 
@@ -65,37 +64,7 @@ FaultKind = Literal["http500", "html", "hang", "drop", "request_over_times"]
 FAULT_KINDS: Final = ("http500", "html", "hang", "drop", "request_over_times")
 #: what ``fail_next(service=...)`` may aim at: the long poll, or one upload.do service (login included)
 DOWNLOAD_FAULT_TARGET: Final = "download"
-_SETTLED_WITHOUT_PAYMENT: Final = {
-    "cash": "settled_cash",
-    "free": "settled_free",
-    "monthuser": "settled_monthuser",
-}
 _DEDUPLICATED: Final = frozenset({"inpark", "outpark", "upload_carpic"})
-
-
-@dataclass
-class SandboxOrder:
-    """One stay as the emulated cloud sees it. ``state``: in, awaiting, paying, paid, settled_<pay_type>."""
-
-    order_id: str
-    car_number: str
-    in_time: int | None = None
-    in_channel_id: str = ""
-    total_fen: int = 0
-    out_channel_id: str = ""
-    state: str = "in"
-    trade_no: str = ""
-    pay_type: str = ""
-    prepaid_fen: int = 0
-    #: the result pushed when it was paid: a query_order of a paid order re-sends it as it was (its payer,
-    #: channel and pay_time), as Bolink re-pushes a result
-    paid_result: dict[str, Any] | None = None
-
-
-@dataclass
-class _Queued:
-    body: bytes
-    ack_key: tuple[str, str] | None = None
 
 
 class BolinkSandbox(LoopbackServer):
@@ -126,26 +95,23 @@ class BolinkSandbox(LoopbackServer):
         self.ukey = ukey
         super().__init__(host, port)
         self.poll_hold_s = poll_hold_s
-        self.redeliver_after_s = redeliver_after_s
-        self.autopay_after_s = autopay_after_s
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.answers: list[dict[str, Any]] = []
-        self.orders: dict[str, SandboxOrder] = {}
         self._base_url: str | None = None
         self._tokens: dict[str, str] = {}  # token -> local_id
         self._requests: dict[str, deque[float]] = {}
         self._seen: dict[str, float] = {}
-        self._queue: deque[_Queued] = deque()
-        self._wake = asyncio.Event()
-        self._unacked: dict[tuple[str, str], bytes] = {}
-        self._timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
-        self._awaiting_at: dict[str, str] = {}  # out_channel_id -> order_id
-        self._waiters: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
+        self._pushes = PushQueue(redeliver_after_s)
+        self._book = OrderBook(
+            park_id=park_id,
+            pushes=self._pushes,
+            base_url=lambda: self.base_url,
+            running=lambda: self.running,
+            autopay_after_s=autopay_after_s,
+        )
         self._faults: deque[tuple[FaultKind, str | None]] = deque()  # (how, service aimed at or None)
         #: the faults served so far, as (how, service), so tests can tell a fault really hit its target
         self.faults_injected: list[tuple[FaultKind, str]] = []
-        self._autopay_handles: list[asyncio.TimerHandle] = []
-        self._serial = itertools.count(1)
 
     # -- life cycle ----------------------------------------------------------------------------------------
 
@@ -156,9 +122,19 @@ class BolinkSandbox(LoopbackServer):
         return self._base_url
 
     @property
+    def orders(self) -> dict[str, SandboxOrder]:
+        """Every order the cloud knows, by order_id."""
+        return self._book.orders
+
+    def order_at(self, channel_id: str) -> SandboxOrder | None:
+        """The order a lane's QR shows (the last exit that waited for payment there; check its state)."""
+        order_id = self._book.awaiting_at.get(channel_id)
+        return self._book.orders.get(order_id) if order_id else None
+
+    @property
     def unacknowledged_results(self) -> list[tuple[str, str]]:
         """(order_id, trade_no) of pushed payment results the booth has not acknowledged yet."""
-        return list(self._unacked)
+        return self._pushes.unacknowledged
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[self._log_requests])
@@ -170,20 +146,13 @@ class BolinkSandbox(LoopbackServer):
 
     async def after_start(self) -> None:
         self._base_url = f"http://{self.host}:{self._port}"
-        for key in self._unacked:
-            if key not in self._timers:
-                self._arm_redelivery(key)
+        self._pushes.resume()
         logger.info("Bolink sandbox listening on %s", self._base_url)
 
     async def before_stop(self) -> None:
         """Held polls answer "no message" first; timers stop; recorded state is kept."""
-        self._wake.set()
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-        for handle in self._autopay_handles:
-            handle.cancel()
-        self._autopay_handles.clear()
+        self._pushes.pause()
+        self._book.cancel_autopay()
         logger.info("Bolink sandbox on %s stopping", self._base_url)
 
     # -- test and demo hooks -------------------------------------------------------------------------------
@@ -191,12 +160,19 @@ class BolinkSandbox(LoopbackServer):
     def push(self, message: Mapping[str, Any] | bytes) -> None:
         """Queue a raw downstream message (bytes are sent as they are, so tests can send bad ones)."""
         body = message if isinstance(message, bytes) else compact_json(dict(message)).encode("utf-8")
-        self._enqueue(_Queued(body))
+        self._pushes.push(body)
+
+    async def push_and_wait(
+        self, message: Mapping[str, Any], key: tuple[str, str], wait_s: float
+    ) -> dict[str, Any]:
+        """Push a message and wait for the booth's answer to it: ``key`` is (service_name, the id the answer
+        carries back: query_order_no for query_price, order_id for prepay_order, else car_number)."""
+        return await self._pushes.push_and_wait(message, key, wait_s)
 
     def expire_tokens(self) -> None:
         """Every current token becomes stale; the booth must log in again."""
         self._tokens.clear()
-        self._wake.set()
+        self._pushes.wake()
 
     def fail_next(self, count: int, how: FaultKind, *, service: str | None = None) -> None:
         """The next ``count`` requests to upload.do/download.do fail: HTTP 500, an HTML page, a hang
@@ -230,8 +206,8 @@ class BolinkSandbox(LoopbackServer):
         pay_user_id: str = "2088000000000001",
     ) -> dict[str, Any]:
         """The driver pays the order (by id, or the one waiting at a lane); pushes the outpark result."""
-        order = self._find_order(order_id, channel_id)
-        return self._pay(
+        order = self._book.find_order(order_id, channel_id)
+        return self._book.pay(
             order, state=state, pay_channel=pay_channel, pay_user_id=pay_user_id, pay_type="scancode"
         )
 
@@ -244,8 +220,8 @@ class BolinkSandbox(LoopbackServer):
         timeout: float = 5.0,  # noqa: ASYNC109
     ) -> dict[str, Any]:
         """Push ``query_price`` (as when a driver scans a code) and wait for the booth's answer."""
-        order = self._latest_order_of(car_number)
-        query_order_no = f"Q{int(time.time())}{next(self._serial):06d}"
+        order = self._book.latest_order_of(car_number)
+        query_order_no = f"Q{int(time.time())}{self._book.next_serial():06d}"
         message = {
             "service_name": "query_price",
             "car_number": car_number,
@@ -255,7 +231,7 @@ class BolinkSandbox(LoopbackServer):
             "out_channel_id": channel_id,
             "query_order_no": query_order_no,
         }
-        return await self._push_and_wait(message, ("query_price", query_order_no), timeout)
+        return await self._pushes.push_and_wait(message, ("query_price", query_order_no), timeout)
 
     async def driver_prepays(
         self,
@@ -267,7 +243,7 @@ class BolinkSandbox(LoopbackServer):
     ) -> dict[str, Any]:
         """Push ``prepay_order`` and wait for the booth's answer; state 1 books the prepayment."""
         if order_id is None:
-            order = self._latest_order_of(car_number)
+            order = self._book.latest_order_of(car_number)
             if order is None:
                 raise LookupError(f"no order for {car_number} in the sandbox")
             order_id = order.order_id
@@ -275,15 +251,15 @@ class BolinkSandbox(LoopbackServer):
         message = {
             "service_name": "prepay_order",
             "car_number": car_number,
-            "prepay": _yuan_number(prepay_fen),
+            "prepay": yuan_number(prepay_fen),
             "order_id": order_id,
-            "query_order_no": f"Q{now}{next(self._serial):06d}",
+            "query_order_no": f"Q{now}{self._book.next_serial():06d}",
             "park_id": self.park_id,
-            "trade_no": self._new_trade_no(),
+            "trade_no": self._book.new_trade_no(),
             "query_time": now,
             "prepay_type": "1",
         }
-        answer = await self._push_and_wait(message, ("prepay_order", order_id), timeout)
+        answer = await self._pushes.push_and_wait(message, ("prepay_order", order_id), timeout)
         if answer.get("state") == 1 and order_id in self.orders:
             self.orders[order_id].prepaid_fen += prepay_fen
         return answer
@@ -304,166 +280,7 @@ class BolinkSandbox(LoopbackServer):
             "timetemp": int(time.time()),
             "pay_user_id": "2088000000000002",
         }
-        return await self._push_and_wait(message, ("nolicence_in_park", car_number), timeout)
-
-    # -- internals: queue, delivery, redelivery ------------------------------------------------------------
-
-    def _enqueue(self, item: _Queued) -> None:
-        self._queue.append(item)
-        self._wake.set()
-
-    async def _push_and_wait(
-        self, message: Mapping[str, Any], key: tuple[str, str], wait_s: float
-    ) -> dict[str, Any]:
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiters[key] = future
-        self.push(message)
-        try:
-            return await asyncio.wait_for(future, wait_s)
-        except TimeoutError:
-            raise TimeoutError(f"the booth did not answer {key[0]} {key[1]} within {wait_s:g} s") from None
-        finally:
-            self._waiters.pop(key, None)
-
-    def _arm_redelivery(self, key: tuple[str, str]) -> None:
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
-        loop = asyncio.get_running_loop()
-        self._timers[key] = loop.call_later(self.redeliver_after_s, self._redeliver, key)
-
-    def _redeliver(self, key: tuple[str, str]) -> None:
-        self._timers.pop(key, None)
-        body = self._unacked.get(key)
-        if body is None or any(item.ack_key == key for item in self._queue):
-            return
-        logger.debug("re-pushing unacknowledged outpark result %s", key)
-        self._enqueue(_Queued(body, key))
-
-    def _acknowledge(self, key: tuple[str, str]) -> None:
-        if self._unacked.pop(key, None) is None:
-            return
-        timer = self._timers.pop(key, None)
-        if timer is not None:
-            timer.cancel()
-        self._queue = deque(item for item in self._queue if item.ack_key != key)
-
-    async def _next_message(self, request: web.Request, token: str) -> _Queued | Literal["stale"] | None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.poll_hold_s
-        while True:
-            if token not in self._tokens:
-                return "stale"
-            if self._stopped.is_set() or request.transport is None or request.transport.is_closing():
-                return None
-            if self._queue:
-                return self._queue.popleft()
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return None
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), remaining)
-
-    # -- internals: orders and payments --------------------------------------------------------------------
-
-    def _new_trade_no(self) -> str:
-        return time.strftime("%Y%m%d%H%M%S") + f"{next(self._serial):08d}"
-
-    def _find_order(self, order_id: str | None, channel_id: str | None) -> SandboxOrder:
-        if order_id is not None:
-            order = self.orders.get(order_id)
-            if order is None:
-                raise LookupError(f"no order {order_id!r} in the sandbox")
-            return order
-        if channel_id is not None:
-            waiting = self._awaiting_at.get(channel_id)
-            if waiting is None or self.orders[waiting].state not in ("awaiting", "paying"):
-                raise LookupError(f"no order is waiting for payment at channel {channel_id!r}")
-            return self.orders[waiting]
-        waiting_orders = [o for o in self.orders.values() if o.state in ("awaiting", "paying")]
-        if len(waiting_orders) != 1:
-            raise LookupError(f"{len(waiting_orders)} orders are waiting; say which (order_id or channel_id)")
-        return waiting_orders[0]
-
-    def _latest_order_of(self, car_number: str) -> SandboxOrder | None:
-        found = [
-            o
-            for o in self.orders.values()
-            if o.car_number == car_number and not o.state.startswith("settled")
-        ]
-        return found[-1] if found else None
-
-    def _pay(
-        self, order: SandboxOrder, *, state: int, pay_channel: int, pay_user_id: str, pay_type: str
-    ) -> dict[str, Any]:
-        if state not in (0, 1, 2):
-            raise ValueError(f"state must be 0, 1 or 2, got {state}")
-        # paying a paid order again re-sends the same result, as a repeated push would
-        trade_no = order.trade_no if order.state == "paid" and state == 1 else self._new_trade_no()
-        errmsg = {0: "支付失败", 1: "支付成功", 2: "支付中"}[state]
-        message = self._result_message(order, state, trade_no, errmsg, pay_channel, pay_user_id, pay_type)
-        if state == 1:
-            order.state, order.trade_no = "paid", trade_no
-            order.paid_result = order.paid_result if order.paid_result is not None else dict(message)
-            if self._awaiting_at.get(order.out_channel_id) == order.order_id:
-                del self._awaiting_at[order.out_channel_id]
-        elif state == 2:
-            order.state = "paying"
-        self._push_result(message)
-        logger.info("sandbox: %s for order %s (%s)", errmsg, order.order_id, format_yuan(order.total_fen))
-        return message
-
-    def _result_message(
-        self,
-        order: SandboxOrder,
-        state: int,
-        trade_no: str,
-        errmsg: str,
-        pay_channel: int,
-        pay_user_id: str,
-        pay_type: str,
-    ) -> dict[str, Any]:
-        return {
-            "service_name": "outpark",
-            "state": state,
-            "order_id": order.order_id,
-            "trade_no": trade_no,
-            "pay_type": pay_type,
-            "pay_channel": pay_channel,
-            "out_channel_id": order.out_channel_id,
-            "errmsg": errmsg,
-            "pay_time": int(time.time()),
-            "total": _yuan_number(order.total_fen),
-            "car_number": order.car_number,
-            "arrive_money": _yuan_number(order.total_fen),
-            "fee": 0,
-            "account_type": 1,
-            "remark": f"收到停车费-{order.car_number}",
-            "park_id": self.park_id,
-            "pay_company": pay_channel if pay_channel in (0, 1) else None,
-            "pay_user_id": pay_user_id,
-        }
-
-    def _push_result(self, message: dict[str, Any]) -> None:
-        body = compact_json({k: v for k, v in message.items() if v is not None}).encode("utf-8")
-        key: tuple[str, str] | None = None
-        if message["state"] in (0, 1):  # final results are re-pushed until acknowledged
-            key = (str(message["order_id"]), str(message["trade_no"]))
-            self._unacked[key] = body
-        self._enqueue(_Queued(body, key))
-
-    def _schedule_autopay(self, order_id: str) -> None:
-        if self.autopay_after_s is None:
-            return
-
-        def pay_now() -> None:
-            order = self.orders.get(order_id)
-            if order is not None and order.state == "awaiting" and self.running:
-                self._pay(order, state=1, pay_channel=1, pay_user_id="2088000000000001", pay_type="scancode")
-
-        handle = asyncio.get_running_loop().call_later(self.autopay_after_s, pay_now)
-        self._autopay_handles.append(handle)
+        return await self._pushes.push_and_wait(message, ("nolicence_in_park", car_number), timeout)
 
     # -- HTTP ----------------------------------------------------------------------------------------------
 
@@ -528,19 +345,19 @@ class BolinkSandbox(LoopbackServer):
         is_answer = data.get("data_target") == DATA_TARGET and service_name in ANSWERED_SERVICES
         if (is_answer or service_name in _DEDUPLICATED) and self._repeated(service_name, data):
             if is_answer:
-                self._take_answer(service_name, data)
+                self._pushes.take_answer(service_name, data)
             return _json(
                 {"state": 0, "errmsg": f"{ALREADY_PROCESSED_PREFIX}...", "service_name": service_name}
                 | {k: data[k] for k in ("order_id", "car_number") if k in data}
             )
         if is_answer:
             self.answers.append(data)
-            self._take_answer(service_name, data)
+            self._pushes.take_answer(service_name, data)
             return _json({"state": 1, "errmsg": "", "service_name": service_name})
-        handler = self._services.get(service_name)
+        handler = self._book.service(service_name)
         if handler is None:
             return _json({"state": 0, "errmsg": f"没有这个接口 unknown service_name {service_name!r}"})
-        answer = handler(self, data)
+        answer = handler(data)
         if answer.get("state") == 1:
             self.calls.append((service_name, data))
         return _json({"service_name": service_name, **answer})
@@ -557,13 +374,16 @@ class BolinkSandbox(LoopbackServer):
         token = obj.get("token") if isinstance(obj, dict) else None
         if not isinstance(token, str) or token not in self._tokens:
             return _json({"state": 0, "errmsg": TOKEN_INVALID_ERRMSG})
-        item = await self._next_message(request, token)
+        item = await self._pushes.next_message(
+            lambda: token in self._tokens,
+            lambda: self._stopped.is_set() or request.transport is None or request.transport.is_closing(),
+            self.poll_hold_s,
+        )
         if item == "stale":
             return _json({"state": 0, "errmsg": TOKEN_INVALID_ERRMSG})
         if item is None:
             return web.Response(text=NO_MESSAGE)
-        if item.ack_key is not None:
-            self._arm_redelivery(item.ack_key)
+        self._pushes.delivered(item)
         logger.debug("delivering %s", item.body[:200].decode("utf-8", "replace"))
         return web.Response(body=item.body, content_type="application/json", charset="utf-8")
 
@@ -579,7 +399,7 @@ class BolinkSandbox(LoopbackServer):
             del self._tokens[token]
         token = uuid.uuid4().hex
         self._tokens[token] = local_id
-        self._wake.set()  # held polls of the replaced token answer "token_error" now
+        self._pushes.wake()  # held polls of the replaced token answer "token_error" now
         self.calls.append(("login", dict(data)))
         return {"state": 1, "token": token, "service_name": "login"}
 
@@ -602,136 +422,12 @@ class BolinkSandbox(LoopbackServer):
         self._seen[key] = now
         return False
 
-    def _take_answer(self, service_name: str, data: Mapping[str, Any]) -> None:
-        if service_name == "outpark":
-            self._acknowledge((str(data.get("order_id", "")), str(data.get("trade_no", ""))))
-            return
-        field = {"query_price": "query_order_no", "prepay_order": "order_id"}.get(service_name, "car_number")
-        future = self._waiters.get((service_name, str(data.get(field, ""))))
-        if future is not None and not future.done():
-            future.set_result(dict(data))
-
-    # -- upstream services ---------------------------------------------------------------------------------
-
-    def _inpark(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        problem = _missing(data, "car_number", "in_time", "order_id", "in_channel_id") or _order_id_problem(
-            data
-        )
-        if problem is None and not _is_int(data["in_time"]):
-            problem = f"in_time must be unix seconds, got {data['in_time']!r}"
-        if problem:
-            return {"state": 0, "errmsg": problem, "order_id": data.get("order_id", "")}
-        order_id = str(data["order_id"])
-        known = self.orders.get(order_id)
-        if known is not None and str(data.get("force_update", "0")) != "1":
-            # an inpark that arrives after the exit began (it waited in the booth's outbox) must not
-            # reset an awaiting or paid order; only force_update=1 recreates it
-            known.in_time, known.in_channel_id = int(data["in_time"]), str(data["in_channel_id"])
-            return {"state": 1, "errmsg": "上传成功", "order_id": order_id}
-        self.orders[order_id] = SandboxOrder(
-            order_id=order_id,
-            car_number=str(data["car_number"]),
-            in_time=int(data["in_time"]),
-            in_channel_id=str(data["in_channel_id"]),
-        )
-        return {"state": 1, "errmsg": "上传成功", "order_id": order_id}
-
-    def _outpark(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        problem = _missing(data, "car_number", "order_id", "pay_type", "total", "out_channel_id", "out_time")
-        problem = problem or _order_id_problem(data)
-        order_id = str(data.get("order_id", ""))
-        if problem:
-            return {"state": 0, "errmsg": problem, "order_id": order_id}
-        pay_type = str(data["pay_type"])
-        if pay_type not in PAY_TYPES:
-            return {"state": 0, "errmsg": f"unknown pay_type {pay_type!r}", "order_id": order_id}
-        if pay_type == "sweepcode" and not data.get("auth_code"):
-            return {"state": 0, "errmsg": "auth_code is required with sweepcode", "order_id": order_id}
-        try:
-            total_fen = wire_to_fen(data["total"], field="total")
-        except MoneyError as exc:
-            return {"state": 0, "errmsg": str(exc), "order_id": order_id}
-        order = self.orders.get(order_id)
-        if order is None:
-            order = self.orders[order_id] = SandboxOrder(
-                order_id=order_id, car_number=str(data["car_number"])
-            )
-            order.in_time = int(data["in_time"]) if _is_int(data.get("in_time")) else None
-        if order.state == "paid":
-            return {"state": 1, "errmsg": "订单已支付", "order_id": order_id}
-        order.car_number = str(data["car_number"])
-        order.total_fen = total_fen
-        order.out_channel_id = str(data["out_channel_id"])
-        order.pay_type = pay_type
-        if pay_type in _SETTLED_WITHOUT_PAYMENT or total_fen == 0:
-            order.state = _SETTLED_WITHOUT_PAYMENT.get(pay_type, "settled_free")
-            return {"state": 1, "errmsg": "结算成功", "order_id": order_id}
-        previous = self._awaiting_at.get(order.out_channel_id)
-        if previous is not None and previous != order_id and self.orders[previous].state == "awaiting":
-            self.orders[previous].state = "in"  # the lane now waits for this car instead
-        order.state = "awaiting"
-        self._awaiting_at[order.out_channel_id] = order_id
-        if pay_type in ("wallet", "sweepcode", "etc"):
-            channel = 2 if pay_type == "wallet" else 1
-            self._pay(order, state=1, pay_channel=channel, pay_user_id="2088000000000001", pay_type=pay_type)
-            return {"state": 1, "errmsg": "支付成功", "order_id": order_id}
-        self._schedule_autopay(order_id)
-        return {"state": 1, "errmsg": "等待支付", "order_id": order_id}
-
-    def _code_url(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        problem = _missing(data, "channel_id")
-        if problem:
-            return {"state": 0, "errmsg": problem}
-        channel_id = str(data["channel_id"])
-        return {
-            "state": 1,
-            "errmsg": "success",
-            "code_url": f"{self.base_url}/pay/{quote(channel_id, safe='')}",
-            "type": data.get("type", 2),
-            "channel_id": channel_id,
-        }
-
-    def _query_order(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        problem = _missing(data, "order_id")
-        if problem:
-            return {"state": 0, "errmsg": problem}
-        order = self.orders.get(str(data["order_id"]))
-        if order is None:
-            return {"state": 0, "errmsg": f"订单不存在 unknown order {data['order_id']!r}"}
-        if order.state == "paid" and order.paid_result is not None:
-            message = dict(order.paid_result)
-        elif order.state == "paid":
-            message = self._result_message(order, 1, order.trade_no, "支付成功", 1, "", "scancode")
-        else:
-            message = self._result_message(order, 2, "", "未支付", 1, "", "scancode")
-        self._push_result(message)
-        return {"state": 1, "errmsg": "查询已受理", "order_id": order.order_id}
-
-    def _upload_carpic(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        problem = _missing(data, "order_id", "content")
-        if problem is None:
-            try:
-                base64.b64decode(str(data["content"]), validate=True)
-            except (binascii.Error, ValueError):
-                problem = "content is not base64"
-        if problem:
-            return {"state": 0, "errmsg": problem}
-        return {"state": 1, "errmsg": "上传成功", "order_id": data["order_id"]}
-
-    _services: Final[dict[str, Callable[[BolinkSandbox, Mapping[str, Any]], dict[str, Any]]]] = {
-        "inpark": _inpark,
-        "outpark": _outpark,
-        "code_url": _code_url,
-        "query_order": _query_order,
-        "upload_carpic": _upload_carpic,
-    }
-
     # -- the pay page --------------------------------------------------------------------------------------
 
     async def _handle_pay_page(self, request: web.Request) -> web.StreamResponse:
         channel_id = request.match_info["channel_id"]
         try:
-            order = self._find_order(None, channel_id)
+            order = self._book.find_order(None, channel_id)
         except LookupError:
             return _nothing_to_pay(channel_id)
         body = (
@@ -744,10 +440,10 @@ class BolinkSandbox(LoopbackServer):
     async def _handle_pay_submit(self, request: web.Request) -> web.StreamResponse:
         channel_id = request.match_info["channel_id"]
         try:
-            order = self._find_order(None, channel_id)
+            order = self._book.find_order(None, channel_id)
         except LookupError:
             return _nothing_to_pay(channel_id)
-        self._pay(order, state=1, pay_channel=1, pay_user_id="2088000000000001", pay_type="scancode")
+        self._book.pay(order, state=1, pay_channel=1, pay_user_id="2088000000000001", pay_type="scancode")
         body = (
             f"<p class=plate>{html.escape(order.car_number)}</p>"
             f"<p class=amount>¥ {format_yuan(order.total_fen)}</p><p class=ok>支付成功 / Paid</p>"
@@ -787,24 +483,3 @@ def _service_name_of(body: bytes) -> str:
         return ""
     name = envelope.get("service_name") if isinstance(envelope, dict) else None
     return name if isinstance(name, str) else ""
-
-
-def _yuan_number(fen: int) -> float:
-    """Bolink sends amounts as JSON numbers in yuan; the float exists only on the wire (0.07 stays 0.07)."""
-    return float(format_yuan(fen))
-
-
-def _missing(data: Mapping[str, Any], *keys: str) -> str | None:
-    absent = [key for key in keys if data.get(key) in (None, "")]
-    return f"missing {', '.join(absent)}" if absent else None
-
-
-def _order_id_problem(data: Mapping[str, Any]) -> str | None:
-    order_id = data.get("order_id")
-    if not isinstance(order_id, str) or not ORDER_ID_RE.match(order_id):
-        return f"order_id must be 1-48 letters, digits or _, got {order_id!r}"
-    return None
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
