@@ -28,7 +28,7 @@ from pathlib import Path
 import booth.clouds.alipay
 import booth.devices.cameras
 import booth.devices.modbus_gates
-import booth.sync.relays  # noqa: F401
+import booth.sync.cloud_sync  # noqa: F401
 from booth.config import Settings, load_settings
 from booth.engine import Engine
 

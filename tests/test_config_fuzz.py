@@ -30,7 +30,7 @@ from pydantic import BaseModel, SecretStr
 from booth.config import ConfigError, Settings, load_settings, settings_from_mapping
 from booth.domain import lane as L
 from booth.domain.tariff import quote_fee
-from booth.sync.relays import relay_backoff
+from booth.sync.cloud_sync import relay_backoff
 
 EXAMPLES = int(os.environ.get("BOOTH_FUZZ_EXAMPLES", "300"))
 QT_TIMER_MAX_MS = 2**31 - 1  # QTimer.setInterval takes a C int of milliseconds

@@ -38,8 +38,8 @@ from booth.office.staff import Staff
 from booth.store import Database, Store, open_database
 from booth.store.records import ExitInFlight
 from booth.store.worker import Priority
+from booth.sync.cloud_sync import CloudSync
 from booth.sync.outbox import OutboxRelay
-from booth.sync.relays import CloudSync
 
 if TYPE_CHECKING:
     from booth.devices.cameras import CameraListener

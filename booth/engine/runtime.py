@@ -17,8 +17,8 @@ from booth.store import Store
 from booth.store.worker import DatabaseWorker, Priority
 
 if TYPE_CHECKING:
+    from booth.sync.cloud_sync import CloudSync
     from booth.sync.outbox import OutboxRelay
-    from booth.sync.relays import CloudSync
 
 log = logging.getLogger("booth.engine")
 T = TypeVar("T")
