@@ -9,8 +9,11 @@ Reads begin DEFERRED and never block writers (WAL). Other URLs (PostgreSQL) get 
 
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +26,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from booth.store.records import StoreError
+from booth.store.sqlite_copy import copy_sqlite
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -37,6 +41,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BOOTH_APPLICATION_ID = 0x424F5448
 BUSY_TIMEOUT_MS = 5000
 _READ_ONLY = "booth_read_only"
+log = logging.getLogger("booth.store")
 
 
 @dataclass(frozen=True)
@@ -142,28 +147,30 @@ def upgrade_schema(engine: Engine) -> None:
             if application_id is not None:
                 connection.exec_driver_sql(f"PRAGMA application_id = {BOOTH_APPLICATION_ID}")
             return
-        if application_id == 0:
-            if current not in booth_revisions():
-                raise StoreError(
-                    f"{_shown(engine.url)} is not a Booth database (it has tables but neither Booth's "
-                    "application_id nor a Booth schema version): refusing to add Booth's tables to it; "
-                    "point database.url at a new or Booth's own file"
-                )
-            # made by a Booth from before application_id: adopt it
-            connection.exec_driver_sql(f"PRAGMA application_id = {BOOTH_APPLICATION_ID}")
-        elif current is None:
+        if application_id == 0 and current not in booth_revisions():
+            raise StoreError(
+                f"{_shown(engine.url)} is not a Booth database (it has tables but neither Booth's "
+                "application_id nor a Booth schema version): refusing to add Booth's tables to it; "
+                "point database.url at a new or Booth's own file"
+            )
+        if current is None:
             raise StoreError(
                 f"{_shown(engine.url)} has Booth's tables but no schema version (alembic_version was "
                 "dropped): the database is damaged; restore a backup"
             )
+        if current not in booth_revisions():
+            raise StoreError(
+                f"{_shown(engine.url)} is at schema revision {current!r}, which this Booth (schema "
+                f"{SCHEMA_HEAD!r}) does not know: it was made by a newer Booth; install that Booth again, "
+                "or point database.url at another file"
+            )
+        if current != SCHEMA_HEAD:  # an older schema: a copy as it is now, before any change
+            _backup_before_upgrade(engine.url, current)
+        if application_id == 0:  # made by a Booth from before application_id: adopt it
+            connection.exec_driver_sql(f"PRAGMA application_id = {BOOTH_APPLICATION_ID}")
         if current == SCHEMA_HEAD:
             _check_schema(connection, engine.url)
             return
-        if current is not None and current not in booth_revisions():
-            raise StoreError(
-                f"{_shown(engine.url)} is at schema revision {current!r}, which this Booth does not know "
-                "(made by a newer Booth?): upgrade Booth, or point database.url at another file"
-            )
         from alembic import command
         from alembic.script.revision import RevisionError
         from alembic.util import CommandError
@@ -175,6 +182,47 @@ def upgrade_schema(engine: Engine) -> None:
                 f"cannot upgrade the database schema from revision {current!r} to {SCHEMA_HEAD!r}: {exc}"
             ) from exc
         _check_schema(connection, engine.url)
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of an SQLite database URL; None for another database or one in memory."""
+    parsed = url if isinstance(url, URL) else _parse_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or parsed.query.get("mode") == "memory" or parsed.query.get("uri"):
+        return None
+    return Path(database).expanduser()
+
+
+def upgrade_backup_path(database: Path, revision: str, at: datetime) -> Path:
+    """Where the copy made before upgrading ``database`` from ``revision`` goes: next to it, named with
+    the old revision and the time (UTC), e.g. booth.before-upgrade-r0001-20261203T103000Z.sqlite."""
+    stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return database.with_name(f"{database.stem}.before-upgrade-r{revision}-{stamp}{database.suffix}")
+
+
+def _backup_before_upgrade(url: URL, revision: str) -> None:
+    """Copy an SQLite file about to be upgraded next to it (the upgrade cannot be undone by the code that
+    made it). Another database is left to its own tools (pg_dump): it is only logged."""
+    database = sqlite_file(url)
+    if database is None:
+        log.warning(
+            "upgrading %s from schema %s without a copy: back it up with its own tools", _shown(url), revision
+        )
+        return
+    target = upgrade_backup_path(database, revision, datetime.now(UTC))
+    # From a connection of its own: SQLite's backup never reads from a connection in a write transaction
+    # (as `connection` is: BEGIN IMMEDIATE). That transaction holds the write lock and has written nothing,
+    # so the copy is exactly the database the upgrade starts from.
+    source = sqlite3.connect(database, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        copy_sqlite(source, target)  # a StoreError (disk full, say) refuses the upgrade: nothing changed
+    finally:
+        source.close()
+    log.warning(
+        "database at schema %s, this Booth's is %s: copied to %s; upgrading", revision, SCHEMA_HEAD, target
+    )
 
 
 @cache
