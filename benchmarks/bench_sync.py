@@ -128,7 +128,7 @@ def start_gateway(keys: Keys) -> tuple[subprocess.Popen[str], dict[str, str]]:
 
 def order_rows(count: int, prefix: str) -> list[dict[str, Any]]:
     """The facts of ``count`` paid orders, as the engine queues them (see booth.sync.order_sync_item)."""
-    from booth.sync.cloud_sync import order_sync_item
+    from booth.sync.rows import order_sync_item
 
     paid = datetime.now(UTC) - timedelta(minutes=5)
     return [

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from booth.clouds.alipay import out_order_no_for
 from booth.config import public_key_pem
 from booth.store import Store, open_database
-from booth.sync.cloud_sync import backflow_item, order_sync_item
+from booth.sync.rows import backflow_item, order_sync_item
 
 REPO = Path(__file__).resolve().parent.parent
 KILLS = 50

@@ -29,7 +29,7 @@ from booth.domain.money import format_yuan
 from booth.engine import AlertRaised, EngineError, SyncChanged
 from booth.sandbox.alipay_gateway import AlipayGatewayEmulator
 from booth.sandbox.top_router import TopRouterEmulator
-from booth.sync.cloud_sync import CloudStatus, SyncStatus
+from booth.sync.status import CloudStatus, SyncStatus
 from tests.conftest import RunningEngine, wait_until
 from tests.test_engine import bring_car, pay
 
@@ -287,7 +287,7 @@ def test_a_sandbox_emulator_in_a_process_of_its_own_gets_the_lot_registered_once
 def test_a_sandbox_emulator_that_never_answers_leaves_alipay_held_with_the_alert(
     make_engine: MakeEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("booth.sync.cloud_sync._SANDBOX_LOT_WAIT_S", 0.5)
+    monkeypatch.setattr("booth.sync.alipay_relay._SANDBOX_LOT_WAIT_S", 0.5)
     keys = KeyFiles(tmp_path)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -22,7 +22,8 @@ from booth.clouds.http import china_time_text
 from booth.domain.money import format_yuan
 from booth.engine import AlertRaised
 from booth.store import OutboxItem, OutboxRecord, StayRecord, Store, open_database
-from booth.sync.cloud_sync import PAYMENT_REBUILD_KIND, CloudSync, PaymentFacts
+from booth.sync.cloud_sync import CloudSync
+from booth.sync.rows import PAYMENT_REBUILD_KIND, PaymentFacts
 from tests.conftest import RunningEngine, engine_settings, wait_until
 from tests.test_engine import bring_car, pay
 from tests.test_sync import ALIPAY, ALIPAY_USER, FAST, TMALL, alipay_emulator, top_emulator, utc

@@ -139,7 +139,7 @@ def _store_of(settings: Settings) -> Iterator[Store]:
 
 
 def _sync_command(settings: Settings, command: str, cloud: str | None) -> int:
-    from booth.sync.cloud_sync import CLOUDS
+    from booth.sync.rows import CLOUDS
 
     if cloud is not None and cloud not in CLOUDS:
         print(f"--cloud: one of {', '.join(CLOUDS)}, got {cloud!r}", file=sys.stderr)
@@ -154,7 +154,7 @@ def _sync_command(settings: Settings, command: str, cloud: str | None) -> int:
 
 
 def _sync_on_store(settings: Settings, command: str, cloud: str | None) -> int:
-    from booth.sync.cloud_sync import compose_status, describe_status, read_outbox_status
+    from booth.sync.status import compose_status, describe_status, read_outbox_status
 
     with _store_of(settings) as store:
         now = datetime.now(UTC)
@@ -204,7 +204,7 @@ def _alipay_command(settings: Settings, command: str) -> int:
 
 async def _alipay_lot(alipay: AlipaySettings, store: Store, command: str) -> int:
     from booth.clouds.alipay import AlipayClient
-    from booth.sync.cloud_sync import (
+    from booth.sync.alipay_relay import (
         LotRegistrationError,
         find_lot_registration,
         register_lot,

@@ -17,7 +17,7 @@ from booth.engine.events import (
     SyncChanged,
 )
 from booth.engine.facade import Engine
-from booth.sync.cloud_sync import CloudStatus, SyncStatus
+from booth.sync.status import CloudStatus, SyncStatus
 
 __all__ = [
     "NOTE_MAX",

@@ -10,7 +10,7 @@ from datetime import datetime
 from booth.domain import lane as L
 from booth.domain.phrases import Phrase
 from booth.office.staff import AuthError
-from booth.sync.cloud_sync import SyncStatus
+from booth.sync.status import SyncStatus
 
 # ------------------------------------------------------------------------------ events to the GUI / logs
 

@@ -40,7 +40,9 @@ from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from booth.store import Database, Store
 from booth.store.worker import DatabaseWorker, Priority
-from booth.sync.cloud_sync import CLOUDS, CloudSync, SyncStatus, compose_status
+from booth.sync.cloud_sync import CloudSync
+from booth.sync.rows import CLOUDS
+from booth.sync.status import SyncStatus, compose_status
 
 if TYPE_CHECKING:
     from booth.clouds.bolink import BolinkClient

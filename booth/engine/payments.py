@@ -22,7 +22,7 @@ from booth.engine.runtime import Runtime
 from booth.engine.stored import exception_item
 from booth.store import OutboxItem, PaymentOutcome
 from booth.store.worker import Priority
-from booth.sync.cloud_sync import paid_by_alipay
+from booth.sync.rows import paid_by_alipay
 
 log = logging.getLogger("booth.engine")
 

@@ -21,7 +21,7 @@ from booth.config import Settings, settings_from_mapping
 from booth.domain.lane import LaneState
 from booth.engine import Engine
 from booth.sandbox.alipay_gateway import AlipayGatewayEmulator
-from booth.sync.cloud_sync import CloudStatus, DeadLetter, SyncStatus
+from booth.sync.status import CloudStatus, DeadLetter, SyncStatus
 from ui.kit.physical import px_to_mm
 from ui.kit.wording import age_words, cloud_state, sync_summary
 from ui.shell.main_window import BoothWindow
