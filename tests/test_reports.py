@@ -498,7 +498,7 @@ def test_cli_prints_writes_csv_and_refuses_bad_input(
 
 
 def test_typed_text_that_a_spreadsheet_would_run_is_written_inert() -> None:
-    from booth.office.reports.building import _inert
+    from booth.office.reports.csv_file import _inert
 
     assert [_inert(cell) for cell in ("=HYPERLINK(\"x\")", "@cmd", "+1", "-abc")] == [
         "'=HYPERLINK(\"x\")", "'@cmd", "'+1", "'-abc"
