@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,13 @@ import pytest
 from booth.config import Settings, settings_from_mapping
 from booth.engine import Engine, EngineEvent
 from booth.store import Database, open_database
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Files the tests make are private to their owner, as the booth's own are (its unit has UMask=0077): a
+    settings file others may read is refused at start (booth.config.private), and tests that want to see
+    that refusal chmod a file open themselves."""
+    os.umask(0o077)
 
 
 def engine_settings(tmp_path: Path, **overrides: Any) -> Settings:

@@ -11,7 +11,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from booth.config import ConfigError, Settings, default_config_path, load_settings, settings_from_mapping
+from booth.config import (
+    ConfigError,
+    Settings,
+    default_config_path,
+    load_settings,
+    refuse_exposed_secrets,
+    settings_from_mapping,
+)
 
 
 @dataclass(frozen=True)
@@ -180,8 +187,6 @@ def stop_demo_clouds() -> None:
             child.wait()
 
 
-
-
 def load_for_command(config: str | None, demo: bool) -> Settings:
     """The settings a command runs with: the demo's (a fresh folder), the file named, or the default file."""
     if demo:
@@ -192,6 +197,6 @@ def load_for_command(config: str | None, demo: bool) -> Settings:
     path = Path(config) if config else default_config_path()
     if not path.exists() and not config:
         raise ConfigError(str(path), ["no settings file here; pass --config FILE or run with --demo"])
-    return load_settings(path)
-
-
+    settings = load_settings(path)
+    refuse_exposed_secrets(settings, path)  # SecretsExposed (a ConfigError): the file and the chmod to fix it
+    return settings

@@ -42,6 +42,7 @@ from booth.config import (
     Settings,
     config_warnings,
     default_config_path,
+    exposure_problems,
     load_settings,
 )
 
@@ -361,6 +362,11 @@ def _main(
             settings = load_settings(Path(args.file))
         except ConfigError as exc:
             print(exc, file=sys.stderr)
+            return 1
+        exposed = exposure_problems(settings, Path(args.file))
+        if exposed:  # valid, but the booth would refuse to start on it
+            for problem in exposed:
+                print(f"{args.file}: {problem}", file=sys.stderr)
             return 1
         print(f"{args.file}: OK — {settings.park.name}, {len(settings.lanes)} lane(s)")
         for warning in config_warnings(settings):

@@ -13,9 +13,10 @@ describe; each imports only modules listed before it:
 - ``lanes``: ``[[lanes]]`` with their gates and cameras, ``[cameras]`` (the listener), ``[simulator]``.
 - ``office``: ``[staff]``, ``[shifts]`` and ``[exceptions]``.
 - ``screen``: ``[kiosk]`` and ``[display]``.
-- ``settings``: the root :class:`Settings`, ``[park]``, ``[database]``, ``[logging]``, and
+- ``settings``: the root :class:`Settings`, ``[park]``, ``[database]``, ``[backup]``, ``[logging]``, and
   :func:`config_warnings`.
 - ``loading``: a TOML file or a mapping into :class:`Settings`; :class:`ConfigError` names each problem.
+- ``private``: a settings or key file others may read is refused (:func:`refuse_exposed_secrets`).
 
 The package sits below the clouds and the devices that take its sections, and imports only the domain.
 """
@@ -68,10 +69,21 @@ from booth.config.office import (
     ShiftSettings,
     StaffSettings,
 )
-from booth.config.paths import APP_NAME, default_config_path, default_database_url, default_photo_dir
+from booth.config.paths import (
+    APP_NAME,
+    data_dir,
+    default_backup_dir,
+    default_config_path,
+    default_database_url,
+    default_log_dir,
+    default_photo_dir,
+    is_installed,
+)
+from booth.config.private import SecretsExposed, exposure_problems, refuse_exposed_secrets
 from booth.config.screen import DisplaySettings, KioskSettings
 from booth.config.settings import (
     SCHEMA_VERSION,
+    BackupSettings,
     DatabaseSettings,
     LoggingSettings,
     ParkSettings,
@@ -100,6 +112,7 @@ __all__ = [
     "AlipayLotSettings",
     "AlipaySettings",
     "BackflowAction",
+    "BackupSettings",
     "BolinkSettings",
     "CameraListenerSettings",
     "CameraRelayGateSettings",
@@ -117,6 +130,7 @@ __all__ = [
     "ModbusRtuGateSettings",
     "ModbusTcpGateSettings",
     "ParkSettings",
+    "SecretsExposed",
     "Settings",
     "ShiftSettings",
     "SignMethod",
@@ -126,13 +140,19 @@ __all__ = [
     "SyncSettings",
     "TmallSettings",
     "config_warnings",
+    "data_dir",
+    "default_backup_dir",
     "default_config_path",
     "default_database_url",
+    "default_log_dir",
     "default_photo_dir",
+    "exposure_problems",
+    "is_installed",
     "load_private_key",
     "load_public_key",
     "load_settings",
     "private_key_pem",
     "public_key_pem",
+    "refuse_exposed_secrets",
     "settings_from_mapping",
 ]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from booth.config.clouds import AlipaySettings, BolinkSettings, TmallSettings
 from booth.config.lanes import GATE_DRIVERS
+from booth.config.paths import resolve_relative_paths
 from booth.config.settings import Settings
 
 #: A settings file larger than this is refused unread (``/dev/zero`` or a runaway file must not fill memory).
@@ -108,7 +109,8 @@ def _bools_taken_as_numbers(raw: object, value: object, key: str) -> Iterator[st
 
 
 def load_settings(path: Path) -> Settings:
-    """Read and validate a TOML settings file; raise ConfigError naming each problem."""
+    """Read and validate a TOML settings file; raise ConfigError naming each problem. Relative paths in it
+    (the SQLite file, photo folder, key files, backup folder) are taken from the file's own folder."""
     raw = _read_capped(path)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
@@ -118,7 +120,7 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
     except RecursionError:
         raise ConfigError(str(path), ["not valid TOML: arrays or tables nested too deeply"]) from None
-    return settings_from_mapping(data, str(path))
+    return settings_from_mapping(resolve_relative_paths(data, path.parent), str(path))
 
 
 def _read_capped(path: Path) -> bytes:

@@ -6,6 +6,7 @@ Reading a file into them is :mod:`booth.config.loading`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from booth.config.clouds import AlipaySettings, BolinkSettings, SyncSettings, TmallSettings
 from booth.config.lanes import CameraListenerSettings, LaneSettings, SimulatorSettings, shared_camera_problem
 from booth.config.office import ExceptionSettings, ShiftSettings, StaffSettings
-from booth.config.paths import default_database_url
+from booth.config.paths import default_backup_dir, default_database_url
 from booth.config.screen import DisplaySettings, KioskSettings
 from booth.config.section import Section
 from booth.domain.tariff import TariffSettings
@@ -71,6 +72,21 @@ class DatabaseSettings(Section):
         return value
 
 
+class BackupSettings(Section):
+    """``[backup]``: copies of the database made in the background while the lanes work."""
+
+    folder: str | None = Field(None, description="Where the copies go (default: data folder/backups).")
+    interval_h: float = Field(
+        0, ge=0, le=24 * 366, description="Hours between scheduled copies; 0 = none (booth backup works)."
+    )
+    keep: int = Field(14, ge=1, le=100_000, description="Keep this many scheduled copies; older ones go.")
+    photos: bool = Field(False, description="Also copy the photos folder (a .tar beside each copy).")
+
+    @property
+    def folder_path(self) -> Path:
+        return Path(self.folder).expanduser() if self.folder else default_backup_dir()
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -82,6 +98,7 @@ class Settings(Section):
     lanes: tuple[LaneSettings, ...]
     tariff: TariffSettings = Field(default_factory=TariffSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     alipay: AlipaySettings | None = Field(None, description="[alipay]: order.sync after Alipay payments.")
