@@ -15,6 +15,8 @@ booth staff add|list|disable|enable|unlock      attendants and supervisors (boot
 booth shift list [--from DATE --to DATE]        shifts and their cash counts
 booth report shift --id N [--pdf F] [--csv F]   a closed shift's report (text without --pdf/--csv)
 booth report period --from D --to D [--attendant U] [--pdf F] [--csv F]   any period, or one attendant's
+booth backup [FILE] [--photos]                  a checked copy of the database while the lanes work
+booth restore FILE                              put a backup back (Booth stopped; the current file kept aside)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
+from booth.cli import backup as backup_cli
 from booth.cli import reports as report_cli
 from booth.cli import staff as staff_cli
 from booth.cli.demo import load_for_command, stop_demo_clouds
@@ -346,6 +349,7 @@ def _main(
         alipay_sub.add_parser(name, help=text).add_argument("--config", metavar="FILE", dest="sub_config")
     staff_cli.register(sub)
     report_cli.register(sub)
+    backup_cli.register(sub)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a mistake (2, its line already printed)
