@@ -41,7 +41,9 @@ class CoveringOverlay(QWidget):
             self.setGeometry(parent.rect())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
+        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and not self.isHidden():
+            # not isVisible(): an overlay shown before its window (sign-in at start) must follow the
+            # window's first layout too, or it stays at the parent's unlaid 640x480 with its keys overlapping
             self._cover_parent()
         elif self._meant_for_behind(watched, event):
             self.keys_behind(event)
