@@ -576,6 +576,17 @@
     </message>
 </context>
 <context>
+    <name>CashCount</name>
+    <message>
+        <source>%1 的数量「%2」不正确：请输入 0 至 %3 的整数</source>
+        <translation>The count &quot;%2&quot; for %1 is wrong: enter a whole number from 0 to %3</translation>
+    </message>
+    <message>
+        <source>无效</source>
+        <translation>invalid</translation>
+    </message>
+</context>
+<context>
     <name>CashPanel</name>
     <message>
         <source>收现金</source>
@@ -1312,20 +1323,20 @@ Pay %1 in cash</translation>
         <translation>Note (optional)</translation>
     </message>
     <message>
-        <source>主管用户名</source>
-        <translation>Supervisor user name</translation>
+        <source>或输入主管用户名</source>
+        <translation>Or type the supervisor&apos;s user name</translation>
+    </message>
+    <message>
+        <source>「%1」需要主管批准：请主管点选姓名（或输入用户名），再输入 PIN</source>
+        <translation>“%1” needs a supervisor&apos;s approval: the supervisor taps their name (or types the user name), then enters the PIN</translation>
+    </message>
+    <message>
+        <source>请先点选主管姓名或输入用户名</source>
+        <translation>First tap the supervisor&apos;s name or type a user name</translation>
     </message>
     <message>
         <source>更换原因</source>
         <translation>Change reason</translation>
-    </message>
-    <message>
-        <source>「%1」需要主管批准：请主管输入用户名和 PIN</source>
-        <translation>&quot;%1&quot; needs supervisor approval: supervisor, enter user name and PIN</translation>
-    </message>
-    <message>
-        <source>请先输入主管用户名</source>
-        <translation>First enter the supervisor user name</translation>
     </message>
     <message>
         <source>请填写或选择原因</source>
@@ -1802,7 +1813,6 @@ Pay %1 in cash</translation>
     <name>ShiftClosePanel</name>
     <message>
         <source>交班：现金清点</source>
-        <extracomment>digits a count field holds (more than MAX_PIECES, so a slip shows as a clear refusal, not a cut)</extracomment>
         <translation>Close shift: cash count</translation>
     </message>
     <message>
@@ -1830,10 +1840,6 @@ Pay %1 in cash</translation>
         <translation>The difference between counted and expected cash is over the limit: a supervisor must co-sign.</translation>
     </message>
     <message>
-        <source>主管用户名</source>
-        <translation>Supervisor user name</translation>
-    </message>
-    <message>
         <source>返回重新清点</source>
         <translation>Back to count again</translation>
     </message>
@@ -1850,14 +1856,6 @@ Pay %1 in cash</translation>
         <translation>Close shift: %1 (%2)</translation>
     </message>
     <message>
-        <source>%1 的数量「%2」不正确：请输入 0 至 %3 的整数</source>
-        <translation>The count &quot;%2&quot; for %1 is wrong: enter a whole number from 0 to %3</translation>
-    </message>
-    <message>
-        <source>无效</source>
-        <translation>invalid</translation>
-    </message>
-    <message>
         <source>请输入留给下一班的备用金（元），例如 500</source>
         <translation>Enter the float left for the next shift (yuan), e.g. 500</translation>
     </message>
@@ -1866,8 +1864,12 @@ Pay %1 in cash</translation>
         <translation>The float for the next shift %1 cannot be more than the counted total %2</translation>
     </message>
     <message>
-        <source>请先输入主管用户名</source>
-        <translation>First enter the supervisor user name</translation>
+        <source>或输入主管用户名</source>
+        <translation>Or type the supervisor&apos;s user name</translation>
+    </message>
+    <message>
+        <source>请先点选主管姓名或输入用户名</source>
+        <translation>First tap the supervisor&apos;s name or type a user name</translation>
     </message>
     <message>
         <source>长款 %1</source>
@@ -2013,8 +2015,8 @@ Pay %1 in cash</translation>
         <translation>Back</translation>
     </message>
     <message>
-        <source>开班备用金（元）</source>
-        <translation>Opening float (yuan)</translation>
+        <source>备用金合计</source>
+        <translation>Float counted</translation>
     </message>
     <message>
         <source>收费员签到</source>
@@ -2045,12 +2047,12 @@ Pay %1 in cash</translation>
         <translation>%1 (%2)&apos;s shift is still open: they close it first, or a supervisor handles it</translation>
     </message>
     <message>
-        <source>%1，请清点钱箱中的备用金，确认或更正金额后开班。</source>
-        <translation>%1, count the float in the drawer, confirm or correct the amount, then open the shift.</translation>
+        <source>%1，请按面额清点钱箱中的备用金，再开班。</source>
+        <translation>%1, count the float in the drawer note by note, then open the shift.</translation>
     </message>
     <message>
-        <source>请输入备用金金额（元），最多两位小数，例如 500 或 300.50</source>
-        <translation>Enter the float in yuan, at most two decimals, e.g. 500 or 300.50</translation>
+        <source>上一班留下的备用金：%1</source>
+        <translation>Float left by the last shift: %1</translation>
     </message>
     <message>
         <source>正在开班…</source>
@@ -2100,14 +2102,6 @@ Pay %1 in cash</translation>
         <translation>Period report</translation>
     </message>
     <message>
-        <source>主管用户名</source>
-        <translation>Supervisor user name</translation>
-    </message>
-    <message>
-        <source>请主管输入用户名和 PIN。</source>
-        <translation>Supervisor, enter your user name and PIN.</translation>
-    </message>
-    <message>
         <source>添加收费员</source>
         <translation>Add attendant</translation>
     </message>
@@ -2124,8 +2118,16 @@ Pay %1 in cash</translation>
         <translation>Back</translation>
     </message>
     <message>
-        <source>请先输入主管用户名</source>
-        <translation>First enter the supervisor user name</translation>
+        <source>或输入主管用户名</source>
+        <translation>Or type the supervisor&apos;s user name</translation>
+    </message>
+    <message>
+        <source>请主管点选姓名（或输入用户名），再输入 PIN。</source>
+        <translation>Supervisor: tap your name (or type the user name), then enter the PIN.</translation>
+    </message>
+    <message>
+        <source>请先点选主管姓名或输入用户名</source>
+        <translation>First tap the supervisor&apos;s name or type a user name</translation>
     </message>
     <message>
         <source>主管：%1</source>
@@ -2251,12 +2253,16 @@ Pay %1 in cash</translation>
         <translation>Retry all failed items</translation>
     </message>
     <message>
-        <source>重试失败项需要主管批准：请输入主管用户名和 PIN</source>
-        <translation>Retrying failed items needs supervisor approval: enter the supervisor user name and PIN</translation>
+        <source>重试失败项需要主管批准：请主管点选姓名（或输入用户名），再输入 PIN</source>
+        <translation>Retrying failed items needs a supervisor&apos;s approval: the supervisor taps their name (or types the user name), then enters the PIN</translation>
     </message>
     <message>
-        <source>主管用户名</source>
-        <translation>Supervisor user name</translation>
+        <source>或输入主管用户名</source>
+        <translation>Or type the supervisor&apos;s user name</translation>
+    </message>
+    <message>
+        <source>请先点选主管姓名或输入用户名</source>
+        <translation>First tap the supervisor&apos;s name or type a user name</translation>
     </message>
     <message>
         <source>取消</source>
@@ -2269,10 +2275,6 @@ Pay %1 in cash</translation>
     <message>
         <source>请主管输入 PIN</source>
         <translation>Supervisor, enter your PIN</translation>
-    </message>
-    <message>
-        <source>请先输入主管用户名</source>
-        <translation>First enter the supervisor user name</translation>
     </message>
     <message>
         <source>已提交重试</source>

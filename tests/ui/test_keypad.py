@@ -1,5 +1,6 @@
 """The plate keypad: every plate kind typed by taps, the provinces in a useful order, keys big enough for a
-finger, and suggestions from the cars in the lot when a plate was misread."""
+finger, suggestions from the cars in the lot when a plate was misread, and the misread itself in the field
+to edit (a tap in the field puts the cursor where the wrong character is)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QLineEdit, QPushButton
 
 from booth.domain.lane import LaneState, LaneView
@@ -46,6 +47,25 @@ def tap_key(qtbot: Any, keypad: PlateKeypad, text: str) -> None:
     raise AssertionError(f"no key {text!r} on either page")
 
 
+def retype(qtbot: Any, keypad: PlateKeypad, keys: str) -> None:
+    """Tap "清除" (the field starts with the plate as read), then ``keys``."""
+    clear = [b for b in keypad.findChildren(QPushButton) if b.text() == "清除"]
+    assert len(clear) == 1
+    qtbot.mouseClick(clear[0], Qt.MouseButton.LeftButton)
+    for ch in keys:
+        tap_key(qtbot, keypad, ch)
+
+
+def point_before(field: QLineEdit, index: int) -> QPoint:
+    """Where a finger taps in ``field`` to put the cursor before character ``index`` (found by asking the
+    field itself which position each x maps to)."""
+    y = field.height() // 2
+    for x in range(field.width()):
+        if field.cursorPositionAt(QPoint(x, y)) == index:
+            return QPoint(x, y)
+    raise AssertionError(f"no point of the field maps to position {index}")
+
+
 @pytest.fixture
 def panel(qtbot: Any) -> PlatePanel:
     panel = PlatePanel(TARGET, home_province="苏")
@@ -77,8 +97,7 @@ def panel(qtbot: Any) -> PlatePanel:
 def test_every_plate_kind_can_be_typed_by_taps(
     qtbot: Any, panel: PlatePanel, keys: str, kind: PlateKind
 ) -> None:
-    for ch in keys:
-        tap_key(qtbot, panel.keypad, ch)
+    retype(qtbot, panel.keypad, keys)
     assert panel.field.text() == keys
     assert panel.confirm_button.isEnabled()
     assert panel.validated() == keys
@@ -87,8 +106,7 @@ def test_every_plate_kind_can_be_typed_by_taps(
 
 def test_a_refusal_is_worded_from_the_error_code(qtbot: Any, panel: PlatePanel) -> None:
     """One colon, after "车牌无效": the reason and the shape it should have are one clause, not a stack."""
-    for ch in "粤B12345A":
-        tap_key(qtbot, panel.keypad, ch)
+    retype(qtbot, panel.keypad, "粤B12345A")
     assert panel.validated() is None
     assert panel.error.text() == "车牌无效：8位车牌应为新能源车牌（小型字母后是D或F，大型以D或F结尾）"
     panel.keypad.clear()
@@ -97,6 +115,38 @@ def test_a_refusal_is_worded_from_the_error_code(qtbot: Any, panel: PlatePanel) 
     assert panel.validated() is None
     assert panel.error.text() == "车牌无效：太短，普通车牌为7位（省份、字母、5位序号）"
     assert panel.error.text().count("：") == 1
+
+
+def test_the_keypad_opens_with_the_misread_to_edit_where_the_finger_puts_the_cursor(
+    qtbot: Any, panel: PlatePanel
+) -> None:
+    """The camera read 苏A12345 as 苏A1Z345: the field holds the misread, confirm waits for a change; a tap
+    after the Z and ⌫ take the Z out, 2 goes in its place, and the rest of the plate stays as read."""
+    field = panel.field
+    assert field.text() == "苏A1Z345" and field.cursorPosition() == len("苏A1Z345")
+    assert not panel.confirm_button.isEnabled()  # nothing corrected yet
+    assert not panel.keypad.showing_provinces()  # the cursor is after the province
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton, pos=point_before(field, 4))
+    assert field.cursorPosition() == 4
+    tap_key(qtbot, panel.keypad, "⌫")
+    tap_key(qtbot, panel.keypad, "2")
+    assert field.text() == "苏A12345" and field.cursorPosition() == 4
+    assert panel.confirm_button.isEnabled() and panel.validated() == "苏A12345"
+    # the province: a tap before the first character brings the provinces, and one replaces it
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton, pos=point_before(field, 0))
+    assert field.cursorPosition() == 0 and panel.keypad.showing_provinces()
+    tap_key(qtbot, panel.keypad, "浙")
+    assert field.text() == "浙苏A12345"  # typed in front: the old province is still there
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton, pos=point_before(field, 2))
+    tap_key(qtbot, panel.keypad, "⌫")
+    assert field.text() == "浙A12345" and panel.validated() == "浙A12345"
+    # a plate is at most PLATE_MAX_LEN characters, wherever the cursor is
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton, pos=point_before(field, 3))
+    for ch in "99":
+        tap_key(qtbot, panel.keypad, ch)
+    assert field.text() == "浙A1992345"
+    tap_key(qtbot, panel.keypad, "8")
+    assert field.text() == "浙A1992345"  # a tenth character is refused, nothing moved
 
 
 def test_keys_cover_letters_without_i_and_o_digits_and_suffixes_at_finger_size(qtbot: Any) -> None:
@@ -159,8 +209,7 @@ def test_suggestions_offer_in_lot_plates_within_the_confusions(qtbot: Any) -> No
     assert shown == ["苏A12345", "苏A1Z34S"] and asked == [True]
     for button in panel.suggestion_buttons:
         assert px_to_mm(button.minimumHeight()) >= 10
-    for ch in "苏A8":  # typing narrows the list to what starts like the text
-        tap_key(qtbot, panel.keypad, ch)
+    retype(qtbot, panel.keypad, "苏A8")  # typing narrows the list to what starts like the text
     assert [b.text() for b in panel.suggestion_buttons if b.isVisibleTo(panel)] == ["苏AB2345"]
     qtbot.mouseClick(panel.suggestion_buttons[0], Qt.MouseButton.LeftButton)
     assert panel.field.text() == "苏AB2345" and panel.validated() == "苏AB2345"
@@ -178,7 +227,7 @@ def test_a_failing_or_missing_source_of_plates_leaves_the_keypad_working(qtbot: 
         qtbot.addWidget(panel)
         panel.prepare(no_stay())
         assert panel.suggestions() == []
-        tap_key(qtbot, panel.keypad, "苏")
+        retype(qtbot, panel.keypad, "苏")
         assert panel.field.text() == "苏"
 
 

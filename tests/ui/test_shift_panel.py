@@ -156,7 +156,11 @@ def test_blind_count_cosigned_close_and_the_float_handed_over(
     assert "主管" in panel.error.text()
     assert shifts.current() == shift and not expected_shown()
 
-    panel.cosigner_field.setText(SUPERVISOR)
+    picker = panel.cosigner_picker  # the active supervisors as name buttons: a tap, no keyboard
+    qtbot.waitUntil(lambda: SUPERVISOR in picker.buttons and picker.buttons[SUPERVISOR].isVisible(),
+                    timeout=WAIT_MS)
+    tap(qtbot, picker.buttons[SUPERVISOR])
+    assert panel.cosigner_field.text() == SUPERVISOR and picker.buttons[SUPERVISOR].isChecked()
     enter_pin(qtbot, panel.cosign_pad, "1111")
     qtbot.waitUntil(lambda: "主管签字未通过" in panel.error.text(), timeout=WAIT_MS)
     assert panel.page == "cosign" and shifts.current() == shift and not expected_shown()
@@ -182,7 +186,7 @@ def test_blind_count_cosigned_close_and_the_float_handed_over(
     tap(qtbot, overlay.people_buttons[ATTENDANT])
     enter_pin(qtbot, overlay.pad, ATTENDANT_PIN)
     qtbot.waitUntil(lambda: overlay.step == "open_shift", timeout=WAIT_MS)
-    assert overlay.float_field.text() == "100.00"
+    assert overlay.float_reference.text() == "上一班留下的备用金：¥100.00"
 
 
 def test_a_close_within_the_limit_needs_no_cosigner_and_a_bad_handover_is_refused(

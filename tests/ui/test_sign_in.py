@@ -1,5 +1,6 @@
 """Signing in over the lanes: wrong PINs refused in words (lanes stay out of reach), the shift opened with
-the float, cash taken in the attendant's name, sign-out and back, and an approval-required release."""
+the float counted note by note, cash taken in the attendant's name, sign-out and back, and an
+approval-required release with the supervisor chosen by name and the chosen reason highlighted."""
 
 from __future__ import annotations
 
@@ -82,13 +83,23 @@ def test_wrong_pin_then_the_shift_opens_with_the_float(
     assert overlay.isVisible() and not lane.action_bar.isEnabled()
     assert window.person is None and shifts.current() is None
 
-    enter_pin(qtbot, overlay.pad, ATTENDANT_PIN)  # the username stays chosen
+    assert overlay.people_buttons[ATTENDANT].isChecked()  # the username stays chosen, and shows it
+    enter_pin(qtbot, overlay.pad, ATTENDANT_PIN)
     qtbot.waitUntil(lambda: overlay.step == "open_shift", timeout=WAIT_MS)
     default = window.settings.shifts.default_float
-    assert overlay.float_field.text() == format_yuan(default)
-    tap(qtbot, button(overlay.money_pad, "清除"))
-    for digit in "300":
-        tap(qtbot, button(overlay.money_pad, digit))
+    assert overlay.float_reference.text() == f"上一班留下的备用金：¥{format_yuan(default)}"
+    # the float is counted note by note, like the close: no "exact" key, no banknote keys
+    opening = overlay.pages.currentWidget()
+    texts = [b.text() for b in opening.findChildren(QPushButton) if b.isVisible()]
+    assert "正好" not in texts and not any(t.startswith("¥") for t in texts)
+    assert overlay.float_total.text() == "¥0.00"
+    rows = overlay.float_rows
+    for _ in range(2):
+        tap(qtbot, rows.plus_buttons[10_000])  # two ¥100 notes by +
+    tap(qtbot, rows.count_fields[5_000])  # and two ¥50 typed on the pad, into the row tapped
+    tap(qtbot, overlay.float_pad.keys["2"])
+    assert rows.count_fields[5_000].text() == "2" and rows.subtotals[5_000].text() == "¥100.00"
+    assert overlay.float_total.text() == "¥300.00"
     tap(qtbot, overlay.open_button)
     qtbot.waitUntil(lambda: not overlay.isVisible(), timeout=WAIT_MS)
 
@@ -175,12 +186,22 @@ def test_a_free_release_for_an_approval_reason_needs_the_supervisor_pin(
     needing = window.settings.exceptions.approval_required[0]
     assert needing in [b.text() for b in panel.preset_buttons]
     tap(qtbot, button(panel, needing))
+    assert panel.chosen_button() is button(panel, needing)  # the chosen reason is highlighted, alone
+    assert [b.text() for b in panel.preset_buttons if b.isChecked()] == [needing]
     panel.note_field.setText("车主投诉计费")
     tap(qtbot, panel.confirm_button)
     assert panel.awaiting_approval()  # asked in the panel: nothing was sent yet
     assert lane.view.state is LaneState.AWAITING_PAYMENT
 
-    panel.approver_field.setText(SUPERVISOR)
+    # the active supervisors as name buttons (the attendant is not one): a tap chooses, no keyboard
+    picker = panel.approver_picker
+    qtbot.waitUntil(lambda: SUPERVISOR in picker.buttons and picker.buttons[SUPERVISOR].isVisible(),
+                    timeout=WAIT_MS)
+    assert list(picker.buttons) == [SUPERVISOR]
+    enter_pin(qtbot, panel.approver_pad, "2222")  # the PIN before a name: refused in words, nothing sent
+    assert panel.error.text() == "请先点选主管姓名或输入用户名"
+    tap(qtbot, picker.buttons[SUPERVISOR])
+    assert panel.approver_field.text() == SUPERVISOR and picker.buttons[SUPERVISOR].isChecked()
     enter_pin(qtbot, panel.approver_pad, "1111")
     qtbot.waitUntil(lambda: "主管批准未通过" in panel.error.text(), timeout=WAIT_MS)
     assert "PIN 不正确" in panel.error.text()

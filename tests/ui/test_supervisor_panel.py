@@ -36,7 +36,12 @@ def open_as_supervisor(qtbot: Any, window: BoothWindow) -> SupervisorPanel:
     panel = window.staff_screens.supervisor_panel
     tap(qtbot, window.staff_screens.supervisor_button)
     assert panel.isVisible() and panel.page == "auth" and not panel.tabs.isVisible()
-    panel.auth_name.setText(SUPERVISOR)
+    picker = panel.auth_picker  # the active supervisors as name buttons: a tap, no keyboard
+    qtbot.waitUntil(lambda: SUPERVISOR in picker.buttons and picker.buttons[SUPERVISOR].isVisible(),
+                    timeout=WAIT_MS)
+    assert list(picker.buttons) == [SUPERVISOR]  # supervisors only
+    tap(qtbot, picker.buttons[SUPERVISOR])
+    assert panel.auth_name.text() == SUPERVISOR and picker.buttons[SUPERVISOR].isChecked()
     enter_pin(qtbot, panel.auth_pad, SUPERVISOR_PIN)
     qtbot.waitUntil(lambda: panel.page == "people" and panel.supervisor is not None, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: SUPERVISOR in panel.person_rows, timeout=WAIT_MS)

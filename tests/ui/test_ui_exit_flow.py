@@ -176,7 +176,9 @@ def test_plate_correction_refuses_a_bad_plate_then_reprices_the_right_one(window
     tap(qtbot, panel.action_buttons["correct_plate"])
     fix = panel.open_action()
     assert isinstance(fix, PlatePanel)
-    assert fix.keypad.showing_provinces()
+    assert fix.field.text() == "粤B12845"  # the plate as read, to edit
+    assert not fix.confirm_button.isEnabled()  # not corrected yet
+    fix.field.selectAll()  # a hardware keyboard replaces it: select all, type
     type_chinese(fix.field, "粤")
     qtbot.keyClicks(fix.field, "b1234")  # too short, and in lower case from a hardware keyboard
     assert fix.field.text() == "粤B1234"

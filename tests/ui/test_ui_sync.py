@@ -258,7 +258,11 @@ def test_an_alipay_dead_letter_warns_and_the_supervisor_requeues_it_from_the_pan
     on_loop(engine, lambda: setattr(emulator, "app_id", app_id))  # the supervisor fixed the cause
     seed_people(engine)
     tap(qtbot, alipay.retry_button)  # a supervisor's PIN first: a wrong one requeues nothing
-    sync.approver_field.setText(SUPERVISOR)
+    picker = sync.approver_picker  # the active supervisors as name buttons: a tap, no keyboard
+    qtbot.waitUntil(lambda: SUPERVISOR in picker.buttons and picker.buttons[SUPERVISOR].isVisible(),
+                    timeout=WAIT_MS)
+    tap(qtbot, picker.buttons[SUPERVISOR])
+    assert sync.approver_field.text() == SUPERVISOR
     enter_pin(qtbot, sync.approver_pad, "0000")
     qtbot.waitUntil(lambda: alipay.result.text().startswith("PIN 不正确"), timeout=WAIT_MS)
     assert emulator.accepted == {} and alipay.retry_button.isEnabled()

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QLineEdit,
@@ -139,8 +139,9 @@ class PlateKeypad(QWidget):
     The province page puts the lot's own province first, then the ones typed recently, then the rest; it
     also has 使 (embassy plates). The second page has digits, letters and the suffixes 学 警 挂 港 澳 领;
     new-energy plates (8 characters, D/F after the letter or at the end) are typed from the same keys.
-    Shows the provinces while the field is empty and switches to letters after the first key; a toggle key
-    switches by hand. Signals (GUI thread): ``edited()`` after every key.
+    A key types at the field's cursor (a tap in the field moves it; a plate read by the camera is edited in
+    place), ⌫ takes the character before the cursor. Shows the provinces while the cursor is at the start
+    and letters after it; a toggle key switches by hand. Signals (GUI thread): ``edited()`` after every key.
     """
 
     edited = Signal()
@@ -184,6 +185,10 @@ class PlateKeypad(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.pages)
         layout.addLayout(controls)
+        # the keys never take the focus: the field keeps its cursor (and shows where the next key goes)
+        for button in self.findChildren(QPushButton):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._field.cursorPositionChanged.connect(lambda _old, _new: self._follow_field())
         self._follow_field()
 
     def provinces(self) -> str:
@@ -215,27 +220,50 @@ class PlateKeypad(QWidget):
         self.pages.setCurrentIndex(1 - self.pages.currentIndex())
 
     def _follow_field(self) -> None:
-        if not self._field.text():
+        """Provinces where a province goes (the cursor at the start), letters and digits elsewhere."""
+        if self._cursor() == 0:
             self._reorder_provinces()
             self.pages.setCurrentIndex(0)
         else:
             self.pages.setCurrentIndex(1)
+
+    def _cursor(self) -> int:
+        field = self._field
+        return field.selectionStart() if field.hasSelectedText() else field.cursorPosition()
 
     def clear(self) -> None:
         self._field.setText("")
         self._follow_field()
         self.edited.emit()
 
+    def set_text(self, text: str) -> None:
+        """``text`` in the field to edit (a plate as read), the cursor at its end; characters no key could
+        type are left out, and at most PLATE_MAX_LEN are kept."""
+        kept = "".join(ch for ch in text.upper() if ch in _PLATE_KEYS)[:PLATE_MAX_LEN]
+        self._field.setText(kept)
+        self._field.setCursorPosition(len(kept))
+        self._follow_field()
+
     def press(self, key: str) -> None:
-        text = self._field.text()
+        """Type ``key`` at the cursor (over the selection, if any); ⌫ removes the character before it."""
+        field = self._field
+        text, at = field.text(), self._cursor()
+        end = at + len(field.selectedText()) if field.hasSelectedText() else at
         if key == BACKSPACE:
-            self._field.setText(text[:-1])
-        elif len(text) < PLATE_MAX_LEN and len(key) == 1 and key in _PLATE_KEYS:
-            if not text and key in PROVINCES:
+            if end > at:
+                text, cursor = text[:at] + text[end:], at
+            elif at > 0:
+                text, cursor = text[: at - 1] + text[at:], at - 1
+            else:
+                return
+        elif len(text) - (end - at) < PLATE_MAX_LEN and len(key) == 1 and key in _PLATE_KEYS:
+            if at == 0 and key in PROVINCES:
                 self._recent.note(key)
-            self._field.setText(text + key)
+            text, cursor = text[:at] + key + text[end:], at + 1
         else:
             return
+        field.setText(text)
+        field.setCursorPosition(cursor)
         self._follow_field()
         self.edited.emit()
 

@@ -54,6 +54,7 @@ class PinPad(QWidget):
         layout.setSpacing(8)
         layout.addWidget(self.field)
         layout.addLayout(grid)
+        layout.addStretch(1)  # given more height than it needs, the keys stay right under the field
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
     def _key(self, text: str, target: int, on_press: Callable[[], None], *, name: str = "") -> QPushButton:

@@ -29,7 +29,9 @@ from PySide6.QtWidgets import (
 from booth.domain.lane import LaneView
 from booth.domain.money import MoneyError, format_yuan, parse_yuan
 from booth.domain.plates import PlateError, parse_plate, suggest_plates
+from booth.office.staff import PersonRecord
 from ui.kit.keypads import MONEY_PARTIAL, PLATE_MAX_LEN, MoneyPad, PlateKeypad
+from ui.kit.person_picker import PersonPicker
 from ui.kit.pin_pad import PinPad
 from ui.kit.wording import plate_error_words, yuan
 
@@ -228,6 +230,9 @@ class CashPanel(ActionPanel):
 class PlatePanel(ActionPanel):
     """Correct the plate: typed on the province keypad; refused with the parser's reason under the field.
 
+    The field opens with the plate as read, to edit: the keys type at the cursor (a tap in the field moves
+    it), ⌫ takes the character before it, "clear" starts from the province.
+
     Under the field, the plates now in the lot that the misread (or what is typed) may be — the OCR
     confusions 0/D/Q, 8/B, 2/Z, 5/S — as large buttons: one tap fills the field. ``plates_in_lot`` returns a
     future of the lot's plates (resolved on another thread); it is asked once each time the panel opens.
@@ -289,9 +294,11 @@ class PlatePanel(ActionPanel):
         self._misread = view.plate
         self._candidates = []
         self._ask_for_candidates()
-        self.field.setText("")
         self.keypad.clear()
+        self.keypad.set_text(view.plate or "")  # the misread, to edit (cursor at its end)
         super().prepare(view)
+        self.field.setFocus()
+        self._refresh_confirm()
 
     def update_view(self, view: LaneView) -> None:
         self.current.setText(self.tr("识别为 %1").replace("%1", view.plate or "—"))
@@ -351,7 +358,9 @@ class PlatePanel(ActionPanel):
     def _typed(self, text: str) -> None:
         upper = text.upper()
         if upper != text:
+            at = self.field.cursorPosition()
             self.field.setText(upper)
+            self.field.setCursorPosition(at)
         self._on_edited()
 
     def _on_edited(self) -> None:
@@ -361,7 +370,9 @@ class PlatePanel(ActionPanel):
         self._refresh_suggestions()
 
     def can_confirm(self) -> bool:
-        return bool(self.field.text().strip())
+        """Something typed, and not the plate as read (nothing corrected yet)."""
+        text = self.field.text().strip()
+        return bool(text) and text != (self._misread or "")
 
     def validated(self) -> str | None:
         """The plate's canonical text if the parser accepts it (shows its reason otherwise)."""
@@ -375,16 +386,23 @@ class PlatePanel(ActionPanel):
 
 class ReasonPanel(ActionPanel):
     """Free release and manual lift: a reason (a preset tapped, or typed when ``free_text``), an optional
-    note, then confirm. A reason in ``approval_required`` needs a supervisor: confirm then asks, in the
-    panel itself, for the supervisor's username and PIN (the PIN pad), and the command carries them."""
+    note, then confirm. The preset chosen stays highlighted. A reason in ``approval_required`` needs a
+    supervisor: confirm then asks, in the panel itself, for the supervisor — the active supervisors as name
+    buttons (``supervisors`` lists them off the GUI thread), or the username typed — and the PIN on the pad;
+    the command carries them."""
+
+    _supervisorsArrived = Signal(int, object)  # generation, list[PersonRecord]; emitted from any thread
 
     def __init__(
         self, action: str, title: str, confirm_text: str, presets: list[str], target: int, *,
         columns: int = 3, free_text: bool = True, approval_required: Sequence[str] = (),
-        typed_need_approval: bool = False, parent: QWidget | None = None,
+        typed_need_approval: bool = False,
+        supervisors: Callable[[], Future[list[PersonRecord]]] | None = None, parent: QWidget | None = None,
     ) -> None:
         super().__init__(action, target, parent)
         self.title.setText(title)
+        self._supervisors = supervisors
+        self._generation = 0
         self._confirm_text = confirm_text
         self.free_text = free_text
         self.approval_required = frozenset(approval_required)
@@ -401,6 +419,8 @@ class ReasonPanel(ActionPanel):
         self.preset_buttons: list[QPushButton] = []
         for i, text in enumerate(presets):
             button = QPushButton(text)
+            button.setObjectName("reasonButton")
+            button.setCheckable(True)  # the chosen reason stays highlighted
             button.setMinimumSize(target, target)
             button.clicked.connect(lambda _checked=False, t=text: self._choose(t))
             grid.addWidget(button, i // columns, i % columns)
@@ -419,9 +439,9 @@ class ReasonPanel(ActionPanel):
         self.approval_hint = QLabel("")
         self.approval_hint.setObjectName("actionHint")
         self.approval_hint.setWordWrap(True)
-        self.approver_field = _entry(40)
-        self.approver_field.setObjectName("supervisorName")
-        self.approver_field.setPlaceholderText(self.tr("主管用户名"))
+        self.approver_picker = PersonPicker(target, columns=2, placeholder=self.tr("或输入主管用户名"))
+        self.approver_field = self.approver_picker.field
+        self.approver_picker.edited.connect(self._on_approver_edited)
         self.approver_pad = PinPad(target)
         self.approver_pad.setMaximumWidth(target * 6)
         self.approver_pad.submitted.connect(self._on_approver_pin)
@@ -430,7 +450,7 @@ class ReasonPanel(ActionPanel):
         self.change_reason_button.clicked.connect(lambda _checked=False: self.show_reasons())
         approval_side = QVBoxLayout()
         approval_side.addWidget(self.approval_hint)
-        approval_side.addWidget(self.approver_field)
+        approval_side.addWidget(self.approver_picker)
         approval_side.addWidget(self.change_reason_button)
         approval_side.addStretch(1)
         approval_row = QHBoxLayout(approval_page)
@@ -442,6 +462,7 @@ class ReasonPanel(ActionPanel):
         self.pages.addWidget(approval_page)
         self.body.addWidget(self.pages, 1)
         self.field.textChanged.connect(self._on_edited)
+        self._supervisorsArrived.connect(self._on_supervisors, Qt.ConnectionType.QueuedConnection)
         self.set_busy(False)
 
     def confirm_text(self) -> str:
@@ -450,18 +471,30 @@ class ReasonPanel(ActionPanel):
     def prepare(self, view: LaneView) -> None:
         self.field.setText("")
         self.note_field.setText("")
-        self.approver_field.setText("")
+        self.approver_picker.clear()
         self._approver = None
         self.show_reasons()
         super().prepare(view)
 
     def _choose(self, text: str) -> None:
         self.field.setText(text)
+        self._highlight_reason()  # a second tap on the chosen one toggled it: it stays chosen
 
     def _on_edited(self) -> None:
         if self.error.text():
             self.show_error("")
+        self._highlight_reason()
         self._refresh_confirm()
+
+    def _highlight_reason(self) -> None:
+        """The preset the field holds is highlighted (typed or tapped), no other."""
+        reason = self.reason()
+        for button in self.preset_buttons:
+            button.setChecked(button.text() == reason)
+
+    def chosen_button(self) -> QPushButton | None:
+        """The preset highlighted now, if the reason is one."""
+        return next((b for b in self.preset_buttons if b.isChecked()), None)
 
     def reason(self) -> str:
         return " ".join(self.field.text().split())[:REASON_MAX_LEN]
@@ -486,19 +519,53 @@ class ReasonPanel(ActionPanel):
         self.confirm_button.show()
 
     def show_approval(self) -> None:
-        """The supervisor's username and PIN, in place of the reasons; the PIN pad's "confirm" sends."""
-        words = self.tr("「%1」需要主管批准：请主管输入用户名和 PIN")
+        """The supervisor (a name tapped, or typed) and the PIN, in place of the reasons; the PIN pad's
+        "confirm" sends."""
+        words = self.tr("「%1」需要主管批准：请主管点选姓名（或输入用户名），再输入 PIN")
         self.approval_hint.setText(words.replace("%1", self.reason()))
         self.approver_pad.clear()
         self.approver_pad.set_busy(False)
         self.pages.setCurrentIndex(1)
         self.confirm_button.hide()  # the pad's own confirm sends, with the PIN
+        self._ask_for_supervisors()
+
+    # ------------------------------------------------------------------------------------ supervisors
+    def _ask_for_supervisors(self) -> None:
+        """The active supervisors, asked each time the approval opens (people change between approvals)."""
+        self._generation += 1
+        if self._supervisors is None:
+            return
+        generation = self._generation
+        try:
+            future = self._supervisors()
+        except Exception:  # the engine is not running: the username can still be typed
+            log.info("no supervisors to offer for the approval", exc_info=True)
+            return
+
+        def arrived(done: Future[list[PersonRecord]]) -> None:  # any thread
+            if done.cancelled() or done.exception() is not None:
+                log.info("listing the supervisors failed: %s",
+                         done.exception() if not done.cancelled() else "cancelled")
+                return
+            with contextlib.suppress(RuntimeError):  # the panel is gone (window closed meanwhile)
+                self._supervisorsArrived.emit(generation, list(done.result()))
+
+        future.add_done_callback(arrived)
+
+    @Slot(int, object)
+    def _on_supervisors(self, generation: int, people: list[PersonRecord]) -> None:
+        if generation == self._generation:
+            self.approver_picker.set_people(people)
+
+    def _on_approver_edited(self) -> None:
+        if self.error.text():
+            self.show_error("")
 
     def _on_approver_pin(self, pin: str) -> None:
-        username = self.approver_field.text().strip()
+        username = self.approver_picker.username()
         self.approver_pad.clear()
         if not username:
-            self.show_error(self.tr("请先输入主管用户名"))
+            self.show_error(self.tr("请先点选主管姓名或输入用户名"))
             return
         self._approver = (username, pin)
         self.confirmed.emit()

@@ -33,6 +33,7 @@ from booth.config import ExceptionSettings, LaneSettings
 from booth.domain.lane import LaneState, LaneView
 from booth.domain.plates import PROVINCES
 from booth.engine import ApprovalError
+from booth.office.staff import PersonRecord
 from ui.kit.refusals import refusal_words
 from ui.kit.style import ICONS, Sizes
 from ui.kit.wording import (
@@ -51,6 +52,7 @@ from ui.kit.wording import (
 from ui.lanes.actions import ActionPanel, CashPanel, ConfirmPanel, PlatePanel, ReasonPanel
 from ui.lanes.qr import QrView
 from ui.link.bridge import CommandOutcome, EngineBridge
+from ui.link.office_runner import active_people
 
 PAYABLE = frozenset({LaneState.AWAITING_PAYMENT, LaneState.PAYMENT_FAILED, LaneState.TIMED_OUT})
 UNSETTLED = PAYABLE | {LaneState.QUOTING, LaneState.NO_STAY}
@@ -333,6 +335,11 @@ class LanePanel(QFrame):
             left.setSpacing(4)
 
         # action panels, shown in place of the details
+        engine = bridge.engine
+
+        def supervisors() -> Future[list[PersonRecord]]:  # offered as names when a reason needs approval
+            return engine.office(active_people, engine, "supervisor")
+
         self.panels: dict[str, ActionPanel] = {
             "cash": CashPanel(target, narrow=narrow),
             "correct_plate": PlatePanel(
@@ -344,11 +351,13 @@ class LanePanel(QFrame):
                 "free_release", self.tr("免费放行"), self.tr("确认免费放行"), list(ex.free_release_reasons),
                 target, columns=2 if narrow else 3, free_text=ex.free_text_allowed,
                 approval_required=ex.approval_required, typed_need_approval=ex.typed_reasons_need_approval,
+                supervisors=supervisors,
             ),
             "manual_lift": ReasonPanel(
                 "manual_lift", self.tr("人工抬杆"), self.tr("确认抬杆"), list(ex.manual_lift_reasons),
                 target, columns=2 if narrow else 3, free_text=ex.free_text_allowed,
                 approval_required=ex.approval_required, typed_need_approval=ex.typed_reasons_need_approval,
+                supervisors=supervisors,
             ),
             "cancel": ConfirmPanel(
                 "cancel", self.tr("取消出场"),

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QScrollArea,
     QScroller,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from booth.engine import CloudStatus, Engine, SyncStatus
 from booth.office.staff import AuthError
+from ui.kit.person_picker import PersonPicker
 from ui.kit.pin_pad import PinPad
 from ui.kit.refusals import refusal_words
 from ui.kit.style import Sizes
@@ -42,6 +42,7 @@ from ui.kit.wording import (
     sync_summary,
 )
 from ui.link.bridge import CommandOutcome, EngineBridge
+from ui.link.office_runner import OfficeRunner, active_people
 
 #: the bridge routes outcomes by lane; requeues belong to no lane
 NO_LANE = ""
@@ -302,19 +303,20 @@ class SyncPanel(QFrame):
         approval = QVBoxLayout(self.approval)
         approval.setContentsMargins(0, 0, 0, 0)
         self.approval_hint = _label(
-            "actionHint", self.tr("重试失败项需要主管批准：请输入主管用户名和 PIN"), wrap=True
+            "actionHint",
+            self.tr("重试失败项需要主管批准：请主管点选姓名（或输入用户名），再输入 PIN"),
+            wrap=True,
         )
-        self.approver_field = QLineEdit()
-        self.approver_field.setObjectName("supervisorName")
-        self.approver_field.setPlaceholderText(self.tr("主管用户名"))
-        self.approver_field.setMinimumHeight(target)
+        self.office = OfficeRunner(bridge.engine, self)
+        self.approver_picker = PersonPicker(target, columns=3, placeholder=self.tr("或输入主管用户名"))
+        self.approver_field = self.approver_picker.field
         self.approver_pad = PinPad(target)
         self.approver_pad.submitted.connect(self._approved)
         self.approval_cancel = QPushButton(self.tr("取消"))
         self.approval_cancel.setMinimumSize(target * 2, target)
         self.approval_cancel.clicked.connect(lambda _checked=False: self._stop_asking())
         approval.addWidget(self.approval_hint)
-        approval.addWidget(self.approver_field)
+        approval.addWidget(self.approver_picker)
         approval.addWidget(self.approver_pad)
         approval.addWidget(self.approval_cancel, 0, Qt.AlignmentFlag.AlignLeft)
         self.approval.hide()
@@ -361,7 +363,12 @@ class SyncPanel(QFrame):
         self._asking = key
         self.approver_pad.clear()
         self.approval.show()
+        self.office.run(active_people, self.bridge.engine, "supervisor", on_done=self._on_supervisors)
         self._show_result(key, self.tr("请主管输入 PIN"), "idle")
+
+    def _on_supervisors(self, outcome: object) -> None:
+        if isinstance(outcome, list):
+            self.approver_picker.set_people(outcome)
 
     def _stop_asking(self) -> None:
         if self._asking is not None:
@@ -372,12 +379,12 @@ class SyncPanel(QFrame):
 
     def _approved(self, pin: str) -> None:
         """The supervisor's PIN for the retry asked for: checked, then the requeue, on the office thread."""
-        key, supervisor = self._asking, self.approver_field.text().strip()
+        key, supervisor = self._asking, self.approver_picker.username()
         self.approver_pad.clear()
         if key is None:
             return
         if not supervisor:
-            self._show_result(key, self.tr("请先输入主管用户名"), "bad")
+            self._show_result(key, self.tr("请先点选主管姓名或输入用户名"), "bad")
             return
         self._asking = None
         self.approval.hide()

@@ -19,11 +19,17 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from booth.engine import Engine
+from booth.office.staff import PersonRecord, Role
 
 log = logging.getLogger("ui.office")
 
 #: the callback's argument: what the function returned, or the exception it raised
 Answer = Callable[[object], None]
+
+
+def active_people(engine: Engine, role: Role | None = None) -> list[PersonRecord]:
+    """Office thread: the people who may act now (active), of ``role`` if given, in the staff's order."""
+    return [p for p in engine.staff.people() if p.active and (role is None or p.role == role)]
 
 
 class OfficeRunner(QObject):

@@ -9,21 +9,15 @@ supervisor's username and PIN are asked for right here; the close is then sent a
 from __future__ import annotations
 
 import logging
-import re
 from functools import partial
 from typing import Literal
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFocusEvent, QMouseEvent
 from PySide6.QtWidgets import (
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
-    QScroller,
-    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -32,35 +26,19 @@ from PySide6.QtWidgets import (
 from booth.config import ShiftSettings
 from booth.domain.money import MoneyError, format_yuan, parse_yuan
 from booth.engine import Engine
-from booth.office.shifts import MAX_PIECES, ShiftError, ShiftRecord
-from ui.kit.keypads import BACKSPACE, MONEY_PARTIAL
+from booth.office.shifts import ShiftError, ShiftRecord
+from ui.kit.cash_count import CountRows, DigitPad, TapField
+from ui.kit.person_picker import PersonPicker
 from ui.kit.pin_pad import PinPad
 from ui.kit.refusals import office_error_words
 from ui.kit.sheet import SideSheet
 from ui.kit.style import Sizes
 from ui.kit.wording import yuan
-from ui.link.office_runner import OfficeRunner
+from ui.link.office_runner import OfficeRunner, active_people
 
 log = logging.getLogger("ui.shift")
 
 Page = Literal["count", "cosign", "result"]
-_PIECES = re.compile(r"^\d{1,6}$")
-#: digits a count field holds (more than MAX_PIECES, so a slip shows as a clear refusal, not a cut)
-COUNT_MAX_LEN = 6
-
-
-class TapField(QLineEdit):
-    """A field that tells when it is tapped, so the on-screen pad types into the one last tapped."""
-
-    tapped = Signal()
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        super().mousePressEvent(event)
-        self.tapped.emit()
-
-    def focusInEvent(self, event: QFocusEvent) -> None:
-        super().focusInEvent(event)
-        self.tapped.emit()
 
 
 class ShiftClosePanel(SideSheet):
@@ -91,50 +69,15 @@ class ShiftClosePanel(SideSheet):
         self.hint.setWordWrap(True)
         self.body.addWidget(self.hint)
 
-        # --- the count page: one row per denomination, the pad beside it
+        # --- the count page: one row per denomination (ui/kit/cash_count.py), the pad beside it
         count_page = QWidget()
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(6)
-        grid.setVerticalSpacing(4)
-        self.count_fields: dict[int, TapField] = {}
-        self.subtotals: dict[int, QLabel] = {}
-        self.minus_buttons: dict[int, QPushButton] = {}
-        self.plus_buttons: dict[int, QPushButton] = {}
-        for row, denomination in enumerate(self.denominations):
-            name = QLabel(yuan(denomination))
-            name.setObjectName("fieldName")
-            minus = self._button("−", partial(self.step_count, denomination, -1))
-            plus = self._button("+", partial(self.step_count, denomination, 1))
-            field = TapField()
-            field.setObjectName("entry")
-            field.setMaxLength(COUNT_MAX_LEN)
-            field.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            field.setMinimumSize(target * 2, target)
-            field.setPlaceholderText("0")
-            field.textChanged.connect(self._on_counts_changed)
-            field.tapped.connect(partial(self._select, field))
-            subtotal = QLabel("")
-            subtotal.setObjectName("fieldValue")
-            subtotal.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            subtotal.setMinimumWidth(target * 3)
-            grid.addWidget(name, row, 0)
-            grid.addWidget(minus, row, 1)
-            grid.addWidget(field, row, 2)
-            grid.addWidget(plus, row, 3)
-            grid.addWidget(subtotal, row, 4)
-            self.count_fields[denomination] = field
-            self.subtotals[denomination] = subtotal
-            self.minus_buttons[denomination] = minus
-            self.plus_buttons[denomination] = plus
-        grid.setColumnStretch(4, 1)
-        counts = QWidget()
-        counts.setLayout(grid)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(counts)
-        QScroller.grabGesture(scroll.viewport(), QScroller.ScrollerGestureType.TouchGesture)
+        self.pad = DigitPad(target)
+        self.rows = CountRows(self.denominations, target, pad=self.pad)
+        self.rows.changed.connect(self._on_counts_changed)
+        self.count_fields = self.rows.count_fields
+        self.subtotals = self.rows.subtotals
+        self.minus_buttons = self.rows.minus_buttons
+        self.plus_buttons = self.rows.plus_buttons
 
         self.total_label = QLabel("")
         self.total_label.setObjectName("amount")
@@ -143,13 +86,12 @@ class ShiftClosePanel(SideSheet):
         self.handover_field.setMaxLength(9)
         self.handover_field.setMinimumHeight(target)
         self.handover_field.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.handover_field.tapped.connect(partial(self._select, self.handover_field))
+        self.handover_field.tapped.connect(partial(self.pad.select, self.handover_field, money=True))
         self.note_field = QLineEdit()
         self.note_field.setObjectName("entry")
         self.note_field.setMaxLength(200)
         self.note_field.setMinimumHeight(target)
         self.note_field.setPlaceholderText(self.tr("备注（可选）"))
-        self.pad = self._pad()
         self.submit_button = QPushButton(self.tr("提交交班"))
         self.submit_button.setObjectName("confirm")
         self.submit_button.setMinimumSize(target * 3, target)
@@ -163,22 +105,20 @@ class ShiftClosePanel(SideSheet):
         side.addWidget(self.pad)
         side.addStretch(1)
         row_layout = QHBoxLayout()
-        row_layout.addWidget(scroll, 3)
+        row_layout.addWidget(self.rows, 3)
         row_layout.addLayout(side, 2)
         count_column = QVBoxLayout(count_page)
         count_column.setContentsMargins(0, 0, 0, 0)
         count_column.addLayout(row_layout, 1)
         count_column.addWidget(self.note_field)
 
-        # --- the co-sign page: a supervisor's username and PIN
+        # --- the co-sign page: a supervisor (a name tapped, or the username typed) and the PIN
         cosign_page = QWidget()
         self.cosign_hint = QLabel(self.tr("清点金额与应有金额的差额超出允许范围，需要主管共同签字。"))
         self.cosign_hint.setWordWrap(True)
         self.cosign_hint.setObjectName("actionHint")
-        self.cosigner_field = QLineEdit()
-        self.cosigner_field.setObjectName("supervisorName")
-        self.cosigner_field.setPlaceholderText(self.tr("主管用户名"))
-        self.cosigner_field.setMinimumHeight(target)
+        self.cosigner_picker = PersonPicker(target, columns=4, placeholder=self.tr("或输入主管用户名"))
+        self.cosigner_field = self.cosigner_picker.field
         self.cosign_pad = PinPad(target)
         self.cosign_pad.setMaximumWidth(target * 7)
         self.cosign_pad.submitted.connect(self.cosign)
@@ -188,7 +128,7 @@ class ShiftClosePanel(SideSheet):
         cosign_column = QVBoxLayout(cosign_page)
         cosign_column.setContentsMargins(0, 0, 0, 0)
         cosign_column.addWidget(self.cosign_hint)
-        cosign_column.addWidget(self.cosigner_field)
+        cosign_column.addWidget(self.cosigner_picker)
         cosign_column.addWidget(self.cosign_pad, 1, Qt.AlignmentFlag.AlignHCenter)
         cosign_column.addWidget(self.recount_button, 0, Qt.AlignmentFlag.AlignLeft)
 
@@ -227,27 +167,7 @@ class ShiftClosePanel(SideSheet):
         foot.addWidget(self.error, 1)
         foot.addWidget(self.submit_button)
         self.body.addLayout(foot)
-        self._selected: QLineEdit | None = None
         self._on_counts_changed()
-
-    def _button(self, text: str, on_press: partial[None]) -> QPushButton:
-        button = QPushButton(text)
-        button.setObjectName("key")
-        button.setMinimumSize(self.sizes.target, self.sizes.target)
-        button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        button.clicked.connect(lambda _checked=False: on_press())
-        return button
-
-    def _pad(self) -> QWidget:
-        """Digits for the field last tapped (a count, or the handover amount, which also takes a point)."""
-        pad = QWidget()
-        grid = QGridLayout(pad)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setSpacing(6)
-        for row, keys in enumerate(("789", "456", "123", ".0" + BACKSPACE)):
-            for col, key in enumerate(keys):
-                grid.addWidget(self._button(key, partial(self.press, key)), row, col)
-        return pad
 
     # ------------------------------------------------------------------------------------------ opening
     def open_for(self, shift: ShiftRecord) -> None:
@@ -256,20 +176,21 @@ class ShiftClosePanel(SideSheet):
         self.shift = shift
         self.closed = None
         self._cosigner = None
-        for field in self.count_fields.values():
-            field.clear()
+        self.rows.clear()
         self.handover_field.setText(format_yuan(shift.opening_float_fen))
         self.note_field.clear()
-        self.cosigner_field.clear()
+        self.cosigner_picker.clear()
         self.cosign_pad.clear()
         words = self.tr("交班：%1（%2）").replace("%1", shift.attendant_name).replace("%2", shift.attendant)
         self.title.setText(words)
-        self._select(self.count_fields[self.denominations[0]])
+        self.rows.select_first()
         self._show_page("count")
         self.show_error("")
         self.present()
 
     def _show_page(self, page: Page) -> None:
+        if page == "cosign" and self.page != "cosign":
+            self.office.run(active_people, self.engine, "supervisor", on_done=self._on_supervisors)
         self.page = page
         self.pages.setCurrentIndex(("count", "cosign", "result").index(page))
         self.submit_button.setVisible(page == "count")
@@ -279,59 +200,28 @@ class ShiftClosePanel(SideSheet):
         if page != "result":
             self.show_error("")
 
-    # ------------------------------------------------------------------------------------------ counting
-    def _select(self, field: QLineEdit) -> None:
-        self._selected = field
+    def _on_supervisors(self, outcome: object) -> None:
+        if isinstance(outcome, list):
+            self.cosigner_picker.set_people(outcome)
+        else:
+            log.info("no supervisors to offer for the co-signature: %r", outcome)
 
+    # ------------------------------------------------------------------------------------------ counting
     def press(self, key: str) -> None:
-        field = self._selected
-        if field is None:
-            return
-        text = field.text()
-        if key == BACKSPACE:
-            field.setText(text[:-1])
-        elif field is self.handover_field:
-            candidate = ("0" if key == "." and not text else "") + text + key
-            if MONEY_PARTIAL.match(candidate):
-                field.setText(candidate)
-        elif key.isdigit() and len(text) < COUNT_MAX_LEN:
-            field.setText(("" if text == "0" else text) + key)
+        """A key of the pad, for the field last tapped (a count, or the handover amount)."""
+        self.pad.press(key)
 
     def step_count(self, denomination: int, delta: int) -> None:
-        field = self.count_fields[denomination]
-        self._select(field)
-        text = field.text().strip()
-        current = int(text) if _PIECES.match(text) else 0
-        field.setText(str(max(0, min(MAX_PIECES, current + delta))))
+        self.rows.step_count(denomination, delta)
 
     def counts(self) -> dict[int, int]:
         """The pieces per denomination; ValueError names the first field that is not a count."""
-        pieces: dict[int, int] = {}
-        for denomination, field in self.count_fields.items():
-            text = field.text().strip()
-            if not text:
-                pieces[denomination] = 0
-                continue
-            if not _PIECES.match(text) or int(text) > MAX_PIECES:
-                words = self.tr("%1 的数量「%2」不正确：请输入 0 至 %3 的整数")
-                raise ValueError(
-                    words.replace("%1", yuan(denomination)).replace("%2", text).replace("%3", str(MAX_PIECES))
-                )
-            pieces[denomination] = int(text)
-        return pieces
+        return self.rows.counts()
 
     def counted_fen(self) -> int | None:
-        try:
-            return sum(d * n for d, n in self.counts().items())
-        except ValueError:
-            return None
+        return self.rows.counted_fen()
 
     def _on_counts_changed(self) -> None:
-        for denomination, field in self.count_fields.items():
-            text = field.text().strip()
-            ok = not text or (_PIECES.match(text) is not None and int(text) <= MAX_PIECES)
-            pieces = int(text) if text and ok else 0
-            self.subtotals[denomination].setText(yuan(denomination * pieces) if ok else self.tr("无效"))
         total = self.counted_fen()
         self.total_label.setText("—" if total is None else yuan(total))
         if self.error.text() and self.page == "count":
@@ -370,9 +260,9 @@ class ShiftClosePanel(SideSheet):
         )
 
     def cosign(self, pin: str) -> None:
-        username = self.cosigner_field.text().strip()
+        username = self.cosigner_picker.username()
         if not username:
-            self.show_error(self.tr("请先输入主管用户名"))
+            self.show_error(self.tr("请先点选主管姓名或输入用户名"))
             self.cosign_pad.clear()
             return
         self._cosigner = (username, pin)

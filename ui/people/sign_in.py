@@ -1,5 +1,6 @@
-"""Signing in at the booth: an overlay over the lanes (never a dialog) with the people to pick, a username
-field and the PIN pad; then, when no shift is open, opening one with the float counted into the drawer.
+"""Signing in at the booth: an overlay over the lanes (never a dialog) with the people as name buttons, a
+username field (the alternative) and the PIN pad; then, when no shift is open, opening one with the float
+counted into the drawer note by note (the same rows as the close's count).
 
 The lanes keep running behind it (the engine is never paused); the overlay only keeps the attendant's
 hands off them until someone has signed in. PINs and shifts are checked on the engine's office thread and
@@ -9,48 +10,40 @@ the answers come back as queued signals (ui/link/office_runner.py): nothing here
 from __future__ import annotations
 
 import logging
-from functools import partial
 from typing import Literal
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
-    QGridLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from booth.domain.money import MoneyError, format_yuan, parse_yuan
 from booth.engine import Engine
 from booth.office.shifts import ShiftRecord
 from booth.office.staff import PersonRecord
-from ui.kit.keypads import MONEY_PARTIAL, MoneyPad
+from ui.kit.cash_count import CountRows, DigitPad
 from ui.kit.overlay import CoveringOverlay
+from ui.kit.person_picker import PersonPicker
 from ui.kit.pin_pad import PinPad
 from ui.kit.refusals import office_error_words
 from ui.kit.style import Sizes
-from ui.link.office_runner import OfficeRunner
+from ui.kit.wording import yuan
+from ui.link.office_runner import OfficeRunner, active_people
 
 log = logging.getLogger("ui.sign_in")
 
 Step = Literal["credentials", "open_shift"]
-# people offered as one-tap buttons (more: the username is typed)
-MAX_PEOPLE_BUTTONS = 12
 
 def _sign_in(engine: Engine, username: str, pin: str) -> tuple[PersonRecord, ShiftRecord | None, int]:
     """Office thread: the person, the open shift (if any) and the float a new shift would start with."""
     person = engine.staff.authenticate(username, pin)
     shifts = engine.shifts
     return person, shifts.current(), shifts.next_float_fen()
-
-
-def _active_people(engine: Engine) -> list[PersonRecord]:
-    return [p for p in engine.staff.people() if p.active]
 
 
 class SignInOverlay(CoveringOverlay):
@@ -63,7 +56,9 @@ class SignInOverlay(CoveringOverlay):
     signedIn = Signal(object, object)
     refused = Signal(str)
 
-    def __init__(self, parent: QWidget, engine: Engine, *, sizes: Sizes) -> None:
+    def __init__(
+        self, parent: QWidget, engine: Engine, *, sizes: Sizes, denominations: tuple[int, ...] = ()
+    ) -> None:
         super().__init__(parent, "signIn")
         self.engine = engine
         self.sizes = sizes
@@ -88,33 +83,30 @@ class SignInOverlay(CoveringOverlay):
 
         # step 1: who (a tap on a name, or typed) and the PIN
         credentials = QWidget()
-        self.people_grid = QGridLayout()
-        self.people_grid.setSpacing(8)
-        self.people_buttons: dict[str, QPushButton] = {}
-        self.username = QLineEdit()
-        self.username.setObjectName("entry")
-        self.username.setPlaceholderText(self.tr("用户名（点选上方姓名或输入）"))
-        self.username.setMinimumHeight(target)
-        self.username.setMaxLength(40)
+        self.picker = PersonPicker(target, columns=6, placeholder=self.tr("用户名（点选上方姓名或输入）"))
+        self.people_buttons = self.picker.buttons
+        self.username = self.picker.field
+        self.picker.chosen.connect(self._on_chosen)
         self.pad = PinPad(target)
         self.pad.setMaximumWidth(target * 7)
         self.pad.submitted.connect(self.submit_pin)
+        self.picker.setMinimumWidth(target * 9)  # the typed alternative's hint fits
+        self.picker.setMaximumWidth(target * 20)
         column = QVBoxLayout(credentials)
         column.setContentsMargins(0, 0, 0, 0)
-        column.addLayout(self.people_grid)
-        column.addWidget(self.username)
+        column.addWidget(self.picker, 0, Qt.AlignmentFlag.AlignHCenter)
         column.addWidget(self.pad, 1, Qt.AlignmentFlag.AlignHCenter)
 
-        # step 2: the opening float
+        # step 2: the opening float, counted note by note
         opening = QWidget()
-        self.float_field = QLineEdit()
-        self.float_field.setObjectName("entry")
-        self.float_field.setMaxLength(9)
-        self.float_field.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.float_field.setMinimumHeight(target)
-        self.float_field.textEdited.connect(self._float_typed)
-        self.money_pad = MoneyPad(self.float_field, target)
-        self.money_pad.setMaximumWidth(target * 9)
+        self.float_pad = DigitPad(target)
+        self.float_rows = CountRows(denominations, target, pad=self.float_pad)
+        self.float_rows.changed.connect(self._on_float_counted)
+        self.float_total = QLabel("")
+        self.float_total.setObjectName("amount")
+        self.float_reference = QLabel("")
+        self.float_reference.setObjectName("actionHint")
+        self.float_reference.setWordWrap(True)
         self.open_button = QPushButton(self.tr("开班"))
         self.open_button.setObjectName("confirm")
         self.open_button.setMinimumSize(target * 3, target)
@@ -125,7 +117,18 @@ class SignInOverlay(CoveringOverlay):
         self.back_button = QPushButton(self.tr("返回"))
         self.back_button.setMinimumSize(target * 2, target)
         self.back_button.clicked.connect(lambda _checked=False: self.begin())
-        float_caption = QLabel(self.tr("开班备用金（元）"))
+        side = QVBoxLayout()
+        side.addWidget(QLabel(self.tr("备用金合计")))
+        side.addWidget(self.float_total)
+        side.addWidget(self.float_reference)
+        side.addWidget(self.float_pad)
+        side.addStretch(1)
+        count_box = QWidget()  # as wide as the close's sheet: the rows and the pad side by side
+        count_box.setFixedWidth(target * 20)
+        count_row = QHBoxLayout(count_box)
+        count_row.setContentsMargins(0, 0, 0, 0)
+        count_row.addWidget(self.float_rows, 3)
+        count_row.addLayout(side, 2)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.back_button)
@@ -134,11 +137,8 @@ class SignInOverlay(CoveringOverlay):
         buttons.addStretch(1)
         open_column = QVBoxLayout(opening)
         open_column.setContentsMargins(0, 0, 0, 0)
-        open_column.addWidget(float_caption, 0, Qt.AlignmentFlag.AlignHCenter)
-        open_column.addWidget(self.float_field, 0, Qt.AlignmentFlag.AlignHCenter)
-        open_column.addWidget(self.money_pad, 1, Qt.AlignmentFlag.AlignHCenter)
+        open_column.addWidget(count_box, 1, Qt.AlignmentFlag.AlignHCenter)
         open_column.addLayout(buttons)
-        self.float_field.setMinimumWidth(target * 6)
 
         self.pages = QStackedWidget()
         self.pages.addWidget(credentials)
@@ -163,7 +163,7 @@ class SignInOverlay(CoveringOverlay):
         self.person = None
         self.pad.clear()
         self.pad.set_busy(False)
-        self.username.clear()
+        self.picker.clear()
         self._say("")
         self.title.setText(self.tr("收费员签到"))
         self.prompt.setText(self.tr("请点选姓名或输入用户名，再输入 PIN。车道照常工作。"))
@@ -172,26 +172,15 @@ class SignInOverlay(CoveringOverlay):
         self.load_people()
 
     def load_people(self) -> None:
-        """The active people as one-tap buttons (read on the office thread; typing still works meanwhile)."""
-        self.office.run(_active_people, self.engine, on_done=self._on_people)
+        """The active people as name buttons (read on the office thread; typing still works meanwhile)."""
+        self.office.run(active_people, self.engine, on_done=self._on_people)
 
     def _on_people(self, outcome: object) -> None:
         if not isinstance(outcome, list):
             log.info("people not listed on the sign-in screen: %r", outcome)
             return
-        for button in self.people_buttons.values():
-            self.people_grid.removeWidget(button)
-            button.deleteLater()
-        self.people_buttons = {}
-        columns = 6
-        for i, person in enumerate(outcome[:MAX_PEOPLE_BUTTONS]):
-            assert isinstance(person, PersonRecord)
-            button = QPushButton(f"{person.display_name}\n{person.username}")
-            button.setObjectName("personButton")
-            button.setMinimumSize(self.sizes.target * 3, int(self.sizes.target * 1.5))
-            button.clicked.connect(partial(self._choose_clicked, person.username))
-            self.people_grid.addWidget(button, i // columns, i % columns)
-            self.people_buttons[person.username] = button
+        self.picker.set_people(outcome)
+        self.people_buttons = self.picker.buttons
 
     def expect_resume(self, person: PersonRecord, shift: ShiftRecord) -> None:
         """A shift is open (the booth restarted mid-shift): its attendant is chosen already and their PIN
@@ -204,16 +193,16 @@ class SignInOverlay(CoveringOverlay):
         if not self.username.text():
             self.choose(person.username)
 
-    def _choose_clicked(self, username: str, _checked: bool = False) -> None:
-        self.choose(username)
+    def _on_chosen(self, _username: str) -> None:
+        self._say("")
 
     def choose(self, username: str) -> None:
-        self.username.setText(username)
+        self.picker.choose(username)
         self._say("")
 
     # ------------------------------------------------------------------------------------------ PIN
     def submit_pin(self, pin: str) -> None:
-        username = self.username.text().strip()
+        username = self.picker.username()
         if not username:
             self._say(self.tr("请先点选姓名或输入用户名"))
             self.pad.clear()
@@ -246,30 +235,37 @@ class SignInOverlay(CoveringOverlay):
     def _show_opening(self, person: PersonRecord) -> None:
         self.step = "open_shift"
         self.title.setText(self.tr("开班"))
-        words = self.tr("%1，请清点钱箱中的备用金，确认或更正金额后开班。")
+        words = self.tr("%1，请按面额清点钱箱中的备用金，再开班。")
         self.prompt.setText(words.replace("%1", person.display_name))
-        text = format_yuan(self._next_float)
-        self.float_field.setText(text)
-        self.money_pad.set_exact(text)
+        self.float_rows.clear()
+        self.float_rows.select_first()
+        words = self.tr("上一班留下的备用金：%1")
+        self.float_reference.setText(words.replace("%1", yuan(self._next_float)))
         self.skip_button.setVisible(person.role == "supervisor")
         self.open_button.setEnabled(True)
         self._say("")
+        self._on_float_counted()
         self.pages.setCurrentIndex(1)
 
-    def _float_typed(self, text: str) -> None:
-        if not MONEY_PARTIAL.match(text):
-            kept = "".join(ch for ch in text if ch.isdigit() or ch == ".")[:9]
-            self.float_field.setText(kept if MONEY_PARTIAL.match(kept) else "")
+    def _on_float_counted(self) -> None:
+        total = self.float_rows.counted_fen()
+        self.float_total.setText("—" if total is None else yuan(total))
+        if self.step == "open_shift":
+            self._say("")
+
+    def float_fen(self) -> int:
+        """The float counted, in fen; ValueError names the first count that is not a number of pieces."""
+        return sum(d * n for d, n in self.float_rows.counts().items())
 
     def open_shift(self) -> None:
-        """Open the shift with the float in the field (refused in words when it is not an amount)."""
+        """Open the shift with the float counted (refused in words when a count is not a count)."""
         person = self.person
         if person is None or self.step != "open_shift":
             return
         try:
-            fen = parse_yuan(self.float_field.text())
-        except MoneyError:
-            self._say(self.tr("请输入备用金金额（元），最多两位小数，例如 500 或 300.50"))
+            fen = self.float_fen()
+        except ValueError as exc:
+            self._say(str(exc))
             return
         self.open_button.setEnabled(False)
         self.message.setText(self.tr("正在开班…"))

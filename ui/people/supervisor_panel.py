@@ -30,12 +30,13 @@ from booth.config import Settings
 from booth.engine import Engine
 from booth.office.shifts import ShiftRecord
 from booth.office.staff import PIN_MAX_LENGTH, PersonRecord
+from ui.kit.person_picker import PersonPicker
 from ui.kit.pin_pad import PinPad
 from ui.kit.refusals import office_error_words
 from ui.kit.sheet import SideSheet
 from ui.kit.style import Sizes
 from ui.kit.wording import yuan
-from ui.link.office_runner import OfficeRunner
+from ui.link.office_runner import OfficeRunner, active_people
 
 log = logging.getLogger("ui.supervisor")
 
@@ -106,21 +107,19 @@ class SupervisorPanel(SideSheet):
             tabs.addWidget(button)
         tabs.addStretch(1)
 
-        # auth: the supervisor's username and PIN
+        # auth: the supervisor (a name tapped, or the username typed) and the PIN
         auth = QWidget()
-        self.auth_name = QLineEdit()
-        self.auth_name.setObjectName("supervisorName")
-        self.auth_name.setPlaceholderText(self.tr("主管用户名"))
-        self.auth_name.setMinimumHeight(target)
+        self.auth_picker = PersonPicker(target, columns=4, placeholder=self.tr("或输入主管用户名"))
+        self.auth_name = self.auth_picker.field
         self.auth_pad = PinPad(target)
         self.auth_pad.setMaximumWidth(target * 7)
         self.auth_pad.submitted.connect(self.authenticate)
         auth_column = QVBoxLayout(auth)
         auth_column.setContentsMargins(0, 0, 0, 0)
-        hint = QLabel(self.tr("请主管输入用户名和 PIN。"))
+        hint = QLabel(self.tr("请主管点选姓名（或输入用户名），再输入 PIN。"))
         hint.setObjectName("actionHint")
         auth_column.addWidget(hint)
-        auth_column.addWidget(self.auth_name)
+        auth_column.addWidget(self.auth_picker)
         auth_column.addWidget(self.auth_pad, 1, Qt.AlignmentFlag.AlignHCenter)
 
         # people
@@ -192,18 +191,23 @@ class SupervisorPanel(SideSheet):
         """Open on the supervisor PIN (every time: the person at the booth may not be the supervisor)."""
         self.office.forget()
         self.supervisor = None
-        self.auth_name.clear()
+        self.auth_picker.clear()
         self.auth_pad.clear()
         self.auth_pad.set_busy(False)
         self.title.setText(self.tr("主管"))
         self.show_page("auth")
         self.say("")
         self.present()
+        self.office.run(active_people, self.engine, "supervisor", on_done=self._on_supervisors)
+
+    def _on_supervisors(self, outcome: object) -> None:
+        if isinstance(outcome, list) and self.page == "auth":
+            self.auth_picker.set_people(outcome)
 
     def authenticate(self, pin: str) -> None:
-        username = self.auth_name.text().strip()
+        username = self.auth_picker.username()
         if not username:
-            self.say(self.tr("请先输入主管用户名"))
+            self.say(self.tr("请先点选主管姓名或输入用户名"))
             self.auth_pad.clear()
             return
         self.auth_pad.set_busy(True)

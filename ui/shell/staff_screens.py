@@ -99,7 +99,9 @@ class StaffScreens(QObject):
         self._report_view: ReportView | None = None
         self._shift_panel: ShiftClosePanel | None = None
         self._supervisor_panel: SupervisorPanel | None = None
-        self.sign_in = SignInOverlay(central, engine, sizes=sizes)
+        self.sign_in = SignInOverlay(
+            central, engine, sizes=sizes, denominations=window.settings.shifts.denominations
+        )
         self.sign_in.signedIn.connect(self._on_signed_in)
         window.bridge.engineStarted.connect(self._on_engine_started)
 
