@@ -6,16 +6,25 @@
 
 A real engine runs on the Bolink sandbox in a temporary directory, with an attendant and a supervisor and
 an open shift; the window opens on sign-in, as after a restart, and the attendant's PIN resumes that shift.
-Then it is driven the way an attendant would be, one screen after the other:
+Then it is driven the way an attendant would be, one screen after the other, by taps: on an X display with
+``xdotool`` installed every tap is a real pointer click sent through the X server (``--taps xdotool``, the
+default there), else the button's own click (``--taps qt``). The cars, the drivers and Bolink are the
+engine's public API and the sandbox.
 
+* ``signin``: the sign-in overlay after the restart, the open shift's attendant chosen among the name
+  buttons, the PIN pad;
 * ``lanes``: lane X1 has a car waiting to pay with its QR and tariff breakdown, lane X2 a car that paid
   cash with its gate open;
+* ``reason``: free release on lane X1, the reason tapped (one that needs a supervisor) highlighted;
+* ``approval``: that reason's approval: the supervisor's name tapped among the active supervisors, two
+  digits of the PIN typed (the release is not sent);
 * ``offline`` (only when asked for with ``--kinds``): Bolink's cloud gone, lane X1 cash only, X2 still paid;
 * ``keypad``: a car at X2 whose plate the camera misread (2 read as Z), the plate keypad open with the
-  lot's cars it may be offered above the keys;
+  misread in the field to edit and the lot's cars it may be offered above the keys;
 * ``lock``: the lock screen engaged over the working lanes;
 * ``shift``: the blind cash count of the shift close, the drawer counted;
-* ``report``: the report of that shift once closed.
+* ``report``: the report of that shift once closed;
+* ``open``: signed out and in again, the next shift's float counted note by note (five ¥100 notes).
 
 Each shot is the whole screen grabbed from the display server (not rendered by Qt on its own), so what is
 saved is what an attendant would see. ``--all`` writes ``screenshot-KIND.LANGUAGE.png`` for every kind and
@@ -45,9 +54,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QEventLoop, QPoint
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QPoint, Qt
 from PySide6.QtGui import QFontInfo, QRawFont
-from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, QTextBrowser, QWidget
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTextBrowser,
+    QWidget,
+)
 
 from booth.cli.demo import demo_settings
 from booth.config import Settings, settings_from_mapping
@@ -57,7 +75,7 @@ from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from ui.kit.i18n import LANGUAGES, SOURCE_LANGUAGE, switch_language
 from ui.kit.style import apply_style
-from ui.lanes.actions import PlatePanel
+from ui.lanes.actions import PlatePanel, ReasonPanel
 from ui.shell.app import ensure_application
 from ui.shell.kiosk import KioskSession, staff_verifier
 from ui.shell.main_window import BoothWindow
@@ -67,9 +85,12 @@ T = TypeVar("T")
 #: text whose glyphs must all be real in the font that draws it
 CHINESE_SAMPLE = "苏A·12345京AD12345待付款道闸已开收现金更正车牌免费放行人工抬杆泊链在线应收金额"
 DEADLINE_S = 30.0
-KINDS = ("lanes", "keypad", "lock", "shift", "report")
+KINDS = ("signin", "lanes", "reason", "approval", "keypad", "lock", "shift", "report", "open")
 #: every scene in the order they are played; those not in KINDS are taken only when asked for by name
-SCENES = ("lanes", "offline", "keypad", "lock", "shift", "report")
+SCENES = ("signin", "lanes", "reason", "approval", "offline", "keypad", "lock", "shift", "report", "open")
+TAPS = ("xdotool", "qt")
+#: the open scene's float: five ¥100 notes counted by "+"
+OPENING_NOTES = 5
 DEFAULT_SIZE = (1920, 1080)
 #: the people of the screenshots (cheap scrypt: the database is thrown away with the temporary directory)
 ATTENDANT, ATTENDANT_NAME, ATTENDANT_PIN = "1001", "王芳", "1234"
@@ -204,6 +225,19 @@ def greedy_counts(amount_fen: int, denominations: Iterable[int]) -> dict[int, in
     return counts
 
 
+class _TapWatcher(QObject):
+    """Notes that a tap (the button's release) reached the widget it filters, sent through the X server."""
+
+    def __init__(self, widget: QWidget, tapped: list[bool]) -> None:
+        super().__init__(widget)
+        self._tapped = tapped
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.MouseButtonRelease:
+            self._tapped.append(True)
+        return False
+
+
 @dataclass
 class Shot:
     """One screen to grab: its kind and what it reports beyond the common facts."""
@@ -220,12 +254,19 @@ class BoothScenes:
     ``run(save)`` calls ``save(shot)`` each time the screen shows one of :data:`KINDS`, fully drawn.
     """
 
-    def __init__(self, app: QApplication, data_dir: Path) -> None:
+    def __init__(self, app: QApplication, data_dir: Path, *, taps: str = "qt") -> None:
         self.app = app
         self.settings = screenshot_settings(data_dir)
         self.engine = Engine(self.settings)
         self.window: BoothWindow | None = None
         self.session: KioskSession | None = None
+        if taps not in TAPS:
+            raise ValueError(f"taps must be one of {', '.join(TAPS)}, got {taps!r}")
+        self.taps = taps
+        self.tapped = 0
+        self._xdotool = shutil.which("xdotool") if taps == "xdotool" else None
+        if taps == "xdotool" and self._xdotool is None:
+            raise RuntimeError("xdotool is not installed (apt-get install xdotool): no pointer to tap with")
 
     def __enter__(self) -> BoothScenes:
         self.engine.start()
@@ -274,11 +315,55 @@ class BoothScenes:
             self.window.repaint()
         self.app.processEvents()
 
+    # ------------------------------------------------------------------------------------------ taps
+    def tap(self, widget: QWidget, at: QPoint | None = None) -> None:
+        """A finger on ``widget`` (at its centre, or at ``at`` in its own coordinates). With xdotool the
+        pointer is moved and clicked through the X server and the tap is waited for (a button's click, or
+        its release reaching the widget); with qt a button is clicked and a field given the click directly."""
+        what = widget.text() if isinstance(widget, QAbstractButton | QLineEdit) else widget.objectName()
+        self._until(lambda: widget.isVisible() and widget.isEnabled(), f"{what!r} to be there to tap")
+        point = at if at is not None else widget.rect().center()
+        self.tapped += 1
+        if self._xdotool is None:
+            if isinstance(widget, QAbstractButton):
+                widget.click()
+            else:
+                QTest.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
+            return
+        arrived: list[bool] = []
+        watcher = _TapWatcher(widget, arrived)
+        widget.installEventFilter(watcher)
+        try:
+            self.settle()
+            spot = widget.mapToGlobal(point)
+            subprocess.run(
+                [self._xdotool, "mousemove", str(spot.x()), str(spot.y()), "click", "1"],
+                check=True, timeout=10, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+            self._until(lambda: bool(arrived), f"the tap on {what!r} to arrive")
+        finally:
+            widget.removeEventFilter(watcher)
+        self.settle()
+
+    def rest_pointer(self) -> None:
+        """The pointer to the screen's bottom-left corner (the window's margin), so no button shows the
+        hover of the last tap in a picture."""
+        if self._xdotool is not None:
+            bottom = self.screen().geometry().height() - 1
+            subprocess.run([self._xdotool, "mousemove", "0", str(bottom)], check=True, timeout=10,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.settle()
+
+    def tap_digits(self, keys: dict[str, QPushButton], digits: str) -> None:
+        for digit in digits:
+            self.tap(keys[digit])
+
     # ------------------------------------------------------------------------------------------ scenes
     def run(self, save: Callable[[Shot], None], kinds: Iterable[str] = KINDS) -> None:
         wanted = set(kinds)
-        steps = {"lanes": self.lanes, "offline": self.offline, "keypad": self.keypad, "lock": self.lock,
-                 "shift": self.shift, "report": self.report}
+        steps = {"signin": self.signin, "lanes": self.lanes, "reason": self.reason, "approval": self.approval,
+                 "offline": self.offline, "keypad": self.keypad, "lock": self.lock, "shift": self.shift,
+                 "report": self.report, "open": self.open}
         last = max(SCENES.index(k) for k in wanted)
         for kind in SCENES[: last + 1]:
             if kind not in KINDS and kind not in wanted:
@@ -290,13 +375,28 @@ class BoothScenes:
             if shot.then is not None:
                 shot.then()
 
+    def signin(self) -> Shot:
+        """After the restart: the open shift's attendant chosen on the overlay, the PIN pad waiting."""
+        overlay = self._window().staff_screens.sign_in
+        self._until(lambda: overlay.username.text() == ATTENDANT and ATTENDANT in overlay.people_buttons
+                    and overlay.people_buttons[ATTENDANT].isVisible(),
+                    "the open shift's attendant on sign-in")
+        chosen = overlay.picker.chosen_button()
+        return Shot("signin", {
+            "overlay_rect": _global_rect(overlay),
+            "people": list(overlay.people_buttons),
+            "chosen": [u for u, b in overlay.people_buttons.items() if b.isChecked()],
+            "chosen_rect": _global_rect(chosen) if chosen is not None else None,
+            "username_rect": _global_rect(overlay.username),
+            "username_text": overlay.username.text(),
+        })
+
     def lanes(self) -> Shot:
         window, engine = self._window(), self.engine
         overlay = window.staff_screens.sign_in
         self._until(lambda: overlay.username.text() == ATTENDANT, "the open shift's attendant on sign-in")
-        for digit in ATTENDANT_PIN:
-            overlay.pad.keys[digit].click()
-        overlay.pad.confirm_button.click()
+        self.tap_digits(overlay.pad.keys, ATTENDANT_PIN)
+        self.tap(overlay.pad.confirm_button)
         self._until(lambda: window.person is not None, "the attendant's PIN to resume the shift")
         now = datetime.now(UTC)
         engine.seed_stay("苏A12345", now - timedelta(hours=2, minutes=17)).result(10)
@@ -327,6 +427,60 @@ class BoothScenes:
             "plate_glyphs": glyph_report(x1.plate_label, CHINESE_SAMPLE),
             "text_glyphs": glyph_report(x1.state_words, CHINESE_SAMPLE),
         })
+
+    def _free_release(self) -> ReasonPanel:
+        panel = self._window().lane_panel("X1").panels["free_release"]
+        assert isinstance(panel, ReasonPanel)
+        return panel
+
+    def reason(self) -> Shot:
+        """Free release on X1: the attendant taps a reason that needs a supervisor; it stays highlighted."""
+        x1 = self._window().lane_panel("X1")
+        self.tap(x1.action_buttons["free_release"])
+        panel = self._free_release()
+        self._until(lambda: x1.open_action() is panel, "the free release panel on lane X1")
+        needing = next(r for r in self.settings.exceptions.free_release_reasons
+                       if r in self.settings.exceptions.approval_required)
+        self.tap(next(b for b in panel.preset_buttons if b.text() == needing))
+        chosen = panel.chosen_button()
+        return Shot("reason", {
+            "panel_rect": _global_rect(panel),
+            "reason": panel.reason(),
+            "checked": [b.text() for b in panel.preset_buttons if b.isChecked()],
+            "chosen_rect": _global_rect(chosen) if chosen is not None else None,
+        })
+
+    def approval(self) -> Shot:
+        """Confirm asks for a supervisor: the supervisor's name is tapped, two digits of the PIN typed; then
+        the panel is closed without sending (the lanes are needed as they are for the next scenes)."""
+        panel = self._free_release()
+        self.tap(panel.confirm_button)
+        self._until(panel.awaiting_approval, "the approval page")
+        picker = panel.approver_picker
+        self._until(lambda: SUPERVISOR in picker.buttons and picker.buttons[SUPERVISOR].isVisible(),
+                    "the supervisors as name buttons")
+        self.tap(picker.buttons[SUPERVISOR])
+        self.tap_digits(panel.approver_pad.keys, SUPERVISOR_PIN[:2])
+        chosen = picker.chosen_button()
+        facts = {
+            "panel_rect": _global_rect(panel),
+            "supervisors": list(picker.buttons),
+            "chosen": [u for u, b in picker.buttons.items() if b.isChecked()],
+            "chosen_rect": _global_rect(chosen) if chosen is not None else None,
+            "field_rect": _global_rect(panel.approver_field),
+            "field_text": panel.approver_field.text(),
+            "pin_rect": _global_rect(panel.approver_pad.field),
+            "pin_digits": len(panel.approver_pad.field.text()),
+            "hint": panel.approval_hint.text(),
+        }
+        return Shot("approval", facts, then=self._leave_approval)
+
+    def _leave_approval(self) -> None:
+        window = self._window()
+        panel = self._free_release()
+        self.tap(panel.change_reason_button)
+        self.tap(panel.back_button)
+        self._until(lambda: window.lane_panel("X1").open_action() is None, "the free release panel to close")
 
     def offline(self) -> Shot:
         """Bolink's cloud goes away: X1 asks for its QR again and is told to take cash; then it comes back."""
@@ -360,7 +514,7 @@ class BoothScenes:
         engine.vehicle_at("X2", MISREAD, "blue").result(10)
         self._until(lambda: x2.view.state is LaneState.NO_STAY and x2.view.plate == MISREAD,
                     "lane X2 to find no stay for the misread plate")
-        x2.action_buttons["correct_plate"].click()
+        self.tap(x2.action_buttons["correct_plate"])
         panel = x2.open_action()
         if not isinstance(panel, PlatePanel):
             raise SystemExit(f"screenshot: the plate keypad did not open on lane X2 (open: {panel!r})")
@@ -370,6 +524,8 @@ class BoothScenes:
             "panel_rect": _global_rect(panel),
             "keypad_rect": _global_rect(panel.keypad),
             "misread": MISREAD,
+            "field_text": panel.field.text(),
+            "field_rect": _global_rect(panel.field),
             "suggestions": offered,
         })
 
@@ -378,8 +534,8 @@ class BoothScenes:
         x2 = window.lane_panel("X2")
         panel = x2.open_action()
         assert isinstance(panel, PlatePanel)
-        panel.suggestion_buttons[0].click()  # the car it is: the lane prices it again and shows its QR
-        panel.confirm_button.click()
+        self.tap(panel.suggestion_buttons[0])  # the car it is: the lane prices it again and shows its QR
+        self.tap(panel.confirm_button)
         self._until(lambda: x2.view.plate == IN_LOT[0] and x2.view.state is LaneState.AWAITING_PAYMENT
                     and x2.view.code_url is not None, "lane X2 to price the corrected plate")
         lock = self._session().lock
@@ -390,9 +546,8 @@ class BoothScenes:
 
     def shift(self) -> Shot:
         window, lock = self._window(), self._session().lock
-        for digit in ATTENDANT_PIN:
-            lock.pad.keys[digit].click()
-        lock.pad.confirm_button.click()
+        self.tap_digits(lock.pad.keys, ATTENDANT_PIN)
+        self.tap(lock.pad.confirm_button)
         self._until(lambda: not lock.isVisible(), "the attendant's PIN to unlock")
         self._pay_cash("X2")
         x2 = window.lane_panel("X2")
@@ -405,7 +560,7 @@ class BoothScenes:
         expected = _wait(self.app, engine.office(lambda: engine.shifts.expected_cash_fen(current.id)),
                          "the shift's expected cash")
         screens = window.staff_screens
-        screens.close_shift_button.click()
+        self.tap(screens.close_shift_button)
         panel = screens.shift_panel
         self._until(lambda: panel.isVisible() and panel.page == "count", "the shift close")
         for denomination, count in greedy_counts(expected, panel.denominations).items():
@@ -415,13 +570,51 @@ class BoothScenes:
 
     def report(self) -> Shot:
         panel = self._window().staff_screens.shift_panel
-        panel.submit_button.click()
+        self.tap(panel.submit_button)
         self._until(lambda: panel.page == "result", "the shift to close")
-        panel.report_button.click()
+        self.tap(panel.report_button)
         view = self._window().staff_screens.report_view
         self._until(lambda: view.isVisible() and view.report is not None, "the shift's report")
         return Shot("report", {"view_rect": _global_rect(view), "title": view.title.text(),
-                               "result": panel.result_text.text()})
+                               "result": panel.result_text.text()}, then=self._leave_report)
+
+    def _leave_report(self) -> None:
+        screens = self._window().staff_screens
+        view, panel = screens.report_view, screens.shift_panel
+        self.tap(view.close_button)
+        self._until(lambda: not view.isVisible(), "the report to close")
+        self.tap(panel.done_button)
+        self._until(lambda: screens.sign_in.isVisible(), "the sign-in after the close")
+
+    def open(self) -> Shot:
+        """The next shift: the attendant's name and PIN, then the float counted with "+" on the ¥100 row."""
+        window = self._window()
+        overlay = window.staff_screens.sign_in
+        if not overlay.isVisible():  # the shift and report scenes were not played: sign out here
+            self.tap(window.staff_screens.sign_out_button)
+        self._until(lambda: ATTENDANT in overlay.people_buttons
+                    and overlay.people_buttons[ATTENDANT].isVisible(), "the attendant's name on sign-in")
+        self.tap(overlay.people_buttons[ATTENDANT])
+        self.tap_digits(overlay.pad.keys, ATTENDANT_PIN)
+        self.tap(overlay.pad.confirm_button)
+        self._until(lambda: overlay.step == "open_shift", "the opening float")
+        rows = overlay.float_rows
+        note = max(rows.denominations)
+        for _ in range(OPENING_NOTES):
+            self.tap(rows.plus_buttons[note])
+        page = overlay.pages.currentWidget()
+        keys = [b.text() for b in page.findChildren(QPushButton) if b.isVisible()] if page is not None else []
+        return Shot("open", {
+            "overlay_rect": _global_rect(overlay),
+            "rows_rect": _global_rect(rows),
+            "pad_rect": _global_rect(overlay.float_pad),
+            "note_fen": note,
+            "count_text": rows.count_fields[note].text(),
+            "total": overlay.float_total.text(),
+            "float_fen": rows.counted_fen(),
+            "reference": overlay.float_reference.text(),
+            "keys": keys,
+        })
 
     # ------------------------------------------------------------------------------------------ helpers
     def _pay_cash(self, lane_id: str) -> None:
@@ -443,20 +636,25 @@ def shoot(
     *,
     languages: Iterable[str] = (SOURCE_LANGUAGE,),
     kinds: Iterable[str] = KINDS,
+    taps: str | None = None,
 ) -> dict[str, Any]:
-    """For each language, a fresh booth driven through ``kinds``; each screen is grabbed to the file
-    ``save_as(kind, language)`` names. Returns the report: per file, the facts of its shot."""
+    """For each language, a fresh booth driven through ``kinds`` by ``taps`` (None: xdotool when it is
+    installed and the display is X, else qt); each screen is grabbed to the file ``save_as(kind, language)``
+    names. Returns the report: per file, the facts of its shot."""
     app = ensure_application()
     apply_style(app)
     kinds = list(kinds)
+    if taps is None:
+        taps = "xdotool" if shutil.which("xdotool") and app.platformName() == "xcb" else "qt"
     report: dict[str, Any] = {}
     for language in languages:
         switch_language(app, language)  # before the window is built: built in that language
         with tempfile.TemporaryDirectory(prefix="booth-screenshot-") as tmp, \
-                BoothScenes(app, Path(tmp)) as scenes:
+                BoothScenes(app, Path(tmp), taps=taps) as scenes:
 
             def save(shot: Shot, language: str = language, scenes: BoothScenes = scenes) -> None:
                 out = save_as(shot.kind, language)
+                scenes.rest_pointer()
                 screen = scenes.screen()
                 image = screen.grabWindow(0)
                 if image.isNull() or not image.save(str(out)):
@@ -471,6 +669,7 @@ def shoot(
                     # larger than the screen: the full-screen window cuts off what does not fit
                     "min_size": [window.minimumSizeHint().width(), window.minimumSizeHint().height()],
                     "chinese_texts": chinese_texts(window),
+                    "taps": {"input": scenes.taps, "count": scenes.tapped},
                     **shot.facts,
                 }
 
@@ -479,9 +678,9 @@ def shoot(
     return report
 
 
-def take(out: Path, report_path: Path | None) -> None:
+def take(out: Path, report_path: Path | None, *, taps: str | None = None) -> None:
     """The lane screen in Chinese to ``out`` (the README's first picture)."""
-    report = shoot(lambda _kind, _language: out, kinds=["lanes"])
+    report = shoot(lambda _kind, _language: out, kinds=["lanes"], taps=taps)
     if report_path is not None:
         report_path.write_text(json.dumps(report[out.name], ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -492,11 +691,13 @@ def take_all(
     *,
     languages: Iterable[str] = LANGUAGES,
     kinds: Iterable[str] = KINDS,
+    taps: str | None = None,
 ) -> dict[str, Any]:
     """Every kind in every language into ``out_dir``, plus ``screenshot-lanes.png`` (the Chinese lanes)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     report = shoot(
-        lambda kind, language: out_dir / shot_name(kind, language), languages=languages, kinds=kinds
+        lambda kind, language: out_dir / shot_name(kind, language), languages=languages, kinds=kinds,
+        taps=taps,
     )
     source_lanes = out_dir / shot_name("lanes", SOURCE_LANGUAGE)
     if source_lanes.name in report:
@@ -539,15 +740,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--xvfb", action="store_true", help="start a private Xvfb and take the shots there")
     parser.add_argument("--size", type=parse_size, default=DEFAULT_SIZE,
                         help="with --xvfb: the screen, WIDTHxHEIGHT (default 1920x1080)")
+    parser.add_argument("--taps", choices=TAPS, default=None,
+                        help="how the attendant taps: xdotool (real pointer clicks through the X server; the "
+                             "default when xdotool is installed) or qt (the buttons' own click)")
     args = parser.parse_args(argv)
     if args.xvfb:
         return _rerun_under_xvfb(argv, args.size)
     if os.environ.get("QT_QPA_PLATFORM", "xcb") == "xcb" and not os.environ.get("DISPLAY"):
         parser.error("no X display ($DISPLAY is unset): run it under Xvfb, or add --xvfb to start one")
+    if args.taps == "xdotool" and shutil.which("xdotool") is None:
+        parser.error("--taps xdotool: xdotool is not installed (apt-get install xdotool)")
     if args.all:
-        take_all(args.out, args.report, languages=args.languages, kinds=args.kinds)
+        take_all(args.out, args.report, languages=args.languages, kinds=args.kinds, taps=args.taps)
     else:
-        take(args.out, args.report)
+        take(args.out, args.report, taps=args.taps)
     return 0
 
 
