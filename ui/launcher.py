@@ -7,6 +7,8 @@ imports Qt. Qt is imported only when a window is actually opened, so ``booth run
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +26,26 @@ def open_window(settings: Settings, kiosk: bool) -> int:
     return int(run_window(settings, kiosk=kiosk))
 
 
+#: Qt platforms that draw without a display server (tests, VNC, a bare framebuffer).
+_NO_SERVER_NEEDED = ("offscreen", "minimal", "vnc", "linuxfb", "eglfs", "vkkhrdisplay")
+
+
+def display_problem() -> str | None:
+    """Why no window can open here, in one line, or None. Asked before Qt loads: without a display Qt aborts
+    the process (exit 134) with advice about reinstalling libxcb-cursor0."""
+    if not sys.platform.startswith("linux"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if platform in _NO_SERVER_NEEDED:
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no display to open the window on ($DISPLAY and $WAYLAND_DISPLAY are unset): run it in a desktop "
+        "session or the kiosk, or run the lanes without a window: booth run --headless"
+    )
+
+
 def render_report_pdf(report: Report, path: Path) -> None:
     """`booth report ... --pdf`: Qt's PDF writer, on an offscreen application when no window runs."""
     from ui.office.report_document import render_pdf_headless
@@ -32,7 +54,9 @@ def render_report_pdf(report: Report, path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return booth_main(argv, open_window=open_window, render_pdf=render_report_pdf)
+    return booth_main(
+        argv, open_window=open_window, render_pdf=render_report_pdf, display_problem=display_problem
+    )
 
 
 if __name__ == "__main__":

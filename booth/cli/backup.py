@@ -46,7 +46,7 @@ def _backup(args: argparse.Namespace) -> int:
     from booth.store.backup import backup_database, default_backup_name
 
     try:
-        settings = load_for_command(args.sub_config or getattr(args, "config", None), False)
+        settings = load_for_command(args.sub_config or getattr(args, "config", None), bool(args.demo))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -75,7 +75,7 @@ def _restore(args: argparse.Namespace) -> int:
     from booth.store.db import SCHEMA_HEAD
 
     try:
-        settings = load_for_command(args.sub_config or getattr(args, "config", None), False)
+        settings = load_for_command(args.sub_config or getattr(args, "config", None), bool(args.demo))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -4,10 +4,10 @@ loading the settings a command runs with (a file, or the demo's)."""
 from __future__ import annotations
 
 import atexit
+import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from booth.config import (
     ConfigError,
     Settings,
     default_config_path,
+    demo_dir,
     load_settings,
     refuse_exposed_secrets,
     settings_from_mapping,
@@ -138,6 +139,7 @@ def start_demo_clouds(data_dir: Path, *, autopay_s: float | None = 6.0) -> DemoC
         "alipay_private.pem": private_key_pem(alipay),  # the emulator signs its answers with it
         "alipay_public.pem": public_key_pem(alipay),  # the booth checks the answers with it
     }
+    _demo_keys.append(keys)
     for name, text in files.items():
         (keys / name).write_text(text, encoding="ascii")
         (keys / name).chmod(0o600)
@@ -171,11 +173,13 @@ def start_demo_clouds(data_dir: Path, *, autopay_s: float | None = 6.0) -> DemoC
 
 
 _demo_children: list[subprocess.Popen[bytes]] = []
+_demo_keys: list[Path] = []  # throwaway key folders, removed when the demo's clouds stop
 
 
 @atexit.register
 def stop_demo_clouds() -> None:
-    """Stop the demo's emulator processes: when the command ends (and, as a backstop, at exit)."""
+    """Stop the demo's emulator processes and remove their throwaway keys: when the command ends (and, as a
+    backstop, at exit)."""
     while _demo_children:
         child = _demo_children.pop()
         if child.stdin is not None:
@@ -185,18 +189,73 @@ def stop_demo_clouds() -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+    while _demo_keys:
+        shutil.rmtree(_demo_keys.pop(), ignore_errors=True)
 
 
-def load_for_command(config: str | None, demo: bool) -> Settings:
-    """The settings a command runs with: the demo's (a fresh folder), the file named, or the default file."""
+#: The demo's Bolink emulator pays this many seconds after the QR shows, unless --autopay-s says otherwise.
+DEMO_AUTOPAY_S = 6.0
+
+
+def load_for_command(
+    config: str | None, demo: bool, *, start: bool = False, autopay_s: float | None = DEMO_AUTOPAY_S
+) -> Settings:
+    """The settings a command runs with: the file named, the default file, or the demo's. With ``demo``, a
+    window or ``run`` (``start``) starts a new demo in the demo folder; the other commands read the running or
+    the last demo there."""
     if demo:
-        data_dir = Path(tempfile.mkdtemp(prefix="booth-demo-"))
-        settings = demo_settings(data_dir, clouds=start_demo_clouds(data_dir))
-        seed_demo_people(settings)
-        return settings
+        return start_demo(autopay_s) if start else last_demo()
     path = Path(config) if config else default_config_path()
     if not path.exists() and not config:
         raise ConfigError(str(path), ["no settings file here; pass --config FILE or run with --demo"])
     settings = load_settings(path)
     refuse_exposed_secrets(settings, path)  # SecretsExposed (a ConfigError): the file and the chmod to fix it
     return settings
+
+
+def start_demo(autopay_s: float | None = DEMO_AUTOPAY_S) -> Settings:
+    """Empty the demo folder (refused while another demo runs on it), start the cloud emulators with
+    throwaway keys there, and seed the demo's people. The folder is named on stderr."""
+    folder = demo_dir()
+    _claim_demo_folder(folder)
+    print(
+        f"demo: data in {folder} (its throwaway keys are removed at exit; the database stays until the next "
+        "demo, for booth --demo report / sync status)",
+        file=sys.stderr,
+    )
+    clouds = start_demo_clouds(folder, autopay_s=autopay_s)
+    settings = demo_settings(folder, autopay_s=autopay_s, clouds=clouds)
+    seed_demo_people(settings)
+    return settings
+
+
+def last_demo() -> Settings:
+    """The running or last demo's settings (its database), for commands that read it; no emulator starts."""
+    folder = demo_dir()
+    if not (folder / _DEMO_DB).exists():
+        problem = f"no demo has run yet (nothing in {folder}): start one with booth --demo"
+        raise ConfigError("--demo", [problem])
+    return demo_settings(folder)
+
+
+_DEMO_DB = "demo.sqlite"
+
+
+def _claim_demo_folder(folder: Path) -> None:
+    from booth.store import StoreError
+    from booth.store.backup import exclusive_database
+
+    database = folder / _DEMO_DB
+    if database.exists():
+        try:
+            with exclusive_database(database):
+                pass
+        except StoreError:
+            raise ConfigError(
+                "--demo",
+                [f"a demo is running on {folder}: close it first, or set BOOTH_DEMO_DIR to another folder"],
+            ) from None
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, mode=0o700)
+    folder.chmod(0o700)

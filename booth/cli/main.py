@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 from booth.cli import backup as backup_cli
 from booth.cli import reports as report_cli
 from booth.cli import staff as staff_cli
-from booth.cli.demo import load_for_command, stop_demo_clouds
+from booth.cli.demo import DEMO_AUTOPAY_S, load_for_command, stop_demo_clouds
 from booth.config import (
     ConfigError,
     Settings,
@@ -274,6 +274,25 @@ def _seconds(text: str) -> float:
     return value
 
 
+_AUTOPAY_HELP = (
+    "demo: the emulated driver pays this many seconds after the QR shows (default 6); "
+    "'off': nobody pays by phone (train cash and corrections)"
+)
+
+
+def _autopay(text: str) -> float:
+    """--autopay-s: seconds from 0 to 3600, or 'off' (-1: no autopay)."""
+    if text.strip().lower() == "off":
+        return -1.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"seconds from 0 to 3600, or off; got {text!r}")
+    return value
+
+
 def _count(text: str) -> int:
     """--stop-after-exits: a whole number from 1."""
     try:
@@ -294,13 +313,15 @@ def main(
     argv: Sequence[str] | None = None,
     open_window: WindowOpener | None = None,
     render_pdf: report_cli.PdfRenderer | None = None,
+    display_problem: Callable[[], str | None] | None = None,
 ) -> int:
-    """Run the command. ``open_window`` and ``render_pdf`` come from ``ui.launcher`` (the ``booth`` console
+    """Run the command. ``open_window``, ``render_pdf`` and ``display_problem`` (why no window can open, or
+    None; asked before anything starts) come from ``ui.launcher`` (the ``booth`` console
     script): this package never imports the GUI, so ``python -m booth`` can only run headless and write
     reports as text or CSV. A refusal is one line on stderr and a non-zero exit code, never a traceback
     (``BOOTH_DEBUG=1`` lets an unforeseen error's traceback through, for a bug report)."""
     try:
-        return _main(argv, open_window, render_pdf)
+        return _main(argv, open_window, render_pdf, display_problem)
     except KeyboardInterrupt:
         print("booth: interrupted", file=sys.stderr)
         return 130
@@ -315,16 +336,21 @@ def _main(
     argv: Sequence[str] | None,
     open_window: WindowOpener | None,
     render_pdf: report_cli.PdfRenderer | None,
+    display_problem: Callable[[], str | None] | None = None,
 ) -> int:
     parser = _Parser(prog="booth", description="Cashier booth for parking-lot exit lanes")
     parser.add_argument("--config", metavar="FILE", help=f"settings file (default {default_config_path()})")
     parser.add_argument("--demo", action="store_true", help="run on the built-in sandbox (no real devices)")
     parser.add_argument("--kiosk", action="store_true", help="full-screen kiosk mode")
+    parser.add_argument("--autopay-s", type=_autopay, metavar="SECONDS", help=_AUTOPAY_HELP)
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the lanes")
     run.add_argument("--headless", action="store_true", required=True, help="no window; log each step")
     run.add_argument("--config", metavar="FILE", dest="run_config")
     run.add_argument("--demo", action="store_true", dest="run_demo")
+    run.add_argument(
+        "--autopay-s", type=_autopay, metavar="SECONDS", dest="run_autopay_s", help=_AUTOPAY_HELP
+    )
     run.add_argument("--stop-after-exits", type=_count, metavar="N", help="stop after N completed exits")
     run.add_argument("--duration", type=_seconds, metavar="SECONDS", help="stop after this long")
     cfg = sub.add_parser("config", help="settings files")
@@ -377,13 +403,23 @@ def _main(
             print(f"warning: {warning}")
         return 0
 
+    demo = bool(args.demo or getattr(args, "run_demo", False))
+    autopay_s = args.autopay_s if args.autopay_s is not None else getattr(args, "run_autopay_s", None)
+    if autopay_s is not None and not demo:
+        print("booth: --autopay-s is for the demo (with --demo)", file=sys.stderr)
+        return 2
+    if args.command is None and open_window is not None and display_problem is not None:
+        no_display = display_problem()  # before the demo or the settings: nothing starts for no window
+        if no_display:
+            print(f"booth: {no_display}", file=sys.stderr)
+            return 1
     try:
-        if args.command == "run":
-            settings = load_for_command(args.run_config or args.config, args.run_demo or args.demo)
-        elif args.command in ("sync", "alipay", "report"):
-            settings = load_for_command(args.sub_config or args.config, False)
+        if args.command in ("sync", "alipay", "report"):  # they read the running or last demo's database
+            settings = load_for_command(args.sub_config or args.config, demo)
         else:
-            settings = load_for_command(args.config, args.demo)
+            config = args.run_config or args.config if args.command == "run" else args.config
+            paid_after = DEMO_AUTOPAY_S if autopay_s is None else (None if autopay_s < 0 else autopay_s)
+            settings = load_for_command(config, demo, start=True, autopay_s=paid_after)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1

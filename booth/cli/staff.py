@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="SUPERVISOR",
         help="the supervisor adding them (not the first one)",
     )
-    _pin_stdin_option(add)
+    _pin_stdin_option(add, new_person=True)
     _config_option(add)
     add.set_defaults(handler=_handler(_add))
     listing = staff_sub.add_parser("list", help="everyone, with role, state and lock-out")
@@ -108,9 +108,14 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", dest="sub_config", help="settings file")
 
 
-def _pin_stdin_option(parser: argparse.ArgumentParser) -> None:
+def _pin_stdin_option(parser: argparse.ArgumentParser, *, new_person: bool = False) -> None:
+    order = (
+        "the new person's PIN first, then (unless this is the first supervisor) the --by supervisor's"
+        if new_person
+        else "the --by supervisor's PIN"
+    )
     parser.add_argument(
-        "--pin-stdin", action="store_true", help="read PINs from stdin, one a line (for scripts)"
+        "--pin-stdin", action="store_true", help=f"read PINs from stdin, one a line (for scripts): {order}"
     )
 
 
@@ -124,7 +129,9 @@ def _handler(action: Action) -> Handler:
         from booth.store import StoreError, open_database
 
         try:
-            settings = load_for_command(args.sub_config or getattr(args, "config", None), False)
+            settings = load_for_command(
+                args.sub_config or getattr(args, "config", None), bool(getattr(args, "demo", False))
+            )
             database = open_database(settings.database.url)
         except (ConfigError, StoreError) as exc:
             print(exc, file=sys.stderr)

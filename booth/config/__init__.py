@@ -77,6 +77,7 @@ from booth.config.paths import (
     default_database_url,
     default_log_dir,
     default_photo_dir,
+    demo_dir,
     is_installed,
 )
 from booth.config.private import SecretsExposed, exposure_problems, refuse_exposed_secrets
@@ -146,6 +147,7 @@ __all__ = [
     "default_database_url",
     "default_log_dir",
     "default_photo_dir",
+    "demo_dir",
     "exposure_problems",
     "is_installed",
     "load_private_key",

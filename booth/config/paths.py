@@ -70,6 +70,14 @@ def default_log_dir() -> Path:
     return data_dir() / "logs"
 
 
+def demo_dir() -> Path:
+    """The demo's one folder (``BOOTH_DEMO_DIR``, else ``~/.cache/booth/demo``): emptied when a demo starts,
+    its throwaway keys removed when it ends, its database kept until the next demo starts so that
+    ``booth --demo report ...`` and ``booth --demo sync status`` read the running or the last demo."""
+    named = os.environ.get("BOOTH_DEMO_DIR", "").strip()
+    return Path(named).expanduser() if named else Path(platformdirs.user_cache_dir(APP_NAME)) / "demo"
+
+
 #: Keys holding a file or folder path, by section: resolved against the settings file's folder.
 _PATH_KEYS: dict[str, tuple[str, ...]] = {
     "cameras": ("photo_dir",),

@@ -116,7 +116,7 @@ def test_booth_demo_opens_the_window_on_the_sandbox(
 ) -> None:
     demo_dir = tmp_path / "demo"
     demo_dir.mkdir()
-    monkeypatch.setattr(booth.cli.demo.tempfile, "mkdtemp", lambda prefix="": str(demo_dir))
+    monkeypatch.setenv("BOOTH_DEMO_DIR", str(demo_dir))  # the demo's one folder
     seen: dict[str, Any] = {}
 
     def inspect(window: BoothWindow) -> None:
@@ -167,6 +167,7 @@ def test_booth_demo_opens_the_window_on_the_sandbox(
         "in_process_emulators": [],
     }
     assert (demo_dir / "demo.sqlite").exists()
+    assert not (demo_dir / "keys").exists()  # the throwaway keys go with the command
     assert not booth.cli.demo._demo_children  # the emulator process is stopped with the command
 
 
