@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, exists, func, select, update
+from sqlalchemy import Connection, CursorResult, Table, exists, func, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
@@ -61,6 +61,11 @@ from booth.store.records import (
     StayState,
     StoreError,
 )
+
+#: the tables the money path writes with Core statements (see record_payment)
+_PAYMENTS = cast(Table, Payment.__table__)
+_EXIT_ORDERS = cast(Table, ExitOrder.__table__)
+_OUTBOX = cast(Table, OutboxRow.__table__)
 
 _ORDER_ID_RE = re.compile(rf"^[A-Za-z0-9_]{{1,{ORDER_ID_MAX}}}$")
 _GATE_OUTCOMES = ("opened", "failed")
@@ -519,9 +524,12 @@ class Store:
                         refused = _refusal_of(session, trade_no)
                         if refused is not None:
                             return PaymentOutcome(status="refused", payment_id=0, flag=refused)
-                stay = session.scalar(select(Stay).where(Stay.order_id == order_ref))
+                # Core statements on the session's connection, not ORM objects: this runs between a payment
+                # result and the gate, and the unit of work cost more than the statements themselves
+                conn = session.connection()
+                stay = conn.execute(select(Stay.id, Stay.state).where(Stay.order_id == order_ref)).first()
                 status, flag, linked_order = _classify_payment(
-                    session, stay, exit_order_id, channel=channel, amount_fen=amount_fen, settles=settles
+                    conn, stay, exit_order_id, channel=channel, amount_fen=amount_fen, settles=settles
                 )
                 if refusable and flag is not None:
                     detail = {"trade_no": trade_no, "order_id": order_ref, "amount_fen": amount_fen}
@@ -535,37 +543,42 @@ class Store:
                         )
                     )
                     return PaymentOutcome(status="refused", payment_id=0, flag=flag)
-                payment = Payment(
-                    stay_id=None if stay is None else stay.id,
-                    order_ref=order_ref,
-                    exit_order_id=None if linked_order is None else linked_order.id,
-                    channel=channel,
-                    pay_channel=pay_channel,
-                    trade_no=trade_no,
-                    amount_fen=amount_fen,
-                    paid_at=paid_at,
-                    lane_id=lane_id,
-                    operator=operator,
-                    payer_id=payer_id,
-                    flag=flag,
-                    raw_json=raw_json,
-                    created_at=now,
+                inserted = conn.execute(
+                    _PAYMENTS.insert(),
+                    {
+                        "stay_id": None if stay is None else stay.id,
+                        "order_ref": order_ref,
+                        "exit_order_id": None if linked_order is None else linked_order.id,
+                        "channel": channel,
+                        "pay_channel": pay_channel,
+                        "trade_no": trade_no,
+                        "amount_fen": amount_fen,
+                        "paid_at": paid_at,
+                        "lane_id": lane_id,
+                        "operator": operator,
+                        "payer_id": payer_id,
+                        "flag": flag,
+                        "raw_json": raw_json,
+                        "created_at": now,
+                    },
                 )
-                session.add(payment)
-                session.flush()
+                key = inserted.inserted_primary_key
+                assert key is not None  # (an INSERT of one row always has one)
+                payment_id = int(key[0])
                 if status == "settled" and linked_order is not None:
-                    linked_order.state = "paid"
-                    linked_order.settled_at = paid_at
-                    linked_order.settled_by = payment.id
+                    conn.execute(
+                        _EXIT_ORDERS.update()
+                        .where(_EXIT_ORDERS.c.id == linked_order.id)
+                        .values(state="paid", settled_at=paid_at, settled_by=payment_id)
+                    )
                     if linked_order.arrears_fen:  # (the check spares the booking a statement)
                         _settle_arrears_of(
                             session, linked_order.id, "collected", at=paid_at, operator=operator,
                             reason=trade_no,
                         )  # fmt: skip
                 if flag is None and stay is not None:
-                    session.flush()
                     _enqueue(session, items, stay_id=stay.id, now=now)
-                return PaymentOutcome(status=status, payment_id=payment.id, flag=flag)
+                return PaymentOutcome(status=status, payment_id=payment_id, flag=flag)
         except IntegrityError as exc:
             # Another connection stored the same trade_no between our check and our insert (possible on
             # PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers): then it is a duplicate.
@@ -869,24 +882,29 @@ class Store:
 
 
 def _classify_payment(
-    session: Session,
-    stay: Stay | None,
+    conn: Connection,
+    stay: Any,  # a row (id, state) or None
     exit_order_id: int | None,
     *,
     channel: str,
     amount_fen: int,
     settles: bool,
-) -> tuple[PaymentStatus, PaymentFlag | None, ExitOrder | None]:
-    """Decide status, flag and the exit order to link, from the rows as they are inside the transaction.
+) -> tuple[PaymentStatus, PaymentFlag | None, Any]:
+    """Decide status, flag and the exit order to link, from the rows as they are inside the transaction
+    (``stay``: its id and state; the order returned: id, stay_id, state, due_fen, arrears_fen).
 
     When in doubt the money is flagged, not counted: a flagged payment is refunded by the supervisor, while
     a counted one next to an awaiting order with a stale due would charge the driver twice.
     """
     if stay is None:
         return "flagged", "unknown_order", None
-    order = None
+    order: Any = None  # a row, read by column name
     if exit_order_id is not None:
-        order = session.get(ExitOrder, exit_order_id)
+        order = conn.execute(
+            select(
+                ExitOrder.id, ExitOrder.stay_id, ExitOrder.state, ExitOrder.due_fen, ExitOrder.arrears_fen
+            ).where(ExitOrder.id == exit_order_id)
+        ).first()
         if order is None or order.stay_id != stay.id:
             # The lane was waiting for another order: the money is real, but it settles nothing here.
             return "flagged", "not_at_this_lane", None
@@ -896,9 +914,9 @@ def _classify_payment(
         # the rest); after it left, it is to be refunded.
         if stay.state != "in_lot":
             return "flagged", "late_after_settlement", order
-        awaiting = session.scalar(
+        awaiting = conn.execute(
             select(ExitOrder.id).where(ExitOrder.stay_id == stay.id, ExitOrder.state == "awaiting").limit(1)
-        )
+        ).scalar()
         # An exit being settled right now has a due that does not know of this money: counting it too
         # would charge the driver twice.
         return ("flagged", "exit_in_progress", order) if awaiting is not None else ("partial", None, order)
@@ -1004,9 +1022,10 @@ def _enqueue(
     session: Session, items: list[tuple[OutboxItem, str]], *, stay_id: int | None, now: datetime
 ) -> None:
     """Insert outbox rows; a dedupe_key already queued (now or before) is skipped, not an error."""
-    dialect = session.get_bind().dialect.name
-    for item, payload_json in items:
-        values = {
+    if not items:
+        return
+    rows = [
+        {
             "stay_id": stay_id,
             "cloud": item.cloud,
             "kind": item.kind,
@@ -1017,22 +1036,39 @@ def _enqueue(
             "next_attempt_at": now,
             "created_at": now,
         }
+        for item, payload_json in items
+    ]
+    conn = session.connection()
+    insert = _outbox_insert(conn.dialect.name)
+    if insert is not None:  # one statement, built once, for all the rows (Core: no unit of work)
+        conn.execute(insert, rows)
+        return
+    for values in rows:
+        if session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == values["dedupe_key"])) is None:
+            session.add(OutboxRow(**values))
+            session.flush()
+
+
+_OUTBOX_INSERTS: dict[str, Any] = {}
+
+
+def _outbox_insert(dialect: str) -> Any:
+    """The outbox's INSERT that skips a dedupe_key already queued, for SQLite and PostgreSQL (None: another
+    database, which checks first)."""
+    if dialect not in _OUTBOX_INSERTS:
         if dialect == "sqlite":
-            session.execute(
-                sqlite.insert(OutboxRow).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-            )
+            stmt: Any = sqlite.insert(_OUTBOX)
         elif dialect == "postgresql":
             # imported here, not at the top: ~100 ms of every start that a SQLite booth never needs
             from sqlalchemy.dialects import postgresql
 
-            session.execute(
-                postgresql.insert(OutboxRow)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            )
-        elif session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == item.dedupe_key)) is None:
-            session.add(OutboxRow(**values))
-            session.flush()
+            stmt = postgresql.insert(_OUTBOX)
+        else:
+            stmt = None
+        if stmt is not None:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+        _OUTBOX_INSERTS[dialect] = stmt
+    return _OUTBOX_INSERTS[dialect]
 
 
 # --- boundary checks -----------------------------------------------------------------------------------
