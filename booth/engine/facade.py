@@ -10,7 +10,7 @@ the store -> gate -> stay closed (with its outbox rows) -> relay -> clouds. The 
 it is never on the path between a payment result and the gate.
 
 What reaches Alipay and Tmall is queued in the same transaction as the row it reports (an entry, a payment,
-an exit); ``booth.sync.relays.CloudSync`` drains it in the background and keeps the status ``sync_status``
+an exit); ``booth.sync.cloud_sync.CloudSync`` drains it in the background and keeps the status ``sync_status``
 returns.
 
 The facade owns the threads and the public API; the work is done by the parts in this package (see
@@ -39,7 +39,7 @@ from booth.engine.runtime import Runtime, wall_clock
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from booth.store import Database, Store
-from booth.store.worker import DatabaseWorker, Priority
+from booth.store.worker import DatabaseWorker
 from booth.sync.cloud_sync import CloudSync
 from booth.sync.rows import CLOUDS
 from booth.sync.status import SyncStatus, compose_status
@@ -259,7 +259,7 @@ class Engine:
         The Future gives how many rows were requeued; the requeue is audited."""
         if cloud is not None and cloud not in CLOUDS:
             raise EngineError(f"no cloud {cloud!r}; one of {', '.join(CLOUDS)}")
-        return self._call(self._requeue_dead(cloud, operator))
+        return self._call(self._running.requeue_dead(cloud, operator))
 
 
     # ------------------------------------------------------------------- commands (thread-safe, any thread)
@@ -375,22 +375,7 @@ class Engine:
     ) -> concurrent.futures.Future[None]:
         if lane_id not in self._lane_settings:
             raise EngineError(f"no lane {lane_id!r}")
-        return self._call(self._decide_exception(kind, lane_id, reason, operator, note, approver))
-
-    async def _decide_exception(
-        self,
-        kind: ExceptionKind,
-        lane_id: str,
-        reason: str,
-        operator: str,
-        note: str,
-        approver: tuple[str, str] | None,
-    ) -> None:
-        approvals = self._running.approvals
-        if approvals is None:
-            raise EngineError("engine is not running: no approvals yet")
-        await approvals.decide(kind, lane_id, reason, operator, note, approver)
-
+        return self._call(self._running.decide_exception(kind, lane_id, reason, operator, note, approver))
 
     # ------------------------------------------------------------------ on the engine loop (coroutines)
     async def dispatch(self, lane_id: str, event: L.LaneEvent) -> None:
@@ -418,23 +403,6 @@ class Engine:
 
     async def plates_in_lot(self) -> list[str]:
         return await self._running.stays.plates_in_lot()
-
-    async def _requeue_dead(self, cloud: str | None, operator: str) -> int:
-        rt = self._rt
-        store, at = rt.store, self._clock()
-        count = await rt.db(lambda: store.requeue_dead(cloud, at=at), Priority.BACKGROUND)
-        log.info("%s requeued %d dead outbox row(s) of %s", operator, count, cloud or "every cloud")
-        await rt.db(
-            lambda: store.audit(
-                actor=operator, action="sync_requeue", detail={"cloud": cloud or "*", "rows": count}, at=at
-            ),
-            Priority.BACKGROUND,
-        )
-        rt.wake_relays(bolink=True)
-        if self.cloud_sync is not None:
-            await self.cloud_sync.refresh_status()
-        return count
-
 
     # ------------------------------------------------------------------------------- the engine thread
     def _thread_main(self) -> None:

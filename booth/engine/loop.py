@@ -23,11 +23,11 @@ from booth.devices.gate_factory import make_gate
 from booth.devices.photos import PhotoStore
 from booth.domain import lane as L
 from booth.domain.phrases import say
-from booth.engine.approvals import Approvals
+from booth.engine.approvals import Approvals, ExceptionKind
 from booth.engine.bolink_inbox import BolinkInbox
 from booth.engine.bolink_uploads import BolinkUploads
 from booth.engine.camera_intake import CameraIntake
-from booth.engine.events import SyncChanged
+from booth.engine.events import EngineError, SyncChanged
 from booth.engine.gate_control import GateControl
 from booth.engine.lanes import LaneRunner
 from booth.engine.payments import Payments
@@ -211,6 +211,37 @@ class EngineLoop:
             await self.rt.said(None, "sync_start_failed", said, self.rt.now())
         finally:
             self.sync_started.set()
+
+    # -------------------------------------------------------------------------- the facade's commands
+    async def decide_exception(
+        self,
+        kind: ExceptionKind,
+        lane_id: str,
+        reason: str,
+        operator: str,
+        note: str,
+        approver: tuple[str, str] | None,
+    ) -> None:
+        if self.approvals is None:
+            raise EngineError("engine is not running: no approvals yet")
+        await self.approvals.decide(kind, lane_id, reason, operator, note, approver)
+
+    async def requeue_dead(self, cloud: str | None, operator: str) -> int:
+        """Dead letters (of one cloud, or all) given a fresh start; the requeue is audited."""
+        rt = self.rt
+        store, at = rt.store, rt.now()
+        count = await rt.db(lambda: store.requeue_dead(cloud, at=at), Priority.BACKGROUND)
+        log.info("%s requeued %d dead outbox row(s) of %s", operator, count, cloud or "every cloud")
+        await rt.db(
+            lambda: store.audit(
+                actor=operator, action="sync_requeue", detail={"cloud": cloud or "*", "rows": count}, at=at
+            ),
+            Priority.BACKGROUND,
+        )
+        rt.wake_relays(bolink=True)
+        if self.cloud_sync is not None:
+            await self.cloud_sync.refresh_status()
+        return count
 
     # -------------------------------------------------------------------------------------------- stop
     async def stop(self) -> None:
