@@ -61,13 +61,10 @@ T = TypeVar("T")
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "booth.example.toml"
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long poll drowns the lane log
+def _setup_logging(settings: Settings) -> None:
+    from booth.cli.logs import setup_logging
+
+    setup_logging(settings)
 
 
 def _run_headless(settings: Settings, stop_after_exits: int | None, duration_s: float | None) -> int:
@@ -426,7 +423,7 @@ def _main(
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
-    _setup_logging(settings.logging.level)
+    _setup_logging(settings)
     if args.command == "report":
         return report_cli.run(args, settings, render_pdf)
     if args.command == "sync":
