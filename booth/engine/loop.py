@@ -36,6 +36,7 @@ from booth.engine.stays import Stays
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from booth.store import Database, Store, open_database
+from booth.store.backup import BackupSchedule
 from booth.store.records import ExitInFlight
 from booth.store.worker import Priority
 from booth.sync.cloud_sync import CloudSync
@@ -88,6 +89,7 @@ class EngineLoop:
         self.approvals: Approvals | None = None
         self.uploads: BolinkUploads | None = None
         self.cloud_sync: CloudSync | None = None
+        self.backups: BackupSchedule | None = None
 
     # ------------------------------------------------------------------------------------------- start
     async def start(self) -> None:
@@ -198,7 +200,30 @@ class EngineLoop:
         rt.spawn(self.lanes.tick_loop(self._tick_s, self._monotonic), "lane-ticks")
         if self.cameras is not None:
             rt.spawn(self.cameras.watch(), "camera-heartbeats")
+        self._start_backups()
         log.info("engine ready: %d lane(s), database %s", len(self.lanes.lanes), s.database.url)
+
+    def _start_backups(self) -> None:
+        """``[backup] interval_h``: copies on a thread of their own (never the loop's, never the database
+        thread's: SQLite's backup API reads a snapshot while the lanes book); a failed copy is an alert."""
+        backup = self.settings.backup
+        if not backup.interval_h:
+            return
+        loop, rt = asyncio.get_running_loop(), self.rt
+        cameras = self.settings.cameras
+
+        def failed(message: str) -> None:  # (on the backup thread)
+            loop.call_soon_threadsafe(rt.sync_alert, "backup_failed", message)
+
+        self.backups = BackupSchedule(
+            self.settings.database.url,
+            backup.folder_path,
+            interval_s=backup.interval_h * 3600,
+            keep=backup.keep,
+            photo_dir=cameras.photo_path if backup.photos and cameras.enabled else None,
+            on_failure=failed,
+        )
+        self.backups.start()
 
     async def _start_sync(self, sync: CloudSync) -> None:
         try:
@@ -255,6 +280,8 @@ class EngineLoop:
                 break
             await asyncio.sleep(0.02)
         await self.rt.cancel_tasks()  # from now on nothing new is spawned
+        if self.backups is not None:
+            await asyncio.to_thread(self.backups.stop)  # (a copy under way finishes first)
         await self.gates.close()  # and every relay is left at rest (OFF)
         if self.cameras is not None:
             await self.cameras.stop()
