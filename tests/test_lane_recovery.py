@@ -38,12 +38,18 @@ def test_a_car_waiting_to_pay_at_a_restart_is_taken_up_again_and_leaves_by_qr(
 ) -> None:
     r = make_engine()
     order_id = bring_car(r, "X1", "苏R00001")
-    due = r.lane("X1").due_fen
+    before = r.lane("X1")
+    due = before.due_fen
     r2 = restart(make_engine, r)
     # the lane shows the same car, the same due and a QR again; Bolink was asked at once whether it was paid
     view = wait_until(lambda: (v := r2.lane("X1")).code_url and v, what="the exit resumed with its QR")
     assert (view.plate, view.due_fen, view.order_id, view.state) == ("苏R00001", due, order_id,
                                                                     LaneState.AWAITING_PAYMENT)  # fmt: skip
+    # the quote's lines come back as phrases, so an English window shows them in English, not the stored
+    # Chinese labels
+    assert before.lines and all(line.phrase is not None for line in before.lines)
+    shown = [(line.phrase, line.fen) for line in view.lines]
+    assert shown == [(line.phrase, line.fen) for line in before.lines]
     wait_until(
         lambda: any(n == "query_order" and d["order_id"] == order_id for n, d in r2.engine.sandbox.calls),
         what="query_order at once",
@@ -144,3 +150,29 @@ def test_an_implausible_pay_time_is_not_taken(make_engine: MakeEngine, tmp_path:
     wait_until(lambda: r.engine.exits_completed == 1, what="the exit")
     [(stored,)] = r.rows("SELECT paid_at FROM payments WHERE trade_no = 'T-future'")
     assert str(stored)[:4] == str(datetime.now(UTC).year)
+
+
+
+def test_a_stored_quote_reads_back_with_its_phrases_and_old_rows_with_their_labels() -> None:
+    from booth.domain.phrases import say
+    from booth.domain.tariff import Quote, QuoteLine
+    from booth.engine.stored import quote_from_json, quote_json
+
+    at = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    lines = (
+        QuoteLine(None, 500, say("tariff.arrears", count=2)),
+        QuoteLine("手写的一行", 7),  # a line with no phrase keeps its label
+        # every kind of parameter: text, number, a tuple, a nested phrase
+        QuoteLine(None, 0, say("alert.plate_low_confidence", plate="苏A1", confidence=3, plates=("苏A2",))),
+        QuoteLine(None, 0, say("refused.reason_missing", action=say("action.free_release"))),
+    )
+    quote = Quote(at, at + timedelta(hours=1), 60, "small", 507, 0, 0, 507, "day", lines)
+    back = quote_from_json(quote_json(quote), 507)
+    assert [(line.label, line.fen, line.phrase) for line in back.lines] == [
+        (line.label, line.fen, line.phrase) for line in lines
+    ]
+    # an exit order stored before lines kept their phrase reads back with its Chinese label
+    legacy = quote_json(Quote(at, at, 0, "small", 7, 0, 0, 7, "day", (QuoteLine("停车费", 7),)))
+    legacy = legacy.replace('["停车费", 7, null]', '["停车费", 7]')
+    assert '["停车费", 7]' in legacy
+    assert [(line.label, line.phrase) for line in quote_from_json(legacy, 7).lines] == [("停车费", None)]
