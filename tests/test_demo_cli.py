@@ -129,3 +129,12 @@ def test_staff_add_help_says_which_pin_comes_first(capsys: pytest.CaptureFixture
     assert (
         "the new person's PIN first, then (unless this is the first supervisor) the --by supervisor's" in text
     )
+
+
+def test_a_demo_folder_that_cannot_be_made_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("BOOTH_DEMO_DIR", str(tmp_path / "a-file" / "demo"))
+    with pytest.raises(ConfigError, match=r"cannot make the demo folder .*a-file/demo: Not a directory"):
+        start_demo()

@@ -255,7 +255,13 @@ def _claim_demo_folder(folder: Path) -> None:
                 "--demo",
                 [f"a demo is running on {folder}: close it first, or set BOOTH_DEMO_DIR to another folder"],
             ) from None
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, mode=0o700)
-    folder.chmod(0o700)
+    try:
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True, mode=0o700)
+        folder.chmod(0o700)
+    except OSError as exc:
+        problem = (
+            f"cannot make the demo folder {folder}: {exc.strerror or exc}; set BOOTH_DEMO_DIR to another"
+        )
+        raise ConfigError("--demo", [problem]) from None
