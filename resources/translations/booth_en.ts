@@ -19,7 +19,6 @@
     <name>ActionPanel</name>
     <message>
         <source>返回</source>
-        <extracomment>the longest reason stored with a free release or manual lift the longest note with one (booth.engine.NOTE_MAX)</extracomment>
         <translation>Back</translation>
     </message>
     <message>
@@ -725,11 +724,12 @@
     <name>LanePanel</name>
     <message>
         <source>正在启动…</source>
-        <extracomment>the lane&apos;s photo is a camera snapshot in a local file; anything larger than this is refused, not decoded ticket -&gt; the exception command&apos;s future, kept to tell an ApprovalError&apos;s code on failure</extracomment>
+        <extracomment>ticket -&gt; the exception command&apos;s future, kept to tell an ApprovalError&apos;s code on failure</extracomment>
         <translation>Starting…</translation>
     </message>
     <message>
         <source>请用手机扫码支付</source>
+        <extracomment>the lane&apos;s photo is a camera snapshot in a local file; anything larger than this is refused, not decoded</extracomment>
         <translation>Scan to pay</translation>
     </message>
     <message>
@@ -1312,6 +1312,7 @@ Pay %1 in cash</translation>
     <name>ReasonPanel</name>
     <message>
         <source>原因（必填）：点选或输入</source>
+        <extracomment>the longest reason stored with a free release or manual lift the longest note with one (booth.engine.NOTE_MAX)</extracomment>
         <translation>Reason (required): tap or type</translation>
     </message>
     <message>

@@ -24,7 +24,7 @@ from ui.kit.keypads import (
     province_order,
 )
 from ui.kit.physical import mm_to_px, px_to_mm
-from ui.lanes.actions import PlatePanel
+from ui.lanes.plate_panel import PlatePanel
 from ui.shell.main_window import BoothWindow
 
 TARGET = mm_to_px(12)

@@ -31,7 +31,7 @@ from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from booth.store.models import LaneException, Payment
 from ui.kit.physical import px_to_mm
-from ui.lanes.actions import ReasonPanel
+from ui.lanes.reason_panel import ReasonPanel
 from ui.people.sign_in import SignInOverlay
 from ui.shell.main_window import BoothWindow
 

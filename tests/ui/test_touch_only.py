@@ -38,7 +38,7 @@ from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from ui.kit.physical import px_to_mm
 from ui.kit.style import apply_style
-from ui.lanes.actions import ReasonPanel
+from ui.lanes.reason_panel import ReasonPanel
 from ui.people.lock_screen import LockScreen
 from ui.people.sign_in import SignInOverlay
 from ui.shell.kiosk import staff_verifier

@@ -14,8 +14,10 @@ from PySide6.QtWidgets import QPushButton, QWidget
 from booth.domain.lane import LaneState
 from booth.engine import Engine, GateCommanded
 from ui.kit.wording import yuan
-from ui.lanes.actions import CashPanel, PlatePanel, ReasonPanel
+from ui.lanes.actions import CashPanel
 from ui.lanes.lane_panel import LanePanel
+from ui.lanes.plate_panel import PlatePanel
+from ui.lanes.reason_panel import ReasonPanel
 from ui.shell.main_window import BoothWindow
 
 WAIT_MS = 10_000

@@ -17,7 +17,9 @@ from booth.domain.money import parse_yuan
 from booth.domain.plates import PROVINCES, parse_plate
 from ui.kit.keypads import BACKSPACE, MONEY_PARTIAL, PLATE_LETTERS, MoneyPad, PlateKeypad
 from ui.kit.physical import mm_to_px, px_to_mm
-from ui.lanes.actions import CashPanel, PlatePanel, ReasonPanel
+from ui.lanes.actions import CashPanel
+from ui.lanes.plate_panel import PlatePanel
+from ui.lanes.reason_panel import ReasonPanel
 
 TARGET = mm_to_px(12)
 

@@ -18,8 +18,10 @@ from booth.domain.lane import LaneState, LaneView
 from booth.engine import Engine
 from ui.kit.physical import px_to_mm
 from ui.kit.wording import duration_words, state_tone, state_words
-from ui.lanes.actions import CashPanel, ReasonPanel
-from ui.lanes.lane_panel import ACTIONS, LanePanel, action_allowed, plate_for_display
+from ui.lanes.actions import CashPanel
+from ui.lanes.lane_details import plate_for_display
+from ui.lanes.lane_panel import ACTIONS, LanePanel, action_allowed
+from ui.lanes.reason_panel import ReasonPanel
 from ui.shell.main_window import BoothWindow
 
 PAY_URL = "http://127.0.0.1:9/pay/X1"

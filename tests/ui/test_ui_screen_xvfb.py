@@ -26,16 +26,9 @@ from PySide6.QtGui import QImage
 
 from booth.domain.money import format_yuan
 from ui.kit.style import CJK_FAMILIES
-from ui.shell.screenshot import (
-    ATTENDANT,
-    IN_LOT,
-    KINDS,
-    MISREAD,
-    OPENING_NOTES,
-    SUPERVISOR,
-    private_xvfb,
-    shot_name,
-)
+from ui.shell.screen_scenes import ATTENDANT, IN_LOT, KINDS, MISREAD, OPENING_NOTES, SUPERVISOR
+from ui.shell.screenshot import shot_name
+from ui.shell.x_display import private_xvfb
 
 XVFB = shutil.which("Xvfb")
 XDOTOOL = shutil.which("xdotool")

@@ -54,7 +54,7 @@ class Sizes:
     target: int  # the smallest side of anything tapped
     key: int  # keypad keys: narrower than other targets (a plate keypad has 8 per row), still over 10 mm
     #: a small screen (1366x768, 1280x800 at ~100 dpi): tighter text and targets (never under 10 mm), the
-    #: plate at its compact size, and layouts that stack (ui/lanes/lane_panel.py, ui/lanes/actions.py)
+    #: plate at its compact size, and layouts that stack (ui/lanes/lane_details.py, ui/lanes/actions.py)
     compact: bool = False
 
     @classmethod

@@ -4,24 +4,24 @@ the actions, each one or two taps.
 The panel draws a ``LaneView`` (a plain frozen value from the engine) and sends commands through the bridge.
 It never waits: a command's outcome comes back later through ``on_command_done``, and meanwhile this lane
 and the others keep updating. The action panels open inside the lane, in place of its details.
+
+Here: the header, the state bar, the action buttons and panels, and the commands they send; the details
+(plate, QR, amount, tariff lines, times, photos) are ``LaneDetails`` in ui/lanes/lane_details.py.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import tzinfo
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QImage, QImageReader, QPixmap, QResizeEvent
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QSizePolicy,
     QStackedWidget,
@@ -31,17 +31,13 @@ from PySide6.QtWidgets import (
 
 from booth.config import ExceptionSettings, LaneSettings
 from booth.domain.lane import LaneState, LaneView
-from booth.domain.plates import PROVINCES
 from booth.engine import ApprovalError
 from booth.office.staff import PersonRecord
 from ui.kit.refusals import refusal_words
-from ui.kit.style import ICONS, Sizes
+from ui.kit.style import Sizes
 from ui.kit.wording import (
     bolink_tone,
     bolink_words,
-    breakdown_words,
-    clock_words,
-    duration_words,
     gate_tone,
     gate_words,
     lane_message_words,
@@ -49,15 +45,14 @@ from ui.kit.wording import (
     state_words,
     yuan,
 )
-from ui.lanes.actions import ActionPanel, CashPanel, ConfirmPanel, PlatePanel, ReasonPanel
-from ui.lanes.qr import QrView
+from ui.lanes.actions import ActionPanel, CashPanel, ConfirmPanel
+from ui.lanes.lane_details import PAYABLE, LaneDetails, named_label, set_tone
+from ui.lanes.plate_panel import PlatePanel
+from ui.lanes.reason_panel import ReasonPanel
 from ui.link.bridge import CommandOutcome, EngineBridge
 from ui.link.office_runner import active_people
 
-PAYABLE = frozenset({LaneState.AWAITING_PAYMENT, LaneState.PAYMENT_FAILED, LaneState.TIMED_OUT})
 UNSETTLED = PAYABLE | {LaneState.QUOTING, LaneState.NO_STAY}
-#: the lane's photo is a camera snapshot in a local file; anything larger than this is refused, not decoded
-MAX_PHOTO_PIXELS = 40_000_000
 
 # what the lane said once money was taken: the amount is then what was paid, no longer what is due
 PAID_SAID = frozenset({"lane.paid_booking", "lane.paid_opening", "lane.cash_taken"})
@@ -97,81 +92,6 @@ def beside_state(state: str, message: str) -> str:
         if rest:
             return rest[:1].upper() + rest[1:]  # English: "… : check the plate" starts a sentence now
     return message
-
-
-def plate_for_display(plate: str) -> str:
-    """'苏A12345' -> '苏A·12345', as printed on the plate; anything unusual is shown as it is."""
-    if len(plate) >= 7 and plate[0] in PROVINCES and plate[1].isascii() and plate[1].isalpha():
-        return f"{plate[:2]}·{plate[2:]}"
-    return plate
-
-
-def _set_tone(widget: QWidget, tone: str) -> None:
-    """Change a style property and re-polish only when it changed (re-polishing costs a style pass)."""
-    if widget.property("tone") != tone:
-        widget.setProperty("tone", tone)
-        widget.style().unpolish(widget)
-        widget.style().polish(widget)
-
-
-def _show_page(stack: QStackedWidget, index: int) -> None:
-    """Switch pages only when it changes: Qt's call lets go of the GIL, and taking it back from a busy engine
-    thread costs up to a switch interval each time (a lane redraws on every step of every car)."""
-    if stack.currentIndex() != index:
-        stack.setCurrentIndex(index)
-
-
-def _set_shown(widget: QWidget, shown: bool) -> None:
-    """``setVisible`` only when it changes (same reason as :func:`_show_page`)."""
-    if widget.isHidden() == shown:
-        widget.setVisible(shown)
-
-
-def _label(name: str, text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setObjectName(name)
-    return label
-
-
-class PhotoBox(QLabel):
-    """The vehicle photo scaled to the box (in proportion), or a crossed-out camera when there is none."""
-
-    _placeholder: QIcon | None = None
-
-    def __init__(self, max_icon_px: int, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("photo")
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumSize(max_icon_px, max_icon_px * 3 // 4)
-        # the pixmap is scaled to the box: the box must not size itself by the pixmap (it could never shrink)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        self._max_icon_px = max_icon_px
-        self._image: QImage | None = None
-        self.has_photo = False
-
-    def show_image(self, image: QImage | None, description: str) -> None:
-        self._image = image
-        self.has_photo = image is not None
-        self.setToolTip(description)
-        self.setAccessibleName(description)
-        self._scale()
-
-    def _scale(self) -> None:
-        box = self.contentsRect().size()
-        if box.width() < 8 or box.height() < 8:
-            return
-        if self._image is not None:
-            self.setPixmap(QPixmap.fromImage(self._image.scaled(
-                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)))
-            return
-        if PhotoBox._placeholder is None:
-            PhotoBox._placeholder = QIcon(str(ICONS / "no-photo.svg"))
-        side = min(box.width(), box.height() * 4 // 3, self._max_icon_px)
-        self.setPixmap(PhotoBox._placeholder.pixmap(QSize(side, side * 3 // 4)))
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._scale()
 
 
 class LanePanel(QFrame):
@@ -215,18 +135,14 @@ class LanePanel(QFrame):
         self.bolink_known = False
         self._pending: dict[int, tuple[str, str]] = {}  # ticket -> (action, success text)
         self._panel_plate: str | None = None
-        self._photo_path: str | None = None
-        self._photo_loaded = False
-        self._photo: QImage | None = None
-        self._breakdown: tuple[tuple[str, int], ...] | None = None
         self._paid_order: str | None = None  # the last order this lane saw paid (its amount reads "paid")
         self.first_view_shown = False
 
         target = sizes.target
         # header
-        self.name_label = _label("laneName", f"{lane.name} · {lane.id}")
-        self.bolink_badge = _label("badge")
-        self.gate_badge = _label("badge")
+        self.name_label = named_label("laneName", f"{lane.name} · {lane.id}")
+        self.bolink_badge = named_label("badge")
+        self.gate_badge = named_label("badge")
         header = QGridLayout()
         header.setHorizontalSpacing(8)
         header.addWidget(self.name_label, 0, 0)
@@ -236,8 +152,8 @@ class LanePanel(QFrame):
         # state bar: words and colour together
         self.state_bar = QFrame()
         self.state_bar.setObjectName("stateBar")
-        self.state_words = _label("stateWords")
-        self.state_message = _label("stateMessage")
+        self.state_words = named_label("stateWords")
+        self.state_message = named_label("stateMessage")
         self.state_message.setWordWrap(True)
         bar = QHBoxLayout(self.state_bar)
         bar.setContentsMargins(*((10, 2, 10, 2) if compact else (14, 6, 14, 6)))
@@ -246,94 +162,17 @@ class LanePanel(QFrame):
         bar.addWidget(self.state_message, 1)
 
         # details: plate over the QR (or the photo when nothing is due) | amount, breakdown, times, photo
-        self.plate_label = _label("plate")
-        self.plate_label.setProperty("compact", narrow)
-        if compact:
-            self.plate_label.setProperty("small", True)  # less padding round the same glyphs
-        self.plate_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.plate_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-        self.qr = QrView()
-        self.qr_caption = _label("qrCaption", self.tr("请用手机扫码支付"))
-        self.qr_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.qr_caption.setWordWrap(True)  # a long English caption must not widen the lane
-        # the driver reads these from the car, 1-2 m away: the instruction at the state's size, the amount
-        # at the amount's (the theme's colours still apply: only the size and weight are set here)
-        self.qr_caption.setStyleSheet(f"font-size: {sizes.state}px; font-weight: bold;")
-        self.qr_amount = _label("amount")
-        self.qr_amount.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        qr_page = QWidget()
-        qr_box = QVBoxLayout(qr_page)
-        qr_box.setContentsMargins(0, 0, 0, 0)
-        qr_box.addWidget(self.qr, 1)
-        qr_box.addWidget(self.qr_caption)
-        qr_box.addWidget(self.qr_amount)
-        self.qr_missing = _label("qrMissing")
-        self.qr_missing.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.qr_missing.setWordWrap(True)
-        self.qr_missing.setStyleSheet(f"font-size: {sizes.state}px; font-weight: bold;")
-        self.photo_large = PhotoBox(target * 3)
-        self.media = QStackedWidget()
-        self.media.addWidget(qr_page)
-        self.media.addWidget(self.qr_missing)
-        self.media.addWidget(self.photo_large)
-        self.media.setMinimumSize(self.qr.minimumSizeHint())
-        self.media.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        left = QVBoxLayout()
-        left.addWidget(self.plate_label)
-        left.addWidget(self.media, 1)
-
-        self.amount_caption = _label("amountCaption", self.tr("应收金额"))
-        self.amount = _label("amount")
-        self.breakdown = _label("breakdown")
-        self.breakdown.setTextFormat(Qt.TextFormat.RichText)
-        self.breakdown.setWordWrap(True)
-        self.change = _label("change")
-        self.entry_value = _label("fieldValue")
-        self.exit_value = _label("fieldValue")
-        self.duration_value = _label("fieldValue")
-        times = QGridLayout()
-        times.setHorizontalSpacing(12)
-        for row, (name, value) in enumerate(
-            ((self.tr("入场时间"), self.entry_value), (self.tr("出场时间"), self.exit_value),
-             (self.tr("停车时长"), self.duration_value))
-        ):
-            times.addWidget(_label("fieldName", name), row, 0)
-            times.addWidget(value, row, 1)
-        times.setColumnStretch(1, 1)
-        self.photo_small = PhotoBox(target * 2)
-        self.photo_small.setFixedSize(target * 4, target * (2 if compact else 3))
-        policy = QSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        policy.setRetainSizeWhenHidden(not narrow)  # showing it must not re-lay out (and repaint) the lane
-        self.photo_small.setSizePolicy(policy)
-        self.amount_box = QWidget()
-        amount_box = QVBoxLayout(self.amount_box)
-        amount_box.setContentsMargins(0, 0, 0, 0)
-        amount_box.addWidget(self.amount_caption)
-        amount_box.addWidget(self.amount)
-        amount_box.addWidget(self.breakdown)
-        amount_box.addWidget(self.change)
-        right = QVBoxLayout()
-        right.addWidget(self.amount_box)
-        right.addStretch(1)
-        right.addLayout(times)
-        right.addWidget(self.photo_small, 0, Qt.AlignmentFlag.AlignLeft)
-
-        details = QWidget()
-        columns = QVBoxLayout(details) if narrow else QHBoxLayout(details)
-        columns.setContentsMargins(0, 0, 0, 0)
-        columns.setSpacing(8 if narrow or compact else 16)
-        columns.addLayout(left, 11)
-        columns.addLayout(right, 0 if narrow else 9)
-        if narrow:
-            right.takeAt(1)  # no stretch between the amount and the times: the QR above takes the room
-            times.setVerticalSpacing(0)
-            self.amount_caption.hide()  # the amount right under the QR needs no caption: room for the QR
-        if compact:
-            times.setVerticalSpacing(2)
-            amount_box.setSpacing(2)
-            right.setSpacing(4)
-            left.setSpacing(4)
-
+        self.details = details = LaneDetails(lane.direction, zone, sizes, narrow=narrow, compact=compact)
+        # the details' widgets, by the names the lane has always had
+        self.plate_label, self.qr, self.media = details.plate_label, details.qr, details.media
+        self.qr_caption, self.qr_amount = details.qr_caption, details.qr_amount
+        self.qr_missing = details.qr_missing
+        self.photo_large, self.photo_small = details.photo_large, details.photo_small
+        self.amount_box, self.amount_caption = details.amount_box, details.amount_caption
+        self.amount = details.amount
+        self.breakdown, self.change = details.breakdown, details.change
+        self.entry_value, self.exit_value = details.entry_value, details.exit_value
+        self.duration_value = details.duration_value
         # action panels, shown in place of the details
         engine = bridge.engine
 
@@ -368,7 +207,7 @@ class LanePanel(QFrame):
         self.stack = QStackedWidget()
         # compact: the action buttons sit on the details page, so an open panel (the keypad) also gets
         # their room; otherwise they stay under the stack, as before
-        details_page = details
+        details_page: QWidget = details
         if compact:
             details_page = QWidget()
             page = QVBoxLayout(details_page)
@@ -381,7 +220,7 @@ class LanePanel(QFrame):
             panel.confirmed.connect(self._on_panel_confirmed)
             panel.dismissed.connect(self.close_panel)
 
-        self.feedback = _label("feedback")
+        self.feedback = named_label("feedback")
         self.feedback.setWordWrap(True)
         # always there, empty when there is nothing to say: a line appearing would move the buttons
         self.feedback.setMinimumHeight(self.feedback.fontMetrics().lineSpacing())
@@ -422,8 +261,6 @@ class LanePanel(QFrame):
             page.addWidget(self.action_bar)
         else:
             outer.addWidget(self.action_bar)
-        if self.direction == "entry":
-            self.amount_box.hide()
         self._render()
 
     # ------------------------------------------------------------------------------------ showing
@@ -443,7 +280,7 @@ class LanePanel(QFrame):
 
     def retranslate(self) -> None:
         """The language changed: redraw what mixes words and data (the window re-words the rest)."""
-        self._breakdown = None  # the lines are words too: draw them again
+        self.details.retranslate()
         self._render()
         panel = self.open_action()
         if panel is not None:
@@ -458,48 +295,17 @@ class LanePanel(QFrame):
     def _render_bolink(self) -> None:
         online = self.view.bolink_online if self.bolink_known else None
         self.bolink_badge.setText(bolink_words(online))
-        _set_tone(self.bolink_badge, bolink_tone(online))
+        set_tone(self.bolink_badge, bolink_tone(online))
 
     def _render(self) -> None:
         v = self.view
         self._render_bolink()
         self.gate_badge.setText(gate_words(v.gate))
-        _set_tone(self.gate_badge, gate_tone(v.gate))
+        set_tone(self.gate_badge, gate_tone(v.gate))
         self._render_message(v)
-        _set_tone(self.state_bar, state_tone(v.state))
+        set_tone(self.state_bar, state_tone(v.state))
 
-        if v.plate:
-            self.plate_label.setText(plate_for_display(v.plate))
-            colour = v.plate_colour if v.plate_colour in (
-                "blue", "yellow", "green", "yellow_green", "white", "black") else "unknown"
-        else:
-            self.plate_label.setText(self.tr("无车辆"))
-            colour = "none"
-        if self.plate_label.property("plateColour") != colour:
-            self.plate_label.setProperty("plateColour", colour)
-            self.plate_label.style().unpolish(self.plate_label)
-            self.plate_label.style().polish(self.plate_label)
-        self._render_photo(v.photo if v.plate else None)
-        self.entry_value.setText(clock_words(v.entry_at, self.zone))
-        self.exit_value.setText(clock_words(v.exit_at, self.zone))
-        minutes = v.duration_minutes
-        self.duration_value.setText(duration_words(minutes) if minutes is not None else "—")
-
-        self.amount.setText(yuan(v.due_fen) if v.due_fen is not None and v.plate else "—")
-        self.amount_caption.setText(self.tr("已付") if self._paid(v) else self.tr("应收金额"))
-        breakdown = breakdown_words(v) if v.plate else ()
-        if breakdown != self._breakdown:
-            self._breakdown = breakdown
-            rows = "".join(
-                f"<tr><td>{html.escape(label)}</td><td align=right>&nbsp;&nbsp;{yuan(fen)}</td></tr>"
-                for label, fen in breakdown
-            )
-            self.breakdown.setText(f"<table>{rows}</table>" if rows else "")
-        self.change.setText(self.tr("找零 %1").replace("%1", yuan(v.change_fen))
-                            if v.change_fen is not None and v.plate else "")
-        if self.compact:  # an empty line's room goes to the QR
-            _set_shown(self.change, bool(self.change.text()))
-        self._render_qr(v)
+        self.details.show_view(v, paid=self._paid(v), cash_only=self.cash_only(v))
         for action, button in self.action_buttons.items():
             allowed = action_allowed(action, v)
             # its own flag (not isEnabled(), which a disabled parent also turns off); changes only
@@ -533,49 +339,9 @@ class LanePanel(QFrame):
         offline = self.bolink_known and not v.bolink_online
         return offline or (v.said is not None and v.said.code == "lane.bolink_unavailable")
 
-    def _render_qr(self, v: LaneView) -> None:
-        """While money is due: the QR (or why there is none) under the plate; otherwise the photo there."""
-        paying = v.direction == "exit" and v.state in PAYABLE and v.due_fen is not None and bool(v.plate)
-        if paying and v.code_url:
-            self.qr.set_url(v.code_url)
-            self.qr_caption.setText(self.tr("请用手机扫码支付"))
-            self.qr_amount.setText(yuan(v.due_fen or 0))
-            _show_page(self.media, 0)
-        elif paying:
-            self.qr.set_url(None)
-            if self.cash_only(v):
-                words = self.tr("暂不能扫码\n请付现金 %1").replace("%1", yuan(v.due_fen or 0))
-            else:
-                words = self.tr("正在获取付款码…")
-            self.qr_missing.setText(words)
-            _show_page(self.media, 1)
-        else:
-            self.qr.set_url(None)
-            _show_page(self.media, 2)
-        _set_shown(self.photo_small, paying and not self.narrow)
-
-    def _render_photo(self, path: str | None) -> None:
-        if path == self._photo_path and self._photo_loaded:
-            return
-        self._photo_path = path
-        self._photo_loaded = True
-        self._photo = None
-        text = self.tr("无车辆图像")
-        if path:
-            reader = QImageReader(path)
-            size = reader.size()
-            if reader.canRead() and size.isValid() and size.width() * size.height() <= MAX_PHOTO_PIXELS:
-                image = reader.read()
-                if not image.isNull():
-                    self._photo = image
-            if self._photo is None:
-                text = self.tr("车辆图像无法读取")
-        for box in (self.photo_large, self.photo_small):
-            box.show_image(self._photo, text)
-
     def set_feedback(self, text: str, tone: str) -> None:
         self.feedback.setText(text)
-        _set_tone(self.feedback, tone)
+        set_tone(self.feedback, tone)
 
     # ------------------------------------------------------------------------------------ actions
     def open_panel(self, action: str) -> ActionPanel:

@@ -1,0 +1,308 @@
+"""A lane's details, what the driver and the attendant read: the plate over the payment QR (or why there is
+none, or the car's photo when nothing is due) | the amount with its tariff breakdown, the change, the times
+and a small photo. ``LaneDetails.show_view`` draws a ``LaneView``; the lane panel (ui/lanes/lane_panel.py)
+puts it over its action panels and wires the actions.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import tzinfo
+
+from PySide6.QtCore import QCoreApplication, QSize, Qt
+from PySide6.QtGui import QIcon, QImage, QImageReader, QPixmap, QResizeEvent
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from booth.domain.lane import LaneState, LaneView
+from booth.domain.plates import PROVINCES
+from ui.kit.style import ICONS, Sizes
+from ui.kit.wording import breakdown_words, clock_words, duration_words, yuan
+from ui.lanes.qr import QrView
+
+PAYABLE = frozenset({LaneState.AWAITING_PAYMENT, LaneState.PAYMENT_FAILED, LaneState.TIMED_OUT})
+#: the lane's photo is a camera snapshot in a local file; anything larger than this is refused, not decoded
+MAX_PHOTO_PIXELS = 40_000_000
+
+
+def set_tone(widget: QWidget, tone: str) -> None:
+    """Change a style property and re-polish only when it changed (re-polishing costs a style pass)."""
+    if widget.property("tone") != tone:
+        widget.setProperty("tone", tone)
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
+
+
+def show_page(stack: QStackedWidget, index: int) -> None:
+    """Switch pages only when it changes: Qt's call lets go of the GIL, and taking it back from a busy engine
+    thread costs up to a switch interval each time (a lane redraws on every step of every car)."""
+    if stack.currentIndex() != index:
+        stack.setCurrentIndex(index)
+
+
+def set_shown(widget: QWidget, shown: bool) -> None:
+    """``setVisible`` only when it changes (same reason as :func:`show_page`)."""
+    if widget.isHidden() == shown:
+        widget.setVisible(shown)
+
+
+def named_label(name: str, text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setObjectName(name)
+    return label
+
+
+def plate_for_display(plate: str) -> str:
+    """'苏A12345' -> '苏A·12345', as printed on the plate; anything unusual is shown as it is."""
+    if len(plate) >= 7 and plate[0] in PROVINCES and plate[1].isascii() and plate[1].isalpha():
+        return f"{plate[:2]}·{plate[2:]}"
+    return plate
+
+
+class PhotoBox(QLabel):
+    """The vehicle photo scaled to the box (in proportion), or a crossed-out camera when there is none."""
+
+    _placeholder: QIcon | None = None
+
+    def __init__(self, max_icon_px: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("photo")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(max_icon_px, max_icon_px * 3 // 4)
+        # the pixmap is scaled to the box: the box must not size itself by the pixmap (it could never shrink)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self._max_icon_px = max_icon_px
+        self._image: QImage | None = None
+        self.has_photo = False
+
+    def show_image(self, image: QImage | None, description: str) -> None:
+        self._image = image
+        self.has_photo = image is not None
+        self.setToolTip(description)
+        self.setAccessibleName(description)
+        self._scale()
+
+    def _scale(self) -> None:
+        box = self.contentsRect().size()
+        if box.width() < 8 or box.height() < 8:
+            return
+        if self._image is not None:
+            self.setPixmap(QPixmap.fromImage(self._image.scaled(
+                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)))
+            return
+        if PhotoBox._placeholder is None:
+            PhotoBox._placeholder = QIcon(str(ICONS / "no-photo.svg"))
+        side = min(box.width(), box.height() * 4 // 3, self._max_icon_px)
+        self.setPixmap(PhotoBox._placeholder.pixmap(QSize(side, side * 3 // 4)))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._scale()
+
+
+class LaneDetails(QWidget):
+    """The plate and the QR (or the photo) | the amount, its breakdown, the change, the times, a small photo.
+    Its words keep the lane panel's translation context ("LanePanel"), where they were before the split.
+
+    ``narrow`` (three or four lanes): one tall column; ``compact`` (a small window): the same two columns,
+    condensed.
+    """
+
+    def __init__(
+        self, direction: str, zone: tzinfo, sizes: Sizes, *, narrow: bool, compact: bool,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.direction = direction
+        self.zone = zone
+        self.narrow = narrow
+        self.compact = compact
+        self._photo_path: str | None = None
+        self._photo_loaded = False
+        self._photo: QImage | None = None
+        self._breakdown: tuple[tuple[str, int], ...] | None = None
+        target = sizes.target
+        self.plate_label = named_label("plate")
+        self.plate_label.setProperty("compact", narrow)
+        if compact:
+            self.plate_label.setProperty("small", True)  # less padding round the same glyphs
+        self.plate_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.plate_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.qr = QrView()
+        caption = QCoreApplication.translate("LanePanel", "请用手机扫码支付")
+        self.qr_caption = named_label("qrCaption", caption)
+        self.qr_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.qr_caption.setWordWrap(True)  # a long English caption must not widen the lane
+        # the driver reads these from the car, 1-2 m away: the instruction at the state's size, the amount
+        # at the amount's (the theme's colours still apply: only the size and weight are set here)
+        self.qr_caption.setStyleSheet(f"font-size: {sizes.state}px; font-weight: bold;")
+        self.qr_amount = named_label("amount")
+        self.qr_amount.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        qr_page = QWidget()
+        qr_box = QVBoxLayout(qr_page)
+        qr_box.setContentsMargins(0, 0, 0, 0)
+        qr_box.addWidget(self.qr, 1)
+        qr_box.addWidget(self.qr_caption)
+        qr_box.addWidget(self.qr_amount)
+        self.qr_missing = named_label("qrMissing")
+        self.qr_missing.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.qr_missing.setWordWrap(True)
+        self.qr_missing.setStyleSheet(f"font-size: {sizes.state}px; font-weight: bold;")
+        self.photo_large = PhotoBox(target * 3)
+        self.media = QStackedWidget()
+        self.media.addWidget(qr_page)
+        self.media.addWidget(self.qr_missing)
+        self.media.addWidget(self.photo_large)
+        self.media.setMinimumSize(self.qr.minimumSizeHint())
+        self.media.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        left = QVBoxLayout()
+        left.addWidget(self.plate_label)
+        left.addWidget(self.media, 1)
+
+        self.amount_caption = named_label(
+            "amountCaption", QCoreApplication.translate("LanePanel", "应收金额")
+        )
+        self.amount = named_label("amount")
+        self.breakdown = named_label("breakdown")
+        self.breakdown.setTextFormat(Qt.TextFormat.RichText)
+        self.breakdown.setWordWrap(True)
+        self.change = named_label("change")
+        self.entry_value = named_label("fieldValue")
+        self.exit_value = named_label("fieldValue")
+        self.duration_value = named_label("fieldValue")
+        times = QGridLayout()
+        times.setHorizontalSpacing(12)
+        for row, (name, value) in enumerate(
+            ((QCoreApplication.translate("LanePanel", "入场时间"), self.entry_value),
+             (QCoreApplication.translate("LanePanel", "出场时间"), self.exit_value),
+             (QCoreApplication.translate("LanePanel", "停车时长"), self.duration_value))
+        ):
+            times.addWidget(named_label("fieldName", name), row, 0)
+            times.addWidget(value, row, 1)
+        times.setColumnStretch(1, 1)
+        self.photo_small = PhotoBox(target * 2)
+        self.photo_small.setFixedSize(target * 4, target * (2 if compact else 3))
+        policy = QSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        policy.setRetainSizeWhenHidden(not narrow)  # showing it must not re-lay out (and repaint) the lane
+        self.photo_small.setSizePolicy(policy)
+        self.amount_box = QWidget()
+        amount_box = QVBoxLayout(self.amount_box)
+        amount_box.setContentsMargins(0, 0, 0, 0)
+        amount_box.addWidget(self.amount_caption)
+        amount_box.addWidget(self.amount)
+        amount_box.addWidget(self.breakdown)
+        amount_box.addWidget(self.change)
+        right = QVBoxLayout()
+        right.addWidget(self.amount_box)
+        right.addStretch(1)
+        right.addLayout(times)
+        right.addWidget(self.photo_small, 0, Qt.AlignmentFlag.AlignLeft)
+
+        columns = QVBoxLayout(self) if narrow else QHBoxLayout(self)
+        columns.setContentsMargins(0, 0, 0, 0)
+        columns.setSpacing(8 if narrow or compact else 16)
+        columns.addLayout(left, 11)
+        columns.addLayout(right, 0 if narrow else 9)
+        if narrow:
+            right.takeAt(1)  # no stretch between the amount and the times: the QR above takes the room
+            times.setVerticalSpacing(0)
+            self.amount_caption.hide()  # the amount right under the QR needs no caption: room for the QR
+        if compact:
+            times.setVerticalSpacing(2)
+            amount_box.setSpacing(2)
+            right.setSpacing(4)
+            left.setSpacing(4)
+        if direction == "entry":
+            self.amount_box.hide()
+
+    def retranslate(self) -> None:
+        """The tariff lines are words too: drawn again at the next render."""
+        self._breakdown = None
+
+    def show_view(self, v: LaneView, *, paid: bool, cash_only: bool) -> None:
+        """Draw ``v``. ``paid``: the amount was paid (no longer due); ``cash_only``: no QR can be had now."""
+        if v.plate:
+            self.plate_label.setText(plate_for_display(v.plate))
+            colour = v.plate_colour if v.plate_colour in (
+                "blue", "yellow", "green", "yellow_green", "white", "black") else "unknown"
+        else:
+            self.plate_label.setText(QCoreApplication.translate("LanePanel", "无车辆"))
+            colour = "none"
+        if self.plate_label.property("plateColour") != colour:
+            self.plate_label.setProperty("plateColour", colour)
+            self.plate_label.style().unpolish(self.plate_label)
+            self.plate_label.style().polish(self.plate_label)
+        self._render_photo(v.photo if v.plate else None)
+        self.entry_value.setText(clock_words(v.entry_at, self.zone))
+        self.exit_value.setText(clock_words(v.exit_at, self.zone))
+        minutes = v.duration_minutes
+        self.duration_value.setText(duration_words(minutes) if minutes is not None else "—")
+
+        self.amount.setText(yuan(v.due_fen) if v.due_fen is not None and v.plate else "—")
+        if paid:
+            self.amount_caption.setText(QCoreApplication.translate("LanePanel", "已付"))
+        else:
+            self.amount_caption.setText(QCoreApplication.translate("LanePanel", "应收金额"))
+        breakdown = breakdown_words(v) if v.plate else ()
+        if breakdown != self._breakdown:
+            self._breakdown = breakdown
+            rows = "".join(
+                f"<tr><td>{html.escape(label)}</td><td align=right>&nbsp;&nbsp;{yuan(fen)}</td></tr>"
+                for label, fen in breakdown
+            )
+            self.breakdown.setText(f"<table>{rows}</table>" if rows else "")
+        change = ""
+        if v.change_fen is not None and v.plate:
+            change = QCoreApplication.translate("LanePanel", "找零 %1").replace("%1", yuan(v.change_fen))
+        self.change.setText(change)
+        if self.compact:  # an empty line's room goes to the QR
+            set_shown(self.change, bool(self.change.text()))
+        self._render_qr(v, cash_only)
+
+    def _render_qr(self, v: LaneView, cash_only: bool) -> None:
+        """While money is due: the QR (or why there is none) under the plate; otherwise the photo there."""
+        paying = v.direction == "exit" and v.state in PAYABLE and v.due_fen is not None and bool(v.plate)
+        if paying and v.code_url:
+            self.qr.set_url(v.code_url)
+            self.qr_caption.setText(QCoreApplication.translate("LanePanel", "请用手机扫码支付"))
+            self.qr_amount.setText(yuan(v.due_fen or 0))
+            show_page(self.media, 0)
+        elif paying:
+            self.qr.set_url(None)
+            if cash_only:
+                words = QCoreApplication.translate("LanePanel", "暂不能扫码\n请付现金 %1")
+                words = words.replace("%1", yuan(v.due_fen or 0))
+            else:
+                words = QCoreApplication.translate("LanePanel", "正在获取付款码…")
+            self.qr_missing.setText(words)
+            show_page(self.media, 1)
+        else:
+            self.qr.set_url(None)
+            show_page(self.media, 2)
+        set_shown(self.photo_small, paying and not self.narrow)
+
+    def _render_photo(self, path: str | None) -> None:
+        if path == self._photo_path and self._photo_loaded:
+            return
+        self._photo_path = path
+        self._photo_loaded = True
+        self._photo = None
+        text = QCoreApplication.translate("LanePanel", "无车辆图像")
+        if path:
+            reader = QImageReader(path)
+            size = reader.size()
+            if reader.canRead() and size.isValid() and size.width() * size.height() <= MAX_PHOTO_PIXELS:
+                image = reader.read()
+                if not image.isNull():
+                    self._photo = image
+            if self._photo is None:
+                text = QCoreApplication.translate("LanePanel", "车辆图像无法读取")
+        for box in (self.photo_large, self.photo_small):
+            box.show_image(self._photo, text)
