@@ -275,6 +275,7 @@ def main() -> int:
         camera_port = world.camera_port = free_port()
         settings_file = folder / "booth.toml"
         settings_file.write_text(config(folder, world, camera_port), encoding="utf-8")
+        settings_file.chmod(0o600)  # it holds the ukey: booth refuses a settings file others may read
         booth = subprocess.Popen(
             [sys.executable, "-m", "booth", "run", "--headless", "--config", str(settings_file)],
             cwd=REPO,
