@@ -18,6 +18,7 @@ booth report period --from D --to D [--attendant U] [--pdf F] [--csv F]   any pe
 booth backup [FILE] [--photos]                  a checked copy of the database while the lanes work
 booth restore FILE                              put a backup back (Booth stopped; the current file kept aside)
 booth doctor [--config FILE]                    OK / WARN / FAIL per check with the remedy; exit 0 / 1 / 2
+booth lanes stats [--config FILE]               per lane: cars/h, payment -> gate p50/p99, faults, lifts
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from booth.cli import backup as backup_cli
 from booth.cli import doctor as doctor_cli
+from booth.cli import lanes as lanes_cli
 from booth.cli import reports as report_cli
 from booth.cli import staff as staff_cli
 from booth.cli.demo import DEMO_AUTOPAY_S, load_for_command, stop_demo_clouds
@@ -376,6 +378,7 @@ def _main(
     report_cli.register(sub)
     backup_cli.register(sub)
     doctor_cli.register(sub)
+    lanes_cli.register(sub)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a mistake (2, its line already printed)
