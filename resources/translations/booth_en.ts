@@ -34,7 +34,7 @@
     <name>BoothWindow</name>
     <message>
         <source>收费亭 — %1</source>
-        <extracomment>alerts kept in memory for the session (the store audits them all) the person now signed in (PersonRecord) or None after a sign-out (GUI thread) who signed in (issue #5); None: nobody yet, or a booth without people (``operator`` is then used)</extracomment>
+        <extracomment>alerts kept in memory for the session (the store audits them all) the person now signed in (PersonRecord) or None after a sign-out (GUI thread) who signed in (issue #5); None: nobody yet, or a booth without people (``operator`` is then used) whether the window chooses its layout from its size (the booth&apos;s window, once shown for the booth)</extracomment>
         <translation>Booth — %1</translation>
     </message>
     <message>

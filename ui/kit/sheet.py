@@ -1,6 +1,7 @@
 """A side sheet: a panel laid over the right of the window's lanes (never a dialog, nothing modal).
 
-The lanes on the left stay on screen and usable while it is open; it follows its parent's size. The shift
+The lanes on the left stay on screen and usable while it is open (it takes at most the right half); it follows
+its parent's size. The shift
 close, the supervisor's screens and the report view are side sheets.
 """
 
@@ -14,7 +15,8 @@ from ui.kit.style import Sizes
 
 class SideSheet(QFrame):
     """Title, a close button, and ``body`` (a QVBoxLayout) for the content; ``width_targets`` is the
-    sheet's width in touch targets (capped at its parent's width)."""
+    sheet's width in touch targets, capped at half its parent's width: the left lane stays in full view (a
+    driver there can still pay, an attendant still serve it) while the sheet is open."""
 
     def __init__(self, parent: QWidget, sizes: Sizes, *, width_targets: int = 22) -> None:
         super().__init__(parent)
@@ -54,7 +56,7 @@ class SideSheet(QFrame):
         if parent is None:
             return
         area = parent.rect()
-        width = min(self._width, area.width())
+        width = min(self._width, area.width() // 2)
         self.setGeometry(area.right() + 1 - width, area.top(), width, area.height())
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

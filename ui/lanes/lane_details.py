@@ -257,7 +257,10 @@ class LaneDetails(QWidget):
                 f"<tr><td>{html.escape(label)}</td><td align=right>&nbsp;&nbsp;{yuan(fen)}</td></tr>"
                 for label, fen in breakdown
             )
-            self.breakdown.setText(f"<table>{rows}</table>" if rows else "")
+            # a line never wraps (a wrapped line left "¥2.00" alone below its words): the layout chosen for
+            # the window's size gives the lines their width
+            table = f'<table style="white-space:nowrap">{rows}</table>'
+            self.breakdown.setText(table if rows else "")
         change = ""
         if v.change_fen is not None and v.plate:
             change = QCoreApplication.translate("LanePanel", "找零 %1").replace("%1", yuan(v.change_fen))

@@ -263,6 +263,22 @@ class LanePanel(QFrame):
             outer.addWidget(self.action_bar)
         self._render()
 
+    def take_over(self, old: LanePanel) -> None:
+        """Carry on where ``old`` (the same lane in the other layout) was: its car, who acts, the commands on
+        their way, its feedback, and its open panel (opened again for the same car; typed input is not
+        carried over)."""
+        self.operator = old.operator
+        self.bolink_known = old.bolink_known
+        self._pending, self._exception_futures = old._pending, old._exception_futures
+        self._paid_order = old._paid_order
+        self.action_bar.setEnabled(old.action_bar.isEnabled())
+        if old.first_view_shown:
+            self.show_view(old.view)
+        self.set_feedback(old.feedback.text(), str(old.feedback.property("tone") or "idle"))
+        panel = old.open_action()
+        if panel is not None:
+            self.open_panel(panel.action).set_busy(panel.busy)
+
     # ------------------------------------------------------------------------------------ showing
     def show_view(self, view: LaneView) -> None:
         """Draw the lane's latest view (GUI thread)."""

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QWidget
 from booth.config import KioskSettings
 from booth.engine import Engine, EngineError
 from booth.office.staff import PersonRecord, Role
+from ui.kit.screen_fit import fit_to_screen
 from ui.kit.window_input import WindowInput
 from ui.link.bridge import EngineStarted
 from ui.people.lock_screen import IdleLock, LockScreen, Verifier
@@ -101,6 +102,7 @@ class KioskGuard(QObject):
             self._cursor_hidden = True
         if not self.window.windowFlags() & Qt.WindowType.FramelessWindowHint:
             self.window.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
+        fit_to_screen(self.window, full_screen=True)  # no window manager acts on "full screen" in X kiosk
         self.window.showFullScreen()
         log.info("kiosk mode on (pointer %s)", "hidden" if self.hide_cursor else "shown")
 

@@ -9,24 +9,27 @@ import time
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-from booth.config import Settings
+from booth.config import LaneSettings, Settings
 from booth.domain.lane import LaneView
 from booth.engine import AlertRaised, Engine, SyncStatus
 from booth.office.staff import PersonRecord
 from ui.kit.i18n import SOURCE_LANGUAGE, TranslationError, current_language, retranslate_tree, switch_language
-from ui.kit.style import Sizes
+from ui.kit.screen_fit import ScreenFollower, fit_to_screen
+from ui.kit.style import Sizes, area_is_compact, restyle, standard_target_px
 from ui.kit.wording import alert_detail_words, alert_words, bolink_tone, bolink_words, is_sync_alert
 from ui.lanes.lane_panel import LanePanel
 from ui.lanes.sync_panel import SyncIndicator, SyncPanel
@@ -91,6 +94,13 @@ class BoothWindow(QMainWindow):
         self._bolink_wait.timeout.connect(self._on_bolink_silent)
         self.engine_running = True  # start_engine() makes it False until the engine reports
         self.ready_at: float | None = None
+        self._screen_follower: ScreenFollower | None = None
+        #: whether the window chooses its layout from its size (the booth's window, once shown for the booth)
+        self._adaptive = False
+        self._relayout = QTimer(self)
+        self._relayout.setSingleShot(True)
+        self._relayout.setInterval(0)
+        self._relayout.timeout.connect(self._choose_layout)
         self.setWindowTitle(self.tr("收费亭 — %1").replace("%1", settings.park.name))
 
         central = QWidget()
@@ -156,13 +166,12 @@ class BoothWindow(QMainWindow):
         # one or two lanes: wide panels side by side; three or four: tall, narrow panels side by side
         narrow = len(shown) > 2
         for i, lane in enumerate(shown):
-            panel = LanePanel(
-                lane, self.bridge, operator=operator, zone=self.zone, sizes=self.sizes, narrow=narrow,
-                home_province=settings.park.province, exceptions=settings.exceptions,
-            )
+            panel = self._make_lane_panel(lane, narrow)
             self.panels[lane.id] = panel
             grid.addWidget(panel, 0, i)
             grid.setColumnStretch(i, 1)
+        self.lane_grid = grid
+        self._narrow = narrow
         # the sync panel lies over the right of the lanes (same cell, drawn on top): opening it moves nothing
         self.sync_panel = SyncPanel(self.bridge, operator=operator, zone=self.zone, sizes=self.sizes)
         grid.addWidget(self.sync_panel, 0, 0, 1, max(1, len(shown)), Qt.AlignmentFlag.AlignRight)
@@ -187,6 +196,13 @@ class BoothWindow(QMainWindow):
         alert_row.addWidget(self.alert_text, 1)
         alert_row.addWidget(self.alert_sync_button)
         alert_row.addWidget(dismiss)
+        # its room is kept when it is hidden, at one height (two lines of text or a button): an alert that
+        # comes or goes moves nothing, so a tap meant for a lane's button never lands on another one
+        lines = self.alert_text.fontMetrics().lineSpacing() * 2
+        self.alert_bar.setFixedHeight(max(self.sizes.target, lines) + 8)
+        policy = self.alert_bar.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.alert_bar.setSizePolicy(policy)
         self.alert_bar.hide()
         outer.addWidget(self.alert_bar)
 
@@ -220,12 +236,62 @@ class BoothWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.clock.stop()
+        self._relayout.stop()
         self._bolink_wait.stop()
         self.bridge.close()
         super().closeEvent(event)
 
     def lane_panel(self, lane_id: str) -> LanePanel:
         return self.panels[lane_id]
+
+    # ----------------------------------------------------------------------------------- layout
+    def _make_lane_panel(self, lane: LaneSettings, narrow: bool) -> LanePanel:
+        settings = self.settings
+        panel = LanePanel(
+            lane, self.bridge, operator=self.operator, zone=self.zone, sizes=self.sizes, narrow=narrow,
+            home_province=settings.park.province, exceptions=settings.exceptions,
+        )
+        # the lanes share the width equally whatever each shows: a lane's open keypad never takes its
+        # neighbour's room (the layout chosen for the window's size makes each lane's content fit its half)
+        policy = panel.sizePolicy()
+        policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+        panel.setSizePolicy(policy)
+        return panel
+
+    def wants_compact(self) -> bool:
+        """Whether the window's size (not the screen's) calls for the compact layout."""
+        display = self.settings.display
+        return area_is_compact(self.width(), self.height(), standard_target_px(display.font_scale))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._adaptive and self.wants_compact() != self.sizes.compact:
+            self._relayout.start()  # once the resizes settle (a window manager sends several)
+
+    def _choose_layout(self) -> None:
+        """The compact or the standard layout for the window's size now: the style sheet's sizes and the
+        lanes are made again in it (each lane keeps its car, its pending commands and its open panel)."""
+        compact = self.wants_compact()
+        if compact == self.sizes.compact:
+            return
+        app = QCoreApplication.instance()
+        display = self.settings.display
+        self.sizes = Sizes.for_screen(display.font_scale, compact=compact)
+        if isinstance(app, QApplication):
+            restyle(app, self.sizes, theme=display.theme)
+        layout = "compact" if compact else "standard"
+        log.info("window %dx%d: the %s layout", self.width(), self.height(), layout)
+        for i, (lane_id, old) in enumerate(list(self.panels.items())):
+            lane = next(lane for lane in self.settings.lanes if lane.id == lane_id)
+            panel = self._make_lane_panel(lane, self._narrow)
+            panel.take_over(old)
+            self.lane_grid.replaceWidget(old, panel)
+            self.panels[lane_id] = panel
+            old.hide()
+            old.deleteLater()
+            self.lane_grid.setColumnStretch(i, 1)
+        self.sync_panel.raise_()
+        self._tick_clock()
 
     # ----------------------------------------------------------------------------------- language
     def toggle_language(self) -> None:
@@ -420,9 +486,16 @@ class BoothWindow(QMainWindow):
             self.sync_panel.refresh_ages(now)
 
     def show_for_booth(self, kiosk: bool) -> None:
-        """Full screen in kiosk mode (no window frame to close by accident), else maximised."""
+        """Full screen in kiosk mode (no window frame to close by accident), else maximised; either way the
+        window takes the screen's area itself (no window manager in the X kiosk session acts on those
+        states) and never grows with its content (ui/kit/screen_fit.py)."""
+        self._adaptive = True
+        fit_to_screen(self, full_screen=kiosk)
+        self._choose_layout()
         if kiosk:
             self.setWindowFlag(Qt.WindowType.FramelessWindowHint, True)
+            if self._screen_follower is None:
+                self._screen_follower = ScreenFollower(self, full_screen=True)
             self.showFullScreen()
         else:
             self.showMaximized()

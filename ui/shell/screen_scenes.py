@@ -170,7 +170,7 @@ class BoothScenes:
     ``run(save)`` calls ``save(shot)`` each time the screen shows one of :data:`KINDS`, fully drawn.
     """
 
-    def __init__(self, app: QApplication, data_dir: Path, *, taps: str = "qt") -> None:
+    def __init__(self, app: QApplication, data_dir: Path, *, taps: str = "qt", kiosk: bool = True) -> None:
         self.app = app
         self.settings = screenshot_settings(data_dir)
         self.engine = Engine(self.settings)
@@ -179,6 +179,7 @@ class BoothScenes:
         if taps not in TAPS:
             raise ValueError(f"taps must be one of {', '.join(TAPS)}, got {taps!r}")
         self.taps = taps
+        self.kiosk = kiosk  # False: the window maximised (a window manager could resize it)
         self.tapped = 0
         self._pointer = XPointer() if taps == "xdotool" else None
 
@@ -189,8 +190,7 @@ class BoothScenes:
             window = BoothWindow(self.settings, self.engine, operator=ATTENDANT_NAME, sign_in=True)
             self.window = window
             self.session = KioskSession(window, self.settings.kiosk, staff_verifier(self.engine))
-            window.setGeometry(self.screen().availableGeometry())
-            window.show_for_booth(kiosk=True)
+            window.show_for_booth(kiosk=self.kiosk)
         except BaseException:
             self.__exit__()
             raise
