@@ -535,3 +535,49 @@ def test_retries_never_stretch_the_payment_timeout_and_the_supervisor_hears_of_a
     assert isinstance(command, L.RequestPayment)
     lane.handle(L.PaymentRequested(7, "http://pay/X1", at(340)))
     assert lane.view().code_url == "http://pay/X1"
+
+
+# ------------------------------------------------------------------------- the car behind (issue #14)
+
+
+def test_a_car_read_while_the_one_in_front_is_booked_is_taken_up_once_that_one_is_through() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    assert lane.state is L.LaneState.SETTLING
+    # the car behind is read while the payment is being booked: the attendant is told, nothing else moves
+    out = lane.handle(L.VehicleDetected(OTHER, at(5.05), 90, "/photos/b.jpg"))
+    assert kinds(out) == ["Alert"] and isinstance(out[0], L.Alert) and out[0].kind == "lane_busy"
+    assert lane.current is not None and lane.current.plate == PLATE
+    assert kinds(lane.handle(booked())) == ["OpenGate"]  # the car in front still gets its gate
+    lane.handle(L.GateOpened(at(6)))
+    # the car in front goes through: the car behind is quoted at once, without waiting for a re-read
+    out = lane.handle(L.VehiclePassed(at(9)))
+    assert kinds(out) == ["QuoteStay"]
+    quote = out[0]
+    assert isinstance(quote, L.QuoteStay) and quote.plate == OTHER and quote.at == at(9)
+    assert lane.state is L.LaneState.QUOTING and lane.current is not None and lane.current.plate == OTHER
+    assert lane.current.photo == "/photos/b.jpg"
+
+
+def test_a_fresh_read_under_the_open_gate_wins_over_one_held_earlier() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    lane.handle(L.VehicleDetected(OTHER, at(5.05)))  # held
+    lane.handle(booked())
+    lane.handle(L.GateOpened(at(6)))
+    third = parse_plate("苏C11111")
+    out = lane.handle(L.VehicleDetected(third, at(7)))  # another car read now: the front car has gone
+    assert kinds(out) == ["QuoteStay"] and isinstance(out[0], L.QuoteStay) and out[0].plate == third
+    assert lane.current is not None and lane.current.plate == third
+    assert lane.handle(L.VehiclePassed(at(9))) == []  # (not under an open gate: nothing replayed)
+    assert lane.current.plate == third
+
+
+def test_the_same_car_read_again_while_booked_is_not_held_as_the_car_behind() -> None:
+    lane = awaiting_lane()
+    lane.handle(paid())
+    assert lane.handle(L.VehicleDetected(PLATE, at(5.05))) == []  # the car being handled
+    lane.handle(booked())
+    lane.handle(L.GateOpened(at(6)))
+    assert lane.handle(L.VehiclePassed(at(9))) == []
+    assert lane.state is L.LaneState.IDLE

@@ -173,7 +173,9 @@ class ExitLane(ExitPayments, ExitAttendant):
             return []
         commands: list[LaneCommand] = []
         if self.state in (LaneState.SETTLING, LaneState.OPENING, LaneState.GATE_FAULT):
-            # money is being booked or the gate is moving for the car in front: never drop it
+            # money is being booked or the gate is moving for the car in front: never drop it; the read is
+            # held and taken up once that car is through (the attendant is told meanwhile)
+            self._held_read = ev
             return [
                 alert(
                     "lane_busy",
@@ -182,6 +184,7 @@ class ExitLane(ExitPayments, ExitAttendant):
                 )
             ]
         if self.state is LaneState.GATE_OPEN:
+            self._held_read = None  # this read is the car behind, fresher than one held earlier
             commands += self._on_passed(ev.at, assumed=True)
         elif self.state in UNSETTLED and cur is not None:
             commands += self._abandon(ev.at)
@@ -284,7 +287,11 @@ class ExitLane(ExitPayments, ExitAttendant):
             return []
         if self.current is not None:
             self._last_passed = (self.current.plate.text, at)
+        held = self._held_read
         self._reset(say("lane.waiting"))
+        if held is not None and (self._last_passed is None or held.plate.text != self._last_passed[0]):
+            # the car read behind the one that just went through is at the barrier now
+            return self._on_detected(VehicleDetected(held.plate, at, held.confidence, held.photo))
         return []
 
 

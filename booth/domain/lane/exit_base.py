@@ -9,6 +9,7 @@ from typing import Literal
 
 from booth.domain.lane.base import LaneBase
 from booth.domain.lane.commands import CancelExitOrder, LaneCommand
+from booth.domain.lane.events import VehicleDetected
 from booth.domain.lane.states import LaneState, LaneTimings
 from booth.domain.phrases import Phrase
 from booth.domain.plates import Plate
@@ -61,6 +62,9 @@ class ExitLaneBase(LaneBase):
         self._paid_waiting: dict[str, int] = {}
         #: the state (and settled flag) an attendant's lift started from, restored if its record fails
         self._before_lift: tuple[LaneState, bool] | None = None
+        #: the latest read of another car while this one was being booked or its gate moved (or failed):
+        #: taken up as soon as this car is through, so the car behind is not left waiting for a re-read
+        self._held_read: VehicleDetected | None = None
 
     def _abandon(self, at: datetime) -> list[LaneCommand]:
         """Drop the unsettled exit being handled; its open exit order is cancelled (payments still book)."""
@@ -70,6 +74,7 @@ class ExitLaneBase(LaneBase):
         return []
 
     def _reset(self, message: Phrase) -> None:
+        self._held_read = None
         self.current = None
         self.state = LaneState.IDLE
         self.gate = "closed"
