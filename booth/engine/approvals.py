@@ -77,9 +77,7 @@ class Approvals:
             event = L.ManualLift(reason, operator, at, note=note, approved_by=approved_by)
         await self._lanes.dispatch(lane_id, event)
 
-    def _checked(
-        self, kind: ExceptionKind, reason: str, operator: str, note: str
-    ) -> tuple[str, str]:
+    def _checked(self, kind: ExceptionKind, reason: str, operator: str, note: str) -> tuple[str, str]:
         """The reason and note as recorded; ExceptionRefused names what is wrong with them."""
         what = say(f"action.{kind}")
         if not isinstance(reason, str) or not reason.strip():

@@ -158,7 +158,6 @@ class Engine:
         """Hear the engine's events (on the engine thread); the function returned unsubscribes."""
         return self._rt.subscribe(listener)
 
-
     def start(self, timeout: float = 30.0) -> None:
         """Start the engine thread; return when the lanes are ready. Raises EngineError if start fails."""
         if self._thread is not None:
@@ -175,7 +174,6 @@ class Engine:
             self._thread.join(timeout)
             raise EngineError(f"engine failed to start: {self._start_error}") from self._start_error
 
-
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the loop, close devices and the database. Idempotent."""
         loop, thread = self._loop, self._thread
@@ -187,7 +185,6 @@ class Engine:
         self._office.shutdown(wait=True, cancel_futures=True)
         self._reports.shutdown(wait=True, cancel_futures=True)
         self._db_executor.shutdown(wait=True)
-
 
     @property
     def staff(self) -> Staff:
@@ -221,7 +218,6 @@ class Engine:
         except RuntimeError as exc:  # shut down with the engine
             raise EngineError(f"the office thread has stopped: {exc}") from None
 
-
     def reports(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> concurrent.futures.Future[T]:
         """Run ``fn`` on the engine's reports thread ("booth-reports"): a month's report takes seconds, and
         sign-ins and lift approvals on the office thread must not wait for it."""
@@ -230,10 +226,8 @@ class Engine:
         except RuntimeError as exc:  # shut down with the engine
             raise EngineError(f"the reports thread has stopped: {exc}") from None
 
-
     def now(self) -> datetime:
         return self._clock()
-
 
     def snapshot(self) -> list[L.LaneView]:
         """What each lane shows now (any thread)."""
@@ -251,7 +245,6 @@ class Engine:
             return compose_status(self._clock(), {}, [], {}, enabled)
         return sync.status
 
-
     def requeue_dead(
         self, cloud: str | None = None, operator: str = "supervisor"
     ) -> concurrent.futures.Future[int]:
@@ -260,7 +253,6 @@ class Engine:
         if cloud is not None and cloud not in CLOUDS:
             raise EngineError(f"no cloud {cloud!r}; one of {', '.join(CLOUDS)}")
         return self._call(self._running.requeue_dead(cloud, operator))
-
 
     # ------------------------------------------------------------------- commands (thread-safe, any thread)
     def vehicle_at(
@@ -275,10 +267,8 @@ class Engine:
         """A camera read a plate at a lane. An unreadable plate raises PlateError; nothing happens."""
         return self._call(self.vehicle_at_async(lane_id, plate_text, colour, confidence, photo))
 
-
     def cash(self, lane_id: str, tendered_fen: int, operator: str) -> concurrent.futures.Future[None]:
         return self._lane_command(lane_id, lambda at: L.CashTaken(tendered_fen, operator, at))
-
 
     def free_release(
         self,
@@ -294,7 +284,6 @@ class Engine:
         ApprovalError (nothing happens) or LaneRuleError (the lane cannot do it now)."""
         return self._exception_command("free_release", lane_id, reason, operator, note, approver)
 
-
     def manual_lift(
         self,
         lane_id: str,
@@ -306,22 +295,17 @@ class Engine:
         """Lift the barrier by hand; as ``free_release``, with [exceptions] manual_lift_reasons."""
         return self._exception_command("manual_lift", lane_id, reason, operator, note, approver)
 
-
     def retry_payment(self, lane_id: str, operator: str) -> concurrent.futures.Future[None]:
         return self._lane_command(lane_id, lambda at: L.RetryPayment(operator, at))
-
 
     def cancel(self, lane_id: str, operator: str) -> concurrent.futures.Future[None]:
         return self._lane_command(lane_id, lambda at: L.CancelExit(operator, at))
 
-
     def vehicle_left(self, lane_id: str) -> concurrent.futures.Future[None]:
         return self._lane_command(lane_id, lambda at: L.VehicleLeft(at))
 
-
     def vehicle_passed(self, lane_id: str) -> concurrent.futures.Future[None]:
         return self._lane_command(lane_id, lambda at: L.VehiclePassed(at))
-
 
     def correct_plate(
         self, lane_id: str, plate_text: str, operator: str, colour: PlateColour | str | None = None
@@ -331,18 +315,15 @@ class Engine:
         )  # raises PlateError in the caller's thread: nothing reaches us
         return self._lane_command(lane_id, lambda at: L.PlateCorrected(plate, operator, at))
 
-
     def seed_stay(
         self, plate_text: str, entry_at: datetime, lane_id: str | None = None
     ) -> concurrent.futures.Future[int]:
         """Simulator/training: a vehicle that entered earlier (no entry lane saw it in this session)."""
         return self._call(self.seed_stay_async(plate_text, entry_at, lane_id))
 
-
     def call(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run a coroutine on the engine loop (tests, simulator)."""
         return self._call(coro)
-
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         loop = self._loop
@@ -350,7 +331,6 @@ class Engine:
             coro.close()
             raise EngineError("engine is not running")
         return asyncio.run_coroutine_threadsafe(coro, loop)
-
 
     def _lane_command(
         self, lane_id: str, make: Callable[[datetime], L.LaneEvent]
@@ -362,7 +342,6 @@ class Engine:
             await self.dispatch(lane_id, make(self._clock()))
 
         return self._call(run())
-
 
     def _exception_command(
         self,
@@ -420,7 +399,6 @@ class Engine:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-
     async def _main(self) -> None:
         self._stop_requested = asyncio.Event()
         try:
@@ -456,4 +434,3 @@ class Engine:
         else:  # (the parts could not even be built: the office threads and the database thread remain)
             self._office.shutdown(wait=True, cancel_futures=True)
             self._reports.shutdown(wait=True, cancel_futures=True)
-

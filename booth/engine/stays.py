@@ -98,9 +98,7 @@ class Stays:
                 # forgone silently: it is kept as arrears, asked for at this plate's next exit
                 owed = self.owed(previous, cmd.at)
                 store.close_missed_stay(previous.id, at=cmd.at, lane_id=lane_id, owed_fen=owed or 0)
-                missed.append(
-                    (f"{previous.order_id}（入场 {previous.entry_at:%Y-%m-%d %H:%M} UTC）", owed)
-                )
+                missed.append((f"{previous.order_id}（入场 {previous.entry_at:%Y-%m-%d %H:%M} UTC）", owed))
             if park.capacity and store.count_in_lot() >= park.capacity:
                 return L.EntryDecided(cmd.plate, False, "车位已满", None, cmd.at)
             order_id = new_order_id(lane_id, cmd.at)
