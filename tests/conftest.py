@@ -15,6 +15,7 @@ import pytest
 from booth.config import Settings, settings_from_mapping
 from booth.engine import Engine, EngineEvent
 from booth.store import Database, open_database
+from tests.pg import pg_database, pg_url  # noqa: F401  (fixtures for every test module)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -22,6 +23,10 @@ def pytest_configure(config: pytest.Config) -> None:
     settings file others may read is refused at start (booth.config.private), and tests that want to see
     that refusal chmod a file open themselves."""
     os.umask(0o077)
+    config.addinivalue_line(
+        "markers",
+        "postgresql: runs on the PostgreSQL server at 127.0.0.1:5432 (tests/pg.py; CI fails without it)",
+    )
 
 
 def engine_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -123,8 +128,13 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def db(db_path: Path) -> Iterator[Database]:
-    database = open_database(f"sqlite:///{db_path}")
+def db(request: pytest.FixtureRequest, db_path: Path) -> Iterator[Database]:
+    """A real SQLite file; with BOOTH_TEST_DATABASE=postgresql, PostgreSQL's run database (tests/pg.py)
+    instead, to try any test of the store's users there (test_store and test_migrations run on both)."""
+    if os.environ.get("BOOTH_TEST_DATABASE") == "postgresql":
+        database = open_database(request.getfixturevalue("pg_url"))
+    else:
+        database = open_database(f"sqlite:///{db_path}")
     yield database
     database.close()
 

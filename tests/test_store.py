@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import StatementError
 
+import booth.store.db
 from booth.store import (
     Database,
     OutboxItem,
@@ -28,16 +30,37 @@ from booth.store import (
     StoreError,
     open_database,
 )
+from booth.store.db import WRITER_LOCK_KEY
 from booth.store.models import Stay, UTCDateTime
-from tests.conftest import T0, Clock
+from tests.conftest import T0, Clock, wait_until
 
 CST = timezone(timedelta(hours=8))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def db(request: pytest.FixtureRequest, db_path: Path) -> Iterator[Database]:
+    """Every test of the store runs on a real SQLite file and on PostgreSQL (tests/pg.py)."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else f"sqlite:///{db_path}"
+    database = open_database(url)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def sqlite_db(db_path: Path) -> Iterator[Database]:
+    """For what only SQLite has (PRAGMAs, its file lock)."""
+    database = open_database(f"sqlite:///{db_path}")
+    yield database
+    database.close()
 
 
 @pytest.fixture
 def store(db: Database, clock: Clock) -> Store:
     return Store(db, clock=clock)
 
+
+def url_of(db: Database) -> str:
+    return db.engine.url.render_as_string(hide_password=False)
 
 
 def paid_total(store: Store, stay_id: int) -> tuple[int, datetime | None]:
@@ -120,8 +143,8 @@ def outbox_keys(db: Database) -> list[str]:
 # --- set-up -----------------------------------------------------------------------------------------------
 
 
-def test_sqlite_settings_are_in_effect_on_every_pooled_connection(db: Database) -> None:
-    with db.read_engine.connect() as first, db.read_engine.connect() as second:
+def test_sqlite_settings_are_in_effect_on_every_pooled_connection(sqlite_db: Database) -> None:
+    with sqlite_db.read_engine.connect() as first, sqlite_db.read_engine.connect() as second:
         for connection in (first, second):
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
@@ -129,7 +152,8 @@ def test_sqlite_settings_are_in_effect_on_every_pooled_connection(db: Database) 
             assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
 
 
-def test_a_write_transaction_holds_the_write_lock_from_its_start(db: Database, db_path: Path) -> None:
+def test_a_write_transaction_holds_the_write_lock_from_its_start(sqlite_db: Database, db_path: Path) -> None:
+    db = sqlite_db
     other = sqlite3.connect(db_path, timeout=0, isolation_level=None)
     try:
         with db.sessionmaker.begin() as session:
@@ -144,8 +168,70 @@ def test_a_write_transaction_holds_the_write_lock_from_its_start(db: Database, d
         other.close()
 
 
+@pytest.mark.postgresql
+def test_a_write_transaction_on_postgresql_holds_the_writers_lock_from_its_start(pg_url: str) -> None:
+    """As BEGIN IMMEDIATE on SQLite: writers queue one after the other; readers neither take nor wait."""
+    with open_database(pg_url) as db, open_database(pg_url) as other:
+        probe = text("SELECT pg_try_advisory_xact_lock(:key)")
+        with db.sessionmaker.begin() as session:
+            session.execute(select(1))  # only a read so far, yet the transaction holds the writers' lock
+            with other.read_engine.connect() as connection:  # another booth's would-be writer
+                assert connection.execute(probe, {"key": WRITER_LOCK_KEY}).scalar() is False
+            with other.read_sessionmaker.begin() as reader:  # a reader is not held up
+                assert reader.execute(text("SELECT count(*) FROM stays")).scalar() == 0
+        with db.read_sessionmaker.begin() as session:
+            session.execute(select(1))  # a read transaction leaves writers alone
+            with other.read_engine.connect() as connection:
+                assert connection.execute(probe, {"key": WRITER_LOCK_KEY}).scalar() is True
+
+
+@pytest.mark.postgresql
+def test_postgresql_settings_are_in_effect_on_every_pooled_connection(pg_url: str) -> None:
+    with open_database(pg_url) as db, db.read_engine.connect() as first, db.engine.connect() as second:
+        for connection in (first, second):
+            shown = {
+                name: connection.exec_driver_sql(f"SHOW {name}").scalar()
+                for name in ("lock_timeout", "idle_in_transaction_session_timeout", "tcp_keepalives_idle")
+            }
+            assert shown == {
+                "lock_timeout": "5s",
+                "idle_in_transaction_session_timeout": "30s",
+                "tcp_keepalives_idle": "10",
+            }
+        assert first.execute(text("SHOW transaction_isolation")).scalar() == "repeatable read"
+        assert first.execute(text("SHOW transaction_read_only")).scalar() == "on"
+        assert second.execute(text("SHOW transaction_isolation")).scalar() == "read committed"
+
+
+@pytest.mark.postgresql
+def test_a_writer_that_waits_too_long_for_the_writers_lock_is_refused_by_name(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As SQLite's busy timeout (5 s; 0.1 s here): a writer that cannot get the lock fails, writes nothing."""
+    with open_database(pg_url) as db:
+        monkeypatch.setattr(booth.store.db, "_POSTGRESQL_SETTINGS", (("lock_timeout", "100ms"),))
+        with open_database(pg_url) as other:
+            with db.sessionmaker.begin() as holder:
+                holder.execute(select(1))
+                with pytest.raises(StoreError, match=r"create_stay: database error: .*lock timeout"):
+                    new_stay(Store(other))
+            assert Store(other).stay_by_order_id("o_1") is None
+            assert new_stay(Store(other)).order_id == "o_1"  # the lock free again: the writer goes through
+
+
+@pytest.mark.postgresql
+def test_a_plain_postgresql_url_uses_psycopg_and_reads_are_read_only(pg_url: str) -> None:
+    plain = pg_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    assert plain.startswith("postgresql://")
+    with open_database(plain) as db:
+        assert db.engine.dialect.driver == "psycopg"
+        Store(db).count_in_lot()
+        with pytest.raises(StatementError, match="read-only transaction"), db.read_engine.begin() as conn:
+            conn.execute(text("DELETE FROM stays"))
+
+
 def test_foreign_keys_are_enforced(db: Database) -> None:
-    with pytest.raises(StatementError, match="FOREIGN KEY"), db.engine.begin() as connection:
+    with pytest.raises(StatementError, match=r"(?i)FOREIGN KEY"), db.engine.begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO gate_events (lane_id, stay_id, reason, operator, note, outcome, attempt, detail,"
@@ -167,7 +253,7 @@ def test_a_bad_url_is_refused_by_name() -> None:
 
 
 def test_a_second_process_sees_committed_data_and_the_first_sees_its_writes(
-    store: Store, db_path: Path
+    store: Store, db: Database
 ) -> None:
     new_stay(store, "parent_1", plate="苏A11111")
     child = (
@@ -182,7 +268,7 @@ def test_a_second_process_sees_committed_data_and_the_first_sees_its_writes(
         "        vehicle_class='small', lane_id='A2', entry_at=datetime(2026, 3, 1, tzinfo=UTC))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", child, f"sqlite:///{db_path}"],
+        [sys.executable, "-c", child, url_of(db)],
         capture_output=True,
         encoding="utf-8",
         env={**os.environ, "PYTHONUTF8": "1"},
@@ -216,7 +302,32 @@ def test_timestamps_come_back_as_aware_utc_and_are_stored_as_utc(store: Store, d
     assert again is not None
     assert again.entry_at.tzinfo is UTC and again.entry_at == entry_beijing
     assert again.created_at.tzinfo is UTC
-    assert scalar(db, "SELECT entry_at FROM stays WHERE order_id = 'tz_1'") == "2026-03-01 08:30:15.123456"
+    if db.engine.dialect.name == "sqlite":
+        stored = scalar(db, "SELECT entry_at FROM stays WHERE order_id = 'tz_1'")
+        assert stored == "2026-03-01 08:30:15.123456"
+    else:  # a timestamptz: the instant itself, shown here in UTC
+        stored = scalar(db, "SELECT entry_at AT TIME ZONE 'UTC' FROM stays WHERE order_id = 'tz_1'")
+        assert stored == datetime(2026, 3, 1, 8, 30, 15, 123456)
+
+
+@pytest.mark.postgresql
+def test_timestamps_are_utc_whatever_the_postgresql_sessions_time_zone(pg_url: str) -> None:
+    """The lot's server may run in Asia/Shanghai: what the store reads and writes stays aware UTC."""
+    entry = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)  # already 3 March in Beijing
+    with open_database(f"{pg_url}?options=-c%20timezone%3DAsia/Shanghai") as db:
+        assert scalar(db, "SHOW timezone") == "Asia/Shanghai"
+        store = Store(db, clock=lambda: T0)
+        store.create_stay(
+            order_id="tz_sh",
+            plate="苏A12345",
+            plate_colour="blue",
+            vehicle_class="small",
+            lane_id="A1",
+            entry_at=entry,
+        )
+        stay = store.stay_by_order_id("tz_sh")
+        assert stay is not None and stay.entry_at == entry and stay.entry_at.tzinfo is UTC
+        assert scalar(db, "SELECT to_char(entry_at, 'YYYY-MM-DD HH24:MI') FROM stays") == "2026-03-02 07:30"
 
 
 def test_naive_datetimes_are_refused_at_the_boundary_and_by_the_column_type(
@@ -657,6 +768,48 @@ def test_the_same_trade_no_from_two_threads_at_once_is_stored_once(store: Store,
     assert scalar(db, "SELECT count(DISTINCT trade_no) FROM payments") == rounds
 
 
+@pytest.mark.postgresql
+def test_a_trade_no_committed_by_another_writer_during_a_booking_is_a_duplicate_on_postgresql(
+    pg_url: str, clock: Clock
+) -> None:
+    """record_payment's IntegrityError path: a writer that does not queue on Booth's writers' lock (another
+    program, a hand-made fix) inserts the same trade_no while a booking runs. The booking's insert waits on
+    the unique index, fails when the other commits, and the booking answers duplicate: booked once."""
+    import psycopg
+
+    with open_database(pg_url) as db:
+        store = Store(db, clock=clock)
+        stay = new_stay(store)
+        order_id = new_exit_order(store, stay.id)
+        conninfo = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo) as other, psycopg.connect(conninfo, autocommit=True) as watcher:
+            cursor = other.execute(
+                "INSERT INTO payments (order_ref, channel, trade_no, amount_fen, paid_at, operator, raw_json,"
+                " created_at) VALUES ('o_1', 'scancode', 'T_RACE', 500, now(), 'other', '{}', now())"
+                " RETURNING id"
+            )
+            (other_id,) = cursor.fetchone() or (None,)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                booking = pool.submit(pay, store, "o_1", order_id, "T_RACE")
+                wait_until(
+                    lambda: (
+                        watcher.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            " AND query LIKE 'INSERT INTO payments%'"
+                        ).fetchone()
+                        == (1,)
+                    ),
+                    what="the booking's insert to wait on the other writer's row",
+                )
+                assert not booking.done()
+                other.commit()
+                outcome = booking.result(timeout=30)
+        assert outcome == PaymentOutcome(status="duplicate", payment_id=other_id, flag=None)
+        assert scalar(db, "SELECT count(*) FROM payments") == 1
+        order = store.exit_order_by_id(order_id)
+        assert order is not None and order.state == "awaiting"  # the duplicate settled nothing
+
+
 # --- one transaction ----------------------------------------------------------------------------------------
 
 
@@ -664,9 +817,19 @@ def test_the_same_trade_no_from_two_threads_at_once_is_stored_once(store: Store,
 def outbox_refuses_boom(db: Database) -> None:
     """A real database-level failure on the outbox insert, after the business row was written."""
     with db.engine.begin() as connection:
+        if db.engine.dialect.name == "sqlite":
+            connection.exec_driver_sql(
+                "CREATE TRIGGER outbox_refuses_boom BEFORE INSERT ON outbox WHEN NEW.kind = 'boom'"
+                " BEGIN SELECT RAISE(ABORT, 'outbox refuses boom'); END"
+            )
+            return
         connection.exec_driver_sql(
-            "CREATE TRIGGER outbox_refuses_boom BEFORE INSERT ON outbox WHEN NEW.kind = 'boom'"
-            " BEGIN SELECT RAISE(ABORT, 'outbox refuses boom'); END"
+            "CREATE FUNCTION outbox_refuses_boom() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'outbox refuses boom'; END $$"
+        )
+        connection.exec_driver_sql(
+            "CREATE TRIGGER outbox_refuses_boom BEFORE INSERT ON outbox FOR EACH ROW"
+            " WHEN (NEW.kind = 'boom') EXECUTE FUNCTION outbox_refuses_boom()"
         )
 
 

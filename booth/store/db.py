@@ -4,7 +4,13 @@ SQLite (the default) runs with WAL, synchronous=FULL, foreign keys on and a busy
 sqlite3 starts transactions late and on its own; we switch that off and emit BEGIN ourselves, the recipe
 in SQLAlchemy's SQLite documentation: writes begin IMMEDIATE, so a write transaction holds the write lock
 from its first statement and two writers queue on the busy timeout instead of failing on a lock upgrade.
-Reads begin DEFERRED and never block writers (WAL). Other URLs (PostgreSQL) get none of this.
+Reads begin DEFERRED and never block writers (WAL).
+
+PostgreSQL (``postgresql://``, driven by psycopg 3) gets the same guarantees its own way: every write
+transaction first takes one transaction-level advisory lock (``pg_advisory_xact_lock``), so writers queue
+one after the other as under BEGIN IMMEDIATE and each sees every earlier commit (READ COMMITTED after the
+lock); reads run READ ONLY at REPEATABLE READ, one snapshot per transaction as in SQLite's WAL, and take no
+lock. Other URLs get none of this.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, orm, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, orm, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -40,6 +46,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: another program's SQLite file is refused instead of silently getting Booth's tables.
 BOOTH_APPLICATION_ID = 0x424F5448
 BUSY_TIMEOUT_MS = 5000
+#: PostgreSQL's advisory lock key (in the database's own namespace) every write transaction takes first
+WRITER_LOCK_KEY = BOOTH_APPLICATION_ID
 _READ_ONLY = "booth_read_only"
 log = logging.getLogger("booth.store")
 
@@ -92,6 +100,8 @@ def open_database(url: str) -> Database:
         engine.dispose()
         raise
     reader = engine.execution_options(**{_READ_ONLY: True})
+    if engine.dialect.name == "postgresql":
+        reader = reader.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     return Database(
         engine=engine,
         read_engine=reader,
@@ -132,9 +142,7 @@ def upgrade_schema(engine: Engine) -> None:
             # A new database: create the tables from the models and stamp the head revision (Alembic's
             # own advice for new databases). tests/test_migrations.py checks this gives the same schema
             # as running every migration.
-            from booth.store.models import Base
-
-            Base.metadata.create_all(connection)
+            _create_tables(connection)
             connection.execute(
                 text(
                     "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
@@ -182,6 +190,24 @@ def upgrade_schema(engine: Engine) -> None:
                 f"cannot upgrade the database schema from revision {current!r} to {SCHEMA_HEAD!r}: {exc}"
             ) from exc
         _check_schema(connection, engine.url)
+
+
+def _create_tables(connection: Connection) -> None:
+    """The models' tables in a new database.
+
+    Not from Base.metadata itself on PostgreSQL: there the foreign key that closes the exit_orders <->
+    payments cycle is added by ALTER TABLE after both tables, and SQLAlchemy's AddConstraint marks that
+    constraint object "never inline" for good, so a later CREATE TABLE on SQLite in the same process (a lot
+    booth's local journal) would silently leave the foreign key out. A copy of the metadata takes the mark.
+    """
+    from booth.store.models import Base
+
+    metadata = Base.metadata
+    if connection.dialect.name != "sqlite":
+        metadata = MetaData(naming_convention=Base.metadata.naming_convention)
+        for table in Base.metadata.sorted_tables:
+            table.to_metadata(metadata)
+    metadata.create_all(connection)
 
 
 def sqlite_file(url: str | URL) -> Path | None:
@@ -313,6 +339,13 @@ def _parse_url(url: str) -> URL:
 def create_database_engine(url_text: str) -> Engine:
     """The engine with Booth's connection settings, without touching the schema."""
     url = _parse_url(url_text)
+    if url.get_backend_name() == "postgresql":
+        if url.drivername == "postgresql":  # SQLAlchemy's default is psycopg2; Booth uses psycopg (v3)
+            url = url.set(drivername="postgresql+psycopg")
+        engine = create_engine(url, pool_pre_ping=True)
+        event.listen(engine, "connect", _configure_postgresql_connection)
+        event.listen(engine, "begin", _begin_postgresql_transaction)
+        return engine
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     database = url.database or ""
@@ -344,3 +377,29 @@ def _configure_sqlite_connection(dbapi_connection: Any, connection_record: Conne
 def _begin_sqlite_transaction(connection: Connection) -> None:
     read_only = connection.get_execution_options().get(_READ_ONLY, False)
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+#: per PostgreSQL session: a writer waits for the writers' lock (or a row) as long as for SQLite's busy
+#: timeout, then fails; a transaction left idle by a booth cut off mid-way (no RST reaches the server) is
+#: ended and its lock freed after IDLE_IN_TRANSACTION_S instead of the OS's two hours of TCP keepalive
+IDLE_IN_TRANSACTION_S = 30
+_POSTGRESQL_SETTINGS = (
+    ("lock_timeout", f"{BUSY_TIMEOUT_MS}ms"),
+    ("idle_in_transaction_session_timeout", f"{IDLE_IN_TRANSACTION_S}s"),
+    ("tcp_keepalives_idle", "10"),
+    ("tcp_keepalives_interval", "5"),
+    ("tcp_keepalives_count", "3"),
+)
+
+
+def _configure_postgresql_connection(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
+    calls = ", ".join("set_config(%s, %s, false)" for _ in _POSTGRESQL_SETTINGS)
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SELECT {calls}", [part for setting in _POSTGRESQL_SETTINGS for part in setting])
+    dbapi_connection.commit()  # (psycopg began a transaction for the SELECT)
+
+
+def _begin_postgresql_transaction(connection: Connection) -> None:
+    # The driver has begun the transaction on this first statement; a reader takes no lock.
+    if not connection.get_execution_options().get(_READ_ONLY, False):
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
