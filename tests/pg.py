@@ -47,7 +47,7 @@ def _conninfo(url: URL) -> str:
 def _unavailable(reason: str) -> None:
     message = f"PostgreSQL is not available for the tests: {reason}"
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message} (CI=true: the server must answer at {admin_url().render_as_string()})")
+        pytest.fail(f"{message} (CI=true: the server must answer)", pytrace=False)
     pytest.skip(message)
 
 
@@ -72,7 +72,8 @@ def pg_database() -> Iterator[URL]:
     try:
         _admin_execute("CREATE DATABASE {}", name)
     except psycopg.OperationalError as exc:
-        _unavailable(f"{admin_url().render_as_string()} does not answer: {str(exc).strip()}")
+        reason = " ".join(str(exc).split())  # one line: libpq adds a hint on a line of its own
+        _unavailable(f"{admin_url().render_as_string()} does not answer: {reason}")
     try:
         yield admin_url().set(drivername="postgresql+psycopg", database=name)
     finally:
