@@ -15,7 +15,7 @@ from lane_driving import bring_car, driver_pays, lane_settings, push_bolink_hear
 from people_driving import SUPERVISOR, SUPERVISOR_PIN, enter_pin, seed_people
 
 from PySide6.QtCore import QPoint, QRect, Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 from booth.config import Settings, settings_from_mapping
 from booth.domain.lane import LaneState
@@ -23,7 +23,9 @@ from booth.engine import Engine
 from booth.sandbox.alipay_gateway import AlipayGatewayEmulator
 from booth.sync.status import CloudStatus, DeadLetter, SyncStatus
 from ui.kit.physical import px_to_mm
+from ui.kit.style import Sizes
 from ui.kit.wording import age_words, cloud_state, sync_summary
+from ui.lanes.sync_panel import SyncIndicator
 from ui.shell.main_window import BoothWindow
 
 WAIT_MS = 10_000
@@ -287,3 +289,27 @@ def test_an_alipay_dead_letter_warns_and_the_supervisor_requeues_it_from_the_pan
     finally:
         con.close()
     assert audited == [(SUPERVISOR, '{"cloud": "alipay", "rows": 1}')]
+
+
+def test_the_indicator_cuts_its_words_with_an_ellipsis_when_the_top_bar_has_no_room(qtbot: Any) -> None:
+    """A small window in English: the indicator gives way, its words end in "…" and fit; the whole text is
+    its accessible name; given the room again, it shows them whole."""
+    host = QWidget()
+    qtbot.addWidget(host)
+    row = QHBoxLayout(host)
+    row.addWidget(QLabel("演示停车场"))
+    indicator = SyncIndicator(Sizes.for_screen())
+    row.addWidget(indicator)
+    host.resize(1400, 80)
+    host.show()
+    indicator.show_status(status(cloud("bolink", pending=4), cloud("alipay", pending=2, breaker="open"),
+                                 cloud("tmall", dead=5)))
+    whole = indicator.words
+    assert indicator.accessibleName() == whole and indicator.text() == whole
+    host.resize(indicator.minimumWidth() + 200, 80)
+    qtbot.waitUntil(lambda: indicator.text() != whole, timeout=2000)
+    assert indicator.text().endswith("…") and not indicator.fitted()
+    assert indicator.fontMetrics().horizontalAdvance(indicator.text()) <= indicator.contentsRect().width()
+    assert indicator.accessibleName() == whole
+    host.resize(1400, 80)
+    qtbot.waitUntil(indicator.fitted, timeout=2000)

@@ -68,6 +68,9 @@ def test_the_maximised_window_chooses_its_layout_by_its_size_and_every_text_fits
     report = probe((1920, 1080), "resize", ",".join(f"{w}x{h}" for w, h in SIZES))
     for language, result in report.items():
         opened = result.pop("opened")
+        carried = result.pop("carried")  # lane X1's cash panel, open across the change of layout
+        assert carried["open"] == "cash" and carried["shown"], language
+        assert carried["plate"] == carried["plate_before"] == "苏A12345", language
         assert opened["window"] == opened["available"] == [0, 0, 1920, 1080], language
         assert len(result) == len(set(SIZES))
         for size, facts in result.items():

@@ -172,6 +172,18 @@ def resize(app: QApplication, language: str, sizes: list[tuple[int, int]]) -> di
                 "compact": window.sizes.compact,
                 "misfits": found,
             }
+        # a lane's open panel and its car survive the change of layout (the lanes are made again)
+        window.resize(1920, 1080)
+        spin_until(app, lambda: not window.sizes.compact and not window._relayout.isActive(), "standard")
+        window.lane_panel("X1").open_panel("cash")
+        plate = window.lane_panel("X1").view.plate
+        window.resize(1366, 768)
+        spin_until(app, lambda: window.sizes.compact and not window._relayout.isActive(), "compact")
+        settle(app)
+        x1 = window.lane_panel("X1")
+        panel = x1.open_action()
+        results["carried"] = {"open": panel.action if panel is not None else None, "plate": x1.view.plate,
+                              "plate_before": plate, "shown": panel is not None and panel.isVisible()}
     return results
 
 

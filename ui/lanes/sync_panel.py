@@ -12,7 +12,8 @@ from __future__ import annotations
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -66,13 +67,19 @@ def _label(name: str, text: str = "", *, wrap: bool = False) -> QLabel:
 
 
 class SyncIndicator(QPushButton):
-    """The top bar's "同步：…" button: the backlog per cloud, and the warning state in words and colour."""
+    """The top bar's "同步：…" button: the backlog per cloud, and the warning state in words and colour.
+
+    It asks for room for its whole text but gives way when the top bar has none (a small window in
+    English): its words are then cut with "…" (the whole text in its tooltip's place for a screen reader,
+    and in the sync panel a tap away), never clipped mid-letter."""
 
     def __init__(self, sizes: Sizes, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("syncIndicator")
         self.setMinimumSize(sizes.target * 2, sizes.target)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.setToolTip(self.tr("点按查看后台同步详情"))
+        self.words = ""
         self.show_status(None)
 
     def show_status(self, status: SyncStatus | None) -> None:
@@ -80,9 +87,38 @@ class SyncIndicator(QPushButton):
             text, tone = self.tr("同步：—"), "idle"
         else:
             text, tone = sync_summary(status)
-        self.setText(text)
+        _set_tone(self, tone)  # first: re-polishing resizes it at once, to the room of the words before
+        self.words = text
         self.setAccessibleName(text)
-        _set_tone(self, tone)
+        self.setText(text)  # whole, asking for its room; cut to the room it gets once laid out
+        self.updateGeometry()
+        if self.isVisible():
+            QTimer.singleShot(0, self, self._fit_words)
+
+    def _padding(self) -> int:
+        """The button's width besides its text (the style's padding and border)."""
+        return max(0, super().sizeHint().width() - self.fontMetrics().horizontalAdvance(self.text()))
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(self._padding() + self.fontMetrics().horizontalAdvance(self.words), hint.height())
+
+    def fitted(self) -> bool:
+        """Whether the whole text is shown (not cut with "…")."""
+        return self.text() == self.words
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.minimumWidth(), super().minimumSizeHint().height())
+
+    def _fit_words(self) -> None:
+        room = self.contentsRect().width() - self._padding() if self.isVisible() else 1 << 20
+        shown = self.fontMetrics().elidedText(self.words, Qt.TextElideMode.ElideRight, max(room, 0))
+        if shown != self.text():
+            self.setText(shown)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_words()
 
 
 class CloudBox(QFrame):
