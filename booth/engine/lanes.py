@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from booth.config import LaneSettings, Settings
 from booth.domain import lane as L
@@ -142,9 +143,10 @@ class LaneRunner:
         for lane_id in self.lanes:
             self._rt.spawn(self.dispatch(lane_id, make(at)), f"{name}-{lane_id}")
 
-    async def _feed(self, lane_id: str, outcome: Awaitable[L.LaneEvent | None]) -> None:
-        """Await a command's outcome in the background, then feed it to the lane."""
-        event = await outcome
+    async def _feed(self, lane_id: str, outcome: Callable[[], Awaitable[L.LaneEvent | None]]) -> None:
+        """Await a command's outcome in the background, then feed it to the lane. (The outcome's coroutine is
+        made here, inside the task: one made before a spawn the stopping engine refuses is never awaited.)"""
+        event = await outcome()
         if event is not None:
             await self.dispatch(lane_id, event)
 
@@ -159,7 +161,8 @@ class LaneRunner:
                     decision = await self._stays.admit(lane_id, cmd, self.stays_at_exits())
                     await self.dispatch(lane_id, decision)
                 case L.RequestPayment():
-                    rt.spawn(self._feed(lane_id, self._payments.request(lane_id, cmd)), f"outpark-{lane_id}")
+                    request = partial(self._payments.request, lane_id, cmd)
+                    rt.spawn(self._feed(lane_id, request), f"outpark-{lane_id}")
                 case L.QueryPayment():
                     rt.spawn(self._payments.query(cmd), f"query-{lane_id}")
                 case L.BookPayment():
@@ -210,7 +213,7 @@ class LaneRunner:
         await self.dispatch(lane_id, outcome)
         if isinstance(outcome, L.GateOpened):
             lane = self.lanes[lane_id]
-            passage = self._gates.watch_passage(lane_id, lambda: lane.state is L.LaneState.GATE_OPEN)
+            passage = partial(self._gates.watch_passage, lane_id, lambda: lane.state is L.LaneState.GATE_OPEN)
             self._rt.spawn(self._feed(lane_id, passage), f"passage-{lane_id}")
 
     async def close_stay(self, lane_id: str, cmd: L.CloseStay) -> None:
