@@ -18,27 +18,27 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-from booth.config import LaneSettings, Settings
+from booth.config import Settings
 from booth.domain.lane import LaneView
 from booth.engine import AlertRaised, Engine, SyncStatus
 from booth.office.staff import PersonRecord
 from ui.kit.i18n import SOURCE_LANGUAGE, TranslationError, current_language, retranslate_tree, switch_language
 from ui.kit.screen_fit import ScreenFollower, fit_to_screen
 from ui.kit.style import Sizes, area_is_compact, restyle, standard_target_px
-from ui.kit.wording import alert_detail_words, alert_words, bolink_tone, bolink_words, is_sync_alert
+from ui.kit.wording import bolink_tone, bolink_words
 from ui.lanes.lane_panel import LanePanel
 from ui.lanes.sync_panel import SyncIndicator, SyncPanel
 from ui.link.bridge import CommandOutcome, EngineBridge, EngineStarted
+from ui.shell.alert_bar import AlertBar
+from ui.shell.lane_row import LaneRow
 from ui.shell.staff_screens import StaffScreens
 
 log = logging.getLogger("ui.window")
 
-MAX_LANES = 4
 # how long the top bar may say "connecting" to Bolink: the engine reports only a change, and a Bolink that
 # never answered was never "online", so without a bound the bar said "connecting" for as long as it was down
 BOLINK_FIRST_ANSWER_MS = 10_000
@@ -157,53 +157,20 @@ class BoothWindow(QMainWindow):
         self.banner.hide()
         outer.addWidget(self.banner)
 
-        self.panels: dict[str, LanePanel] = {}
+        self.lane_row = LaneRow(settings, self.bridge, operator=operator, zone=self.zone, sizes=self.sizes)
+        self.panels: dict[str, LanePanel] = self.lane_row.panels  # the same dict, whichever layout
         grid = QGridLayout()
-        grid.setSpacing(10)
-        shown = settings.lanes[:MAX_LANES]
-        if len(settings.lanes) > MAX_LANES:
-            log.warning("%d lanes configured; the window shows the first %d", len(settings.lanes), MAX_LANES)
-        # one or two lanes: wide panels side by side; three or four: tall, narrow panels side by side
-        narrow = len(shown) > 2
-        for i, lane in enumerate(shown):
-            panel = self._make_lane_panel(lane, narrow)
-            self.panels[lane.id] = panel
-            grid.addWidget(panel, 0, i)
-            grid.setColumnStretch(i, 1)
-        self.lane_grid = grid
-        self._narrow = narrow
+        grid.addWidget(self.lane_row, 0, 0)
         # the sync panel lies over the right of the lanes (same cell, drawn on top): opening it moves nothing
         self.sync_panel = SyncPanel(self.bridge, operator=operator, zone=self.zone, sizes=self.sizes)
-        grid.addWidget(self.sync_panel, 0, 0, 1, max(1, len(shown)), Qt.AlignmentFlag.AlignRight)
+        grid.addWidget(self.sync_panel, 0, 0, Qt.AlignmentFlag.AlignRight)
         self.sync_panel.hide()
         self.sync_status: SyncStatus | None = None
         outer.addLayout(grid, 1)
 
-        self.alert_bar = QFrame()
-        self.alert_bar.setObjectName("alertBar")
-        alert_row = QHBoxLayout(self.alert_bar)
-        alert_row.setContentsMargins(12, 4, 8, 4)
-        self.alert_text = QLabel("")
-        self.alert_text.setObjectName("alertText")
-        self.alert_text.setWordWrap(True)
-        dismiss = QPushButton(self.tr("知道了"))
-        dismiss.setMinimumSize(self.sizes.target * 2, self.sizes.target)
-        dismiss.clicked.connect(self.alert_bar.hide)
-        self.alert_sync_button = QPushButton(self.tr("查看同步"))
-        self.alert_sync_button.setMinimumSize(self.sizes.target * 2, self.sizes.target)
+        self.alert_bar = AlertBar(self.sizes)
+        self.alert_text, self.alert_sync_button = self.alert_bar.text, self.alert_bar.sync_button
         self.alert_sync_button.clicked.connect(self.open_sync_panel)
-        self.alert_sync_button.hide()
-        alert_row.addWidget(self.alert_text, 1)
-        alert_row.addWidget(self.alert_sync_button)
-        alert_row.addWidget(dismiss)
-        # its room is kept when it is hidden, at one height (two lines of text or a button): an alert that
-        # comes or goes moves nothing, so a tap meant for a lane's button never lands on another one
-        lines = self.alert_text.fontMetrics().lineSpacing() * 2
-        self.alert_bar.setFixedHeight(max(self.sizes.target, lines) + 8)
-        policy = self.alert_bar.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)
-        self.alert_bar.setSizePolicy(policy)
-        self.alert_bar.hide()
         outer.addWidget(self.alert_bar)
 
         self.bridge.laneChanged.connect(self._on_lane_changed)
@@ -245,19 +212,6 @@ class BoothWindow(QMainWindow):
         return self.panels[lane_id]
 
     # ----------------------------------------------------------------------------------- layout
-    def _make_lane_panel(self, lane: LaneSettings, narrow: bool) -> LanePanel:
-        settings = self.settings
-        panel = LanePanel(
-            lane, self.bridge, operator=self.operator, zone=self.zone, sizes=self.sizes, narrow=narrow,
-            home_province=settings.park.province, exceptions=settings.exceptions,
-        )
-        # the lanes share the width equally whatever each shows: a lane's open keypad never takes its
-        # neighbour's room (the layout chosen for the window's size makes each lane's content fit its half)
-        policy = panel.sizePolicy()
-        policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
-        panel.setSizePolicy(policy)
-        return panel
-
     def wants_compact(self) -> bool:
         """Whether the window's size (not the screen's) calls for the compact layout."""
         display = self.settings.display
@@ -281,15 +235,7 @@ class BoothWindow(QMainWindow):
             restyle(app, self.sizes, theme=display.theme)
         layout = "compact" if compact else "standard"
         log.info("window %dx%d: the %s layout", self.width(), self.height(), layout)
-        for i, (lane_id, old) in enumerate(list(self.panels.items())):
-            lane = next(lane for lane in self.settings.lanes if lane.id == lane_id)
-            panel = self._make_lane_panel(lane, self._narrow)
-            panel.take_over(old)
-            self.lane_grid.replaceWidget(old, panel)
-            self.panels[lane_id] = panel
-            old.hide()
-            old.deleteLater()
-            self.lane_grid.setColumnStretch(i, 1)
+        self.lane_row.remake(self.sizes)
         self.sync_panel.raise_()
         self._tick_clock()
 
@@ -353,9 +299,7 @@ class BoothWindow(QMainWindow):
 
     def notice(self, text: str) -> None:
         """``text`` in the alert bar (a word for the attendant, not an engine alert)."""
-        self.alert_text.setText(text)
-        self.alert_sync_button.hide()
-        self.alert_bar.show()
+        self.alert_bar.notice(text)
 
     def _operator_words(self) -> str:
         person = self.person
@@ -461,13 +405,7 @@ class BoothWindow(QMainWindow):
 
     def _show_alert(self, alert: AlertRaised) -> None:
         lane = self.panels[alert.lane_id].view.name if alert.lane_id in self.panels else ""
-        when = alert.at.astimezone(self.zone).strftime("%H:%M:%S")
-        where = f" {lane}" if lane else ""
-        words = self.tr("%1%2 · %3：%4").replace("%1", when).replace("%2", where)
-        detail = alert_detail_words(alert)
-        self.alert_text.setText(words.replace("%3", alert_words(alert.kind)).replace("%4", detail))
-        self.alert_sync_button.setVisible(alert.lane_id is None and is_sync_alert(alert.kind))
-        self.alert_bar.show()
+        self.alert_bar.show_alert(alert, lane, self.zone)
 
     @Slot(object)
     def _on_command_done(self, outcome: CommandOutcome) -> None:
