@@ -1043,6 +1043,10 @@ Pay %1 in cash</translation>
         <translation>Cloud sync did not start</translation>
     </message>
     <message>
+        <source>数据库备份失败</source>
+        <translation>Database backup failed</translation>
+    </message>
+    <message>
         <source>泊链：连接中</source>
         <translation>Bolink: connecting</translation>
     </message>

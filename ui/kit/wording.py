@@ -84,6 +84,7 @@ _ALERTS: dict[str, str] = {
     "tmall_unverified_answers": QT_TRANSLATE_NOOP("LaneWording", "天猫应答无法验证"),
     "alipay_lot_unregistered": QT_TRANSLATE_NOOP("LaneWording", "停车场未在支付宝登记"),
     "sync_start_failed": QT_TRANSLATE_NOOP("LaneWording", "云端同步未能启动"),
+    "backup_failed": QT_TRANSLATE_NOOP("LaneWording", "数据库备份失败"),
 }
 
 
