@@ -9,6 +9,7 @@ event that opened the barrier for that stay; a gate that opened on its second at
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class LaneFigures:
 def _percentile(values: list[float], q: float) -> float:
     """The nearest-rank percentile (q in (0, 1]) of a non-empty list."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 1))))
+    rank = max(1, min(len(ordered), math.ceil(q * len(ordered))))
     return ordered[rank - 1]
 
 
