@@ -108,6 +108,8 @@ class Stay(Base):
     exit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: the lot booth the car entered at, for a stay imported at this booth's exit (#18); NULL: entered here
+    origin_booth: Mapped[str | None] = mapped_column(String(32))
 
 
 class ExitOrder(Base):
