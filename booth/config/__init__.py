@@ -13,6 +13,7 @@ describe; each imports only modules listed before it:
 - ``lanes``: ``[[lanes]]`` with their gates and cameras, ``[cameras]`` (the listener), ``[simulator]``.
 - ``office``: ``[staff]``, ``[shifts]`` and ``[exceptions]``.
 - ``screen``: ``[kiosk]`` and ``[display]``.
+- ``lot``: ``[lot]``, this booth as one of a lot's booths on a shared PostgreSQL server (optional).
 - ``settings``: the root :class:`Settings`, ``[park]``, ``[database]``, ``[backup]``, ``[logging]``, and
   :func:`config_warnings`.
 - ``loading``: a TOML file or a mapping into :class:`Settings`; :class:`ConfigError` names each problem.
@@ -61,6 +62,7 @@ from booth.config.lanes import (
     SimulatorSettings,
 )
 from booth.config.loading import MAX_CONFIG_BYTES, ConfigError, load_settings, settings_from_mapping
+from booth.config.lot import BOOTH_ID_MAX, LotSettings
 from booth.config.office import (
     DEFAULT_DENOMINATIONS,
     MAX_CASH_FEN,
@@ -99,6 +101,7 @@ __all__ = [
     "BACKFLOW_ACTIONS",
     "BOLINK_REQUESTS_PER_10S",
     "BOLINK_SANDBOX",
+    "BOOTH_ID_MAX",
     "DEFAULT_DENOMINATIONS",
     "GATE_DRIVERS",
     "MAX_CASH_FEN",
@@ -128,6 +131,7 @@ __all__ = [
     "LaneSettings",
     "LcusRelayGateSettings",
     "LoggingSettings",
+    "LotSettings",
     "ModbusRtuGateSettings",
     "ModbusTcpGateSettings",
     "ParkSettings",

@@ -60,12 +60,16 @@ def _describe(error: Mapping[str, Any]) -> str:
     named = _NAMED_KEY.match(msg)
     if kind == "value_error" and named and named.group(1) in _SECTION_KEYS.get(key, ()):
         key, msg = f"{key}.{named.group(1)}", named.group(2)  # a section's check that names its key
+    top = _TOP_KEY.match(msg) if not error["loc"] else None
+    if kind == "value_error" and top and top.group(1).split(".")[0] in Settings.model_fields:
+        key, msg = top.group(1), top.group(2)  # a check across sections that names its key
     if kind != "value_error" and "input" in error and not isinstance(error["input"], (dict, list)):
         msg += f" (got {error['input']!r})"
     return f"{key}: {msg}"
 
 
 _NAMED_KEY = re.compile(r"^([a-z_][a-z0-9_]*)(?:_file)?: (.*)$", re.S)
+_TOP_KEY = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*): (.*)$", re.S)
 _SECTION_KEYS: dict[str, frozenset[str]] = {
     "bolink": frozenset(BolinkSettings.model_fields),
     "alipay": frozenset(AlipaySettings.model_fields),

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from booth.config.clouds import AlipaySettings, BolinkSettings, SyncSettings, TmallSettings
 from booth.config.lanes import CameraListenerSettings, LaneSettings, SimulatorSettings, shared_camera_problem
+from booth.config.lot import LotSettings
 from booth.config.office import ExceptionSettings, ShiftSettings, StaffSettings
 from booth.config.paths import default_backup_dir, default_database_url
 from booth.config.screen import DisplaySettings, KioskSettings
@@ -110,6 +111,7 @@ class Settings(Section):
     exceptions: ExceptionSettings = Field(default_factory=ExceptionSettings)
     kiosk: KioskSettings = Field(default_factory=KioskSettings)
     display: DisplaySettings = Field(default_factory=DisplaySettings)
+    lot: LotSettings | None = Field(None, description="[lot]: one of a lot's booths on a shared server.")
 
     @field_validator("schema_version")
     @classmethod
@@ -140,6 +142,21 @@ class Settings(Section):
                 lane.camera is None or lane.camera.vendor != "vzenith"
             ):
                 raise ValueError(f"lanes: lane {lane.id!r} has a camera_relay gate but no vzenith camera")
+        return self
+
+    @model_validator(mode="after")
+    def _lot_journal_is_sqlite(self) -> Settings:
+        """A lot booth's own database is its journal: SQLite, with the triggers that journal each write."""
+        if self.lot is not None:
+            from sqlalchemy.engine import make_url
+
+            backend = make_url(self.database.url).get_backend_name()
+            if backend != "sqlite":
+                raise ValueError(
+                    f"database.url: with [lot], this booth's own database is its local journal and must be "
+                    f'SQLite (e.g. "sqlite:////var/lib/booth/booth.sqlite"), not {backend}; the lot\'s '
+                    "PostgreSQL is [lot] server"
+                )
         return self
 
     def lane(self, lane_id: str) -> LaneSettings:
