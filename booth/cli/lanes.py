@@ -1,6 +1,7 @@
 """``booth lanes stats [--config FILE]``: each lane's figures over the last hour, day and week (cars out per
-hour, payment → gate p50/p99, gate faults, manual lifts, free releases), from the rows the lanes keep anyway
-(see booth.office.lane_figures). Reads the database only; works while the booth runs."""
+hour, payment → gate p50/p99, gate faults, manual lifts, free releases, camera push → quote p50/p99, the
+lane's Bolink round trip p50/p99), from the rows the lanes keep anyway and the timings the engine keeps (see
+booth.office.lane_figures). Reads the database only; works while the booth runs."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ WINDOWS = (
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
-    lanes = subparsers.add_parser("lanes", help="per-lane figures: cars per hour, payment to gate, faults")
+    lanes = subparsers.add_parser(
+        "lanes", help="per-lane figures: cars per hour, payment to gate, camera to quote, Bolink, faults"
+    )
     sub = lanes.add_subparsers(dest="lanes_command", required=True)
     stats = sub.add_parser("stats", help="each lane over the last hour, day and week")
     stats.add_argument("--config", metavar="FILE", dest="sub_config", help="settings file")
@@ -51,13 +54,16 @@ def _stats(args: argparse.Namespace) -> int:
                 print("  no lane activity")
                 continue
             print(f"  {'lane':<12} {'cars/h':>7} {'cars':>6} {'pay→gate p50':>13} {'p99':>8} "
-                  f"{'gate faults':>11} {'lifts':>6} {'free':>5}")  # fmt: skip
+                  f"{'gate faults':>11} {'lifts':>6} {'free':>5} {'cam→quote p50':>14} {'p99':>8} "
+                  f"{'Bolink p50':>11} {'p99':>8}")  # fmt: skip
             for f in figures:
                 label = f"{f.lane_id} {names.get(f.lane_id, '')}".strip()
                 timing = f"{_ms(f.pay_to_gate_p50_ms):>13} {_ms(f.pay_to_gate_p99_ms):>8}"
+                camera = f"{_ms(f.camera_to_quote_p50_ms):>14} {_ms(f.camera_to_quote_p99_ms):>8}"
+                bolink = f"{_ms(f.bolink_p50_ms):>11} {_ms(f.bolink_p99_ms):>8}"
                 print(
                     f"  {label:<12} {f.cars_per_hour:>7.1f} {f.cars_out:>6} {timing} "
-                    f"{f.gate_faults:>11} {f.manual_lifts:>6} {f.free_releases:>5}"
+                    f"{f.gate_faults:>11} {f.manual_lifts:>6} {f.free_releases:>5} {camera} {bolink}"
                 )
     finally:
         database.close()

@@ -78,6 +78,10 @@ class BolinkClient:
     def base_url(self) -> str:
         return self._session.base_url
 
+    def time_round_trips(self, observer: Callable[[str, float], None] | None) -> None:
+        """Tell ``observer`` (service name, seconds) of each ``upload.do`` exchange that got an answer."""
+        self._session.on_round_trip = observer
+
     @property
     def sign_mismatches(self) -> int:
         """Downstream messages whose sign did not match since this client started (for the supervisor)."""

@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final
@@ -71,6 +71,18 @@ class BolinkRefused(BolinkError):
 
 
 _background: ContextVar[bool] = ContextVar("bolink_background", default=False)
+bolink_lane: ContextVar[str | None] = ContextVar("bolink_lane", default=None)
+"""The lane a Bolink call is made for (set by :func:`lane_calls`), for the lane's round-trip figures."""
+
+
+@contextmanager
+def lane_calls(lane_id: str) -> Iterator[None]:
+    """Calls made inside this block are made for ``lane_id`` (its figures keep their round trips)."""
+    token = bolink_lane.set(lane_id)
+    try:
+        yield
+    finally:
+        bolink_lane.reset(token)
 
 
 @contextmanager
@@ -121,6 +133,9 @@ class BolinkSession:
         self._online = False
         self._login_lock = asyncio.Lock()
         self._budget = _RequestBudget(settings.request_budget_per_10s, _BUDGET_WINDOW_S)
+        #: told (service name, seconds) of each ``upload.do`` exchange that got an HTTP answer (the lane
+        #: figures' Bolink round trip); the wait for the request budget is not in it
+        self.on_round_trip: Callable[[str, float], None] | None = None
 
     @property
     def online(self) -> bool:
@@ -174,9 +189,10 @@ class BolinkSession:
             raise self.unavailable(what, f"no complete answer within {limit_s:g} s") from None
         except httpx.HTTPError as exc:
             raise self.unavailable(what, f"{type(exc).__name__}: {exc or 'connection failed'}") from None
-        logger.debug(
-            "%s -> HTTP %s, %d bytes in %.3f s", what, status, len(received), time.monotonic() - started
-        )
+        elapsed = time.monotonic() - started
+        logger.debug("%s -> HTTP %s, %d bytes in %.3f s", what, status, len(received), elapsed)
+        if self.on_round_trip is not None and path == UPLOAD_PATH:
+            self.on_round_trip(what, elapsed)
         if status in (408, 429) or status >= 500:
             raise self.unavailable(what, f"HTTP {status}")
         if status >= 400:

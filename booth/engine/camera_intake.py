@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import nullcontext
 from datetime import datetime
 
 from booth.config import Settings
@@ -18,6 +19,7 @@ from booth.engine.events import EngineError
 from booth.engine.lanes import LaneRunner
 from booth.engine.runtime import Runtime
 from booth.engine.stays import Stays
+from booth.engine.timings import LaneTimings
 from booth.store import OutboxItem
 from booth.store.worker import Priority
 
@@ -35,6 +37,8 @@ class CameraIntake:
         self._lanes = lanes
         self._stays = stays
         self._photos = photos
+        #: camera push → quote shown, per lane (set by the engine's loop)
+        self.timings: LaneTimings | None = None
 
     async def vehicle_at(
         self,
@@ -65,9 +69,10 @@ class CameraIntake:
         if text in PLATELESS_MARKERS or "无牌" in text or "无车牌" in text:
             await self._rt.said(lane_id, "plateless", say("alert.plateless", source=read.source), at)
             return
-        photo = await self._store_photo(lane_id, text, read.image or read.crop, at)
         try:
-            await self.vehicle_at(lane_id, text, read.colour, read.confidence, photo)
+            with self.timings.camera_read(lane_id) if self.timings is not None else nullcontext():
+                photo = await self._store_photo(lane_id, text, read.image or read.crop, at)
+                await self.vehicle_at(lane_id, text, read.colour, read.confidence, photo)
         except PlateError:
             return  # vehicle_at_async raised the plate_unreadable alert
         except Exception:

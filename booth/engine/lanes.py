@@ -72,6 +72,8 @@ class LaneRunner:
         self._views: dict[str, L.LaneView] = {}
         self._views_lock = threading.Lock()
         self.exits_completed = 0
+        #: told of every changed view after the window (the lane timings' camera → quote)
+        self.on_view: Callable[[L.LaneView], None] | None = None
 
     # ------------------------------------------------------------------------------------ the views
     def publish_all(self) -> None:
@@ -90,6 +92,8 @@ class LaneRunner:
                 return
             self._views[lane_id] = view
         self._rt.emit(LaneChanged(view))
+        if self.on_view is not None:
+            self.on_view(view)
 
     # ------------------------------------------------------------------------------------ questions
     def awaiting(self, order_id: str) -> str | None:
@@ -164,7 +168,7 @@ class LaneRunner:
                     request = partial(self._payments.request, lane_id, cmd)
                     rt.spawn(self._feed(lane_id, request), f"outpark-{lane_id}")
                 case L.QueryPayment():
-                    rt.spawn(self._payments.query(cmd), f"query-{lane_id}")
+                    rt.spawn(self._payments.query(cmd, lane_id), f"query-{lane_id}")
                 case L.BookPayment():
                     await self.dispatch(lane_id, await self._payments.book(lane_id, cmd))
                 case L.ReleaseExitOrder():

@@ -33,6 +33,7 @@ from booth.engine.lanes import LaneRunner
 from booth.engine.payments import Payments
 from booth.engine.runtime import Runtime
 from booth.engine.stays import Stays
+from booth.engine.timings import LaneTimings
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from booth.store import Database, Store, open_database
@@ -90,6 +91,7 @@ class EngineLoop:
         self.uploads: BolinkUploads | None = None
         self.cloud_sync: CloudSync | None = None
         self.backups: BackupSchedule | None = None
+        self.timings = LaneTimings(rt)
 
     # ------------------------------------------------------------------------------------------- start
     async def start(self) -> None:
@@ -109,6 +111,7 @@ class EngineLoop:
         finally:
             self.database = await opening
         self.rt.open_store(Store(self.database))
+        self.timings.open(self.database)
         self.staff = Staff(self.database, s.staff, clock=self.rt.now)
         self.shifts = Shifts(self.database, s.shifts, self.staff, clock=self.rt.now)
         assert self.lanes is not None
@@ -136,10 +139,12 @@ class EngineLoop:
             base_url = self.sandbox.base_url
             log.info("Bolink sandbox listening at %s", base_url)
         self.bolink = BolinkClient(s.bolink, base_url=base_url, on_sign_mismatch=self._on_sign_mismatch)
+        self.bolink.time_round_trips(self.timings.bolink_round_trip)
         lane_settings = {lane.id: lane for lane in s.lanes}
         self.payments = Payments(self.rt, s, lane_settings, self.bolink)
         self.lanes = LaneRunner(self.rt, s, self.stays, self.payments, self.gates, self._after_exception)
         self.lanes.publish_all()
+        self.lanes.on_view = self.timings.view_published
         self.inbox = BolinkInbox(self.rt, s, self.lanes, self.payments)
         self.uploads = BolinkUploads(self.rt, self.bolink, self.payments)
         if s.cameras.enabled:
@@ -147,6 +152,7 @@ class EngineLoop:
                 s.cameras.photo_path, keep=s.cameras.photo_keep, keep_days=s.cameras.photo_keep_days
             )
         self.intake = CameraIntake(self.rt, s, self.lanes, self.stays, self.photos)
+        self.intake.timings = self.timings
         if s.cameras.enabled:
             # imported here: its HTTP server (aiohttp) costs ~190 ms of start-up a booth without cameras skips
             from booth.devices.cameras import CameraListener
@@ -198,6 +204,7 @@ class EngineLoop:
         rt.spawn(self.bolink.run_downstream(self.inbox.on_message, self.inbox.on_status), "bolink-downstream")
         rt.spawn(bolink_relay.run(), "bolink-relay")
         rt.spawn(self.lanes.tick_loop(self._tick_s, self._monotonic), "lane-ticks")
+        rt.spawn(self.timings.run(), "lane-timings")
         if self.cameras is not None:
             rt.spawn(self.cameras.watch(), "camera-heartbeats")
         self._start_backups()
@@ -295,5 +302,6 @@ class EngineLoop:
         for pool in self._office_pools:
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
         if self.database is not None:
+            await self.timings.flush()  # (the last few seconds' samples)
             await self.rt.db(self.database.close)
         log.info("engine stopped")

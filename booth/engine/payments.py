@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import datetime
 
 from booth.clouds.bolink import BolinkClient, BolinkError, BolinkRefused, BolinkUnavailable
+from booth.clouds.bolink_session import lane_calls
 from booth.config import LaneSettings, Settings
 from booth.domain import lane as L
 from booth.domain.money import format_yuan
@@ -66,21 +68,22 @@ class Payments:
         lane = self._lane_settings[lane_id]
         result: L.PaymentRequested | L.PaymentRequestFailed
         try:
-            await bolink.outpark(
-                car_number=cmd.plate.text,
-                in_time=int(cmd.entry_at.timestamp()),
-                out_time=int(cmd.at.timestamp()),
-                order_id=cmd.order_id,
-                total_fen=cmd.due_fen,
-                pay_type="scancode",
-                out_channel_id=lane.channel_id,
-                in_channel_id=self.channel_of(cmd.entry_lane),
-                empty_plot=await self.empty_plot(),
-            )
-            code_url = self._code_urls.get(lane.channel_id)
-            if code_url is None:
-                code_url = await bolink.code_url(lane.channel_id)
-                self._code_urls[lane.channel_id] = code_url
+            with lane_calls(lane_id):  # their round trips count in the lane's figures
+                await bolink.outpark(
+                    car_number=cmd.plate.text,
+                    in_time=int(cmd.entry_at.timestamp()),
+                    out_time=int(cmd.at.timestamp()),
+                    order_id=cmd.order_id,
+                    total_fen=cmd.due_fen,
+                    pay_type="scancode",
+                    out_channel_id=lane.channel_id,
+                    in_channel_id=self.channel_of(cmd.entry_lane),
+                    empty_plot=await self.empty_plot(),
+                )
+                code_url = self._code_urls.get(lane.channel_id)
+                if code_url is None:
+                    code_url = await bolink.code_url(lane.channel_id)
+                    self._code_urls[lane.channel_id] = code_url
             result = L.PaymentRequested(cmd.exit_order_id, code_url, self._rt.now())
         except BolinkUnavailable as exc:
             result = L.PaymentRequestFailed(cmd.exit_order_id, f"泊链离线: {exc}", self._rt.now())
@@ -104,11 +107,12 @@ class Payments:
         store = self._rt.store
         return max(capacity - await self._rt.db(store.count_in_lot, Priority.BACKGROUND), 0)
 
-    async def query(self, cmd: L.QueryPayment) -> None:
+    async def query(self, cmd: L.QueryPayment, lane_id: str | None = None) -> None:
         """Ask Bolink to send the order's result again (its answer arrives as a downstream message)."""
         bolink = self._bolink
         try:
-            await bolink.query_order(order_id=cmd.order_id, car_number=cmd.plate.text)
+            with lane_calls(lane_id) if lane_id is not None else nullcontext():
+                await bolink.query_order(order_id=cmd.order_id, car_number=cmd.plate.text)
         except BolinkError as exc:
             log.info("query_order %s: %s", cmd.order_id, exc)
 

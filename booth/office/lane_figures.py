@@ -1,10 +1,14 @@
-"""Per-lane figures a supervisor reads: cars out per hour, payment → gate, gate faults, manual lifts and free
-releases, over a window of time.
+"""Per-lane figures a supervisor reads: cars out per hour, payment → gate, camera push → quote, the Bolink
+round trip, gate faults, manual lifts and free releases, over a window of time.
 
 Every figure is derived from rows the lanes write anyway (stays, exit orders, payments, gate events, lane
 exceptions), so keeping them costs the lanes nothing: no counter is written on the way from a payment to the
 gate. Payment → gate is the time from the booth receiving the result (the payment's booking time) to the gate
 event that opened the barrier for that stay; a gate that opened on its second attempt counts from the first.
+
+Camera push → quote and the Bolink round trip are not in those rows: the engine times them and keeps the
+samples in ``lane_timings`` (booth.engine.timings: written in batches in the background, pruned after some
+days), read here.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from booth.store.db import Database
-from booth.store.models import ExitOrder, GateEvent, LaneException, Payment, Stay
+from booth.store.models import ExitOrder, GateEvent, LaneException, LaneTiming, Payment, Stay
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,12 @@ class LaneFigures:
     gate_faults: int
     manual_lifts: int
     free_releases: int
+    camera_reads_timed: int = 0
+    camera_to_quote_p50_ms: float | None = None
+    camera_to_quote_p99_ms: float | None = None
+    bolink_calls_timed: int = 0
+    bolink_p50_ms: float | None = None
+    bolink_p99_ms: float | None = None
 
     @property
     def cars_per_hour(self) -> float:
@@ -47,6 +57,14 @@ def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), math.ceil(q * len(ordered))))
     return ordered[rank - 1]
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _p99(values: list[float]) -> float | None:
+    return _percentile(values, 0.99) if values else None
 
 
 def lane_figures(database: Database, since: datetime, until: datetime) -> list[LaneFigures]:
@@ -72,6 +90,11 @@ def lane_figures(database: Database, since: datetime, until: datetime) -> list[L
                 LaneException.at >= since, LaneException.at < until
             )
         ).all()
+        samples = session.execute(
+            select(LaneTiming.lane_id, LaneTiming.kind, LaneTiming.ms).where(
+                LaneTiming.at >= since, LaneTiming.at < until
+            )
+        ).all()
     out: dict[str, int] = defaultdict(int)
     for exit_lane in cars:
         if exit_lane is not None:
@@ -92,7 +115,13 @@ def lane_figures(database: Database, since: datetime, until: datetime) -> list[L
     releases: dict[str, int] = defaultdict(int)
     for lane, kind in exceptions:
         (lifts if kind == "manual_lift" else releases)[lane] += 1
-    lanes = sorted(set(out) | set(timings) | set(faults) | set(lifts) | set(releases))
+    camera: dict[str, list[float]] = defaultdict(list)
+    bolink: dict[str, list[float]] = defaultdict(list)
+    for lane, kind, ms in samples:
+        (camera if kind == "camera_to_quote" else bolink)[lane].append(ms)
+    lanes = sorted(
+        set(out) | set(timings) | set(faults) | set(lifts) | set(releases) | set(camera) | set(bolink)
+    )
     return [
         LaneFigures(
             lane_id=lane,
@@ -105,6 +134,12 @@ def lane_figures(database: Database, since: datetime, until: datetime) -> list[L
             gate_faults=faults[lane],
             manual_lifts=lifts[lane],
             free_releases=releases[lane],
+            camera_reads_timed=len(camera[lane]),
+            camera_to_quote_p50_ms=_median(camera[lane]),
+            camera_to_quote_p99_ms=_p99(camera[lane]),
+            bolink_calls_timed=len(bolink[lane]),
+            bolink_p50_ms=_median(bolink[lane]),
+            bolink_p99_ms=_p99(bolink[lane]),
         )
         for lane in lanes
     ]

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 #: The newest migration. At start a database already there skips Alembic, whose import alone costs about
 #: 0.3 s of the booth's start-up; tests/test_migrations.py checks this matches the migrations folder.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: SQLite's ``PRAGMA application_id`` of a Booth database ("BOTH"): set when Booth creates the file, so

@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -42,6 +43,7 @@ ROLES = ("attendant", "supervisor")
 SHIFT_STATES = ("open", "closed")
 ARREARS_STATES = ("open", "collected", "waived")
 EXCEPTION_KINDS = ("manual_lift", "free_release")
+TIMING_KINDS = ("camera_to_quote", "bolink_round_trip")
 
 # Lengths shared by the models, the first migration and the boundary checks in the operations.
 ORDER_ID_MAX = 48
@@ -359,3 +361,20 @@ class Arrears(Base):
     settled_by: Mapped[str | None] = mapped_column(String(NAME_MAX))
     approved_by: Mapped[str | None] = mapped_column(String(NAME_MAX))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class LaneTiming(Base):
+    """One timed step of a lane (camera push → quote shown, a Bolink call's round trip), for the per-lane
+    figures. Written in batches in the background, never on the way to the gate; pruned after some days."""
+
+    __tablename__ = "lane_timings"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", TIMING_KINDS), name="kind"),
+        Index("ix_lane_timings_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lane_id: Mapped[str] = mapped_column(String(SHORT_MAX))
+    kind: Mapped[str] = mapped_column(String(SHORT_MAX))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ms: Mapped[float] = mapped_column(Float)
