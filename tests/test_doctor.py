@@ -3,6 +3,7 @@ file, a damaged database, a clock out of sync, no fonts, no display) and a sound
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sqlite3
 import stat
@@ -227,10 +228,14 @@ def test_gates_answering_or_not_without_opening(tmp_path: Path, listening: int) 
     refused = closed_port()
     settings = load_settings(settings_file(tmp_path, ("port = 502", f"port = {refused}")))
     checks = by_name(doctor.check_gates(settings))
-    assert checks["gate E1"].status == "OK"
-    assert checks["gate X1"].status == "FAIL" and "does not answer" in checks["gate X1"].detail
+    assert checks["gate E1"].status == "OK" and checks["gate E1"].detail == "simulated answers: no hardware to read (training)"
+    assert checks["gate X1"].status == "FAIL" and "does not answer: cannot connect" in checks["gate X1"].detail
+    # the camera's relay has nothing to read: said so, and not a failure
+    assert checks["gate X2"].status == "OK" and "not checkable by a read" in checks["gate X2"].detail
+    # something that takes the connection but never answers Modbus is not a gate answering
     settings = load_settings(settings_file(tmp_path, ("port = 502", f"port = {listening}")))
-    assert by_name(doctor.check_gates(settings))["gate X1"].status == "OK"
+    check = by_name(doctor.check_gates(settings))["gate X1"]
+    assert check.status == "FAIL" and "read back coil 0 (FC01): no answer within 2 s" in check.detail
     rtu = (
         'driver = "modbus_tcp"\nhost = "127.0.0.1"            # the relay board\'s address',
         f'driver = "modbus_rtu"\ndevice = "{tmp_path / "ttyUSB9"}"  #',
@@ -243,6 +248,26 @@ def test_gates_answering_or_not_without_opening(tmp_path: Path, listening: int) 
         pytest.skip(f"RTU settings differ: {exc}")
     check = by_name(doctor.check_gates(settings))["gate X1"]
     assert check.status == "FAIL" and "no " in check.detail
+
+
+@pytest.mark.asyncio
+async def test_a_modbus_board_is_read_never_written(tmp_path: Path) -> None:
+    from tests.test_gates import FC_READ_COILS, FakeRelayBoard
+
+    board = FakeRelayBoard(units=(1,))
+    await board.start()
+    try:
+        settings = load_settings(settings_file(tmp_path, ("port = 502", f"port = {board.port}")))
+        check = by_name(await asyncio.to_thread(doctor.check_gates, settings))["gate X1"]
+        assert check.status == "OK" and check.detail.endswith("answers: coil 0 reads OFF")
+        assert [(a.function_code, a.address) for a in board.reads(1, FC_READ_COILS)] == [(FC_READ_COILS, 0)]
+        assert board.writes(1) == []  # the relay was never written
+        await board.set_coil(1, 0, True)  # a relay held ON is read as it is, and named
+        check = by_name(await asyncio.to_thread(doctor.check_gates, settings))["gate X1"]
+        assert check.status == "OK" and "coil 0 reads ON" in check.detail
+        assert board.writes(1) == [] and await board.coil(1, 0)
+    finally:
+        await board.stop()
 
 
 # --- the command ------------------------------------------------------------------------------------------

@@ -620,3 +620,37 @@ def test_make_gate_builds_the_driver_the_settings_name() -> None:
     assert isinstance(modbus, ModbusTcpGate)
     assert isinstance(modbus, GateDriver)
     assert modbus.name == "modbus_tcp 127.0.0.1:5020 coil 3"
+
+
+# -- probe (booth doctor): read, never write -------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_probe_reads_the_coil_and_writes_nothing(board: FakeRelayBoard) -> None:
+    async with make_gate(gate_settings(board.port, unit=3, coil=5)) as gate:
+        assert await gate.probe() == "coil 5 reads OFF"
+        await board.set_coil(3, 5, True)
+        assert (await gate.probe() or "").startswith("coil 5 reads ON")
+    assert [(a.function_code, a.address) for a in board.reads(3, FC_READ_COILS)] == [(FC_READ_COILS, 5)] * 2
+    assert board.writes(3) == [] and board.writes(1) == []
+    assert await board.coil(3, 5)  # left as it was
+
+
+@pytest.mark.asyncio
+async def test_probe_of_a_refused_port_is_a_fault_at_once() -> None:
+    async with make_gate(gate_settings(closed_port(), timeout_s=2.0)) as gate:
+        started = time.monotonic()
+        with pytest.raises(GateFault, match="cannot connect"):
+            await gate.probe()
+        assert time.monotonic() - started < 1.5  # refused, not waited out
+
+
+@pytest.mark.asyncio
+async def test_probe_of_the_simulated_and_camera_relay_gates() -> None:
+    async with SimulatedGate() as simulated:
+        assert await simulated.probe() == "no hardware to read (training)"
+    with pytest.raises(GateFault, match="closed"):
+        await simulated.probe()
+    camera = make_gate(CameraRelayGateSettings(driver="camera_relay"), "E1")
+    assert await camera.probe() is None  # nothing it can read without acting: "not checkable"
+    await camera.aclose()

@@ -230,3 +230,24 @@ def test_serial_gate_settings_are_validated() -> None:
                 ],
             }
         )
+
+
+@pytest.mark.asyncio
+async def test_rtu_probe_reads_the_coil_over_the_line(bridge: PtyBridge, rtu_board: FakeRelayBoard) -> None:
+    async with ModbusRtuGate(rtu_settings(bridge.a, coil=3)) as gate:
+        assert await gate.probe() == "coil 3 reads OFF"
+    assert [(a.function_code, a.address, a.values) for a in rtu_board.accesses] == [(FC_READ_COILS, 3, None)]
+
+
+@pytest.mark.asyncio
+async def test_lcus_probe_opens_the_port_and_writes_nothing(
+    lcus_peer: tuple[int, str], tmp_path: Path
+) -> None:
+    master, path = lcus_peer
+    async with LcusRelayGate(LcusRelayGateSettings(driver="lcus", device=path)) as gate:
+        assert await gate.probe() == f"{path} opens (nothing written; the relay answers nothing)"
+    assert await asyncio.to_thread(read_frames, master, 1, 0.3) == b""
+    missing = LcusRelayGateSettings(driver="lcus", device=str(tmp_path / "ttyUSB9"))
+    async with LcusRelayGate(missing) as gate:
+        with pytest.raises(GateFault, match="cannot open"):
+            await gate.probe()

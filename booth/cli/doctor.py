@@ -2,8 +2,8 @@
 
 Exit status for scripts: 0 every check OK, 1 some WARN and no FAIL, 2 some FAIL. Checks that need the
 settings are skipped (FAIL "settings") when the settings cannot be read. Nothing here changes anything: the
-database is opened read-only (never created or upgraded), gates are not pulsed (a connection to the board or
-a look at its serial port), the clouds are asked with short timeouts.
+database is opened read-only (never created or upgraded), gates are not pulsed (each driver's ``probe``: a
+read of the board, or its serial port opened with nothing written), the clouds are asked with short timeouts.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -324,53 +323,50 @@ def _quoted(text: str) -> str:
 
 
 def check_gates(settings: Settings) -> list[Check]:
-    """Each gate answering, never opened: a TCP connection to a network board, the serial port there and
-    usable for a serial one."""
-    checks: list[Check] = []
-    for lane in settings.lanes:
-        gate = lane.gate
-        name = f"gate {lane.id}"
-        host = getattr(gate, "host", None)
-        device = getattr(gate, "device", None)
-        if gate.driver == "simulated":
-            checks.append(Check(name, "OK", "simulated"))
-        elif host is not None:
-            port = int(getattr(gate, "port", 0))
-            try:
-                with socket.create_connection((host, port), timeout=TIMEOUT_S):
-                    pass
-            except OSError as exc:
-                checks.append(
-                    Check(
-                        name,
-                        "FAIL",
-                        f"{gate.driver} at {host}:{port} does not answer: {exc.strerror or exc}",
-                        "check its power, cable and address",
-                    )
-                )
-            else:
-                checks.append(Check(name, "OK", f"{gate.driver} at {host}:{port} answers"))
-        elif device is not None:
-            if not os.path.exists(device):
-                checks.append(
-                    Check(
-                        name,
-                        "FAIL",
-                        f"{gate.driver}: no {device}",
-                        "plug the adapter in; check the device name",
-                    )
-                )
-            elif not os.access(device, os.R_OK | os.W_OK):
-                checks.append(
-                    Check(
-                        name, "FAIL", f"{gate.driver}: {device} not usable by this user", "add it to dialout"
-                    )
-                )
-            else:
-                checks.append(Check(name, "OK", f"{gate.driver} on {device}"))
-        else:  # the camera's own relay: answered for by its camera
-            checks.append(Check(name, "OK", f"{gate.driver}: through lane {lane.id}'s camera"))
-    return checks
+    """Each gate driver answering, never opened: its ``probe`` reads what can be read without acting (a
+    Modbus board's coil, a Hikvision camera's barrier status; a serial port is opened, nothing written); a
+    gate driven through its camera's answers has nothing to read (its camera's check covers it)."""
+    return [_check_gate(lane.id, lane.gate) for lane in settings.lanes]
+
+
+def _check_gate(lane_id: str, gate: Any) -> Check:
+    from booth.devices.gate_factory import make_gate
+    from booth.devices.gates import GateFault
+
+    name = f"gate {lane_id}"
+    device = getattr(gate, "device", None)
+    if device is not None:
+        if not os.path.exists(device):
+            return Check(
+                name, "FAIL", f"{gate.driver}: no {device}", "plug the adapter in; check the device name"
+            )
+        if not os.access(device, os.R_OK | os.W_OK):
+            return Check(
+                name, "FAIL", f"{gate.driver}: {device} not usable by this user", "add it to dialout"
+            )
+    host = getattr(gate, "host", None)
+    where = f"{gate.driver} at {host}:{getattr(gate, 'port', '')}" if host is not None else gate.driver
+
+    async def probe() -> str | None:
+        driver = make_gate(gate, lane_id)
+        try:
+            async with asyncio.timeout(TIMEOUT_S):
+                return await driver.probe()
+        finally:
+            await driver.aclose()
+
+    try:
+        read = asyncio.run(probe())
+    except (GateFault, TimeoutError, OSError) as exc:
+        problem = getattr(exc, "problem", None) or str(exc) or f"no answer within {TIMEOUT_S:g} s"
+        return Check(
+            name, "FAIL", f"{where} does not answer: {problem}", "check its power, cable and address"
+        )
+    if read is None:
+        return Check(
+            name, "OK", f"{where}: not checkable by a read (it answers through lane {lane_id}'s camera)"
+        )
+    return Check(name, "OK", f"{where} answers: {read}")
 
 
 def check_fonts() -> Check:

@@ -69,6 +69,13 @@ class GateDriver(ABC):
         """
         return False
 
+    async def probe(self) -> str | None:
+        """Ask the gate whether it answers, moving nothing (``booth doctor``): a short line saying what was
+        read, or None when this driver has nothing it can read without acting on the barrier ("not
+        checkable"). Raises ``GateFault`` when the gate does not answer. Never writes a relay.
+        """
+        return None
+
     @abstractmethod
     async def aclose(self) -> None:
         """Release the connection; later calls raise ``GateFault``."""
@@ -126,6 +133,11 @@ class SimulatedGate(GateDriver):
         if self._closed:
             raise self._fault("driver is closed")
         return False
+
+    async def probe(self) -> str | None:
+        if self._closed:
+            raise self._fault("driver is closed")
+        return "no hardware to read (training)"
 
     async def aclose(self) -> None:
         self._closed = True

@@ -374,6 +374,12 @@ class HikvisionGate(GateDriver):
                 )
             await asyncio.sleep(0.1)
 
+    async def probe(self) -> str | None:
+        """GET barrierGateStatus (nothing sent to the barrier): the camera answers, and what it reports."""
+        if self._closed:
+            raise self._fault("driver is closed")
+        return f"barrierGateStatus reads {await self._status()!r}"
+
     async def _status(self) -> str | None:
         try:
             response = await self._client.get(f"{self._base}/barrierGate/barrierGateStatus")

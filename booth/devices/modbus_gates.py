@@ -280,6 +280,12 @@ class ModbusRelayGate(GateDriver):
                 raise self._fault(f"coil {coil} still reads ON after OFF at start: relay may be stuck")
         return True
 
+    async def probe(self) -> str | None:
+        """Read the coil (FC01), write nothing: the board answers, and what the relay holds now."""
+        coil = self._settings.coil
+        on = await self._read_coil(coil)
+        return f"coil {coil} reads {'ON (the barrier is being lifted, or held)' if on else 'OFF'}"
+
     async def vehicle_passed(self) -> bool | None:
         address = self._settings.passed_input
         if address is None:

@@ -147,6 +147,24 @@ class LcusRelayGate(GateDriver):
             raise self._fault("driver is closed")
         return None
 
+    async def probe(self) -> str | None:
+        """Open the port and close it, writing nothing: the relay answers nothing, so "the port opens" is
+        all a read can know (whether the relay is plugged behind it is not)."""
+        if self._closed:
+            raise self._fault("driver is closed")
+        s = self._settings
+
+        def open_and_close() -> None:
+            serial.Serial(s.device, s.baudrate, timeout=s.timeout_s, write_timeout=s.timeout_s).close()
+
+        try:
+            await asyncio.wait_for(asyncio.to_thread(open_and_close), s.timeout_s)
+        except TimeoutError:
+            raise self._fault(f"opening {s.device} took longer than {s.timeout_s:g} s") from None
+        except (serial.SerialException, OSError) as exc:
+            raise self._fault(f"cannot open {s.device}: {exc}") from exc
+        return f"{s.device} opens (nothing written; the relay answers nothing)"
+
     async def aclose(self) -> None:
         self._closed = True
         async with self._lock:
