@@ -101,6 +101,54 @@ class Store(PaymentOps, OutboxOps):
             enqueue_rows(session, items, stay_id=stay.id, now=now)
             return stay_record(stay)
 
+    def import_stay(
+        self,
+        *,
+        order_id: str,
+        plate: str,
+        plate_colour: str,
+        vehicle_class: str,
+        entry_lane: str,
+        entry_at: datetime,
+        origin_booth: str,
+    ) -> StayRecord:
+        """Keep here a stay that entered at another booth of the lot (#18), met at this booth's exit: the same
+        Bolink order id, plate and entry, ``origin_booth`` set, and no outbox row (the entry booth told Bolink
+        and the clouds of the entry). From here on it is a stay like any other (priced, paid, closed).
+
+        Idempotent for the same order id: the stay already kept is returned as it is, whatever its state (one
+        imported earlier and since closed stays closed). The same order id for another plate is refused."""
+        order_id = checked_order_id(order_id)
+        plate = checked_text("plate", plate, PLATE_MAX)
+        plate_colour = checked_text("plate_colour", plate_colour, SHORT_MAX)
+        vehicle_class = checked_text("vehicle_class", vehicle_class, SHORT_MAX)
+        entry_lane = checked_text("entry_lane", entry_lane, SHORT_MAX)
+        entry_at = checked_aware("entry_at", entry_at)
+        origin_booth = checked_text("origin_booth", origin_booth, SHORT_MAX)
+        with self._write("import_stay") as session:
+            kept = session.scalar(select(Stay).where(Stay.order_id == order_id))
+            if kept is not None:
+                if kept.plate != plate:
+                    raise StoreError(
+                        f"order_id {order_id!r} is already used by stay {kept.id} of plate {kept.plate!r},"
+                        f" not {plate!r}"
+                    )
+                return stay_record(kept)
+            stay = Stay(
+                order_id=order_id,
+                plate=plate,
+                plate_colour=plate_colour,
+                vehicle_class=vehicle_class,
+                entry_lane=entry_lane,
+                entry_at=entry_at,
+                state="in_lot",
+                created_at=self._now(),
+                origin_booth=origin_booth,
+            )
+            session.add(stay)
+            session.flush()
+            return stay_record(stay)
+
     def stay_by_id(self, stay_id: int) -> StayRecord | None:
         with self._read("stay_by_id") as session:
             stay = session.get(Stay, checked_row_id("stay_id", stay_id))

@@ -51,6 +51,8 @@ class StayRecord:
     exit_at: datetime | None
     state: StayState
     created_at: datetime
+    #: the lot booth the car entered at, for a stay imported at this booth's exit (#18); None: entered here
+    origin_booth: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ def stay_record(row: Stay) -> StayRecord:
         exit_at=row.exit_at,
         state=cast(StayState, row.state),
         created_at=row.created_at,
+        origin_booth=row.origin_booth,
     )
 
 
