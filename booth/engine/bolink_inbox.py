@@ -30,6 +30,7 @@ from booth.engine.events import BolinkChanged
 from booth.engine.lanes import LaneRunner
 from booth.engine.payments import Payments
 from booth.engine.runtime import Runtime
+from booth.engine.stays import Stays
 from booth.engine.stored import pay_time_of, price_fields
 from booth.store.records import PaymentRecord, StayRecord
 from booth.store.worker import Priority
@@ -43,11 +44,14 @@ FAILED_RESULTS_KEPT = 1000
 class BolinkInbox:
     """Answers Bolink's downstream services; tracks whether the session is online (``bolink_online``)."""
 
-    def __init__(self, rt: Runtime, settings: Settings, lanes: LaneRunner, payments: Payments) -> None:
+    def __init__(
+        self, rt: Runtime, settings: Settings, lanes: LaneRunner, payments: Payments, stays: Stays
+    ) -> None:
         self._rt = rt
         self._settings = settings
         self._lanes = lanes
         self._payments = payments
+        self._stays = stays
         self.bolink_online = False
         #: what Bolink last said of a plate's wallet (update_balance): balance in fen, autopay on
         self.balances: dict[str, tuple[int, bool]] = {}
@@ -244,6 +248,8 @@ class BolinkInbox:
             return stay.order_id, add_arrears(quote, [a.amount_fen for a in store.open_arrears(car)])
 
         found = await self._rt.db(work)
+        if found is None and car and await self._stays.from_lot(car):
+            found = await self._rt.db(work)  # (the stay entered at another booth of the lot, now kept here)
         if found is None:
             return {
                 **base,

@@ -36,6 +36,7 @@ from booth.domain.plates import PlateColour, parse_plate
 from booth.engine.events import EngineError, Listener
 from booth.engine.loop import EngineLoop
 from booth.engine.runtime import Runtime, wall_clock
+from booth.lot.lookup import StayLookup
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from booth.store import Database, Store
@@ -70,8 +71,12 @@ class Engine:
         clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] | None = None,
         tick_s: float = 0.5,
+        lot: StayLookup | None = None,
     ) -> None:
+        """``lot``: how this booth's exits find a stay entered at another booth; None: from ``[lot]`` if set
+        (booth.lot.lookup.LotStays), else none (a booth on its own). The engine closes it when it stops."""
         self.settings = settings
+        self._lot = lot
         self._clock = clock or wall_clock
         #: steps of the wall clock (NTP correcting it) are told from elapsed time with this; a clock given by
         #: a test is its own truth, unless the test gives a monotonic clock too
@@ -410,6 +415,7 @@ class Engine:
                 monotonic=self._monotonic,
                 tick_s=self._tick_s,
                 sync_started=self.sync_started,
+                lot=self._lot,
             )
             await self._parts.start()
             if self.settings.simulator.enabled:

@@ -34,6 +34,7 @@ from booth.engine.payments import Payments
 from booth.engine.runtime import Runtime
 from booth.engine.stays import Stays
 from booth.engine.timings import LaneTimings
+from booth.lot.lookup import LotStays, StayLookup
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from booth.store import Database, Store, open_database
@@ -65,6 +66,7 @@ class EngineLoop:
         monotonic: Callable[[], float] | None,
         tick_s: float,
         sync_started: threading.Event,
+        lot: StayLookup | None = None,
     ) -> None:
         self.settings = settings
         self.rt = rt
@@ -82,7 +84,10 @@ class EngineLoop:
         self.photos: PhotoStore | None = None
         self.gates = GateControl(rt, {lane.id: make_gate(lane.gate, lane.id) for lane in settings.lanes})
         lane_settings = {lane.id: lane for lane in settings.lanes}
-        self.stays = Stays(rt, settings, lane_settings)
+        lot_settings = getattr(settings, "lot", None)
+        if lot is None and lot_settings is not None:  # [lot]: the lot's stays at other booths, at the exits
+            lot = LotStays.from_settings(lot_settings)
+        self.stays = Stays(rt, settings, lane_settings, lot)
         self.payments: Payments | None = None
         self.lanes: LaneRunner | None = None
         self.inbox: BolinkInbox | None = None
@@ -145,7 +150,9 @@ class EngineLoop:
         self.lanes = LaneRunner(self.rt, s, self.stays, self.payments, self.gates, self._after_exception)
         self.lanes.publish_all()
         self.lanes.on_view = self.timings.view_published
-        self.inbox = BolinkInbox(self.rt, s, self.lanes, self.payments)
+        self.inbox = BolinkInbox(self.rt, s, self.lanes, self.payments, self.stays)
+        if isinstance(self.stays.lot, LotStays):
+            self.stays.lot.warm_up()  # (its connection made in the background, before the first car)
         self.uploads = BolinkUploads(self.rt, self.bolink, self.payments)
         if s.cameras.enabled:
             self.photos = PhotoStore(
@@ -298,6 +305,8 @@ class EngineLoop:
             await self.cloud_sync.aclose()
         if self.sandbox is not None:
             await self.sandbox.stop()
+        if self.stays.lot is not None:
+            await asyncio.to_thread(self.stays.lot.close)
         # a sign-in under way finishes before its database closes; queued office work is dropped
         for pool in self._office_pools:
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)

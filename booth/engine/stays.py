@@ -4,6 +4,7 @@ training."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -15,6 +16,7 @@ from booth.domain.plates import parse_plate
 from booth.domain.tariff import TariffError, add_arrears, quote_fee, vehicle_class_for
 from booth.engine.runtime import Runtime
 from booth.engine.stored import new_order_id, quote_json
+from booth.lot.lookup import LotUnreachable, StayLookup
 from booth.store import OutboxItem
 from booth.store.records import StayRecord
 from booth.store.worker import Priority
@@ -23,12 +25,68 @@ log = logging.getLogger("booth.engine")
 
 
 class Stays:
-    """The lot's stays as the lanes meet them."""
+    """The lot's stays as the lanes meet them. ``lot``: the lot's stays at other booths (``[lot]``), asked
+    when a plate at an exit has no open stay here; None: a booth on its own."""
 
-    def __init__(self, rt: Runtime, settings: Settings, lane_settings: Mapping[str, LaneSettings]) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        settings: Settings,
+        lane_settings: Mapping[str, LaneSettings],
+        lot: StayLookup | None = None,
+    ) -> None:
         self._rt = rt
         self._settings = settings
         self._lane_settings = lane_settings
+        self.lot = lot
+
+    async def from_lot(self, plate: str) -> bool:
+        """A plate with no open stay here: its open stay at another booth of the lot, if the lot knows one,
+        imported here (same order id and entry, its origin booth kept). True when the plate now has an open
+        stay here. The lot is asked off the loop and off the database thread, and waits at most [lot]
+        query_timeout_ms (then the recent-entries cache answers); anything that goes wrong is logged and is
+        "not found" (today's no_stay): the lot never fails an exit."""
+        lot = self.lot
+        if lot is None:
+            return False
+        try:
+            found = await asyncio.to_thread(lot.find_open, plate)
+        except LotUnreachable as exc:
+            log.warning("%s: no stay of %s found at the lot", exc, plate)
+            return False
+        except Exception:
+            log.exception("the lot's lookup of %s failed", plate)
+            return False
+        if found is None:
+            return False
+        store = self._rt.store
+        try:
+            stay = await self._rt.db(
+                lambda: store.import_stay(
+                    order_id=found.order_id,
+                    plate=found.plate,
+                    plate_colour=found.plate_colour,
+                    vehicle_class=found.vehicle_class,
+                    entry_lane=found.entry_lane,
+                    entry_at=found.entry_at,
+                    origin_booth=found.origin_booth,
+                )
+            )
+        except Exception:
+            log.exception("the stay %s of %s found at the lot could not be kept here", found.order_id, plate)
+            return False
+        log.info(
+            "%s: stay %s entered at booth %s (%s, %s) found at the lot (%s), kept here as stay %s (%s)",
+            plate,
+            found.order_id,
+            found.origin_booth,
+            found.entry_lane,
+            found.entry_at.isoformat(),
+            found.source,
+            stay.id,
+            stay.state,
+        )
+        return stay.state == "in_lot"
 
     async def quote(self, lane_id: str, cmd: L.QuoteStay) -> L.StayQuoted | L.StayNotFound:
         """Price the plate's open stay (arrears included) and open its exit order at this lane."""
@@ -70,6 +128,8 @@ class Stays:
 
         owed: list[int] = []
         result = await self._rt.db(work)
+        if isinstance(result, L.StayNotFound) and await self.from_lot(cmd.plate.text):
+            result = await self._rt.db(work)  # (the stay entered at another booth, now kept here)
         if owed:  # the attendant sees the arrears line; the supervisor is told the plate owes from before
             said = say("alert.arrears_asked", plate=cmd.plate.text, owed_fen=owed[0], lane_id=lane_id)
             await self._rt.said(lane_id, "arrears_asked", said, cmd.at)
