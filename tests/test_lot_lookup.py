@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from sqlalchemy import create_engine, insert
 from booth.domain.lane import LaneState
 from booth.engine import Engine
 from booth.lot.lookup import LotStay, LotStays, LotUnreachable, server_name
+from booth.lot.pull import RecentEntries
 from booth.lot.schema import MIRRORS, lot_metadata
 from booth.store import Database, Store
 from booth.store.records import StoreError
@@ -82,6 +82,12 @@ class LotRows:
                 )
             )
 
+    def recent(self, booth_id: str) -> RecentEntries:
+        """The recent entries booth ``booth_id``'s pull keeps, refreshed from the server now."""
+        recent = RecentEntries(self._engine, booth_id)
+        recent.refresh()
+        return recent
+
     def close(self) -> None:
         self._engine.dispose()
 
@@ -138,16 +144,6 @@ class SilentServer:
         self._socket.close()
         for conn in self._held:
             conn.close()
-
-
-@dataclass
-class Recent:
-    """The recent entries the pull keeps (booth.lot.pull); here a plain dict by plate."""
-
-    stays: dict[str, LotStay]
-
-    def find(self, plate: str) -> LotStay | None:
-        return self.stays.get(plate)
 
 
 # --- the lookup ------------------------------------------------------------------------------------------
@@ -228,9 +224,12 @@ def test_a_refused_connection_is_unreachable_naming_the_server_and_why(
     assert server_name("postgresql+psycopg://u:pw@db.example:6543/lot") == "db.example:6543/lot"
 
 
+@pytest.mark.postgresql
 def test_a_server_that_does_not_answer_costs_the_exit_query_timeout_ms_then_nothing(
-    lookups: Callable[..., LotStays],
+    lot: LotRows, lookups: Callable[..., LotStays]
 ) -> None:
+    lot.stay("A", "苏A40002", "A4_recent", entry_at=datetime.now(UTC) - HOUR)
+    recent = lot.recent("B")  # (refreshed while the server answered)
     silent = SilentServer()
     try:
         lookup = lookups(f"postgresql://booth@127.0.0.1:{silent.port}/lot", "B", query_timeout_ms=300)
@@ -245,7 +244,7 @@ def test_a_server_that_does_not_answer_costs_the_exit_query_timeout_ms_then_noth
             lookup.find_open("苏A40002")
         assert time.monotonic() - started < 0.05
         # with the recent entries, the exit gets their answer at once
-        lookup.recent = Recent({"苏A40002": stay_of("A", "苏A40002", "A4_recent", T0)})
+        lookup.recent = recent
         found = lookup.find_open("苏A40002")
         assert found is not None and (found.order_id, found.source) == ("A4_recent", "recent")
         assert time.monotonic() - started < 0.05
@@ -279,10 +278,6 @@ def _quietly(fn: Callable[[str], LotStay | None], plate: str) -> LotStay | None:
         return fn(plate)
     except LotUnreachable:
         return None
-
-
-def stay_of(origin: str, plate: str, order_id: str, entry_at: datetime) -> LotStay:
-    return LotStay(origin, order_id, plate, "blue", "small", f"{origin}-E1", entry_at)
 
 
 # --- the store's imported copy -------------------------------------------------------------------------
@@ -451,12 +446,39 @@ def test_a_driver_asking_the_price_in_the_lot_finds_a_stay_of_another_booth(
     assert r.rows("SELECT origin_booth, state FROM stays WHERE order_id = 'A75_price'") == [("A", "in_lot")]
 
 
-def test_with_the_server_down_the_recent_entries_find_the_stay(
-    booth: Callable[..., RunningEngine],
+@pytest.mark.postgresql
+def test_a_prepayment_for_a_stay_of_another_booth_is_booked_here_and_counted_at_the_exit(
+    lot: LotRows, lot_url: str, booth: Callable[..., RunningEngine]
 ) -> None:
-    down = f"postgresql://booth@127.0.0.1:{closed_port()}/lot"
+    r = booth(LotStays(lot_url, "B"))
+    entry = r.engine.now().replace(microsecond=0) - 2 * HOUR
+    lot.stay("A", "苏A76001", "A76_prepaid", entry_at=entry)
+    lot.stay("A", "苏A76002", "A76_other", entry_at=entry)
+    sandbox = r.engine.sandbox
+    # Bolink names the order: one of another plate is not this one's
+    wrong = r.engine.call(sandbox.driver_prepays(car_number="苏A76001", prepay_fen=100, order_id="A76_other"))
+    assert wrong.result(10)["state"] == 0
+    answer = r.engine.call(
+        sandbox.driver_prepays(car_number="苏A76001", prepay_fen=100, order_id="A76_prepaid")
+    )
+    assert answer.result(10)["state"] == 1
+    assert r.rows(
+        "SELECT p.amount_fen, p.order_ref, s.origin_booth FROM payments p JOIN stays s ON s.id = p.stay_id"
+    ) == [(100, "A76_prepaid", "A")]
+    view = quoted(r, "X1", "苏A76001")
+    r.engine.seed_stay("苏A76003", entry).result(5)
+    local = quoted(r, "X2", "苏A76003")
+    assert view.due_fen == local.due_fen - 100
+
+
+@pytest.mark.postgresql
+def test_with_the_server_down_the_recent_entries_find_the_stay(
+    lot: LotRows, booth: Callable[..., RunningEngine]
+) -> None:
     entry = datetime.now(UTC).replace(microsecond=0) - 2 * HOUR
-    recent = Recent({"苏A80001": stay_of("A", "苏A80001", "A8_recent", entry)})
+    lot.stay("A", "苏A80001", "A8_recent", entry_at=entry)
+    recent = lot.recent("B")  # refreshed while the server answered; now it does not
+    down = f"postgresql://booth@127.0.0.1:{closed_port()}/lot"
     r = booth(LotStays(down, "B", recent=recent))
     view = quoted(r, "X1", "苏A80001")
     assert (view.order_id, view.entry_at) == ("A8_recent", entry)

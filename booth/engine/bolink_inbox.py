@@ -284,6 +284,9 @@ class BolinkInbox:
             return known, refused, store.stay_by_order_id(msg.order_id)
 
         known, refused, stay = await self._rt.db(look_up)
+        from_lot = known is None and refused is None and stay is None and msg.car_number
+        if from_lot and await self._stays.from_lot(msg.car_number):  # (entered at another booth of the lot)
+            stay = await self._rt.db(lambda: store.stay_by_order_id(msg.order_id))
         if refused is not None:
             return {**base, "state": 0, "errmsg": f"预付未入账：{refused}"}
         if known is not None:

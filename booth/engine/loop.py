@@ -84,9 +84,8 @@ class EngineLoop:
         self.photos: PhotoStore | None = None
         self.gates = GateControl(rt, {lane.id: make_gate(lane.gate, lane.id) for lane in settings.lanes})
         lane_settings = {lane.id: lane for lane in settings.lanes}
-        lot_settings = getattr(settings, "lot", None)
-        if lot is None and lot_settings is not None:  # [lot]: the lot's stays at other booths, at the exits
-            lot = LotStays.from_settings(lot_settings)
+        if lot is None and settings.lot is not None:  # [lot]: the lot's stays at other booths, at the exits
+            lot = LotStays.from_settings(settings.lot)
         self.stays = Stays(rt, settings, lane_settings, lot)
         self.payments: Payments | None = None
         self.lanes: LaneRunner | None = None
