@@ -4,6 +4,7 @@ pushing at the same time."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import OperationalError
 
-from booth.lot.push import LotPusher
+from booth.lot.push import LotPusher, PushStatus
 from booth.lot.schema import MIRRORED, lot_booths
 from booth.store import Store
 from tests.conftest import wait_until
@@ -170,8 +171,17 @@ def test_a_server_down_lets_the_journal_grow_and_it_catches_up_in_order(
     db = booth_database(tmp_path, "a")
     clock = Clock()
     store = Store(db, clock=clock)
+    heard: list[PushStatus] = []
     pusher = LotPusher(
-        db, through, "booth-a", clock=clock, push_interval_s=0.05, heartbeat_s=0.2, backoff_max_s=0.3, batch=5
+        db,
+        through,
+        "booth-a",
+        clock=clock,
+        push_interval_s=0.05,
+        heartbeat_s=0.2,
+        backoff_max_s=0.3,
+        batch=5,
+        on_status=heard.append,
     )
     pusher.start()
     try:
@@ -192,6 +202,9 @@ def test_a_server_down_lets_the_journal_grow_and_it_catches_up_in_order(
         proxy.cut()
         through.dispose()
     assert_mirrored(db, lot, "booth-a")
+    # the listener heard the changes of reachability (and of the error while away), not every round
+    assert [k for k, _ in itertools.groupby(h.online for h in heard)] == [True, False, True]
+    assert len(heard) < 10
     with lot.connect() as connection:
         seqs = [s for (s,) in connection.exec_driver_sql("SELECT seq FROM seqs ORDER BY n")]
     assert seqs == sorted(seqs) and seqs[-1] == 13

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from booth.devices.cameras import CameraListener
     from booth.devices.gates import GateDriver
     from booth.devices.photos import PhotoStore
+    from booth.lot.push import PushStatus
 
 log = logging.getLogger("booth.engine")
 T = TypeVar("T")
@@ -249,6 +250,13 @@ class Engine:
             enabled = {"bolink": True, "alipay": s.alipay is not None, "tmall": s.tmall is not None}
             return compose_status(self._clock(), {}, [], {}, enabled)
         return sync.status
+
+    def lot_status(self) -> PushStatus | None:
+        """[lot]: the push's status (booth.lot.push.PushStatus: online, journal entries behind, last error;
+        ``describe()`` in words), or None for a booth without a lot or before the engine runs. Any thread."""
+        parts = self._parts
+        lot_service = None if parts is None else parts.lot_service
+        return None if lot_service is None else lot_service.status
 
     def requeue_dead(
         self, cloud: str | None = None, operator: str = "supervisor"

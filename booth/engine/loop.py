@@ -96,6 +96,8 @@ class EngineLoop:
         self.cloud_sync: CloudSync | None = None
         self.backups: BackupSchedule | None = None
         self.timings = LaneTimings(rt)
+        #: [lot]: booth.lot.service.LotService (the journal pushed, the lot pulled), made at start
+        self.lot_service: Any = None
 
     # ------------------------------------------------------------------------------------------- start
     async def start(self) -> None:
@@ -104,6 +106,10 @@ class EngineLoop:
 
         def open_and_recover() -> Database:
             database = open_database(s.database.url)
+            if s.lot is not None:  # lot_service: the journal first, before any write of this run
+                from booth.lot.service import prepare as lot_service_prepare
+
+                lot_service_prepare(database)
             # what the last run left unfinished, read before any lane of this run can open an exit order
             in_flight.extend(Store(database).exits_in_flight())
             return database
@@ -214,6 +220,7 @@ class EngineLoop:
         if self.cameras is not None:
             rt.spawn(self.cameras.watch(), "camera-heartbeats")
         self._start_backups()
+        self._start_lot_service()
         log.info("engine ready: %d lane(s), database %s", len(self.lanes.lanes), s.database.url)
 
     def _start_backups(self) -> None:
@@ -237,6 +244,30 @@ class EngineLoop:
             on_failure=failed,
         )
         self.backups.start()
+
+    def _start_lot_service(self) -> None:
+        """[lot]: the journal's pusher and the lot's puller, each on a thread of its own (the lanes never wait
+        on them or on the server); their writes to the store queue on the database thread as background work.
+        The exits' lookup (when there is one) gets the puller's recent entries for when the server is slow."""
+        if self.settings.lot is None or self.database is None:
+            return
+        from booth.lot.service import LotService as lot_service_class
+
+        worker, loop = self.rt.db_worker, asyncio.get_running_loop()
+
+        def local_write(fn: Callable[[], Any]) -> Any:  # (on the pusher's or puller's thread)
+            return worker.submit_at(Priority.BACKGROUND, fn).result()
+
+        def on_status(status: Any) -> None:  # (on the pusher's thread)
+            loop.call_soon_threadsafe(log.info, "lot_service: %s", status.describe())
+
+        lot_service = self.lot_service = lot_service_class(
+            self.settings, self.database, clock=self.rt.now, local_write=local_write, on_status=on_status
+        )
+        lookup = getattr(self.stays, "lot", None)
+        if lookup is not None and hasattr(lookup, "recent"):  # lot_service: the lookup's fallback
+            lookup.recent = lot_service.recent
+        lot_service.start()
 
     async def _start_sync(self, sync: CloudSync) -> None:
         try:
@@ -309,6 +340,8 @@ class EngineLoop:
         # a sign-in under way finishes before its database closes; queued office work is dropped
         for pool in self._office_pools:
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        if self.lot_service is not None:  # its threads end (a last push) before the database closes
+            await asyncio.to_thread(self.lot_service.stop)
         if self.database is not None:
             await self.timings.flush()  # (the last few seconds' samples)
             await self.rt.db(self.database.close)

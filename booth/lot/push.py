@@ -152,7 +152,14 @@ class LotPusher:
         return self._status
 
     def _set_status(self, status: PushStatus) -> None:
-        changed = status != self._status
+        """Keep the status; ``on_status`` hears only a change of reachability or of the error (not every
+        round's counts: those are read from ``status``)."""
+        before = self._status
+        changed = (status.online, status.last_error, status.started) != (
+            before.online,
+            before.last_error,
+            before.started,
+        )
         self._status = status
         if changed and self._on_status is not None:
             try:

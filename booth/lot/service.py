@@ -1,0 +1,128 @@
+"""A lot booth's background services (issue #18), as the engine runs them when ``[lot]`` is set.
+
+Order matters:
+
+- ``prepare(database)`` makes the local journal, on the database thread, right after the database opens and
+  before any write of this run (a write before it would never be journaled, so never pushed);
+- ``start()`` (once the lanes are ready) starts the pusher and the puller on threads of their own: the lanes
+  never wait on them or on the server;
+- ``stop()`` stops the puller first (it writes into the store), then gives the pusher one last round if the
+  server was reachable (what the booth did last is on the server after a clean stop), stops it, and lets
+  go of the server's connections. The database closes after this.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+
+from booth.config import LotSettings, Settings
+from booth.lot.journal import ensure_journal
+from booth.lot.pull import LotPuller, RecentEntries
+from booth.lot.push import LocalWrite, LotPusher, PushStatus, one_line
+from booth.store import Database
+
+log = logging.getLogger("booth.lot")
+
+#: a push statement never runs longer than this on the server
+PUSH_STATEMENT_TIMEOUT_MS = 10_000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def prepare(database: Database) -> None:
+    """The local journal (idempotent): call before the first write of the run."""
+    ensure_journal(database.engine)
+
+
+def server_engine(lot: LotSettings) -> Engine:
+    """The pusher's and the puller's connections to the lot server: psycopg 3, connecting and each statement
+    bounded. Nothing is connected until first use."""
+    url = make_url(lot.server)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    options = f"-c statement_timeout={PUSH_STATEMENT_TIMEOUT_MS} -c lock_timeout=5000"
+    connect_args: dict[str, Any] = {
+        "connect_timeout": lot.connect_timeout_s,
+        "options": options,
+        "application_name": f"booth:{lot.booth_id}",
+    }
+    return create_engine(url, pool_pre_ping=True, pool_size=2, connect_args=connect_args)
+
+
+class LotService:
+    """The pusher and the puller of one booth, started and stopped together; ``status`` any thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        server: Engine | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        local_write: LocalWrite | None = None,
+        on_status: Callable[[PushStatus], None] | None = None,
+    ) -> None:
+        lot = settings.lot
+        if lot is None:
+            raise ValueError("no [lot] in the settings")
+        self._owns_server = server is None
+        self.server = server if server is not None else server_engine(lot)
+        lanes = [lane.id for lane in settings.lanes]
+        self.pusher = LotPusher(
+            database,
+            self.server,
+            lot.booth_id,
+            name=settings.park.name,
+            lanes=lanes,
+            push_interval_s=lot.push_interval_s,
+            heartbeat_s=lot.heartbeat_s,
+            clock=clock,
+            local_write=local_write,
+            on_status=on_status,
+        )
+        self.puller = LotPuller(
+            database,
+            self.server,
+            lot.booth_id,
+            interval_s=lot.heartbeat_s,
+            clock=clock,
+            local_write=local_write,
+        )
+
+    @property
+    def status(self) -> PushStatus:
+        return self.pusher.status
+
+    @property
+    def recent(self) -> RecentEntries:
+        return self.puller.recent
+
+    def start(self) -> None:
+        self.pusher.start()
+        self.puller.start()
+
+    def wake(self) -> None:
+        self.pusher.wake()
+
+    def stop(self) -> None:
+        """Blocking (on a thread, not the loop): the puller, a last push, the pusher, the connections."""
+        self.puller.stop()
+        self.pusher.stop()
+        if self.pusher.status.online:
+            try:
+                self.pusher.push_once(heartbeat=False)
+            except Exception as exc:
+                log.warning("the last push before the stop failed: %s", one_line(exc))
+        if self._owns_server:
+            self.server.dispose()
+
+
+__all__ = ["LotService", "PushStatus", "prepare", "server_engine"]

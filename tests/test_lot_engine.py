@@ -1,0 +1,99 @@
+"""A lot booth's engine (issue #18): with [lot], the journal is made before the first write, the pusher
+and the puller run in the background, the status is on the facade, and a stop pushes what is left."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from booth.lot.schema import MIRRORS
+from booth.store import open_database
+from tests.conftest import RunningEngine, wait_until
+from tests.lot_rig import assert_mirrored, journal, lot_server
+
+pytestmark = pytest.mark.postgresql
+
+MakeEngine = Callable[..., RunningEngine]
+
+
+def test_a_lot_booths_engine_pushes_pulls_and_stops_in_order(make_engine: MakeEngine, pg_url: str) -> None:
+    lot = lot_server(pg_url)
+    try:
+        lot_settings: dict[str, Any] = {
+            "server": pg_url,
+            "booth_id": "exit-a",
+            "push_interval_s": 0.05,
+            "heartbeat_s": 0.2,
+        }
+        r = make_engine(lot=lot_settings)
+        engine = r.engine
+        wait_until(lambda: engine.lot_status() is not None and engine.lot_status().online, what="lot online")
+        engine.vehicle_at("E1", "苏E00001").result(5)
+        [(order_id,)] = wait_until(lambda: r.rows("SELECT order_id FROM stays WHERE plate = '苏E00001'"))
+
+        def on_server(sql: str, **params: Any) -> list[tuple[Any, ...]]:
+            with lot.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(sql), params)]
+
+        wait_until(
+            lambda: (
+                on_server(
+                    "SELECT state FROM lot_stays WHERE booth_id = 'exit-a' AND order_id = :o", o=order_id
+                )
+                == [("in_lot",)]
+            ),
+            what="the entry on the server",
+        )
+        # the car leaves at another booth: its copy there is closed and pushed; the puller closes it here
+        entry_at = engine.now()
+        exit_at = entry_at + timedelta(minutes=30)
+        other = {
+            "booth_id": "exit-b",
+            "id": 1,
+            "order_id": order_id,
+            "plate": "苏E00001",
+            "plate_colour": "blue",
+            "vehicle_class": "small",
+            "entry_lane": "E1",
+            "entry_at": entry_at,
+            "exit_lane": "BX9",
+            "exit_at": exit_at,
+            "state": "exited",
+            "created_at": entry_at,
+            "origin_booth": "exit-a",
+        }
+        with lot.begin() as connection:
+            connection.execute(MIRRORS["stays"].insert().values(**other))
+        wait_until(
+            lambda: (
+                r.rows("SELECT state, exit_lane FROM stays WHERE order_id = ?", order_id)
+                == [("exited", "BX9")]
+            ),
+            what="the stay closed here after its exit at the other booth",
+        )
+        status = engine.lot_status()
+        assert status is not None and status.online and "lot: online" in status.describe()
+        engine.stop()
+        db = open_database(f"sqlite:///{r.db_path}")
+        try:
+            assert journal(db) == []  # the last push before the stop took what was left
+            assert_mirrored(db, lot, "exit-a")
+        finally:
+            db.close()
+        assert on_server("SELECT rule FROM lot_conflicts") == []  # one exit, seen at both booths
+        [(pushed, backlog)] = on_server(
+            "SELECT pushed_seq, backlog FROM lot_booths WHERE booth_id = 'exit-a'"
+        )
+        assert pushed > 0 and backlog == 0
+    finally:
+        lot.dispose()
+
+
+def test_a_booth_without_a_lot_has_no_journal_and_no_lot_status(make_engine: MakeEngine) -> None:
+    r = make_engine()
+    assert r.engine.lot_status() is None
+    assert r.rows("SELECT name FROM sqlite_master WHERE name LIKE 'lot_%'") == []
