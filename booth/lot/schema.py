@@ -63,8 +63,9 @@ def _mirror(name: str) -> Table:
     local = Base.metadata.tables[name]
     columns = [Column("booth_id", String(BOOTH_ID_MAX), primary_key=True, nullable=False)]
     for col in local.columns:
-        # same name and type; no foreign key, no unique key; only the id is part of the key
-        nullable = bool(col.primary_key or col.nullable)
+        # same name and type; no foreign key, no unique key; only the id is part of the key, and NOT NULL
+        # (PostgreSQL makes every key column so: said here too, or the lot migrations' drift test differs)
+        nullable = bool(col.nullable and not col.primary_key)
         columns.append(
             Column(col.name, col.type, primary_key=col.primary_key, nullable=nullable, autoincrement=False)
         )

@@ -721,6 +721,77 @@
     </message>
 </context>
 <context>
+    <name>LaneFiguresView</name>
+    <message>
+        <source>通道数据</source>
+        <translation>Lane figures</translation>
+    </message>
+    <message>
+        <source>近一小时</source>
+        <translation>Last hour</translation>
+    </message>
+    <message>
+        <source>近一天</source>
+        <translation>Last day</translation>
+    </message>
+    <message>
+        <source>近一周</source>
+        <translation>Last week</translation>
+    </message>
+    <message>
+        <source>通道</source>
+        <translation>Lane</translation>
+    </message>
+    <message>
+        <source>出场车辆</source>
+        <translation>Cars out</translation>
+    </message>
+    <message>
+        <source>每小时
+车辆</source>
+        <translation>Cars
+per hour</translation>
+    </message>
+    <message>
+        <source>付款→抬杆
+毫秒 p50 / p99</source>
+        <translation>Pay → gate
+ms p50 / p99</translation>
+    </message>
+    <message>
+        <source>识别→报价
+毫秒 p50 / p99</source>
+        <translation>Camera → quote
+ms p50 / p99</translation>
+    </message>
+    <message>
+        <source>泊链往返
+毫秒 p50 / p99</source>
+        <translation>Bolink trip
+ms p50 / p99</translation>
+    </message>
+    <message>
+        <source>道闸
+故障</source>
+        <translation>Gate
+faults</translation>
+    </message>
+    <message>
+        <source>手动
+抬杆</source>
+        <translation>Manual
+lifts</translation>
+    </message>
+    <message>
+        <source>刷新</source>
+        <translation>Refresh</translation>
+    </message>
+    <message>
+        <source>时段：%1（p50 为中位数，p99 为最慢的百分之一）</source>
+        <translation>Window: %1 (p50 is the median, p99 the slowest one in a hundred)</translation>
+    </message>
+</context>
+<context>
     <name>LanePanel</name>
     <message>
         <source>正在启动…</source>
@@ -2125,6 +2196,10 @@ Pay %1 in cash</translation>
     <message>
         <source>或输入主管用户名</source>
         <translation>Or type the supervisor&apos;s user name</translation>
+    </message>
+    <message>
+        <source>通道数据</source>
+        <translation>Lane figures</translation>
     </message>
     <message>
         <source>请主管点选姓名（或输入用户名），再输入 PIN。</source>
