@@ -76,6 +76,8 @@ class SupervisorPanel(SideSheet):
     open (the window opens the blind count for it)."""
 
     closeShiftRequested = Signal(object)
+    # the supervisor asked for the lane figures (the window opens ui.office.lane_figures_view)
+    laneFiguresRequested = Signal()
 
     def __init__(
         self, parent: QWidget, engine: Engine, settings: Settings, *, sizes: Sizes, reports: Reports
@@ -103,7 +105,8 @@ class SupervisorPanel(SideSheet):
         self.people_tab = self._button(self.tr("人员"), partial(self.show_page, "people"))
         self.shifts_tab = self._button(self.tr("班次"), partial(self.show_page, "shifts"))
         self.reports_tab = self._button(self.tr("期间报表"), self.open_reports)
-        for button in (self.people_tab, self.shifts_tab, self.reports_tab):
+        self.figures_tab = self._button(self.tr("通道数据"), self.open_lane_figures)
+        for button in (self.people_tab, self.shifts_tab, self.reports_tab, self.figures_tab):
             tabs.addWidget(button)
         tabs.addStretch(1)
 
@@ -244,6 +247,11 @@ class SupervisorPanel(SideSheet):
         if self.supervisor is not None:
             self.hide()
             self.reports.show_period()
+
+    def open_lane_figures(self) -> None:
+        if self.supervisor is not None:
+            self.hide()
+            self.laneFiguresRequested.emit()
 
     def say(self, text: str, *, error: bool = True) -> None:
         self.message.setText(text)

@@ -25,6 +25,7 @@ from ui.link.office_runner import OfficeRunner
 from ui.people.sign_in import SignInOverlay
 
 if TYPE_CHECKING:
+    from ui.office.lane_figures_view import LaneFiguresView
     from ui.office.report_view import ReportView
     from ui.office.shift_panel import ShiftClosePanel
     from ui.people.supervisor_panel import SupervisorPanel
@@ -99,6 +100,7 @@ class StaffScreens(QObject):
         self._report_view: ReportView | None = None
         self._shift_panel: ShiftClosePanel | None = None
         self._supervisor_panel: SupervisorPanel | None = None
+        self._lane_figures: LaneFiguresView | None = None
         self.sign_in = SignInOverlay(
             central, engine, sizes=sizes, denominations=window.settings.shifts.denominations
         )
@@ -113,6 +115,15 @@ class StaffScreens(QObject):
             w = self.window
             self._report_view = ReportView(self._central, w.engine, w.settings, sizes=w.sizes)
         return self._report_view
+
+    @property
+    def lane_figures_view(self) -> LaneFiguresView:
+        if self._lane_figures is None:
+            from ui.office.lane_figures_view import LaneFiguresView
+
+            w = self.window
+            self._lane_figures = LaneFiguresView(self._central, w.engine, w.settings, sizes=w.sizes)
+        return self._lane_figures
 
     @property
     def shift_panel(self) -> ShiftClosePanel:
@@ -135,6 +146,7 @@ class StaffScreens(QObject):
                 self._central, w.engine, w.settings, sizes=w.sizes, reports=self.report_view
             )
             self._supervisor_panel.closeShiftRequested.connect(self._close_this_shift)
+            self._supervisor_panel.laneFiguresRequested.connect(lambda: self.lane_figures_view.show_figures())
         return self._supervisor_panel
 
     def _button(self, text: str, on_press: object) -> QPushButton:
@@ -205,7 +217,7 @@ class StaffScreens(QObject):
 
     @Slot(object)
     def _close_this_shift(self, shift: ShiftRecord) -> None:
-        for sheet in (self._supervisor_panel, self._report_view):
+        for sheet in (self._supervisor_panel, self._report_view, self._lane_figures):
             if sheet is not None:
                 sheet.hide()
         self.shift_panel.open_for(shift)
@@ -215,7 +227,7 @@ class StaffScreens(QObject):
 
     def sign_out(self) -> None:
         """Everything closes and the sign-in overlay comes back; the lanes keep running."""
-        for sheet in (self._shift_panel, self._supervisor_panel, self._report_view):
+        for sheet in (self._shift_panel, self._supervisor_panel, self._report_view, self._lane_figures):
             if sheet is not None:
                 sheet.hide()
         self.shift = None
