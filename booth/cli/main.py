@@ -19,6 +19,8 @@ booth backup [FILE] [--photos]                  a checked copy of the database w
 booth restore FILE                              put a backup back (Booth stopped; the current file kept aside)
 booth doctor [--config FILE]                    OK / WARN / FAIL per check with the remedy; exit 0 / 1 / 2
 booth lanes stats [--config FILE]               per lane: cars/h, payment -> gate p50/p99, faults, lifts
+booth lot init [--config FILE]                  create or upgrade the lot server's schema ([lot] server)
+booth lot status [--config FILE]                every booth of the lot: last contact, version, backlog, shift
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 from booth.cli import backup as backup_cli
 from booth.cli import doctor as doctor_cli
 from booth.cli import lanes as lanes_cli
+from booth.cli import lot as lot_cli
 from booth.cli import reports as report_cli
 from booth.cli import staff as staff_cli
 from booth.cli.demo import DEMO_AUTOPAY_S, load_for_command, stop_demo_clouds
@@ -379,6 +382,7 @@ def _main(
     backup_cli.register(sub)
     doctor_cli.register(sub)
     lanes_cli.register(sub)
+    lot_cli.register(sub)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a mistake (2, its line already printed)
