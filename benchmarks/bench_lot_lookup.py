@@ -96,9 +96,9 @@ def seed_background(lot: SqlEngine) -> None:
                 "plate": f"浙B{rng.randrange(100_000):05d}",
                 "plate_colour": "blue",
                 "vehicle_class": "small",
-                "entry_lane": f"{booth}-E1",
+                "entry_lane": f"{booth}_E1",
                 "entry_at": entry,
-                "exit_lane": None if open_ else f"{booth}-X1",
+                "exit_lane": None if open_ else f"{booth}_X1",
                 "exit_at": None if open_ else entry + timedelta(hours=1),
                 "state": "in_lot" if open_ else "exited",
                 "created_at": entry,
@@ -121,7 +121,7 @@ def entered_to_known(
             plate=plate,
             plate_colour="blue",
             vehicle_class="small",
-            lane_id="A-E1",
+            lane_id="A_E1",
             entry_at=datetime.now(UTC) - timedelta(hours=2),
         )
         committed = time.perf_counter()

@@ -20,7 +20,8 @@ from booth.domain.lane import LaneState
 from booth.engine import Engine
 from booth.lot.lookup import LotStay, LotStays, LotUnreachable, server_name
 from booth.lot.pull import RecentEntries
-from booth.lot.schema import MIRRORS, lot_metadata
+from booth.lot.schema import MIRRORS
+from booth.lot.server import init_lot
 from booth.store import Database, Store
 from booth.store.records import StoreError
 from tests.conftest import T0, Clock, RunningEngine, engine_settings, wait_until
@@ -32,12 +33,10 @@ HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
-def lot_url(pg_url: str) -> Iterator[str]:
-    """The run's PostgreSQL database with the lot's tables (until ``booth lot init`` exists)."""
-    engine = create_engine(pg_url)
-    lot_metadata.create_all(engine)
-    engine.dispose()
-    yield pg_url
+def lot_url(pg_url: str) -> str:
+    """The run's PostgreSQL database with the lot's tables, as ``booth lot init`` makes them."""
+    init_lot(pg_url)
+    return pg_url
 
 
 class LotRows:
@@ -54,7 +53,7 @@ class LotRows:
         order_id: str,
         *,
         entry_at: datetime,
-        entry_lane: str = "A-E1",
+        entry_lane: str = "A_E1",
         state: str = "in_lot",
         colour: str = "blue",
         vehicle_class: str = "small",
@@ -153,8 +152,8 @@ class SilentServer:
 def test_the_newest_open_stay_at_another_booth_is_found(
     lot: LotRows, lot_url: str, lookups: Callable[..., LotStays]
 ) -> None:
-    lot.stay("A", "苏A10001", "A1_old", entry_at=T0 - 30 * HOUR, state="exited", exit_lane="A-X1")
-    lot.stay("A", "苏A10001", "A1_new", entry_at=T0 - 2 * HOUR, entry_lane="A-E2", colour="green")
+    lot.stay("A", "苏A10001", "A1_old", entry_at=T0 - 30 * HOUR, state="exited", exit_lane="A_X1")
+    lot.stay("A", "苏A10001", "A1_new", entry_at=T0 - 2 * HOUR, entry_lane="A_E2", colour="green")
     lot.stay("C", "苏A10001", "C1_older", entry_at=T0 - 5 * HOUR)
     lookup = lookups(lot_url, "B")
     found = lookup.find_open("苏A10001")
@@ -164,7 +163,7 @@ def test_the_newest_open_stay_at_another_booth_is_found(
         plate="苏A10001",
         plate_colour="green",
         vehicle_class="small",
-        entry_lane="A-E2",
+        entry_lane="A_E2",
         entry_at=T0 - 2 * HOUR,
         source="server",
     )
@@ -179,7 +178,7 @@ def test_an_order_closed_at_any_booth_and_this_booths_own_stays_are_not_found(
     # entered at A, left at C (C's imported copy closed; A has not heard yet): gone
     lot.stay("A", "苏A20001", "A2_gone", entry_at=T0 - 3 * HOUR)
     lot.stay(
-        "C", "苏A20001", "A2_gone", entry_at=T0 - 3 * HOUR, origin_booth="A", state="exited", exit_lane="C-X1"
+        "C", "苏A20001", "A2_gone", entry_at=T0 - 3 * HOUR, origin_booth="A", state="exited", exit_lane="C_X1"
     )
     # a stay of this booth (B) itself, and one entered at B that another booth imported: B's own to know
     lot.stay("B", "苏A20002", "B2_own", entry_at=T0 - HOUR)
@@ -294,7 +293,7 @@ def test_an_imported_stay_is_kept_once_with_its_origin_and_no_outbox_row(store: 
         plate="苏A60001",
         plate_colour="green",
         vehicle_class="small",
-        entry_lane="A-E1",
+        entry_lane="A_E1",
         entry_at=T0 - 2 * HOUR,
         origin_booth="A",
     )
@@ -302,7 +301,7 @@ def test_an_imported_stay_is_kept_once_with_its_origin_and_no_outbox_row(store: 
         "A6_in",
         "苏A60001",
         "green",
-        "A-E1",
+        "A_E1",
     )
     assert (kept.entry_at, kept.state, kept.origin_booth, kept.created_at) == (
         T0 - 2 * HOUR,
@@ -317,7 +316,7 @@ def test_an_imported_stay_is_kept_once_with_its_origin_and_no_outbox_row(store: 
         plate="苏A60001",
         plate_colour="green",
         vehicle_class="small",
-        entry_lane="A-E1",
+        entry_lane="A_E1",
         entry_at=T0 - 2 * HOUR,
         origin_booth="A",
     )
@@ -329,7 +328,7 @@ def test_an_imported_stay_is_kept_once_with_its_origin_and_no_outbox_row(store: 
         plate="苏A60001",
         plate_colour="green",
         vehicle_class="small",
-        entry_lane="A-E1",
+        entry_lane="A_E1",
         entry_at=T0 - 2 * HOUR,
         origin_booth="A",
     )
@@ -341,7 +340,7 @@ def test_an_imported_stay_is_kept_once_with_its_origin_and_no_outbox_row(store: 
             plate="苏A60002",
             plate_colour="blue",
             vehicle_class="small",
-            entry_lane="A-E1",
+            entry_lane="A_E1",
             entry_at=T0,
             origin_booth="A",
         )
@@ -404,7 +403,7 @@ def test_a_car_entered_at_booth_a_is_quoted_paid_and_let_out_at_booth_b(
 ) -> None:
     r = booth(LotStays(lot_url, "B"))
     entry = r.engine.now().replace(microsecond=0) - timedelta(hours=3, minutes=10)
-    lot.stay("A", "苏A70001", "A7_out", entry_at=entry, entry_lane="A-E1")
+    lot.stay("A", "苏A70001", "A7_out", entry_at=entry, entry_lane="A_E1")
     view = quoted(r, "X1", "苏A70001")
     assert (view.order_id, view.entry_at) == ("A7_out", entry)
     # priced as a car that entered here at the same time
@@ -414,7 +413,7 @@ def test_a_car_entered_at_booth_a_is_quoted_paid_and_let_out_at_booth_b(
     assert view.due_fen == local.due_fen and view.due_fen > 0
     assert view.duration_minutes == local.duration_minutes
     assert r.rows("SELECT order_id, entry_lane, origin_booth, state FROM stays WHERE plate = '苏A70001'") == [
-        ("A7_out", "A-E1", "A", "in_lot")
+        ("A7_out", "A_E1", "A", "in_lot")
     ]
     assert r.rows("SELECT count(*) FROM outbox WHERE dedupe_key = 'bolink:inpark:A7_out'") == [(0,)]
     # paid and out: closed here, its origin kept
@@ -483,7 +482,7 @@ def test_with_the_server_down_the_recent_entries_find_the_stay(
     view = quoted(r, "X1", "苏A80001")
     assert (view.order_id, view.entry_at) == ("A8_recent", entry)
     assert r.rows("SELECT origin_booth, entry_lane FROM stays WHERE order_id = 'A8_recent'") == [
-        ("A", "A-E1")
+        ("A", "A_E1")
     ]
     # neither the server nor the recent entries know this one: the attendant decides, as without a lot
     started = time.monotonic()
@@ -518,3 +517,70 @@ def test_without_a_lot_an_exit_is_as_before(booth: Callable[..., RunningEngine])
     assert view.entry_at == entry
     assert r.rows("SELECT origin_booth FROM stays") == [(None,)]
     assert not [t for t in threading.enumerate() if t.name.startswith("booth-lot-lookup")]
+
+
+@pytest.mark.postgresql
+def test_two_booths_of_one_lot_a_car_in_at_a_and_out_at_b(lot_url: str, tmp_path: Path) -> None:
+    """[lot] in both booths' settings (no lookup given): the journal pushed, the lookup, the pull."""
+    started: list[Engine] = []
+
+    def booth_engine(booth_id: str, lanes: list[dict[str, Any]]) -> RunningEngine:
+        folder = tmp_path / booth_id
+        folder.mkdir()
+        lot = {"server": lot_url, "booth_id": booth_id, "heartbeat_s": 0.5}
+        engine = Engine(engine_settings(folder, lanes=lanes, lot=lot), tick_s=0.05)
+        running = RunningEngine(engine, folder / "booth.sqlite")
+        engine.start()
+        started.append(engine)
+        wait_until(lambda: engine.bolink_online, what=f"booth {booth_id}'s Bolink sandbox login")
+        return running
+
+    def lane(lane_id: str, direction: str) -> dict[str, Any]:
+        return {
+            "id": lane_id,
+            "name": lane_id,
+            "direction": direction,
+            "channel_id": lane_id,
+            "pass_timeout_s": 1,
+        }
+
+    try:
+        a = booth_engine("A", [lane("A_E1", "entry"), lane("A_X1", "exit")])
+        b = booth_engine("B", [lane("B_X1", "exit"), lane("B_X2", "exit")])
+        a.engine.vehicle_at("A_E1", "苏A11111").result(5)
+        wait_until(lambda: a.rows("SELECT state FROM stays") == [("in_lot",)], what="the entry at A")
+        [(order_id, entry_at)] = a.rows("SELECT order_id, entry_at FROM stays")
+        lot_rows = create_engine(lot_url)
+        try:
+
+            def at_lot(sql: str) -> list[tuple[Any, ...]]:
+                with lot_rows.connect() as connection:
+                    return [tuple(row) for row in connection.exec_driver_sql(sql)]
+
+            wait_until(
+                lambda: at_lot("SELECT booth_id, order_id FROM lot_stays") == [("A", order_id)],
+                what="A's journal to reach the lot",
+            )
+            # just in: within the free minutes, B lets it out at once (its stay known from the lot)
+            b.engine.vehicle_at("B_X1", "苏A11111").result(5)
+            wait_until(
+                lambda: (
+                    b.rows("SELECT order_id, state, exit_lane, origin_booth FROM stays")
+                    == [(order_id, "exited", "B_X1", "A")]
+                ),
+                what="B to let the car out",
+            )
+            assert b.rows("SELECT reason, outcome FROM gate_events") == [("free_tariff", "opened")]
+            assert b.rows("SELECT entry_at FROM stays") == [(entry_at,)]
+            # B's close reaches the lot, and A closes its own copy with B's exit (the pull)
+            wait_until(
+                lambda: a.rows("SELECT state, exit_lane FROM stays") == [("exited", "B_X1")],
+                timeout=15,
+                what="A to hear the car left at B",
+            )
+            assert at_lot("SELECT count(*) FROM lot_conflicts") == [(0,)]
+        finally:
+            lot_rows.dispose()
+    finally:
+        for engine in started:
+            engine.stop()
