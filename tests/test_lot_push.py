@@ -288,14 +288,15 @@ def test_two_booths_pushing_the_same_trade_number_at_the_same_moment_find_it(
     tmp_path: Path, lot: Engine
 ) -> None:
     """Each push's check runs before the other's commit: without the checks' lock both would miss it. The
-    server holds each payment's upsert 0.2 s to make sure both pushes are mid-way at once."""
+    server holds each push 0.3 s between its checks and its commit (a trigger on the booth's row) so that
+    both are mid-way at once."""
     with lot.begin() as connection:
         connection.exec_driver_sql(
-            "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); "
+            "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); "
             "RETURN NEW; END $$"
         )
         connection.exec_driver_sql(
-            "CREATE TRIGGER slow AFTER INSERT ON lot_payments FOR EACH ROW EXECUTE FUNCTION slow()"
+            "CREATE TRIGGER slow AFTER UPDATE ON lot_booths FOR EACH ROW EXECUTE FUNCTION slow()"
         )
     clock = Clock()
     pushers, stores = [], []

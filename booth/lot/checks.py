@@ -17,12 +17,13 @@ reads the first's committed rows. ``ON CONFLICT (rule, subject) DO NOTHING`` kee
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from booth.lot.schema import MIRRORS, lot_conflicts
@@ -53,9 +54,19 @@ def run_checks(
 
 
 def _lock_subjects(connection: Connection, subjects: list[tuple[str, str]]) -> None:
-    keys = sorted({f"{rule}:{subject}" for rule, subject in subjects})
-    for key in keys:
-        connection.execute(select(func.pg_advisory_xact_lock(CHECK_LOCK_CLASS, func.hashtext(key))))
+    """One transaction lock per subject, taken in one statement and in one order (every pusher sorts the
+    same way, so two never wait on each other in a cycle)."""
+    keys = sorted({_subject_key(rule, subject) for rule, subject in subjects})
+    connection.execute(
+        text("SELECT count(pg_advisory_xact_lock(:cls, k)) FROM unnest(CAST(:keys AS integer[])) AS k"),
+        {"cls": CHECK_LOCK_CLASS, "keys": keys},
+    )
+
+
+def _subject_key(rule: str, subject: str) -> int:
+    """A subject's lock key: a signed 32-bit hash (a collision only makes two subjects wait on each other)."""
+    digest = hashlib.blake2b(f"{rule}:{subject}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _trade_no_twice(connection: Connection, trade_nos: list[str], now: datetime) -> int:
