@@ -224,6 +224,16 @@ def test_a_refused_connection_is_unreachable_naming_the_server_and_why(
 
 
 @pytest.mark.postgresql
+def test_a_server_without_the_lot_schema_is_unreachable_in_the_servers_words(
+    pg_url: str, lookups: Callable[..., LotStays]
+) -> None:
+    lookup = lookups(pg_url, "B")
+    with pytest.raises(LotUnreachable) as caught:
+        lookup.find_open("苏A40003")
+    assert str(caught.value) == f'lot server {server_name(pg_url)}: relation "lot_stays" does not exist'
+
+
+@pytest.mark.postgresql
 def test_a_server_that_does_not_answer_costs_the_exit_query_timeout_ms_then_nothing(
     lot: LotRows, lookups: Callable[..., LotStays]
 ) -> None:

@@ -255,7 +255,8 @@ class LotStays:
             row = self._connection.execute(_FIND_OPEN, {"plate": plate, "booth_id": self.booth_id}).fetchone()
         except psycopg.Error as exc:
             self._drop_connection()
-            reason = " ".join(str(exc).split()) or type(exc).__name__  # (libpq's hint on a line of its own)
+            # the server's own words when it gave some (not its LINE/caret lines); libpq's, hint joined, else
+            reason = exc.diag.message_primary or " ".join(str(exc).split()) or type(exc).__name__
             raise LotUnreachable(f"lot server {self.server}: {reason}") from None
         if row is None:
             return None
