@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from booth.engine import SyncChanged
 from booth.lot.schema import MIRRORS
 from booth.store import open_database
+from booth.sync.status import describe_status
 from tests.conftest import RunningEngine, wait_until
 from tests.lot_rig import assert_mirrored, journal, lot_server
 
@@ -77,6 +79,11 @@ def test_a_lot_booths_engine_pushes_pulls_and_stops_in_order(make_engine: MakeEn
         )
         status = engine.lot_status()
         assert status is not None and status.online and "lot: online" in status.describe()
+        # the lot is in the sync's status (the window's indicator, booth sync status) and its events
+        sync = engine.sync_status()
+        assert sync.lot is not None and sync.lot.online
+        assert describe_status(sync)[-1].startswith("lot server: online, ")
+        assert any(isinstance(e, SyncChanged) and e.status.lot is not None for e in r.events)
         engine.stop()
         db = open_database(f"sqlite:///{r.db_path}")
         try:
@@ -96,4 +103,5 @@ def test_a_lot_booths_engine_pushes_pulls_and_stops_in_order(make_engine: MakeEn
 def test_a_booth_without_a_lot_has_no_journal_and_no_lot_status(make_engine: MakeEngine) -> None:
     r = make_engine()
     assert r.engine.lot_status() is None
+    assert r.engine.sync_status().lot is None
     assert r.rows("SELECT name FROM sqlite_master WHERE name LIKE 'lot_%'") == []

@@ -249,7 +249,8 @@ class Engine:
             s = self.settings
             enabled = {"bolink": True, "alipay": s.alipay is not None, "tmall": s.tmall is not None}
             return compose_status(self._clock(), {}, [], {}, enabled)
-        return sync.status
+        parts = self._parts
+        return sync.status if parts is None else parts.with_lot(sync.status)
 
     def lot_status(self) -> PushStatus | None:
         """[lot]: the push's status (booth.lot.push.PushStatus: online, journal entries behind, last error;

@@ -15,6 +15,7 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from booth.clouds.bolink import BolinkClient, SignMismatch
@@ -43,6 +44,7 @@ from booth.store.records import ExitInFlight
 from booth.store.worker import Priority
 from booth.sync.cloud_sync import CloudSync
 from booth.sync.outbox import OutboxRelay
+from booth.sync.status import LotLine, SyncStatus
 
 if TYPE_CHECKING:
     from booth.devices.cameras import CameraListener
@@ -196,7 +198,7 @@ class EngineLoop:
             rt.db_worker,
             clock=rt.now,
             on_alert=rt.sync_alert,
-            on_status=lambda status: rt.emit(SyncChanged(status)),
+            on_status=lambda status: rt.emit(SyncChanged(self.with_lot(status))),
         )
         # before Bolink's results are heard: a result for a resumed exit must find its lane waiting
         self.lanes.resume_exits(in_flight)
@@ -258,8 +260,8 @@ class EngineLoop:
         def local_write(fn: Callable[[], Any]) -> Any:  # (on the pusher's or puller's thread)
             return worker.submit_at(Priority.BACKGROUND, fn).result()
 
-        def on_status(status: Any) -> None:  # (on the pusher's thread)
-            loop.call_soon_threadsafe(log.info, "lot_service: %s", status.describe())
+        def on_status(status: Any) -> None:  # (on the pusher's thread): the window hears it with the sync's
+            loop.call_soon_threadsafe(self._lot_status_changed, status)
 
         lot_service = self.lot_service = lot_service_class(
             self.settings, self.database, clock=self.rt.now, local_write=local_write, on_status=on_status
@@ -268,6 +270,23 @@ class EngineLoop:
         if lookup is not None and hasattr(lookup, "recent"):  # lot_service: the lookup's fallback
             lookup.recent = lot_service.recent
         lot_service.start()
+
+    def _lot_status_changed(self, status: Any) -> None:
+        log.info("lot_service: %s", status.describe())
+        sync = self.cloud_sync
+        if sync is not None:
+            self.rt.emit(SyncChanged(self.with_lot(sync.status)))
+
+    def with_lot(self, status: SyncStatus) -> SyncStatus:
+        """The sync's status with the push to the lot server in it (a lot booth): one status for the window
+        and ``booth sync status``."""
+        lot_service = self.lot_service
+        if lot_service is None:
+            return status
+        push = lot_service.status
+        return replace(
+            status, lot=LotLine(online=push.online, behind=push.behind, last_error=push.last_error)
+        )
 
     async def _start_sync(self, sync: CloudSync) -> None:
         try:

@@ -53,11 +53,29 @@ class CloudStatus:
 
 
 @dataclass(frozen=True)
+class LotLine:
+    """A lot booth's push to the lot server ([lot] only): reachable or not, how many journal entries wait,
+    and why the last round failed ("" when it did not)."""
+
+    online: bool
+    behind: int
+    last_error: str = ""
+
+    def describe(self) -> str:
+        state = "online" if self.online else "offline"
+        error = f" ({self.last_error})" if self.last_error and not self.online else ""
+        entries = "entry" if self.behind == 1 else "entries"
+        return f"lot server: {state}, {self.behind} journal {entries} to push{error}"
+
+
+@dataclass(frozen=True)
 class SyncStatus:
-    """Every cloud's sync at ``taken_at``; plain frozen values, safe to hand to any thread."""
+    """Every cloud's sync at ``taken_at``; plain frozen values, safe to hand to any thread. ``lot``: the
+    push to the lot server (LotLine) on a lot booth, None elsewhere."""
 
     taken_at: datetime
     clouds: tuple[CloudStatus, ...]
+    lot: LotLine | None = None
 
     def cloud(self, name: str) -> CloudStatus:
         for status in self.clouds:
@@ -128,6 +146,8 @@ def describe_status(status: SyncStatus, *, only_enabled: bool = False) -> list[s
             )
         if c.dead > len(c.dead_letters):
             lines.append(f"  ... and {c.dead - len(c.dead_letters)} more")
+    if status.lot is not None:  # LotLine
+        lines.append(status.lot.describe())
     return lines
 
 
@@ -141,4 +161,5 @@ def _duration(seconds: float) -> str:
 
 def status_key(status: SyncStatus) -> tuple[object, ...]:
     """What makes a status worth announcing (not the ages, which change every second)."""
-    return tuple((c.cloud, c.pending, c.dead, c.breaker, c.held, c.last_error) for c in status.clouds)
+    lot = None if status.lot is None else (status.lot.online, status.lot.last_error)  # LotLine
+    return (*((c.cloud, c.pending, c.dead, c.breaker, c.held, c.last_error) for c in status.clouds), lot)
