@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy.engine import make_url
 
+from booth.config import LotSettings
 from booth.lot.schema import mirror_name
 
 if TYPE_CHECKING:
@@ -175,13 +176,10 @@ class LotStays:
         self._closed = False
 
     @classmethod
-    def from_settings(cls, lot: Any, recent: RecentEntries | None = None) -> LotStays:
-        """From ``[lot]`` (LotSettings: server, booth_id, query_timeout_ms, connect_timeout_s)."""
-        server = lot.server
-        if hasattr(server, "get_secret_value"):
-            server = server.get_secret_value()
+    def from_settings(cls, lot: LotSettings, recent: RecentEntries | None = None) -> LotStays:
+        """From ``[lot]``: its server, booth_id, query_timeout_ms and connect_timeout_s."""
         return cls(
-            str(server),
+            lot.server,
             lot.booth_id,
             query_timeout_ms=lot.query_timeout_ms,
             connect_timeout_s=lot.connect_timeout_s,
