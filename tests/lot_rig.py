@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import make_url
 
 from booth.config.office import ShiftSettings, StaffSettings
 from booth.lot.journal import ensure_journal
-from booth.lot.schema import MIRRORED, MIRRORS, lot_metadata
+from booth.lot.schema import MIRRORED, MIRRORS
+from booth.lot.server import init_lot, server_engine
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from booth.store import Database, Store, open_database
@@ -37,12 +38,11 @@ class Clock:
 
 
 def lot_server(url: str, *, create: bool = True) -> Engine:
-    """The lot server as the pusher sees it (psycopg 3; the schema made with create_all)."""
-    parsed = make_url(url).set(drivername="postgresql+psycopg")
-    engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 2})
+    """The lot server as a booth's pusher sees it (booth.lot.server.server_engine: psycopg 3, bounded waits),
+    its schema made by ``booth lot init`` (init_lot) unless ``create`` is False."""
     if create:
-        lot_metadata.create_all(engine)
-    return engine
+        init_lot(url)
+    return server_engine(url)
 
 
 def booth_database(tmp_path: Path, name: str) -> Database:

@@ -33,7 +33,7 @@ def test_a_lot_booths_engine_pushes_pulls_and_stops_in_order(make_engine: MakeEn
         }
         r = make_engine(lot=lot_settings)
         engine = r.engine
-        wait_until(lambda: engine.lot_status() is not None and engine.lot_status().online, what="lot online")
+        wait_until(lambda: getattr(engine.lot_status(), "online", False), what="the lot online")
         engine.vehicle_at("E1", "苏E00001").result(5)
         [(order_id,)] = wait_until(lambda: r.rows("SELECT order_id FROM stays WHERE plate = '苏E00001'"))
 

@@ -4,12 +4,13 @@ One thread per booth (:class:`LotPusher`). Each round reads journal entries past
 have applied (at most ``batch``), takes the current state of each row they name from the booth's SQLite (a
 row changed twice is sent once, as it is now) and, in ONE PostgreSQL transaction:
 
-1. locks this booth's ``lot_booths`` row (``FOR UPDATE``; inserted on first contact) and reads
+1. upserts this booth's ``lot_booths`` row (booth.lot.server.touch_booth: inserted on first contact, else
+   its contact, backlog, version and open shift updated), which locks it until the commit, and reads
    ``pushed_seq``, the highest journal number the server has applied;
 2. keeps only the entries past ``pushed_seq`` (a batch the server already applied is applied again never);
 3. upserts those rows into the mirrors in MIRRORED order (``INSERT … ON CONFLICT (booth_id, id) DO UPDATE``);
 4. runs the lot checks (booth.lot.checks) on what it upserted;
-5. sets ``pushed_seq`` to the batch's last number, and the booth's contact, backlog, version and open shift.
+5. sets ``pushed_seq`` to the batch's last number.
 
 Then, after the commit, the journal entries up to ``pushed_seq`` are deleted locally. A crash between the
 commit and that delete is harmless: the next round's entries at or below ``pushed_seq`` are skipped on the
@@ -42,6 +43,7 @@ from booth.lot.journal import (
     read_journal,
 )
 from booth.lot.schema import MIRRORED, MIRRORS, lot_booths
+from booth.lot.server import touch_booth
 from booth.store.db import Database
 from booth.store.models import Base
 
@@ -128,7 +130,7 @@ class LotPusher:
         self._lot = lot
         self.booth_id = booth_id
         self._name = name
-        self._lanes = ",".join(lanes)
+        self._lanes = tuple(lanes)
         self._version = version
         self._interval = push_interval_s
         self._heartbeat = heartbeat_s
@@ -206,8 +208,20 @@ class LotPusher:
         if not batch.entries and not heartbeat:
             return RoundResult(False, 0, 0, self._known_seq, 0, 0)
         now = self._clock()
+        behind = max(0, batch.behind_before - len(batch.entries))
         with self._lot.begin() as connection:
-            pushed = self._lock_booth(connection, now)
+            # the booth's row: made on first contact, else its contact updated; locked either way (an upsert
+            # locks the row it updates) until the commit, so one booth's rounds never overlap on the server
+            pushed = touch_booth(
+                connection,
+                self.booth_id,
+                name=self._name,
+                lanes=self._lanes,
+                version=self._version,
+                backlog=behind,
+                open_shift=batch.open_shift,
+                at=now,
+            )
             fresh = [e for e in batch.entries if e.seq > pushed]
             wanted = {(e.tbl, e.row_id) for e in fresh}
             rows = {
@@ -217,22 +231,9 @@ class LotPusher:
             upserted = self._upsert(connection, rows)
             conflicts = run_checks(connection, self.booth_id, rows, now) if upserted else 0
             new_seq = max([pushed, *(e.seq for e in batch.entries)])
-            behind = max(0, batch.behind_before - len(batch.entries))
-            shift_id, shift_person = batch.open_shift or (None, None)
-            connection.execute(
-                lot_booths.update()
-                .where(lot_booths.c.booth_id == self.booth_id)
-                .values(
-                    pushed_seq=new_seq,
-                    last_contact_at=now,
-                    backlog=behind,
-                    version=self._version,
-                    name=self._name,
-                    lanes=self._lanes,
-                    open_shift_id=shift_id,
-                    open_shift_person=shift_person,
-                )
-            )
+            if new_seq != pushed:
+                mine = lot_booths.c.booth_id == self.booth_id
+                connection.execute(lot_booths.update().where(mine).values(pushed_seq=new_seq))
         if self._after_commit is not None:
             self._after_commit(new_seq)
         self._known_seq = new_seq
@@ -288,17 +289,6 @@ class LotPusher:
                     found += [dict(row._mapping) for row in local.execute(query)]
                 rows[table_name] = found
             return _Batch(entries, rows, behind, _open_shift(local))
-
-    def _lock_booth(self, connection: Connection, now: datetime) -> int:
-        connection.execute(
-            pg_insert(lot_booths)
-            .values(booth_id=self.booth_id, first_contact_at=now, last_contact_at=now)
-            .on_conflict_do_nothing(index_elements=["booth_id"])
-        )
-        pushed = connection.execute(
-            select(lot_booths.c.pushed_seq).where(lot_booths.c.booth_id == self.booth_id).with_for_update()
-        ).scalar_one()
-        return int(pushed)
 
     def _upsert(self, connection: Connection, rows: dict[str, list[dict[str, Any]]]) -> int:
         count = 0

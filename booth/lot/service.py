@@ -16,21 +16,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
-from booth.config import LotSettings, Settings
+from booth.config import Settings
 from booth.lot.journal import ensure_journal
 from booth.lot.pull import LotPuller, RecentEntries
 from booth.lot.push import LocalWrite, LotPusher, PushStatus, one_line
+from booth.lot.server import lot_engine
 from booth.store import Database
 
 log = logging.getLogger("booth.lot")
-
-#: a push statement never runs longer than this on the server
-PUSH_STATEMENT_TIMEOUT_MS = 10_000
 
 
 def utc_now() -> datetime:
@@ -40,21 +36,6 @@ def utc_now() -> datetime:
 def prepare(database: Database) -> None:
     """The local journal (idempotent): call before the first write of the run."""
     ensure_journal(database.engine)
-
-
-def server_engine(lot: LotSettings) -> Engine:
-    """The pusher's and the puller's connections to the lot server: psycopg 3, connecting and each statement
-    bounded. Nothing is connected until first use."""
-    url = make_url(lot.server)
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    options = f"-c statement_timeout={PUSH_STATEMENT_TIMEOUT_MS} -c lock_timeout=5000"
-    connect_args: dict[str, Any] = {
-        "connect_timeout": lot.connect_timeout_s,
-        "options": options,
-        "application_name": f"booth:{lot.booth_id}",
-    }
-    return create_engine(url, pool_pre_ping=True, pool_size=2, connect_args=connect_args)
 
 
 class LotService:
@@ -74,7 +55,7 @@ class LotService:
         if lot is None:
             raise ValueError("no [lot] in the settings")
         self._owns_server = server is None
-        self.server = server if server is not None else server_engine(lot)
+        self.server = server if server is not None else lot_engine(lot)
         lanes = [lane.id for lane in settings.lanes]
         self.pusher = LotPusher(
             database,
@@ -125,4 +106,4 @@ class LotService:
             self.server.dispose()
 
 
-__all__ = ["LotService", "PushStatus", "prepare", "server_engine"]
+__all__ = ["LotService", "PushStatus", "prepare"]
