@@ -155,7 +155,9 @@ def test_config_example_command_prints_a_valid_file(
         ("[database]", "url = 'nosuchdb://x/y'", "database.url: unknown database kind 'nosuchdb'"),
         ("[database]", 'url = "sqlite:///a\\u0000b"', "database.url: a database URL cannot contain a NUL"),
         ("[simulator]", "stay_minutes_max = 3", "simulator.stay_minutes_max: Input should be greater than"),
-        ("[kiosk]", "idle_lock_s = 1e300", "kiosk.idle_lock_s: Input should be less than"),
+        ("[display]", "idle_lock_s = 1e300", "display.idle_lock_s: Input should be less than"),
+        # where it was before the idle lock worked out of kiosk mode: read from there, checked the same
+        ("[kiosk]", "idle_lock_s = 1e300", "display.idle_lock_s: Input should be less than"),
     ],
 )
 def test_numbers_are_finite_bounded_and_never_booleans(
@@ -170,6 +172,17 @@ def test_numbers_are_finite_bounded_and_never_booleans(
         text = f"{MINIMAL}\n{table}\n{line}\n"
     found = problems(tmp_path, text)
     assert any(p.startswith(expected) for p in found), found
+
+
+def test_the_idle_lock_moved_to_display_and_an_old_file_still_sets_it(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, MINIMAL)).display.idle_lock_s == 300
+    new = load_settings(write(tmp_path, f"{MINIMAL}\n[display]\nidle_lock_s = 60\n"))
+    assert new.display.idle_lock_s == 60
+    old = load_settings(write(tmp_path, f"{MINIMAL}\n[kiosk]\nenabled = true\nidle_lock_s = 90\n"))
+    assert old.display.idle_lock_s == 90 and old.kiosk.enabled
+    both = f"{MINIMAL}\n[kiosk]\nidle_lock_s = 90\n\n[display]\nidle_lock_s = 60\n"
+    found = problems(tmp_path, both)
+    assert any(p.startswith("kiosk.idle_lock_s: moved to [display] idle_lock_s") for p in found), found
 
 
 def test_a_true_in_a_number_of_a_section_defined_elsewhere_is_refused_too(tmp_path: Path) -> None:

@@ -195,7 +195,7 @@ def start_pieces(s: Settings) -> None:
     minutes = simulated.randint(5, s.simulator.stay_minutes_max)
     assert now - timedelta(minutes=minutes) < now
     assert now + timedelta(minutes=s.staff.lockout_minutes) >= now  # a lock-out's end
-    assert round(s.kiosk.idle_lock_s * 1000) <= QT_TIMER_MAX_MS  # ui.people.lock_screen.IdleLock's QTimer
+    assert round(s.display.idle_lock_s * 1000) <= QT_TIMER_MAX_MS  # ui.people.lock_screen.IdleLock's QTimer
     for colour in ("blue", "yellow"):
         entry = now - timedelta(hours=30)
         quote_fee(s.tariff, plate="苏B12345", colour=colour, entry=entry, exit=now, tz=s.park.zone)
@@ -221,7 +221,7 @@ def test_the_fuzz_reaches_every_number_and_text_of_the_schema() -> None:
         "tariff.classes.small.night.period_minutes",
         "tariff.free_minutes",
         "tmall.mall_id",
-        "kiosk.idle_lock_s",
+        "display.idle_lock_s",
         "simulator.stay_minutes_max",
         "park.name",
         "schema_version",
@@ -299,7 +299,7 @@ def test_several_values_at_once_never_crash_the_loader(
         (("bolink", "query_every_s"), math.inf),
         (("simulator", "stay_minutes_max"), 2),  # randint(5, 2)
         (("cameras", "photo_keep_days"), 10**12),
-        (("kiosk", "idle_lock_s"), 1e300),
+        (("display", "idle_lock_s"), 1e300),
         (("schema_version",), True),
         (("park", "capacity"), True),
     ],

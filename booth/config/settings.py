@@ -7,7 +7,7 @@ Reading a file into them is :mod:`booth.config.loading`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -17,7 +17,7 @@ from booth.config.lanes import CameraListenerSettings, LaneSettings, SimulatorSe
 from booth.config.lot import LotSettings
 from booth.config.office import ExceptionSettings, ShiftSettings, StaffSettings
 from booth.config.paths import default_backup_dir, default_database_url
-from booth.config.screen import DisplaySettings, KioskSettings
+from booth.config.screen import DisplaySettings, KioskSettings, moved_idle_lock
 from booth.config.section import Section
 from booth.domain.tariff import TariffSettings
 
@@ -112,6 +112,11 @@ class Settings(Section):
     kiosk: KioskSettings = Field(default_factory=KioskSettings)
     display: DisplaySettings = Field(default_factory=DisplaySettings)
     lot: LotSettings | None = Field(None, description="[lot]: one of a lot's booths on a shared server.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        return moved_idle_lock(data)
 
     @field_validator("schema_version")
     @classmethod

@@ -860,6 +860,10 @@ lifts</translation>
         <translation>Retry payment</translation>
     </message>
     <message>
+        <source>已锁屏：收费员操作暂停</source>
+        <translation>Locked: attendant actions paused</translation>
+    </message>
+    <message>
         <source>无车辆</source>
         <translation>No vehicle</translation>
     </message>
@@ -1175,12 +1179,16 @@ Pay %1 in cash</translation>
     </message>
     <message>
         <source>主管用户名</source>
-        <extracomment>(username, pin, required role or None) -&gt; a future that fails with an exception carrying ``.message`` events that count as someone at the booth (a touch arrives as a mouse press too)</extracomment>
         <translation>Supervisor user name</translation>
     </message>
     <message>
         <source>主管退出程序</source>
         <translation>Supervisor: quit</translation>
+    <message>
+        <source>解锁</source>
+        <extracomment>(username, pin, required role or None) -&gt; a future that fails with an exception carrying ``.message`` events that count as someone at the booth (a touch arrives as a mouse press too)</extracomment>
+        <translation>Unlock</translation>
+    </message>
     </message>
     <message>
         <source>取消</source>
@@ -1191,8 +1199,16 @@ Pay %1 in cash</translation>
         <translation>Screen locked</translation>
     </message>
     <message>
-        <source>收费员 %1 请输入 PIN 解锁。车道照常工作。</source>
-        <translation>Attendant %1: enter your PIN to unlock. The lanes keep working.</translation>
+        <source>收费员 %1 暂时离开：车道照常工作，司机可照常付款。</source>
+        <translation>Attendant %1 is away. The lanes keep working: drivers can still pay.</translation>
+    </message>
+    <message>
+        <source>收费员 %1 请输入 PIN 解锁。</source>
+        <translation>Attendant %1: enter your PIN to unlock.</translation>
+    </message>
+    <message>
+        <source>返回</source>
+        <translation>Back</translation>
     </message>
     <message>
         <source>退出收费程序</source>

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QPushButton
 
 from booth.config import KioskSettings, Settings
 from booth.engine import Engine
+from ui.shell.booth_lock import BoothLock
 from ui.shell.kiosk import KioskSession, escape_name, staff_verifier
 from ui.shell.main_window import BoothWindow
 
@@ -35,8 +36,9 @@ def people(engine: Engine) -> None:
 def kiosk(settings: Settings, engine: Engine, people: None, qtbot: Any) -> Iterator[KioskSession]:
     window = BoothWindow(settings, engine, operator=ATTENDANT)
     qtbot.addWidget(window)
-    settings_ = KioskSettings(enabled=True, hide_cursor=True, idle_lock_s=0)
-    session = KioskSession(window, settings_, staff_verifier(engine))
+    settings_ = KioskSettings(enabled=True, hide_cursor=True)
+    lock = BoothLock(window, staff_verifier(engine), idle_lock_s=0, guard_close=False)
+    session = KioskSession(window, settings_, lock)
     window.show_for_booth(kiosk=True)
     session.start()
     qtbot.waitExposed(window)
@@ -157,9 +159,11 @@ def test_only_a_supervisor_pin_lets_the_window_close(kiosk: KioskSession, engine
 
 def test_pin_keys_are_big_enough_to_tap(kiosk: KioskSession, qtbot: Any) -> None:
     kiosk.lock.lock()
+    tap(qtbot, kiosk.lock.unlock_button)  # the lock bar's "unlock" opens the PIN pad's card
     target = kiosk.window.sizes.target
     buttons = [b for b in kiosk.lock.findChildren(QPushButton) if b.isVisible()]
-    assert len(buttons) >= 13  # ten digits, clear, backspace, confirm (and the supervisor's way out)
+    # ten digits, clear, backspace, confirm, back; the bar's unlock and the supervisor's way out
+    assert len(buttons) >= 16
     for button in buttons:
         assert button.width() >= target and button.height() >= target, f"{button.text()!r} is too small"
     # (test_lock_screen unlocks the booth; here the fixture's stop() leaves it to the window's close)

@@ -1,5 +1,7 @@
-"""The idle lock on a real window and engine: the booth locks itself, a car paid through the Bolink sandbox
-behind the lock still gets its gate opened, a wrong PIN keeps the lock, the attendant's PIN lifts it.
+"""The lock on a real window and engine: the booth locks itself (in kiosk mode and out of it); behind the
+lock each lane keeps its plate, amount and QR in view and updating, a car paid through the Bolink sandbox
+gets its gate opened, and no button of the attendant's does anything; a wrong PIN keeps the lock, the
+attendant's PIN lifts it and puts back what the lock put away.
 
 PINs are checked by the engine's real booth.staff.Staff (SQLite in tmp_path) on its office thread.
 """
@@ -8,19 +10,25 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from lane_driving import bring_car, driver_pays
+from qr_reading import decode_qr
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit, QPushButton, QWidget
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtWidgets import QAbstractButton, QLineEdit, QPushButton, QWidget
 
 from booth.config import KioskSettings, Settings
 from booth.domain.lane import LaneState
 from booth.engine import Engine, GateCommanded
+from ui.kit.i18n import current_language
 from ui.kit.refusals import refusal_words
+from ui.kit.wording import yuan
+from ui.lanes.actions import CashPanel
 from ui.people.lock_screen import LockScreen
+from ui.shell.booth_lock import BoothLock
 from ui.shell.kiosk import KioskSession, staff_verifier
 from ui.shell.main_window import BoothWindow
 
@@ -38,10 +46,19 @@ def people(engine: Engine) -> None:
 
 
 @pytest.fixture
-def kiosk(settings: Settings, engine: Engine, people: None, qtbot: Any) -> Iterator[KioskSession]:
+def idle_s() -> float:
+    """The idle lock's time (a test that locks by itself makes it 0: never)."""
+    return IDLE_S
+
+
+@pytest.fixture
+def kiosk(
+    settings: Settings, engine: Engine, people: None, qtbot: Any, idle_s: float
+) -> Iterator[KioskSession]:
     window = BoothWindow(settings, engine, operator=ATTENDANT)
     qtbot.addWidget(window)
-    session = KioskSession(window, KioskSettings(enabled=True, idle_lock_s=IDLE_S), staff_verifier(engine))
+    lock = BoothLock(window, staff_verifier(engine), idle_lock_s=idle_s, guard_close=False)
+    session = KioskSession(window, KioskSettings(enabled=True), lock)
     window.show_for_booth(kiosk=True)
     session.start()
     qtbot.waitExposed(window)
@@ -58,9 +75,30 @@ def tap(qtbot: Any, button: QPushButton) -> None:
 
 
 def type_pin(qtbot: Any, lock: LockScreen, pin: str) -> None:
+    if lock.is_locked and not lock.card_open:
+        tap(qtbot, lock.unlock_button)  # the lock bar's "unlock" opens the PIN pad
     for digit in pin:
         tap(qtbot, lock.pad.keys[digit])
     tap(qtbot, lock.pad.confirm_button)
+
+
+def seen_qr(window: BoothWindow, lane_id: str) -> list[str]:
+    """The QR codes a phone would read in lane ``lane_id``'s QR box, as the window draws it: the window is
+    rendered with everything over the lane (the lock screen) on top."""
+    qr = window.lane_panel(lane_id).qr
+    area = QRect(qr.mapTo(window, QPoint(0, 0)), qr.size())
+    return decode_qr(window.grab(area).toImage())
+
+
+def driver_side_in_view(window: BoothWindow, lane_id: str) -> None:
+    panel = window.lane_panel(lane_id)
+    view = panel.view
+    assert view.plate is not None and view.due_fen is not None and view.code_url
+    for widget in (panel.plate_label, panel.amount, panel.qr, panel.state_message):
+        assert widget.isVisible(), widget.objectName()
+    assert panel.amount.text() == yuan(view.due_fen)
+    assert panel.qr.url == view.code_url and panel.qr.module_px() > 0
+    assert seen_qr(window, lane_id) == [view.code_url]  # drawn, and not covered by the lock
 
 
 def test_idle_lock_lanes_work_behind_it_and_the_attendant_unlocks(
@@ -72,20 +110,34 @@ def test_idle_lock_lanes_work_behind_it_and_the_attendant_unlocks(
         pass  # nobody touches the booth
     assert locked.args == [True]
     assert lock.is_locked and lock.isVisible()
-    assert lock.geometry() == window.centralWidget().rect()  # covers the lanes, inside the window
+    assert lock.geometry() == window.centralWidget().rect()  # over the lanes, inside the window
+    assert not lock.card_open  # the lanes in view: the PIN pad only when "unlock" is tapped
     assert not kiosk.idle.armed  # locked: nothing more to count
 
-    # a car arrives and its driver pays by QR while the booth is locked
+    # a car arrives while the booth is locked: its plate, amount and QR are on screen for its driver
     gates: list[GateCommanded] = []
     window.bridge.gateCommanded.connect(gates.append)
     panel = window.lane_panel("X1")
     bring_car(engine, "X1", "苏A12345")
     qtbot.waitUntil(lambda: panel.view.state is LaneState.AWAITING_PAYMENT and bool(panel.view.code_url),
                     timeout=WAIT_MS)
+    driver_side_in_view(window, "X1")
+    assert panel.plate_label.text().replace("·", "").replace(" ", "") == "苏A12345"
+    first_due = panel.view.due_fen
+    # the driver pays by QR behind the lock: the gate opens and the lane says so
     driver_pays(engine, "X1")
     qtbot.waitUntil(lambda: panel.view.state is LaneState.GATE_OPEN, timeout=WAIT_MS)
     assert [(g.lane_id, g.reason) for g in gates] == [("X1", "paid")]
-    assert lock.lane_labels["X1"].text() == "东出口 · 道闸已开"  # the attendant sees it on the lock screen
+    assert panel.state_words.text() == "道闸已开" and panel.state_words.isVisible()
+    engine.vehicle_passed("X1").result(10)
+    qtbot.waitUntil(lambda: panel.view.state is LaneState.IDLE, timeout=WAIT_MS)
+
+    # the next car, parked for less: the amount and the QR follow it, still behind the lock
+    bring_car(engine, "X1", "苏B67890", parked=timedelta(minutes=40))
+    qtbot.waitUntil(lambda: panel.view.plate == "苏B67890" and panel.view.state is LaneState.AWAITING_PAYMENT
+                    and bool(panel.view.code_url), timeout=WAIT_MS)
+    assert panel.view.due_fen != first_due
+    driver_side_in_view(window, "X1")
     assert lock.is_locked
 
     # a wrong PIN: still locked, and the attendant is told why
@@ -100,6 +152,133 @@ def test_idle_lock_lanes_work_behind_it_and_the_attendant_unlocks(
     assert not lock.isVisible() and not lock.is_locked
     assert kiosk.idle.armed  # counting again
     assert window.isVisible()
+
+
+def within_reach(window: BoothWindow, lock: LockScreen) -> list[QAbstractButton]:
+    """Every button on screen but the lock's own, and those the lock put away (a lane's open panel, the
+    sync panel): hidden, they still take a click sent to them directly."""
+    put_away = [*window.panels.values(), window.sync_panel]
+    return [b for b in window.findChildren(QAbstractButton) if not lock.isAncestorOf(b)
+            and (b.isVisible() or any(w.isAncestorOf(b) for w in put_away))]
+
+
+@pytest.mark.parametrize("idle_s", [0.0])
+def test_locked_no_button_of_the_attendant_does_anything_and_unlocking_restores_them(
+    kiosk: KioskSession, engine: Engine, qtbot: Any
+) -> None:
+    window, lock = kiosk.window, kiosk.lock
+    x1, x2 = window.lane_panel("X1"), window.lane_panel("X2")
+    bring_car(engine, "X1", "苏A12345")
+    bring_car(engine, "X2", "京AD12345", parked=timedelta(minutes=50))
+    qtbot.waitUntil(lambda: all(p.view.state is LaneState.AWAITING_PAYMENT and p.view.code_url
+                                for p in (x1, x2)), timeout=WAIT_MS)
+    # the attendant was taking cash at X1 (typed 100) and had the sync panel open when they left
+    tap(qtbot, x1.action_buttons["cash"])
+    cash = x1.open_action()
+    assert isinstance(cash, CashPanel)
+    qtbot.keyClicks(cash.field, "100")
+    window.open_sync_panel()
+    assert window.sync_panel.isVisible()
+    enabled_before = {a: b.isEnabled() for a, b in x2.action_buttons.items()}
+    assert enabled_before["cash"] and enabled_before["free_release"]
+
+    lock.lock()
+    # the panel is put away (the lane's QR back in view), the sheet hidden, each lane says it is locked
+    assert x1.open_action() is None and not window.sync_panel.isVisible()
+    for lane_id in ("X1", "X2"):
+        driver_side_in_view(window, lane_id)
+        assert window.lane_panel(lane_id).lock_note.isVisible()
+    language, views = current_language(), {p.lane_id: p.view for p in (x1, x2)}
+    submitted: list[object] = []
+    window.bridge.commandDone.connect(submitted.append)
+    buttons = within_reach(window, lock)
+    assert len(buttons) > 40
+    for button in buttons:
+        if button.isVisible():
+            assert not button.isEnabled(), f"{button.text()!r} can be used while locked"
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # visible or not: nothing may happen
+    qtbot.wait(200)
+    assert submitted == [] and {p.lane_id: p.view for p in (x1, x2)} == views
+    assert x1.open_action() is None and x2.open_action() is None
+    assert not window.sync_panel.isVisible() and not window.staff_screens.sign_in.isVisible()
+    assert current_language() == language and window.person is not None
+    assert lock.is_locked and not lock.card_open
+
+    with qtbot.waitSignal(lock.unlocked, timeout=WAIT_MS):
+        type_pin(qtbot, lock, ATTENDANT_PIN)
+    # as it was: the cash panel open again with what was typed, the sync panel back, the buttons usable
+    assert x1.open_action() is cash and cash.field.text() == "100"
+    assert window.sync_panel.isVisible()
+    assert {a: b.isEnabled() for a, b in x2.action_buttons.items()} == enabled_before
+    assert not x1.lock_note.isVisible() and x2.action_bar.isVisible()
+    for button in [*window.staff_screens.buttons, window.language_button, window.sync_indicator]:
+        assert button.isEnabled()
+
+
+@pytest.mark.parametrize("idle_s", [0.0])
+def test_a_panel_put_away_for_a_car_that_left_is_closed_in_words(
+    kiosk: KioskSession, engine: Engine, qtbot: Any
+) -> None:
+    window, lock = kiosk.window, kiosk.lock
+    x1 = window.lane_panel("X1")
+    bring_car(engine, "X1", "苏A12345")
+    qtbot.waitUntil(lambda: x1.view.state is LaneState.AWAITING_PAYMENT and bool(x1.view.code_url),
+                    timeout=WAIT_MS)
+    tap(qtbot, x1.action_buttons["cash"])
+    qtbot.keyClicks(x1.panels["cash"].field, "50")
+    lock.lock()
+    driver_pays(engine, "X1")  # the driver paid by QR meanwhile and left
+    qtbot.waitUntil(lambda: x1.view.state is LaneState.GATE_OPEN, timeout=WAIT_MS)
+    engine.vehicle_passed("X1").result(10)
+    bring_car(engine, "X1", "苏B67890")
+    qtbot.waitUntil(lambda: x1.view.plate == "苏B67890", timeout=WAIT_MS)
+    with qtbot.waitSignal(lock.unlocked, timeout=WAIT_MS):
+        type_pin(qtbot, lock, ATTENDANT_PIN)
+    assert x1.open_action() is None
+    assert x1.feedback.text() == "车辆已变化，「收现金」已关闭"  # not silently: the attendant is told
+
+
+def test_the_idle_lock_works_out_of_kiosk_mode_and_closing_then_needs_a_supervisor(
+    settings: Settings, engine: Engine, people: None, qtbot: Any
+) -> None:
+    window = BoothWindow(settings, engine, operator=ATTENDANT)
+    qtbot.addWidget(window)
+    booth_lock = BoothLock(window, staff_verifier(engine), idle_lock_s=IDLE_S)  # no KioskSession
+    window.show_for_booth(kiosk=False)
+    booth_lock.start()
+    qtbot.waitExposed(window)
+    window.set_operator(engine.office(engine.staff.authenticate, ATTENDANT, ATTENDANT_PIN).result(10))
+    lock = booth_lock.lock
+    try:
+        assert not window.windowFlags() & Qt.WindowType.FramelessWindowHint  # a normal window
+        with qtbot.waitSignal(lock.lockedChanged, timeout=WAIT_MS) as locked:
+            pass  # nobody touches the booth
+        assert locked.args == [True] and lock.is_locked
+        assert not window.lane_panel("X1").action_buttons["manual_lift"].isEnabled()
+        # the window manager's close button: the lanes would stop, so a supervisor is asked for
+        assert window.close() is False
+        assert window.isVisible() and lock.mode == "supervisor"
+        tap(qtbot, lock.cancel_button)
+        assert lock.mode == "locked"
+        with qtbot.waitSignal(lock.unlocked, timeout=WAIT_MS):
+            type_pin(qtbot, lock, ATTENDANT_PIN)
+        assert window.lane_panel("X1").action_buttons["manual_lift"].isEnabled()
+        assert booth_lock.idle.armed
+    finally:
+        booth_lock.stop()
+    assert window.close()  # the owner closes it (unlocked, or after stop()): no PIN
+
+
+@pytest.mark.parametrize("idle_s", [0.0])
+def test_the_unlock_card_closes_itself_when_nobody_types(kiosk: KioskSession, qtbot: Any) -> None:
+    lock = kiosk.lock
+    lock.lock()
+    lock.card_timer.setInterval(200)
+    tap(qtbot, lock.unlock_button)
+    tap(qtbot, lock.pad.keys["4"])
+    assert lock.card_open and lock.pad.field.text() == "4"
+    qtbot.waitUntil(lambda: not lock.card_open, timeout=WAIT_MS)
+    assert lock.is_locked and lock.pad.field.text() == ""  # the lanes in full view again, still locked
 
 
 def test_a_touch_resets_the_idle_count(kiosk: KioskSession, qtbot: Any) -> None:
@@ -119,7 +298,8 @@ def test_keys_never_reach_a_field_behind_the_lock(kiosk: KioskSession, qtbot: An
     kiosk.lock.lock()
     qtbot.keyClicks(behind, "12")
     assert behind.text() == ""
-    assert kiosk.lock.pad.field.text() == "12"  # typed into the PIN pad instead
+    assert kiosk.lock.pad.field.text() == "12"  # typed into the PIN pad instead (its card opened)
+    assert kiosk.lock.card_open
 
 
 def test_supervisor_may_leave_from_the_lock_screen(kiosk: KioskSession, qtbot: Any) -> None:
@@ -163,6 +343,7 @@ def test_a_verifier_that_fails_shows_its_message_and_stays_locked(qtbot: Any) ->
         qtbot.waitUntil(lambda: lock.message.text() == "the office is closed for ceshi", timeout=WAIT_MS)
         assert lock.is_locked
     finally:
+        lock.stop()
         pool.shutdown(wait=True)
 
 

@@ -137,6 +137,11 @@ class LanePanel(QFrame):
         self._panel_plate: str | None = None
         self._paid_order: str | None = None  # the last order this lane saw paid (its amount reads "paid")
         self.first_view_shown = False
+        # the booth is locked (ui/shell/booth_lock.py): the driver's side in view, the attendant's locked
+        self.locked = False
+        # the panel put away by the lock, to open again on unlock: (action, its car's plate, whether the
+        # panel still holds what was typed: not when the lane was made again in another layout meanwhile)
+        self._parked: tuple[str, str | None, bool] | None = None
 
         target = sizes.target
         # header
@@ -249,6 +254,10 @@ class LanePanel(QFrame):
                 button.hide()
             self.action_buttons[action] = button
             actions.addWidget(button, i // per_row, i % per_row)
+        # in the action bar's place while the booth is locked (the same height: nothing moves)
+        self.lock_note = named_label("lockNote", self.tr("已锁屏：收费员操作暂停"))
+        self.lock_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.lock_note.hide()
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(*((10, 6, 10, 6) if compact else (12, 10, 12, 10)))
@@ -259,8 +268,10 @@ class LanePanel(QFrame):
         outer.addWidget(self.feedback)
         if compact:
             page.addWidget(self.action_bar)
+            page.addWidget(self.lock_note)
         else:
             outer.addWidget(self.action_bar)
+            outer.addWidget(self.lock_note)
         self._render()
 
     def take_over(self, old: LanePanel) -> None:
@@ -278,6 +289,12 @@ class LanePanel(QFrame):
         panel = old.open_action()
         if panel is not None:
             self.open_panel(panel.action).set_busy(panel.busy)
+        if old.locked:
+            self.set_locked(True)
+        if old._parked is not None:
+            action, plate, _kept = old._parked
+            self._parked = (action, plate, False)
+            self.panels[action].set_busy(old.panels[action].busy)
 
     # ------------------------------------------------------------------------------------ showing
     def show_view(self, view: LaneView) -> None:
@@ -323,7 +340,7 @@ class LanePanel(QFrame):
 
         self.details.show_view(v, paid=self._paid(v), cash_only=self.cash_only(v))
         for action, button in self.action_buttons.items():
-            allowed = action_allowed(action, v)
+            allowed = action_allowed(action, v) and not self.locked
             # its own flag (not isEnabled(), which a disabled parent also turns off); changes only
             if button.testAttribute(Qt.WidgetAttribute.WA_ForceDisabled) == allowed:
                 button.setEnabled(allowed)
@@ -372,8 +389,57 @@ class LanePanel(QFrame):
     def close_panel(self) -> None:
         self.stack.setCurrentIndex(0)
         self._panel_plate = None
-        self.action_bar.show()
+        self.action_bar.setVisible(not self.locked)
         self._render_message(self.view)
+
+    # ------------------------------------------------------------------------------------ the lock
+    def set_locked(self, locked: bool) -> None:
+        """Locked: the driver's side (plate, amount, QR, message) in view and updating, every action of the
+        attendant's off (buttons disabled, an open panel put away with what was typed in it). Unlocked: the
+        actions back, and the panel put away opened again as it was if its car is still there and it still
+        applies (else the feedback line says it was closed)."""
+        if locked == self.locked:
+            return
+        self.locked = locked
+        if locked:
+            panel = self.open_action()
+            if panel is not None:
+                self._parked = (panel.action, self._panel_plate, True)
+                self._panel_plate = None
+                self.stack.setCurrentIndex(0)
+            self.lock_note.setMinimumHeight(self.action_bar.sizeHint().height())
+            self.action_bar.hide()
+            self.lock_note.show()
+        else:
+            self.lock_note.hide()
+            self.action_bar.show()
+        for panel in self.panels.values():
+            panel.setEnabled(not locked)
+        self._render()
+        if not locked:
+            self._reopen_parked()
+
+    def _reopen_parked(self) -> None:
+        parked, self._parked = self._parked, None
+        if parked is None:
+            return
+        action, plate, kept = parked
+        panel = self.panels[action]
+        if self.view.plate != plate:
+            panel.set_busy(False)
+            self.set_feedback(self.tr("车辆已变化，「%1」已关闭").replace("%1", panel.title.text()), "idle")
+        elif not action_allowed(action, self.view) and not panel.busy:
+            words = self.tr("车道状态已变为「%1」，「%2」已关闭")
+            words = words.replace("%1", state_words(self.view.state)).replace("%2", panel.title.text())
+            self.set_feedback(words, "idle")
+        elif kept:  # as it was left: what was typed, an error shown, a command on its way
+            self._panel_plate = plate
+            self.stack.setCurrentWidget(panel)
+            self.action_bar.hide()
+            panel.update_view(self.view)
+            self._render_message(self.view)
+        else:
+            self.open_panel(action).set_busy(panel.busy)
 
     def open_action(self) -> ActionPanel | None:
         widget = self.stack.currentWidget()
@@ -484,6 +550,14 @@ class LanePanel(QFrame):
                 self.close_panel()
             else:
                 panel.show_error(outcome.error)
+                return
+        elif self._parked is not None and self._parked[0] == action and self.panels[action].busy:
+            parked = self.panels[action]  # put away by the lock while its command was on its way
+            parked.set_busy(False)
+            if outcome.ok:
+                self._parked = None
+            else:
+                parked.show_error(outcome.error)  # seen when it opens again on unlock
                 return
         if outcome.ok:
             self.set_feedback(done_text, "ok")

@@ -1,9 +1,14 @@
-"""The lock screen: an overlay over the window's lanes (never a separate modal dialog) with a large PIN pad.
+"""The lock screen: an overlay over the window's lanes (never a separate modal dialog) that locks only what
+the attendant does.
 
-Two modes: "locked" (the signed-in attendant's PIN resumes; an idle booth locks itself) and "supervisor"
-(leaving the kiosk needs a supervisor's PIN). The engine is never touched: lanes keep pricing cars, taking
-payments and opening gates behind the lock, and a strip on the lock screen shows each lane's state so the
-attendant sees that cars are still handled.
+Two modes: "locked" and "supervisor". Locked, the overlay is see-through over the lanes: each lane's plate,
+amount, QR and message to the driver stay on screen and keep updating (the engine is never touched: lanes
+keep pricing cars, taking payments and opening gates), so a driver can pay while the attendant is away. A
+lock bar lies over the window's top bar, and every touch on the lanes lands on the overlay, not on them
+(the shell also disables the attendant's buttons: ui/shell/booth_lock.py). "解锁" on the bar opens a card
+with a large PIN pad (the signed-in attendant's PIN resumes); the card hides part of the lanes only while
+it is open, and closes itself after ``CARD_OPEN_MS`` untouched. An idle booth locks itself (``IdleLock``).
+"supervisor" (leaving the program needs a supervisor's PIN) covers the lanes: the program is about to end.
 
 PINs are checked by an injected ``Verifier`` that returns a ``concurrent.futures.Future`` (the engine's office
 thread runs it); the outcome comes back to the GUI thread through a queued signal. Nothing here waits.
@@ -18,9 +23,10 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Literal
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -29,14 +35,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from booth.domain.lane import LaneView
 from ui.kit.overlay import CoveringOverlay
 from ui.kit.pin_pad import PinPad
 from ui.kit.refusals import refusal_words
 from ui.kit.style import Sizes
 from ui.kit.window_input import WindowInput
-from ui.kit.wording import state_words
-from ui.link.bridge import EngineBridge
 
 log = logging.getLogger("ui.lock")
 
@@ -59,11 +62,19 @@ _INPUT_EVENTS = frozenset(
 )
 
 
-class LockScreen(CoveringOverlay):
-    """Covers its parent (the window's central widget) while locked or while a supervisor PIN is asked for.
+# the unlock card closes itself after this long untouched: the lanes it hides are the drivers'
+CARD_OPEN_MS = 30_000
 
-    Signals (GUI thread): ``lockedChanged(bool)``; ``unlocked(str)`` with the username whose PIN resumed;
-    ``exitApproved(str)`` with the supervisor who allowed leaving the kiosk; ``refused(str)`` with the words
+_SEE_THROUGH = "QWidget#lockScreen { background: transparent; }"
+_COVERING = "QWidget#lockScreen { background: #0e1319; }"
+
+
+class LockScreen(CoveringOverlay):
+    """Over its parent (the window's central widget) while locked or while a supervisor PIN is asked for.
+
+    ``top`` is the host's top bar (a descendant of ``parent``): the lock bar lies over it. Signals (GUI
+    thread): ``lockedChanged(bool)``; ``unlocked(str)`` with the username whose PIN resumed;
+    ``exitApproved(str)`` with the supervisor who allowed leaving the program; ``refused(str)`` with the words
     shown for a refused PIN.
     """
 
@@ -80,23 +91,48 @@ class LockScreen(CoveringOverlay):
         *,
         attendant: str,
         sizes: Sizes | None = None,
-        bridge: EngineBridge | None = None,
+        top: QWidget | None = None,
     ) -> None:
         super().__init__(parent, "lockScreen")
         self.verifier = verifier
         self.attendant = attendant
         self.sizes = sizes or Sizes.for_screen()
+        self.top = top
         self.mode: Mode = "hidden"
         self._return_to: Mode = "hidden"
         self._tickets = itertools.count(1)
         self._pending: int | None = None
+        self._sheet = ""
         self._verified.connect(self._on_verified, Qt.ConnectionType.QueuedConnection)
         target = self.sizes.target
 
+        # the lock bar (locked): over the window's top bar, the lanes below it in view
+        self.bar = QFrame(self)
+        self.bar.setObjectName("lockBar")
         self.title = QLabel("")
         self.title.setObjectName("lockTitle")
-        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.title.setStyleSheet(f"font-size: {self.sizes.state}px; font-weight: bold;")
+        self.title.setStyleSheet(f"font-size: {self.sizes.title}px; font-weight: bold;")
+        self.bar_prompt = QLabel("")
+        self.bar_prompt.setObjectName("lockPrompt")
+        self.bar_prompt.setWordWrap(True)
+        self.unlock_button = self._button(self.tr("解锁"), self.open_card)
+        self.unlock_button.setObjectName("confirm")  # the one thing to do here: the confirm look
+        self.exit_button = self._button(self.tr("主管退出程序"), self.request_exit)
+        row = QHBoxLayout(self.bar)
+        row.setContentsMargins(12, 6, 12, 6)
+        row.setSpacing(12)
+        row.addWidget(self.title)
+        row.addWidget(self.bar_prompt, 1)
+        row.addWidget(self.unlock_button)
+        row.addWidget(self.exit_button)
+
+        # the card: the PIN pad (and the supervisor's names), opened on demand
+        self.card = QFrame(self)
+        self.card.setObjectName("lockCard")
+        self.card_title = QLabel("")
+        self.card_title.setObjectName("lockCardTitle")
+        self.card_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.card_title.setStyleSheet(f"font-size: {self.sizes.state}px; font-weight: bold;")
         self.prompt = QLabel("")
         self.prompt.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.prompt.setWordWrap(True)
@@ -114,45 +150,32 @@ class LockScreen(CoveringOverlay):
         self.pad = PinPad(target)
         self.pad.setMaximumWidth(target * 7)
         self.pad.submitted.connect(self._submit)
+        self.pad.field.textChanged.connect(self._card_touched)
         self.message = QLabel("")
         self.message.setObjectName("lockMessage")
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #ff8a80; font-weight: bold;")
-        self.exit_button = self._button(self.tr("主管退出程序"), self.request_exit)
-        self.cancel_button = self._button(self.tr("取消"), self.cancel_exit)
-
-        self.lane_strip = QHBoxLayout()
-        self.lane_labels: dict[str, QLabel] = {}
-
-        column = QVBoxLayout()
+        self.cancel_button = self._button(self.tr("取消"), self._cancel)
+        column = QVBoxLayout(self.card)
+        column.setContentsMargins(24, 16, 24, 16)
         column.setSpacing(12)
-        column.addWidget(self.title)
+        column.addWidget(self.card_title)
         column.addWidget(self.prompt)
         column.addWidget(self.supervisor_box)
         column.addWidget(self.pad, 1, Qt.AlignmentFlag.AlignHCenter)
         column.addWidget(self.message)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.exit_button)
-        buttons.addStretch(1)
-        column.addLayout(buttons)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(20, 20, 20, 20)
-        outer.addLayout(self.lane_strip)
-        outer.addStretch(1)
-        outer.addLayout(column)
-        outer.addStretch(1)
-
-        if bridge is not None:
-            for view in bridge.engine.snapshot():
-                self._on_lane_changed(view)
-            bridge.laneChanged.connect(self._on_lane_changed)
+        column.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.card.hide()
+        self.card_timer = QTimer(self)
+        self.card_timer.setSingleShot(True)
+        self.card_timer.setInterval(CARD_OPEN_MS)
+        self.card_timer.timeout.connect(self._on_card_idle)
 
     def _button(self, text: str, on_press: Callable[[], None]) -> QPushButton:
         button = QPushButton(text)
         button.setMinimumSize(self.sizes.target * 3, self.sizes.target)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys typed while locked go to the PIN pad
         button.clicked.connect(lambda _checked=False: on_press())
         return button
 
@@ -161,8 +184,12 @@ class LockScreen(CoveringOverlay):
     def is_locked(self) -> bool:
         return self.mode == "locked"
 
+    @property
+    def card_open(self) -> bool:
+        return self.mode != "hidden" and self.card.isVisibleTo(self)
+
     def lock(self) -> None:
-        """Lock now: only the signed-in attendant's PIN resumes (a supervisor may still leave the kiosk)."""
+        """Lock now: only the signed-in attendant's PIN resumes (a supervisor may still leave the program)."""
         was_locked = self.is_locked
         self._enter("locked")
         if not was_locked:
@@ -170,7 +197,7 @@ class LockScreen(CoveringOverlay):
             self.lockedChanged.emit(True)
 
     def request_exit(self) -> None:
-        """Ask for a supervisor's PIN to leave the kiosk; cancelling returns to where it was."""
+        """Ask for a supervisor's PIN to leave the program; cancelling returns to where it was."""
         if self.mode != "supervisor":
             self._return_to = self.mode
         self._enter("supervisor")
@@ -178,6 +205,27 @@ class LockScreen(CoveringOverlay):
     def cancel_exit(self) -> None:
         if self.mode == "supervisor":
             self._enter(self._return_to)
+
+    def open_card(self) -> None:
+        """Locked: the PIN pad to unlock (it hides part of the lanes until unlocked, closed, or idle)."""
+        if self.mode != "locked":
+            return
+        self._clear_card()
+        self.card.show()
+        self._place()
+        self.card.raise_()
+        self.card_timer.start()
+
+    def close_card(self) -> None:
+        """Locked: back to the lanes in full view (the digits typed so far are dropped)."""
+        self.card_timer.stop()
+        if self.mode == "locked":
+            self._clear_card()
+            self.card.hide()
+
+    def stop(self) -> None:
+        """The window is closing: no timer left behind."""
+        self.card_timer.stop()
 
     def set_supervisors(self, usernames: Sequence[str]) -> None:
         """Supervisors to pick with one tap (a touch screen has no keyboard to type a username)."""
@@ -191,27 +239,95 @@ class LockScreen(CoveringOverlay):
             self.supervisor_row.addWidget(button)
             self.supervisor_buttons.append(button)
 
-    def _enter(self, mode: Mode) -> None:
-        self.mode = mode
+    def _clear_card(self) -> None:
         self._pending = None  # an answer still on its way is for a request no longer on screen
         self.pad.set_busy(False)
         self.pad.clear()
         self.message.setText("")
+
+    def _enter(self, mode: Mode) -> None:
+        self.mode = mode
+        self.card_timer.stop()
+        self._clear_card()
         if mode == "hidden":
+            self.card.hide()
             self.hide()
             return
-        if mode == "locked":
-            self.title.setText(self.tr("已锁屏"))
-            words = self.tr("收费员 %1 请输入 PIN 解锁。车道照常工作。")
-            self.prompt.setText(words.replace("%1", self.attendant))
-        else:
-            self.title.setText(self.tr("退出收费程序"))
-            self.prompt.setText(self.tr("需要主管输入用户名和 PIN。"))
+        sheet = _SEE_THROUGH if mode == "locked" else _COVERING
+        if sheet != self._sheet:
+            self._sheet = sheet
+            self.setStyleSheet(sheet)
+        self.bar.setVisible(mode == "locked")
+        self.card.setVisible(mode == "supervisor")
         self.supervisor_box.setVisible(mode == "supervisor")
-        self.exit_button.setVisible(mode == "locked")
-        self.cancel_button.setVisible(mode == "supervisor")
+        self._words()
         self.cover()
+        self._place()
         self.pad.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _words(self) -> None:
+        """The words of the mode now on screen (again after a change of language)."""
+        if self.mode == "locked":
+            self.title.setText(self.tr("已锁屏"))
+            words = self.tr("收费员 %1 暂时离开：车道照常工作，司机可照常付款。")
+            self.bar_prompt.setText(words.replace("%1", self.attendant))
+            self.card_title.setText(self.tr("解锁"))
+            self.prompt.setText(self.tr("收费员 %1 请输入 PIN 解锁。").replace("%1", self.attendant))
+            self.cancel_button.setText(self.tr("返回"))
+        elif self.mode == "supervisor":
+            self.card_title.setText(self.tr("退出收费程序"))
+            self.prompt.setText(self.tr("需要主管输入用户名和 PIN。"))
+            self.cancel_button.setText(self.tr("取消"))
+
+    def _cancel(self) -> None:
+        if self.mode == "supervisor":
+            self.cancel_exit()
+        else:
+            self.close_card()
+
+    @Slot()
+    def _on_card_idle(self) -> None:
+        if self._pending is not None:  # a PIN is being checked: its answer decides
+            self.card_timer.start()
+        else:
+            self.close_card()
+
+    @Slot()
+    def _card_touched(self) -> None:
+        if self.card_timer.isActive():
+            self.card_timer.start()
+
+    # ------------------------------------------------------------------------------------------ placing
+    def _place(self) -> None:
+        """The bar over the host's top bar (at least its own height), the card in the middle below it."""
+        width, height = self.width(), self.height()
+        bar_height = 0
+        if self.bar.isVisibleTo(self):
+            bar_height = self.bar.sizeHint().height()
+            layout = self.bar.layout()
+            if layout is not None and layout.hasHeightForWidth():
+                bar_height = max(bar_height, layout.totalHeightForWidth(width))
+            parent = self.parentWidget()
+            top = self.top
+            if top is not None and parent is not None and parent.isAncestorOf(top):
+                bar_height = max(bar_height, top.mapTo(parent, QPoint(0, top.height())).y())
+            self.bar.setGeometry(0, 0, width, bar_height)
+        if self.card.isVisibleTo(self):
+            hint = self.card.sizeHint()
+            card_w = min(max(hint.width(), self.sizes.target * 8), width - 20)
+            card_h = min(hint.height(), height - bar_height - 20)
+            x = (width - card_w) // 2
+            y = bar_height + max(10, (height - bar_height - card_h) // 2)
+            self.card.setGeometry(x, y, card_w, card_h)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange:
+            self._words()
 
     # ------------------------------------------------------------------------------------------ PINs
     @Slot(str)
@@ -267,7 +383,7 @@ class LockScreen(CoveringOverlay):
         elif self.mode == "supervisor":
             username = self.supervisor_name.text().strip()
             was_locked = self._return_to == "locked"
-            log.warning("kiosk exit approved by supervisor %s", username)
+            log.warning("exit approved by supervisor %s", username)
             self._enter("hidden")
             if was_locked:
                 self.lockedChanged.emit(False)
@@ -275,22 +391,16 @@ class LockScreen(CoveringOverlay):
 
     def _refuse(self, words: str) -> None:
         self.message.setText(words)
+        self._card_touched()
         self.refused.emit(words)
 
-    # ------------------------------------------------------------------------------------------ events
-    @Slot(object)
-    def _on_lane_changed(self, view: LaneView) -> None:
-        label = self.lane_labels.get(view.lane_id)
-        if label is None:
-            label = QLabel("")
-            label.setObjectName("lockLane")
-            self.lane_labels[view.lane_id] = label
-            self.lane_strip.addWidget(label)
-        label.setText(f"{view.name} · {state_words(view.state)}")
-
+    # ------------------------------------------------------------------------------------------ keys
     def keys_behind(self, event: QEvent) -> None:
-        # keys meant for a field behind the lock (the cash field...) go to the PIN pad instead
+        # keys meant for a field behind the lock (the cash field...) go to the PIN pad instead, its card
+        # opened by the first key
         if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            if self.mode == "locked" and not self.card_open:
+                self.open_card()
             self.pad.keyPressEvent(event)
 
 

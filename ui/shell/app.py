@@ -20,6 +20,7 @@ from booth.config import Settings
 from booth.engine import Engine
 from ui.kit.i18n import TranslationError, switch_language
 from ui.kit.style import apply_style
+from ui.shell.booth_lock import BoothLock
 from ui.shell.kiosk import KioskSession, staff_verifier
 from ui.shell.main_window import BoothWindow
 
@@ -117,6 +118,13 @@ def start_voice(window: BoothWindow, settings: Settings) -> Voice:
     return voice
 
 
+def quitting(lock: BoothLock, session: KioskSession | None) -> None:
+    """SIGINT/SIGTERM: the window may close (Qt's quit asks every window to) without anyone's PIN."""
+    lock.allow_exit()
+    if session is not None:
+        session.guard.allow_exit()
+
+
 def run_window(settings: Settings, *, kiosk: bool = False) -> int:
     """Open the booth window on ``settings``, run until it is closed (or SIGINT/SIGTERM), then stop the
     engine. Returns the process exit code."""
@@ -135,10 +143,14 @@ def run_window(settings: Settings, *, kiosk: bool = False) -> int:
     # no prompt is due until a car is at a lane, and the lanes should not wait for them.
     window.lanesReady.connect(lambda: voices.append(start_voice(window, settings)) if not voices else None)
     kiosk = kiosk or settings.kiosk.enabled
-    session = KioskSession(window, settings.kiosk, staff_verifier(engine)) if kiosk else None
+    # the lock (and the idle lock) in either mode; in kiosk mode the kiosk guard keeps the window open
+    lock = BoothLock(window, staff_verifier(engine), idle_lock_s=display.idle_lock_s, guard_close=not kiosk)
+    session = KioskSession(window, settings.kiosk, lock) if kiosk else None
     window.show_for_booth(kiosk)
     if session is not None:
         session.start()
+    else:
+        lock.start()
     watchdog = feeder_from_environment(window) if settings.kiosk.watchdog else None
     if watchdog is not None:
         watchdog.start()  # READY=1, then WATCHDOG=1 from this (the GUI) thread's event loop
@@ -146,13 +158,14 @@ def run_window(settings: Settings, *, kiosk: bool = False) -> int:
     window.bridge.engineStarted.connect(lambda _started: freeze_startup_objects())
     window.start_engine()
     try:
-        with quit_on_os_signals(app, session.guard.allow_exit if session is not None else None):
+        with quit_on_os_signals(app, lambda: quitting(lock, session)):
             code = app.exec()
     finally:
         if watchdog is not None:
             watchdog.stop()
         if session is not None:
             session.stop()  # the owner closes the window now: no supervisor PIN for SIGTERM
+        lock.stop()
         for voice in voices:
             voice.close()
         window.close()

@@ -14,7 +14,6 @@ which the guard lets the window close. Code that owns the window (``run_window``
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import logging
 import shutil
 import subprocess
@@ -25,12 +24,12 @@ from PySide6.QtGui import QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import QWidget
 
 from booth.config import KioskSettings
-from booth.engine import Engine, EngineError
-from booth.office.staff import PersonRecord, Role
+from booth.engine import Engine
+from booth.office.staff import Role
 from ui.kit.screen_fit import fit_to_screen
 from ui.kit.window_input import WindowInput
-from ui.link.bridge import EngineStarted
 from ui.people.lock_screen import IdleLock, LockScreen, Verifier
+from ui.shell.booth_lock import BoothLock
 from ui.shell.main_window import BoothWindow
 
 log = logging.getLogger("ui.kiosk")
@@ -194,70 +193,27 @@ def staff_verifier(engine: Engine) -> Verifier:
 
 
 class KioskSession(QObject):
-    """Everything kiosk mode adds to a booth window: the lock screen over the lanes, the guard, the idle
-    lock (``settings.idle_lock_s``; 0 never locks) and screen blanking off. ``start()`` once the window is
-    built, ``stop()`` before the owner closes the window."""
+    """Everything kiosk mode adds to a booth window and its lock (``booth_lock``: the lock screen over the
+    lanes and the idle lock, there in either mode): the guard and screen blanking off. ``start()`` once the
+    window is built, ``stop()`` before the owner closes the window."""
 
-    _supervisors = Signal(object)  # list[str], from the office thread
-
-    def __init__(self, window: BoothWindow, settings: KioskSettings, verifier: Verifier) -> None:
+    def __init__(self, window: BoothWindow, settings: KioskSettings, booth_lock: BoothLock) -> None:
         super().__init__(window)
         self.window = window
-        central = window.centralWidget()
-        assert central is not None, "the booth window builds its central widget first"
-        # only a signed-in person can resume a lock; while nobody is (the sign-in screen shows) none engages
-        person = window.person
-        attendant = person.username if person is not None else ""
-        self.lock = LockScreen(
-            central, verifier, attendant=attendant, sizes=window.sizes, bridge=window.bridge
-        )
+        self.booth_lock = booth_lock
+        self.lock: LockScreen = booth_lock.lock
+        self.idle: IdleLock = booth_lock.idle
         self.guard = KioskGuard(window, self.lock, hide_cursor=settings.hide_cursor)
-        self.idle = IdleLock(self.lock, settings.idle_lock_s)
-        self._supervisors.connect(self._on_supervisors, Qt.ConnectionType.QueuedConnection)
-        window.bridge.engineStarted.connect(self._on_engine_started)
-        window.operatorChanged.connect(self._on_operator_changed)
 
     def start(self) -> None:
         self.guard.install()
         keep_screen_awake()
-        self.idle.restart()
+        self.booth_lock.start()
 
     def stop(self) -> None:
-        self.idle.stop()
+        self.booth_lock.stop()
         self.guard.uninstall()
-
-    @Slot(object)
-    def _on_operator_changed(self, person: PersonRecord | None) -> None:
-        """The lock resumes for whoever is signed in now."""
-        self.lock.attendant = person.username if person is not None else ""
-
-    @Slot(object)
-    def _on_engine_started(self, started: EngineStarted) -> None:
-        if not started.error:
-            self.load_supervisors(self.window.engine)
 
     def load_supervisors(self, engine: Engine) -> None:
         """Offer the active supervisors as one-tap names on the exit screen (read on the office thread)."""
-
-        def names() -> list[str]:
-            return [p.username for p in engine.staff.people() if p.role == "supervisor" and p.active]
-
-        try:
-            future = engine.office(names)
-        except EngineError as exc:
-            log.warning("supervisors not listed on the exit screen: %s", exc)
-            return
-        future.add_done_callback(self._deliver_supervisors)
-
-    def _deliver_supervisors(self, future: concurrent.futures.Future[list[str]]) -> None:
-        try:
-            names = future.result()
-        except Exception as exc:  # the exit screen then asks for the name to be typed
-            log.warning("supervisors not listed on the exit screen: %r", exc)
-            return
-        with contextlib.suppress(RuntimeError):  # the window closed meanwhile: nobody to tell
-            self._supervisors.emit(names)
-
-    @Slot(object)
-    def _on_supervisors(self, names: list[str]) -> None:
-        self.lock.set_supervisors(names)
+        self.booth_lock.load_supervisors(engine)

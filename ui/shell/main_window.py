@@ -111,7 +111,7 @@ class BoothWindow(QMainWindow):
         outer.setContentsMargins(*((8, 0, 8, 6) if compact else (10, 0, 10, 10)))
         outer.setSpacing(6 if compact else 10)
 
-        top = QFrame()
+        self.top_bar = top = QFrame()
         top.setObjectName("topBar")
         top_row = QHBoxLayout(top)
         top_row.setContentsMargins(*((8, 4, 8, 4) if compact else (12, 8, 12, 8)))

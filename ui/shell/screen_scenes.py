@@ -35,6 +35,7 @@ from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from ui.lanes.plate_panel import PlatePanel
 from ui.lanes.reason_panel import ReasonPanel
+from ui.shell.booth_lock import BoothLock
 from ui.shell.kiosk import KioskSession, staff_verifier
 from ui.shell.main_window import BoothWindow
 from ui.shell.x_display import XPointer
@@ -42,9 +43,11 @@ from ui.shell.x_display import XPointer
 #: text whose glyphs must all be real in the font that draws it
 CHINESE_SAMPLE = "苏A·12345京AD12345待付款道闸已开收现金更正车牌免费放行人工抬杆泊链在线应收金额"
 DEADLINE_S = 30.0
-KINDS = ("signin", "lanes", "reason", "approval", "keypad", "lock", "shift", "report", "open")
+KINDS = ("signin", "lanes", "reason", "approval", "keypad", "lock", "unlock", "shift", "report", "open")
 #: every scene in the order they are played; those not in KINDS are taken only when asked for by name
-SCENES = ("signin", "lanes", "reason", "approval", "offline", "keypad", "lock", "shift", "report", "open")
+SCENES = (
+    "signin", "lanes", "reason", "approval", "offline", "keypad", "lock", "unlock", "shift", "report", "open"
+)
 TAPS = ("xdotool", "qt")
 #: the open scene's float: five ¥100 notes counted by "+"
 OPENING_NOTES = 5
@@ -189,7 +192,9 @@ class BoothScenes:
             self._seed_people()
             window = BoothWindow(self.settings, self.engine, operator=ATTENDANT_NAME, sign_in=True)
             self.window = window
-            self.session = KioskSession(window, self.settings.kiosk, staff_verifier(self.engine))
+            verifier, idle_s = staff_verifier(self.engine), self.settings.display.idle_lock_s
+            lock = BoothLock(window, verifier, idle_lock_s=idle_s, guard_close=not self.kiosk)
+            self.session = KioskSession(window, self.settings.kiosk, lock)
             window.show_for_booth(kiosk=self.kiosk)
         except BaseException:
             self.__exit__()
@@ -230,12 +235,14 @@ class BoothScenes:
         self.app.processEvents()
 
     # ------------------------------------------------------------------------------------------ taps
-    def tap(self, widget: QWidget, at: QPoint | None = None) -> None:
+    def tap(self, widget: QWidget, at: QPoint | None = None, *, landing: QWidget | None = None) -> None:
         """A finger on ``widget`` (at its centre, or at ``at`` in its own coordinates). With xdotool the
         pointer is moved and clicked through the X server and the tap is waited for (a button's click, or
-        its release reaching the widget); with qt a button is clicked and a field given the click directly."""
+        its release reaching the widget, or ``landing``: what lies over it); with qt a button is clicked and
+        a field given the click directly (nothing can lie over it then: ``landing`` is for xdotool only)."""
         what = widget.text() if isinstance(widget, QAbstractButton | QLineEdit) else widget.objectName()
-        self._until(lambda: widget.isVisible() and widget.isEnabled(), f"{what!r} to be there to tap")
+        if landing is None:
+            self._until(lambda: widget.isVisible() and widget.isEnabled(), f"{what!r} to be there to tap")
         point = at if at is not None else widget.rect().center()
         self.tapped += 1
         if self._pointer is None:
@@ -245,15 +252,16 @@ class BoothScenes:
                 QTest.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, point)
             return
         arrived: list[bool] = []
-        watcher = _TapWatcher(widget, arrived)
-        widget.installEventFilter(watcher)
+        receiver = landing if landing is not None else widget
+        watcher = _TapWatcher(receiver, arrived)
+        receiver.installEventFilter(watcher)
         try:
             self.settle()
             spot = widget.mapToGlobal(point)
             self._pointer.click(spot.x(), spot.y())
             self._until(lambda: bool(arrived), f"the tap on {what!r} to arrive")
         finally:
-            widget.removeEventFilter(watcher)
+            receiver.removeEventFilter(watcher)
         self.settle()
 
     def rest_pointer(self) -> None:
@@ -272,7 +280,8 @@ class BoothScenes:
     def run(self, save: Callable[[Shot], None], kinds: Iterable[str] = KINDS) -> None:
         wanted = set(kinds)
         steps = {"signin": self.signin, "lanes": self.lanes, "reason": self.reason, "approval": self.approval,
-                 "offline": self.offline, "keypad": self.keypad, "lock": self.lock, "shift": self.shift,
+                 "offline": self.offline, "keypad": self.keypad, "lock": self.lock, "unlock": self.unlock,
+                 "shift": self.shift,
                  "report": self.report, "open": self.open}
         last = max(SCENES.index(k) for k in wanted)
         for kind in SCENES[: last + 1]:
@@ -450,12 +459,50 @@ class BoothScenes:
                     and x2.view.code_url is not None, "lane X2 to price the corrected plate")
         lock = self._session().lock
         lock.lock()
-        self._until(lambda: lock.is_locked and lock.isVisible(), "the lock screen")
-        return Shot("lock", {"lock_rect": global_rect(lock), "title": lock.title.text(),
-                             "lanes_behind": [p.view.state.value for p in window.panels.values()]})
+        panels = list(window.panels.values())
+        self._until(lambda: lock.is_locked and lock.isVisible() and all(p.qr.module_px() > 0 for p in panels),
+                    "the lock screen over the lanes, their QR in view")
+        # a finger where the actions were, and on the QR: it lands on the lock, and nothing opens
+        through: list[str] = []
+        if self._pointer is not None:
+            for lane in panels:
+                for widget in (lane.lock_note, lane.qr):
+                    self.tap(widget, landing=lock)
+                    through.append(widget.objectName() or type(widget).__name__)
+        opened = [p.lane_id for p in panels if p.open_action() is not None]
+        return Shot("lock", {
+            "taps_on_lanes": through,
+            "opened_by_taps": opened,
+            "lock_rect": global_rect(lock),
+            "bar_rect": global_rect(lock.bar),
+            "unlock_rect": global_rect(lock.unlock_button),
+            "title": lock.title.text(),
+            "lanes_behind": [p.view.state.value for p in panels],
+            # what a driver needs stays in view behind the lock: the plate, the amount, the QR
+            "qr_rects": [global_rect(p.qr) for p in panels],
+            "pay_urls": [p.view.code_url for p in panels],
+            "amount_rects": [global_rect(p.amount) for p in panels],
+            "amounts": [p.amount.text() for p in panels],
+            "plates": [p.plate_label.text() for p in panels],
+            "lock_notes": [p.lock_note.isVisible() for p in panels],
+        })
+
+    def unlock(self) -> Shot:
+        """The attendant is back: "unlock" on the lock bar opens the PIN pad, two digits typed."""
+        lock = self._session().lock
+        self.tap(lock.unlock_button)
+        self._until(lambda: lock.card_open, "the unlock card")
+        self.tap_digits(lock.pad.keys, ATTENDANT_PIN[:2])
+        return Shot("unlock", {"card_rect": global_rect(lock.card), "pad_rect": global_rect(lock.pad),
+                               "card_title": lock.card_title.text(), "typed": len(lock.pad.field.text())})
 
     def shift(self) -> Shot:
         window, lock = self._window(), self._session().lock
+        if not lock.card_open:
+            self.tap(lock.unlock_button)
+            self._until(lambda: lock.card_open, "the unlock card")
+        if lock.pad.field.text():
+            self.tap(lock.pad.keys["clear"])
         self.tap_digits(lock.pad.keys, ATTENDANT_PIN)
         self.tap(lock.pad.confirm_button)
         self._until(lambda: not lock.isVisible(), "the attendant's PIN to unlock")

@@ -21,7 +21,8 @@ engine's public API and the sandbox.
 * ``offline`` (only when asked for with ``--kinds``): Bolink's cloud gone, lane X1 cash only, X2 still paid;
 * ``keypad``: a car at X2 whose plate the camera misread (2 read as Z), the plate keypad open with the
   misread in the field to edit and the lot's cars it may be offered above the keys;
-* ``lock``: the lock screen engaged over the working lanes;
+* ``lock``: the booth locked: each lane's plate, amount and QR in view, the attendant's actions locked;
+* ``unlock``: "unlock" tapped on the lock bar: the PIN pad's card, two digits typed;
 * ``shift``: the blind cash count of the shift close, the drawer counted;
 * ``report``: the report of that shift once closed;
 * ``open``: signed out and in again, the next shift's float counted note by note (five ¥100 notes).
