@@ -218,6 +218,26 @@ def test_recent_entries_are_the_other_booths_open_stays_closed_nowhere(tmp_path:
     assert recent.find("苏A44444") is None
     recent.forget("o_2")
     assert recent.find("苏A11111").order_id == "o_1"  # type: ignore[union-attr]
+    # a third booth's imported copy of a's stay is the same stay, and names a as its origin; a copy of b's
+    # own stay elsewhere is not offered to b
+    c = Booth(tmp_path, lot, "0c", clock)  # (its id sorts before a's: the copy must still come second)
+    with c.db.engine.begin() as connection:
+        for order_id, plate, origin in (("o_1", "苏A11111", "a"), ("o_b", "苏A44444", "b")):
+            original = (a if origin == "a" else b).store.stay_by_order_id(order_id)
+            assert original is not None  # (an import keeps the entry time)
+            connection.execute(
+                text(
+                    "INSERT INTO stays (order_id, plate, plate_colour, vehicle_class, entry_lane, entry_at,"
+                    " state, created_at, origin_booth) VALUES (:o, :p, 'blue', 'small', 'E1', :at, 'in_lot',"
+                    " :at, :origin)"
+                ),
+                {"o": order_id, "p": plate, "at": original.entry_at.replace(tzinfo=None), "origin": origin},
+            )
+    c.push()
+    recent.refresh()
+    entry = recent.find("苏A11111")
+    assert entry is not None and (entry.order_id, entry.booth_id, entry.origin_booth) == ("o_1", "a", "a")
+    assert recent.find("苏A44444") is None
     # a stay closed at some booth (here, a copy closed at b) is offered nowhere
     copy = b.enter("o_3", "苏A33333", "E1")
     b.store.close_stay(copy, lane_id="XB", exit_at=clock.tick(5))

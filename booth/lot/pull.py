@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, select
+from sqlalchemy import Engine, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from booth.lot.push import LocalWrite, one_line
@@ -64,7 +64,8 @@ class RecentEntry:
     entry_lane: str
     plate_colour: str
     vehicle_class: str
-    booth_id: str
+    booth_id: str  # the booth whose row this is
+    origin_booth: str  # the booth the car entered at (booth_id, unless the row is an imported copy)
 
 
 class RecentEntries:
@@ -108,6 +109,7 @@ class RecentEntries:
         """Read the lot's recent open entries of other booths whose order id is closed nowhere; how many."""
         stays = MIRRORS["stays"]
         closed = aliased(stays)
+        origin = func.coalesce(stays.c.origin_booth, stays.c.booth_id)
         since = self._clock() - timedelta(days=self._days)
         query = (
             select(
@@ -118,21 +120,26 @@ class RecentEntries:
                 stays.c.plate_colour,
                 stays.c.vehicle_class,
                 stays.c.booth_id,
+                origin,
             )
             .where(
                 stays.c.booth_id != self._booth_id,
+                origin != self._booth_id,  # (a copy of a stay entered here is not another booth's entry)
                 stays.c.state == "in_lot",
                 stays.c.entry_at >= since,
                 ~exists().where(and_(closed.c.order_id == stays.c.order_id, closed.c.state != "in_lot")),
             )
-            .order_by(stays.c.entry_at.desc(), stays.c.booth_id, stays.c.id)
+            # newest first; of one stay's rows, the entry booth's own before an imported copy
+            .order_by(
+                stays.c.entry_at.desc(), stays.c.origin_booth.is_not(None), stays.c.booth_id, stays.c.id
+            )
         )
         with self._lot.connect() as connection:
             rows = connection.execute(query).all()
         by_plate: dict[str, list[RecentEntry]] = {}
         seen: set[str] = set()
         for row in rows:
-            if row.order_id in seen:  # the entry booth's stay and an imported copy of it: one stay
+            if row.order_id in seen:  # the entry booth's stay and imported copies of it: one stay
                 continue
             seen.add(row.order_id)
             by_plate.setdefault(row.plate, []).append(RecentEntry(*row))
