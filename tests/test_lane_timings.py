@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from booth.domain.lane import LaneState
+from booth.cli.main import main
+from booth.domain.lane import LaneState, LaneView
 from booth.engine.runtime import Runtime
 from booth.engine.timings import LaneTimings
 from booth.office.lane_figures import lane_figures
@@ -27,6 +29,8 @@ T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 def test_a_camera_push_and_the_lanes_bolink_calls_are_timed(
     camera_engine: Callable[..., RunningEngine],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     r = camera_engine()
     engine = r.engine
@@ -65,6 +69,23 @@ def test_a_camera_push_and_the_lanes_bolink_calls_are_timed(
     assert x1.bolink_calls_timed == 2 and x1.bolink_p99_ms == pytest.approx(x1_trips[1])
     assert x1.bolink_p50_ms == pytest.approx(sum(x1_trips) / 2)
     assert x2.bolink_calls_timed == 2
+
+    config = tmp_path / "booth.toml"  # `booth lanes stats` prints them
+    config.write_text(
+        f'[park]\nname = "测试"\nprovince = "苏"\n[database]\nurl = "sqlite:///{r.db_path}"\n'
+        '[bolink]\nbase_url = "sandbox"\nunion_id = "1"\npark_id = "1"\nukey = "K"\nlocal_id = "t"\n'
+        '[[lanes]]\nid = "X1"\nname = "东出口"\ndirection = "exit"\nchannel_id = "X1"\n',
+        encoding="utf-8",
+    )
+    config.chmod(0o600)
+    capsys.readouterr()
+    assert main(["lanes", "stats", "--config", str(config)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert any("cam→quote p50" in line and "Bolink p50" in line for line in printed)
+    x1_line = next(line for line in printed if line.strip().startswith("X1 东出口")).split()
+    camera_ms = f"{camera[0][1]:.0f}"
+    assert x1_line[-8:-4] == [camera_ms, "ms", camera_ms, "ms"]  # camera → quote p50 and p99 (one read)
+    assert x1_line[-4:] == [f"{x1.bolink_p50_ms:.0f}", "ms", f"{x1.bolink_p99_ms:.0f}", "ms"]
 
 
 def test_samples_wait_in_memory_and_go_in_one_batch_and_old_ones_are_pruned(tmp_path: Path) -> None:
@@ -115,3 +136,32 @@ def test_the_timings_table_refuses_what_is_not_a_timing(tmp_path: Path) -> None:
         assert lane_figures(database, T0 - timedelta(days=1), T0 + timedelta(days=1)) == []
     finally:
         database.close()
+
+
+def test_only_a_read_that_brought_a_new_quote_is_timed() -> None:
+    """A camera pushes the car at the lane again while its QR is on the way: the view that then changes
+    (the QR in it) carries the amount, but this read quoted nothing and takes no sample."""
+    clock = [100.0]
+    worker = DatabaseWorker()
+    timings = LaneTimings(Runtime(lambda: T0, worker), monotonic=lambda: clock[0])
+    try:
+        quoted = LaneView(
+            "X1", "东出口", "exit", LaneState.AWAITING_PAYMENT, "", plate="苏A12345", due_fen=500
+        )
+        with timings.camera_read("X1"):  # a repeat read: no QUOTING
+            clock[0] += 0.02
+            timings.view_published(replace(quoted, code_url="https://qr"))
+        assert timings.pending == ()
+        with timings.camera_read("X1"):  # a new car: QUOTING, then its amount
+            timings.view_published(LaneView("X1", "东出口", "exit", LaneState.QUOTING, "", plate="苏B1"))
+            clock[0] += 0.035
+            timings.view_published(replace(quoted, plate="苏B1", due_fen=700))
+            clock[0] += 0.5
+            timings.view_published(replace(quoted, plate="苏B1", due_fen=700, code_url="https://qr"))
+        timings.view_published(LaneView("X1", "东出口", "exit", LaneState.QUOTING, "", plate="苏C2"))
+        timings.view_published(replace(quoted, plate="苏C2"))  # not from a camera (typed by the attendant)
+        assert [(s.lane_id, s.kind, round(s.ms, 3)) for s in timings.pending] == [
+            ("X1", "camera_to_quote", 35.0)
+        ]
+    finally:
+        worker.shutdown()

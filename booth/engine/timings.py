@@ -55,7 +55,8 @@ class LaneTimings:
         self._flush_every_s = flush_every_s
         self._monotonic = monotonic
         self._pending: list[TimingSample] = []
-        self._camera_started: dict[str, float] = {}
+        #: lane -> (when its camera's read reached the engine, whether the lane went to QUOTING since)
+        self._camera_started: dict[str, tuple[float, bool]] = {}
         self._store: TimingStore | None = None
         self.dropped = 0
 
@@ -63,6 +64,11 @@ class LaneTimings:
         self._store = TimingStore(database, clock=self._rt.now)
 
     # ------------------------------------------------------------------------------------- samples
+    @property
+    def pending(self) -> tuple[TimingSample, ...]:
+        """The samples taken and not yet written."""
+        return tuple(self._pending)
+
     def note(self, lane_id: str, kind: str, ms: float) -> None:
         pending = self._pending
         if len(pending) >= MAX_PENDING:
@@ -72,9 +78,10 @@ class LaneTimings:
 
     @contextmanager
     def camera_read(self, lane_id: str) -> Iterator[None]:
-        """Around a camera read's handling: the first view of the lane with an amount in it ends the
-        timing; a read that brought no quote (ignored, an entry lane, a plate not found) takes none."""
-        self._camera_started[lane_id] = self._monotonic()
+        """Around a camera read's handling: the lane's going to QUOTING and then its first view with an amount
+        in it end the timing; a read that brought no new quote (a repeat read of the car at the lane, whose
+        QR may arrive meanwhile; an entry lane; a plate not found) takes none."""
+        self._camera_started[lane_id] = (self._monotonic(), False)
         try:
             yield
         finally:
@@ -82,10 +89,14 @@ class LaneTimings:
 
     def view_published(self, view: L.LaneView) -> None:
         """A lane's view changed (LaneRunner.on_view)."""
-        if view.due_fen is None or view.lane_id not in self._camera_started:
+        started = self._camera_started.get(view.lane_id)
+        if started is None:
             return
-        started = self._camera_started.pop(view.lane_id)
-        self.note(view.lane_id, "camera_to_quote", (self._monotonic() - started) * 1000)
+        if view.state is L.LaneState.QUOTING:
+            self._camera_started[view.lane_id] = (started[0], True)
+        elif started[1] and view.due_fen is not None:
+            del self._camera_started[view.lane_id]
+            self.note(view.lane_id, "camera_to_quote", (self._monotonic() - started[0]) * 1000)
 
     def bolink_round_trip(self, service_name: str, seconds: float) -> None:
         """A Bolink exchange finished (BolinkClient's on_round_trip): kept when made for a lane."""
