@@ -270,6 +270,7 @@ class EngineLoop:
         if lookup is not None and hasattr(lookup, "recent"):  # lot_service: the lookup's fallback
             lookup.recent = lot_service.recent
         lot_service.start()
+        self.rt.lot_wake = lot_service.wake  # lot_service: pushed when the lanes commit, not at the next look
 
     def _lot_status_changed(self, status: Any) -> None:
         log.info("lot_service: %s", status.describe())
@@ -360,6 +361,7 @@ class EngineLoop:
         for pool in self._office_pools:
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
         if self.lot_service is not None:  # its threads end (a last push) before the database closes
+            self.rt.lot_wake = None
             await asyncio.to_thread(self.lot_service.stop)
         if self.database is not None:
             await self.timings.flush()  # (the last few seconds' samples)

@@ -38,6 +38,8 @@ class Runtime:
         self._store: Store | None = None
         self.bolink_relay: OutboxRelay | None = None
         self.cloud_sync: CloudSync | None = None
+        #: [lot]: the journal's pusher, woken with the relays (LotPusher.wake: any thread, never waits)
+        self.lot_wake: Callable[[], None] | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.shutting_down = False
         self._listeners: list[Listener] = []
@@ -158,3 +160,5 @@ class Runtime:
         if sync is not None:
             for relay in sync.relays.values():
                 relay.wake()
+        if self.lot_wake is not None:  # (the rows are on the lot server a push round later, not a period)
+            self.lot_wake()
