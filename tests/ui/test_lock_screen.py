@@ -25,6 +25,7 @@ from booth.domain.lane import LaneState
 from booth.engine import Engine, GateCommanded
 from ui.kit.i18n import current_language
 from ui.kit.refusals import refusal_words
+from ui.kit.style import Sizes
 from ui.kit.wording import yuan
 from ui.lanes.actions import CashPanel
 from ui.people.lock_screen import LockScreen
@@ -281,9 +282,8 @@ def test_the_unlock_card_closes_itself_when_nobody_types(kiosk: KioskSession, qt
     assert lock.is_locked and lock.pad.field.text() == ""  # the lanes in full view again, still locked
 
 
+@pytest.mark.parametrize("idle_s", [600.0])  # this test looks at the count, not at a lock
 def test_a_touch_resets_the_idle_count(kiosk: KioskSession, qtbot: Any) -> None:
-    kiosk.idle.timer.setInterval(600_000)  # this test looks at the count, not at a lock
-    kiosk.idle.restart()
     before = kiosk.idle.resets
     qtbot.mouseClick(kiosk.window.lane_panel("X1"), Qt.MouseButton.LeftButton)
     qtbot.keyClick(kiosk.window.lane_panel("X2"), Qt.Key.Key_A)
@@ -362,3 +362,28 @@ def test_nobody_signed_in_means_no_idle_lock(kiosk: KioskSession) -> None:
     kiosk.idle.timer.timeout.emit()  # the idle time is up
     assert not kiosk.lock.is_locked and not kiosk.lock.isVisible()
     assert kiosk.idle.armed  # counts again, for when someone signs in
+
+
+@pytest.mark.parametrize("idle_s", [0.0])
+def test_a_new_layout_while_locked_keeps_the_lanes_locked(
+    kiosk: KioskSession, engine: Engine, qtbot: Any
+) -> None:
+    """The window chooses another layout for its size (the lanes are made again) while locked: the new
+    lanes are locked too, and the panel put away opens again (for the same car) on unlock."""
+    window, lock = kiosk.window, kiosk.lock
+    x1 = window.lane_panel("X1")
+    bring_car(engine, "X1", "苏A12345")
+    qtbot.waitUntil(lambda: x1.view.state is LaneState.AWAITING_PAYMENT and bool(x1.view.code_url),
+                    timeout=WAIT_MS)
+    tap(qtbot, x1.action_buttons["free_release"])
+    lock.lock()
+    window.lane_row.remake(Sizes.for_screen(compact=not window.sizes.compact))
+    remade = window.lane_panel("X1")
+    assert remade is not x1 and remade.locked
+    assert remade.open_action() is None and remade.lock_note.isVisibleTo(remade)
+    assert not any(b.isEnabled() for b in remade.action_buttons.values())
+    with qtbot.waitSignal(lock.unlocked, timeout=WAIT_MS):
+        type_pin(qtbot, lock, ATTENDANT_PIN)
+    panel = remade.open_action()
+    assert panel is not None and panel.action == "free_release"
+    assert remade.action_buttons["cash"].isEnabled() and not remade.lock_note.isVisibleTo(remade)

@@ -56,8 +56,9 @@ class BoothLock(QObject):
         self.idle = IdleLock(self.lock, idle_lock_s)
         self.guard_close = guard_close
         self.exit_allowed = False
-        #: the side sheets the lock hid, shown again on unlock
+        # the side sheets the lock hid (shown again on unlock), the buttons it turned off (and their state)
         self._put_away: list[QWidget] = []
+        self._was_enabled: dict[QAbstractButton, bool] = {}
         self.lock.lockedChanged.connect(self._on_locked_changed)
         self.lock.exitApproved.connect(self._on_exit_approved)
         self._supervisors.connect(self._on_supervisors, Qt.ConnectionType.QueuedConnection)
@@ -91,8 +92,14 @@ class BoothLock(QObject):
     @Slot(bool)
     def _on_locked_changed(self, locked: bool) -> None:
         window = self.window
-        for button in self.attendant_buttons():
-            button.setEnabled(not locked)
+        if locked:
+            self._was_enabled = {button: button.isEnabled() for button in self.attendant_buttons()}
+            for button in self._was_enabled:
+                button.setEnabled(False)
+        else:
+            was_enabled, self._was_enabled = self._was_enabled, {}
+            for button, enabled in was_enabled.items():
+                button.setEnabled(enabled)  # as each was (one of them may have been off for its own reason)
         for panel in window.panels.values():
             panel.set_locked(locked)
         central = window.centralWidget()
