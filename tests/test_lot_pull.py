@@ -191,11 +191,26 @@ def test_people_are_lot_wide_and_the_latest_disable_or_enable_wins(tmp_path: Pat
     assert a.staff.authenticate("ann", "1357").username == "ann"
     a.push()
     assert b.puller.take_people() == (0, 0) and a.puller.take_people() == (0, 0)
+    # a new PIN for ann at b: at a too (a supervisor's change, and then her own at a: the latest wins)
+    clock.tick(60)
+    b.staff.set_pin("ann", "8642", by="bob")
+    b.push()
+    assert a.puller.take_people() == (0, 1)
+    assert a.staff.authenticate("ann", "8642").username == "ann"
+    with pytest.raises(AuthError):
+        a.staff.authenticate("ann", "1357")
+    a.push()
+    assert b.puller.take_people() == (0, 0)  # a's copy is not an event: nothing comes back
+    clock.tick(60)
+    a.staff.set_pin("ann", "9999", by="ann")
+    a.push()
+    assert b.puller.take_people() == (0, 1) and a.puller.take_people() == (0, 0)
+    assert b.staff.authenticate("ann", "9999").username == "ann"
     with a.db.read_engine.connect() as connection:
         actions = [
             r for (r,) in connection.exec_driver_sql("SELECT action FROM audit_log WHERE actor = 'lot'")
         ]
-    assert sorted(actions) == ["lot_person_added", "lot_person_enabled"]
+    assert sorted(actions) == ["lot_person_added", "lot_person_enabled", "lot_pin_changed"]
 
 
 def test_recent_entries_are_the_other_booths_open_stays_closed_nowhere(tmp_path: Path, lot: Engine) -> None:

@@ -10,7 +10,8 @@ memory for the lookup at its exits.
   carried over by "latest wins": the newest ``person_disabled`` / ``person_enabled`` audit entry for that
   username, at any booth, decides. Copies are audited here as ``lot_person_added``,
   ``lot_person_disabled``, ``lot_person_enabled`` (actions the rule does not count, so two booths never
-  undo each other). Shifts stay per booth.
+  undo each other). A new PIN likewise: the newest ``pin_changed`` at any booth wins, and its booth's PIN
+  hash is copied here (``lot_pin_changed``). Shifts stay per booth.
 - **Recent entries** (:class:`RecentEntries`): the open stays of other booths entered in the last days,
   kept in memory and refreshed every ``recent_every_s``, for the exit's lookup when the server does not
   answer in time.
@@ -44,8 +45,10 @@ log = logging.getLogger("booth.lot.pull")
 #: how far back the recent-entries cache reaches, and how often it is refreshed
 RECENT_DAYS = 7
 RECENT_EVERY_S = 30.0
-#: the people's changes the "latest wins" rule reads from the audit (at any booth)
+#: the people's changes the "latest wins" rules read from the audit (at any booth): disabled or enabled, and
+#: a new PIN
 PERSON_EVENTS = ("person_disabled", "person_enabled")
+PIN_EVENTS = ("pin_changed",)
 #: how many order ids one question to the server carries
 CHUNK = 500
 
@@ -154,7 +157,7 @@ class RecentEntries:
 class PullResult:
     closed: int  # local stays closed because they left at another booth
     people_added: int
-    people_changed: int  # disabled or enabled after another booth
+    people_changed: int  # disabled, enabled or given a new PIN after another booth
 
 
 class LotPuller:
@@ -237,15 +240,21 @@ class LotPuller:
             events = connection.execute(
                 select(
                     audit.c.at, audit.c.action, audit.c.actor, audit.c.detail_json, audit.c.booth_id
-                ).where(audit.c.action.in_(PERSON_EVENTS), audit.c.booth_id != self.booth_id)
+                ).where(audit.c.action.in_(PERSON_EVENTS + PIN_EVENTS), audit.c.booth_id != self.booth_id)
             ).all()
         latest: dict[str, tuple[datetime, str, str, str]] = {}
+        latest_pin: dict[str, tuple[datetime, str, str, str]] = {}
         for at, action, actor, detail, booth in events:
-            _newer(latest, _username(detail), (at, action, actor, booth))
-        return self._local_write(lambda: self._apply_people(theirs, latest))
+            _newer(
+                latest_pin if action in PIN_EVENTS else latest, _username(detail), (at, action, actor, booth)
+            )
+        return self._local_write(lambda: self._apply_people(theirs, latest, latest_pin))
 
     def _apply_people(
-        self, theirs: Sequence[Any], latest: dict[str, tuple[datetime, str, str, str]]
+        self,
+        theirs: Sequence[Any],
+        latest: dict[str, tuple[datetime, str, str, str]],
+        latest_pin: dict[str, tuple[datetime, str, str, str]],
     ) -> tuple[int, int]:
         now = self._clock()
         added = changed = 0
@@ -253,10 +262,11 @@ class LotPuller:
             here = {p.username: p for p in session.scalars(select(Person))}
             for at, action, actor, detail in session.execute(
                 select(AuditEntry.at, AuditEntry.action, AuditEntry.actor, AuditEntry.detail_json).where(
-                    AuditEntry.action.in_(PERSON_EVENTS)
+                    AuditEntry.action.in_(PERSON_EVENTS + PIN_EVENTS)
                 )
             ):
-                _newer(latest, _username(detail), (at, action, actor, self.booth_id))
+                event = (at, action, actor, self.booth_id)
+                _newer(latest_pin if action in PIN_EVENTS else latest, _username(detail), event)
             for row in theirs:
                 if row.username in here:
                     continue
@@ -292,6 +302,16 @@ class LotPuller:
                     person.failed_pins, person.locked_until = 0, None
                     _audit(session, now, "lot_person_enabled", username, booth)
                     changed += 1
+            # a new PIN: the newest pin_changed at any booth wins; its booth's row has the hash
+            hashes = {(row.booth_id, row.username): row.pin_hash for row in theirs}
+            for username, (_, _, _, booth) in latest_pin.items():
+                known = here.get(username)
+                pin_hash = hashes.get((booth, username))
+                if known is None or booth == self.booth_id or pin_hash is None or known.pin_hash == pin_hash:
+                    continue
+                known.pin_hash, known.failed_pins, known.locked_until = pin_hash, 0, None
+                _audit(session, now, "lot_pin_changed", username, booth)
+                changed += 1
         return added, changed
 
     def refresh_recent(self) -> int:
