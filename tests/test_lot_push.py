@@ -343,3 +343,56 @@ def test_two_booths_pushing_the_same_trade_number_at_the_same_moment_find_it(
     with lot.connect() as connection:
         found = connection.execute(text("SELECT rule, subject FROM lot_conflicts ORDER BY subject")).all()
     assert [tuple(r) for r in found] == [("trade_no_twice", f"T-{n}") for n in range(rounds)]
+
+
+KILLED_PUSHER = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from booth.lot.push import LotPusher
+from booth.store import open_database
+from tests.lot_rig import lot_server
+
+db = open_database({db_url!r})
+lot = lot_server({lot_url!r}, create=False)
+def die(seq):
+    print(seq, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # between the server's commit and the local delete
+LotPusher(db, lot, "booth-a", batch=10, after_commit=die).push_once()
+"""
+
+
+def test_a_pusher_killed_between_the_commit_and_the_local_delete(
+    tmp_path: Path, lot: Engine, pg_url: str
+) -> None:
+    """The same crash as above, by SIGKILL of a process of its own: its connections die with it."""
+    import subprocess
+    import sys
+
+    db = booth_database(tmp_path, "a")
+    clock = Clock()
+    booth_day(db, "aa", clock)
+    count_applies(lot)
+    before = journal(db)
+    script = KILLED_PUSHER.format(
+        root=str(Path(__file__).resolve().parent.parent),
+        db_url=f"sqlite:///{tmp_path / 'a.sqlite'}",
+        lot_url=pg_url,
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -9, done.stderr
+    assert int(done.stdout.strip()) == before[9][0]
+    assert journal(db) == before  # killed before the local delete
+    assert booth_row(lot, "booth-a")["pushed_seq"] == before[9][0]
+    first = applies(lot)
+    assert sum(first.values()) == len({(t, r) for _, t, r in before[:10]})
+    pusher = LotPusher(db, lot, "booth-a", clock=clock, batch=10)
+    push_all(pusher)
+    assert journal(db) == []
+    after = applies(lot)
+    # every row written once per batch that names it: the killed round's batch once, never again
+    expected: dict[tuple[str, int], int] = {}
+    for start in range(0, len(before), 10):
+        for key in {(f"lot_{t}", r) for _, t, r in before[start : start + 10]}:
+            expected[key] = expected.get(key, 0) + 1
+    assert after == expected
+    assert_mirrored(db, lot, "booth-a")
