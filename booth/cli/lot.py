@@ -1,10 +1,13 @@
-"""``booth lot init|status [--config FILE]``: the lot server of ``[lot]`` (issue #18).
+"""``booth lot init|status|report [--config FILE]``: the lot server of ``[lot]`` (issue #18).
 
 - ``init`` creates the lot schema on the server, or upgrades it to this Booth's, and says which it did
   (already there: says so and changes nothing). Run it once per lot, and again after upgrading Booth.
 - ``status`` lists every booth the server knows, one line each: id, name, lanes, version, last contact (its
   age by the server's clock), backlog (journal entries not yet pushed, as the booth last told) and open
   shift. A booth not heard from for over a minute and a lane id used by two booths are flagged.
+- ``report --from DATE --to DATE`` is the supervisor's lot report from the server's mirrors: per booth and in
+  total, entries, exits, payments by pay type and channel to the fen, manual lifts, free releases, open
+  conflicts, and the booths whose figures may be incomplete (silent, or behind). Dates as ``booth report``.
 
 Exit codes: 0 done (also when something is flagged); 1 the settings or the server's schema are wrong; 2 the
 server does not answer (the one line names it).
@@ -14,11 +17,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from booth.config import ConfigError, LotSettings
 
 if TYPE_CHECKING:
+    from booth.config import Settings
+    from booth.lot.report import LotReport
     from booth.lot.server import LotStatus
 
 #: the exit code when the lot server does not answer
@@ -34,10 +40,29 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     status = sub.add_parser("status", help="every booth: last contact, version, backlog, open shift")
     status.add_argument("--config", metavar="FILE", dest="sub_config", help="settings file")
     status.set_defaults(handler=_status)
+    report = sub.add_parser(
+        "report", help="the lot report: every booth, per booth and in total, from the server"
+    )
+    report.add_argument("--from", required=True, metavar="DATE", dest="start", help='"2026-11-01[T08:00]"')
+    report.add_argument(
+        "--to",
+        required=True,
+        metavar="DATE",
+        dest="end",
+        help="end (exclusive; a date alone: end of that day)",
+    )
+    report.add_argument("--config", metavar="FILE", dest="sub_config", help="settings file")
+    report.set_defaults(handler=_report)
 
 
 def _lot_of(args: argparse.Namespace, command: str) -> LotSettings | None:
     """The settings' [lot], or None after saying on stderr why there is none."""
+    settings = _settings_with_lot(args, command)
+    return None if settings is None else settings.lot
+
+
+def _settings_with_lot(args: argparse.Namespace, command: str) -> Settings | None:
+    """The settings, if they have a [lot]; else None after saying on stderr why not."""
     from booth.cli.demo import load_for_command
 
     try:
@@ -51,7 +76,8 @@ def _lot_of(args: argparse.Namespace, command: str) -> LotSettings | None:
             "(see the commented [lot] in `booth config example`)",
             file=sys.stderr,
         )
-    return settings.lot
+        return None
+    return settings
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -89,6 +115,157 @@ def _status(args: argparse.Namespace) -> int:
     for line in describe_status(status, this_booth=lot.booth_id):
         print(line)
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from booth.cli.reports import parse_local
+    from booth.lot.report import build_lot_report
+    from booth.lot.server import LotServerError, LotServerUnreachable
+
+    settings = _settings_with_lot(args, "report")
+    if settings is None or settings.lot is None:
+        return 1
+    zone = settings.park.zone
+    try:
+        start = parse_local(args.start, zone, "--from", end_of_day=False)
+        end = parse_local(args.end, zone, "--to", end_of_day=True)
+    except ValueError as exc:
+        print(f"booth lot report: {exc}", file=sys.stderr)
+        return 1
+    try:
+        report = build_lot_report(
+            settings.lot.server, start, end, zone, connect_timeout_s=settings.lot.connect_timeout_s
+        )
+    except LotServerUnreachable as exc:
+        print(f"booth lot report: {exc}", file=sys.stderr)
+        return UNREACHABLE
+    except LotServerError as exc:
+        print(f"booth lot report: {exc}", file=sys.stderr)
+        return 1
+    for line in report_lines(report):
+        print(line)
+    return 0
+
+
+#: the lot checks' rules, as the supervisor reads them
+RULE_LABELS = {"trade_no_twice": "同一交易号在两个岗亭入账", "stay_closed_twice": "同一订单在两个岗亭出场"}
+
+
+def report_lines(report: LotReport) -> list[str]:
+    """``booth lot report``'s text: a table of the booths and the lot's total, the payments by pay type, by
+    pay channel and flagged (one column each, in the booth report's words and order), the open conflicts,
+    and the booths whose figures may be incomplete."""
+    from booth.domain.money import format_yuan as y
+    from booth.office.reports.records import (
+        CHANNEL_ORDER,
+        FLAG_LABELS,
+        PAY_CHANNEL_ORDER,
+        channel_label,
+        pay_channel_key,
+        pay_channel_label,
+    )
+
+    r = report
+    figures = [*r.booths, r.total]
+
+    def who(booth_id: str) -> str:
+        return "合计" if booth_id == "*" else booth_id
+
+    lines = [
+        f"车场报表（全部岗亭）：lot server {r.server}",
+        f"时段：{r.local_text(r.start)} – {r.local_text(r.end)}（{r.zone}），"
+        f"生成于 {r.local_text(r.generated_at)}（服务器时间）",
+        "",
+    ]
+    head = (
+        "岗亭",
+        "入场",
+        "出场",
+        "漏记出场",
+        "收款笔数",
+        "收款金额",
+        "已计收",
+        "待处理",
+        "人工抬杆",
+        "免费放行",
+        "未决冲突",
+    )
+    rows = [head] + [
+        (
+            who(f.booth_id),
+            str(f.entries),
+            str(f.exits),
+            str(f.missed_exits),
+            str(f.payment_count),
+            y(f.total_fen),
+            y(f.counted_fen),
+            y(f.flagged_fen),
+            f"{f.manual_lifts} 次 {y(f.manual_lift_fen)}",
+            f"{f.free_releases} 次 {y(f.free_release_fen)}",
+            str(f.open_conflicts),
+        )
+        for f in figures
+    ]
+    lines += _table(rows)
+    kinds = (
+        ("收款（按支付方式）", "by_channel", channel_label, lambda k: k, CHANNEL_ORDER),
+        ("收款（按支付渠道）", "by_pay_channel", pay_channel_label, pay_channel_key, PAY_CHANNEL_ORDER),
+        ("已标记待处理", "by_flag", lambda k: FLAG_LABELS.get(k, k), lambda k: k, tuple(FLAG_LABELS)),
+    )
+    for title, attr, label, key_of, order in kinds:
+        per_booth = [
+            (f, {key_of(t.key): t for t in getattr(f, attr)}) for f in figures
+        ]  # pay channels: Bolink's number -> the booth report's key
+        present = {k for _, mine in per_booth for k in mine}
+        keys = [k for k in order if k in present] + sorted(k for k in present if k not in order)
+        if not keys:
+            continue
+        lines += ["", f"{title}："]
+        table = [("岗亭", *(str(label(k)) for k in keys))]
+        for f, mine in per_booth:
+            cells = (f"{mine[k].count} 笔 {y(mine[k].amount_fen)}" if k in mine else "-" for k in keys)
+            table.append((who(f.booth_id), *cells))
+        lines += _table(table)
+    lines.append("")
+    if r.open_conflicts:
+        by_rule = "，".join(f"{RULE_LABELS.get(rule, rule)} {n}" for rule, n in r.conflicts_by_rule)
+        lines.append(f"未决冲突 {r.open_conflicts} 条（{by_rule}）：")
+        for k in r.conflicts:
+            lines.append(
+                f"  #{k.id} {r.local_text(k.found_at)} {RULE_LABELS.get(k.rule, k.rule)} {k.subject}"
+                f"（{'，'.join(k.booths)}）"
+            )
+        if r.open_conflicts > len(r.conflicts):
+            lines.append(f"  …另有 {r.open_conflicts - len(r.conflicts)} 条")
+    else:
+        lines.append("未决冲突：无")
+    incomplete = r.incomplete()
+    if not incomplete:
+        lines.append("各岗亭均已上传到时段结束之后。")
+        return lines
+    lines.append("以下岗亭的数据可能不完整：")
+    for s in incomplete:
+        why = []
+        if s.last_contact_at is None:
+            why.append("服务器上有其数据，但无岗亭记录（lot_booths）")
+        else:
+            if s.silent:
+                why.append(f"失联，最后联系 {r.local_text(s.last_contact_at)}")
+            elif s.last_contact_at < r.end:
+                why.append(f"最后联系 {r.local_text(s.last_contact_at)}，早于时段结束")
+            if s.backlog:
+                why.append(f"{s.backlog} 条日志尚未上传")
+        lines.append(f"  {s.booth_id}：{'；'.join(why)}")
+    return lines
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Columns padded to their widest cell (CJK counted as two), numbers right-aligned."""
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        ("  " + "  ".join(_pad(cell, widths[i], right=i > 0) for i, cell in enumerate(row))).rstrip()
+        for row in rows
+    ]
 
 
 def age(seconds: float) -> str:

@@ -21,6 +21,7 @@ booth doctor [--config FILE]                    OK / WARN / FAIL per check with 
 booth lanes stats [--config FILE]               per lane: cars/h, payment -> gate p50/p99, faults, lifts
 booth lot init [--config FILE]                  create or upgrade the lot server's schema ([lot] server)
 booth lot status [--config FILE]                every booth of the lot: last contact, version, backlog, shift
+booth lot report --from D --to D [--config FILE]   the lot report: every booth and the total, from the server
 """
 
 from __future__ import annotations
