@@ -32,7 +32,7 @@ from tests.test_migrations import schema_of
 
 pytestmark = pytest.mark.postgresql
 
-LOT_TABLES = {mirror_name(t) for t in MIRRORED} | {"lot_booths", "lot_conflicts"}
+LOT_TABLES = {mirror_name(t) for t in MIRRORED} | {"lot_booths", "lot_conflicts", "lot_relay_claims"}
 
 
 def lot_diff(engine: Engine, metadata: MetaData = lot_metadata) -> list[object]:

@@ -35,6 +35,13 @@ class LotSettings(Section):
     heartbeat_s: float = Field(
         5.0, gt=0, le=600, description="Contact with the server (backlog, open shift) at least this often."
     )
+    takeover_after_s: float = Field(
+        600.0,
+        ge=0,
+        le=86_400,
+        description="A booth silent on the server for longer has its pending cloud messages relayed by a live "
+        "booth; this booth sends its own only while its last contact is younger than half this (0 = never).",
+    )
 
     @field_validator("booth_id")
     @classmethod

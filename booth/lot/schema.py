@@ -114,6 +114,26 @@ lot_conflicts = Table(
     UniqueConstraint("rule", "subject"),
 )
 
+#: a booth's outbox row relayed by another booth while it was silent (booth.lot.relay): one claim per row, so
+#: two live booths never both take it; ``outcome`` NULL while the claimer sends it, then "retry", "sent" or
+#: "dead"; ``settled_at`` once the owner booth has written the outcome into its own outbox
+lot_relay_claims = Table(
+    "lot_relay_claims",
+    lot_metadata,
+    Column("booth_id", String(BOOTH_ID_MAX), primary_key=True),  # the booth whose outbox row it is
+    Column("outbox_id", Integer, primary_key=True, autoincrement=False),  # its local outbox id
+    Column("cloud", String(16), nullable=False),
+    Column("claimed_by", String(BOOTH_ID_MAX), nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("settled_at", UTCDateTime, nullable=True),
+)
+Index("ix_lot_relay_claims_claimed_by", lot_relay_claims.c.claimed_by)
+
 __all__ = [
     "BOOTH_ID_MAX",
     "MIRRORED",
@@ -121,5 +141,6 @@ __all__ = [
     "lot_booths",
     "lot_conflicts",
     "lot_metadata",
+    "lot_relay_claims",
     "mirror_name",
 ]
