@@ -130,29 +130,36 @@ def parse_local(text: str, zone: ZoneInfo, option: str, *, end_of_day: bool) -> 
 def summary_lines(report: Report) -> list[str]:
     """The report as plain text for the terminal (the main figures; the lists are counted, with samples)."""
     from booth.domain.money import format_yuan as y
-    from booth.office.reports import EXCEPTION_LABELS, FLAG_LABELS
+    from booth.office.reports import (
+        BACKLOG_LABELS,
+        CLOUD_LABELS,
+        EXCEPTION_LABELS,
+        FLAG_LABELS,
+        UNPAID_LABELS,
+    )
 
     r = report
     lines = [
         f"{r.lot_name} — {r.title}",
-        f"{r.local_text(r.start)} – {r.local_text(r.end)} ({r.zone})",
+        f"时段：{r.local_text(r.start)} – {r.local_text(r.end)}（{r.zone}）",
         "",
-        "收款（按支付方式）:",
+        "收款（按支付方式）：",
         *(f"  {c.label:<10} {c.count:>7} 笔 {y(c.amount_fen):>14}" for c in r.by_channel),
         f"  {'合计':<10} {r.payment_count:>7} 笔 {y(r.total_fen):>14}",
-        "收款（按渠道）:",
+        "收款（按支付渠道）：",
         *(f"  {c.label:<10} {c.count:>7} 笔 {y(c.amount_fen):>14}" for c in r.by_pay_channel),
         f"已计收 {y(r.counted_fen)}，已标记待处理 {y(r.flagged_fen)}",
-        *(f"  {c.label}: {c.count} 笔 {y(c.amount_fen)}" for c in r.by_flag),
+        *(f"  {c.label}：{c.count} 笔 {y(c.amount_fen)}" for c in r.by_flag),
         "",
         f"入场 {r.vehicles_in} 辆，出场 {r.vehicles_out} 辆，漏记出场 {r.missed_exits} 辆",
         "往次欠费：" + "，".join(f"{c.label} {c.count} 笔 {y(c.amount_fen)}" for c in r.arrears),
         *(
-            f"  {EXCEPTION_LABELS.get(c.key, c.key)}: {c.count} 次，免收 {y(c.amount_fen)}"
+            f"  {EXCEPTION_LABELS.get(c.key, c.key)}：{c.count} 次，免收 {y(c.amount_fen)}"
             for c in r.exception_totals
         ),
-        f"支付失败 {r.failed_payments.total} 次；离场后到账 {r.late_payments.total} 笔；"
-        f"已付未出场 {r.paid_not_exited.total} 辆；未付出场 {r.exited_unpaid.total} 辆",
+        f"支付失败 {r.failed_payments.total} 次；"
+        f"{FLAG_LABELS['late_after_settlement']} {r.late_payments.total} 笔；"
+        f"已付款未出场 {r.paid_not_exited.total} 辆；未付款出场 {r.exited_unpaid.total} 辆",
     ]
     for e in r.exceptions.items[:10]:
         lines.append(
@@ -161,29 +168,45 @@ def summary_lines(report: Report) -> list[str]:
         )
     for u in r.exited_unpaid.items[:10]:
         due = f" {y(u.due_fen)}" if u.due_fen is not None else ""
-        lines.append(f"  未付出场 {r.local_text(u.at)} {u.plate}{due}")
+        lines.append(f"  未付款出场 {UNPAID_LABELS.get(u.kind, u.kind)} {r.local_text(u.at)} {u.plate}{due}")
     for p in r.late_payments.items[:10]:
         who = p.plate or p.order_ref
         late = FLAG_LABELS["late_after_settlement"]
         lines.append(f"  {late} {r.local_text(p.paid_at)} {who} {y(p.amount_fen)} {p.trade_no or ''}")
     if r.sync_backlog:
-        lines.append("同步积压: " + "，".join(f"{b.cloud} {b.state} {b.count}" for b in r.sync_backlog))
+        backlog = (
+            f"{CLOUD_LABELS.get(b.cloud, b.cloud)} {BACKLOG_LABELS.get(b.state, b.state)} {b.count}"
+            for b in r.sync_backlog
+        )
+        lines.append("同步积压：" + "，".join(backlog))
     if r.cash is not None:
         c = r.cash
         lines += [
             "",
             f"备用金 {y(c.opening_float_fen)}  现金收入 {y(c.cash_taken_fen)}（{c.cash_payments} 笔）",
-            f"应有 {_opt(c.expected_fen)}  清点 {_opt(c.counted_fen)}  差额 {_opt(c.variance_fen)}"
-            + (f"  复核 {c.cosigned_by}" if c.cosigned_by else ""),
+            f"应有现金 {_opt(c.expected_fen)}  清点现金 {_opt(c.counted_fen)}"
+            f"  差额 {_variance(c.variance_fen)}"
+            + (f"  主管签字 {c.cosigned_by}" if c.cosigned_by else ""),
             "  " + "  ".join(f"{y(d)}×{n}" for d, n in c.counted),
-            f"移交备用金 {_opt(c.handover_float_fen)}" + (f"  备注 {c.close_note}" if c.close_note else ""),
+            f"留给下一班的备用金 {_opt(c.handover_float_fen)}"
+            + (f"  备注 {c.close_note}" if c.close_note else ""),
         ]
     lines.append("")
-    lines.append("每小时（出场 / 收款）:")
+    lines.append("每小时出场与收款（出场 / 收款）：")
     lines += [
         f"  {h.label:<12} {h.exits:>6} {y(h.revenue_fen):>14}" for h in r.hourly if h.exits or h.payments
     ]
     return lines
+
+
+def _variance(fen: int | None) -> str:
+    """The variance with its sign and in words, as the window's shift close says it: "−3.00（短款）"."""
+    from booth.domain.money import format_yuan
+
+    if fen is None:
+        return "—"
+    verdict = "长款" if fen > 0 else "短款" if fen < 0 else "账实相符"
+    return f"{'+' if fen > 0 else '−' if fen < 0 else ''}{format_yuan(abs(fen))}（{verdict}）"
 
 
 def _opt(fen: int | None) -> str:

@@ -99,7 +99,7 @@
     </message>
     <message>
         <source>免费放行（{rule}）</source>
-        <translation>Free exit ({rule})</translation>
+        <translation>Free release ({rule})</translation>
     </message>
     <message>
         <source>请付款 {due_fen} 元</source>
@@ -107,7 +107,7 @@
     </message>
     <message>
         <source>无入场记录：请核对车牌，或免费放行 / 人工抬杆</source>
-        <translation>No entry record: check the plate, or release free / lift manually</translation>
+        <translation>No entry record: check the plate, or use free release / manual lift</translation>
     </message>
     <message>
         <source>请扫码支付 {due_fen} 元</source>
@@ -203,7 +203,7 @@
     </message>
     <message>
         <source>道闸没有抬起，请人工抬杆并检查道闸</source>
-        <translation>The gate did not go up: lift it by hand and check the gate</translation>
+        <translation>The gate did not go up: use manual lift and check the gate</translation>
     </message>
     <message>
         <source>付款未能入账，未抬杆：请重试</source>
@@ -211,7 +211,7 @@
     </message>
     <message>
         <source>无法计费：请更正车牌、免费放行或人工抬杆</source>
-        <translation>Cannot price this stay: correct the plate, release free or lift by hand</translation>
+        <translation>Cannot price this stay: correct the plate, or use free release or manual lift</translation>
     </message>
     <message>
         <source>未能记录，未抬杆：请重试</source>
@@ -219,7 +219,7 @@
     </message>
     <message>
         <source>入场未能登记：请重试或人工抬杆</source>
-        <translation>Entry not recorded: try again or lift by hand</translation>
+        <translation>Entry not recorded: try again or use manual lift</translation>
     </message>
     <message>
         <source>黑名单车辆</source>
@@ -283,7 +283,7 @@
     </message>
     <message>
         <source>当前没有可免费放行的车辆</source>
-        <translation>No vehicle to release free now</translation>
+        <translation>No vehicle for a free release now</translation>
     </message>
     <message>
         <source>入口车道不收费</source>
@@ -487,7 +487,7 @@
     </message>
     <message>
         <source>{lane_id} 道闸未按指令动作：请检查道闸，需要时人工抬杆</source>
-        <translation>{lane_id}: the gate did not do as commanded: check it, lift by hand if needed</translation>
+        <translation>{lane_id}: the gate did not do as commanded: check it, use manual lift if needed</translation>
     </message>
     <message>
         <source>{lane_id} 数据未能写入，未抬杆：请重试；反复出现请联系维护人员</source>
@@ -919,11 +919,11 @@ Pay %1 in cash</translation>
     </message>
     <message>
         <source>已免费放行：%1</source>
-        <translation>Released free: %1</translation>
+        <translation>Free release done: %1</translation>
     </message>
     <message>
         <source>已人工抬杆：%1</source>
-        <translation>Lifted by hand: %1</translation>
+        <translation>Manual lift done: %1</translation>
     </message>
     <message>
         <source>已取消本次出场</source>
@@ -1184,11 +1184,11 @@ Pay %1 in cash</translation>
     <message>
         <source>主管退出程序</source>
         <translation>Supervisor: quit</translation>
+    </message>
     <message>
         <source>解锁</source>
         <extracomment>(username, pin, required role or None) -&gt; a future that fails with an exception carrying ``.message`` events that count as someone at the booth (a touch arrives as a mouse press too)</extracomment>
         <translation>Unlock</translation>
-    </message>
     </message>
     <message>
         <source>取消</source>
@@ -1510,10 +1510,6 @@ Pay %1 in cash</translation>
         <translation>Free release</translation>
     </message>
     <message>
-        <source>手动抬杆</source>
-        <translation>Manual lift</translation>
-    </message>
-    <message>
         <source>新记欠费</source>
         <translation>Arrears kept (missed exits)</translation>
     </message>
@@ -1546,14 +1542,6 @@ Pay %1 in cash</translation>
         <translation>Missed exits</translation>
     </message>
     <message>
-        <source>待发送</source>
-        <translation>Waiting to send</translation>
-    </message>
-    <message>
-        <source>发送失败</source>
-        <translation>Send failed</translation>
-    </message>
-    <message>
         <source>另有 %1 条未列出</source>
         <translation>%1 more not listed</translation>
     </message>
@@ -1568,30 +1556,6 @@ Pay %1 in cash</translation>
     <message>
         <source>时段</source>
         <translation>Period</translation>
-    </message>
-    <message>
-        <source>生成时间</source>
-        <translation>Generated</translation>
-    </message>
-    <message>
-        <source>收款合计</source>
-        <translation>Total received</translation>
-    </message>
-    <message>
-        <source>元</source>
-        <translation>yuan</translation>
-    </message>
-    <message>
-        <source>%1 笔</source>
-        <translation>%1 payments</translation>
-    </message>
-    <message>
-        <source>已计收</source>
-        <translation>Counted</translation>
-    </message>
-    <message>
-        <source>已标记待处理</source>
-        <translation>Flagged for review</translation>
     </message>
     <message>
         <source>按支付方式</source>
@@ -1650,10 +1614,6 @@ Pay %1 in cash</translation>
         <translation>Vehicles out</translation>
     </message>
     <message>
-        <source>结算：</source>
-        <translation>Settlement:</translation>
-    </message>
-    <message>
         <source>支付失败</source>
         <translation>Payment failed</translation>
     </message>
@@ -1678,27 +1638,59 @@ Pay %1 in cash</translation>
         <translation>Variance</translation>
     </message>
     <message>
-        <source>复核人</source>
-        <translation>Co-signed by</translation>
-    </message>
-    <message>
-        <source>移交备用金</source>
-        <translation>Float handed over</translation>
-    </message>
-    <message>
         <source>备注</source>
         <translation>Note</translation>
     </message>
     <message>
         <source>每小时出场与收款</source>
-        <translation>Exits and takings per hour</translation>
+        <translation>Exits and money received per hour</translation>
     </message>
     <message>
         <source>按时段（全期合计）出场与收款</source>
-        <translation>Exits and takings by hour of day (whole period)</translation>
+        <translation>Exits and money received by hour of day (whole period)</translation>
     </message>
     <message>
-        <source>免费放行与手动抬杆</source>
+        <source>人工抬杆</source>
+        <translation>Manual lift</translation>
+    </message>
+    <message>
+        <source>待发</source>
+        <translation>To send</translation>
+    </message>
+    <message>
+        <source>失败</source>
+        <translation>Failed</translation>
+    </message>
+    <message>
+        <source>时段：%1 – %2（%3）</source>
+        <translation>Period: %1 – %2 (%3)</translation>
+    </message>
+    <message>
+        <source>生成时间：%1</source>
+        <translation>Generated: %1</translation>
+    </message>
+    <message>
+        <source>收款合计：%1 元（%2 笔）</source>
+        <translation>Total received: %1 yuan (%2 payments)</translation>
+    </message>
+    <message>
+        <source>已计收 %1；已标记待处理 %2</source>
+        <translation>Counted %1; flagged for review %2</translation>
+    </message>
+    <message>
+        <source>结算：%1</source>
+        <translation>Settled: %1</translation>
+    </message>
+    <message>
+        <source>主管签字</source>
+        <translation>Co-signed by</translation>
+    </message>
+    <message>
+        <source>留给下一班的备用金</source>
+        <translation>Float left for the next shift</translation>
+    </message>
+    <message>
+        <source>免费放行与人工抬杆</source>
         <translation>Free releases and manual lifts</translation>
     </message>
     <message>
@@ -1728,6 +1720,10 @@ Pay %1 in cash</translation>
     <message>
         <source>批准人</source>
         <translation>Approved by</translation>
+    </message>
+    <message>
+        <source>%1（%2）</source>
+        <translation>%1 (%2)</translation>
     </message>
     <message>
         <source>方式</source>
@@ -1790,12 +1786,32 @@ Pay %1 in cash</translation>
         <translation>Oldest</translation>
     </message>
     <message>
-        <source>无</source>
-        <translation>None</translation>
+        <source>以下各项无记录：%1</source>
+        <translation>Nothing recorded: %1</translation>
+    </message>
+    <message>
+        <source>、</source>
+        <translation>, </translation>
+    </message>
+    <message>
+        <source>长款</source>
+        <translation>Over</translation>
+    </message>
+    <message>
+        <source>短款</source>
+        <translation>Short</translation>
+    </message>
+    <message>
+        <source>账实相符</source>
+        <translation>Balanced</translation>
+    </message>
+    <message>
+        <source>第 %1 / %2 页</source>
+        <translation>Page %1 of %2</translation>
     </message>
     <message>
         <source>收款（元）</source>
-        <translation>Takings (yuan)</translation>
+        <translation>Received (yuan)</translation>
     </message>
     <message>
         <source>出场（辆）</source>
@@ -1862,7 +1878,7 @@ Pay %1 in cash</translation>
     </message>
     <message>
         <source>所选期间没有任何数据（无收费、无车辆进出）</source>
-        <translation>Nothing in the chosen period (no takings, no vehicles in or out)</translation>
+        <translation>Nothing in the chosen period (no payments, no vehicles in or out)</translation>
     </message>
     <message>
         <source>没有这个班次</source>
@@ -1908,10 +1924,6 @@ Pay %1 in cash</translation>
         <translation>Close shift: cash count</translation>
     </message>
     <message>
-        <source>按面额清点钱箱中的现金（含备用金）。提交前不显示系统应有金额。</source>
-        <translation>Count the cash in the drawer by denomination (float included). The expected amount is not shown before you submit.</translation>
-    </message>
-    <message>
         <source>备注（可选）</source>
         <translation>Note (optional)</translation>
     </message>
@@ -1928,12 +1940,28 @@ Pay %1 in cash</translation>
         <translation>Float left for the next shift (yuan)</translation>
     </message>
     <message>
-        <source>清点金额与应有金额的差额超出允许范围，需要主管共同签字。</source>
-        <translation>The difference between counted and expected cash is over the limit: a supervisor must co-sign.</translation>
-    </message>
-    <message>
         <source>返回重新清点</source>
         <translation>Back to count again</translation>
+    </message>
+    <message>
+        <source>应有现金</source>
+        <translation>Expected cash</translation>
+    </message>
+    <message>
+        <source>清点现金</source>
+        <translation>Counted cash</translation>
+    </message>
+    <message>
+        <source>差额</source>
+        <translation>Variance</translation>
+    </message>
+    <message>
+        <source>留给下一班的备用金</source>
+        <translation>Float left for the next shift</translation>
+    </message>
+    <message>
+        <source>主管签字</source>
+        <translation>Co-signed by</translation>
     </message>
     <message>
         <source>查看本班报表</source>
@@ -1953,51 +1981,51 @@ Pay %1 in cash</translation>
     </message>
     <message>
         <source>留给下一班的备用金 %1 不能多于清点合计 %2</source>
-        <translation>The float for the next shift %1 cannot be more than the counted total %2</translation>
+        <translation>The float left for the next shift %1 cannot be more than the counted total %2</translation>
+    </message>
+    <message>
+        <source>班次 #%1 已交班：%2</source>
+        <translation>Shift #%1 closed: %2</translation>
+    </message>
+    <message>
+        <source>清点明细：%1</source>
+        <translation>Counted: %1</translation>
+    </message>
+    <message>
+        <source>长款</source>
+        <translation>Over</translation>
+    </message>
+    <message>
+        <source>短款</source>
+        <translation>Short</translation>
+    </message>
+    <message>
+        <source>%1（%2）</source>
+        <translation>%1 (%2)</translation>
+    </message>
+    <message>
+        <source>%1：%2</source>
+        <translation>%1: %2</translation>
     </message>
     <message>
         <source>或输入主管用户名</source>
         <translation>Or type the supervisor&apos;s user name</translation>
     </message>
     <message>
+        <source>按面额清点钱箱中的现金（含备用金）。提交前不显示应有现金。</source>
+        <translation>Count the cash in the drawer by denomination (float included). The expected cash is not shown before you submit.</translation>
+    </message>
+    <message>
+        <source>清点现金与应有现金的差额超出允许范围，需要主管共同签字。</source>
+        <translation>The variance between counted and expected cash is over the limit: a supervisor must co-sign.</translation>
+    </message>
+    <message>
         <source>请先点选主管姓名或输入用户名</source>
         <translation>First tap the supervisor&apos;s name or type a user name</translation>
     </message>
     <message>
-        <source>长款 %1</source>
-        <translation>Over by %1</translation>
-    </message>
-    <message>
-        <source>短款 %1</source>
-        <translation>Short by %1</translation>
-    </message>
-    <message>
         <source>账实相符</source>
         <translation>Balanced</translation>
-    </message>
-    <message>
-        <source>班次 #%1 已交班</source>
-        <translation>Shift #%1 closed</translation>
-    </message>
-    <message>
-        <source>应有现金：%1</source>
-        <translation>Expected cash: %1</translation>
-    </message>
-    <message>
-        <source>清点现金：%1</source>
-        <translation>Counted cash: %1</translation>
-    </message>
-    <message>
-        <source>差额：%1（%2）</source>
-        <translation>Difference: %1 (%2)</translation>
-    </message>
-    <message>
-        <source>留给下一班的备用金：%1</source>
-        <translation>Float for the next shift: %1</translation>
-    </message>
-    <message>
-        <source>主管签字：%1</source>
-        <translation>Co-signed by supervisor: %1</translation>
     </message>
     <message>
         <source>处理中…</source>
@@ -2025,7 +2053,7 @@ Pay %1 in cash</translation>
     </message>
     <message>
         <source>差额超出允许范围：需要主管输入 PIN 共同签字</source>
-        <translation>The difference is over the limit: a supervisor must co-sign with a PIN</translation>
+        <translation>The variance is over the limit: a supervisor must co-sign with a PIN</translation>
     </message>
     <message>
         <source>主管签字未通过：用户名或 PIN 不正确，或不是主管本人</source>
@@ -2033,7 +2061,7 @@ Pay %1 in cash</translation>
     </message>
     <message>
         <source>留给下一班的备用金须在 0 与清点总额之间</source>
-        <translation>The float for the next shift must be between 0 and the counted total</translation>
+        <translation>The float left for the next shift must be between 0 and the counted total</translation>
     </message>
     <message>
         <source>没有这个班次</source>
@@ -2303,11 +2331,11 @@ Pay %1 in cash</translation>
     </message>
     <message>
         <source>至 %1 · 应有 %2 · 清点 %3 · 差额 %4</source>
-        <translation>to %1 · expected %2 · counted %3 · difference %4</translation>
+        <translation>to %1 · expected %2 · counted %3 · variance %4</translation>
     </message>
     <message>
         <source>主管签字：%1</source>
-        <translation>Co-signed by supervisor: %1</translation>
+        <translation>Co-signed by: %1</translation>
     </message>
     <message>
         <source>报表</source>

@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from report_data import short_shift_report
 
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtCore import QMarginsF
+from PySide6.QtGui import QColor, QImage, QPageLayout, QPageSize, QPdfWriter, QTextCursor
 from PySide6.QtPrintSupport import QPrinter
 from PySide6.QtWidgets import QApplication
 
@@ -22,7 +24,14 @@ from booth.office.reports import Report, ReportError, build_shift_report
 from booth.store import Database, Store, open_database
 from booth.store.models import LaneException, Person, Shift
 from ui.kit import i18n
-from ui.office.report_document import hourly_chart, print_report, render_pdf, report_html
+from ui.office.report_document import (
+    hourly_chart,
+    page_spans,
+    paged_document,
+    print_report,
+    render_pdf,
+    report_html,
+)
 
 LOT = "测试停车场"
 T0 = datetime(2026, 11, 2, 0, 30, tzinfo=UTC)  # 08:30 in the lot (Asia/Shanghai)
@@ -161,3 +170,77 @@ def test_the_report_reads_in_english_when_english_is_chosen(
     finally:
         i18n.switch_language(qapp, "zh_CN")
     assert "班次报表 #1" in report_html(report)
+
+
+def _pdf_pages(pdf: Path) -> list[str]:
+    """The text of each page of ``pdf`` as poppler reads it (pdfinfo for the count, pdftotext a page)."""
+    def run(*command: str) -> str:
+        return subprocess.run(command, check=True, capture_output=True, text=True, timeout=60).stdout
+
+    pages = re.search(r"^Pages:\s+(\d+)", run("pdfinfo", str(pdf)), re.M)
+    assert pages is not None
+    numbers = [str(n) for n in range(1, int(pages[1]) + 1)]
+    return [run("pdftotext", "-layout", "-f", n, "-l", n, str(pdf), "-") for n in numbers]
+
+
+CASH_ROWS = ("备用金", "现金收入", "应有现金", "清点现金", "差额", "主管签字", "留给下一班的备用金", "备注")
+
+
+def test_a_four_minute_shift_is_one_page_with_the_cash_table_whole(
+    qapp: QApplication, tmp_path: Path
+) -> None:
+    report = short_shift_report(tmp_path)
+    pdf = tmp_path / "shift.pdf"
+    render_pdf(report, pdf)
+    [page] = _pdf_pages(pdf)
+    text = re.sub(r"\s+", "", page)  # a line wrapped in the PDF is one text here
+    for label in (*CASH_ROWS, "收款合计：12.00元（2笔）", "以下各项无记录：", "同步积压"):
+        assert label in text, label
+    assert "0.00（账实相符）" in text and "第1/1页" in text
+    assert "时段：2026-11-0208:30" in text and "08:34（Asia/Shanghai）" in text
+
+
+@pytest.mark.parametrize("exceptions", [2, 9, 24, 120])
+def test_tables_stay_whole_rows_never_split_and_no_page_holds_only_a_trailing_line(
+    qapp: QApplication, tmp_path: Path, exceptions: int
+) -> None:
+    """However long the lists, a heading with its table stays on one page when it fits on one, a longer
+    table runs on with each row whole, and the last page has more on it than a line."""
+    report = short_shift_report(tmp_path, busy=True, exceptions=exceptions)
+    pdf = tmp_path / "busy.pdf"
+    writer = QPdfWriter(str(tmp_path / "layout.pdf"))
+    writer.setResolution(300)
+    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+    writer.setPageMargins(QMarginsF(15, 12, 15, 15), QPageLayout.Unit.Millimeter)
+    document = paged_document(report, writer)
+    height = document.pageSize().height()
+    spans = page_spans(document)
+    assert [words for words, *_ in spans][-3:] == ["免费放行与人工抬杆", "未付款出场", "同步积压"]
+    for words, first, last, fits in spans:
+        assert first == last or not fits, (words, first, last)
+    rows = 0
+    block = document.begin()
+    while block.isValid():
+        table = QTextCursor(block).currentTable()
+        if table is not None and block.position() == table.cellAt(0, 0).firstPosition():
+            for row in range(table.rows()):
+                for column in range(table.columns()):
+                    rect = document.documentLayout().blockBoundingRect(
+                        table.cellAt(row, column).firstCursorPosition().block()
+                    )
+                    assert int(rect.top() // height) == int((rect.bottom() - 1) // height), (row, column)
+                rows += 1
+        block = block.next()
+    assert rows > exceptions
+    del writer
+
+    render_pdf(report, pdf)
+    pages = _pdf_pages(pdf)
+    assert len(pages) == document.pageCount()
+    [cash_page] = [page for page in pages if "应有现金" in page]
+    assert all(label in cash_page for label in CASH_ROWS)
+    last = [line for line in pages[-1].splitlines() if line.strip() and "页" not in line]
+    assert len(last) > 2, pages[-1]
+    assert f"第{len(pages)}/{len(pages)}页" in re.sub(r"\s+", "", pages[-1])
+    # every free release printed once (they are in no other list): no row lost or cut at a page's end
+    assert "".join(pages).count("员工车辆") == (exceptions + 1) // 2

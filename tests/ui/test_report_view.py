@@ -58,9 +58,18 @@ def test_a_closed_shift_report_on_screen_as_pdf_csv_and_printed(
     assert view.isVisible() and view.message.isHidden()
     assert str(view.export_dir) in view.folder_label.text()
 
+    # the text at the touchscreen's size (the window's text size), not the paper's 9 pt
+    assert view.browser.document().defaultFont().pixelSize() == view.sizes.text >= 16
+
     pdf = view.save_pdf()
     assert pdf is not None and pdf.read_bytes().startswith(b"%PDF")
     assert str(pdf) in view.message.text()
+    # "saved" reads in a positive colour (green), a refusal in red
+    saved = view.message.palette().color(view.message.foregroundRole())
+    assert view.message.property("tone") == "ok" and saved.green() > saved.red() + 60, saved.name()
+    view.say("x")
+    refused = view.message.palette().color(view.message.foregroundRole())
+    assert view.message.property("tone") == "bad" and refused.red() > refused.green() + 60, refused.name()
     tap(qtbot, view.csv_button)
     qtbot.waitUntil(lambda: "已保存 CSV" in view.message.text(), timeout=WAIT_MS)
     csv_files = list(view.export_dir.glob("*.csv"))

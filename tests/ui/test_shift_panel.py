@@ -3,6 +3,7 @@ counts refused in words, a variance above the limit co-signed by a supervisor, a
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -172,10 +173,15 @@ def test_blind_count_cosigned_close_and_the_float_handed_over(
     assert closed.expected_fen == expected and closed.counted_fen == counted
     assert closed.variance_fen == counted - expected and closed.handover_float_fen == 10_000
     assert closed.counted is not None and closed.counted[10_000] == 3 and closed.counted[5_000] == 12
-    result = panel.result_text.text()
+    result = panel.result_summary()
     assert f"应有现金：¥{format_yuan(expected)}" in result
     assert f"清点现金：¥{format_yuan(counted)}" in result
-    assert "长款" in result and "主管签字：9001" in result
+    assert f"差额：+¥{format_yuan(counted - expected)}（长款）" in result and "主管签字：9001" in result
+    # the variance in large figures and the tone of its sign: over is "attention" (orange), never "ok"
+    variance = panel.variance_figure
+    assert variance.property("tone") == "attention" and variance.isVisible()
+    assert variance.font().pixelSize() >= panel.sizes.amount - 1
+    assert panel.result_figures["expected"].font().pixelSize() >= panel.sizes.amount - 1
 
     # done: the next attendant signs in and the float handed over is offered for the new shift
     tap(qtbot, panel.done_button)
@@ -205,7 +211,15 @@ def test_a_close_within_the_limit_needs_no_cosigner_and_a_bad_handover_is_refuse
     qtbot.waitUntil(lambda: panel.page == "result", timeout=WAIT_MS)
     closed = shifts.get(shift.id)
     assert closed.variance_fen == 0 and closed.cosigned_by is None
-    assert "账实相符" in panel.result_text.text()
+    assert "差额：¥0.00（账实相符）" in panel.result_summary()
+    assert panel.variance_figure.property("tone") == "ok"
+    assert "主管签字" not in panel.result_summary()  # nobody co-signed: no empty row
+    # the same page for a close that came out short: red ("bad"), the shortfall with its sign and in words
+    panel.show_result(replace(closed, counted_fen=closed.expected_fen - 300, variance_fen=-300))
+    assert "差额：−¥3.00（短款）" in panel.result_summary()
+    variance = panel.variance_figure
+    colour = variance.palette().color(variance.backgroundRole())
+    assert variance.property("tone") == "bad" and colour.red() > colour.green() + 80, colour.name()
 
 
 def test_closing_when_no_shift_is_open_says_so(

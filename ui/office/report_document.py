@@ -15,8 +15,9 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeAlias
 
-from PySide6.QtCore import QCoreApplication, QMarginsF, QPointF, QRectF, Qt, QUrl
+from PySide6.QtCore import QCoreApplication, QMarginsF, QPointF, QRectF, QSizeF, Qt, QUrl
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -28,19 +29,25 @@ from PySide6.QtGui import (
     QPdfWriter,
     QPen,
     QRawFont,
+    QTextBlock,
+    QTextCursor,
     QTextDocument,
+    QTextFormat,
+    QTextTable,
 )
 from PySide6.QtPrintSupport import QPrinter
 
 from booth.domain.money import format_yuan
 from booth.office.reports import Report, ReportError
 from ui.kit.style import pick_cjk_family
-from ui.kit.wording import QT_TRANSLATE_NOOP
+from ui.kit.wording import QT_TRANSLATE_NOOP, cloud_words
 
 CHART_URL = QUrl("booth-report://hourly-chart.png")
 CHART_SIZE = (1800, 560)  # pixels; shown at the text width
 PDF_DPI = 300
 BASE_POINT_SIZE = 9.0
+FOOTER_MM = 6.0  # the page number, in the page's bottom margin
+CHART_MIN_BUCKETS = 4  # fewer hours than this are a table, not a chart
 
 _CHANNELS = {
     "cash": QT_TRANSLATE_NOOP("Report", "现金"),
@@ -66,7 +73,7 @@ _FLAGS = {
 }
 _EXCEPTIONS = {
     "free_release": QT_TRANSLATE_NOOP("Report", "免费放行"),
-    "manual_lift": QT_TRANSLATE_NOOP("Report", "手动抬杆"),
+    "manual_lift": QT_TRANSLATE_NOOP("Report", "人工抬杆"),
 }
 _ARREARS = {
     "noticed": QT_TRANSLATE_NOOP("Report", "新记欠费"),
@@ -81,9 +88,9 @@ _SETTLEMENTS = {
 }
 _UNPAID = {
     "missed_exit": QT_TRANSLATE_NOOP("Report", "漏记出场"),
-    "manual_lift": QT_TRANSLATE_NOOP("Report", "手动抬杆"),
+    "manual_lift": QT_TRANSLATE_NOOP("Report", "人工抬杆"),
 }
-_BACKLOG = {"pending": QT_TRANSLATE_NOOP("Report", "待发送"), "dead": QT_TRANSLATE_NOOP("Report", "发送失败")}
+_BACKLOG = {"pending": QT_TRANSLATE_NOOP("Report", "待发"), "dead": QT_TRANSLATE_NOOP("Report", "失败")}
 
 
 translate = QCoreApplication.translate  # lupdate reads translate("Report", "...") outside f-strings only
@@ -110,6 +117,16 @@ def _y(fen: int | None) -> str:
     return "—" if fen is None else format_yuan(fen)
 
 
+def _fill(template: str, *values: object) -> str:
+    """``template`` with %1, %2, ... replaced in one pass (a value holding "%2" stays)."""
+
+    def value(match: re.Match[str]) -> str:
+        number = int(match[1])
+        return str(values[number - 1]) if 0 < number <= len(values) else match[0]
+
+    return re.sub(r"%(\d)", value, template)
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]], *, numeric_from: int = 99) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join(
@@ -121,7 +138,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], *, numeric_f
         + "</tr>"
         for row in rows
     )
-    return f'<table border="1" cellspacing="0" cellpadding="3" width="100%"><tr>{head}</tr>{body}</table>'
+    return (
+        '<table border="1" cellspacing="0" cellpadding="2" width="100%">'
+        f"<thead><tr>{head}</tr></thead>{body}</table>"
+    )
 
 
 def _more(count: int) -> str:
@@ -149,18 +169,26 @@ def report_html(report: Report) -> str:
     """The report as Qt rich text (the subset of HTML QTextDocument reads); the chart is CHART_URL."""
     r = report
     lt = r.local_text
-    period, generated = translate("Report", "时段"), translate("Report", "生成时间")
-    total, yuan = translate("Report", "收款合计"), translate("Report", "元")
-    count = translate("Report", "%1 笔").replace("%1", str(r.payment_count))
-    counted, flagged = translate("Report", "已计收"), translate("Report", "已标记待处理")
+    period = _fill(translate("Report", "时段：%1 – %2（%3）"), lt(r.start), lt(r.end), r.zone)
+    generated = _fill(translate("Report", "生成时间：%1"), lt(r.generated_at))
+    total_words = translate("Report", "收款合计：%1 元（%2 笔）")
+    total = _fill(total_words, format_yuan(r.total_fen), r.payment_count)
+    counted_words = translate("Report", "已计收 %1；已标记待处理 %2")
+    counted = _fill(counted_words, format_yuan(r.counted_fen), format_yuan(r.flagged_fen))
+    none: list[str] = []  # the lists with nothing in them: named on one line at the end
+
+    def listing(title: str, header: Sequence[str], rows: Sequence[Sequence[object]], more: int) -> list[str]:
+        if not rows:
+            none.append(title)
+            return []
+        return [_h3(title), _table(header, rows) + _more(more)]
+
     parts = [
         f"<h1>{_e(r.lot_name)}</h1>",
         f"<h2>{_e(report_title(r))}</h2>",
-        f"<p>{_e(period)}: {_e(lt(r.start))} – {_e(lt(r.end))} ({_e(str(r.zone))})"
-        f"&nbsp;&nbsp;{_e(generated)}: {_e(lt(r.generated_at))}</p>",
-        f"<h3>{_e(total)}: {_e(format_yuan(r.total_fen))} {_e(yuan)} ({_e(count)})</h3>",
-        f"<p>{_e(counted)} {_e(format_yuan(r.counted_fen))}; "
-        f"{_e(flagged)} {_e(format_yuan(r.flagged_fen))}</p>",
+        f"<p>{_e(period)}&nbsp;&nbsp;{_e(generated)}</p>",
+        f"<h3>{_e(total)}</h3>",
+        f"<p>{_e(counted)}</p>",
         _h3(translate("Report", "按支付方式")),
         _table(
             [translate("Report", "支付方式"), translate("Report", "笔数"), translate("Report", "金额（元）")],
@@ -194,10 +222,14 @@ def report_html(report: Report) -> str:
                 [translate("Report", "入场车辆"), r.vehicles_in, ""],
                 [translate("Report", "出场车辆"), r.vehicles_out, ""],
                 [translate("Report", "漏记出场"), r.missed_exits, ""],
-                *([_label(_ARREARS, c.key), c.count, format_yuan(c.amount_fen)] for c in r.arrears),
+                *(
+                    [_label(_ARREARS, c.key), c.count, format_yuan(c.amount_fen)]
+                    for c in r.arrears
+                    if c.count
+                ),
                 *(
                     [
-                        translate("Report", "结算：") + _label(_SETTLEMENTS, c.key),
+                        _fill(translate("Report", "结算：%1"), _label(_SETTLEMENTS, c.key)),
                         c.count,
                         format_yuan(c.amount_fen),
                     ]
@@ -221,15 +253,15 @@ def report_html(report: Report) -> str:
                 [
                     [translate("Report", "备用金"), _y(c.opening_float_fen)],
                     [
-                        translate("Report", "现金收入（%1 笔）").replace("%1", str(c.cash_payments)),
+                        _fill(translate("Report", "现金收入（%1 笔）"), c.cash_payments),
                         _y(c.cash_taken_fen),
                     ],
                     [translate("Report", "应有现金"), _y(c.expected_fen)],
                     *([f"{format_yuan(d)} × {n}", format_yuan(d * n)] for d, n in c.counted),
                     [translate("Report", "清点现金"), _y(c.counted_fen)],
-                    [translate("Report", "差额"), _y(c.variance_fen)],
-                    [translate("Report", "复核人"), c.cosigned_by or "—"],
-                    [translate("Report", "移交备用金"), _y(c.handover_float_fen)],
+                    [translate("Report", "差额"), _variance_words(c.variance_fen)],
+                    [translate("Report", "主管签字"), c.cosigned_by or "—"],
+                    [translate("Report", "留给下一班的备用金"), _y(c.handover_float_fen)],
                     [translate("Report", "备注"), c.close_note or "—"],
                 ],
                 numeric_from=1,
@@ -240,141 +272,162 @@ def report_html(report: Report) -> str:
         if r.hourly_kind == "hour"
         else translate("Report", "按时段（全期合计）出场与收款")
     )
-    parts += [
-        f"<h3>{_e(hourly_title)}</h3>",
-        f'<p><img src="{CHART_URL.toString()}" width="{{chart_width}}"></p>',
-        _h3(translate("Report", "免费放行与手动抬杆")),
-        _table(
-            [
-                translate("Report", "时间"),
-                translate("Report", "类型"),
-                translate("Report", "车道"),
-                translate("Report", "车牌"),
-                translate("Report", "应收（元）"),
-                translate("Report", "原因"),
-                translate("Report", "操作人"),
-                translate("Report", "批准人"),
-            ],
-            [
+    parts.append(f"<h3>{_e(hourly_title)}</h3>")
+    if len(r.hourly) < CHART_MIN_BUCKETS:  # a few hours: a chart would be a bar or two, a table says more
+        parts.append(
+            _table(
                 [
-                    lt(e.at),
-                    _label(_EXCEPTIONS, e.kind),
-                    e.lane_id,
-                    e.plate or "",
-                    format_yuan(e.due_fen),
-                    e.reason + (f"（{e.note}）" if e.note else ""),
-                    e.operator,
-                    e.approved_by or "",
-                ]
-                for e in r.exceptions.items
-            ],
+                    translate("Report", "时段"),
+                    translate("Report", "出场（辆）"),
+                    translate("Report", "收款（元）"),
+                ],
+                [[h.label, h.exits, format_yuan(h.revenue_fen)] for h in r.hourly],
+                numeric_from=1,
+            )
         )
-        + _more(r.exceptions.more),
-        _h3(translate("Report", "支付失败")),
-        _table(
+    else:
+        parts.append(f'<p><img src="{CHART_URL.toString()}" width="{{chart_width}}"></p>')
+    parts += listing(
+        translate("Report", "免费放行与人工抬杆"),
+        [
+            translate("Report", "时间"),
+            translate("Report", "类型"),
+            translate("Report", "车道"),
+            translate("Report", "车牌"),
+            translate("Report", "应收（元）"),
+            translate("Report", "原因"),
+            translate("Report", "操作人"),
+            translate("Report", "批准人"),
+        ],
+        [
             [
-                translate("Report", "时间"),
-                translate("Report", "车道"),
-                translate("Report", "车牌"),
-                translate("Report", "金额（元）"),
-                translate("Report", "方式"),
-                translate("Report", "错误"),
-            ],
-            [
-                [lt(f.at), f.lane_id, f.plate, _y(f.amount_fen), _label(_CHANNELS, f.pay_type), f.errmsg]
-                for f in r.failed_payments.items
-            ],
-        )
-        + _more(r.failed_payments.more),
-    ]
-    for title, listing in (
+                lt(e.at),
+                _label(_EXCEPTIONS, e.kind),
+                e.lane_id,
+                e.plate or "",
+                format_yuan(e.due_fen),
+                _fill(translate("Report", "%1（%2）"), e.reason, e.note) if e.note else e.reason,
+                e.operator,
+                e.approved_by or "",
+            ]
+            for e in r.exceptions.items
+        ],
+        r.exceptions.more,
+    )
+    parts += listing(
+        translate("Report", "支付失败"),
+        [
+            translate("Report", "时间"),
+            translate("Report", "车道"),
+            translate("Report", "车牌"),
+            translate("Report", "金额（元）"),
+            translate("Report", "方式"),
+            translate("Report", "错误"),
+        ],
+        [
+            [lt(f.at), f.lane_id, f.plate, _y(f.amount_fen), _label(_CHANNELS, f.pay_type), f.errmsg]
+            for f in r.failed_payments.items
+        ],
+        r.failed_payments.more,
+    )
+    for title, payments in (
         (translate("Report", "车辆离场后到账"), r.late_payments),
         (translate("Report", "其他已标记的付款"), r.other_flagged),
     ):
-        parts += [
-            f"<h3>{_e(title)}</h3>",
-            _table(
-                [
-                    translate("Report", "时间"),
-                    translate("Report", "方式"),
-                    translate("Report", "金额（元）"),
-                    translate("Report", "交易号"),
-                    translate("Report", "车牌/订单"),
-                    translate("Report", "原因"),
-                ],
-                [
-                    [
-                        lt(p.paid_at),
-                        _label(_CHANNELS, p.channel),
-                        format_yuan(p.amount_fen),
-                        p.trade_no or "",
-                        p.plate or p.order_ref,
-                        _label(_FLAGS, p.flag or ""),
-                    ]
-                    for p in listing.items
-                ],
-            )
-            + _more(listing.more),
-        ]
-    parts += [
-        _h3(translate("Report", "已付款未出场")),
-        _table(
-            [
-                translate("Report", "车牌"),
-                translate("Report", "入场时间"),
-                translate("Report", "已付（元）"),
-                translate("Report", "最后付款"),
-            ],
-            [
-                [p.plate, lt(p.entry_at), format_yuan(p.paid_fen), lt(p.last_paid_at)]
-                for p in r.paid_not_exited.items
-            ],
-        )
-        + _more(r.paid_not_exited.more),
-        _h3(translate("Report", "未付款出场")),
-        _table(
+        parts += listing(
+            title,
             [
                 translate("Report", "时间"),
-                translate("Report", "类型"),
-                translate("Report", "车牌"),
-                translate("Report", "入场时间"),
-                translate("Report", "车道"),
-                translate("Report", "应收（元）"),
-                translate("Report", "操作人"),
+                translate("Report", "方式"),
+                translate("Report", "金额（元）"),
+                translate("Report", "交易号"),
+                translate("Report", "车牌/订单"),
                 translate("Report", "原因"),
             ],
             [
                 [
-                    lt(u.at),
-                    _label(_UNPAID, u.kind),
-                    u.plate,
-                    lt(u.entry_at) if u.entry_at else "",
-                    u.lane_id or "",
-                    _y(u.due_fen),
-                    u.operator or "",
-                    u.reason or "",
+                    lt(p.paid_at),
+                    _label(_CHANNELS, p.channel),
+                    format_yuan(p.amount_fen),
+                    p.trade_no or "",
+                    p.plate or p.order_ref,
+                    _label(_FLAGS, p.flag or ""),
                 ]
-                for u in r.exited_unpaid.items
+                for p in payments.items
             ],
+            payments.more,
         )
-        + _more(r.exited_unpaid.more),
-        _h3(translate("Report", "同步积压")),
-        _table(
+    parts += listing(
+        translate("Report", "已付款未出场"),
+        [
+            translate("Report", "车牌"),
+            translate("Report", "入场时间"),
+            translate("Report", "已付（元）"),
+            translate("Report", "最后付款"),
+        ],
+        [
+            [p.plate, lt(p.entry_at), format_yuan(p.paid_fen), lt(p.last_paid_at)]
+            for p in r.paid_not_exited.items
+        ],
+        r.paid_not_exited.more,
+    )
+    parts += listing(
+        translate("Report", "未付款出场"),
+        [
+            translate("Report", "时间"),
+            translate("Report", "类型"),
+            translate("Report", "车牌"),
+            translate("Report", "入场时间"),
+            translate("Report", "车道"),
+            translate("Report", "应收（元）"),
+            translate("Report", "操作人"),
+            translate("Report", "原因"),
+        ],
+        [
             [
-                translate("Report", "平台"),
-                translate("Report", "状态"),
-                translate("Report", "条数"),
-                translate("Report", "最早"),
-            ],
-            [
-                [b.cloud, _label(_BACKLOG, b.state), b.count, lt(b.oldest_at) if b.oldest_at else ""]
-                for b in r.sync_backlog
-            ],
-        )
-        if r.sync_backlog
-        else "<p>" + _e(translate("Report", "无")) + "</p>",
-    ]
+                lt(u.at),
+                _label(_UNPAID, u.kind),
+                u.plate,
+                lt(u.entry_at) if u.entry_at else "",
+                u.lane_id or "",
+                _y(u.due_fen),
+                u.operator or "",
+                u.reason or "",
+            ]
+            for u in r.exited_unpaid.items
+        ],
+        r.exited_unpaid.more,
+    )
+    parts += listing(
+        translate("Report", "同步积压"),
+        [
+            translate("Report", "平台"),
+            translate("Report", "状态"),
+            translate("Report", "条数"),
+            translate("Report", "最早"),
+        ],
+        [
+            [cloud_words(b.cloud), _label(_BACKLOG, b.state), b.count, lt(b.oldest_at) if b.oldest_at else ""]
+            for b in r.sync_backlog
+        ],
+        0,
+    )
+    if none:
+        nothing = _fill(translate("Report", "以下各项无记录：%1"), translate("Report", "、").join(none))
+        parts.append(f"<p>{_e(nothing)}</p>")
     return "\n".join(parts)
+
+
+def _variance_words(fen: int | None) -> str:
+    """The variance with its sign and, in words, over, short or exact: "−3.00（短款）"."""
+    if fen is None:
+        return "—"
+    sign = "+" if fen > 0 else "−" if fen < 0 else ""
+    verdict = (
+        translate("Report", "长款") if fen > 0 else translate("Report", "短款") if fen < 0
+        else translate("Report", "账实相符")
+    )
+    return _fill(translate("Report", "%1（%2）"), sign + format_yuan(abs(fen)), verdict)
 
 
 def hourly_chart(report: Report, family: str | None = None) -> QImage:
@@ -430,18 +483,30 @@ def hourly_chart(report: Report, family: str | None = None) -> QImage:
     return image
 
 
-def report_document(report: Report, text_width: float | None = None) -> QTextDocument:
-    """The document the screen shows and the printer and the PDF get; `text_width` in the device's units."""
+def report_document(
+    report: Report, text_width: float | None = None, *, pixel_size: int | None = None
+) -> QTextDocument:
+    """The document the screen shows and the printer and the PDF get; ``text_width`` in 96-dpi pixels (the
+    chart's width). ``pixel_size``: the screen's text size in pixels (the touchscreen's, read at arm's
+    length); None: BASE_POINT_SIZE, for paper."""
     family = pick_cjk_family()
     document = QTextDocument()
     font = QFont(family) if family else QFont()
-    font.setPointSizeF(BASE_POINT_SIZE)
+    if pixel_size is None:
+        font.setPointSizeF(BASE_POINT_SIZE)
+        h1, h2, h3, unit = BASE_POINT_SIZE * 2, BASE_POINT_SIZE * 1.45, BASE_POINT_SIZE * 1.2, "pt"
+    else:
+        font.setPixelSize(pixel_size)
+        h1, h2, h3, unit = round(pixel_size * 1.6), round(pixel_size * 1.3), round(pixel_size * 1.12), "px"
     document.setDefaultFont(font)
     document.setDefaultStyleSheet(
-        "h1 { font-size: 18pt; } h2 { font-size: 13pt; } h3 { font-size: 11pt; margin-top: 10px; }"
+        f"h1 {{ font-size: {h1:g}{unit}; }} h2 {{ font-size: {h2:g}{unit}; }}"
+        f" h3 {{ font-size: {h3:g}{unit}; margin-top: 8px; margin-bottom: 2px; }}"
         " th { background-color: #e8e8e8; }"
     )
-    document.addResource(QTextDocument.ResourceType.ImageResource, CHART_URL, hourly_chart(report, family))
+    if len(report.hourly) >= CHART_MIN_BUCKETS:
+        chart = hourly_chart(report, family)
+        document.addResource(QTextDocument.ResourceType.ImageResource, CHART_URL, chart)
     width = int(text_width * 0.98) if text_width else CHART_SIZE[0] // 2
     document.setHtml(report_html(report).replace("{chart_width}", str(width)))
     return document
@@ -458,7 +523,7 @@ def render_pdf(report: Report, path: Path) -> None:
     writer = QPdfWriter(str(path))
     writer.setResolution(PDF_DPI)
     writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
-    writer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter)
+    writer.setPageMargins(QMarginsF(15, 12, 15, 15), QPageLayout.Unit.Millimeter)
     writer.setTitle(f"{report.lot_name} {report_title(report)}")
     writer.setCreator("Booth")
     text = _print(report, writer)
@@ -478,16 +543,134 @@ def print_report(report: Report, printer: QPrinter) -> None:
             repair_to_unicode(output, text)
 
 
+def paged_document(report: Report, device: QPdfWriter | QPrinter) -> QTextDocument:
+    """The report laid out on ``device``'s pages (its resolution, its paint rectangle), each unit that
+    fits on a page kept on one (keep_together)."""
+    resolution = device.resolution()
+    rect = device.pageLayout().paintRectPixels(resolution)
+    # an image's width in the document is in 96-dpi pixels, scaled to the device by the layout
+    document = report_document(report, text_width=rect.width() * 96 / resolution)
+    document.documentLayout().setPaintDevice(device)
+    document.setDocumentMargin(0)
+    document.setPageSize(QSizeF(rect.width(), rect.height()))
+    keep_together(document)
+    return document
+
+
 def _print(report: Report, device: QPdfWriter | QPrinter) -> str:
-    """Print and return the document's text (for the ToUnicode repair)."""
-    # No page size of its own: print_ lays the document out again on the device, scaling from the screen's
-    # resolution to the device's, so the chart's width is given in screen pixels.
-    screen = QGuiApplication.primaryScreen()
-    screen_dpi = screen.logicalDotsPerInch() if screen is not None else 96.0
-    rect = device.pageLayout().paintRectPixels(device.resolution())
-    document = report_document(report, text_width=rect.width() * screen_dpi / device.resolution())
-    document.print_(device)
-    return document.toPlainText()
+    """Lay the document out on ``device``'s pages, keep each table with its heading on one page, paint page
+    by page with its number at the foot, and return the document's text (for the ToUnicode repair)."""
+    document = paged_document(report, device)
+    page = document.pageSize()
+    footer = device.resolution() * FOOTER_MM / 25.4
+    pages = document.pageCount()
+    painter = QPainter()
+    if not painter.begin(device):
+        raise ReportError("cannot draw on the printer or the PDF file")
+    try:
+        font = QFont(document.defaultFont())
+        font.setPointSizeF(BASE_POINT_SIZE * 0.9)
+        for index in range(pages):
+            if index:
+                device.newPage()
+            painter.save()
+            painter.translate(0, -index * page.height())
+            document.drawContents(painter, QRectF(0, index * page.height(), page.width(), page.height()))
+            painter.restore()
+            painter.setFont(font)
+            painter.setPen(QColor("#444444"))
+            number = _fill(translate("Report", "第 %1 / %2 页"), index + 1, pages)
+            painter.drawText(
+                QRectF(0, page.height(), page.width(), footer),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+                number,
+            )
+    finally:
+        painter.end()
+    return document.toPlainText() + "\n" + _fill(translate("Report", "第 %1 / %2 页"), "", "")
+
+
+Item: TypeAlias = tuple[QTextBlock | QTextTable, QRectF]
+
+
+def _items(document: QTextDocument) -> list[Item]:
+    """The document's top-level items in order, a table as one item, each with its laid-out rectangle."""
+    layout = document.documentLayout()
+    items: list[Item] = []
+    seen: set[int] = set()
+    block = document.begin()
+    while block.isValid():
+        table = QTextCursor(block).currentTable()
+        if table is None:
+            items.append((block, layout.blockBoundingRect(block)))
+        elif table.firstPosition() not in seen:
+            seen.add(table.firstPosition())
+            items.append((table, layout.frameBoundingRect(table)))
+        block = block.next()
+    return items
+
+
+def _units(document: QTextDocument) -> list[tuple[QTextBlock | QTextTable, float, float]]:
+    """What is kept on one page: a heading (h1-h3) with the paragraphs and the table after it, up to the
+    next heading; each as (its first item, its top, its bottom) in the document's coordinates."""
+    items = _items(document)
+    units: list[tuple[QTextBlock | QTextTable, float, float]] = []
+    start = 0
+    for index in range(1, len(items) + 1):
+        item = items[index][0] if index < len(items) else None
+        if item is None or (isinstance(item, QTextBlock) and item.blockFormat().headingLevel() > 0):
+            units.append((items[start][0], items[start][1].top(), items[index - 1][1].bottom()))
+            start = index
+    return units
+
+
+def page_spans(document: QTextDocument) -> list[tuple[str, int, int, bool]]:
+    """Each unit keep_together sees as (its first words, its first page, its last page, whether it fits on
+    one page), pages counted from 0, in a document laid out on pages (QTextDocument.setPageSize)."""
+    height = document.pageSize().height()
+    return [
+        (_text_of(first)[:40], int(top // height), int((bottom - 1) // height), bottom - top <= height)
+        for first, top, bottom in _units(document)
+    ]
+
+
+def _text_of(item: QTextBlock | QTextTable) -> str:
+    if isinstance(item, QTextTable):
+        cursor = QTextCursor(item.document())
+        cursor.setPosition(item.firstPosition())
+        cursor.setPosition(item.lastPosition(), QTextCursor.MoveMode.KeepAnchor)
+        return cursor.selectedText()
+    return item.text()
+
+
+def keep_together(document: QTextDocument) -> int:
+    """Page breaks so that no unit (a heading with its table or lines) is split across pages when it fits
+    on one; a unit longer than a page runs on from where it is, its table's rows whole and its header row
+    repeated on the next page (Qt's table layout). Returns the breaks made."""
+    height = document.pageSize().height()
+    made = 0
+    for _ in range(200):  # one break a round: a break moves everything after it
+        for first, top, bottom in _units(document):
+            on_one_page = int(top // height) == int((bottom - 1) // height)
+            if on_one_page or top % height < 1 or bottom - top > height:
+                continue
+            _break_before(first)
+            made += 1
+            break
+        else:
+            return made
+    return made
+
+
+def _break_before(item: QTextBlock | QTextTable) -> None:
+    if isinstance(item, QTextTable):
+        table_format = item.format()
+        table_format.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+        item.setFormat(table_format)
+        return
+    block_format = item.blockFormat()
+    block_format.setPageBreakPolicy(QTextFormat.PageBreakFlag.PageBreak_AlwaysBefore)
+    QTextCursor(item).setBlockFormat(block_format)
 
 
 def repair_to_unicode(path: Path, text: str) -> int:

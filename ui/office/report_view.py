@@ -132,7 +132,7 @@ class ReportView(SideSheet):
         self.browser.setOpenLinks(False)
         QScroller.grabGesture(self.browser.viewport(), QScroller.ScrollerGestureType.TouchGesture)
         self.message = QLabel("")
-        self.message.setObjectName("actionError")
+        self.message.setObjectName("sheetMessage")  # its tone: "ok" green (built, saved), "bad" red
         self.message.setWordWrap(True)
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.folder_label = QLabel("")
@@ -223,7 +223,7 @@ class ReportView(SideSheet):
         assert callable(build)
         self._generation += 1
         self._show_report(None)
-        self.say(self.tr("正在生成报表…"), error=False)
+        self.say(self.tr("正在生成报表…"), busy=True)
         self.office.run(build, on_done=partial(self._on_built, self._generation))
 
     def _on_built(self, generation: int, outcome: object) -> None:
@@ -255,14 +255,20 @@ class ReportView(SideSheet):
         if report is None:
             self.browser.clear()
         else:
-            self.browser.setDocument(report_document(report))
+            width = max(self.browser.viewport().width() - 24, self.sizes.target * 8)
+            document = report_document(report, text_width=width, pixel_size=self.sizes.text)
+            document.setParent(self.browser)
+            self.browser.setDocument(document)
         for button in (self.pdf_button, self.csv_button, self.print_button):
             button.setEnabled(report is not None)
         self.folder_label.setText(self.tr("导出到：%1").replace("%1", str(self.export_dir)))
 
-    def say(self, text: str, *, error: bool = True) -> None:
+    def say(self, text: str, *, error: bool = True, busy: bool = False) -> None:
+        """A line above the report: an error in red, a success ("saved") in green, work under way in grey."""
         self.message.setText(text)
-        self.message.setProperty("tone", "bad" if error else "ok")
+        self.message.setProperty("tone", "idle" if busy else "bad" if error else "ok")
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
         self.message.setVisible(bool(text))
 
     # ------------------------------------------------------------------------------------------ export

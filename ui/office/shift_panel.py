@@ -14,6 +14,8 @@ from typing import Literal
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -64,7 +66,7 @@ class ShiftClosePanel(SideSheet):
         target = sizes.target
         self.title.setText(self.tr("交班：现金清点"))
 
-        self.hint = QLabel(self.tr("按面额清点钱箱中的现金（含备用金）。提交前不显示系统应有金额。"))
+        self.hint = QLabel(self.tr("按面额清点钱箱中的现金（含备用金）。提交前不显示应有现金。"))
         self.hint.setObjectName("actionHint")
         self.hint.setWordWrap(True)
         self.body.addWidget(self.hint)
@@ -114,7 +116,7 @@ class ShiftClosePanel(SideSheet):
 
         # --- the co-sign page: a supervisor (a name tapped, or the username typed) and the PIN
         cosign_page = QWidget()
-        self.cosign_hint = QLabel(self.tr("清点金额与应有金额的差额超出允许范围，需要主管共同签字。"))
+        self.cosign_hint = QLabel(self.tr("清点现金与应有现金的差额超出允许范围，需要主管共同签字。"))
         self.cosign_hint.setWordWrap(True)
         self.cosign_hint.setObjectName("actionHint")
         self.cosigner_picker = PersonPicker(target, columns=4, placeholder=self.tr("或输入主管用户名"))
@@ -132,12 +134,42 @@ class ShiftClosePanel(SideSheet):
         cosign_column.addWidget(self.cosign_pad, 1, Qt.AlignmentFlag.AlignHCenter)
         cosign_column.addWidget(self.recount_button, 0, Qt.AlignmentFlag.AlignLeft)
 
-        # --- the result page
+        # --- the result page: the figures large, the variance in the colour of its sign, the buttons below
         result_page = QWidget()
-        self.result_text = QLabel("")
-        self.result_text.setObjectName("fieldValue")
-        self.result_text.setWordWrap(True)
-        self.result_text.setTextFormat(Qt.TextFormat.PlainText)
+        self.result_names: dict[str, QLabel] = {}
+        self.result_figures: dict[str, QLabel] = {}
+        self.result_counts = QLabel("")
+        self.result_counts.setObjectName("resultCounts")
+        self.result_counts.setWordWrap(True)
+        self.result_counts.setTextFormat(Qt.TextFormat.PlainText)
+        self.result_card = QFrame()
+        self.result_card.setObjectName("resultCard")
+        figures = QGridLayout(self.result_card)
+        figures.setContentsMargins(target // 2, target // 2, target // 2, target // 2)
+        figures.setHorizontalSpacing(target // 2)
+        figures.setVerticalSpacing(target * 2 // 3)
+        rows = (
+            ("expected", self.tr("应有现金"), "resultFigure"),
+            ("counted", self.tr("清点现金"), "resultFigure"),
+            ("variance", self.tr("差额"), "varianceFigure"),
+            ("handover", self.tr("留给下一班的备用金"), "resultValue"),
+            ("cosigner", self.tr("主管签字"), "resultValue"),
+        )
+        for row, (key, words, style) in enumerate(rows):
+            name = QLabel(words)
+            name.setObjectName("resultName")
+            name.setWordWrap(True)
+            figure = QLabel("")
+            figure.setObjectName(style)
+            figure.setTextFormat(Qt.TextFormat.PlainText)
+            figure.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            figures.addWidget(name, row, 0)
+            figures.addWidget(figure, row, 1)
+            self.result_names[key] = name
+            self.result_figures[key] = figure
+        figures.setColumnStretch(0, 1)
+        figures.addWidget(self.result_counts, len(rows), 0, 1, 2)
+        self.variance_figure = self.result_figures["variance"]
         self.report_button = QPushButton(self.tr("查看本班报表"))
         self.report_button.setMinimumSize(target * 4, target)
         self.report_button.clicked.connect(lambda _checked=False: self._ask_report())
@@ -146,12 +178,13 @@ class ShiftClosePanel(SideSheet):
         self.done_button.setMinimumSize(target * 3, target)
         self.done_button.clicked.connect(lambda _checked=False: self._done())
         result_buttons = QHBoxLayout()
-        result_buttons.addWidget(self.report_button)
-        result_buttons.addStretch(1)
-        result_buttons.addWidget(self.done_button)
+        result_buttons.addWidget(self.report_button, 1)
+        result_buttons.addWidget(self.done_button, 1)
         result_column = QVBoxLayout(result_page)
         result_column.setContentsMargins(0, 0, 0, 0)
-        result_column.addWidget(self.result_text)
+        result_column.setSpacing(target // 3)
+        result_column.addStretch(1)
+        result_column.addWidget(self.result_card)
         result_column.addStretch(1)
         result_column.addLayout(result_buttons)
 
@@ -285,28 +318,52 @@ class ShiftClosePanel(SideSheet):
         assert isinstance(outcome, ShiftRecord)
         self.closed = outcome
         log.info("shift %d closed: counted %s", outcome.id, outcome.counted_fen)
-        self.result_text.setText(self.result_words(outcome))
+        self.show_result(outcome)
         self._show_page("result")
         self.show_error("")
         self.shiftClosed.emit(outcome)
 
-    def result_words(self, shift: ShiftRecord) -> str:
+    def show_result(self, shift: ShiftRecord) -> None:
+        """The closed shift's figures: expected, counted, the variance (its tone says over, short or exact),
+        the float handed over, the co-signer, and what was counted note by note."""
         expected, counted, variance = shift.expected_fen or 0, shift.counted_fen or 0, shift.variance_fen or 0
-        if variance > 0:
-            verdict = self.tr("长款 %1").replace("%1", yuan(variance))
-        elif variance < 0:
-            verdict = self.tr("短款 %1").replace("%1", yuan(-variance))
+        figures = self.result_figures
+        closed = self.tr("班次 #%1 已交班：%2").replace("%1", str(shift.id))
+        self.title.setText(closed.replace("%2", shift.attendant_name))
+        figures["expected"].setText(yuan(expected))
+        figures["counted"].setText(yuan(counted))
+        figures["variance"].setText(self.variance_words(variance))
+        self.variance_figure.setProperty("tone", variance_tone(variance))
+        self.variance_figure.style().unpolish(self.variance_figure)
+        self.variance_figure.style().polish(self.variance_figure)
+        figures["handover"].setText(yuan(shift.handover_float_fen or 0))
+        figures["cosigner"].setText(shift.cosigned_by or "")
+        figures["cosigner"].setVisible(bool(shift.cosigned_by))  # nobody co-signed: no empty row
+        self.result_names["cosigner"].setVisible(bool(shift.cosigned_by))
+        pieces = sorted((shift.counted or {}).items(), reverse=True)
+        counts = "  ".join(f"{yuan(d)} × {n}" for d, n in pieces if n)
+        self.result_counts.setText(self.tr("清点明细：%1").replace("%1", counts) if counts else "")
+        self.result_counts.setVisible(bool(counts))
+
+    def variance_words(self, variance_fen: int) -> str:
+        """"+¥2.00（长款）", "−¥3.00（短款）" or "¥0.00（账实相符）"."""
+        if variance_fen > 0:
+            verdict = self.tr("长款")
+        elif variance_fen < 0:
+            verdict = self.tr("短款")
         else:
             verdict = self.tr("账实相符")
-        lines = [
-            self.tr("班次 #%1 已交班").replace("%1", str(shift.id)),
-            self.tr("应有现金：%1").replace("%1", yuan(expected)),
-            self.tr("清点现金：%1").replace("%1", yuan(counted)),
-            self.tr("差额：%1（%2）").replace("%1", _signed(variance)).replace("%2", verdict),
-            self.tr("留给下一班的备用金：%1").replace("%1", yuan(shift.handover_float_fen or 0)),
-        ]
-        if shift.cosigned_by:
-            lines.append(self.tr("主管签字：%1").replace("%1", shift.cosigned_by))
+        return self.tr("%1（%2）").replace("%1", _signed(variance_fen)).replace("%2", verdict)
+
+    def result_summary(self) -> str:
+        """The result page as text, one ``name：figure`` a line (what the attendant reads)."""
+        lines = [self.title.text()]
+        for key, name in self.result_names.items():
+            if not name.isHidden():
+                line = self.tr("%1：%2").replace("%1", name.text())
+                lines.append(line.replace("%2", self.result_figures[key].text()))
+        if self.result_counts.text():
+            lines.append(self.result_counts.text())
         return "\n".join(lines)
 
     def _ask_report(self) -> None:
@@ -332,6 +389,11 @@ class ShiftClosePanel(SideSheet):
     def show_error(self, text: str) -> None:
         self.error.setText(text)
         self.error.setVisible(bool(text))
+
+
+def variance_tone(variance_fen: int) -> str:
+    """The tone of a variance: short is "bad" (red), over is "attention" (orange), exact is "ok" (green)."""
+    return "bad" if variance_fen < 0 else "attention" if variance_fen > 0 else "ok"
 
 
 def _signed(fen: int) -> str:

@@ -33,8 +33,10 @@ from booth.office.reports.csv_file import (
 )
 from booth.office.reports.records import (
     ARREARS_LABELS,
+    BACKLOG_LABELS,
     CHANNEL_LABELS,
     CHANNEL_ORDER,
+    CLOUD_LABELS,
     EXCEPTION_LABELS,
     FLAG_LABELS,
     HOURLY_MAX,
@@ -44,6 +46,7 @@ from booth.office.reports.records import (
     PAY_CHANNEL_LABELS,
     PAY_CHANNEL_ORDER,
     SETTLEMENT_LABELS,
+    UNPAID_LABELS,
     BacklogLine,
     CashSummary,
     ChannelTotal,
@@ -66,8 +69,10 @@ from booth.office.reports.records import (
 
 __all__ = [
     "ARREARS_LABELS",
+    "BACKLOG_LABELS",
     "CHANNEL_LABELS",
     "CHANNEL_ORDER",
+    "CLOUD_LABELS",
     "CSV_TOTAL_KEY",
     "EXCEPTION_LABELS",
     "FLAG_LABELS",
@@ -78,6 +83,7 @@ __all__ = [
     "PAY_CHANNEL_LABELS",
     "PAY_CHANNEL_ORDER",
     "SETTLEMENT_LABELS",
+    "UNPAID_LABELS",
     "BacklogLine",
     "CashSummary",
     "ChannelTotal",

@@ -11,6 +11,7 @@ from booth.domain.money import MoneyError, format_yuan, parse_yuan
 from booth.office.reports.records import (
     EXCEPTION_LABELS,
     FLAG_LABELS,
+    UNPAID_LABELS,
     Listing,
     Report,
     ReportError,
@@ -100,8 +101,8 @@ def write_csv(report: Report, path: Path) -> None:
                 *([f"count:{format_yuan(d)}", f"{format_yuan(d)} 元 × 张数", n] for d, n in c.counted),
                 ["counted", "清点现金", _yuan(c.counted_fen)],
                 ["variance", "差额", _yuan(c.variance_fen)],
-                ["cosigned_by", "复核人", c.cosigned_by or ""],
-                ["handover_float", "移交备用金", _yuan(c.handover_float_fen)],
+                ["cosigned_by", "主管签字", c.cosigned_by or ""],
+                ["handover_float", "留给下一班的备用金", _yuan(c.handover_float_fen)],
                 ["note", "备注", c.close_note],
             ],
         )
@@ -181,7 +182,7 @@ def write_csv(report: Report, path: Path) -> None:
             *(
                 [
                     lt(u.at),
-                    "漏记出场" if u.kind == "missed_exit" else "手动抬杆",
+                    UNPAID_LABELS.get(u.kind, u.kind),
                     u.plate,
                     lt(u.entry_at) if u.entry_at else "",
                     u.lane_id,

@@ -42,7 +42,12 @@ FLAG_LABELS = {
     "not_at_this_lane": "非本车道订单",
     "exit_in_progress": "出场结算中到账",
 }
-EXCEPTION_LABELS = {"free_release": "免费放行", "manual_lift": "手动抬杆"}
+EXCEPTION_LABELS = {"free_release": "免费放行", "manual_lift": "人工抬杆"}  # the window's words (phrases.py)
+#: a stay that left unpaid: the exit was missed, or the attendant lifted the gate
+UNPAID_LABELS = {"missed_exit": "漏记出场", "manual_lift": "人工抬杆"}
+#: the clouds and the states of their undelivered rows, as the window's sync indicator says them
+CLOUD_LABELS = {"bolink": "泊链", "alipay": "支付宝", "tmall": "天猫"}
+BACKLOG_LABELS = {"pending": "待发", "dead": "失败"}
 ARREARS_LABELS = {"noticed": "新记欠费", "collected": "收回欠费", "waived": "免收欠费", "open": "未收欠费"}
 SETTLEMENT_LABELS = {"paid": "已支付", "released": "放行（未收费）", "cancelled": "已取消"}
 CHANNEL_ORDER = ("cash", "wallet", "scancode", "sweepcode", "prepay")
