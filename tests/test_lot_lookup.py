@@ -282,6 +282,27 @@ def test_a_query_held_up_on_the_server_is_ended_in_time_and_the_next_one_answers
     assert found.order_id == "A5_held"
 
 
+@pytest.mark.postgresql
+def test_a_connection_the_server_ended_meanwhile_is_made_again_and_the_lookup_answers(
+    lot: LotRows, lot_url: str, pg_database: Any, lookups: Callable[..., LotStays]
+) -> None:
+    """The lot test (tests/test_lot_crash.py) found the first car after a pg_terminate_backend (or a server
+    restart) sent to no_stay with the server up: the kept connection was dead and only the query found out."""
+    lot.stay("A", "苏A60001", "A6_kept", entry_at=T0 - HOUR)
+    lookup = lookups(lot_url, "B")
+    assert lookup.find_open("苏A60001") is not None  # (connected)
+    url = pg_database
+    conninfo = f"host={url.host} port={url.port or 5432} user={url.username} dbname={url.database}"
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = 'booth-lookup-B'"
+        ).fetchone()
+    assert ended == (1,)
+    found = lookup.ask_server("苏A60001")  # (the server, not the cache: ask_server never falls back)
+    assert found is not None and found.order_id == "A6_kept"
+
+
 def _quietly(fn: Callable[[str], LotStay | None], plate: str) -> LotStay | None:
     try:
         return fn(plate)

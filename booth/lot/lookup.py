@@ -244,15 +244,26 @@ class LotStays:
             ) from None
 
     def _query(self, plate: str) -> LotStay | None:
-        """On the worker thread: one query on its connection (made again if there is none)."""
+        """On the worker thread: one query on its connection (made again if there is none).
+
+        A connection kept from an earlier lookup may have been ended meanwhile (the server restarted, a
+        ``pg_terminate_backend``, a cut since healed): libpq learns it only at the next query. That query is
+        asked once more on a new connection, within the caller's same wait; without this, the first car
+        after such an event went to the attendant as ``no_stay`` with the server up (the lot test found it).
+        """
         import psycopg
 
+        reused = self._connection is not None and not self._connection.closed
         try:
-            if self._connection is None or self._connection.closed:
-                self._connection = psycopg.connect(self._conninfo, autocommit=True)
-            row = self._connection.execute(_FIND_OPEN, {"plate": plate, "booth_id": self.booth_id}).fetchone()
+            try:
+                row = self._fetch(plate)
+            except psycopg.OperationalError as exc:
+                if not reused or isinstance(exc, psycopg.errors.QueryCanceled):
+                    raise
+                log.info("lot server %s: the lookup's connection was lost (%s): asking again", self.server,
+                         " ".join(str(exc).split()))  # fmt: skip
+                row = self._fetch(plate)
         except psycopg.Error as exc:
-            self._drop_connection()
             # the server's own words when it gave some (not its LINE/caret lines); libpq's, hint joined, else
             reason = exc.diag.message_primary or " ".join(str(exc).split()) or type(exc).__name__
             raise LotUnreachable(f"lot server {self.server}: {reason}") from None
@@ -268,6 +279,20 @@ class LotStays:
             entry_lane=entry_lane,
             entry_at=entry_at.astimezone(UTC),
         )
+
+    def _fetch(self, plate: str) -> Any:
+        """The query's row on this worker's connection (connected first if need be); dropped on an error."""
+        import psycopg
+
+        try:
+            if self._connection is None or self._connection.closed:
+                self._connection = psycopg.connect(self._conninfo, autocommit=True)
+            return self._connection.execute(
+                _FIND_OPEN, {"plate": plate, "booth_id": self.booth_id}
+            ).fetchone()
+        except psycopg.Error:
+            self._drop_connection()
+            raise
 
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
