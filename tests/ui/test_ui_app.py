@@ -23,6 +23,7 @@ import booth.cli.main
 from booth.domain.lane import LaneState
 from ui import launcher
 from ui.shell.app import run_window
+from ui.shell.booth_lock import BoothLock
 from ui.shell.main_window import BoothWindow
 
 DEADLINE_MS = 20_000
@@ -108,6 +109,27 @@ def test_sigterm_closes_the_window_cleanly(
     assert not watcher.timed_out
     assert code == 0
     assert signal.getsignal(signal.SIGTERM) is previous  # our handler was only there while the window ran
+
+
+def test_out_of_kiosk_mode_a_locked_window_refuses_a_close_but_sigterm_still_ends_it(
+    qapp: QApplication, tmp_path: Path, when_ready: Callable[[Callable[[BoothWindow], None]], WhenReady]
+) -> None:
+    seen: dict[str, object] = {}
+
+    def lock_then_terminate(window: BoothWindow) -> None:
+        booth_lock = window.findChild(BoothLock)
+        assert isinstance(booth_lock, BoothLock)  # run_window makes the lock out of kiosk mode too
+        booth_lock.lock.lock()
+        seen["closed"] = window.close()  # the window manager's close: refused while locked
+        seen["mode"] = booth_lock.lock.mode
+        os.kill(os.getpid(), signal.SIGTERM)  # systemd stopping the booth needs no PIN
+
+    watcher = when_ready(lock_then_terminate)
+    code = run_window(lane_settings(tmp_path), kiosk=False)
+    assert not watcher.timed_out
+    assert code == 0
+    assert seen == {"closed": False, "mode": "supervisor"}
+    assert watcher.window is not None and not watcher.window.isVisible()
 
 
 def test_booth_demo_opens_the_window_on_the_sandbox(
