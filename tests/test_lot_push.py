@@ -396,3 +396,39 @@ def test_a_pusher_killed_between_the_commit_and_the_local_delete(
             expected[key] = expected.get(key, 0) + 1
     assert after == expected
     assert_mirrored(db, lot, "booth-a")
+
+
+def test_a_lot_booth_tries_a_server_that_was_down_again_within_a_heartbeat(
+    tmp_path: Path, lot: Engine, pg_url: str
+) -> None:
+    """The lot test (tests/test_lot_crash.py) found entries made during a cut unknown at the other exits for
+    up to 30 s after the server was back (the pusher's own back-off cap): their lookups were told "none" by
+    a server that was up, and the cars went to the attendant as no_stay. A lot booth's pusher now tries
+    again at least every heartbeat_s."""
+    import time
+
+    from booth.lot.service import LotService
+    from tests.conftest import engine_settings
+
+    proxy = TcpProxy()
+    proxy.start()
+    settings = engine_settings(
+        tmp_path, lot={"server": proxy.url(pg_url), "booth_id": "booth-a", "heartbeat_s": 1}
+    )
+    db = booth_database(tmp_path, "a")
+    service = LotService(settings, db)
+    service.pusher.start()
+    try:
+        wait_until(lambda: service.status.online, what="the first contact")
+        proxy.cut()
+        Store(db).audit(actor="x", action="during_the_cut", detail={}, at=Clock().now)
+        time.sleep(8)  # failures back off 0.5, 1, 2, 4 s...: the next try would be 8 s away without the cap
+        assert not service.status.online
+        proxy.start()
+        back = time.monotonic()
+        wait_until(lambda: service.status.online and not journal(db), timeout=10, what="the catch-up")
+        assert time.monotonic() - back < 2.5  # (a heartbeat, and room for a busy machine; 7.7 s before)
+    finally:
+        service.stop()
+        proxy.cut()
+    assert_mirrored(db, lot, "booth-a")

@@ -65,6 +65,10 @@ class LotService:
             lanes=lanes,
             push_interval_s=lot.push_interval_s,
             heartbeat_s=lot.heartbeat_s,
+            # a server down is tried again at least every heartbeat: once it is back, this booth's entries
+            # made meanwhile reach the lot within a heartbeat (with the pusher's own 30 s cap, other exits
+            # were told "no such stay" by a server that was up, for up to 30 s: the lot test found it)
+            backoff_max_s=lot.heartbeat_s,
             clock=clock,
             local_write=local_write,
             on_status=on_status,
