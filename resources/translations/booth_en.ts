@@ -777,7 +777,7 @@ ms p50 / p99</translation>
 faults</translation>
     </message>
     <message>
-        <source>手动
+        <source>人工
 抬杆</source>
         <translation>Manual
 lifts</translation>

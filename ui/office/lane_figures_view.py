@@ -169,7 +169,7 @@ class LaneFiguresView(SideSheet):
             self.tr("识别→报价\n毫秒 p50 / p99"),
             self.tr("泊链往返\n毫秒 p50 / p99"),
             self.tr("道闸\n故障"),
-            self.tr("手动\n抬杆"),
+            self.tr("人工\n抬杆"),
         )
         for label, text in zip(self.header_labels, headers, strict=True):
             label.setText(text)
