@@ -117,6 +117,9 @@ def share_of(image: Image.Image, rect: list[int], rgb: tuple[int, int, int]) -> 
 
 #: the standard theme's fill of a chosen name or reason (resources/style.qss)
 HIGHLIGHT = (0x2D, 0x6C, 0xDF)
+#: the standard theme's "ok" tone (an exact variance) and a sheet's "saved" text (resources/style.qss)
+EXACT_FILL = (0x23, 0xA5, 0x5A)
+SAVED_TEXT = (0x7E, 0xE2, 0xA8)
 
 
 def assert_drawn(image: Image.Image, rect: list[int], what: str, *, least: float = 20) -> None:
@@ -190,9 +193,18 @@ def test_every_docs_screen_in_both_languages_on_its_own_xvfb(tmp_path: Path) -> 
         image, facts = shot("shift")
         assert facts["total"] == f"¥{format_yuan(facts['counted_fen'])}"
         assert_drawn(image, facts["panel_rect"], f"the shift close ({language})")
+        image, facts = shot("closed")
+        # the result in large figures, the variance in the tone of its sign: counted exactly, green
+        assert facts["variance_tone"] == "ok" and facts["variance"].startswith("¥0.00")
+        assert share_of(image, facts["variance_rect"], EXACT_FILL) > 0.5, f"the variance's fill ({language})"
+        assert facts["figure_px"] >= 40
         image, facts = shot("report")
         assert "#1" in facts["title"]
         assert_drawn(image, facts["view_rect"], f"the shift report ({language})")
+        # the report at the touchscreen's text size; "saved" in green letters, not red
+        assert facts["report_px"] >= 18 and facts["message_tone"] == "ok"
+        assert share_of(image, facts["message_rect"], SAVED_TEXT) > 0.01, f"the saved message ({language})"
+        assert share_of(image, facts["message_rect"], (0xFF, 0x8A, 0x8A)) == 0
         assert_items_1_to_3(tmp_path, report, language)
 
     assert report[shot_name("lock", "zh_CN")]["title"] == "已锁屏"

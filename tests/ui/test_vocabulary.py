@@ -72,7 +72,8 @@ def _found(words: tuple[str, ...], text: str, *, english: bool) -> set[str]:
     """The words of ``words`` in ``text``, the longest first: each match is blanked out before a shorter
     word looks, so a word inside a longer one is counted as the longer one only."""
     found = set()
-    rest = text.lower() if english else text
+    # Chinese has no spaces between words: a label broken over lines ("人工\n抬杆") is one word
+    rest = text.lower() if english else re.sub(r"\s+", "", text)
     for word in sorted(words, key=len, reverse=True):
         if english and word in WHOLE_TEXT_ONLY:
             if rest.strip() == word:
@@ -153,6 +154,7 @@ def test_the_finder_tells_words_apart() -> None:
     """A word inside a longer one is the longer one only; "short" alone is a verdict, "too short" is not."""
     assert _found(("同步积压", "积压"), "同步积压 2 条", english=False) == {"同步积压"}
     assert _found(("同步积压", "积压"), "积压", english=False) == {"积压"}
+    assert _found(CONCEPTS["manual lift"][0], "手动\n抬杆", english=False) == {"手动抬杆"}
     assert _found(CONCEPTS["cash short"][1], "Short", english=True) == {"short"}
     assert _found(CONCEPTS["cash short"][1], "the plate is too short", english=True) == set()
     assert _found(CONCEPTS["manual lift"][1], "Manual lift done: %1", english=True) == {"manual lift"}

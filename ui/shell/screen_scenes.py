@@ -43,10 +43,13 @@ from ui.shell.x_display import XPointer
 #: text whose glyphs must all be real in the font that draws it
 CHINESE_SAMPLE = "苏A·12345京AD12345待付款道闸已开收现金更正车牌免费放行人工抬杆泊链在线应收金额"
 DEADLINE_S = 30.0
-KINDS = ("signin", "lanes", "reason", "approval", "keypad", "lock", "unlock", "shift", "report", "open")
+KINDS = (
+    "signin", "lanes", "reason", "approval", "keypad", "lock", "unlock", "shift", "closed", "report", "open"
+)
 #: every scene in the order they are played; those not in KINDS are taken only when asked for by name
 SCENES = (
-    "signin", "lanes", "reason", "approval", "offline", "keypad", "lock", "unlock", "shift", "report", "open"
+    "signin", "lanes", "reason", "approval", "offline", "keypad", "lock", "unlock", "shift", "closed",
+    "report", "open",
 )
 TAPS = ("xdotool", "qt")
 #: the open scene's float: five ¥100 notes counted by "+"
@@ -176,6 +179,7 @@ class BoothScenes:
     def __init__(self, app: QApplication, data_dir: Path, *, taps: str = "qt", kiosk: bool = True) -> None:
         self.app = app
         self.settings = screenshot_settings(data_dir)
+        self.data_dir = data_dir
         self.engine = Engine(self.settings)
         self.window: BoothWindow | None = None
         self.session: KioskSession | None = None
@@ -281,7 +285,7 @@ class BoothScenes:
         wanted = set(kinds)
         steps = {"signin": self.signin, "lanes": self.lanes, "reason": self.reason, "approval": self.approval,
                  "offline": self.offline, "keypad": self.keypad, "lock": self.lock, "unlock": self.unlock,
-                 "shift": self.shift,
+                 "shift": self.shift, "closed": self.closed,
                  "report": self.report, "open": self.open}
         last = max(SCENES.index(k) for k in wanted)
         for kind in SCENES[: last + 1]:
@@ -525,15 +529,36 @@ class BoothScenes:
         return Shot("shift", {"panel_rect": global_rect(panel), "total": panel.total_label.text(),
                               "counted_fen": panel.counted_fen()})
 
-    def report(self) -> Shot:
+    def closed(self) -> Shot:
+        """The count submitted: the closed shift's figures, the variance in the tone of its sign."""
         panel = self._window().staff_screens.shift_panel
         self.tap(panel.submit_button)
         self._until(lambda: panel.page == "result", "the shift to close")
+        variance = panel.variance_figure
+        return Shot("closed", {"panel_rect": global_rect(panel), "result": panel.result_summary(),
+                               "variance_rect": global_rect(variance), "variance": variance.text(),
+                               "variance_tone": variance.property("tone"),
+                               "figure_px": panel.result_figures["counted"].font().pixelSize(),
+                               "buttons_rect": global_rect(panel.done_button)})
+
+    def report(self) -> Shot:
+        panel = self._window().staff_screens.shift_panel
+        if panel.page != "result":  # the closed scene was not played
+            self.tap(panel.submit_button)
+            self._until(lambda: panel.page == "result", "the shift to close")
         self.tap(panel.report_button)
         view = self._window().staff_screens.report_view
+        view.export_dir = self.data_dir / "reports"  # into the throwaway folder, not the user's Documents
         self._until(lambda: view.isVisible() and view.report is not None, "the shift's report")
+        self.tap(view.pdf_button)
+        message = view.message
+        self._until(lambda: message.property("tone") == "ok" and message.isVisible(), "the PDF saved")
         return Shot("report", {"view_rect": global_rect(view), "title": view.title.text(),
-                               "result": panel.result_text.text()}, then=self._leave_report)
+                               "result": panel.result_summary(),
+                               "report_px": view.browser.document().defaultFont().pixelSize(),
+                               "message": view.message.text(), "message_rect": global_rect(view.message),
+                               "message_tone": view.message.property("tone")},
+                    then=self._leave_report)
 
     def _leave_report(self) -> None:
         screens = self._window().staff_screens

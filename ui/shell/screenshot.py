@@ -24,6 +24,7 @@ engine's public API and the sandbox.
 * ``lock``: the booth locked: each lane's plate, amount and QR in view, the attendant's actions locked;
 * ``unlock``: "unlock" tapped on the lock bar: the PIN pad's card, two digits typed;
 * ``shift``: the blind cash count of the shift close, the drawer counted;
+* ``closed``: the count submitted: the closed shift's figures, the variance in the colour of its sign;
 * ``report``: the report of that shift once closed;
 * ``open``: signed out and in again, the next shift's float counted note by note (five ¥100 notes).
 
