@@ -223,6 +223,8 @@ class TcpProxy:
         probe.close()
         self._listener: Any = None
         self._sockets: list[Any] = []
+        self._flowing = __import__("threading").Event()
+        self._flowing.set()
         self._lock = __import__("threading").Lock()
 
     def url(self, database_url: str) -> str:
@@ -260,10 +262,17 @@ class TcpProxy:
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: Any, sink: Any) -> None:
+    def freeze(self) -> None:
+        """The server goes silent: connections stay open, nothing passes either way (a LAN cut, no RST)."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
+    def _pipe(self, source: Any, sink: Any) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -432,3 +433,36 @@ def test_a_lot_booth_tries_a_server_that_was_down_again_within_a_heartbeat(
         service.stop()
         proxy.cut()
     assert_mirrored(db, lot, "booth-a")
+
+
+def test_a_stop_waits_on_a_silent_server_once_and_briefly(tmp_path: Path, lot: Engine, pg_url: str) -> None:
+    """The server goes silent mid-round (no RST: a LAN cut). The service's stop gives the pusher's round 5 s,
+    then does not try a last push: the engine's stop is not held by the lot."""
+    from booth.lot.service import LotService
+    from tests.conftest import engine_settings
+
+    proxy = TcpProxy()
+    proxy.start()
+    settings = engine_settings(
+        tmp_path, lot={"server": proxy.url(pg_url), "booth_id": "booth-a", "push_interval_s": 0.05}
+    )
+    db = booth_database(tmp_path, "a")
+    clock = Clock()
+    service = LotService(settings, db, clock=clock)
+    service.start()
+    try:
+        store = Store(db, clock=clock)
+        store.audit(actor="x", action="a", detail={}, at=clock.now)
+        wait_until(lambda: service.status.online and not journal(db), what="the first push")
+        proxy.freeze()
+        store.audit(actor="x", action="b", detail={}, at=clock.tick(1))
+        service.wake()
+        time.sleep(0.5)  # the round is on its way, waiting on the server
+        started = time.monotonic()
+        service.stop()
+        took = time.monotonic() - started
+    finally:
+        proxy.thaw()
+        proxy.cut()
+    assert 4.5 < took < 7, took
+    assert len(journal(db)) == 1  # kept for the next run

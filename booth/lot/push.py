@@ -320,15 +320,21 @@ class LotPusher:
         """Look at the journal now (not after the interval); ignored while backing off from a failure."""
         self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """End the thread after its round (a round under way finishes or fails on its own)."""
+    def stop(self, timeout: float = 5.0) -> bool:
+        """End the thread after its round (a round under way finishes or fails on its own); False if it was
+        still in a round after ``timeout`` (a server gone silent mid-round: its own timeouts end it later)."""
         self._stop.set()
         self._wake.set()
+        ended = True
         if self._thread is not None:
             self._thread.join(timeout)
-            if self._thread.is_alive():
-                log.warning("the lot pusher did not stop within %.1f s", timeout)
+            ended = not self._thread.is_alive()
+            if not ended:
+                log.warning(
+                    "the lot pusher did not stop within %.1f s (a round still waits on the server)", timeout
+                )
             self._thread = None
+        return ended
 
     def _run(self) -> None:
         failures = 0

@@ -100,8 +100,9 @@ class LotService:
     def stop(self) -> None:
         """Blocking (on a thread, not the loop): the puller, a last push, the pusher, the connections."""
         self.puller.stop()
-        self.pusher.stop()
-        if self.pusher.status.online:
+        # the last round only if the thread's rounds ended and the server answered the last one: a stop never
+        # waits twice on a server that has gone silent
+        if self.pusher.stop() and self.pusher.status.online:
             try:
                 self.pusher.push_once(heartbeat=False)
             except Exception as exc:
