@@ -744,7 +744,8 @@
     </message>
     <message>
         <source>出场车辆</source>
-        <translation>Cars out</translation>
+        <translation>Cars
+out</translation>
     </message>
     <message>
         <source>每小时
@@ -754,21 +755,24 @@ per hour</translation>
     </message>
     <message>
         <source>付款→抬杆
-毫秒 p50 / p99</source>
-        <translation>Pay → gate
-ms p50 / p99</translation>
+毫秒 p50/p99</source>
+        <translation>Pay →
+gate
+ms p50/p99</translation>
     </message>
     <message>
         <source>识别→报价
-毫秒 p50 / p99</source>
-        <translation>Camera → quote
-ms p50 / p99</translation>
+毫秒 p50/p99</source>
+        <translation>Camera →
+quote
+ms p50/p99</translation>
     </message>
     <message>
         <source>泊链往返
-毫秒 p50 / p99</source>
-        <translation>Bolink trip
-ms p50 / p99</translation>
+毫秒 p50/p99</source>
+        <translation>Bolink
+trip
+ms p50/p99</translation>
     </message>
     <message>
         <source>道闸

@@ -74,7 +74,7 @@ def test_the_supervisor_opens_the_lane_figures_of_real_traffic(
         assert view.cell("X1", BOLINK) == "–"
     # X2 saw nothing: its row is there, with dashes where there was nothing to time
     assert [view.cell("X2", c) for c in (CARS_OUT, PAY_TO_GATE, CAMERA, BOLINK)] == ["0", "–", "–", "–"]
-    assert list(view.row_labels) == ["X1", "X2"] and view.cell("X1", 0) == "X1 东出口"
+    assert list(view.row_labels) == ["X1", "X2"] and view.cell("X1", 0) == "X1\n东出口"
     assert all(c.height() >= window.sizes.target for c in view.row_labels["X1"])  # a touch target high
 
     tap(qtbot, view.span_buttons["day"])

@@ -103,7 +103,7 @@ class LaneFiguresView(SideSheet):
         self.grid_host.setObjectName("laneFigures")
         self.grid = QGridLayout(self.grid_host)
         self.grid.setContentsMargins(0, 0, 0, 0)
-        self.grid.setHorizontalSpacing(12)
+        self.grid.setHorizontalSpacing(8)
         self.grid.setVerticalSpacing(4)
         self.header_labels: list[QLabel] = []
         for column in range(COLUMNS):
@@ -165,9 +165,9 @@ class LaneFiguresView(SideSheet):
             self.tr("通道"),
             self.tr("出场车辆"),
             self.tr("每小时\n车辆"),
-            self.tr("付款→抬杆\n毫秒 p50 / p99"),
-            self.tr("识别→报价\n毫秒 p50 / p99"),
-            self.tr("泊链往返\n毫秒 p50 / p99"),
+            self.tr("付款→抬杆\n毫秒 p50/p99"),
+            self.tr("识别→报价\n毫秒 p50/p99"),
+            self.tr("泊链往返\n毫秒 p50/p99"),
             self.tr("道闸\n故障"),
             self.tr("人工\n抬杆"),
         )
@@ -229,7 +229,7 @@ class LaneFiguresView(SideSheet):
                 old.deleteLater()
         self.row_labels = {}
         for row, lane_id in enumerate(lanes, start=1):
-            name = f"{lane_id} {names[lane_id]}" if lane_id in names else lane_id
+            name = f"{lane_id}\n{names[lane_id]}" if lane_id in names else lane_id  # (narrow: two lines)
             cells = []
             for column, text in enumerate(figure_cells(name, self.figures.get(lane_id))):
                 cell = QLabel(text)
