@@ -334,3 +334,13 @@ def test_two_lanes_behind_one_hikvision_camera_each_get_their_channels_events(
     assert bad.status_code == 400 and "channelID is not a channel number" in bad.text
     assert [r.lane(lane).plate for lane in ("X1", "X2")] == ["苏A11111", "苏A22222"]
     assert len(r.rows("SELECT id FROM exit_orders")) == 2
+
+
+@pytest.mark.asyncio
+async def test_hikvision_probe_reads_the_status_and_sends_no_command(isapi: IsapiEmulator) -> None:
+    async with HikvisionGate(hik_settings(isapi)) as gate:
+        assert await gate.probe() == "barrierGateStatus reads '1'"
+    assert isapi.commands == [] and isapi.status == "1"  # the barrier was not asked to move
+    async with HikvisionGate(hik_settings(isapi, password="wrong")) as gate:
+        with pytest.raises(GateFault, match="barrierGateStatus: HTTP 401"):
+            await gate.probe()
