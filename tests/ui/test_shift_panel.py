@@ -22,12 +22,15 @@ from people_driving import (
     visible_texts,
 )
 
+from PySide6.QtWidgets import QApplication
+
 from booth.config import Settings
 from booth.domain.lane import LaneState
 from booth.domain.money import format_yuan
 from booth.engine import Engine
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
+from ui.kit.style import apply_style
 from ui.office.shift_panel import ShiftClosePanel
 from ui.shell.main_window import BoothWindow
 
@@ -232,3 +235,34 @@ def test_closing_when_no_shift_is_open_says_so(
     tap(qtbot, shift_window.staff_screens.close_shift_button)
     qtbot.waitUntil(lambda: shift_window.alert_text.text() == "当前没有开启的班次", timeout=WAIT_MS)
     assert not shift_window.staff_screens.shift_panel.isVisible()
+
+
+@pytest.mark.parametrize("theme", ["standard", "high_contrast"])
+def test_over_short_and_exact_look_different_in_both_themes(
+    qtbot: Any, qapp: QApplication, shift_window: BoothWindow, people: tuple[Staff, Shifts], theme: str
+) -> None:
+    """The variance's highlight tells its sign: the top edge of the figure (its fill in the standard theme,
+    its border's colour and pattern in high contrast) differs between short, exact and over."""
+    _staff, shifts = people
+    shift = shifts.current()
+    assert shift is not None
+    apply_style(qapp, theme=theme)
+    try:
+        panel = open_close(qtbot, shift_window)
+        panel.count_fields[10_000].setText("5")
+        tap(qtbot, panel.submit_button)
+        qtbot.waitUntil(lambda: panel.page == "result", timeout=WAIT_MS)
+        closed = shifts.get(shift.id)
+        assert closed.expected_fen is not None
+        edges = {}
+        for variance, tone in ((-300, "bad"), (0, "ok"), (200, "attention")):
+            counted = closed.expected_fen + variance
+            panel.show_result(replace(closed, counted_fen=counted, variance_fen=variance))
+            figure = panel.variance_figure
+            assert figure.property("tone") == tone
+            image = figure.grab().toImage()
+            edges[tone] = tuple(image.pixel(x, 1) for x in range(4, image.width() - 4, 3))
+            assert len(set(edges[tone])) <= 3  # a fill or a border, not text
+        assert len(set(edges.values())) == 3, theme
+    finally:
+        apply_style(qapp)  # the other tests run on the standard theme
