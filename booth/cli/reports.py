@@ -187,7 +187,7 @@ def summary_lines(report: Report) -> list[str]:
             f"应有现金 {_opt(c.expected_fen)}  清点现金 {_opt(c.counted_fen)}"
             f"  差额 {_variance(c.variance_fen)}"
             + (f"  主管签字 {c.cosigned_by}" if c.cosigned_by else ""),
-            "  " + "  ".join(f"{y(d)}×{n}" for d, n in c.counted),
+            "  " + "  ".join(f"{y(d)}×{n}" for d, n in c.counted if n),
             f"留给下一班的备用金 {_opt(c.handover_float_fen)}"
             + (f"  备注 {c.close_note}" if c.close_note else ""),
         ]

@@ -3,6 +3,8 @@ for an open shift and a period with no data are refused in words."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,9 @@ def test_a_closed_shift_report_on_screen_as_pdf_csv_and_printed(
     pdf = view.save_pdf()
     assert pdf is not None and pdf.read_bytes().startswith(b"%PDF")
     assert str(pdf) in view.message.text()
+    # a shift of a few minutes from a real engine is one A4 page (it was three, the last a lone line)
+    info = subprocess.run(["pdfinfo", str(pdf)], check=True, capture_output=True, text=True).stdout
+    assert re.search(r"^Pages:\s+1$", info, re.M), info
     # "saved" reads in a positive colour (green), a refusal in red
     saved = view.message.palette().color(view.message.foregroundRole())
     assert view.message.property("tone") == "ok" and saved.green() > saved.red() + 60, saved.name()

@@ -257,7 +257,7 @@ def report_html(report: Report) -> str:
                         _y(c.cash_taken_fen),
                     ],
                     [translate("Report", "应有现金"), _y(c.expected_fen)],
-                    *([f"{format_yuan(d)} × {n}", format_yuan(d * n)] for d, n in c.counted),
+                    *([f"{format_yuan(d)} × {n}", format_yuan(d * n)] for d, n in c.counted if n),
                     [translate("Report", "清点现金"), _y(c.counted_fen)],
                     [translate("Report", "差额"), _variance_words(c.variance_fen)],
                     [translate("Report", "主管签字"), c.cosigned_by or "—"],
