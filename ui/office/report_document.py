@@ -46,7 +46,7 @@ CHART_URL = QUrl("booth-report://hourly-chart.png")
 CHART_SIZE = (1800, 560)  # pixels; shown at the text width
 PDF_DPI = 300
 BASE_POINT_SIZE = 9.0
-FOOTER_MM = 6.0  # the page number, in the page's bottom margin
+FOOTER_MM = 6.0  # the page number, in the page's bottom margin (in the page when the margin is narrower)
 CHART_MIN_BUCKETS = 4  # fewer hours than this are a table, not a chart
 
 _CHANNELS = {
@@ -547,14 +547,23 @@ def paged_document(report: Report, device: QPdfWriter | QPrinter) -> QTextDocume
     """The report laid out on ``device``'s pages (its resolution, its paint rectangle), each unit that
     fits on a page kept on one (keep_together)."""
     resolution = device.resolution()
-    rect = device.pageLayout().paintRectPixels(resolution)
+    layout = device.pageLayout()
+    rect = layout.paintRectPixels(resolution)
+    bottom_margin = layout.fullRectPixels(resolution).bottom() - rect.bottom()
+    footer = _footer_px(resolution)
+    height = rect.height() if bottom_margin >= footer else rect.height() - footer  # the number needs room
     # an image's width in the document is in 96-dpi pixels, scaled to the device by the layout
     document = report_document(report, text_width=rect.width() * 96 / resolution)
     document.documentLayout().setPaintDevice(device)
     document.setDocumentMargin(0)
-    document.setPageSize(QSizeF(rect.width(), rect.height()))
+    document.setPageSize(QSizeF(rect.width(), height))
     keep_together(document)
     return document
+
+
+def _footer_px(resolution: int) -> float:
+    """The page number's band under the page's text, in the device's pixels."""
+    return resolution * FOOTER_MM / 25.4
 
 
 def _print(report: Report, device: QPdfWriter | QPrinter) -> str:
@@ -562,7 +571,7 @@ def _print(report: Report, device: QPdfWriter | QPrinter) -> str:
     by page with its number at the foot, and return the document's text (for the ToUnicode repair)."""
     document = paged_document(report, device)
     page = document.pageSize()
-    footer = device.resolution() * FOOTER_MM / 25.4
+    footer = _footer_px(device.resolution())
     pages = document.pageCount()
     painter = QPainter()
     if not painter.begin(device):
