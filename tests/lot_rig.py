@@ -259,8 +259,9 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._sockets += [client, server]
+            ended: list[int] = []  # this connection's directions that have ended
             for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=self._pipe, args=(a, b, (client, server), ended), daemon=True).start()
 
     def freeze(self) -> None:
         """The server goes silent: connections stay open, nothing passes either way (a LAN cut, no RST)."""
@@ -269,7 +270,9 @@ class TcpProxy:
     def thaw(self) -> None:
         self._flowing.set()
 
-    def _pipe(self, source: Any, sink: Any) -> None:
+    def _pipe(self, source: Any, sink: Any, both: tuple[Any, Any], ended: list[int]) -> None:
+        import socket
+
         try:
             while data := source.recv(65536):
                 self._flowing.wait()
@@ -277,8 +280,19 @@ class TcpProxy:
         except OSError:
             pass
         finally:
+            # shut down, and close only once both directions have ended: a close while the other
+            # direction's thread still uses a socket neither wakes it nor sends a FIN (a dead booth's backend
+            # and its locks stayed on the server), and it frees the descriptor, which a new connection may
+            # take while that thread still sends on it (one connection's bytes in another's: a booth's query
+            # lost, and the booth waiting for its answer forever). Found by tests/test_lot_crash.py.
             for s in (source, sink):
                 with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+            with self._lock:
+                ended.append(1)
+                last = len(ended) == 2
+            if last:
+                for s in both:
                     s.close()
 
     def cut(self) -> None:
@@ -292,7 +306,6 @@ class TcpProxy:
             self._listener = None
         with self._lock:
             sockets, self._sockets = self._sockets, []
-        for s in sockets:
+        for s in sockets:  # (the pipes' threads close them once both directions have ended)
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            s.close()
