@@ -31,6 +31,7 @@ empty), judged from outside, by the issue's rules:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -198,8 +199,12 @@ class Lot:
     def __init__(self, world: World) -> None:
         self.world = world
         self.bolink: dict[str, BolinkSandbox] = {ENTRY.booth_id: world.bolink}
-        for rig in EXITS:
-            self.bolink[rig.booth_id] = world.call(self._sandbox())
+        for n, rig in enumerate(EXITS, start=1):
+            sandbox = self.bolink[rig.booth_id] = world.call(self._sandbox())
+            # Bolink's trade numbers are unique across the cloud; each emulator numbers its own (time, then
+            # a serial), so two of them paid in one second gave one number twice (trade_no_twice, found by
+            # this test): each exit's emulator counts from a range of its own
+            sandbox._book._serial = itertools.count(n * 10_000_000)
 
     @staticmethod
     async def _sandbox() -> BolinkSandbox:
