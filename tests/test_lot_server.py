@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, text
 from booth.config import LotSettings
 from booth.lot.server import (
     KEEPALIVES,
+    LOT_HEAD,
     LotServerError,
     LotServerUnreachable,
     init_lot,
@@ -151,7 +152,7 @@ def test_status_lists_each_booth_flags_the_silent_and_lanes_at_two_booths(
     exit_2 = status.booths[2]
     assert (exit_2.lanes, exit_2.open_shift_id, exit_2.open_shift_person) == (("X2",), 9, "li")
     assert 59 <= status.age_s(exit_2) < 70
-    assert status.revision == "l0001" and "***" not in status.server
+    assert status.revision == LOT_HEAD and "***" not in status.server
 
 
 @pytest.mark.postgresql

@@ -84,6 +84,21 @@ Index("ix_lot_payments_paid_at", MIRRORS["payments"].c.paid_at)
 Index("ix_lot_people_username", MIRRORS["people"].c.username)
 Index("ix_lot_shifts_opened_at", MIRRORS["shifts"].c.opened_at)
 Index("ix_lot_outbox_cloud_state", MIRRORS["outbox"].c.cloud, MIRRORS["outbox"].c.state)
+# the lot report (booth.lot.report, lot revision l0003): a period's exits, entries and payments per booth,
+# each by an index-only scan of the period's range (the columns it groups and sums are included)
+Index(
+    "ix_lot_stays_exit_report",
+    MIRRORS["stays"].c.exit_at,
+    postgresql_include=["booth_id", "state", "exit_lane"],
+)
+Index(
+    "ix_lot_stays_entry_report", MIRRORS["stays"].c.entry_at, postgresql_include=["booth_id", "origin_booth"]
+)
+Index(
+    "ix_lot_payments_report",
+    MIRRORS["payments"].c.paid_at,
+    postgresql_include=["booth_id", "channel", "pay_channel", "flag", "amount_fen"],
+)
 
 lot_booths = Table(
     "lot_booths",
