@@ -39,8 +39,9 @@ class LotSettings(Section):
         600.0,
         ge=0,
         le=86_400,
-        description="A booth silent on the server for longer has its pending cloud messages relayed by a live "
-        "booth; this booth sends its own only while its last contact is younger than half this (0 = never).",
+        description="A booth silent on the server for longer has its pending cloud messages relayed by a "
+        "live booth; this booth sends its own only while its last contact is younger than half this "
+        "(0 = never).",
     )
 
     @field_validator("booth_id")

@@ -129,9 +129,9 @@ lot_conflicts = Table(
     UniqueConstraint("rule", "subject"),
 )
 
-#: a booth's outbox row relayed by another booth while it was silent (booth.lot.relay): one claim per row, so
-#: two live booths never both take it; ``outcome`` NULL while the claimer sends it, then "retry", "sent" or
-#: "dead"; ``settled_at`` once the owner booth has written the outcome into its own outbox
+#: a booth's outbox row relayed by another booth while it was silent (booth.sync.lot_relay): one claim per
+#: row, so two live booths never both take it; ``outcome`` NULL while the claimer sends it, then "retry",
+#: "sent" or "dead"; ``settled_at`` once the owner booth has written the outcome into its own outbox
 lot_relay_claims = Table(
     "lot_relay_claims",
     lot_metadata,

@@ -37,6 +37,8 @@ from booth.store.to_records import (
 )
 
 _OUTBOX = cast(Table, OutboxRow.__table__)
+#: the note a row sent by another booth of the lot carries in last_error (followed by that booth's id)
+RELAYED_BY = "sent by lot booth "
 
 
 class OutboxOps(StoreBase):
@@ -141,6 +143,32 @@ class OutboxOps(StoreBase):
             row.state = "dead"
             row.attempts += 1
             row.last_error = error
+
+    def mark_outbox_relayed(
+        self, outbox_id: int, *, by: str, outcome: str, at: datetime, error: str = ""
+    ) -> bool:
+        """Another booth of the lot relayed this row while this booth was silent (booth.sync.lot_relay):
+        "sent" (sent_at ``at``) or "dead" (parked there), with a note naming that booth in last_error. Only a
+        pending row changes; False when it was not pending (left as it is)."""
+        outbox_id = checked_row_id("outbox_id", outbox_id)
+        at = checked_aware("at", at)
+        by = checked_text("by", by, SHORT_MAX)
+        if outcome not in ("sent", "dead"):
+            raise StoreError(f"outcome must be 'sent' or 'dead', got {outcome!r}")
+        error = checked_text("error", error, 10_000, allow_empty=True)
+        with self._write("mark_outbox_relayed") as session:
+            row = get_row(session, OutboxRow, outbox_id, "outbox row")
+            if row.state != "pending":
+                return False
+            if outcome == "sent":
+                row.state = "sent"
+                row.sent_at = at
+                row.last_error = f"{RELAYED_BY}{by}"
+            else:
+                row.state = "dead"
+                row.attempts += 1
+                row.last_error = f"parked by lot booth {by}: {error}"
+            return True
 
     def requeue_dead(self, cloud: str | None = None, *, at: datetime | None = None) -> int:
         """Give parked rows (of one cloud, or all) a fresh start: pending, attempts 0, due at `at` (now).

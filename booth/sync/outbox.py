@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import partial
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from booth.store import OutboxRecord, Store
 
@@ -145,9 +145,7 @@ class CircuitBreaker:
             self._move(BreakerState.OPEN, f"probe failed: {detail}")
         elif self.state is BreakerState.CLOSED and self.consecutive_failures >= self.policy.failures:
             self._opened_at = self._clock()
-            self._move(
-                BreakerState.OPEN, f"{self.consecutive_failures} failures in a row, last: {detail}"
-            )
+            self._move(BreakerState.OPEN, f"{self.consecutive_failures} failures in a row, last: {detail}")
 
     def _move(self, new: BreakerState, why: str) -> None:
         old, self.state = self.state, new
@@ -176,10 +174,30 @@ class RelayState:
     last_sent_at: datetime | None = None
     sent: int = 0  # rows the cloud accepted since the engine started
     unverified_streak: int = 0
+    relayed_elsewhere: int = 0  # rows another booth of the lot sent for this one (booth.sync.lot_relay)
 
 
 Sender = Callable[[OutboxRecord], Awaitable[SendResult]]
 HoldCheck = Callable[[], Awaitable[str]]
+
+
+class Fence(Protocol):
+    """A lot booth's fence (booth.sync.lot_relay.RelayLease): its rows are sent only while it holds its lease
+    on the lot server, so no row another booth may have taken over is sent twice."""
+
+    async def hold(self, cloud: str) -> str:
+        """Why ``cloud``'s rows wait now ("" when they may go); may settle what another booth sent."""
+        ...
+
+    def lapsed(self) -> bool:
+        """The lease has run out (checked again before each row is sent)."""
+        ...
+
+    def relayed_elsewhere(self, cloud: str) -> int:
+        """How many of ``cloud``'s rows another booth sent for this one (this run)."""
+        ...
+
+
 AlertSink = Callable[[str, str, str], None]  # (cloud, kind, message)
 
 
@@ -234,6 +252,8 @@ class OutboxRelay:
         self._dead_since_alert = 0
         self._wake = asyncio.Event()
         self.state = RelayState(cloud, None if breaker is None else breaker.state)
+        #: a lot booth's fence (booth.sync.lot_relay), asked before ``hold`` and each row; None elsewhere
+        self.fence: Fence | None = None
 
     @property
     def sent(self) -> int:
@@ -272,6 +292,12 @@ class OutboxRelay:
 
     async def drain_once(self) -> int:
         """Send what is due now; return how many rows were handled (sent, retried or parked)."""
+        fence = self.fence
+        if fence is not None:
+            why = await fence.hold(self.cloud)
+            self._update(held=why, relayed_elsewhere=fence.relayed_elsewhere(self.cloud))
+            if why:
+                return 0
         if self._hold is not None:
             why = await self._hold()
             self._update(held=why)
@@ -290,6 +316,8 @@ class OutboxRelay:
 
         async def one(row: OutboxRecord) -> int:
             async with gate:
+                if fence is not None and fence.lapsed():
+                    return 0  # the lease ran out meanwhile: the row waits (another booth may take it)
                 if breaker is not None and not breaker.acquire():
                     return 0  # opened meanwhile: the row stays as it is, untouched
                 try:

@@ -46,6 +46,7 @@ class CloudStatus:
     held: str
     last_error: str
     sent: int
+    relayed_elsewhere: int = 0  # rows another booth of the lot sent for this one while it was silent
 
     @property
     def healthy(self) -> bool:
@@ -123,6 +124,7 @@ def compose_status(
                 held=relay.held if relay else "",
                 last_error=relay.last_error if relay else "",
                 sent=relay.sent if relay else 0,
+                relayed_elsewhere=relay.relayed_elsewhere if relay else 0,
             )
         )
     return SyncStatus(now, tuple(clouds))
@@ -137,6 +139,8 @@ def describe_status(status: SyncStatus, *, only_enabled: bool = False) -> list[s
         age = "" if c.oldest_age_s is None else f", oldest {_duration(c.oldest_age_s)} old"
         breaker = "" if c.breaker in ("none", "closed") else f", breaker {c.breaker}"
         held = f", HELD: {c.held}" if c.held else ""
+        if c.relayed_elsewhere:  # (booth.sync.lot_relay)
+            held += f", {c.relayed_elsewhere} sent by another booth of the lot while this one was silent"
         state = "" if c.enabled else " (not configured)"
         lines.append(f"{c.cloud}{state}: {c.pending} pending{age}, {c.dead} dead{breaker}{held}")
         for letter in c.dead_letters:

@@ -4,7 +4,7 @@ Revision ID: l0002
 Revises: l0001
 Create Date: 2026-12-03
 
-Written by hand against booth.lot.schema.lot_relay_claims (booth.lot.relay uses it): one row per claimed
+Written by hand against booth.lot.schema.lot_relay_claims (booth.sync.lot_relay uses it): one row per claimed
 outbox row, keyed by the owner booth and its local outbox id, so an INSERT … ON CONFLICT DO NOTHING lets
 exactly one booth take a row.
 """
