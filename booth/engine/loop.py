@@ -42,8 +42,8 @@ from booth.store import Database, Store, open_database
 from booth.store.backup import BackupSchedule
 from booth.store.records import ExitInFlight
 from booth.store.worker import Priority
-from booth.sync.cloud_sync import CloudSync
-from booth.sync.outbox import OutboxRelay
+from booth.sync.cloud_sync import CloudSync, relay_backoff
+from booth.sync.outbox import BreakerState, OutboxRelay
 from booth.sync.status import LotLine, SyncStatus
 
 if TYPE_CHECKING:
@@ -100,6 +100,8 @@ class EngineLoop:
         self.timings = LaneTimings(rt)
         #: [lot]: booth.lot.service.LotService (the journal pushed, the lot pulled), made at start
         self.lot_service: Any = None
+        #: [lot] takeover_after_s: booth.sync.lot_relay.RelayLease, the relays' fence (made with lot_service)
+        self.lot_lease: Any = None
 
     # ------------------------------------------------------------------------------------------- start
     async def start(self) -> None:
@@ -271,6 +273,57 @@ class EngineLoop:
             lookup.recent = lot_service.recent
         lot_service.start()
         self.rt.lot_wake = lot_service.wake  # lot_service: pushed when the lanes commit, not at the next look
+        self._make_lot_lease(lot_service)
+
+    def _make_lot_lease(self, lot_service: Any) -> None:
+        """[lot] takeover_after_s: the fence of every relay (this booth's rows go only while its last contact
+        with the server is younger than half of it); the Alipay/Tmall relays get it as they are made."""
+        lot = self.settings.lot
+        if lot is None or not lot.takeover_after_s:
+            return
+        from booth.sync.lot_relay import RelayLease
+
+        rt = self.rt
+        self.lot_lease = RelayLease(
+            lot.booth_id,
+            lot_service.server,
+            rt.store,
+            takeover_after_s=lot.takeover_after_s,
+            last_contact=lambda: lot_service.status.last_contact_at,
+            clock=rt.now,
+            run_db=lambda fn: rt.db(fn, Priority.BACKGROUND),
+        )
+        if rt.bolink_relay is not None:
+            rt.bolink_relay.fence = self.lot_lease
+
+    def _start_lot_takeover(self, sync: CloudSync) -> None:
+        """[lot] takeover_after_s: the fence on the Alipay/Tmall relays, and this booth's part in relaying
+        the rows of a booth silent for longer (booth.sync.lot_relay.LotTakeover) with its own clients."""
+        lease = self.lot_lease
+        if lease is None:
+            return
+        from booth.sync.lot_relay import LotTakeover
+
+        for relay in sync.relays.values():
+            relay.fence = lease
+        relays = {**sync.relays}
+        if self.rt.bolink_relay is not None:
+            relays["bolink"] = self.rt.bolink_relay
+        senders = {**sync.senders}
+        if self.uploads is not None:
+            senders["bolink"] = self.uploads.send
+
+        def ready(relay: OutboxRelay) -> Callable[[], bool]:
+            return lambda: relay.breaker is None or relay.breaker.state is not BreakerState.OPEN
+
+        takeover = LotTakeover(
+            lease,
+            senders,
+            holds=sync.holds,
+            ready={cloud: ready(relay) for cloud, relay in relays.items()},
+            backoff=relay_backoff(self.settings.sync),
+        )
+        self.rt.spawn(takeover.run(), "lot-takeover")
 
     def _lot_status_changed(self, status: Any) -> None:
         log.info("lot_service: %s", status.describe())
@@ -292,6 +345,7 @@ class EngineLoop:
     async def _start_sync(self, sync: CloudSync) -> None:
         try:
             await sync.start()
+            self._start_lot_takeover(sync)
             for name, job in sync.tasks():
                 self.rt.spawn(job, name)
         except Exception as exc:
@@ -360,6 +414,8 @@ class EngineLoop:
         # a sign-in under way finishes before its database closes; queued office work is dropped
         for pool in self._office_pools:
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        if self.lot_lease is not None:  # (its server calls a cancelled relay left running end first)
+            await self.lot_lease.aclose()
         if self.lot_service is not None:  # its threads end (a last push) before the database closes
             self.rt.lot_wake = None
             await asyncio.to_thread(self.lot_service.stop)

@@ -109,6 +109,9 @@ class CloudSync:
         self.tmall: TopClient | None = None
         self._http: list[httpx.AsyncClient] = []
         self.relays: dict[str, OutboxRelay] = {}
+        #: each relay's sender and hold, for a lot booth relaying a silent booth's rows (booth.sync.lot_relay)
+        self.senders: dict[str, Sender] = {}
+        self.holds: dict[str, Callable[[], Awaitable[str]]] = {}
         self._other_relays: dict[str, OutboxRelay] = {}
         self._status = compose_status(clock(), {}, [], {}, self._enabled())
         self._announced: tuple[object, ...] = ()
@@ -364,6 +367,7 @@ class CloudSync:
         self.alipay = await alipay.start(self._http_client(sync))
         sender = AlipayOrderSender(settings, self.alipay, lambda: alipay.parking_id)
         self.relays[ALIPAY] = self._relay(ALIPAY, self._rebuilding(sender.send), sync, hold=alipay.hold)
+        self.senders[ALIPAY], self.holds[ALIPAY] = sender.send, alipay.hold
         await alipay.alert_if_held()
 
     def _wake_alipay_relay(self) -> None:
@@ -375,6 +379,7 @@ class CloudSync:
         self.tmall, self.tmall_emulator = await open_tmall(settings, http, self._clock)
         sender = TmallBackflowSender(settings, self.tmall)
         self.relays[TMALL] = self._relay(TMALL, self._rebuilding(sender.send), sync)
+        self.senders[TMALL] = sender.send
 
     def tasks(self) -> list[tuple[str, Coroutine[Any, Any, None]]]:
         """The coroutines the engine runs as tasks: each relay, and the status refresher."""
