@@ -49,6 +49,7 @@ def test_a_lot_gets_its_documented_defaults(tmp_path: Path) -> None:
         query_timeout_ms=500,
         push_interval_s=0.2,
         heartbeat_s=5,
+        takeover_after_s=600,
     )
 
 
@@ -94,6 +95,14 @@ def test_the_booth_id_matches_the_servers_key() -> None:
         (("booth_id =", "push_interval_s = 0\nbooth_id ="), "lot.push_interval_s: Input should be greater"),
         (("booth_id =", "heartbeat_s = inf\nbooth_id ="), "lot.heartbeat_s: Input should be a finite number"),
         (("booth_id =", "heartbeat_s = true\nbooth_id ="), "lot.heartbeat_s: expected a number, got a true"),
+        (
+            ("booth_id =", "takeover_after_s = -1\nbooth_id ="),
+            "lot.takeover_after_s: Input should be greater",
+        ),
+        (
+            ("booth_id =", "takeover_after_s = 10\nbooth_id ="),
+            "lot: takeover_after_s: 0 (never) or at least 4 x heartbeat_s (20 s)",
+        ),
     ],
 )
 def test_each_mistake_in_lot_is_named(tmp_path: Path, edit: tuple[str, str], expected: str) -> None:

@@ -438,3 +438,38 @@ def test_a_lot_booths_engine_fences_its_relays_and_takes_over_a_silent_booths_bo
         )
     finally:
         lot.dispose()
+
+
+def test_the_lease_counts_a_gap_between_two_contacts_seen_as_a_lapse() -> None:
+    """Contacts seen further apart than half the takeover time may hide a lapse (another booth may have
+    claimed this booth's rows meanwhile): the lease does not hold at that look, and the rows wait until the
+    claims are read again."""
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    contact: list[datetime | None] = [None]
+    clock = [now]
+    lease = RelayLease(
+        "x",
+        None,  # type: ignore[arg-type]  (the server is not asked here)
+        None,  # type: ignore[arg-type]
+        takeover_after_s=10,
+        last_contact=lambda: contact[0],
+        clock=lambda: clock[0],
+    )
+    assert not lease.holds()  # no contact yet
+    contact[0] = now
+    assert not lease.holds()  # the first contact seen: nothing known of before it
+    for step in range(1, 20):  # a contact every second, looked at every second
+        clock[0] = contact[0] = now + timedelta(seconds=step)
+        assert lease.holds()
+    assert lease.lapsed(), "held again since a lapse and the claims not read since"
+    lease._settled_epoch = lease._epoch  # what settle() does once it read the claims
+    assert not lease.lapsed()
+    # the loop looked nowhere for 6 s while the contacts went on: as good as a lapse
+    clock[0] = contact[0] = now + timedelta(seconds=25)
+    assert not lease.holds() and lease.lapsed()
+    clock[0] = contact[0] = now + timedelta(seconds=26)
+    assert lease.holds() and lease.lapsed()  # holds, but the claims must be read again first
+    # a contact older than half the takeover time: lapsed
+    clock[0] = now + timedelta(seconds=31)
+    assert not lease.holds()
+    assert RelayLease("x", None, None, takeover_after_s=0, last_contact=lambda: None).holds()  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from booth.config.section import Section
 
@@ -43,6 +43,17 @@ class LotSettings(Section):
         "live booth; this booth sends its own only while its last contact is younger than half this "
         "(0 = never).",
     )
+
+    @model_validator(mode="after")
+    def _takeover_after_heartbeats(self) -> LotSettings:
+        """The lease (half of takeover_after_s) must outlast a couple of heartbeats, or it never holds."""
+        if self.takeover_after_s and self.takeover_after_s < 4 * self.heartbeat_s:
+            raise ValueError(
+                f"takeover_after_s: 0 (never) or at least 4 x heartbeat_s ({4 * self.heartbeat_s:g} s): this "
+                f"booth sends its cloud messages only while its last contact is younger than half of it, got "
+                f"{self.takeover_after_s:g}"
+            )
+        return self
 
     @field_validator("booth_id")
     @classmethod

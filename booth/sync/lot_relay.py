@@ -128,7 +128,11 @@ class RelayLease:
         self._clock = clock
         self._run_db: DbRun[Any] = run_db or _direct
         self._monotonic = monotonic or time.monotonic
-        self._settled = False  # the claims were read since the lease last held
+        #: a lapse, or a gap between two contacts seen that may have hidden one, moves the epoch on; the
+        #: claims are settled for the epoch in which they were last read, and rows go only in that epoch
+        self._epoch = 0
+        self._settled_epoch = -1
+        self._seen_contact: datetime | None = None
         self._waiting: dict[str, str] = {}  # cloud -> why it waits for another booth's claims
         self._recheck_at = 0.0
         self._lock = asyncio.Lock()
@@ -144,14 +148,30 @@ class RelayLease:
         """After the relays and the takeover were cancelled: wait for their server calls still running."""
         await self.threads.drain()
 
+    def holds(self) -> bool:
+        """The lease holds: the last acknowledged contact with the server is younger than half the takeover
+        time, and no gap of that length can have passed unseen since the last look (two contacts seen that
+        far apart count as one: another booth may have claimed this booth's rows in between)."""
+        if not self.enabled:
+            return True
+        half = self.takeover_after_s / 2
+        at = self._last_contact()
+        seen, self._seen_contact = self._seen_contact, at
+        if at is None:
+            self._epoch += 1
+            return False
+        gap = seen is None or (at - seen).total_seconds() >= half
+        if gap or (self._clock() - at).total_seconds() >= half:
+            self._epoch += 1
+            return False
+        return True
+
     def lapsed(self) -> bool:
-        """No acknowledged contact with the server within half the takeover time (never with takeover off)."""
+        """This booth's rows may not go now: the lease does not hold, or it held again since a lapse and the
+        claims were not read since (never with takeover off). Asked before each row."""
         if not self.enabled:
             return False
-        at = self._last_contact()
-        if at is None:
-            return True
-        return (self._clock() - at).total_seconds() >= self.takeover_after_s / 2
+        return not self.holds() or self._settled_epoch != self._epoch
 
     def relayed_elsewhere(self, cloud: str) -> int:
         return self._relayed.get(cloud, 0)
@@ -159,14 +179,15 @@ class RelayLease:
     async def hold(self, cloud: str) -> str:
         if not self.enabled:
             return ""
-        if self.lapsed():
-            self._settled = False
+        if not self.holds():
             return (
                 f"the lot server has not answered for over {self.takeover_after_s / 2:g} s: this booth's "
                 "messages wait so that none is sent twice (another booth may relay them)"
             )
         async with self._lock:
-            if not self._settled or (self._waiting and self._monotonic() >= self._recheck_at):
+            if self._settled_epoch != self._epoch or (
+                self._waiting and self._monotonic() >= self._recheck_at
+            ):
                 try:
                     await self.settle()
                 except Exception as exc:  # the server went again: wait, and read the claims next time
@@ -179,6 +200,7 @@ class RelayLease:
         """Read the claims on this booth's rows and write the finished ones into its own outbox (sent or
         parked by the claimer); clouds with a claim a live booth still works on wait. Returns how many rows
         were marked."""
+        epoch = self._epoch  # (the lease held just before: hold() looked)
         claims = await self.threads.call(self._read_claims)
         done = [c for c in claims if c.outcome in ("sent", "dead")]
         unfinished = [c for c in claims if c.outcome not in ("sent", "dead")]
@@ -226,7 +248,7 @@ class RelayLease:
             for cloud, mine in waiting.items()
         }
         self._recheck_at = self._monotonic() + RECHECK_S
-        self._settled = True
+        self._settled_epoch = epoch  # a lapse seen meanwhile moved the epoch on: read again then
         self.last_error = ""
         return marked
 
@@ -356,7 +378,7 @@ class LotTakeover:
 
     async def take_once(self) -> int:
         """Claim what is due of silent booths and send it; how many rows were handled."""
-        if not self.lease.enabled or self.lease.lapsed():
+        if not self.lease.enabled or not self.lease.holds():
             return 0  # cut off ourselves: a claim we made may be taken back by now; nothing goes
         clouds = []
         for cloud in self._senders:
@@ -372,7 +394,7 @@ class LotTakeover:
         taken = await self._threads.call(lambda: self._claim(clouds))
         handled = 0
         for row in taken:
-            if self.lease.lapsed():
+            if not self.lease.holds():
                 break  # the claims stay ours, unfinished: sent at our next round, or taken back
             result = await self._attempt(row)
             if result.verdict is SendVerdict.SENT:  # (counted as the cloud took it, before the record)
