@@ -199,7 +199,7 @@ class RelayLease:
     async def settle(self) -> int:
         """Read the claims on this booth's rows and write the finished ones into its own outbox (sent or
         parked by the claimer); clouds with a claim a live booth still works on wait. Returns how many rows
-        were marked."""
+        were marked sent."""
         epoch = self._epoch  # (the lease held just before: hold() looked)
         claims = await self.threads.call(self._read_claims)
         done = [c for c in claims if c.outcome in ("sent", "dead")]
@@ -212,8 +212,8 @@ class RelayLease:
         if done:
             at = self._clock()
 
-            def mark() -> int:
-                count = 0
+            def mark() -> list[str]:  # (the database thread): the clouds of the rows marked sent
+                sent: list[str] = []
                 for claim in done:
                     if self._store.mark_outbox_relayed(
                         claim.outbox_id,
@@ -222,9 +222,7 @@ class RelayLease:
                         at=claim.sent_at or at,
                         error=claim.last_error or "",
                     ):
-                        count += 1
-                        if claim.outcome == "sent":
-                            self._relayed[claim.cloud] = self._relayed.get(claim.cloud, 0) + 1
+                        sent += [claim.cloud] if claim.outcome == "sent" else []
                     else:
                         log.warning(
                             "lot relay: outbox row %d was sent by booth %s but is not pending here (sent "
@@ -232,9 +230,12 @@ class RelayLease:
                             claim.outbox_id,
                             claim.claimed_by,
                         )
-                return count
+                return sent
 
-            marked = await self._run_db(mark)
+            marked_sent: list[str] = await self._run_db(mark)
+            for cloud in marked_sent:
+                self._relayed[cloud] = self._relayed.get(cloud, 0) + 1
+            marked = len(marked_sent)
             await self.threads.call(lambda: self._mark_settled([c.outbox_id for c in done]))
             log.info("lot relay: %d of this booth's rows were relayed by other booths meanwhile", marked)
         waiting: dict[str, list[Claim]] = {}
