@@ -10,7 +10,8 @@ is made by ``booth lot init`` (its indexes are the ones every lot has).
 
 Then ``build_lot_report`` over the month is timed (first run, then warm runs), and its exits and money are
 checked against one SQL sum of the mirrors (printed, not asserted). No asserts: figures for docs/lot.md.
-Run: .venv/bin/python benchmarks/bench_lot_report.py [exits]   (BOOTH_TEST_POSTGRES: another admin URL)
+Run: .venv/bin/python benchmarks/bench_lot_report.py [exits]   (BOOTH_TEST_POSTGRES: another admin URL;
+BENCH_HISTORY=3: three earlier months on the server as well)
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ BOOTHS = ("north", "south", "east", "west")
 CROSS = 0.10  # cars that entered at another booth than the one they leave by
 BEFORE = 0.25  # exits of the week before the month (outside the period), per exit of the month
 RUNS = 5
+#: earlier months on the server besides the period's (BENCH_HISTORY=3: the period's stays and payments copied
+#: three times, a month earlier each, by SQL): a lot server keeps every month, the report reads one
+HISTORY = int(os.environ.get("BENCH_HISTORY", "0"))
 
 
 def with_postgresql(run: Callable[[str], None]) -> None:
@@ -246,6 +250,29 @@ def bulk_load(url: str, exits: int) -> dict[str, int]:
                 " VALUES (%s, %s, %s, 'bench', %s, %s)",
                 (booth, booth, f"{booth}-E1,{booth}-X1", now, now),
             )
+        if HISTORY:
+            for table, columns_at in (
+                (
+                    "stays",
+                    {
+                        "order_id": "order_id || 'h' || m",
+                        "entry_at": None,
+                        "exit_at": None,
+                        "created_at": None,
+                    },
+                ),
+                ("payments", {"paid_at": None}),
+            ):
+                every = [c.name for c in MIRRORS[table].columns]
+                shifted = {
+                    name: expr or f"{name} - m * interval '31 days'" for name, expr in columns_at.items()
+                }
+                values = ", ".join("id + m * 10000000" if n == "id" else shifted.get(n, n) for n in every)
+                cursor.execute(
+                    f"INSERT INTO lot_{table} ({', '.join(every)}) SELECT {values} FROM lot_{table},"
+                    f" generate_series(1, {HISTORY}) AS m WHERE id < 10000000"
+                )
+                counts[f"{table} (earlier months)"] = cursor.rowcount
         connection.commit()
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("VACUUM ANALYZE")
@@ -276,9 +303,8 @@ def explain(url: str) -> None:
 
     with psycopg.connect(url) as connection:
         plan = connection.execute(
-            "EXPLAIN (ANALYZE, TIMING OFF) SELECT s.booth_id, s.state, count(*) FROM lot_stays s"
-            " LEFT JOIN lot_booths b ON b.booth_id = s.booth_id WHERE s.exit_at >= %s AND s.exit_at < %s"
-            " AND s.state IN ('exited', 'cancelled') GROUP BY 1, 2",
+            "EXPLAIN (ANALYZE, TIMING OFF) SELECT booth_id, state, exit_lane, count(*) FROM lot_stays"
+            " WHERE exit_at >= %s AND exit_at < %s AND state IN ('exited', 'cancelled') GROUP BY 1, 2, 3",
             (START, END),
         ).fetchall()
     for (line,) in plan:
