@@ -16,7 +16,10 @@ _KEY_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Ty
 
 
 class CoveringOverlay(QWidget):
-    """Covers ``parent``; keeps the keys meant for what is behind it while shown."""
+    """Covers ``parent``; keeps the keys meant for what is behind it while shown (with an application-wide
+    filter, unless a subclass sets ``APP_WIDE_KEYS`` False and watches the keys itself)."""
+
+    APP_WIDE_KEYS = True
 
     def __init__(self, parent: QWidget, object_name: str) -> None:
         super().__init__(parent)
@@ -63,12 +66,12 @@ class CoveringOverlay(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         app = QApplication.instance()
-        if app is not None:
+        if app is not None and self.APP_WIDE_KEYS:
             app.installEventFilter(self)  # keys go to the focused widget first: watch them all
         super().showEvent(event)
 
     def hideEvent(self, event: QHideEvent) -> None:
         app = QApplication.instance()
-        if app is not None:
+        if app is not None and self.APP_WIDE_KEYS:
             app.removeEventFilter(self)
         super().hideEvent(event)
