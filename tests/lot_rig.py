@@ -226,6 +226,9 @@ class TcpProxy:
         self._flowing = __import__("threading").Event()
         self._flowing.set()
         self._lock = __import__("threading").Lock()
+        #: black hole: every byte is read and dropped, nothing is answered (see black_hole)
+        self._black = False
+        self._holed: set[int] = set()  # connections that lost bytes in the hole: they never flow again
 
     def url(self, database_url: str) -> str:
         return (
@@ -252,6 +255,11 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if self._black:  # accepted, read, never answered, nothing sent to the server
+                with self._lock:
+                    self._sockets.append(client)
+                threading.Thread(target=self._swallow, args=(client,), daemon=True).start()
+                continue
             try:
                 server = socket.create_connection(self._target)
             except OSError:
@@ -270,12 +278,40 @@ class TcpProxy:
     def thaw(self) -> None:
         self._flowing.set()
 
-    def _pipe(self, source: Any, sink: Any, both: tuple[Any, Any], ended: list[int]) -> None:
+    def black_hole(self) -> None:
+        """The case that hung the booths: connections stay open and the proxy goes on reading (so the booth's
+        TCP sees every byte acknowledged: neither tcp_user_timeout nor the keepalives fire), but it drops
+        everything, both ways; new connections are accepted and read the same way. Unlike ``freeze`` the
+        bytes are lost: a connection that lost some never flows again, even after ``restore``."""
+        self._black = True
+
+    def restore(self) -> None:
+        """The hole closes: new connections, and those that lost nothing in it, flow again."""
+        self._black = False
+
+    def _swallow(self, client: Any) -> None:
         import socket
 
         try:
+            while client.recv(65536):
+                pass
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                client.shutdown(socket.SHUT_RDWR)
+            client.close()
+
+    def _pipe(self, source: Any, sink: Any, both: tuple[Any, Any], ended: list[int]) -> None:
+        import socket
+
+        key = id(ended)  # (one list per connection, shared by its two directions)
+        try:
             while data := source.recv(65536):
                 self._flowing.wait()
+                if self._black or key in self._holed:
+                    self._holed.add(key)  # (its stream lost these bytes: it stays a hole)
+                    continue
                 sink.sendall(data)
         except OSError:
             pass
@@ -292,6 +328,7 @@ class TcpProxy:
                 ended.append(1)
                 last = len(ended) == 2
             if last:
+                self._holed.discard(key)
                 for s in both:
                     s.close()
 

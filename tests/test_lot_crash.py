@@ -22,8 +22,10 @@ empty), judged from outside, by the issue's rules:
   every cash payment once, at the booth that took it;
 - every Alipay payment synced once (the gateway's record), no WeChat payment sent to Alipay;
 - every stay of a car that left closed, once lot-wide (one exit lane and time per order id), except the
-  cars released as ``no_stay`` (their entry stays stay open: see docs/lot.md) and the clone;
-- no lot conflict but the provoked ``stay_closed_twice``;
+  clone; a car released as ``no_stay`` has its entry stay closed by the entry booth's pull with the release's
+  lane (lot rule ``released_without_stay``, booth/lot/released.py), once;
+- no lot conflict but the provoked ``stay_closed_twice`` and one ``released_without_stay`` per car released
+  as ``no_stay``;
 - each exit booth's shift report equal to its stored payments to the fen;
 - every booth's ``lot_*`` mirror equal to its SQLite rows, column for column.
 """
@@ -635,7 +637,8 @@ def left_known(traffic: Traffic) -> list[Car]:
 
 def entry_closed(folders: dict[str, Path], traffic: Traffic) -> bool:
     states = dict(rows(folders[ENTRY.booth_id] / "booth.sqlite", "SELECT order_id, state FROM stays"))
-    return all(states.get(c.order_id) == "exited" for c in left_known(traffic))
+    released = [c for c in traffic.cars if c.released and c.clone_of is None]
+    return all(states.get(c.order_id) == "exited" for c in left_known(traffic) + released)
 
 
 def judge(run: Run) -> list[str]:
@@ -712,12 +715,28 @@ def judge(run: Run) -> list[str]:
     for car in released:
         if (car.exit.booth_id, car.plate) not in exceptions:
             problems.append(f"{car.plate} released as no_stay at {car.exit.booth_id}: no release recorded")
+    # ...and its entry stay closed once, by the entry booth's pull, with the release's lane
+    releases = on_server(
+        server,
+        "SELECT booth_id, id, plate FROM lot_lane_exceptions WHERE kind = 'free_release' AND stay_id IS NULL",
+    )
+    matched: set[tuple[str, str]] = set()
+    for car in released:
+        if car.clone_of is not None:
+            continue
+        found = by_order.get(str(car.order_id), [])
+        want = [(ENTRY.booth_id, "exited", car.exit.lane_id)]
+        if [(b, state, lane) for b, state, lane, _ in found] != want:
+            problems.append(f"{car.plate} ({car.order_id}) released as no_stay but its stays are {found}")
+        for booth_id, row_id, plate in releases:
+            if (booth_id, plate) == (car.exit.booth_id, car.plate):
+                matched.add(("released_without_stay", f"{booth_id}:{row_id}"))
 
-    # no conflict but the provoked one
+    # no conflict but the provoked one, and one per car released as no_stay
     conflicts = on_server(server, "SELECT rule, subject FROM lot_conflicts")
-    allowed = {("stay_closed_twice", order_id) for order_id in cloned}
-    if set(conflicts) != allowed:
-        problems.append(f"lot conflicts {sorted(conflicts)}, provoked {sorted(allowed)}")
+    allowed = {("stay_closed_twice", order_id) for order_id in cloned} | matched
+    if set(conflicts) != allowed or len(conflicts) != len(allowed):
+        problems.append(f"lot conflicts {sorted(conflicts)}, expected {sorted(allowed)}")
     return problems
 
 

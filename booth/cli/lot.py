@@ -148,7 +148,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 #: the lot checks' rules, as the supervisor reads them
-RULE_LABELS = {"trade_no_twice": "同一交易号在两个岗亭入账", "stay_closed_twice": "同一订单在两个岗亭出场"}
+RULE_LABELS = {
+    "trade_no_twice": "同一交易号在两个岗亭入账",
+    "stay_closed_twice": "同一订单在两个岗亭出场",
+    "released_without_stay": "无入场记录放行，入场记录已关闭",
+}
 
 
 def report_lines(report: LotReport) -> list[str]:
@@ -235,6 +239,8 @@ def report_lines(report: LotReport) -> list[str]:
                 f"  #{k.id} {r.local_text(k.found_at)} {RULE_LABELS.get(k.rule, k.rule)} {k.subject}"
                 f"（{'，'.join(k.booths)}）"
             )
+            if k.note:
+                lines.append(f"    {k.note}")
         if r.open_conflicts > len(r.conflicts):
             lines.append(f"  …另有 {r.open_conflicts - len(r.conflicts)} 条")
     else:

@@ -11,8 +11,9 @@ one. The caller imports what was found (``Store.import_stay``) and prices it as 
 The lookup blocks its caller: the engine runs it on a thread of its own, never on its loop nor on its
 database thread. Queries run on one worker thread holding one connection (made on first use, made again
 after a failure). A query that outlives its caller's wait is left to finish there (the server's statement
-timeout, or the client's TCP timeouts on a dead network, end it); until it has, later lookups do not queue
-behind it: they are ``LotUnreachable`` at once, and the cache answers them.
+timeout ends it; an answer that never comes is abandoned, its connection shut down, ``ABANDON_AFTER_S``
+later); until it has, later lookups do not queue behind it: they are ``LotUnreachable`` at once, and the
+cache answers them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy.engine import make_url
 
 from booth.config import LotSettings
 from booth.lot.schema import mirror_name
+from booth.lot.server import RoundDeadline
 
 if TYPE_CHECKING:
     import psycopg
@@ -37,6 +39,10 @@ log = logging.getLogger("booth.lot")
 #: on a network that went dead under a query, the client gives up after this (libpq's tcp_user_timeout);
 #: the exit stopped waiting long before, this only frees the lookup's worker
 TCP_USER_TIMEOUT_MS = 10_000
+#: a lookup still under way this long after query_timeout_ms (the server's statement_timeout should have
+#: ended it) has its connection abandoned: an answer that never comes frees the worker, and the next lookup
+#: connects afresh
+ABANDON_AFTER_S = 1.0
 
 _STAYS = mirror_name("stays")
 
@@ -254,18 +260,24 @@ class LotStays:
         import psycopg
 
         reused = self._connection is not None and not self._connection.closed
-        try:
+        failed: psycopg.Error | None = None
+        with RoundDeadline(self.query_timeout_ms / 1000 + ABANDON_AFTER_S, "a lookup") as deadline:
             try:
-                row = self._fetch(plate)
-            except psycopg.OperationalError as exc:
-                if not reused or isinstance(exc, psycopg.errors.QueryCanceled):
-                    raise
-                log.info("lot server %s: the lookup's connection was lost (%s): asking again", self.server,
-                         " ".join(str(exc).split()))  # fmt: skip
-                row = self._fetch(plate)
-        except psycopg.Error as exc:
-            # the server's own words when it gave some (not its LINE/caret lines); libpq's, hint joined, else
-            reason = exc.diag.message_primary or " ".join(str(exc).split()) or type(exc).__name__
+                try:
+                    row = self._fetch(plate, deadline)
+                except psycopg.OperationalError as exc:
+                    if not reused or deadline.expired or isinstance(exc, psycopg.errors.QueryCanceled):
+                        raise
+                    log.info("lot server %s: the lookup's connection was lost (%s): asking again",
+                             self.server, " ".join(str(exc).split()))  # fmt: skip
+                    row = self._fetch(plate, deadline)
+            except psycopg.Error as exc:
+                failed = exc
+        if failed is not None:
+            if deadline.expired:
+                reason = f"{deadline.why}: connection abandoned"
+            else:  # the server's own words when it gave some (not its LINE/caret lines); libpq's, else
+                reason = failed.diag.message_primary or " ".join(str(failed).split()) or type(failed).__name__
             raise LotUnreachable(f"lot server {self.server}: {reason}") from None
         if row is None:
             return None
@@ -280,13 +292,15 @@ class LotStays:
             entry_at=entry_at.astimezone(UTC),
         )
 
-    def _fetch(self, plate: str) -> Any:
-        """The query's row on this worker's connection (connected first if need be); dropped on an error."""
+    def _fetch(self, plate: str, deadline: RoundDeadline) -> Any:
+        """The query's row on this worker's connection (connected first if need be), under the lookup's
+        ``deadline`` (past it the connection is shut down); dropped on an error."""
         import psycopg
 
         try:
             if self._connection is None or self._connection.closed:
                 self._connection = psycopg.connect(self._conninfo, autocommit=True)
+            deadline.watch(self._connection)
             return self._connection.execute(
                 _FIND_OPEN, {"plate": plate, "booth_id": self.booth_id}
             ).fetchone()

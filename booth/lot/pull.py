@@ -36,7 +36,9 @@ from sqlalchemy import Engine, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from booth.lot.push import LocalWrite, one_line
+from booth.lot.released import Pricing, close_stays_released_elsewhere
 from booth.lot.schema import MIRRORS
+from booth.lot.server import Rounds
 from booth.store import Database, Store
 from booth.store.models import AuditEntry, Person, Stay
 
@@ -158,6 +160,7 @@ class PullResult:
     closed: int  # local stays closed because they left at another booth
     people_added: int
     people_changed: int  # disabled, enabled or given a new PIN after another booth
+    released: int = 0  # local stays closed because another booth let their car out as no_stay
 
 
 class LotPuller:
@@ -172,11 +175,14 @@ class LotPuller:
         *,
         interval_s: float = 5.0,
         recent_every_s: float = RECENT_EVERY_S,
+        round_deadline_s: float | None = None,  # None: booth.lot.server.ROUND_DEADLINE_S
         clock: Callable[[], datetime] = utc_now,
         local_write: LocalWrite | None = None,
+        price: Pricing | None = None,
     ) -> None:
         self._db = database
         self._store = Store(database, clock=clock)
+        self._price = price  # the fee a stay released elsewhere would have owed, for the supervisor
         self._lot = lot
         self.booth_id = booth_id
         self._interval = interval_s
@@ -185,14 +191,33 @@ class LotPuller:
         self._local_write: LocalWrite = local_write or (lambda fn: fn())
         self.recent = RecentEntries(lot, booth_id, clock=clock)
         self.last_error = ""
+        #: the thread's round on the server is abandoned after round_deadline_s (booth.lot.server.Rounds)
+        self._rounds = Rounds(round_deadline_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------------------ rounds
     def pull_once(self) -> PullResult:
         closed = self.close_stays_closed_elsewhere()
+        released = self.close_stays_released_elsewhere()
         added, changed = self.take_people()
-        return PullResult(closed, added, changed)
+        return PullResult(closed, added, changed, released)
+
+    def close_stays_released_elsewhere(self) -> int:
+        """Stays open here whose car another booth let out as no_stay (booth.lot.released): claimed for the
+        supervisor on the server, closed here with that booth's lane and release time."""
+        order_ids = close_stays_released_elsewhere(
+            self._db,
+            self._store,
+            self._lot,
+            self.booth_id,
+            now=self._clock(),
+            local_write=self._local_write,
+            price=self._price,
+        )
+        for order_id in order_ids:
+            self.recent.forget(order_id)
+        return len(order_ids)
 
     def close_stays_closed_elsewhere(self) -> int:
         with self._db.read_engine.connect() as local:
@@ -327,7 +352,10 @@ class LotPuller:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        """End the thread; its round's reads from the server are abandoned at once (a stop never waits on
+        them), a write into the store under way finishes."""
         if self._thread is not None:
+        self._rounds.abandon("the booth stops")
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.warning("the lot puller did not stop within %.1f s", timeout)
@@ -337,10 +365,11 @@ class LotPuller:
         next_recent = 0.0
         while not self._stop.is_set():
             try:
-                if time.monotonic() >= next_recent:
-                    self.recent.refresh()
-                    next_recent = time.monotonic() + self._recent_every
-                self.pull_once()
+                with self._rounds("the pull"):  # (what it reads from the server, under one deadline)
+                    if time.monotonic() >= next_recent:
+                        self.recent.refresh()
+                        next_recent = time.monotonic() + self._recent_every
+                    self.pull_once()
                 self.last_error = ""
             except Exception as exc:  # the server down: the next round tries again
                 if not self.last_error:

@@ -43,7 +43,7 @@ from booth.lot.journal import (
     read_journal,
 )
 from booth.lot.schema import MIRRORED, MIRRORS, lot_booths
-from booth.lot.server import touch_booth
+from booth.lot.server import Rounds, touch_booth
 from booth.store.db import Database
 from booth.store.models import Base
 
@@ -125,6 +125,7 @@ class LotPusher:
         local_write: LocalWrite | None = None,
         after_commit: Callable[[int], None] | None = None,
         on_status: Callable[[PushStatus], None] | None = None,
+        round_deadline_s: float | None = None,  # None: booth.lot.server.ROUND_DEADLINE_S
     ) -> None:
         self._db = database
         self._lot = lot
@@ -140,6 +141,8 @@ class LotPusher:
         self._local_write: LocalWrite = local_write or (lambda fn: fn())
         self._after_commit = after_commit
         self._on_status = on_status
+        #: each round's part on the server is abandoned after round_deadline_s (booth.lot.server.Rounds)
+        self._rounds = Rounds(round_deadline_s)
         self._known_seq = 0  # the server's pushed_seq as last seen
         self._aligned = False
         self._status = PushStatus(online=False, behind=0)
@@ -209,7 +212,7 @@ class LotPusher:
             return RoundResult(False, 0, 0, self._known_seq, 0, 0)
         now = self._clock()
         behind = max(0, batch.behind_before - len(batch.entries))
-        with self._lot.begin() as connection:
+        with self._rounds("the push"), self._lot.begin() as connection:
             # the booth's row: made on first contact, else its contact updated; locked either way (an upsert
             # locks the row it updates) until the commit, so one booth's rounds never overlap on the server
             pushed = touch_booth(
@@ -243,7 +246,7 @@ class LotPusher:
 
     def _align(self) -> None:
         """First contact of this run: where the server is, and the local numbering after it."""
-        with self._lot.connect() as connection:
+        with self._rounds("the push's first contact"), self._lot.connect() as connection:
             pushed = connection.execute(
                 select(lot_booths.c.pushed_seq).where(lot_booths.c.booth_id == self.booth_id)
             ).scalar()
@@ -321,8 +324,9 @@ class LotPusher:
         self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> bool:
-        """End the thread after its round (a round under way finishes or fails on its own); False if it was
-        still in a round after ``timeout`` (a server gone silent mid-round: its own timeouts end it later)."""
+        """End the thread after its round (a round under way gets ``timeout`` to finish); False if it was
+        still in a round by then (a server gone silent mid-round): that round is abandoned (its connection
+        shut down, so the thread ends at once) and nothing of it is taken as pushed."""
         self._stop.set()
         self._wake.set()
         ended = True
@@ -330,9 +334,9 @@ class LotPusher:
             self._thread.join(timeout)
             ended = not self._thread.is_alive()
             if not ended:
-                log.warning(
-                    "the lot pusher did not stop within %.1f s (a round still waits on the server)", timeout
-                )
+                log.warning("the lot pusher did not stop within %.1f s: its round is abandoned", timeout)
+                self._rounds.abandon("the booth stops")
+                self._thread.join(1.0)
             self._thread = None
         return ended
 

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import URL
 
+from booth.domain.money import format_yuan
 from booth.lot.schema import MIRRORS, lot_booths, lot_conflicts
 from booth.lot.server import SILENT_AFTER_S, LotServerError, _on_server, shown
 
@@ -105,6 +106,8 @@ class ConflictLine:
     subject: str
     booths: tuple[str, ...]
     found_at: datetime
+    #: what the supervisor decides on, for a rule that says more than its subject (released_without_stay)
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +231,9 @@ def _gather(
         for booth in involved:
             acc[booth].conflicts += 1
         by_rule[rule] += 1
-        conflicts.append(ConflictLine(int(row_id), rule, subject, involved, found_at))
+        conflicts.append(
+            ConflictLine(int(row_id), rule, subject, involved, found_at, _note(rule, detail, zone))
+        )
 
     names = {r["booth_id"]: r["name"] for r in booth_rows}
     for r in booth_rows:
@@ -353,6 +358,26 @@ def _booths_of(detail_json: str) -> tuple[str, ...]:
     if not isinstance(rows, list):
         return ()
     return tuple(sorted({str(r["booth_id"]) for r in rows if isinstance(r, dict) and r.get("booth_id")}))
+
+
+def _note(rule: str, detail_json: str, zone: ZoneInfo) -> str:
+    """released_without_stay (booth.lot.released): the stay, the release and the fee it would have owed
+    (priced at the stay's booth; never charged), in the report's words."""
+    if rule != "released_without_stay":
+        return ""
+    try:
+        sides = {r.get("side"): r for r in json.loads(detail_json) if isinstance(r, dict)}
+        stay, release = sides["stay"], sides["release"]
+        entered = _text(datetime.fromisoformat(stay["entry_at"]), zone)
+        left = _text(datetime.fromisoformat(release["at"]), zone)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ""
+    fee = stay.get("fee_fen")
+    owed = "无法计价" if fee is None else f"应收 {format_yuan(int(fee))}"
+    return (
+        f"{stay['plate']} {entered} 入场（{stay['booth_id']} {stay['order_id']}），"
+        f"{left} 在 {release['booth_id']} {release['lane_id']} 无入场记录放行；{owed}，未收取"
+    )
 
 
 def _text(at: datetime, zone: ZoneInfo) -> str:

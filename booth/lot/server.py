@@ -11,7 +11,11 @@ waits everywhere: connecting (``connect_timeout``), a statement and a lock (``st
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+import socket
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,10 +24,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 
 from booth.config import LotSettings, Settings
 from booth.lot.schema import lot_booths
@@ -48,6 +52,13 @@ TCP_USER_TIMEOUT_MS = 10_000
 KEEPALIVES = (10, 5, 3)
 #: a booth not heard from for longer than this is flagged by ``booth lot status``
 SILENT_AFTER_S = 60
+#: a booth's round on the server (a push, a pull, a relay's claims) is abandoned after this long, client side:
+#: longer than lock_timeout (a round queued on a lock is ended by the server first), far longer than a round
+#: takes (a push of 500 entries: ~0.1 s), and short enough that a connection whose answers never come (an
+#: ACKing middlebox: neither tcp_user_timeout nor the keepalives fire) costs a round, not the booth's lot
+ROUND_DEADLINE_S = 8.0
+
+log = logging.getLogger("booth.lot")
 
 
 class LotServerError(Exception):
@@ -74,9 +85,12 @@ def server_engine(
     statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
     lock_timeout_ms: int = BUSY_TIMEOUT_MS,
     application_name: str = "booth",
+    every_use_s: float | None = None,
 ) -> Engine:
     """An engine on the lot server: psycopg 3 (``postgresql://`` means it), every wait bounded (0: that
-    statement timeout is off). Nothing is connected until first use."""
+    statement timeout is off). Nothing is connected until first use. Inside ``with round_deadline(…)`` its
+    connections are abandoned at that deadline; with ``every_use_s``, outside any round too, that long after
+    their checkout (a booth's engine: no use of it waits for good on an answer that never comes)."""
     parsed = url if isinstance(url, URL) else make_url(url)
     if parsed.get_backend_name() != "postgresql":
         raise LotServerError(f"the lot server is PostgreSQL, not {shown(parsed)}")
@@ -105,20 +119,24 @@ def server_engine(
         "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
     }
     try:
-        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        # (no pool_pre_ping: _watch_rounds pings on checkout itself, under the round's deadline)
+        engine = create_engine(parsed, connect_args=connect_args)
     except ImportError as exc:
         raise LotServerError(
             f"cannot reach the lot server {shown(parsed)}: its driver is not installed (no module "
             f"{exc.name or exc!s}); install Booth's extra 'lot' (psycopg 3)"
         ) from exc
+    _watch_rounds(engine, every_use_s)
+    return engine
 
 
 def lot_engine(
     settings: Settings | LotSettings, *, statement_timeout_ms: int = STATEMENT_TIMEOUT_MS
 ) -> Engine:
     """The booth's engine on its lot server, from ``[lot]``: connect_timeout_s, the bounded waits of
-    :func:`server_engine`, and the booth id as the connection's application_name (``booth:<id>`` in
-    pg_stat_activity: the server's administrator sees which booth holds what)."""
+    :func:`server_engine`, every use abandoned after ROUND_DEADLINE_S (a round's own deadline may be
+    shorter), and the booth id as the connection's application_name (``booth:<id>`` in pg_stat_activity:
+    the server's administrator sees which booth holds what)."""
     lot = settings.lot if isinstance(settings, Settings) else settings
     if lot is None:
         raise LotServerError("no [lot] section in the settings: this booth is not part of a lot")
@@ -127,7 +145,174 @@ def lot_engine(
         connect_timeout_s=lot.connect_timeout_s,
         statement_timeout_ms=statement_timeout_ms,
         application_name=f"booth:{lot.booth_id}",
+        every_use_s=ROUND_DEADLINE_S,
     )
+
+
+# ------------------------------------------------------------------------------------ a round's deadline
+class RoundAbandoned(LotServerUnreachable):
+    """A round on the lot server outlived its client-side deadline; its connection was shut down."""
+
+
+_rounds = threading.local()  # the deadline of the round under way on this thread, if any
+
+
+class RoundDeadline:
+    """A client-side deadline for one round on the lot server (any thread; ``with`` binds it to this one).
+
+    Every connection the round uses is watched: the lot engines' pool hands this thread's connections to it
+    (on connect and on checkout, before the ping), and the lookup watches its own. When ``seconds`` pass
+    with the round still under way, or at ``abandon()`` (a stop), each watched connection's socket is shut
+    down under libpq: a thread blocked in a read wakes with "server closed the connection", the pool
+    discards that connection (a disconnect), the round fails as :class:`RoundAbandoned` (any server error's
+    way), and the next round connects afresh. A transaction cut off this way is rolled back by the server,
+    or was committed if its COMMIT had reached it: the push's ``pushed_seq`` makes either harmless."""
+
+    def __init__(self, seconds: float, what: str = "a round") -> None:
+        self.seconds = seconds
+        self.what = what
+        self.expired = False
+        self.why = ""
+        self._watched: list[Any] = []
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(seconds, self.abandon)
+        self._timer.daemon = True
+        self._outer: RoundDeadline | None = None
+
+    def watch(self, dbapi_connection: Any) -> None:
+        """Shut this psycopg connection down too when the deadline passes (at once if it has passed)."""
+        with self._lock:
+            if self._done:
+                return
+            self._watched.append(dbapi_connection)
+            if self.expired:
+                _shut_down(dbapi_connection)
+
+    def unwatch(self, dbapi_connection: Any) -> None:
+        """Back in the pool: not this round's any more (a round may go on with work of its own)."""
+        with self._lock:
+            if dbapi_connection in self._watched:
+                self._watched.remove(dbapi_connection)
+
+    def abandon(self, why: str = "") -> None:
+        """Give the round up now (``why``: at a stop, say), or at the deadline: shut its connections down
+        (nothing if it has ended)."""
+        with self._lock:
+            if self._done:
+                return
+            if not self.expired:
+                self.expired = True
+                self.why = why or f"{self.what} took over {self.seconds:g} s"
+                log.warning("lot server: %s: its connection is abandoned", self.why)
+            for connection in self._watched:
+                _shut_down(connection)
+
+    def start(self) -> RoundDeadline:
+        self._timer.start()
+        return self
+
+    def finish(self) -> None:
+        """The round is over: nothing is shut down after this."""
+        self._timer.cancel()
+        with self._lock:
+            self._done = True
+            self._watched.clear()
+
+    def __enter__(self) -> RoundDeadline:
+        self._outer = getattr(_rounds, "current", None)
+        _rounds.current = self
+        return self.start()
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        self.finish()
+        _rounds.current = self._outer
+        if self.expired and isinstance(error, DBAPIError):
+            raise RoundAbandoned(f"lot server: {self.why}: connection abandoned") from error
+
+
+def round_deadline(seconds: float = ROUND_DEADLINE_S, what: str = "a round") -> RoundDeadline:
+    """``with round_deadline(8, "the push"):`` the lot engines' connections used inside are abandoned when
+    the round outlives ``seconds`` (see :class:`RoundDeadline`)."""
+    return RoundDeadline(seconds, what)
+
+
+class Rounds:
+    """One worker's rounds on the server (a thread's: the pusher's, the puller's), each under a deadline of
+    ``seconds``; ``abandon()`` from any thread gives up the round under way (a stop need not wait for it)."""
+
+    def __init__(self, seconds: float | None = None) -> None:
+        self.seconds = ROUND_DEADLINE_S if seconds is None else seconds
+        self._current: RoundDeadline | None = None
+
+    @contextmanager
+    def __call__(self, what: str) -> Iterator[RoundDeadline]:
+        with RoundDeadline(self.seconds, what) as deadline:
+            self._current = deadline
+            try:
+                yield deadline
+            finally:
+                self._current = None
+
+    def abandon(self, why: str) -> None:
+        deadline = self._current
+        if deadline is not None:
+            deadline.abandon(f"{deadline.what}: {why}")
+
+
+def _shut_down(dbapi_connection: Any) -> None:
+    """Shut a psycopg connection's socket down (both ways), from any thread: its reader wakes at once."""
+    with contextlib.suppress(Exception):  # (closed already, or never connected: nothing to wake)
+        fd = dbapi_connection.pgconn.socket
+        with socket.socket(fileno=socket.dup(fd)) as dup:  # (shutdown acts on the socket, not the descriptor)
+            dup.shutdown(socket.SHUT_RDWR)
+
+
+def _watch_rounds(engine: Engine, every_use_s: float | None = None) -> None:
+    """The engine's connections are watched by the deadline of the round that uses them, and a connection
+    kept in the pool is pinged at checkout (SQLAlchemy's pre-ping, but with that round's deadline on it).
+
+    With ``every_use_s``, a connection checked out outside any round (the relays' claims, the lease) gets a
+    deadline of its own, from checkout to checkin: every use of the engine is bounded."""
+
+    def watched(dbapi_connection: Any, record: Any = None) -> RoundDeadline | None:
+        deadline = getattr(_rounds, "current", None)
+        if deadline is None and record is not None and every_use_s is not None:
+            deadline = record.info["deadline"] = RoundDeadline(every_use_s, "a use of the lot server").start()
+        if deadline is not None:
+            deadline.watch(dbapi_connection)
+        return deadline
+
+    @event.listens_for(engine, "first_connect", insert=True)
+    def first_connect(dbapi_connection: Any, record: Any) -> None:  # (the dialect's first queries next)
+        watched(dbapi_connection)
+
+    @event.listens_for(engine, "connect")
+    def connect(dbapi_connection: Any, record: Any) -> None:
+        watched(dbapi_connection)
+        record.info["fresh"] = True
+
+    @event.listens_for(engine, "checkin")
+    def checkin(dbapi_connection: Any, record: Any) -> None:
+        own = record.info.pop("deadline", None)
+        if own is not None:
+            own.finish()
+        deadline = getattr(_rounds, "current", None)
+        if deadline is not None and dbapi_connection is not None:
+            deadline.unwatch(dbapi_connection)
+
+    @event.listens_for(engine, "checkout")
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        deadline = watched(dbapi_connection, record)
+        if record.info.pop("fresh", False):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:  # (psycopg.Error)
+            abandoned = deadline is not None and deadline.expired  # (no new connection for this round)
+            if not abandoned and engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise DisconnectionError() from error  # (the pool discards it and connects anew)
+            raise  # (the pool discards this one too)
 
 
 @contextmanager
@@ -348,17 +533,22 @@ def touch_booth(
 __all__ = [
     "LOT_HEAD",
     "LOT_VERSION_TABLE",
+    "ROUND_DEADLINE_S",
     "SILENT_AFTER_S",
     "BoothContact",
     "LotInit",
     "LotServerError",
     "LotServerUnreachable",
     "LotStatus",
+    "RoundAbandoned",
+    "RoundDeadline",
+    "Rounds",
     "init_lot",
     "lot_engine",
     "lot_migration_config",
     "lot_revisions",
     "lot_status",
+    "round_deadline",
     "server_engine",
     "touch_booth",
 ]

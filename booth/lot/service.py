@@ -23,8 +23,9 @@ from booth.config import Settings
 from booth.lot.journal import ensure_journal
 from booth.lot.pull import LotPuller, RecentEntries
 from booth.lot.push import LocalWrite, LotPusher, PushStatus, one_line
+from booth.lot.released import tariff_pricing
 from booth.lot.server import lot_engine
-from booth.store import Database
+from booth.store import Database, Store
 
 log = logging.getLogger("booth.lot")
 
@@ -50,6 +51,7 @@ class LotService:
         clock: Callable[[], datetime] = utc_now,
         local_write: LocalWrite | None = None,
         on_status: Callable[[PushStatus], None] | None = None,
+        round_deadline_s: float | None = None,  # None: booth.lot.server.ROUND_DEADLINE_S
     ) -> None:
         lot = settings.lot
         if lot is None:
@@ -72,14 +74,18 @@ class LotService:
             clock=clock,
             local_write=local_write,
             on_status=on_status,
+            round_deadline_s=round_deadline_s,
         )
         self.puller = LotPuller(
             database,
             self.server,
             lot.booth_id,
             interval_s=lot.heartbeat_s,
+            round_deadline_s=round_deadline_s,
             clock=clock,
             local_write=local_write,
+            # a stay released as no_stay at another booth: its fee, priced here, for the supervisor
+            price=tariff_pricing(Store(database, clock=clock), settings.tariff, settings.park.zone),
         )
 
     @property

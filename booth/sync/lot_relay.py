@@ -430,30 +430,33 @@ class LotTakeover:
             )
             if not silent:
                 return []
-            # a row is effectively pending when its owner pushed it pending and no claim has finished it
-            pending_earlier = (
-                "EXISTS (SELECT 1 FROM lot_outbox e LEFT JOIN lot_relay_claims ec "
-                "  ON ec.booth_id = e.booth_id AND ec.outbox_id = e.id "
-                "  WHERE e.booth_id = o.booth_id AND e.cloud = o.cloud AND e.stay_id = o.stay_id "
-                "  AND e.id < o.id AND e.state = 'pending' "
-                "  AND (ec.outcome IS NULL OR ec.outcome NOT IN ('sent', 'dead')))"
-            )
+            # the rows still to send: pushed pending by their owner and not finished by a claim (found by
+            # the index on (cloud, state)); of a stay's, only the first in id order may go, whatever its kind
+            # (a row this booth cannot send blocks the later ones, as it does at its own booth)
+            kinds = kinds.replace("o.kind", "p.kind").replace("o.cloud", "p.cloud")
             rows = c.execute(
                 text(
-                    "SELECT o.booth_id, o.id, o.stay_id, o.cloud, o.kind, o.payload_json, o.dedupe_key, "
-                    "  o.attempts, o.next_attempt_at, o.last_error, o.created_at, "
-                    "  r.claimed_by, coalesce(r.attempts, 0) "
-                    "FROM lot_outbox o LEFT JOIN lot_relay_claims r "
-                    "  ON r.booth_id = o.booth_id AND r.outbox_id = o.id "
-                    f"WHERE o.booth_id = ANY(:silent) AND o.state = 'pending' AND ({kinds}) "
-                    "AND ((r.booth_id IS NULL AND o.next_attempt_at <= now()) "
-                    "  OR (r.claimed_by = :me AND r.outcome IS NULL) "
-                    "  OR (r.claimed_by = :me AND r.outcome = 'retry' AND r.next_attempt_at <= now()) "
-                    "  OR ((r.outcome IS NULL OR r.outcome = 'retry') AND r.claimed_by = ANY(:silent))) "
-                    f"AND NOT {pending_earlier} "
-                    "ORDER BY o.booth_id, o.id LIMIT :batch"
+                    "WITH p AS ("
+                    "  SELECT o.booth_id, o.id, o.stay_id, o.cloud, o.kind, o.payload_json, o.dedupe_key, "
+                    "    o.attempts, o.next_attempt_at, o.last_error, o.created_at, "
+                    "    r.booth_id AS r_booth, r.claimed_by, r.outcome, r.attempts AS r_attempts, "
+                    "    r.next_attempt_at AS r_next, "
+                    "    min(o.id) OVER (PARTITION BY o.booth_id, o.cloud, o.stay_id) AS first_id "
+                    "  FROM lot_outbox o LEFT JOIN lot_relay_claims r "
+                    "    ON r.booth_id = o.booth_id AND r.outbox_id = o.id "
+                    "  WHERE o.cloud = ANY(:clouds) AND o.state = 'pending' AND o.booth_id = ANY(:silent) "
+                    "  AND (r.outcome IS NULL OR r.outcome NOT IN ('sent', 'dead'))) "
+                    "SELECT p.booth_id, p.id, p.stay_id, p.cloud, p.kind, p.payload_json, p.dedupe_key, "
+                    "  p.attempts, p.next_attempt_at, p.last_error, p.created_at, "
+                    "  p.claimed_by, coalesce(p.r_attempts, 0) "
+                    f"FROM p WHERE (p.stay_id IS NULL OR p.id = p.first_id) AND ({kinds}) "
+                    "AND ((p.r_booth IS NULL AND p.next_attempt_at <= now()) "
+                    "  OR (p.claimed_by = :me AND p.outcome IS NULL) "
+                    "  OR (p.claimed_by = :me AND p.outcome = 'retry' AND p.r_next <= now()) "
+                    "  OR ((p.outcome IS NULL OR p.outcome = 'retry') AND p.claimed_by = ANY(:silent))) "
+                    "ORDER BY p.booth_id, p.id LIMIT :batch"
                 ),
-                {"silent": silent, "me": self.booth_id, "batch": self._batch},
+                {"silent": silent, "me": self.booth_id, "batch": self._batch, "clouds": list(clouds)},
             ).all()
             taken: list[Taken] = []
             for row in rows:
