@@ -174,8 +174,8 @@ class LotPuller:
         booth_id: str,
         *,
         interval_s: float = 5.0,
-        recent_every_s: float = RECENT_EVERY_S,
         round_deadline_s: float | None = None,  # None: booth.lot.server.ROUND_DEADLINE_S
+        recent_every_s: float = RECENT_EVERY_S,
         clock: Callable[[], datetime] = utc_now,
         local_write: LocalWrite | None = None,
         price: Pricing | None = None,
@@ -190,9 +190,9 @@ class LotPuller:
         self._clock = clock
         self._local_write: LocalWrite = local_write or (lambda fn: fn())
         self.recent = RecentEntries(lot, booth_id, clock=clock)
-        self.last_error = ""
         #: the thread's round on the server is abandoned after round_deadline_s (booth.lot.server.Rounds)
         self._rounds = Rounds(round_deadline_s)
+        self.last_error = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -351,11 +351,11 @@ class LotPuller:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
         """End the thread; its round's reads from the server are abandoned at once (a stop never waits on
         them), a write into the store under way finishes."""
-        if self._thread is not None:
+        self._stop.set()
         self._rounds.abandon("the booth stops")
+        if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 log.warning("the lot puller did not stop within %.1f s", timeout)
