@@ -17,7 +17,7 @@ from booth.engine.events import (
     SyncChanged,
 )
 from booth.engine.facade import Engine
-from booth.sync.status import CloudStatus, SyncStatus
+from booth.sync.status import CloudStatus, LotLine, SyncStatus
 
 __all__ = [
     "NOTE_MAX",
@@ -32,6 +32,7 @@ __all__ = [
     "ExceptionRefused",
     "GateCommanded",
     "LaneChanged",
+    "LotLine",
     "SyncChanged",
     "SyncStatus",
 ]

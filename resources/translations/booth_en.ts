@@ -2509,6 +2509,14 @@ Pay %1 in cash</translation>
         <translation>%1 s</translation>
     </message>
     <message>
+        <source>车场服务器离线（待推 %1）</source>
+        <translation>lot server offline (%1 to push)</translation>
+    </message>
+    <message>
+        <source>车场服务器 待推 %1</source>
+        <translation>lot server %1 to push</translation>
+    </message>
+    <message>
         <source>待发 %1</source>
         <translation>%1 to send</translation>
     </message>

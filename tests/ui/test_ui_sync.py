@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,10 +22,10 @@ from booth.config import Settings, settings_from_mapping
 from booth.domain.lane import LaneState
 from booth.engine import Engine
 from booth.sandbox.alipay_gateway import AlipayGatewayEmulator
-from booth.sync.status import CloudStatus, DeadLetter, SyncStatus
+from booth.sync.status import CloudStatus, DeadLetter, LotLine, SyncStatus
 from ui.kit.physical import px_to_mm
 from ui.kit.style import Sizes
-from ui.kit.wording import age_words, cloud_state, sync_summary
+from ui.kit.wording import LOT_BEHIND_SHOWN, age_words, cloud_state, sync_summary
 from ui.lanes.sync_panel import SyncIndicator
 from ui.shell.main_window import BoothWindow
 
@@ -107,6 +108,18 @@ def test_the_summary_names_each_cloud_with_its_backlog_and_says_when_a_superviso
     # a cloud that is not configured is left out, unless it still has rows
     assert sync_summary(status(cloud("tmall", enabled=False))) == ("同步：正常", "ok")
     assert sync_summary(status(cloud("tmall", enabled=False, dead=1))) == ("同步异常：天猫 失败 1", "bad")
+
+
+def test_a_lot_booth_names_the_lot_server_only_when_it_is_offline_or_far_behind() -> None:
+    quiet = status(cloud("alipay"))
+    assert sync_summary(replace(quiet, lot=LotLine(online=True, behind=3))) == ("同步：正常", "ok")
+    assert sync_summary(replace(quiet, lot=LotLine(online=False, behind=12, last_error="timeout"))) == (
+        "同步异常：车场服务器离线（待推 12）", "attention")
+    assert sync_summary(replace(quiet, lot=LotLine(online=True, behind=LOT_BEHIND_SHOWN + 1))) == (
+        f"同步：车场服务器 待推 {LOT_BEHIND_SHOWN + 1}", "busy")
+    # with a cloud's dead letters, the worse tone wins and both are named
+    bad = replace(status(cloud("alipay", dead=1)), lot=LotLine(online=False, behind=0))
+    assert sync_summary(bad) == ("同步异常：支付宝 失败 1；车场服务器离线（待推 0）", "bad")
 
 
 def test_every_cloud_state_has_its_own_words() -> None:

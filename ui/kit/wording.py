@@ -16,7 +16,7 @@ from PySide6.QtCore import QCoreApplication
 from booth.domain.lane import LaneState, LaneView
 from booth.domain.money import format_yuan
 from booth.domain.phrases import ParamValue, Phrase, fill
-from booth.engine import AlertRaised, CloudStatus, SyncStatus
+from booth.engine import AlertRaised, CloudStatus, LotLine, SyncStatus
 
 
 def QT_TRANSLATE_NOOP(context: str, text: str) -> str:  # the name lupdate looks for; typed, unlike Qt's
@@ -237,6 +237,23 @@ def age_words(seconds: float) -> str:
     return duration_words(whole // 60)
 
 
+# journal entries waiting for the lot server above which a booth in contact with it says so
+LOT_BEHIND_SHOWN = 100
+
+
+def lot_summary(lot: LotLine) -> tuple[str, Tone] | None:
+    """A lot booth's push to the lot server, for the top bar: nothing while it keeps up;
+    "车场服务器离线（待推 N）" when it cannot reach the server (the lanes work on; a supervisor should
+    know); a backlog when it lags."""
+    if not lot.online:
+        words = QCoreApplication.translate("SyncWording", "车场服务器离线（待推 %1）")
+        return words.replace("%1", str(lot.behind)), "attention"
+    if lot.behind > LOT_BEHIND_SHOWN:
+        words = QCoreApplication.translate("SyncWording", "车场服务器 待推 %1")
+        return words.replace("%1", str(lot.behind)), "busy"
+    return None
+
+
 def _cloud_summary(c: CloudStatus) -> str:
     bits = []
     if c.pending:
@@ -257,6 +274,9 @@ def sync_summary(status: SyncStatus) -> tuple[str, Tone]:
     clouds = shown_clouds(status)
     parts = [text for c in clouds if (text := _cloud_summary(c))]
     tones = {cloud_state(c)[1] for c in clouds}
+    if status.lot is not None and (lot := lot_summary(status.lot)):  # a lot booth's push to the lot server
+        parts.append(lot[0])
+        tones.add(lot[1])
     tone: Tone = next((t for t in ("bad", "attention", "busy") if t in tones), "ok")
     if not parts:
         return QCoreApplication.translate("SyncWording", "同步：正常"), tone
