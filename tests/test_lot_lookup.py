@@ -246,17 +246,17 @@ def test_a_server_that_does_not_answer_costs_the_exit_query_timeout_ms_then_noth
         with pytest.raises(LotUnreachable, match=r"did not answer within 300 ms"):
             lookup.find_open("苏A40002")
         waited = time.monotonic() - started
-        assert 0.29 <= waited < 0.6
+        assert 0.29 <= waited < 1.5  # (not libpq's 2 s connect timeout; room for a busy machine)
         # the connection attempt is still waiting (libpq's connect timeout, 2 s): the next exit does not
         started = time.monotonic()
         with pytest.raises(LotUnreachable, match="an earlier lookup is still waiting"):
             lookup.find_open("苏A40002")
-        assert time.monotonic() - started < 0.05
+        assert time.monotonic() - started < 0.25  # (at once: not the 300 ms wait)
         # with the recent entries, the exit gets their answer at once
         lookup.recent = recent
         found = lookup.find_open("苏A40002")
         assert found is not None and (found.order_id, found.source) == ("A4_recent", "recent")
-        assert time.monotonic() - started < 0.05
+        assert time.monotonic() - started < 0.25  # (at once: not the 300 ms wait)
     finally:
         silent.close()
 
@@ -275,7 +275,7 @@ def test_a_query_held_up_on_the_server_is_ended_in_time_and_the_next_one_answers
         started = time.monotonic()
         with pytest.raises(LotUnreachable):
             lookup.find_open("苏A50001")
-        assert time.monotonic() - started < 0.6
+        assert time.monotonic() - started < 1.5  # (300 ms, not the held lock; room for a busy machine)
         locker.rollback()
     # the server ended the held query itself (statement_timeout); the lookup answers again
     found = wait_until(lambda: _quietly(lookup.find_open, "苏A50001"), timeout=5, what="the lookup to answer")
@@ -296,7 +296,8 @@ def test_a_connection_the_server_ended_meanwhile_is_made_again_and_the_lookup_an
     with psycopg.connect(conninfo, autocommit=True) as admin:
         ended = admin.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name = 'booth-lookup-B'"
+            "WHERE application_name = 'booth-lookup-B' AND datname = %s",  # (this run's database only)
+            (url.database,),
         ).fetchone()
     assert ended == (1,)
     found = lookup.ask_server("苏A60001")  # (the server, not the cache: ask_server never falls back)

@@ -464,5 +464,5 @@ def test_a_stop_waits_on_a_silent_server_once_and_briefly(tmp_path: Path, lot: E
     finally:
         proxy.thaw()
         proxy.cut()
-    assert 4.5 < took < 7, took
+    assert 4.5 < took < 9, took  # (the round's 5 s, then the stop; room for a busy machine)
     assert len(journal(db)) == 1  # kept for the next run
