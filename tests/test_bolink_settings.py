@@ -68,3 +68,39 @@ def test_config_check_prints_the_warnings(tmp_path: Path, capsys: pytest.Capture
     assert main(["config", "check", str(path)]) == 0
     out = capsys.readouterr().out
     assert "OK" in out and "warning: bolink.base_url:" in out and UKEY not in out
+
+
+@pytest.mark.parametrize(
+    ("local_id", "missing"),
+    [
+        ("booth_test", "X1, X2"),
+        ("booth_test_channels_X1", "X2"),
+        ("booth_test_channels_X1_X2", None),
+        ("booth_test_channels_X2_X1_E1", None),
+    ],
+)
+def test_a_lot_booth_whose_local_id_does_not_name_its_exit_channels_is_warned(
+    local_id: str, missing: str | None
+) -> None:
+    """In a lot, Bolink sends a lane's payment results to the charging system whose local_id names the lane's
+    channel (docs: `<id>_channels_A1_A2`); one that does not may get another booth's, or lose its own."""
+    mapping = _settings(local_id=local_id)
+    mapping["lanes"] = [
+        {"id": "X1", "name": "东出口", "direction": "exit", "channel_id": "X1"},
+        {"id": "X2", "name": "西出口", "direction": "exit", "channel_id": "X2"},
+        {"id": "E1", "name": "入口", "direction": "entry", "channel_id": "E1"},
+    ]
+    mapping["lot"] = {"server": "postgresql://booth@127.0.0.1:5432/lot", "booth_id": "exit-a"}
+    warnings = local_id_warnings(mapping)
+    if missing is None:
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and f"does not name {missing}:" in warnings[0]
+        assert '"booth_test_channels_X1_X2"' in warnings[0]  # the local_id to write
+    # a booth on its own is never warned: its session gets every result of the park
+    del mapping["lot"]
+    assert local_id_warnings(mapping) == []
+
+
+def local_id_warnings(mapping: dict[str, object]) -> list[str]:
+    return [w for w in config_warnings(settings_from_mapping(mapping)) if w.startswith("bolink.local_id:")]

@@ -88,6 +88,34 @@ class BackupSettings(Section):
         return Path(self.folder).expanduser() if self.folder else default_backup_dir()
 
 
+class RetentionSettings(Section):
+    """``[retention]``: keep the newest months in the database and move older closed records to yearly
+    archive files beside it (booth.store.archive), which reports still read."""
+
+    months_online: int = Field(
+        0, ge=0, le=1200, description="Calendar months kept in the database (0 = keep everything; else >= 2)."
+    )
+    archive_folder: str | None = Field(
+        None, description="Where the yearly archive files go (default: the database's folder/archive)."
+    )
+
+    @field_validator("months_online")
+    @classmethod
+    def _two_or_more(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("months_online is 0 (keep everything) or at least 2 (this month and the last)")
+        return value
+
+    def folder_for(self, database_url: str) -> Path | None:
+        """The archive folder of the database at `database_url`; None when it is not an SQLite file."""
+        if self.archive_folder:
+            return Path(self.archive_folder).expanduser()
+        from booth.store.db import sqlite_file
+
+        database = sqlite_file(database_url)
+        return None if database is None else database.parent / "archive"
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -100,6 +128,7 @@ class Settings(Section):
     tariff: TariffSettings = Field(default_factory=TariffSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     alipay: AlipaySettings | None = Field(None, description="[alipay]: order.sync after Alipay payments.")
@@ -182,4 +211,26 @@ def config_warnings(settings: Settings) -> list[str]:
             "travel unencrypted and can be forged on the way; use https if Bolink serves this park over it "
             '(and set bolink.downstream_sign = "refuse" once the lot has confirmed the sign rule)'
         )
+    if settings.lot is not None and (missing := _channels_not_named(settings)):
+        local_id = settings.bolink.local_id
+        channels = "_".join(lane.channel_id for lane in exits(settings))
+        wanted = f"{local_id.split('_channels_')[0]}_channels_{channels}"
+        warnings.append(
+            f"bolink.local_id: in a lot, each booth's local_id names its exit lanes' channels "
+            f'(e.g. "{wanted}") so that Bolink sends the payment results of those lanes to this booth only; '
+            f"{local_id!r} does not name {', '.join(missing)}: a driver's payment there may reach another "
+            "booth of the lot, and the car wait at the barrier"
+        )
     return warnings
+
+
+def exits(settings: Settings) -> list[LaneSettings]:
+    return [lane for lane in settings.lanes if lane.direction == "exit"]
+
+
+def _channels_not_named(settings: Settings) -> list[str]:
+    """The exit lanes' channel ids missing from ``<id>_channels_A1_A2`` (Bolink's way for one charging system
+    of a park to name the lanes whose scan-to-pay messages it alone receives)."""
+    _, found, named = settings.bolink.local_id.partition("_channels_")
+    channels = set(named.split("_")) if found else set()
+    return [lane.channel_id for lane in exits(settings) if lane.channel_id not in channels]
