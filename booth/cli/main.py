@@ -17,6 +17,7 @@ booth report shift --id N [--pdf F] [--csv F]   a closed shift's report (text wi
 booth report period --from D --to D [--attendant U] [--pdf F] [--csv F]   any period, or one attendant's
 booth backup [FILE] [--photos]                  a checked copy of the database while the lanes work
 booth restore FILE                              put a backup back (Booth stopped; the current file kept aside)
+booth archive [--dry-run]                       move months before [retention] months_online to yearly files
 booth doctor [--config FILE]                    OK / WARN / FAIL per check with the remedy; exit 0 / 1 / 2
 booth lanes stats [--config FILE]               per lane: cars/h, payment -> gate p50/p99, faults, lifts
 booth lot init [--config FILE]                  create or upgrade the lot server's schema ([lot] server)
@@ -41,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
+from booth.cli import archive as archive_cli
 from booth.cli import backup as backup_cli
 from booth.cli import doctor as doctor_cli
 from booth.cli import lanes as lanes_cli
@@ -381,6 +383,7 @@ def _main(
     staff_cli.register(sub)
     report_cli.register(sub)
     backup_cli.register(sub)
+    archive_cli.register(sub)
     doctor_cli.register(sub)
     lanes_cli.register(sub)
     lot_cli.register(sub)

@@ -90,6 +90,7 @@ from booth.config.settings import (
     DatabaseSettings,
     LoggingSettings,
     ParkSettings,
+    RetentionSettings,
     Settings,
     config_warnings,
 )
@@ -135,6 +136,7 @@ __all__ = [
     "ModbusRtuGateSettings",
     "ModbusTcpGateSettings",
     "ParkSettings",
+    "RetentionSettings",
     "SecretsExposed",
     "Settings",
     "ShiftSettings",

@@ -83,6 +83,7 @@ _PATH_KEYS: dict[str, tuple[str, ...]] = {
     "cameras": ("photo_dir",),
     "alipay": ("app_private_key_file", "alipay_public_key_file"),
     "backup": ("folder",),
+    "retention": ("archive_folder",),
 }
 
 

@@ -39,6 +39,7 @@ from booth.lot.lookup import LotStays, StayLookup
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from booth.store import Database, Store, open_database
+from booth.store.archive import ArchiveSchedule
 from booth.store.backup import BackupSchedule
 from booth.store.records import ExitInFlight
 from booth.store.worker import Priority
@@ -97,6 +98,7 @@ class EngineLoop:
         self.uploads: BolinkUploads | None = None
         self.cloud_sync: CloudSync | None = None
         self.backups: BackupSchedule | None = None
+        self.archives: ArchiveSchedule | None = None
         self.timings = LaneTimings(rt)
         #: [lot]: booth.lot.service.LotService (the journal pushed, the lot pulled), made at start
         self.lot_service: Any = None
@@ -224,6 +226,7 @@ class EngineLoop:
         if self.cameras is not None:
             rt.spawn(self.cameras.watch(), "camera-heartbeats")
         self._start_backups()
+        self._start_archives()
         self._start_lot_service()
         log.info("engine ready: %d lane(s), database %s", len(self.lanes.lanes), s.database.url)
 
@@ -248,6 +251,19 @@ class EngineLoop:
             on_failure=failed,
         )
         self.backups.start()
+
+    def _start_archives(self) -> None:
+        """``[retention] months_online``: the months before it go to the yearly archive files once a day, on a
+        thread of its own at low priority (booth.store.archive); a failed run is logged and retried the next
+        day."""
+        retention = self.settings.retention
+        folder = retention.folder_for(self.settings.database.url)
+        if not retention.months_online or folder is None:
+            return
+        self.archives = ArchiveSchedule(
+            self.settings.database.url, retention.months_online, folder, self.settings.park.zone
+        )
+        self.archives.start()
 
     def _start_lot_service(self) -> None:
         """[lot]: the journal's pusher and the lot's puller, each on a thread of its own (the lanes never wait
@@ -400,6 +416,8 @@ class EngineLoop:
         await self.rt.cancel_tasks()  # from now on nothing new is spawned
         if self.backups is not None:
             await asyncio.to_thread(self.backups.stop)  # (a copy under way finishes first)
+        if self.archives is not None:
+            await asyncio.to_thread(self.archives.stop)  # (a month being moved finishes first)
         await self.gates.close()  # and every relay is left at rest (OFF)
         if self.cameras is not None:
             await self.cameras.stop()
