@@ -18,9 +18,10 @@ So each month is two transactions: (1) copy into the archive (INSERT OR IGNORE, 
 equal its original, or nothing is committed) and commit; (2) in the database, check again that every row to
 delete is in the archive unchanged, delete, commit. A crash between them leaves the rows in both files;
 reports read each archived row only when its id is not in the database, and the next run's copy finds them
-there already and its delete finishes the month. Foreign keys are checked by SQLite itself at each commit
-(``defer_foreign_keys``): a row written meanwhile that references a row being moved fails the delete, which
-is rolled back whole and retried at the next run.
+there already and its delete finishes the month. Foreign keys are checked by one pass per foreign key: over
+the copied rows in the archive before the copy commits, and over the database inside the delete's
+transaction: a row written meanwhile that references a row being moved fails the delete, which is rolled
+back whole and retried at the next run.
 
 The delete holds the database's write lock for its whole month (lanes wait on the busy timeout): run it at
 a quiet hour (the scheduled job does it once a day).
@@ -203,7 +204,7 @@ def archive_before(
             if dry_run:  # nothing was moved: the months so far are in this month's selection too
                 rows, moved = {t: n - moved.get(t, 0) for t, n in rows.items()}, rows
             if sum(rows.values()) and not dry_run:
-                _move_month(con, target, columns, label, after_copy)
+                _move_month(con, target, columns, edges, label, after_copy)
             if sum(rows.values()):
                 result.months.append(MonthMoved(label, target, rows))
                 log.info("archive %s: %s rows %s to %s", label, sum(rows.values()),
@@ -310,6 +311,7 @@ def _move_month(
     con: sqlite3.Connection,
     target: Path,
     columns: dict[str, list[str]],
+    edges: list[tuple[str, str, str]],
     label: str,
     after_copy: Callable[[str], None] | None,
 ) -> None:
@@ -318,10 +320,12 @@ def _move_month(
     open_database(f"sqlite:///{target}").close()  # made, or checked and brought to the store's schema head
     con.execute("ATTACH DATABASE ? AS arch", (str(target),))
     try:
-        # (1) the copy, committed in the archive
+        # (1) the copy, committed in the archive. Foreign keys are checked below, for the copied rows only:
+        # SQLite's own (deferred, for the exit_orders <-> payments cycle) would look for the waiting children
+        # of each parent inserted, through columns without an index: quadratic on a month.
+        con.execute("PRAGMA foreign_keys=OFF")
         con.execute("BEGIN")
         try:
-            con.execute("PRAGMA defer_foreign_keys=ON")
             people = ", ".join(c for c in columns["people"] if c != "pin_hash")
             con.execute(
                 f"INSERT OR IGNORE INTO arch.people ({people}, pin_hash) SELECT {people}, '' FROM main.people"
@@ -334,6 +338,17 @@ def _move_month(
                     f"INSERT OR IGNORE INTO arch.{table} ({cols}) SELECT {cols} FROM main.{table} "
                     f"WHERE id IN (SELECT id FROM temp.mv_{table})"
                 )
+            for table in MOVED:
+                for fk in con.execute(f"PRAGMA arch.foreign_key_list({table})").fetchall():
+                    parent, column = fk[2], fk[3]
+                    if con.execute(
+                        f"SELECT 1 FROM arch.{table} WHERE id IN (SELECT id FROM temp.mv_{table}) "
+                        f"AND {column} IS NOT NULL AND {column} NOT IN (SELECT id FROM arch.{parent}) LIMIT 1"
+                    ).fetchone():
+                        raise StoreError(
+                            f"archiving {label}: a copied row of {table} references a row of {parent} not in "
+                            "the archive: nothing moved (a bug: report it)"
+                        )
             bad = _differing(con, columns)
             if bad:
                 raise StoreError(
@@ -344,12 +359,17 @@ def _move_month(
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        finally:
+            con.execute("PRAGMA foreign_keys=ON")
         if after_copy is not None:
             after_copy(label)
-        # (2) the delete, in the database
+        # (2) the delete, in the database. SQLite's own check of a deleted parent looks for its children
+        # row by row, through columns without an index too (lane_exceptions.stay_id, exit_orders.settled_by):
+        # quadratic on a month. So foreign keys are off for the delete, and one pass per foreign key checks,
+        # under the same write lock, that no row left references a deleted one.
+        con.execute("PRAGMA foreign_keys=OFF")
         con.execute("BEGIN IMMEDIATE")
         try:
-            con.execute("PRAGMA defer_foreign_keys=ON")
             bad = _differing(con, columns)
             if bad:
                 raise StoreError(
@@ -358,16 +378,20 @@ def _move_month(
                 )
             for table in reversed(MOVED):
                 con.execute(f"DELETE FROM main.{table} WHERE id IN (SELECT id FROM temp.mv_{table})")
+            for child, column, parent in edges:
+                if con.execute(
+                    f"SELECT 1 FROM main.{child} WHERE {column} IN (SELECT id FROM temp.mv_{parent}) LIMIT 1"
+                ).fetchone():
+                    raise StoreError(
+                        f"archiving {label}: a row of {child} written meanwhile references a row of {parent} "
+                        "being moved: nothing deleted; the next run tries again"
+                    )
             con.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
-            con.execute("ROLLBACK")
-            raise StoreError(
-                f"archiving {label}: a row written meanwhile references a row being moved ({exc}): nothing "
-                "deleted; the next run tries again"
-            ) from exc
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        finally:
+            con.execute("PRAGMA foreign_keys=ON")
     finally:
         con.execute("DETACH DATABASE arch")
 
