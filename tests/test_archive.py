@@ -17,7 +17,14 @@ from booth.config import RetentionSettings, Settings
 from booth.lot.journal import ensure_journal
 from booth.office.reports import Report, build_period_report, build_shift_report
 from booth.store import Database, Store, StoreError, open_database
-from booth.store.archive import MOVED, archive_before, archive_old_months, archive_path, retention_cutoff
+from booth.store.archive import (
+    MOVED,
+    archive_before,
+    archive_old_months,
+    archive_path,
+    archive_reader,
+    retention_cutoff,
+)
 from booth.store.models import Person, Shift
 from booth.store.records import LaneExceptionItem, OutboxItem
 from tests.conftest import engine_settings, wait_until
@@ -268,6 +275,14 @@ def test_old_months_move_and_the_reports_read_them_unchanged(seeded: Seeded) -> 
 
     after = reports(s)
     assert after == before
+
+    def attached(since: datetime) -> set[str]:
+        with archive_reader(s.db, s.folder, ZONE, since=since) as session:
+            return {row[1] for row in session.execute(text("PRAGMA database_list"))}
+
+    assert "a2026" not in attached(CUTOFF)  # the months online alone: no archive, no views
+    assert "a2026" not in attached(datetime(2026, 9, 18, tzinfo=ZONE))  # after its latest row (17 September)
+    assert "a2026" in attached(datetime(2026, 9, 17, tzinfo=ZONE))
 
     again = archive_old_months(s.path, 2, s.folder, ZONE, now=NOW)  # nothing left to move
     assert again.total == 0 and rows(s.path) == main and rows(archive) == arch

@@ -222,6 +222,34 @@ def _connect(path: Path) -> sqlite3.Connection:
     return con
 
 
+#: the time columns a report selects rows by; each is at or after its row's other times
+_LATEST = (
+    "SELECT max(exit_at) FROM stays",
+    "SELECT max(paid_at) FROM payments",
+    "SELECT max(settled_at) FROM exit_orders",
+    "SELECT max(settled_at) FROM arrears",
+    "SELECT max(at) FROM gate_events",
+    "SELECT max(at) FROM lane_exceptions",
+    "SELECT max(at) FROM audit_log",
+    "SELECT max(closed_at) FROM shifts",
+)
+
+
+def _latest(path: Path) -> str:
+    """The latest report time in an archive file, as stored text ('' when it is empty; '9999' when it
+    cannot be read: the file is attached then, and the report's own read names what is wrong)."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error:
+        return "9999"
+    try:
+        return max((con.execute(sql).fetchone()[0] or "" for sql in _LATEST), default="")
+    except sqlite3.Error:
+        return "9999"
+    finally:
+        con.close()
+
+
 def _columns(con: sqlite3.Connection, schema: str, table: str) -> list[str]:
     return [row[1] for row in con.execute(f"PRAGMA {schema}.table_info({table})")]
 
@@ -397,11 +425,20 @@ def _move_month(
 
 
 @contextmanager
-def archive_reader(db: Database, folder: Path | None, *, since_year: int | None = None) -> Iterator[Session]:
-    """A read session (one transaction) over the database and the archive files of `folder` whose year is
-    `since_year` or later (all when None): each moved table is a TEMP VIEW of both. Without archive files
-    (or on another database than SQLite) it is the database's own read session."""
-    files = {y: p for y, p in archive_files(folder).items() if since_year is None or y >= since_year}
+def archive_reader(
+    db: Database, folder: Path | None, zone: ZoneInfo, *, since: datetime | None = None
+) -> Iterator[Session]:
+    """A read session (one transaction) over the database and the archive files of `folder` that may hold
+    rows of `since` or later (all when None): each moved table is a TEMP VIEW of both. A row's own time is
+    never after the end of its file's year, and never after the file's latest time (:func:`_latest`), so a
+    file is skipped when either is before `since`. Without such files (or on another database than SQLite)
+    it is the database's own read session: reading through the views costs much more (a join over a
+    UNION ALL view is materialised), so a report of the months online never pays it."""
+    files = {
+        y: p
+        for y, p in archive_files(folder).items()
+        if since is None or (y >= since.astimezone(zone).year and _latest(p) >= stored(since))
+    }
     url = db.engine.url
     if not files or sqlite_file(url) is None:
         with db.read_sessionmaker.begin() as session:

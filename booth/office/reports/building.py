@@ -50,12 +50,10 @@ def build_shift_report(
     """The report of one closed shift; ReportError for an unknown or still open shift."""
     if not isinstance(shift_id, int) or isinstance(shift_id, bool) or shift_id < 1:
         raise ReportError(f"a shift id is a positive whole number, got {shift_id!r}")
-    since_year = None  # a shift no longer in the database may be in any year's archive
-    with _read(db, settings, since_year=None, archive=False) as session:
+    with _read(db, settings, since=None, archive=False) as session:
+        # (None: a shift no longer in the database, which may be in any archive file)
         opened = session.scalar(select(Shift.opened_at).where(Shift.id == shift_id))
-        if opened is not None:
-            since_year = opened.astimezone(settings.park.zone).year
-    with _read(db, settings, since_year=since_year) as session:
+    with _read(db, settings, since=opened) as session:
         row = session.execute(
             select(Shift, Person.username, Person.display_name)
             .join(Person, Person.id == Shift.attendant_id)
@@ -114,7 +112,7 @@ def build_period_report(
             f"the period ends ({_text(end, zone)}) at or before it starts ({_text(start, zone)})"
         )
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    with _read(db, settings, since_year=start.astimezone(zone).year) as session:
+    with _read(db, settings, since=start) as session:
         who: tuple[str, str] | None = None
         windows: tuple[Window, ...] = ((start, end),)
         if attendant is not None:
@@ -235,15 +233,15 @@ def _text(at: datetime, zone: ZoneInfo) -> str:
 
 @contextmanager
 def _read(
-    db: Database, settings: Settings, *, since_year: int | None, archive: bool = True
+    db: Database, settings: Settings, *, since: datetime | None, archive: bool = True
 ) -> Iterator[Session]:
     """One read transaction (a consistent snapshot); database errors become ReportError naming the cause.
 
-    With [retention]'s archive files beside the database, the archive years a period may have rows in (an
-    archived row's own time is never after its file's year) are read too (booth.store.archive)."""
+    With [retention]'s archive files beside the database, those that may hold rows of `since` or later are
+    read too (booth.store.archive.archive_reader)."""
     folder = settings.retention.folder_for(str(db.engine.url)) if archive else None
     try:
-        with archive_reader(db, folder, since_year=since_year) as session:
+        with archive_reader(db, folder, settings.park.zone, since=since) as session:
             yield session
     except (SQLAlchemyError, StoreError) as exc:
         raise ReportError(f"cannot read the database: {exc}") from exc
