@@ -1,17 +1,22 @@
 """How long a report takes to build: a shift of 100,000 exits (target <= 1 s) and a month of 1,000,000
-(target <= 10 s).
+(target <= 10 s). With ``--year-month-exits N``, also a year of N exits a month archived by [retention]
+(months_online = 2: ten months go to the yearly file): the reports of an archived month, of a period across
+the archive and the database, and of the whole year, before and after archiving (they must be equal), and
+how long the archiving took.
 
 The rows are bulk-inserted straight into a temporary SQLite file made by open_database (the real schema and
 indexes), in the store's own storage format, not through the engine: mixed channels and pay channels, a
 share of free releases, manual lifts, failed payments, late payments, missed exits and cars still in the
 lot. Each build is timed three times; the best and the median are printed.
 
-    .venv/bin/python benchmarks/bench_report.py [--month-exits N] [--shift-exits N]
+    .venv/bin/python benchmarks/bench_report.py [--month-exits N] [--shift-exits N] [--year-month-exits N]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import json
 import random
 import sqlite3
@@ -23,9 +28,10 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from booth.config import Settings, settings_from_mapping
+from booth.config import RetentionSettings, Settings, settings_from_mapping
 from booth.office.reports import Report, build_period_report, build_shift_report
 from booth.store import open_database
+from booth.store.archive import archive_old_months, archive_path
 
 CHANNELS = [
     ("cash", None),
@@ -108,7 +114,7 @@ def fill(path: Path, start: datetime, end: datetime, exits: int, seed: int) -> N
                         due,
                         settled,
                         _ts(out_at),
-                        None if settled == "released" else sid * 2,
+                        None if settled == "released" or state == "cancelled" else sid * 2,  # (no payment)
                         None,
                         None,
                     )
@@ -207,8 +213,17 @@ def fill(path: Path, start: datetime, end: datetime, exits: int, seed: int) -> N
                             None,
                         )
                     )
-            con.executemany("INSERT INTO stays VALUES (?,?,?,?,?,?,?,?,?,?,?)", stays)
-            con.executemany("INSERT INTO exit_orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", orders)
+            con.executemany(
+                "INSERT INTO stays (id, order_id, plate, plate_colour, vehicle_class, entry_lane, entry_at, "
+                "exit_lane, exit_at, state, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                stays,
+            )
+            con.executemany(
+                "INSERT INTO exit_orders (id, stay_id, lane_id, opened_at, quote_json, gross_fen, "
+                "paid_before_fen, discount_fen, due_fen, state, settled_at, settled_by, release_reason, "
+                "released_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                orders,
+            )
             con.executemany(
                 "INSERT INTO payments (id, stay_id, order_ref, exit_order_id, channel, pay_channel, "
                 "trade_no, amount_fen, paid_at, lane_id, operator, payer_id, flag, raw_json, created_at) "
@@ -264,12 +279,66 @@ def timed(build: Callable[[], Report], runs: int = 3) -> tuple[list[float], Repo
     return times, report
 
 
+def year_with_archive(tmp: Path, per_month: int) -> None:
+    """A year (December 2025 to November 2026, UTC+8) of `per_month` exits a month; the reports before and
+    after [retention] months_online = 2 moved ten months to booth-archive-2025/2026.sqlite."""
+    path, folder = tmp / "year.sqlite", tmp / "archive"
+    settings = settings_for(path).model_copy(
+        update={"retention": RetentionSettings(months_online=2, archive_folder=str(folder))}
+    )
+    open_database(settings.database.url).close()
+    zone = settings.park.zone
+    months = [datetime(2025, 12, 1, tzinfo=zone)] + [datetime(2026, m, 1, tzinfo=zone) for m in range(1, 13)]
+    t = time.perf_counter()
+    for n, (a, b) in enumerate(itertools.pairwise(months)):
+        fill(path, a, b, per_month, seed=100 + n)
+    generated = time.perf_counter() - t
+    size_before = path.stat().st_size
+    periods = {
+        "archived month (2026-03)": (datetime(2026, 3, 1, tzinfo=zone), datetime(2026, 4, 1, tzinfo=zone)),
+        "across (09-15 to 10-15)": (datetime(2026, 9, 15, tzinfo=zone), datetime(2026, 10, 15, tzinfo=zone)),
+        "the year": (months[0], months[-1]),
+    }
+    db = open_database(settings.database.url)
+    try:
+        before = {k: timed(partial(build_period_report, db, settings, a, b)) for k, (a, b) in periods.items()}
+        t = time.perf_counter()
+        result = archive_old_months(path, 2, folder, zone, now=datetime(2026, 11, 20, tzinfo=zone))
+        archived = time.perf_counter() - t
+        after = {k: timed(partial(build_period_report, db, settings, a, b)) for k, (a, b) in periods.items()}
+    finally:
+        db.close()
+    files = [archive_path(folder, y) for y in (2025, 2026)]
+    print(
+        f"year: {12 * per_month:,} exits ({size_before / 1e6:.0f} MB, generated in {generated:.1f} s); "
+        f"archived {result.total:,} rows of {len(result.months)} months in {archived:.1f} s "
+        f"({archived / max(len(result.months), 1):.1f} s a month); database file now "
+        f"{path.stat().st_size / 1e6:.0f} MB (pages freed, not shrunk), archive "
+        + ", ".join(f"{f.name} {f.stat().st_size / 1e6:.0f} MB" for f in files if f.exists())
+    )
+    same = dataclasses.replace
+    when = datetime(2000, 1, 1, tzinfo=UTC)
+    for k in periods:
+        (t0, r0), (t1, r1) = before[k], after[k]
+        equal = same(r0, generated_at=when) == same(r1, generated_at=when)
+        print(
+            f"    {k}: {r1.payment_count:,} payments, total {r1.total_fen / 100:,.2f} yuan; median "
+            f"{statistics.median(t0):.3f} s before, {statistics.median(t1):.3f} s with the archive; "
+            f"{'the same report' if equal else 'REPORTS DIFFER'}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--shift-exits", type=int, default=100_000)
     parser.add_argument("--month-exits", type=int, default=1_000_000)
+    parser.add_argument(
+        "--year-month-exits", type=int, default=0, help="also a year at this many exits a month, archived"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="booth-bench-report-") as tmp:
+        if args.year_month_exits:
+            year_with_archive(Path(tmp), args.year_month_exits)
         for label, exits, days, target in (
             ("shift", args.shift_exits, None, 1.0),
             ("month", args.month_exits, 30, 10.0),
