@@ -4,7 +4,8 @@ and the puller run in the background, the status is on the facade, and a stop pu
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,4 +107,21 @@ def test_a_booth_without_a_lot_has_no_journal_and_no_lot_status(make_engine: Mak
     r = make_engine()
     assert r.engine.lot_status() is None
     assert r.engine.sync_status().lot is None
+    assert r.rows("SELECT name FROM sqlite_master WHERE name LIKE 'lot_%'") == []
+
+
+def test_a_booth_that_left_its_lot_starts_with_no_journal(make_engine: MakeEngine, tmp_path: Path) -> None:
+    """[lot] removed from a booth's settings: its database's journal and triggers go at the next start, so no
+    journal grows that no pusher empties (joining again journals every row afresh: test_lot_journal)."""
+    from booth.lot.journal import ensure_journal
+    from booth.store import Store
+
+    db = open_database(f"sqlite:///{tmp_path / 'booth.sqlite'}")  # (the file make_engine's engine opens)
+    ensure_journal(db.engine)
+    Store(db).audit(actor="a", action="x", detail={}, at=datetime.now(UTC))
+    assert len(journal(db)) == 1
+    db.close()
+    r = make_engine()
+    r.engine.vehicle_at("E1", "苏E00002").result(5)
+    wait_until(lambda: r.rows("SELECT id FROM stays WHERE plate = '苏E00002'"), what="the car's stay")
     assert r.rows("SELECT name FROM sqlite_master WHERE name LIKE 'lot_%'") == []

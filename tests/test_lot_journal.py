@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from booth.lot.journal import JournalError, continue_after, ensure_journal, forget_through, last_seq
+from booth.lot.journal import (
+    JournalError,
+    continue_after,
+    drop_journal,
+    ensure_journal,
+    forget_through,
+    last_seq,
+)
 from booth.lot.schema import MIRRORED
 from booth.store import StoreError, open_database
 from booth.store.records import OutboxItem
@@ -132,3 +139,43 @@ def test_a_booth_without_a_lot_has_no_journal_and_the_journal_needs_sqlite(tmp_p
 
     with pytest.raises(JournalError, match="SQLite"):
         ensure_journal(NotSqlite())  # type: ignore[arg-type]
+
+
+def test_a_booth_joining_a_lot_with_its_past_journals_every_row_it_holds_once(tmp_path: Path) -> None:
+    """A booth that ran on its own joins a lot: the lot must learn its open stays, people and history, so the
+    journal, made now, starts with every row the database holds (parents first, by id); a later start adds
+    nothing."""
+    db = open_database(f"sqlite:///{tmp_path / 'alone.sqlite'}")
+    booth_day(db, "aa", Clock())  # (no journal yet: a booth on its own)
+    with db.read_engine.connect() as connection:
+        held = [
+            (table, row_id)
+            for table in MIRRORED
+            for (row_id,) in connection.exec_driver_sql(f"SELECT id FROM {table} ORDER BY id")
+        ]
+    assert held and ensure_journal(db.engine) == len(held)
+    assert [(tbl, row_id) for _, tbl, row_id in journal(db)] == held
+    assert ensure_journal(db.engine) == 0  # the next start: already a lot booth
+    assert len(journal(db)) == len(held)
+
+
+def test_a_booth_that_left_its_lot_drops_the_journal_and_joining_again_journals_everything(
+    tmp_path: Path,
+) -> None:
+    db = booth_database(tmp_path, "a")
+    clock = Clock()
+    booth_day(db, "aa", clock)
+    unpushed = len(journal(db))
+    assert drop_journal(db.engine) == unpushed  # (what the engine does at a start without [lot])
+    with db.read_engine.connect() as connection:
+        left = connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'lot_journal%'"
+        ).all()
+    assert left == []
+    from booth.store import Store
+
+    Store(db, clock=clock).audit(actor="a", action="x", detail={}, at=clock.now)  # written, journaled nowhere
+    assert drop_journal(db.engine) is None  # nothing to drop
+    with db.read_engine.connect() as connection:
+        rows = sum(connection.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() or 0 for t in MIRRORED)
+    assert ensure_journal(db.engine) == rows  # back in a lot: every row again, the one written outside too

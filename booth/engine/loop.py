@@ -35,6 +35,7 @@ from booth.engine.payments import Payments
 from booth.engine.runtime import Runtime
 from booth.engine.stays import Stays
 from booth.engine.timings import LaneTimings
+from booth.lot.journal import drop_journal
 from booth.lot.lookup import LotStays, StayLookup
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
@@ -116,6 +117,13 @@ class EngineLoop:
                 from booth.lot.service import prepare as lot_service_prepare
 
                 lot_service_prepare(database)
+            elif (left := drop_journal(database.engine)) is not None:  # it left its lot: nothing grows unread
+                log.warning(
+                    "this database kept a lot journal but [lot] is not set: the journal and its triggers "
+                    "are removed (%d entries were not yet on the lot server; joining again sends every row "
+                    "afresh)",
+                    left,
+                )
             # what the last run left unfinished, read before any lane of this run can open an exit order
             in_flight.extend(Store(database).exits_in_flight())
             return database

@@ -53,8 +53,13 @@ def journal_statements() -> list[str]:
     return statements
 
 
-def ensure_journal(engine: Engine) -> None:
+def ensure_journal(engine: Engine) -> int:
     """Create the journal table and its triggers if they are missing (safe to call at every start).
+
+    A database that had no journal (a booth joining a lot with the rows of its past, or joining again after it
+    left one) gets every row it holds journaled in the same transaction, table by table in MIRRORED order and
+    by id: the lot learns its open stays, its people and its history, and a row the server had already is
+    merely written again (the push upserts). Returns how many rows were journaled so (0 at a later start).
 
     Only on SQLite: the booth's own store is its journal, and the lot server is the PostgreSQL."""
     if engine.dialect.name != "sqlite":
@@ -62,9 +67,35 @@ def ensure_journal(engine: Engine) -> None:
             f"the lot journal needs the booth's own SQLite database, not {engine.dialect.name} "
             "(with [lot], database.url names an SQLite file)"
         )
+    seeded = 0
     with engine.begin() as connection:
+        new = not has_journal(connection)
         for statement in journal_statements():
             connection.exec_driver_sql(statement)
+        if new:
+            for table in MIRRORED:
+                seeded += connection.exec_driver_sql(
+                    f"INSERT INTO {JOURNAL} (tbl, row_id) SELECT '{table}', id FROM {table} ORDER BY id"
+                ).rowcount
+    return seeded
+
+
+def drop_journal(engine: Engine) -> int | None:
+    """A booth started without ``[lot]`` on a database that has a journal (it left the lot): the triggers and
+    the journal go, so that nothing grows that no pusher empties. Returns how many entries were still
+    unpushed (they are not lost for good: joining again journals every row afresh, see ensure_journal), or
+    None when there was no journal."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with engine.begin() as connection:
+        if not has_journal(connection):
+            return None
+        left = journal_length(connection)
+        for table in MIRRORED:
+            for when in ("insert", "update"):
+                connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {JOURNAL}_{table}_{when}")
+        connection.exec_driver_sql(f"DROP TABLE {JOURNAL}")
+    return left
 
 
 def has_journal(connection: Connection) -> bool:

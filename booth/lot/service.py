@@ -36,7 +36,9 @@ def utc_now() -> datetime:
 
 def prepare(database: Database) -> None:
     """The local journal (idempotent): call before the first write of the run."""
-    ensure_journal(database.engine)
+    seeded = ensure_journal(database.engine)
+    if seeded:
+        log.info("lot journal made: the %d rows this database already held are journaled for the lot", seeded)
 
 
 class LotService:
