@@ -296,7 +296,9 @@ class AlipaySync:
                 clock=self._clock,
             )
             log.info("Alipay gateway emulator at %s", url)
-            if await self._register_sandbox_lot(settings, retry_later=bool(settings.sandbox_url)):
+            # retried while the emulator is not reached or slow: one in a process of its own may still be
+            # starting, and one in this process may not answer within request_timeout_s on a busy machine
+            if await self._register_sandbox_lot(settings, retry_later=True):
                 self._sandbox_lot_pending = settings  # tasks() keeps trying; no alert meanwhile
         else:
             self.client = AlipayClient(settings, http=http, clock=self._clock)
@@ -338,8 +340,8 @@ class AlipaySync:
         return self._lot_reason
 
     async def _register_sandbox_lot(self, settings: AlipaySettings, *, retry_later: bool = False) -> bool:
-        """Register the sandbox's lot (at start). True when the emulator was not reached and ``retry_later``:
-        one in a process of its own (the demo starts it beside the booth) may still be starting."""
+        """Register the sandbox's lot (at start). True when the emulator was not reached (or did not answer in
+        time) and ``retry_later``: the caller tries again for a while before the hold's alert."""
         assert self.client is not None
         try:
             await register_lot(
