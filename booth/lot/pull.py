@@ -28,14 +28,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from booth.lot.push import LocalWrite, one_line
+from booth.lot.push import LocalWrite, one_line, utc_now
 from booth.lot.released import Pricing, close_stays_released_elsewhere
 from booth.lot.schema import MIRRORS
 from booth.lot.server import Rounds
@@ -53,10 +53,6 @@ PERSON_EVENTS = ("person_disabled", "person_enabled")
 PIN_EVENTS = ("pin_changed",)
 #: how many order ids one question to the server carries
 CHUNK = 500
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

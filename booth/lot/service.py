@@ -15,23 +15,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine
 
 from booth.config import Settings
 from booth.lot.journal import ensure_journal
 from booth.lot.pull import LotPuller, RecentEntries
-from booth.lot.push import LocalWrite, LotPusher, PushStatus, one_line
+from booth.lot.push import LocalWrite, LotPusher, PushStatus, one_line, utc_now
 from booth.lot.released import tariff_pricing
 from booth.lot.server import lot_engine
 from booth.store import Database, Store
 
 log = logging.getLogger("booth.lot")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def prepare(database: Database) -> None:
