@@ -32,6 +32,7 @@ from booth.sandbox.top_router import TopRouterEmulator
 from booth.sync.status import CloudStatus, SyncStatus
 from tests.conftest import RunningEngine, wait_until
 from tests.test_engine import bring_car, pay
+from tests.timing import ANSWER_S
 
 MakeEngine = Callable[..., RunningEngine]
 T = TypeVar("T")
@@ -42,14 +43,14 @@ ALIPAY: dict[str, Any] = {
     "app_id": "2021000000000001",
     "out_parking_id": "LOT-1",
     "parking_name": "测试停车场",
-    "request_timeout_s": 0.5,
+    "request_timeout_s": ANSWER_S,
 }
 TMALL: dict[str, Any] = {
     "gateway_url": "sandbox",
     "app_key": "12345678",
     "app_secret": "s3cret",
     "mall_id": 77,
-    "request_timeout_s": 2.0,  # (a hang is still cut short; a busy machine still answers in time)
+    "request_timeout_s": ANSWER_S,
 }
 FAST: dict[str, Any] = {
     "retry_base_s": 0.02,
@@ -216,8 +217,8 @@ def test_already_synced_counts_as_done(make_engine: MakeEngine) -> None:
         ("20000", "isp.unknow-error", 0),  # signed "service unavailable"
         ("html", "not a JSON object", 0),  # a proxy's or captive portal's page
         ("http500", "HTTP 500", 0),
-        ("timeout", "no complete answer within 0.5 s", 0),
-        ("endless", "no complete answer within 0.5 s", 0),  # a body that never ends
+        ("timeout", f"no complete answer within {ANSWER_S:g} s", 0),
+        ("endless", f"no complete answer within {ANSWER_S:g} s", 0),  # a body that never ends
         ("oversized", "larger than", 0),
         ("truncated", "peer closed connection", 2),  # processed, then the answer was cut: sent again
         ("bad_signature", "signature does not verify", 2),  # processed; the answer cannot be trusted
@@ -699,7 +700,7 @@ class KeyFiles:
             "alipay_public_key_file": str(self.alipay_public),
             "out_parking_id": "LOT-1",
             "parking_name": "测试停车场",
-            "request_timeout_s": 0.5,
+            "request_timeout_s": ANSWER_S,
         }
 
     async def emulator(self, port: int = 0) -> AlipayGatewayEmulator:
