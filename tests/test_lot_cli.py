@@ -44,11 +44,11 @@ def test_init_creates_then_says_there_is_nothing_to_do_and_status_lists_the_boot
     config = settings_file(tmp_path, pg_url.replace("+psycopg", ""))
     first = run_booth("lot", "init", "--config", str(config))
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip().endswith("created the lot schema at revision l0003")
+    assert first.stdout.strip().endswith("created the lot schema at revision l0004")
     assert main(["lot", "init", "--config", str(config)]) == 0
     second = capsys.readouterr()
     assert second.err == ""
-    assert second.out.strip().endswith("the lot schema is at revision l0003 already; nothing to do")
+    assert second.out.strip().endswith("the lot schema is at revision l0004 already; nothing to do")
 
     assert main(["lot", "status", "--config", str(config)]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == ["  no booth has been in contact yet"]
@@ -80,7 +80,7 @@ def test_init_creates_then_says_there_is_nothing_to_do_and_status_lists_the_boot
     assert done.err == ""
     lines = done.out.splitlines()
     assert lines[0].startswith("lot server postgresql://postgres@127.0.0.1:5432/")
-    assert lines[0].endswith(": lot schema l0003, 3 booth(s)")
+    assert lines[0].endswith(": lot schema l0004, 3 booth(s)")
     assert lines[1].split() == [
         "booth",
         "name",

@@ -372,3 +372,133 @@ def test_booth_lot_init_makes_the_reports_covering_indexes_as_the_schema_declare
     assert set(made) == set(declared)
     for name, (columns, include) in declared.items():
         assert made[name].endswith(f"({', '.join(columns)}) INCLUDE ({', '.join(include)})"), made[name]
+
+
+def _csv_sections(path: Path) -> dict[str, list[dict[str, str]]]:
+    """The lot CSV's sections: name -> rows as {header: cell} (each section has its own header row)."""
+    import csv
+
+    sections: dict[str, list[dict[str, str]]] = {}
+    header: list[str] = []
+    with path.open(encoding="utf-8-sig", newline="") as source:
+        for row in csv.reader(source):
+            if not row:
+                header = []
+                continue
+            if not header:
+                header = row
+                sections[row[0]] = []
+                continue
+            sections[row[0]].append(dict(zip(header[1:], row[1:], strict=True)))
+    return sections
+
+
+def test_booth_lot_report_csv_has_the_reports_figures_to_the_fen(
+    lot: Engine, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from booth.domain.money import parse_yuan
+    from booth.office.reports.records import pay_channel_key
+
+    _populate(lot)
+    report = build_lot_report(pg_url, START, END, ZONE)
+    config = settings_file(tmp_path, pg_url.replace("+psycopg", ""))
+    path = tmp_path / "十一月.csv"
+    argv = ["lot", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--csv", str(path)]
+    assert main([*argv, "--config", str(config)]) == 0
+    assert capsys.readouterr().out == f"CSV written: {path}\n"  # the file instead of the text
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM, for Excel
+    got = _csv_sections(path)
+
+    about = {r["item"]: r["value"] for r in got["report"]}
+    assert (about["start"], about["end"], about["zone"]) == (
+        "2026-11-01 00:00",
+        "2026-12-01 00:00",
+        str(ZONE),
+    )
+    assert about["amount_unit"].startswith("yuan")
+    figures = {f.booth_id: f for f in [*report.booths, report.total]}
+    assert [r["booth"] for r in got["booth"]] == [*(f.booth_id for f in report.booths), "*"]
+    for r in got["booth"]:
+        f = figures[r["booth"]]
+        assert (
+            int(r["entries"]),
+            int(r["exits"]),
+            int(r["missed_exits"]),
+            int(r["payment_count"]),
+            parse_yuan(r["total_yuan"]),
+            parse_yuan(r["counted_yuan"]),
+            parse_yuan(r["flagged_yuan"]),
+            int(r["manual_lifts"]),
+            parse_yuan(r["manual_lift_yuan"]),
+            int(r["free_releases"]),
+            parse_yuan(r["free_release_yuan"]),
+            int(r["open_conflicts"]),
+        ) == (
+            f.entries,
+            f.exits,
+            f.missed_exits,
+            f.payment_count,
+            f.total_fen,
+            f.counted_fen,
+            f.flagged_fen,
+            f.manual_lifts,
+            f.manual_lift_fen,
+            f.free_releases,
+            f.free_release_fen,
+            f.open_conflicts,
+        ), r["booth"]
+    for section, attr, key_of in (
+        ("pay_type", "by_channel", str),
+        ("pay_channel", "by_pay_channel", pay_channel_key),
+        ("flag", "by_flag", str),
+    ):
+        in_csv = {
+            (r["booth"], r["key"]): (int(r["count"]), parse_yuan(r["amount_yuan"])) for r in got[section]
+        }
+        assert len(in_csv) == len(got[section])
+        expected = {
+            (b, key_of(t.key)): (t.count, t.amount_fen) for b, f in figures.items() for t in getattr(f, attr)
+        }
+        assert in_csv == expected, section
+    # the text report's total line has the CSV's total
+    assert main(["lot", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--config", str(config)]) == 0
+    total_line = next(
+        line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("合计")
+    )
+    total_row = next(r for r in got["booth"] if r["booth"] == "*")
+    assert total_line.split()[1:7] == [
+        total_row[k]
+        for k in ("entries", "exits", "missed_exits", "payment_count", "total_yuan", "counted_yuan")
+    ]
+    assert parse_yuan(total_row["total_yuan"]) > 10_000_000
+
+    assert [(int(r["id"]), r["rule"], r["subject"], r["booths"]) for r in got["open_conflict"]] == [
+        (k.id, k.rule, k.subject, ",".join(k.booths)) for k in report.conflicts
+    ]
+    assert got["conflict_rule"] == [
+        {"rule": "trade_no_twice", "label": "同一交易号在两个岗亭入账", "count": "1"}
+    ]
+    assert got["settled_conflict"] == []  # settled now, not in November
+    assert [r["booth"] for r in got["incomplete"]] == ["exit-west"]
+
+
+def test_booth_lot_report_csv_to_a_place_it_cannot_write_is_one_line(
+    lot: Engine, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = settings_file(tmp_path, pg_url.replace("+psycopg", ""))
+    argv = [
+        "lot",
+        "report",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-30",
+        "--csv",
+        str(tmp_path / "no" / "x.csv"),
+    ]
+    assert main([*argv, "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"booth lot report: cannot write {tmp_path / 'no' / 'x.csv'}: ")
+        and err.count("\n") == 1
+    )

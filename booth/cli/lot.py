@@ -5,12 +5,20 @@
 - ``status`` lists every booth the server knows, one line each: id, name, lanes, version, last contact (its
   age by the server's clock), backlog (journal entries not yet pushed, as the booth last told) and open
   shift. A booth not heard from for over a minute and a lane id used by two booths are flagged.
-- ``report --from DATE --to DATE`` is the supervisor's lot report from the server's mirrors: per booth and in
-  total, entries, exits, payments by pay type and channel to the fen, manual lifts, free releases, open
-  conflicts, and the booths whose figures may be incomplete (silent, or behind). Dates as ``booth report``.
+- ``report --from DATE --to DATE [--csv FILE]`` is the supervisor's lot report from the server's mirrors: per
+  booth and in total, entries, exits, payments by pay type and channel to the fen, manual lifts, free
+  releases, open conflicts, the conflicts settled in the period, and the booths whose figures may be
+  incomplete (silent, or behind). Dates as ``booth report``. ``--csv`` writes the same figures as CSV
+  (booth.cli.lot_csv) instead of printing them.
+- ``conflicts [--all]`` lists the open conflicts (every one with ``--all``): id, when found, rule, subject,
+  booths, the money in question, and what the rule says more than its subject.
+- ``settle ID --note TEXT --by SUPERVISOR [--pin-stdin]`` settles one, once, with the supervisor's PIN
+  checked against this booth's store (people are lot-wide: the pull copies them to every booth), as
+  ``booth staff`` checks it (booth.lot.conflicts says what is written where).
 
-Exit codes: 0 done (also when something is flagged); 1 the settings or the server's schema are wrong; 2 the
-server does not answer (the one line names it).
+Exit codes: 0 done (also when something is flagged); 1 the settings or the server's schema are wrong, or the
+settle is refused (unknown id, settled already, wrong PIN); 2 the server does not answer (the one line names
+it).
 """
 
 from __future__ import annotations
@@ -18,12 +26,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from booth.cli.staff import text_argument
 from booth.config import ConfigError, LotSettings
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
     from booth.config import Settings
+    from booth.lot.conflicts import ConflictList
     from booth.lot.report import LotReport
     from booth.lot.server import LotStatus
 
@@ -51,8 +65,43 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         dest="end",
         help="end (exclusive; a date alone: end of that day)",
     )
+    report.add_argument(
+        "--csv",
+        metavar="FILE",
+        type=Path,
+        help="write the report as CSV (UTF-8 with a BOM, for Excel; amounts in yuan) instead of printing it",
+    )
     report.add_argument("--config", metavar="FILE", dest="sub_config", help="settings file")
     report.set_defaults(handler=_report)
+    conflicts = sub.add_parser("conflicts", help="the conflicts the lot checks found, for the supervisor")
+    conflicts.add_argument("--all", action="store_true", help="settled ones too")
+    conflicts.add_argument("--config", metavar="FILE", dest="sub_config", help="settings file")
+    conflicts.set_defaults(handler=_conflicts)
+    settle = sub.add_parser("settle", help="settle a conflict (a supervisor, with their PIN), once")
+    settle.add_argument("conflict_id", type=_conflict_id, metavar="ID", help="as `booth lot conflicts` lists")
+    settle.add_argument("--note", required=True, type=text_argument, help="what was decided (kept with it)")
+    settle.add_argument(
+        "--by", required=True, type=text_argument, metavar="SUPERVISOR", help="the supervisor settling it"
+    )
+    settle.add_argument(
+        "--pin-stdin", action="store_true", help="read the supervisor's PIN from stdin (for scripts)"
+    )
+    settle.add_argument("--config", metavar="FILE", dest="sub_config", help="settings file")
+    settle.set_defaults(handler=_settle)
+
+
+#: lot_conflicts.id is a PostgreSQL bigint
+MAX_CONFLICT_ID = 2**63 - 1
+
+
+def _conflict_id(text: str) -> int:
+    try:
+        value = int(text.lstrip("#"))
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_CONFLICT_ID:
+        raise argparse.ArgumentTypeError(f"a conflict number as `booth lot conflicts` lists it, got {text!r}")
+    return value
 
 
 def _lot_of(args: argparse.Namespace, command: str) -> LotSettings | None:
@@ -142,17 +191,106 @@ def _report(args: argparse.Namespace) -> int:
     except LotServerError as exc:
         print(f"booth lot report: {exc}", file=sys.stderr)
         return 1
+    if args.csv is not None:
+        from booth.cli.lot_csv import write_lot_csv
+
+        try:
+            write_lot_csv(report, args.csv)
+        except OSError as exc:
+            print(f"booth lot report: cannot write {args.csv}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        print(f"CSV written: {args.csv}")
+        return 0
     for line in report_lines(report):
         print(line)
     return 0
 
 
-#: the lot checks' rules, as the supervisor reads them
-RULE_LABELS = {
-    "trade_no_twice": "同一交易号在两个岗亭入账",
-    "stay_closed_twice": "同一订单在两个岗亭出场",
-    "released_without_stay": "无入场记录放行，入场记录已关闭",
-}
+def _conflicts(args: argparse.Namespace) -> int:
+    from booth.lot.conflicts import list_conflicts
+    from booth.lot.server import LotServerError, LotServerUnreachable
+
+    settings = _settings_with_lot(args, "conflicts")
+    if settings is None or settings.lot is None:
+        return 1
+    try:
+        found = list_conflicts(
+            settings.lot.server,
+            settings.park.zone,
+            include_settled=args.all,
+            connect_timeout_s=settings.lot.connect_timeout_s,
+        )
+    except LotServerUnreachable as exc:
+        print(f"booth lot conflicts: {exc}", file=sys.stderr)
+        return UNREACHABLE
+    except LotServerError as exc:
+        print(f"booth lot conflicts: {exc}", file=sys.stderr)
+        return 1
+    for line in conflict_lines(found, settings.park.zone, every=args.all):
+        print(line)
+    return 0
+
+
+def _settle(args: argparse.Namespace) -> int:
+    """Read the conflict (unknown or settled: refused before any PIN is asked), check the supervisor's PIN
+    against this booth's store, settle it on the server, then leave the audit entry here."""
+    from booth.cli.staff import _PinReader, _Refused, _supervisor
+    from booth.lot.conflicts import (
+        ConflictAlreadySettled,
+        ConflictError,
+        already_settled,
+        audit_settled,
+        checked_note,
+        get_conflict,
+        settle_conflict,
+    )
+    from booth.lot.server import LotServerError, LotServerUnreachable
+    from booth.office.staff import Staff
+    from booth.store import StoreError, open_database
+
+    command = "booth lot settle"
+    settings = _settings_with_lot(args, "settle")
+    if settings is None or settings.lot is None:
+        return 1
+    lot, zone = settings.lot, settings.park.zone
+    try:
+        note = checked_note(args.note)
+    except ValueError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        conflict = get_conflict(lot.server, args.conflict_id, zone, connect_timeout_s=lot.connect_timeout_s)
+        if conflict.settled:
+            raise ConflictAlreadySettled(already_settled(conflict, zone), conflict)
+        database = open_database(settings.database.url)
+        try:
+            try:
+                by = _supervisor(Staff(database, settings.staff), args.by, _PinReader(args.pin_stdin))
+            except _Refused as exc:
+                print(f"{command}: {exc}", file=sys.stderr)
+                return exc.exit_code
+            done = settle_conflict(
+                lot.server, conflict.id, by=by, note=note, zone=zone, connect_timeout_s=lot.connect_timeout_s
+            )
+            try:
+                audit_settled(database, done, booth_id=lot.booth_id)
+            except StoreError as exc:
+                print(f"{command}: warning: settled on the server, but {exc}", file=sys.stderr)
+        finally:
+            database.close()
+    except LotServerUnreachable as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return UNREACHABLE
+    except (ConflictError, LotServerError, StoreError, ValueError) as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return 1
+    assert done.settled_at is not None
+    print(
+        f"conflict #{done.id} ({done.rule} {done.subject}) settled at "
+        f"{done.settled_at.astimezone(zone).strftime('%Y-%m-%d %H:%M')} (server time) by {done.settled_by}: "
+        f"{done.settled_note}"
+    )
+    return 0
 
 
 def report_lines(report: LotReport) -> list[str]:
@@ -160,6 +298,7 @@ def report_lines(report: LotReport) -> list[str]:
     pay channel and flagged (one column each, in the booth report's words and order), the open conflicts,
     and the booths whose figures may be incomplete."""
     from booth.domain.money import format_yuan as y
+    from booth.lot.conflicts import RULE_LABELS
     from booth.office.reports.records import (
         CHANNEL_ORDER,
         FLAG_LABELS,
@@ -235,9 +374,10 @@ def report_lines(report: LotReport) -> list[str]:
         by_rule = "，".join(f"{RULE_LABELS.get(rule, rule)} {n}" for rule, n in r.conflicts_by_rule)
         lines.append(f"未决冲突 {r.open_conflicts} 条（{by_rule}）：")
         for k in r.conflicts:
+            money = "" if k.fee_fen is None or k.note else f" 涉及金额 {y(k.fee_fen)}"
             lines.append(
                 f"  #{k.id} {r.local_text(k.found_at)} {RULE_LABELS.get(k.rule, k.rule)} {k.subject}"
-                f"（{'，'.join(k.booths)}）"
+                f"（{'，'.join(k.booths)}）{money}"
             )
             if k.note:
                 lines.append(f"    {k.note}")
@@ -245,6 +385,14 @@ def report_lines(report: LotReport) -> list[str]:
             lines.append(f"  …另有 {r.open_conflicts - len(r.conflicts)} 条")
     else:
         lines.append("未决冲突：无")
+    if r.settled:
+        lines.append(f"本时段已处理冲突 {len(r.settled)} 条：")
+        for d in r.settled:
+            lines.append(
+                f"  #{d.id} {RULE_LABELS.get(d.rule, d.rule)} {d.subject}（{'，'.join(d.booths)}），"
+                f"发现于 {r.local_text(d.found_at)}，{r.local_text(d.settled_at)} 由 {d.settled_by} 处理："
+                f"{d.settled_note}"
+            )
     incomplete = r.incomplete()
     if not incomplete:
         lines.append("各岗亭均已上传到时段结束之后。")
@@ -262,6 +410,53 @@ def report_lines(report: LotReport) -> list[str]:
             if s.backlog:
                 why.append(f"{s.backlog} 条日志尚未上传")
         lines.append(f"  {s.booth_id}：{'；'.join(why)}")
+    return lines
+
+
+def conflict_lines(found: ConflictList, zone: ZoneInfo, *, every: bool = False) -> list[str]:
+    """``booth lot conflicts``: a heading, then per conflict a line (id, found, rule, subject, booths, the
+    money in question, open or settled) and, indented, the rule's words, its note and the settle's."""
+    from booth.domain.money import format_yuan
+    from booth.lot.conflicts import RULE_LABELS
+
+    def local(at: datetime) -> str:
+        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    conflicts = found.conflicts
+    settled = sum(1 for k in conflicts if k.settled)
+    what = f"{len(conflicts)} open conflict(s)"
+    if every:
+        what = f"{len(conflicts)} conflict(s), {settled} settled"
+    lines = [f"lot server {found.server}: {what} (times in {zone}, money in yuan)"]
+    if not conflicts:
+        return lines
+    rows = [("id", "found", "rule", "subject", "booths", "fee", "state")]
+    for k in conflicts:
+        state = "open" if k.settled_at is None else f"settled {local(k.settled_at)} by {k.settled_by}"
+        rows.append(
+            (
+                f"#{k.id}",
+                local(k.found_at),
+                k.rule,
+                k.subject,
+                ",".join(k.booths) or "-",
+                "-" if k.fee_fen is None else format_yuan(k.fee_fen),
+                state,
+            )
+        )
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    table = [
+        ("  " + "  ".join(_pad(cell, widths[i], right=i == 5) for i, cell in enumerate(row))).rstrip()
+        for row in rows
+    ]
+    lines.append(table[0])
+    for k, line in zip(conflicts, table[1:], strict=True):
+        lines.append(line)
+        lines.append(f"      {RULE_LABELS.get(k.rule, k.rule)}" + (f"：{k.note}" if k.note else ""))
+        if k.settled_note is not None:
+            lines.append(f"      处理说明：{k.settled_note}")
+    if not every:
+        lines.append("settle one with: booth lot settle ID --note TEXT --by SUPERVISOR")
     return lines
 
 

@@ -24,7 +24,6 @@ read transaction, so the booths' figures and the total are one snapshot.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import URL
 
-from booth.domain.money import format_yuan
+from booth.lot.conflicts import conflict_booths, conflict_fee, conflict_note
 from booth.lot.schema import MIRRORS, lot_booths, lot_conflicts
 from booth.lot.server import SILENT_AFTER_S, LotServerError, _on_server, shown
 
@@ -108,6 +107,22 @@ class ConflictLine:
     found_at: datetime
     #: what the supervisor decides on, for a rule that says more than its subject (released_without_stay)
     note: str = ""
+    #: the money in question (booth.lot.conflicts.conflict_fee): a fee let go, money counted twice; None: none
+    fee_fen: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SettledLine:
+    """A conflict a supervisor settled during the period (``booth lot settle``), whenever it was found."""
+
+    id: int
+    rule: str
+    subject: str
+    booths: tuple[str, ...]
+    found_at: datetime
+    settled_at: datetime
+    settled_by: str
+    settled_note: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +138,7 @@ class LotReport:
     conflicts: tuple[ConflictLine, ...]  # the first CONFLICT_LIST_LIMIT open ones, oldest first
     open_conflicts: int
     conflicts_by_rule: tuple[tuple[str, int], ...] = field(default=())
+    settled: tuple[SettledLine, ...] = field(default=())  # settled in the period, in the order settled
 
     def local_text(self, at: datetime) -> str:
         return at.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
@@ -209,6 +225,20 @@ def _gather(
         .where(lot_conflicts.c.settled_at.is_(None))
         .order_by(lot_conflicts.c.found_at, lot_conflicts.c.id)
     ).all()
+    settled_rows = c.execute(
+        select(
+            lot_conflicts.c.id,
+            lot_conflicts.c.rule,
+            lot_conflicts.c.subject,
+            lot_conflicts.c.detail_json,
+            lot_conflicts.c.found_at,
+            lot_conflicts.c.settled_at,
+            lot_conflicts.c.settled_by,
+            lot_conflicts.c.settled_note,
+        )
+        .where(lot_conflicts.c.settled_at >= start, lot_conflicts.c.settled_at < end)
+        .order_by(lot_conflicts.c.settled_at, lot_conflicts.c.id)
+    ).all()
 
     lanes = {r["booth_id"]: {lane for lane in r["lanes"].split(",") if lane} for r in booth_rows}
     named = set().union(*lanes.values())
@@ -227,13 +257,25 @@ def _gather(
     conflicts: list[ConflictLine] = []
     by_rule: dict[str, int] = defaultdict(int)
     for row_id, rule, subject, detail, found_at in open_rows:
-        involved = _booths_of(detail)
+        involved = conflict_booths(detail)
         for booth in involved:
             acc[booth].conflicts += 1
         by_rule[rule] += 1
         conflicts.append(
-            ConflictLine(int(row_id), rule, subject, involved, found_at, _note(rule, detail, zone))
+            ConflictLine(
+                int(row_id),
+                rule,
+                subject,
+                involved,
+                found_at,
+                conflict_note(rule, detail, zone),
+                conflict_fee(rule, detail),
+            )
         )
+    settled = tuple(
+        SettledLine(int(i), rule, subject, conflict_booths(detail), found, at, by or "", note or "")
+        for i, rule, subject, detail, found, at, by, note in settled_rows
+    )
 
     names = {r["booth_id"]: r["name"] for r in booth_rows}
     for r in booth_rows:
@@ -272,6 +314,7 @@ def _gather(
         conflicts=tuple(conflicts[:conflict_limit]),
         open_conflicts=len(conflicts),
         conflicts_by_rule=tuple(sorted(by_rule.items())),
+        settled=settled,
     )
 
 
@@ -349,37 +392,6 @@ def _totals(table: dict[Any, list[int]]) -> tuple[Total, ...]:
     return tuple(Total(k, table[k][0], table[k][1]) for k in keys)
 
 
-def _booths_of(detail_json: str) -> tuple[str, ...]:
-    """The booths a conflict involves (its detail is a list of rows, each with its booth_id)."""
-    try:
-        rows = json.loads(detail_json)
-    except ValueError:
-        return ()
-    if not isinstance(rows, list):
-        return ()
-    return tuple(sorted({str(r["booth_id"]) for r in rows if isinstance(r, dict) and r.get("booth_id")}))
-
-
-def _note(rule: str, detail_json: str, zone: ZoneInfo) -> str:
-    """released_without_stay (booth.lot.released): the stay, the release and the fee it would have owed
-    (priced at the stay's booth; never charged), in the report's words."""
-    if rule != "released_without_stay":
-        return ""
-    try:
-        sides = {r.get("side"): r for r in json.loads(detail_json) if isinstance(r, dict)}
-        stay, release = sides["stay"], sides["release"]
-        entered = _text(datetime.fromisoformat(stay["entry_at"]), zone)
-        left = _text(datetime.fromisoformat(release["at"]), zone)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return ""
-    fee = stay.get("fee_fen")
-    owed = "无法计价" if fee is None else f"应收 {format_yuan(int(fee))}"
-    return (
-        f"{stay['plate']} {entered} 入场（{stay['booth_id']} {stay['order_id']}），"
-        f"{left} 在 {release['booth_id']} {release['lane_id']} 无入场记录放行；{owed}，未收取"
-    )
-
-
 def _text(at: datetime, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
@@ -390,6 +402,7 @@ __all__ = [
     "BoothState",
     "ConflictLine",
     "LotReport",
+    "SettledLine",
     "Total",
     "build_lot_report",
 ]

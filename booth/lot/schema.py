@@ -125,7 +125,8 @@ lot_conflicts = Table(
     Column("detail_json", Text, nullable=False),  # the rows involved: booth ids, local ids, times
     Column("found_at", UTCDateTime, nullable=False),
     Column("settled_at", UTCDateTime, nullable=True),
-    Column("settled_by", String(64), nullable=True),
+    Column("settled_by", String(64), nullable=True),  # the supervisor who settled it (booth lot settle)
+    Column("settled_note", Text, nullable=True),  # what they decided, in their words (lot revision l0004)
     UniqueConstraint("rule", "subject"),
 )
 

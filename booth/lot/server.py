@@ -40,7 +40,7 @@ LOT_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: the lot's own Alembic version table (the store's is alembic_version)
 LOT_VERSION_TABLE = "lot_alembic_version"
 #: the newest revision of the lot schema (tests/test_lot_migrations.py checks it is Alembic's head)
-LOT_HEAD = "l0003"
+LOT_HEAD = "l0004"
 #: ``booth lot init`` runs under this transaction-level advisory lock: two at once migrate one after the other
 INIT_LOCK_KEY = 0x4C4F5449  # "LOTI"
 
