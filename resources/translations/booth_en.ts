@@ -31,6 +31,17 @@
     </message>
 </context>
 <context>
+    <name>BoothLock</name>
+    <message>
+        <source>锁屏</source>
+        <translation>Lock</translation>
+    </message>
+    <message>
+        <source>暂时离开：立即锁屏，车道照常工作，解锁需本人 PIN</source>
+        <translation>Stepping away: lock the screen now; the lanes keep working, and your PIN unlocks</translation>
+    </message>
+</context>
+<context>
     <name>BoothWindow</name>
     <message>
         <source>收费亭 — %1</source>
@@ -1193,6 +1204,10 @@ Pay %1 in cash</translation>
         <source>解锁</source>
         <extracomment>(username, pin, required role or None) -&gt; a future that fails with an exception carrying ``.message`` events that count as someone at the booth (a touch arrives as a mouse press too)</extracomment>
         <translation>Unlock</translation>
+    </message>
+    <message>
+        <source>English</source>
+        <translation>中文</translation>
     </message>
     <message>
         <source>取消</source>

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLineEdit, QPushBut
 from booth.config import KioskSettings, Settings
 from booth.domain.lane import LaneState
 from booth.engine import Engine, GateCommanded
-from ui.kit.i18n import current_language
+from ui.kit.i18n import current_language, switch_language
 from ui.kit.refusals import refusal_words
 from ui.kit.style import Sizes
 from ui.kit.wording import yuan
@@ -398,3 +398,94 @@ def test_a_new_layout_while_locked_keeps_the_lanes_locked(
     panel = remade.open_action()
     assert panel is not None and panel.action == "free_release"
     assert remade.action_buttons["cash"].isEnabled() and not remade.lock_note.isVisibleTo(remade)
+
+
+# ------------------------------------------------------------------------------------------ lock now
+@pytest.mark.parametrize("idle_s", [0.0])  # no idle lock: only the tap locks
+def test_lock_now_one_tap_on_the_top_bar_locks_as_the_idle_lock_does(
+    kiosk: KioskSession, engine: Engine, qtbot: Any
+) -> None:
+    """Issue #15: the attendant leaving the booth locks it at once with one tap (the idle lock is off here,
+    so only the tap can have locked it); the same lock: lanes in view and working, actions off."""
+    window, lock = kiosk.window, kiosk.lock
+    lock_button = kiosk.booth_lock.lock_button
+    assert window.top_bar.isAncestorOf(lock_button)
+    x1 = window.lane_panel("X1")
+    bring_car(engine, "X1", "苏A12345")
+    qtbot.waitUntil(lambda: x1.view.state is LaneState.AWAITING_PAYMENT and bool(x1.view.code_url),
+                    timeout=WAIT_MS)
+    assert not lock.is_locked
+    with qtbot.waitSignal(lock.lockedChanged, timeout=WAIT_MS) as locked:
+        tap(qtbot, lock_button)
+    assert locked.args == [True] and lock.is_locked and lock.isVisible() and not lock.card_open
+    driver_side_in_view(window, "X1")
+    assert x1.lock_note.isVisible() and not x1.action_buttons["cash"].isEnabled()
+    assert not lock_button.isEnabled()  # under the lock bar, off with the other top-bar buttons
+    # behind the lock the driver still pays and the gate opens
+    driver_pays(engine, "X1")
+    qtbot.waitUntil(lambda: x1.view.state is LaneState.GATE_OPEN, timeout=WAIT_MS)
+    with qtbot.waitSignal(lock.unlocked, timeout=WAIT_MS):
+        type_pin(qtbot, lock, ATTENDANT_PIN)
+    assert lock_button.isEnabled() and x1.action_buttons["manual_lift"].isVisible()
+
+
+@pytest.mark.parametrize("idle_s", [0.0])
+def test_lock_now_is_off_while_nobody_is_signed_in(kiosk: KioskSession, qtbot: Any) -> None:
+    """Nobody could lift a lock with no signed-in attendant: the button is off, and locking does nothing."""
+    window, booth_lock = kiosk.window, kiosk.booth_lock
+    window.set_operator(None)
+    assert not booth_lock.lock_button.isEnabled()
+    booth_lock.lock_now()
+    assert not kiosk.lock.is_locked
+    window.set_operator(kiosk.window.engine.office(
+        kiosk.window.engine.staff.authenticate, ATTENDANT, ATTENDANT_PIN).result(10))
+    assert booth_lock.lock_button.isEnabled()
+
+
+# ------------------------------------------------------------------------------------------ language
+@pytest.fixture
+def back_to_chinese(qtbot: Any) -> Iterator[None]:
+    yield
+    app = QApplication.instance()
+    if current_language() != "zh_CN" and app is not None:
+        switch_language(app, "zh_CN")
+
+
+@pytest.mark.parametrize("idle_s", [0.0])
+def test_the_language_switches_on_the_lock_screen_and_nothing_else_changes(
+    kiosk: KioskSession, engine: Engine, qtbot: Any, back_to_chinese: None
+) -> None:
+    """Issue #15: the driver's words and the lock's words follow a switch of language made while locked;
+    the booth stays locked, no command is sent, and switching back works the same way."""
+    window, lock = kiosk.window, kiosk.lock
+    x1 = window.lane_panel("X1")
+    bring_car(engine, "X1", "苏A12345")
+    qtbot.waitUntil(lambda: x1.view.state is LaneState.AWAITING_PAYMENT and bool(x1.view.code_url),
+                    timeout=WAIT_MS)
+    lock.lock()
+    assert current_language() == "zh_CN" and x1.state_words.text() == "待付款"
+    assert lock.title.text() == "已锁屏" and lock.language_button.text() == "English"
+    submitted: list[object] = []
+    window.bridge.commandDone.connect(submitted.append)
+    view = x1.view
+
+    tap(qtbot, lock.language_button)
+    assert current_language() == "en"
+    qtbot.waitUntil(lambda: lock.title.text() == "Screen locked", timeout=WAIT_MS)  # LanguageChange, posted
+    assert lock.is_locked and lock.isVisible() and not lock.card_open
+    assert lock.title.text() == "Screen locked" and lock.language_button.text() == "中文"
+    assert ATTENDANT in lock.bar_prompt.text() and "暂时离开" not in lock.bar_prompt.text()
+    assert x1.state_words.text() == "Awaiting payment"  # the driver's words
+    assert x1.lock_note.isVisible() and not x1.action_buttons["cash"].isEnabled()
+    driver_side_in_view(window, "X1")
+    assert not window.language_button.isEnabled()  # the top bar's, under the lock bar: still off
+
+    tap(qtbot, lock.language_button)
+    assert current_language() == "zh_CN"
+    qtbot.waitUntil(lambda: lock.title.text() == "已锁屏", timeout=WAIT_MS)
+    assert x1.state_words.text() == "待付款" and lock.is_locked
+    qtbot.wait(100)
+    assert submitted == [] and x1.view == view
+    with qtbot.waitSignal(lock.unlocked, timeout=WAIT_MS):
+        type_pin(qtbot, lock, ATTENDANT_PIN)
+    assert window.language_button.isEnabled()

@@ -7,7 +7,9 @@ keep pricing cars, taking payments and opening gates), so a driver can pay while
 lock bar lies over the window's top bar, and every touch on the lanes lands on the overlay, not on them
 (the shell also disables the attendant's buttons: ui/shell/booth_lock.py). "解锁" on the bar opens a card
 with a large PIN pad (the signed-in attendant's PIN resumes); the card hides part of the lanes only while
-it is open, and closes itself after ``CARD_OPEN_MS`` untouched. An idle booth locks itself (``IdleLock``).
+it is open, and closes itself after ``CARD_OPEN_MS`` untouched. The bar's language button switches the
+language while locked (``languageRequested``: it changes no money and no gate, and the driver's words and
+the lock's follow). An idle booth locks itself (``IdleLock``); the top bar's "锁屏" locks at once.
 "supervisor" (leaving the program needs a supervisor's PIN) covers the lanes: the program is about to end.
 
 PINs are checked by an injected ``Verifier`` that returns a ``concurrent.futures.Future`` (the engine's office
@@ -24,9 +26,8 @@ from functools import partial
 from typing import Literal
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QHideEvent, QKeyEvent, QResizeEvent, QShowEvent
+from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
-    QApplication,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -48,7 +49,6 @@ log = logging.getLogger("ui.lock")
 Verifier = Callable[[str, str, str | None], concurrent.futures.Future[object]]
 Mode = Literal["hidden", "locked", "supervisor"]
 
-_KEY_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride})
 #: events that count as someone at the booth (a touch arrives as a mouse press too)
 _INPUT_EVENTS = frozenset(
     {
@@ -71,40 +71,6 @@ _SEE_THROUGH = "QWidget#lockScreen { background: transparent; }"
 _COVERING = "QWidget#lockScreen { background: #0e1319; }"
 
 
-class _KeysBehind(QObject):
-    """While the lock shows: a key from the keyboard meant for a widget behind it goes to the lock instead.
-    Watched on the window's QWindow, where a keyboard's keys arrive before any widget
-    (ui/kit/window_input.py), not application-wide: the lock is up for hours while the lanes behind it
-    redraw, and an application-wide Python filter runs for every event of every widget (measured: ~35,000
-    more filter calls per 100 exits)."""
-
-    def __init__(self, lock: LockScreen) -> None:
-        super().__init__(lock)
-        self.lock = lock
-        self.input: WindowInput | None = None
-
-    def watch(self) -> None:
-        if self.input is None:
-            self.input = WindowInput(self.lock.window(), self)
-
-    def release(self) -> None:
-        if self.input is not None:
-            self.input.release()
-            self.input = None
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if self.input is not None and self.input.sees_show(watched, event):
-            return False
-        if event.type() not in _KEY_EVENTS or not self.lock.isVisible():
-            return False
-        focus = QApplication.focusWidget()
-        if focus is not None and focus.isVisible() and (focus is self.lock or self.lock.isAncestorOf(focus)):
-            return False  # the lock's own PIN pad, on screen
-        self.lock.keys_behind(event)
-        event.accept()
-        return True
-
-
 class LockScreen(CoveringOverlay):
     """Over its parent (the window's central widget) while locked or while a supervisor PIN is asked for.
 
@@ -116,11 +82,11 @@ class LockScreen(CoveringOverlay):
 
     lockedChanged = Signal(bool)
     unlocked = Signal(str)
+    # the language button on the lock bar was tapped (the host switches the language: no money, no gate)
+    languageRequested = Signal()
     exitApproved = Signal(str)
     refused = Signal(str)
     _verified = Signal(int, object)  # (ticket, the person or the exception); emitted from any thread
-    APP_WIDE_KEYS = False  # the keys behind are watched on the window's QWindow (_KeysBehind)
-    _keys: _KeysBehind | None = None
 
     def __init__(
         self,
@@ -132,7 +98,6 @@ class LockScreen(CoveringOverlay):
         top: QWidget | None = None,
     ) -> None:
         super().__init__(parent, "lockScreen")
-        self._keys = _KeysBehind(self)
         self.verifier = verifier
         self.attendant = attendant
         self.sizes = sizes or Sizes.for_screen()
@@ -157,6 +122,11 @@ class LockScreen(CoveringOverlay):
         self.unlock_button = self._button(self.tr("解锁"), self.open_card)
         self.unlock_button.setObjectName("confirm")  # the one thing to do here: the confirm look
         self.exit_button = self._button(self.tr("主管退出程序"), self.request_exit)
+        # the other language's name, in that language, as on the top bar the lock bar lies over: a driver or
+        # a relief attendant who cannot read this one can still switch while the booth is locked
+        self.language_button = self._button(self.tr("English"), self.languageRequested.emit)
+        self.language_button.setObjectName("languageToggle")
+        self.language_button.setMinimumWidth(self.sizes.target * 2)
         row = QHBoxLayout(self.bar)
         row.setContentsMargins(12, 6, 12, 6)
         row.setSpacing(12)
@@ -164,6 +134,7 @@ class LockScreen(CoveringOverlay):
         row.addWidget(self.bar_prompt, 1)
         row.addWidget(self.unlock_button)
         row.addWidget(self.exit_button)
+        row.addWidget(self.language_button)
 
         # the card: the PIN pad (and the supervisor's names), opened on demand
         self.card = QFrame(self)
@@ -266,8 +237,7 @@ class LockScreen(CoveringOverlay):
     def stop(self) -> None:
         """The window is closing: no timer, no filter left behind."""
         self.card_timer.stop()
-        if self._keys is not None:
-            self._keys.release()
+        self.stop_watching_keys()
 
     def set_supervisors(self, usernames: Sequence[str]) -> None:
         """Supervisors to pick with one tap (a touch screen has no keyboard to type a username)."""
@@ -317,6 +287,7 @@ class LockScreen(CoveringOverlay):
             self.card_title.setText(self.tr("解锁"))
             self.prompt.setText(self.tr("收费员 %1 请输入 PIN 解锁。").replace("%1", self.attendant))
             self.cancel_button.setText(self.tr("返回"))
+            self.language_button.setText(self.tr("English"))
         elif self.mode == "supervisor":
             self.card_title.setText(self.tr("退出收费程序"))
             self.prompt.setText(self.tr("需要主管输入用户名和 PIN。"))
@@ -366,16 +337,6 @@ class LockScreen(CoveringOverlay):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._place()
-
-    def showEvent(self, event: QShowEvent) -> None:
-        if self._keys is not None:
-            self._keys.watch()
-        super().showEvent(event)
-
-    def hideEvent(self, event: QHideEvent) -> None:
-        if self._keys is not None:  # None: hidden by the overlay's own __init__, before it was made
-            self._keys.release()
-        super().hideEvent(event)
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -298,6 +298,12 @@ class SignInOverlay(CoveringOverlay):
         self.message.setText(words)
         if words:
             self.refused.emit(words)
+
+    def keys_behind(self, event: QEvent) -> None:
+        """A key for a widget behind the overlay (a lane's field kept the focus after a sign-out): as if typed
+        here, so a keyboard's PIN reaches the pad instead of being lost."""
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            self.keyPressEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """A keyboard's digits go to the PIN pad when the username field does not have the focus."""

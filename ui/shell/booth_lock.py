@@ -4,10 +4,12 @@ lock turns off in the window.
 Locked, the lanes' driver-facing parts (plate, amount due, QR, the message to the driver) stay on screen and
 keep updating, and every action of the attendant is off: each lane's actions (an open panel is put away
 with what was typed in it, and opened again on unlock), the top bar's buttons (shift close, supervisor,
-sign-out, language, sync) under the lock bar, the alert bar's buttons, and the side sheets (hidden, their
-contents kept, shown again on unlock). The attendant's PIN on the lock screen unlocks.
+sign-out, lock, language, sync) under the lock bar, the alert bar's buttons, and the side sheets (hidden,
+their contents kept, shown again on unlock). The attendant's PIN on the lock screen unlocks. The lock bar has
+its own language button: the language may be switched while locked (it changes no money and no gate).
 
-The idle lock (``[display] idle_lock_s``) works in either mode. Out of kiosk mode the window has a frame and
+The top bar's "锁屏" locks at once (the attendant leaving the booth), the same lock as the idle one. The
+idle lock (``[display] idle_lock_s``) works in either mode. Out of kiosk mode the window has a frame and
 a window manager's close button: while locked, closing asks for a supervisor's PIN as in kiosk mode (closing
 the program would stop the lanes), and ``allow_exit`` lets the program itself quit (SIGTERM).
 """
@@ -20,7 +22,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
-from PySide6.QtWidgets import QAbstractButton, QWidget
+from PySide6.QtWidgets import QAbstractButton, QBoxLayout, QWidget
 
 from booth.engine import Engine, EngineError
 from booth.office.staff import PersonRecord
@@ -28,6 +30,7 @@ from ui.kit.sheet import SideSheet
 from ui.lanes.sync_panel import SyncPanel
 from ui.link.bridge import EngineStarted
 from ui.people.lock_screen import IdleLock, LockScreen, Verifier
+from ui.shell.staff_screens import WordsButton
 
 if TYPE_CHECKING:
     from ui.shell.main_window import BoothWindow
@@ -54,6 +57,14 @@ class BoothLock(QObject):
         attendant = person.username if person is not None else ""
         self.lock = LockScreen(central, verifier, attendant=attendant, sizes=window.sizes, top=window.top_bar)
         self.idle = IdleLock(self.lock, idle_lock_s)
+        # "lock now": the attendant leaving the booth locks it with one tap, the same lock as the idle one
+        self.lock_button = WordsButton(self.tr("锁屏"))
+        self.lock_button.setObjectName("topAction")
+        self.lock_button.setToolTip(self.tr("暂时离开：立即锁屏，车道照常工作，解锁需本人 PIN"))
+        self.lock_button.setMinimumHeight(window.sizes.target)
+        self.lock_button.setEnabled(bool(attendant))  # only a signed-in person's PIN could lift it
+        self.lock_button.clicked.connect(lambda _checked=False: self.lock_now())
+        self._place_lock_button()
         self.guard_close = guard_close
         self.exit_allowed = False
         # the side sheets the lock hid (shown again on unlock), the buttons it turned off (and their state)
@@ -61,6 +72,7 @@ class BoothLock(QObject):
         self._was_enabled: dict[QAbstractButton, bool] = {}
         self.lock.lockedChanged.connect(self._on_locked_changed)
         self.lock.exitApproved.connect(self._on_exit_approved)
+        self.lock.languageRequested.connect(window.toggle_language)
         self._supervisors.connect(self._on_supervisors, Qt.ConnectionType.QueuedConnection)
         window.bridge.engineStarted.connect(self._on_engine_started)
         window.operatorChanged.connect(self._on_operator_changed)
@@ -81,6 +93,22 @@ class BoothLock(QObject):
         self.exit_allowed = True
 
     # ------------------------------------------------------------------------------------------ locking
+    def _place_lock_button(self) -> None:
+        """On the top bar, before "签退" (the two ways of leaving the booth side by side)."""
+        window = self.window
+        row = window.top_bar.layout()
+        sign_out = window.staff_screens.sign_out_button
+        assert isinstance(row, QBoxLayout), "the booth window's top bar is a row"
+        index = row.indexOf(sign_out)
+        row.insertWidget(index if index >= 0 else row.count(), self.lock_button)
+
+    def lock_now(self) -> None:
+        """Lock at once (the attendant leaves the booth), as the idle lock does; nothing while nobody is
+        signed in (the sign-in screen covers the lanes then)."""
+        if self.lock.attendant and self.lock.mode == "hidden":
+            log.info("locked now by %s", self.lock.attendant)
+            self.lock.lock()
+
     def attendant_buttons(self) -> list[QAbstractButton]:
         """The window's buttons outside the lanes that only the attendant may use: the top bar's and the
         alert bar's (each lane turns its own off)."""
@@ -122,6 +150,7 @@ class BoothLock(QObject):
     def _on_operator_changed(self, person: PersonRecord | None) -> None:
         """The lock resumes for whoever is signed in now."""
         self.lock.attendant = person.username if person is not None else ""
+        self.lock_button.setEnabled(person is not None)
 
     # ------------------------------------------------------------------------------------------ leaving
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
