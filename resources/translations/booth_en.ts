@@ -2245,14 +2245,6 @@ Pay %1 in cash</translation>
         <translation>Add attendant</translation>
     </message>
     <message>
-        <source>用户名（字母或数字，例如 1002）</source>
-        <translation>User name (letters or digits, e.g. 1002)</translation>
-    </message>
-    <message>
-        <source>姓名</source>
-        <translation>Name</translation>
-    </message>
-    <message>
         <source>返回</source>
         <translation>Back</translation>
     </message>
@@ -2267,6 +2259,18 @@ Pay %1 in cash</translation>
     <message>
         <source>请主管点选姓名（或输入用户名），再输入 PIN。</source>
         <translation>Supervisor: tap your name (or type the user name), then enter the PIN.</translation>
+    </message>
+    <message>
+        <source>工号用下方数字键输入。姓名可不填，名单和报表中以工号代替；中文姓名需用键盘输入，或在命令行添加：booth staff add 工号 --name 姓名 --role attendant --by 主管用户名</source>
+        <translation>Enter the staff number on the keys below. The name may be left empty: the staff number stands for it in the lists and reports. A Chinese name needs a keyboard, or add the person on the command line: booth staff add NUMBER --name NAME --role attendant --by SUPERVISOR</translation>
+    </message>
+    <message>
+        <source>工号（例如 1002）</source>
+        <translation>Staff number (e.g. 1002)</translation>
+    </message>
+    <message>
+        <source>姓名（可不填）</source>
+        <translation>Name (optional)</translation>
     </message>
     <message>
         <source>请先点选主管姓名或输入用户名</source>
@@ -2321,8 +2325,20 @@ Pay %1 in cash</translation>
         <translation>Enter the new attendant&apos;s PIN below (%1-%2 digits)</translation>
     </message>
     <message>
+        <source>用下方数字键输入新收费员的工号，再按「确定」</source>
+        <translation>Enter the new attendant&apos;s staff number on the keys below, then tap “OK”</translation>
+    </message>
+    <message>
+        <source>请先输入工号</source>
+        <translation>Enter the staff number first</translation>
+    </message>
+    <message>
         <source>PIN 须为 %1-%2 位数字</source>
         <translation>A PIN has %1-%2 digits</translation>
+    </message>
+    <message>
+        <source>已添加收费员 %1（未填姓名，以工号显示）</source>
+        <translation>Attendant %1 added (no name: shown by staff number)</translation>
     </message>
     <message>
         <source>请再输入一次同一个 PIN</source>
@@ -2331,10 +2347,6 @@ Pay %1 in cash</translation>
     <message>
         <source>两次输入的 PIN 不一致，请重新输入</source>
         <translation>The two PINs differ: enter them again</translation>
-    </message>
-    <message>
-        <source>请填写用户名和姓名</source>
-        <translation>Enter a user name and a name</translation>
     </message>
     <message>
         <source>已添加收费员 %1（%2）</source>

@@ -19,6 +19,8 @@ from people_driving import (
 )
 from sqlalchemy import select
 
+from PySide6.QtWidgets import QLineEdit
+
 from booth.engine import Engine
 from booth.office.shifts import Shifts
 from booth.office.staff import AuthError, Staff
@@ -75,9 +77,10 @@ def test_add_an_attendant_who_signs_in_then_disable_them(
     assert ATTENDANT in panel.person_rows
     tap(qtbot, panel.add_button)
     assert panel.page == "add"
-    panel.new_username.setText("1002")
-    type_chinese(panel.new_name, "张伟")
+    type_chinese(panel.new_name, "张伟")  # a keyboard with an input method: the name is typed
     assert panel.new_name.text() == "张伟"
+    enter_pin(qtbot, panel.new_pad, "1002")  # the staff number, on the pad
+    assert panel.new_username.text() == "1002" and panel.add_step == "pin"
 
     enter_pin(qtbot, panel.new_pad, "12")  # too short: refused before anything is sent
     assert "PIN 须为 4-12 位数字" in panel.message.text()
@@ -96,11 +99,14 @@ def test_add_an_attendant_who_signs_in_then_disable_them(
 
     # the same username again: refused in words
     tap(qtbot, panel.add_button)
-    panel.new_username.setText("1002")
+    qtbot.keyClicks(panel.new_username, "1002")  # typed on a keyboard: the pad's number too
+    assert panel.new_pad.field.text() == "1002"
     panel.new_name.setText("重复")
+    tap(qtbot, panel.new_pad.confirm_button)
     enter_pin(qtbot, panel.new_pad, "1111")
     enter_pin(qtbot, panel.new_pad, "1111")
     qtbot.waitUntil(lambda: "已被使用" in panel.message.text(), timeout=WAIT_MS)
+    assert panel.add_step == "number" and panel.new_pad.field.text() == "1002"  # to correct
     tap(qtbot, panel.cancel_add)
 
     # the new attendant signs in (no shift open: the shift-open step)
@@ -127,6 +133,51 @@ def test_add_an_attendant_who_signs_in_then_disable_them(
     enter_pin(qtbot, overlay.pad, "5678")
     qtbot.waitUntil(lambda: "已停用" in overlay.message.text(), timeout=WAIT_MS)
     assert overlay.isVisible() and window.person is None
+
+
+def test_an_attendant_is_added_by_touch_alone_with_no_name(
+    qtbot: Any, window: BoothWindow, engine: Engine, people: tuple[Staff, Shifts]
+) -> None:
+    """Issue #15: a kiosk has no keyboard and no input method. The staff number is tapped on the pad (its
+    digits shown, not dots), the PIN twice; the name left empty, the staff number stands for it on the
+    sign-in buttons; the screen says how a Chinese name is given without a keyboard."""
+    staff, _shifts = people
+    panel = open_as_supervisor(qtbot, window)
+    tap(qtbot, panel.add_button)
+    assert panel.page == "add" and panel.add_step == "number"
+    assert "booth staff add" in panel.add_hint.text() and panel.add_hint.isVisible()
+    assert panel.new_name.placeholderText() == "姓名（可不填）"
+    tap(qtbot, panel.new_pad.confirm_button)  # nothing entered: nothing happens
+    assert panel.add_step == "number"
+    for digit in "1005":
+        tap(qtbot, panel.new_pad.keys[digit])
+    tap(qtbot, panel.new_pad.keys["backspace"])  # a slip corrected
+    tap(qtbot, panel.new_pad.keys["3"])
+    assert panel.new_username.text() == "1003"
+    assert panel.new_pad.field.echoMode() == QLineEdit.EchoMode.Normal  # the number is read, not dots
+    tap(qtbot, panel.new_pad.confirm_button)
+    assert panel.add_step == "pin" and panel.new_pad.field.echoMode() == QLineEdit.EchoMode.Password
+    assert panel.new_pad.field.text() == "" and panel.new_username.isReadOnly()
+    enter_pin(qtbot, panel.new_pad, "2580")
+    assert panel.add_step == "again"
+    enter_pin(qtbot, panel.new_pad, "2580")
+    qtbot.waitUntil(lambda: "1003" in panel.person_rows, timeout=WAIT_MS)
+    assert panel.message.text() == "已添加收费员 1003（未填姓名，以工号显示）"
+    added = staff.person("1003")
+    assert added is not None and added.display_name == "1003" and added.role == "attendant"
+    assert [actor for actor, detail in audit(engine, "person_added") if '"1003"' in detail] == [SUPERVISOR]
+
+    # the new attendant signs in by touch: their number on a name button, then the PIN
+    screens = window.staff_screens
+    panel.dismiss()
+    tap(qtbot, screens.sign_out_button)
+    overlay = screens.sign_in
+    qtbot.waitUntil(lambda: "1003" in overlay.people_buttons and overlay.people_buttons["1003"].isVisible(),
+                    timeout=WAIT_MS)
+    tap(qtbot, overlay.people_buttons["1003"])
+    enter_pin(qtbot, overlay.pad, "2580")
+    qtbot.waitUntil(lambda: overlay.step == "open_shift", timeout=WAIT_MS)
+    tap(qtbot, overlay.back_button)
 
 
 def test_a_locked_out_attendant_is_unlocked_and_the_shift_list_opens_a_report(

@@ -1,6 +1,10 @@
 """The supervisor's screens, after a supervisor's PIN: the people (add an attendant, disable, enable,
 unlock), the shifts (with each closed shift's report) and the period reports.
 
+An attendant is added by touch alone: the staff number on the pad, then the PIN twice; the name is optional
+(a kiosk has no keyboard, and usually no input method for a Chinese name), the staff number standing for it
+when left empty, and the screen says how a Chinese name is given without a keyboard (``booth staff add``).
+
 Every change is made on the office thread by booth.staff in the supervisor's name (``by``), so the audit
 log says who did it; a refusal (a username taken, the last supervisor) is shown in words, nothing changed.
 """
@@ -41,6 +45,8 @@ from ui.link.office_runner import OfficeRunner, active_people
 log = logging.getLogger("ui.supervisor")
 
 Page = Literal["auth", "people", "add", "shifts"]
+# adding an attendant on the one pad: their staff number, their PIN, the PIN again
+AddStep = Literal["number", "pin", "again"]
 PAGES: tuple[Page, ...] = ("auth", "people", "add", "shifts")
 #: how far back the shift list reaches
 SHIFT_DAYS = 31
@@ -137,26 +143,40 @@ class SupervisorPanel(SideSheet):
         people_column.addWidget(_scroll(self.people_list), 1)
         people_column.addWidget(self.add_button, 0, Qt.AlignmentFlag.AlignLeft)
 
-        # add an attendant: username, name, the PIN twice on the pad
+        # add an attendant by touch: the staff number on the pad, then the PIN twice on the same pad. The
+        # name is optional (a kiosk has no keyboard, and usually no input method for a Chinese name): left
+        # empty, the staff number stands for it; typed when a keyboard is there.
         add = QWidget()
+        self.add_step: AddStep = "number"
+        self.add_hint = QLabel(self.tr(
+            "工号用下方数字键输入。姓名可不填，名单和报表中以工号代替；中文姓名需用键盘输入，"
+            "或在命令行添加：booth staff add 工号 --name 姓名 --role attendant --by 主管用户名"))
+        self.add_hint.setObjectName("actionHint")
+        self.add_hint.setWordWrap(True)
         self.new_username = QLineEdit()
         self.new_username.setObjectName("entry")
-        self.new_username.setPlaceholderText(self.tr("用户名（字母或数字，例如 1002）"))
+        self.new_username.setPlaceholderText(self.tr("工号（例如 1002）"))
         self.new_username.setMinimumHeight(target)
         self.new_username.setMaxLength(40)
         self.new_name = QLineEdit()
         self.new_name.setObjectName("entry")
-        self.new_name.setPlaceholderText(self.tr("姓名"))
+        self.new_name.setPlaceholderText(self.tr("姓名（可不填）"))
         self.new_name.setMinimumHeight(target)
         self.new_name.setMaxLength(40)
         self.pin_prompt = QLabel("")
         self.pin_prompt.setObjectName("actionHint")
+        self.pin_prompt.setWordWrap(True)
         self.new_pad = PinPad(target)
         self.new_pad.setMaximumWidth(target * 7)
         self.new_pad.submitted.connect(self.enter_new_pin)
+        # on the number step the pad's digits are the staff number (shown, not dots), and a keyboard's typing
+        # in the number field is the pad's too: one number, whichever way it was entered
+        self.new_pad.field.textChanged.connect(self._pad_number)
+        self.new_username.textEdited.connect(self._typed_number)
         self.cancel_add = self._button(self.tr("返回"), partial(self.show_page, "people"))
         add_column = QVBoxLayout(add)
         add_column.setContentsMargins(0, 0, 0, 0)
+        add_column.addWidget(self.add_hint)
         add_column.addWidget(self.new_username)
         add_column.addWidget(self.new_name)
         add_column.addWidget(self.pin_prompt)
@@ -337,57 +357,97 @@ class SupervisorPanel(SideSheet):
         self.new_username.clear()
         self.new_name.clear()
         self._first_pin = None
-        self.new_pad.clear()
-        self.pin_prompt.setText(self.tr("在下方输入新收费员的 PIN（%1-%2 位数字）")
-                                .replace("%1", str(self.settings.staff.pin_min_length))
-                                .replace("%2", str(PIN_MAX_LENGTH)))
+        self._add_step("number")
         self.say("")
         self.show_page("add")
 
-    def enter_new_pin(self, pin: str) -> None:
-        """The PIN is typed twice on the pad; the second time it is compared, then the person is added."""
+    def _pin_words(self) -> str:
+        return (self.tr("在下方输入新收费员的 PIN（%1-%2 位数字）")
+                .replace("%1", str(self.settings.staff.pin_min_length)).replace("%2", str(PIN_MAX_LENGTH)))
+
+    def _add_step(self, step: AddStep) -> None:
+        """The pad's job now: the staff number (its digits shown), the PIN, or the PIN again (dots)."""
+        entered = self.new_username.text()
+        self.add_step = step
+        self.new_pad.clear()
+        number = step == "number"
+        self.new_pad.field.setEchoMode(QLineEdit.EchoMode.Normal if number else QLineEdit.EchoMode.Password)
+        self.new_username.setReadOnly(not number)
+        if number:
+            self.new_pad.field.setText(entered)  # the number entered so far, to correct
+            self.pin_prompt.setText(self.tr("用下方数字键输入新收费员的工号，再按「确定」"))
+        elif step == "pin":
+            self.pin_prompt.setText(self._pin_words())
+        else:
+            self.pin_prompt.setText(self.tr("请再输入一次同一个 PIN"))
+
+    def _pad_number(self, text: str) -> None:
+        if self.add_step == "number" and self.new_username.text() != text:
+            self.new_username.setText(text)
+
+    def _typed_number(self, text: str) -> None:
+        if self.add_step == "number":
+            self.new_pad.field.setText(text)
+
+    def enter_new_pin(self, entered: str) -> None:
+        """The pad's confirm: the staff number first, then the PIN twice (the second time it is compared),
+        then the person is added."""
+        if self.add_step == "number":
+            if not self.new_username.text().strip():
+                self.say(self.tr("请先输入工号"))
+                return
+            self.new_username.setText(self.new_username.text().strip())
+            self.say("")
+            self._add_step("pin")
+            return
+        pin = entered
         self.new_pad.clear()
         low = self.settings.staff.pin_min_length
         if not low <= len(pin) <= PIN_MAX_LENGTH:
             words = self.tr("PIN 须为 %1-%2 位数字")
             self.say(words.replace("%1", str(low)).replace("%2", str(PIN_MAX_LENGTH)))
             return
-        if self._first_pin is None:
+        if self.add_step == "pin":
             self._first_pin = pin
-            self.pin_prompt.setText(self.tr("请再输入一次同一个 PIN"))
+            self._add_step("again")
             self.say("")
             return
         first, self._first_pin = self._first_pin, None
         if pin != first:
-            self.pin_prompt.setText(self.tr("在下方输入新收费员的 PIN（%1-%2 位数字）")
-                                    .replace("%1", str(low)).replace("%2", str(PIN_MAX_LENGTH)))
+            self._add_step("pin")
             self.say(self.tr("两次输入的 PIN 不一致，请重新输入"))
             return
         self.add_attendant(self.new_username.text().strip(), self.new_name.text().strip(), pin)
 
     def add_attendant(self, username: str, name: str, pin: str) -> None:
+        """Add ``username`` with ``pin``; with no ``name``, the staff number is their name on screen and in
+        the reports."""
         supervisor = self.supervisor
         if supervisor is None:
             return
-        if not username or not name:
-            self.say(self.tr("请填写用户名和姓名"))
+        if not username:
+            self.say(self.tr("请先输入工号"))
+            self._add_step("number")
             return
         engine = self.engine
+        shown = name or username
         self.office.run(
-            lambda: engine.staff.add_person(username, name, "attendant", pin, by=supervisor.username),
+            lambda: engine.staff.add_person(username, shown, "attendant", pin, by=supervisor.username),
             on_done=self._on_added,
         )
 
     def _on_added(self, outcome: object) -> None:
         if isinstance(outcome, BaseException):
-            self.pin_prompt.setText(self.tr("在下方输入新收费员的 PIN（%1-%2 位数字）")
-                                    .replace("%1", str(self.settings.staff.pin_min_length))
-                                    .replace("%2", str(PIN_MAX_LENGTH)))
+            self._add_step("number")  # a number taken or refused: to be entered again
             self.say(office_error_words(outcome))
             return
         assert isinstance(outcome, PersonRecord)
-        self.say(self.tr("已添加收费员 %1（%2）").replace("%1", outcome.display_name)
-                 .replace("%2", outcome.username), error=False)
+        if outcome.display_name == outcome.username:
+            words = self.tr("已添加收费员 %1（未填姓名，以工号显示）").replace("%1", outcome.username)
+        else:
+            words = (self.tr("已添加收费员 %1（%2）").replace("%1", outcome.display_name)
+                     .replace("%2", outcome.username))
+        self.say(words, error=False)
         self.show_page("people")
 
     # ------------------------------------------------------------------------------------------ shifts
