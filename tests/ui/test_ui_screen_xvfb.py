@@ -301,6 +301,51 @@ def test_the_lock_by_pointer_clicks_lanes_in_view_and_out_of_reach(tmp_path: Pat
         assert report[shot_name("shift", language)]["taps"]["count"] > unlock["taps"]["count"]
 
 
+@pytest.mark.skipif(XDOTOOL is None, reason="xdotool is not installed (apt-get install xdotool): no pointer")
+def test_lock_now_and_the_supervisor_screens_by_pointer_clicks_on_a_small_screen(tmp_path: Path) -> None:
+    """Issue #15's last touch gaps on a 1366x768 X screen, every tap an xdotool click: "lock now" on the top
+    bar locks (the lanes' QR still read from the screen); the supervisor adds an attendant with the staff
+    number tapped on the pad, no name typed; the lane figures sheet shows a row per lane. Nothing clipped,
+    the Chinese drawn with real glyphs, in both languages."""
+    report_file = tmp_path / "shots.json"
+    kinds = ("lock", "staffadd", "lanefigures")
+    done = subprocess.run(
+        [sys.executable, "-m", "ui.shell.screenshot", "--xvfb", "--size", "1366x768", "--taps", "xdotool",
+         "--all", str(tmp_path), "--kinds", ",".join(kinds), "--report", str(report_file)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report: dict[str, dict[str, Any]] = json.loads(report_file.read_text(encoding="utf-8"))
+    assert set(report) == {shot_name(kind, language) for kind in kinds for language in ("zh_CN", "en")}
+    for language in ("zh_CN", "en"):
+        lock = report[shot_name("lock", language)]
+        assert lock["taps"]["input"] == "xdotool" and lock["lock_now_rect"][2] > 0
+        assert lock["title"] == ("已锁屏" if language == "zh_CN" else "Screen locked")
+        # the lock bar's own language button names the other language
+        assert lock["language_text"] == ("English" if language == "zh_CN" else "中文")
+        image = QImage(str(tmp_path / shot_name("lock", language)))
+        for (x, y, w, h), url in zip(lock["qr_rects"], lock["pay_urls"], strict=True):
+            assert decode_qr(image.copy(x, y, w, h)) == [url]
+
+        name = shot_name("staffadd", language)
+        facts, pixels = report[name], rgb(tmp_path / name)
+        assert facts["step"] == "number" and facts["number_text"] == facts["pad_text"] == "1002"
+        assert "booth staff add" in facts["hint"] and facts["clipped"] == []
+        assert screen_contrast(pixels, facts["number_rect"]) >= 4.5, "the staff number cannot be read"
+        assert_drawn(pixels, facts["pad_rect"], f"the add-attendant pad ({language})", least=10)
+        assert facts["min_size"][0] <= 1366 and facts["min_size"][1] <= 768
+
+        name = shot_name("lanefigures", language)
+        facts, pixels = report[name], rgb(tmp_path / name)
+        assert facts["clipped"] == [], f"clipped on the lane figures ({language}): {facts['clipped']}"
+        assert facts["glyphs"]["missing"] == []
+        assert set(facts["rows"]) == {"X1", "X2"}
+        assert facts["rows"]["X2"][1] == "1"  # the car that paid cash at X2 and left
+        assert len(facts["headers"]) == 8 and facts["window"]
+        assert_drawn(pixels, facts["grid_rect"], f"the lane figures ({language})")
+        assert facts["min_size"][0] <= 1366 and facts["min_size"][1] <= 768
+
+
 @pytest.mark.parametrize("size", [(1366, 768), (1280, 800)], ids=["1366x768", "1280x800"])
 def test_every_screen_fits_a_small_booth_screen_in_both_languages(
         tmp_path: Path, size: tuple[int, int]) -> None:

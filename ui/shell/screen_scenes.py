@@ -35,6 +35,7 @@ from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from ui.lanes.plate_panel import PlatePanel
 from ui.lanes.reason_panel import ReasonPanel
+from ui.people.supervisor_panel import SupervisorPanel
 from ui.shell.booth_lock import BoothLock
 from ui.shell.kiosk import KioskSession, staff_verifier
 from ui.shell.main_window import BoothWindow
@@ -48,8 +49,8 @@ KINDS = (
 )
 #: every scene in the order they are played; those not in KINDS are taken only when asked for by name
 SCENES = (
-    "signin", "lanes", "reason", "approval", "offline", "keypad", "lock", "unlock", "shift", "closed",
-    "report", "open",
+    "signin", "lanes", "reason", "approval", "offline", "keypad", "lock", "unlock", "staffadd", "lanefigures",
+    "shift", "closed", "report", "open",
 )
 TAPS = ("xdotool", "qt")
 #: the open scene's float: five ¥100 notes counted by "+"
@@ -58,6 +59,10 @@ OPENING_NOTES = 5
 ATTENDANT, ATTENDANT_NAME, ATTENDANT_PIN = "1001", "王芳", "1234"
 SUPERVISOR, SUPERVISOR_NAME, SUPERVISOR_PIN = "9001", "李主管", "9999"
 OPENING_FLOAT_FEN = 50_000
+#: the lane figures' Chinese words, whose glyphs must all be real
+FIGURES_SAMPLE = "通道数据出场车辆每小时付款抬杆识别报价泊链往返道闸故障人工近一小时刷新"
+#: the staff number the supervisor taps on the add-attendant screen
+NEW_STAFF_NUMBER = "1002"
 #: the keypad scene: the camera read 2 as Z; the lot holds the car it is, and one more it may be (5/S)
 MISREAD, IN_LOT = "苏E55Z08", ("苏E55208", "苏ES5208")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -128,6 +133,29 @@ def visible_texts(root: QWidget) -> Iterator[str]:
             yield widget.text() or widget.placeholderText()
         elif isinstance(widget, QTextBrowser):
             yield from widget.toPlainText().splitlines()
+
+
+def clipped_texts(root: QWidget) -> list[str]:
+    """The visible labels and buttons of ``root`` whose text is wider than the widget that shows it (a word-
+    wrapped label is judged by its widest word's line as laid out: its height for its width)."""
+    clipped = []
+    for widget in [root, *root.findChildren(QWidget)]:
+        if not widget.isVisible() or not isinstance(widget, QLabel | QPushButton):
+            continue
+        text = widget.text()
+        if not text or "<" in text:
+            continue
+        metrics = widget.fontMetrics()
+        room = widget.contentsRect().width()
+        if isinstance(widget, QPushButton):
+            room -= 8  # the style's padding, at least
+        if isinstance(widget, QLabel) and widget.wordWrap():
+            if widget.heightForWidth(widget.width()) > widget.height() + 1:
+                clipped.append(text)
+            continue
+        if max(metrics.horizontalAdvance(line) for line in text.splitlines()) > room + 1:
+            clipped.append(text)
+    return clipped
 
 
 def chinese_texts(root: QWidget) -> list[str]:
@@ -285,6 +313,7 @@ class BoothScenes:
         wanted = set(kinds)
         steps = {"signin": self.signin, "lanes": self.lanes, "reason": self.reason, "approval": self.approval,
                  "offline": self.offline, "keypad": self.keypad, "lock": self.lock, "unlock": self.unlock,
+                 "staffadd": self.staffadd, "lanefigures": self.lanefigures,
                  "shift": self.shift, "closed": self.closed,
                  "report": self.report, "open": self.open}
         last = max(SCENES.index(k) for k in wanted)
@@ -347,6 +376,8 @@ class BoothScenes:
             "qr_module_px": x1.qr.module_px(),
             "pay_url": x1.view.code_url,
             "plate_text": x1.plate_label.text(),
+            "lock_now_rect": global_rect(self._session().booth_lock.lock_button),
+            "lock_now_text": self._session().booth_lock.lock_button.text(),
             "plate_glyphs": glyph_report(x1.plate_label, CHINESE_SAMPLE),
             "text_glyphs": glyph_report(x1.state_words, CHINESE_SAMPLE),
         })
@@ -462,7 +493,9 @@ class BoothScenes:
         self._until(lambda: x2.view.plate == IN_LOT[0] and x2.view.state is LaneState.AWAITING_PAYMENT
                     and x2.view.code_url is not None, "lane X2 to price the corrected plate")
         lock = self._session().lock
-        lock.lock()
+        lock_now = self._session().booth_lock.lock_button
+        lock_now_rect = global_rect(lock_now)
+        self.tap(lock_now)  # the attendant leaves the booth: "lock now" on the top bar, one tap
         panels = list(window.panels.values())
         self._until(lambda: lock.is_locked and lock.isVisible() and all(p.qr.module_px() > 0 for p in panels),
                     "the lock screen over the lanes, their QR in view")
@@ -475,6 +508,9 @@ class BoothScenes:
                     through.append(widget.objectName() or type(widget).__name__)
         opened = [p.lane_id for p in panels if p.open_action() is not None]
         return Shot("lock", {
+            "lock_now_rect": lock_now_rect,
+            "language_rect": global_rect(lock.language_button),
+            "language_text": lock.language_button.text(),
             "taps_on_lanes": through,
             "opened_by_taps": opened,
             "lock_rect": global_rect(lock),
@@ -500,8 +536,11 @@ class BoothScenes:
         return Shot("unlock", {"card_rect": global_rect(lock.card), "pad_rect": global_rect(lock.pad),
                                "card_title": lock.card_title.text(), "typed": len(lock.pad.field.text())})
 
-    def shift(self) -> Shot:
-        window, lock = self._window(), self._session().lock
+    def _unlock(self) -> None:
+        """The attendant's PIN on the lock screen, if it is still up (the unlock scene leaves it so)."""
+        lock = self._session().lock
+        if not lock.isVisible():
+            return
         if not lock.card_open:
             self.tap(lock.unlock_button)
             self._until(lambda: lock.card_open, "the unlock card")
@@ -510,6 +549,69 @@ class BoothScenes:
         self.tap_digits(lock.pad.keys, ATTENDANT_PIN)
         self.tap(lock.pad.confirm_button)
         self._until(lambda: not lock.isVisible(), "the attendant's PIN to unlock")
+
+    def _supervisor(self) -> SupervisorPanel:
+        """The supervisor's screens, opened by the supervisor's name and PIN (unless open already)."""
+        self._unlock()
+        screens = self._window().staff_screens
+        panel = screens.supervisor_panel
+        if panel.isVisible() and panel.supervisor is not None:
+            return panel
+        self.tap(screens.supervisor_button)
+        picker = panel.auth_picker
+        self._until(lambda: SUPERVISOR in picker.buttons and picker.buttons[SUPERVISOR].isVisible(),
+                    "the supervisors as name buttons")
+        self.tap(picker.buttons[SUPERVISOR])
+        self.tap_digits(panel.auth_pad.keys, SUPERVISOR_PIN)
+        self.tap(panel.auth_pad.confirm_button)
+        self._until(lambda: panel.page == "people" and panel.supervisor is not None, "the supervisor's PIN")
+        return panel
+
+    def staffadd(self) -> Shot:
+        """The supervisor adds an attendant by touch: "add attendant", the staff number tapped on the pad
+        (its digits shown); the name left empty, the hint saying how a Chinese name is given."""
+        panel = self._supervisor()
+        self.tap(panel.add_button)
+        self._until(lambda: panel.page == "add", "the add-attendant page")
+        self.tap_digits(panel.new_pad.keys, NEW_STAFF_NUMBER)
+        return Shot("staffadd", {
+            "panel_rect": global_rect(panel),
+            "hint": panel.add_hint.text(),
+            "hint_rect": global_rect(panel.add_hint),
+            "step": panel.add_step,
+            "number_text": panel.new_username.text(),
+            "number_rect": global_rect(panel.new_username),
+            "pad_text": panel.new_pad.field.text(),
+            "pad_rect": global_rect(panel.new_pad),
+            "name_placeholder": panel.new_name.placeholderText(),
+            "clipped": clipped_texts(panel),
+        }, then=lambda: self.tap(panel.cancel_add))
+
+    def lanefigures(self) -> Shot:
+        """The supervisor's lane figures (通道数据): a row per lane over the last hour."""
+        panel = self._supervisor()
+        if panel.page != "people":
+            self.tap(panel.people_tab)
+        self.tap(panel.figures_tab)
+        view = self._window().staff_screens.lane_figures_view
+        lane_ids = [lane.id for lane in self.settings.lanes]
+        self._until(lambda: view.isVisible() and all(i in view.row_labels for i in lane_ids)
+                    and bool(view.window_label.text()), "the lane figures")
+        self.settle()
+        return Shot("lanefigures", {
+            "view_rect": global_rect(view),
+            "grid_rect": global_rect(view.grid_host),
+            "headers": [label.text() for label in view.header_labels],
+            "rows": {i: [view.cell(i, c) for c in range(len(view.header_labels))] for i in lane_ids},
+            "window": view.window_label.text(),
+            "title": view.title.text(),
+            "clipped": clipped_texts(view),
+            "glyphs": glyph_report(view.header_labels[1], FIGURES_SAMPLE),
+        }, then=lambda: self.tap(view.close_button))
+
+    def shift(self) -> Shot:
+        window = self._window()
+        self._unlock()
         self._pay_cash("X2")
         x2 = window.lane_panel("X2")
         self._until(lambda: x2.view.state is LaneState.GATE_OPEN, "lane X2 to open for the cash")

@@ -3,6 +3,7 @@
     python -m ui.shell.screenshot OUT.png [--report REPORT.json]          the lane screen, in Chinese
     python -m ui.shell.screenshot --all docs/ [--xvfb] [--size 1920x1080] every screen, in Chinese and English
     python -m ui.shell.screenshot --all DIR --languages en --kinds lanes,lock
+    python -m ui.shell.screenshot --xvfb --all DIR --kinds staffadd,lanefigures   the supervisor's screens
 
 A real engine runs on the Bolink sandbox in a temporary directory, with an attendant and a supervisor and
 an open shift; the window opens on sign-in, as after a restart, and the attendant's PIN resumes that shift.
@@ -21,8 +22,13 @@ engine's public API and the sandbox.
 * ``offline`` (only when asked for with ``--kinds``): Bolink's cloud gone, lane X1 cash only, X2 still paid;
 * ``keypad``: a car at X2 whose plate the camera misread (2 read as Z), the plate keypad open with the
   misread in the field to edit and the lot's cars it may be offered above the keys;
-* ``lock``: the booth locked: each lane's plate, amount and QR in view, the attendant's actions locked;
+* ``lock``: "lock now" (锁屏) tapped on the top bar: the booth locked, each lane's plate, amount and QR in
+  view, the attendant's actions locked, the lock bar's own language button;
 * ``unlock``: "unlock" tapped on the lock bar: the PIN pad's card, two digits typed;
+* ``staffadd`` (only when asked for with ``--kinds``): unlocked, the supervisor's name and PIN, "add
+  attendant", the new staff number tapped on the pad (the name left empty, the hint on a Chinese name);
+* ``lanefigures`` (only when asked for with ``--kinds``): the supervisor's lane figures sheet (通道数据),
+  a row per lane over the last hour;
 * ``shift``: the blind cash count of the shift close, the drawer counted;
 * ``closed``: the count submitted: the closed shift's figures, the variance in the colour of its sign;
 * ``report``: the report of that shift once closed;
@@ -165,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                         default=list(LANGUAGES),
                         help=f"with --all: comma-separated, of {','.join(LANGUAGES)}")
     parser.add_argument("--kinds", type=lambda t: _names(t, SCENES, "--kinds"), default=list(KINDS),
-                        help=f"with --all: comma-separated, of {','.join(SCENES)} (default: all but offline)")
+                        help=f"with --all: comma-separated, of {','.join(SCENES)} "
+                             "(default: all but offline, staffadd and lanefigures)")
     parser.add_argument("--report", type=Path, help="also write a JSON report (fonts, widget positions)")
     parser.add_argument("--xvfb", action="store_true", help="start a private Xvfb and take the shots there")
     parser.add_argument("--size", type=parse_size, default=DEFAULT_SIZE,
