@@ -304,11 +304,12 @@ def test_the_lock_by_pointer_clicks_lanes_in_view_and_out_of_reach(tmp_path: Pat
 @pytest.mark.skipif(XDOTOOL is None, reason="xdotool is not installed (apt-get install xdotool): no pointer")
 def test_lock_now_and_the_supervisor_screens_by_pointer_clicks_on_a_small_screen(tmp_path: Path) -> None:
     """Issue #15's last touch gaps on a 1366x768 X screen, every tap an xdotool click: "lock now" on the top
-    bar locks (the lanes' QR still read from the screen); the supervisor adds an attendant with the staff
-    number tapped on the pad, no name typed; the lane figures sheet shows a row per lane. Nothing clipped,
-    the Chinese drawn with real glyphs, in both languages."""
+    bar locks (the lanes' QR still read from the screen); the lock bar's language button switches the lock's
+    and the driver's words while locked (and back); the supervisor adds an attendant with the staff number
+    tapped on the pad, no name typed; the lane figures sheet shows a row per lane. Nothing clipped, the
+    Chinese drawn with real glyphs, in both languages."""
     report_file = tmp_path / "shots.json"
-    kinds = ("lock", "staffadd", "lanefigures")
+    kinds = ("lock", "locklanguage", "staffadd", "lanefigures")
     done = subprocess.run(
         [sys.executable, "-m", "ui.shell.screenshot", "--xvfb", "--size", "1366x768", "--taps", "xdotool",
          "--all", str(tmp_path), "--kinds", ",".join(kinds), "--report", str(report_file)],
@@ -327,8 +328,18 @@ def test_lock_now_and_the_supervisor_screens_by_pointer_clicks_on_a_small_screen
         for (x, y, w, h), url in zip(lock["qr_rects"], lock["pay_urls"], strict=True):
             assert decode_qr(image.copy(x, y, w, h)) == [url]
 
+        facts = report[shot_name("locklanguage", language)]
+        other = "en" if language == "zh_CN" else "zh_CN"
+        assert facts["language_before"] == language and facts["language"] == other
+        assert facts["locked"] and facts["lock_notes"] == [True, True]  # still locked, actions still off
+        assert facts["title"] == ("Screen locked" if other == "en" else "已锁屏")
+        assert facts["state_words"] == ("Awaiting payment" if other == "en" else "待付款")  # the driver's
+        assert facts["language_text"] == ("中文" if other == "en" else "English")
+
         name = shot_name("staffadd", language)
         facts, pixels = report[name], rgb(tmp_path / name)
+        # the language was switched back on the lock screen: the supervisor's screen is in the run's language
+        assert ("工号" in facts["hint"]) == (language == "zh_CN")
         assert facts["step"] == "number" and facts["number_text"] == facts["pad_text"] == "1002"
         assert "booth staff add" in facts["hint"] and facts["clipped"] == []
         assert screen_contrast(pixels, facts["number_rect"]) >= 4.5, "the staff number cannot be read"

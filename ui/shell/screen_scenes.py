@@ -33,6 +33,7 @@ from booth.domain.lane import LaneState
 from booth.engine import Engine
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
+from ui.kit.i18n import current_language
 from ui.lanes.plate_panel import PlatePanel
 from ui.lanes.reason_panel import ReasonPanel
 from ui.people.supervisor_panel import SupervisorPanel
@@ -49,8 +50,8 @@ KINDS = (
 )
 #: every scene in the order they are played; those not in KINDS are taken only when asked for by name
 SCENES = (
-    "signin", "lanes", "reason", "approval", "offline", "keypad", "lock", "unlock", "staffadd", "lanefigures",
-    "shift", "closed", "report", "open",
+    "signin", "lanes", "reason", "approval", "offline", "keypad", "lock", "locklanguage", "unlock",
+    "staffadd", "lanefigures", "shift", "closed", "report", "open",
 )
 TAPS = ("xdotool", "qt")
 #: the open scene's float: five ¥100 notes counted by "+"
@@ -312,7 +313,8 @@ class BoothScenes:
     def run(self, save: Callable[[Shot], None], kinds: Iterable[str] = KINDS) -> None:
         wanted = set(kinds)
         steps = {"signin": self.signin, "lanes": self.lanes, "reason": self.reason, "approval": self.approval,
-                 "offline": self.offline, "keypad": self.keypad, "lock": self.lock, "unlock": self.unlock,
+                 "offline": self.offline, "keypad": self.keypad, "lock": self.lock,
+                 "locklanguage": self.locklanguage, "unlock": self.unlock,
                  "staffadd": self.staffadd, "lanefigures": self.lanefigures,
                  "shift": self.shift, "closed": self.closed,
                  "report": self.report, "open": self.open}
@@ -526,6 +528,34 @@ class BoothScenes:
             "plates": [p.plate_label.text() for p in panels],
             "lock_notes": [p.lock_note.isVisible() for p in panels],
         })
+
+    def locklanguage(self) -> Shot:
+        """Locked, the lock bar's language button tapped: the lock's and the driver's words in the other
+        language, still locked; tapped again once the screen is grabbed (the next scenes' language)."""
+        lock, window = self._session().lock, self._window()
+        before = current_language()
+        x1 = window.lane_panel("X1")
+        words_before = (lock.title.text(), x1.state_words.text())
+        self.tap(lock.language_button)
+        self._until(lambda: current_language() != before and lock.title.text() != words_before[0]
+                    and x1.state_words.text() != words_before[1], "the words in the other language")
+        facts = {
+            "language_before": before,
+            "language": current_language(),
+            "title": lock.title.text(),
+            "prompt": lock.bar_prompt.text(),
+            "state_words": x1.state_words.text(),
+            "language_text": lock.language_button.text(),
+            "locked": lock.is_locked and lock.isVisible(),
+            "lock_notes": [p.lock_note.isVisible() for p in window.panels.values()],
+        }
+
+        def back() -> None:
+            self.tap(lock.language_button)
+            self._until(lambda: current_language() == before and lock.title.text() == words_before[0],
+                        "the language back")
+
+        return Shot("locklanguage", facts, then=back)
 
     def unlock(self) -> Shot:
         """The attendant is back: "unlock" on the lock bar opens the PIN pad, two digits typed."""

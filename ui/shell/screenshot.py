@@ -24,6 +24,8 @@ engine's public API and the sandbox.
   misread in the field to edit and the lot's cars it may be offered above the keys;
 * ``lock``: "lock now" (锁屏) tapped on the top bar: the booth locked, each lane's plate, amount and QR in
   view, the attendant's actions locked, the lock bar's own language button;
+* ``locklanguage`` (only when asked for with ``--kinds``): locked, the lock bar's language button tapped:
+  the lock's and the driver's words in the other language (switched back once grabbed);
 * ``unlock``: "unlock" tapped on the lock bar: the PIN pad's card, two digits typed;
 * ``staffadd`` (only when asked for with ``--kinds``): unlocked, the supervisor's name and PIN, "add
   attendant", the new staff number tapped on the pad (the name left empty, the hint on a Chinese name);
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"with --all: comma-separated, of {','.join(LANGUAGES)}")
     parser.add_argument("--kinds", type=lambda t: _names(t, SCENES, "--kinds"), default=list(KINDS),
                         help=f"with --all: comma-separated, of {','.join(SCENES)} "
-                             "(default: all but offline, staffadd and lanefigures)")
+                             "(default: all but offline, locklanguage, staffadd and lanefigures)")
     parser.add_argument("--report", type=Path, help="also write a JSON report (fonts, widget positions)")
     parser.add_argument("--xvfb", action="store_true", help="start a private Xvfb and take the shots there")
     parser.add_argument("--size", type=parse_size, default=DEFAULT_SIZE,
