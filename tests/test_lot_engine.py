@@ -3,6 +3,7 @@ and the puller run in the background, the status is on the facade, and a stop pu
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,3 +126,70 @@ def test_a_booth_that_left_its_lot_starts_with_no_journal(make_engine: MakeEngin
     r.engine.vehicle_at("E1", "苏E00002").result(5)
     wait_until(lambda: r.rows("SELECT id FROM stays WHERE plate = '苏E00002'"), what="the car's stay")
     assert r.rows("SELECT name FROM sqlite_master WHERE name LIKE 'lot_%'") == []
+
+
+def test_a_stay_released_at_another_booth_closes_with_its_tmall_leave_sent_once(
+    make_engine: MakeEngine, pg_url: str
+) -> None:
+    """The engine hands its CloudSync's exit rows to the puller: a stay closed by ``released_without_stay``
+    queues the Tmall ``leave`` a lane's exit would, and the Tmall relay (the in-process TOP sandbox) sends
+    it, once."""
+    lot = lot_server(pg_url)
+    try:
+        lot_settings = {"server": pg_url, "booth_id": "entry", "push_interval_s": 0.2, "heartbeat_s": 0.2}
+        tmall = {"gateway_url": "sandbox", "app_key": "12345678", "app_secret": "s3cret", "mall_id": 77}
+        r = make_engine(lot=lot_settings, tmall=tmall)
+        engine = r.engine
+        wait_until(lambda: getattr(engine.lot_status(), "online", False), what="the lot online")
+        engine.vehicle_at("E1", "苏E00002").result(5)
+        [(stay_id, order_id)] = wait_until(
+            lambda: r.rows("SELECT id, order_id FROM stays WHERE plate = '苏E00002'")
+        )
+        wait_until(
+            lambda: r.rows("SELECT state FROM outbox WHERE kind = 'backflow_arrive'") == [("sent",)],
+            what="the arrive sent",
+        )
+        # another booth let the car out as no_stay while the server was away: its release is on the server
+        released_at = engine.now() + timedelta(minutes=20)
+        release = {
+            "booth_id": "exit-b",
+            "id": 1,
+            "at": released_at,
+            "kind": "free_release",
+            "lane_id": "BX1",
+            "stay_id": None,
+            "exit_order_id": None,
+            "plate": "苏E00002",
+            "due_fen": 0,
+            "reason": "no_entry_record",
+            "note": "",
+            "operator": "att",
+            "approved_by": None,
+            "photo": None,
+        }
+        with lot.begin() as connection:
+            connection.execute(MIRRORS["lane_exceptions"].insert().values(**release))
+        wait_until(
+            lambda: r.rows("SELECT state, exit_lane FROM stays WHERE id = ?", stay_id) == [("exited", "BX1")],
+            what="the stay closed by the puller",
+        )
+        wait_until(
+            lambda: r.rows("SELECT state FROM outbox WHERE kind = 'backflow_leave'") == [("sent",)],
+            what="its Tmall leave sent",
+        )
+        [(stay_of, payload)] = r.rows(
+            "SELECT stay_id, payload_json FROM outbox WHERE kind = 'backflow_leave'"
+        )
+        assert stay_of == stay_id
+        assert {k: v for k, v in json.loads(payload).items() if k != "time"} == {
+            "action": "leave",
+            "car_no": "苏E00002",
+            "order_id": order_id,
+        }
+        engine.stop()
+        with lot.connect() as connection:
+            rules = connection.execute(text("SELECT rule FROM lot_conflicts")).scalars().all()
+        assert rules == ["released_without_stay"]
+        assert len(r.rows("SELECT id FROM outbox WHERE kind = 'backflow_leave'")) == 1
+    finally:
+        lot.dispose()

@@ -295,3 +295,69 @@ def test_the_lot_report_lists_the_match_for_the_supervisor(
     assert "无入场记录放行，入场记录已关闭" in text_lines
     assert f"应收 {fee // 100}.{fee % 100:02d}，未收取" in text_lines
     assert "苏A11111" in line.note and "o_1" in line.note and "X1" in line.note
+
+
+def test_the_close_queues_the_exits_tmall_leave_once_as_a_normal_exit_does(
+    tmp_path: Path, lot: Engine
+) -> None:
+    """With Tmall's backflow on, the entry booth sent the car's ``arrive``; the close by this rule queues its
+    ``leave`` (CloudSync.exit_items, as a lane's exit does) in the close's transaction: once, also when a pull
+    died between its claim and its close, and never again at later pulls."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from booth.sync.cloud_sync import CloudSync
+    from booth.sync.rows import iso_utc
+    from tests.conftest import engine_settings
+
+    tmall = {"gateway_url": "sandbox", "app_key": "12345678", "app_secret": "s3cret", "mall_id": 77}
+    settings = engine_settings(tmp_path, tmall=tmall)
+    clock = Clock()
+    a, b = Booth(tmp_path, lot, "entry", clock, settings), Booth(tmp_path, lot, "exit", clock, settings)
+    executor = ThreadPoolExecutor(1)
+    sync = CloudSync(settings, a.store, executor)  # never started: nothing is sent, rows are only queued
+
+    def exit_items(stay: Any, at: datetime) -> Any:
+        return sync.exit_items(stay, at=at)
+
+    price = tariff_pricing(a.store, settings.tariff, settings.park.zone)
+    a.puller = LotPuller(a.db, lot, "entry", clock=clock, price=price, exit_items=exit_items)
+    stay = a.enter("o_1", "苏A11111")
+    other = a.enter("o_2", "苏A22222")
+    a.push()
+    _, released_at = b.release("苏A11111", "X1")
+    b.push()
+
+    def leaves() -> list[tuple[int | None, str, dict[str, Any]]]:
+        with a.db.read_engine.connect() as c:
+            rows = c.execute(
+                select(OutboxRow.stay_id, OutboxRow.state, OutboxRow.payload_json).where(
+                    OutboxRow.cloud == "tmall", OutboxRow.kind == "backflow_leave"
+                )
+            ).all()
+        return [(stay_id, state, json.loads(payload)) for stay_id, state, payload in rows]
+
+    def dies(fn: Any) -> Any:
+        raise RuntimeError("killed before the local close")
+
+    dying = LotPuller(a.db, lot, "entry", clock=clock, local_write=dies, exit_items=exit_items)
+    with pytest.raises(RuntimeError):
+        dying.close_stays_released_elsewhere()
+    assert leaves() == []  # claimed on the server, not closed here: nothing queued
+
+    assert a.puller.close_stays_released_elsewhere() == 1
+    expected = {"action": "leave", "car_no": "苏A11111", "order_id": "o_1", "time": iso_utc(released_at)}
+    assert leaves() == [(stay, "pending", expected)]
+    for _ in range(2):  # later pulls and pushes queue nothing more
+        a.push()
+        b.push()
+        assert a.puller.pull_once().released == 0
+    assert leaves() == [(stay, "pending", expected)]
+    assert a.stay(other).state == "in_lot"
+    with (
+        lot.connect() as c
+    ):  # on the server, the entry booth's row: it relays it itself (booth.sync.lot_relay)
+        mirrored = c.execute(
+            text("SELECT booth_id, stay_id FROM lot_outbox WHERE kind = 'backflow_leave'")
+        ).all()
+    assert mirrored == [("entry", stay)]
+    executor.shutdown()

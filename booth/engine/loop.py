@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from booth.clouds.bolink import BolinkClient, SignMismatch
@@ -42,7 +43,7 @@ from booth.office.staff import Staff
 from booth.store import Database, Store, open_database
 from booth.store.archive import ArchiveSchedule
 from booth.store.backup import BackupSchedule
-from booth.store.records import ExitInFlight
+from booth.store.records import ExitInFlight, OutboxItem, StayRecord
 from booth.store.worker import Priority
 from booth.sync.cloud_sync import CloudSync, relay_backoff
 from booth.sync.outbox import BreakerState, OutboxRelay
@@ -290,7 +291,12 @@ class EngineLoop:
             loop.call_soon_threadsafe(self._lot_status_changed, status)
 
         lot_service = self.lot_service = lot_service_class(
-            self.settings, self.database, clock=self.rt.now, local_write=local_write, on_status=on_status
+            self.settings,
+            self.database,
+            clock=self.rt.now,
+            local_write=local_write,
+            on_status=on_status,
+            exit_items=exit_items,
         )
         lookup = getattr(self.stays, "lot", None)
         if lookup is not None and hasattr(lookup, "recent"):  # lot_service: the lookup's fallback
@@ -302,6 +308,12 @@ class EngineLoop:
     def _make_lot_lease(self, lot_service: Any) -> None:
         """[lot] takeover_after_s: the fence of every relay (this booth's rows go only while its last contact
         with the server is younger than half of it); the Alipay/Tmall relays get it as they are made."""
+        sync = self.cloud_sync
+
+        def exit_items(stay: StayRecord, at: datetime) -> list[OutboxItem]:  # (on the database thread)
+            # a stay closed because another booth let its car out as no_stay: with its Tmall leave
+            return [] if sync is None else sync.exit_items(stay, at=at)
+
         lot = self.settings.lot
         if lot is None or not lot.takeover_after_s:
             return

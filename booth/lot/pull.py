@@ -36,7 +36,7 @@ from sqlalchemy import Engine, and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from booth.lot.push import LocalWrite, one_line, utc_now
-from booth.lot.released import Pricing, close_stays_released_elsewhere
+from booth.lot.released import ExitItems, Pricing, close_stays_released_elsewhere
 from booth.lot.schema import MIRRORS
 from booth.lot.server import Rounds
 from booth.store import Database, Store
@@ -175,10 +175,12 @@ class LotPuller:
         clock: Callable[[], datetime] = utc_now,
         local_write: LocalWrite | None = None,
         price: Pricing | None = None,
+        exit_items: ExitItems | None = None,
     ) -> None:
         self._db = database
         self._store = Store(database, clock=clock)
         self._price = price  # the fee a stay released elsewhere would have owed, for the supervisor
+        self._exit_items = exit_items  # what its close queues for the clouds (the Tmall leave)
         self._lot = lot
         self.booth_id = booth_id
         self._interval = interval_s
@@ -210,6 +212,7 @@ class LotPuller:
             now=self._clock(),
             local_write=self._local_write,
             price=self._price,
+            exit_items=self._exit_items,
         )
         for order_id in order_ids:
             self.recent.forget(order_id)

@@ -15,9 +15,13 @@ stays open at the entry booth. Once both sides are on the server, the entry boot
 - when that stay is this booth's and still open here, this booth **claims** the release on the server: one
   ``lot_conflicts`` row (rule ``released_without_stay``, subject ``<release booth>:<exception id>``), with
   both sides and the fee the stay would have owed at the release, priced here with this booth's tariff, for
-  the supervisor to decide. The fee is never charged: no exit order, no payment, no outbox row;
+  the supervisor to decide. The fee is never charged: no exit order, no payment;
 - then the stay is closed here (``Store.close_stay_released_elsewhere``: exited at the release's lane and
-  time, audited ``lot_released_without_stay``). The close journals itself and is pushed back.
+  time, audited ``lot_released_without_stay``). The close journals itself and is pushed back. With
+  ``exit_items`` (the engine's ``CloudSync.exit_items``), the close queues what a normal exit of the stay
+  queues for the clouds, in its own transaction: the Tmall ``leave`` backflow (this booth sent the
+  ``arrive``; the release booth had no order to report). A close that finds the stay closed queues nothing,
+  so it is queued once.
 
 Exactly once: one claim per release (``ON CONFLICT (rule, subject) DO NOTHING``), a stay named by a claim is
 never matched again, and every booth's matches of one plate run under a transaction advisory lock of that
@@ -30,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -45,7 +49,7 @@ from booth.domain.tariff import TariffError, TariffSettings, quote_fee
 from booth.lot.schema import MIRRORS, lot_conflicts
 from booth.store import Database, Store
 from booth.store.models import Stay
-from booth.store.records import StayRecord
+from booth.store.records import OutboxItem, StayRecord
 
 log = logging.getLogger("booth.lot.released")
 
@@ -58,6 +62,8 @@ CHUNK = 500
 #: what a stay would have owed had it left at a moment (None: it cannot be priced here)
 Pricing = Callable[[StayRecord, datetime], "int | None"]
 LocalWrite = Callable[[Callable[[], Any]], Any]
+#: what a normal exit of a stay at a moment queues for the clouds (booth.sync.cloud_sync.CloudSync.exit_items)
+ExitItems = Callable[[StayRecord, datetime], Sequence[OutboxItem]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +118,10 @@ def close_stays_released_elsewhere(
     now: datetime,
     local_write: LocalWrite,
     price: Pricing | None = None,
+    exit_items: ExitItems | None = None,
 ) -> list[str]:
     """Match the releases of other booths to this booth's open stays (claims on the server), then close
-    every claimed stay still open here; the order ids closed."""
+    every claimed stay still open here, with ``exit_items``'s outbox rows; the order ids closed."""
     open_here = _open_stays_entered_here(database)
     if not open_here:
         return []
@@ -134,15 +141,7 @@ def close_stays_released_elsewhere(
             "lane_id": release.lane_id,
             "at": release.at.isoformat(),
         }
-        done = local_write(
-            partial(
-                store.close_stay_released_elsewhere,
-                stay_id,
-                lane_id=release.lane_id,
-                exit_at=release.at,
-                detail=detail,
-            )
-        )
+        done = local_write(partial(_close, store, stay_id, release, detail, exit_items))
         if done:
             closed.append(order_id)
             log.info(
@@ -154,6 +153,21 @@ def close_stays_released_elsewhere(
                 release.at.isoformat(),
             )
     return closed
+
+
+def _close(
+    store: Store, stay_id: int, release: Release, detail: dict[str, Any], exit_items: ExitItems | None
+) -> bool:
+    """On the database thread: the stay closed with the release's lane and time, and the clouds' rows of its
+    exit queued in the same transaction (built from the stay as it is now: none once it has left)."""
+    items: Sequence[OutboxItem] = ()
+    if exit_items is not None:
+        stay = store.stay_by_id(stay_id)
+        if stay is not None:
+            items = exit_items(stay, release.at)
+    return store.close_stay_released_elsewhere(
+        stay_id, lane_id=release.lane_id, exit_at=release.at, detail=detail, outbox=items
+    )
 
 
 def _open_stays_entered_here(database: Database) -> dict[int, tuple[str, str]]:
@@ -349,6 +363,7 @@ def _plate_key(plate: str) -> int:
 
 __all__ = [
     "RELEASED_WITHOUT_STAY",
+    "ExitItems",
     "Pricing",
     "Release",
     "close_stays_released_elsewhere",

@@ -23,7 +23,7 @@ from booth.config import Settings
 from booth.lot.journal import ensure_journal
 from booth.lot.pull import LotPuller, RecentEntries
 from booth.lot.push import LocalWrite, LotPusher, PushStatus, one_line, utc_now
-from booth.lot.released import tariff_pricing
+from booth.lot.released import ExitItems, tariff_pricing
 from booth.lot.server import lot_engine
 from booth.store import Database, Store
 
@@ -50,7 +50,10 @@ class LotService:
         local_write: LocalWrite | None = None,
         on_status: Callable[[PushStatus], None] | None = None,
         round_deadline_s: float | None = None,  # None: booth.lot.server.ROUND_DEADLINE_S
+        exit_items: ExitItems | None = None,
     ) -> None:
+        """``exit_items``: what a stay's exit queues for the clouds (the engine's CloudSync.exit_items), for a
+        stay the puller closes because another booth let its car out as no_stay (booth.lot.released)."""
         lot = settings.lot
         if lot is None:
             raise ValueError("no [lot] in the settings")
@@ -84,6 +87,7 @@ class LotService:
             local_write=local_write,
             # a stay released as no_stay at another booth: its fee, priced here, for the supervisor
             price=tariff_pricing(Store(database, clock=clock), settings.tariff, settings.park.zone),
+            exit_items=exit_items,
         )
 
     @property

@@ -205,17 +205,25 @@ class Store(PaymentOps, OutboxOps):
             enqueue_rows(session, items, stay_id=stay_id, now=self._now())
 
     def close_stay_released_elsewhere(
-        self, stay_id: int, *, lane_id: str, exit_at: datetime, detail: Mapping[str, Any]
+        self,
+        stay_id: int,
+        *,
+        lane_id: str,
+        exit_at: datetime,
+        detail: Mapping[str, Any],
+        outbox: Sequence[OutboxItem] = (),
     ) -> bool:
         """A lot booth let this stay's car out as no_stay (#18, ``released_without_stay``): the stay is closed
-        with that booth's lane and release time, never priced or charged (no exit order, no payment, no
-        outbox row; an exit order still awaiting is cancelled), and audited ``lot_released_without_stay``
-        with ``detail`` (the release) in the same transaction. False, changing nothing, when the stay is not
-        in the lot any more (closed meanwhile, or by an earlier call)."""
+        with that booth's lane and release time, never priced or charged (no exit order, no payment; an exit
+        order still awaiting is cancelled), and audited ``lot_released_without_stay`` with ``detail`` (the
+        release) in the same transaction. ``outbox`` is queued with the close, and only when it closes (the
+        exit's Tmall ``leave``: the clouds hear of the exit once). False, changing nothing and queueing
+        nothing, when the stay is not in the lot any more (closed meanwhile, or by an earlier call)."""
         stay_id = checked_row_id("stay_id", stay_id)
         lane_id = checked_text("lane_id", lane_id, SHORT_MAX)
         exit_at = checked_aware("exit_at", exit_at)
         detail_json = json_text("detail", {**dict(detail), "stay_id": stay_id})
+        items = outbox_items(outbox)
         with self._write("close_stay_released_elsewhere") as session:
             stay = get_row(session, Stay, stay_id, "stay")
             if stay.state != "in_lot":
@@ -226,6 +234,8 @@ class Store(PaymentOps, OutboxOps):
             cancel_awaiting(session, stay_id, at=exit_at)
             action = "lot_released_without_stay"
             session.add(AuditEntry(at=self._now(), actor="lot", action=action, detail_json=detail_json))
+            session.flush()
+            enqueue_rows(session, items, stay_id=stay_id, now=self._now())
             return True
 
     def close_missed_stay(
