@@ -2142,6 +2142,10 @@ Pay %1 in cash</translation>
         <translation>User name (tap a name above or type)</translation>
     </message>
     <message>
+        <source>English</source>
+        <translation>中文</translation>
+    </message>
+    <message>
         <source>开班</source>
         <translation>Open shift</translation>
     </message>

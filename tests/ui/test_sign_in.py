@@ -4,12 +4,14 @@ approval-required release with the supervisor chosen by name and the chosen reas
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from lane_driving import bring_car
 from people_driving import (
     ATTENDANT,
+    ATTENDANT_NAME,
     ATTENDANT_PIN,
     SUPERVISOR,
     SUPERVISOR_PIN,
@@ -21,7 +23,7 @@ from people_driving import (
 )
 from sqlalchemy import select
 
-from PySide6.QtWidgets import QPushButton, QWidget
+from PySide6.QtWidgets import QApplication, QPushButton, QWidget
 
 from booth.config import Settings
 from booth.domain.lane import LaneState
@@ -30,6 +32,7 @@ from booth.engine import Engine
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from booth.store.models import LaneException, Payment
+from ui.kit.i18n import current_language, switch_language
 from ui.kit.physical import px_to_mm
 from ui.lanes.reason_panel import ReasonPanel
 from ui.people.sign_in import SignInOverlay
@@ -241,3 +244,40 @@ def test_every_button_on_the_people_screens_is_a_touch_target(
                 assert px_to_mm(b.width()) >= 10 and px_to_mm(b.height()) >= 10, (b.text(), b.size())
                 checked += 1
     assert checked > 40
+
+
+@pytest.fixture
+def back_to_chinese() -> Iterator[None]:
+    yield
+    app = QApplication.instance()
+    if current_language() != "zh_CN" and app is not None:
+        switch_language(app, "zh_CN")
+
+
+def test_the_language_switches_on_the_sign_in_screen(
+    qtbot: Any, signin_window: BoothWindow, back_to_chinese: None
+) -> None:
+    """Issue #15: the sign-in screen covers the top bar (and its language button), so it has its own: an
+    attendant who reads the other language switches before signing in; the words of the step on screen,
+    names and amounts in them, follow each switch."""
+    window = signin_window
+    overlay = overlay_of(window)
+    qtbot.waitExposed(window)
+    top = window.language_button
+    assert window.childAt(top.mapTo(window, top.rect().center())) is not top  # covered by the sign-in
+    assert overlay.language_button.text() == "English"
+    tap(qtbot, overlay.language_button)
+    assert current_language() == "en"
+    qtbot.waitUntil(lambda: overlay.title.text() == "Attendant sign-in", timeout=WAIT_MS)
+    assert overlay.prompt.text().startswith("Tap your name") and overlay.language_button.text() == "中文"
+
+    sign_in(qtbot, window, ATTENDANT, ATTENDANT_PIN)  # no shift open: the float's step
+    qtbot.waitUntil(lambda: overlay.step == "open_shift", timeout=WAIT_MS)
+    assert overlay.title.text() == "Open shift" and overlay.float_reference.text().startswith("Float left")
+    tap(qtbot, overlay.language_button)
+    assert current_language() == "zh_CN"
+    qtbot.waitUntil(lambda: overlay.title.text() == "开班", timeout=WAIT_MS)
+    assert overlay.prompt.text().startswith(f"{ATTENDANT_NAME}，请按面额清点")
+    assert overlay.float_reference.text().startswith("上一班留下的备用金：")
+    assert overlay.step == "open_shift" and window.person is None  # nobody signed in by the switch
+    tap(qtbot, overlay.back_button)

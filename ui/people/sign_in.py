@@ -10,6 +10,7 @@ the answers come back as queued signals (ui/link/office_runner.py): nothing here
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -55,6 +56,8 @@ class SignInOverlay(CoveringOverlay):
 
     signedIn = Signal(object, object)
     refused = Signal(str)
+    # the language button was tapped (the host switches the language; the top bar's button is under this)
+    languageRequested = Signal()
 
     def __init__(
         self, parent: QWidget, engine: Engine, *, sizes: Sizes, denominations: tuple[int, ...] = ()
@@ -80,6 +83,15 @@ class SignInOverlay(CoveringOverlay):
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #ff8a80; font-weight: bold;")
+        # the other language's name, in that language, as on the top bar (which this overlay covers): an
+        # attendant who reads only the other one can switch before signing in
+        self.language_button = QPushButton(self.tr("English"))
+        self.language_button.setObjectName("languageToggle")
+        self.language_button.setMinimumSize(target * 2, target)
+        self.language_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.language_button.clicked.connect(lambda _checked=False: self.languageRequested.emit())
+        # what redraws the words of the step on screen (texts with names in them) after a switch of language
+        self._redraw: Callable[[], None] = lambda: None
 
         # step 1: who (a tap on a name, or typed) and the PIN
         credentials = QWidget()
@@ -143,10 +155,14 @@ class SignInOverlay(CoveringOverlay):
         self.pages = QStackedWidget()
         self.pages.addWidget(credentials)
         self.pages.addWidget(opening)
+        head = QHBoxLayout()
+        head.addSpacing(target * 2)  # as wide as the button: the title stays in the middle
+        head.addWidget(self.title, 1)
+        head.addWidget(self.language_button, 0, Qt.AlignmentFlag.AlignTop)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(20, 20, 20, 20)
         outer.setSpacing(12)
-        outer.addWidget(self.title)
+        outer.addLayout(head)
         outer.addWidget(self.prompt)
         outer.addWidget(self.message)
         outer.addWidget(self.pages, 1)
@@ -165,8 +181,12 @@ class SignInOverlay(CoveringOverlay):
         self.pad.set_busy(False)
         self.picker.clear()
         self._say("")
-        self.title.setText(self.tr("收费员签到"))
-        self.prompt.setText(self.tr("请点选姓名或输入用户名，再输入 PIN。车道照常工作。"))
+
+        def words() -> None:
+            self.title.setText(self.tr("收费员签到"))
+            self.prompt.setText(self.tr("请点选姓名或输入用户名，再输入 PIN。车道照常工作。"))
+
+        self._show_words(words)
         self.pages.setCurrentIndex(0)
         self.cover()
         self.load_people()
@@ -187,9 +207,13 @@ class SignInOverlay(CoveringOverlay):
         resumes it; anyone else may still pick their name (a supervisor, or the refusal says whose it is)."""
         if self.step != "credentials":
             return
-        self.title.setText(self.tr("继续班次"))
-        words = self.tr("%1（%2）的班次仍在进行：请输入 PIN 继续。车道照常工作。")
-        self.prompt.setText(words.replace("%1", person.display_name).replace("%2", person.username))
+
+        def words() -> None:
+            self.title.setText(self.tr("继续班次"))
+            text = self.tr("%1（%2）的班次仍在进行：请输入 PIN 继续。车道照常工作。")
+            self.prompt.setText(text.replace("%1", person.display_name).replace("%2", person.username))
+
+        self._show_words(words)
         if not self.username.text():
             self.choose(person.username)
 
@@ -234,13 +258,17 @@ class SignInOverlay(CoveringOverlay):
     # ------------------------------------------------------------------------------------------ float
     def _show_opening(self, person: PersonRecord) -> None:
         self.step = "open_shift"
-        self.title.setText(self.tr("开班"))
-        words = self.tr("%1，请按面额清点钱箱中的备用金，再开班。")
-        self.prompt.setText(words.replace("%1", person.display_name))
+
+        def words() -> None:
+            self.title.setText(self.tr("开班"))
+            text = self.tr("%1，请按面额清点钱箱中的备用金，再开班。")
+            self.prompt.setText(text.replace("%1", person.display_name))
+            text = self.tr("上一班留下的备用金：%1")
+            self.float_reference.setText(text.replace("%1", yuan(self._next_float)))
+
+        self._show_words(words)
         self.float_rows.clear()
         self.float_rows.select_first()
-        words = self.tr("上一班留下的备用金：%1")
-        self.float_reference.setText(words.replace("%1", yuan(self._next_float)))
         self.skip_button.setVisible(person.role == "supervisor")
         self.open_button.setEnabled(True)
         self._say("")
@@ -298,6 +326,17 @@ class SignInOverlay(CoveringOverlay):
         self.message.setText(words)
         if words:
             self.refused.emit(words)
+
+    def _show_words(self, words: Callable[[], None]) -> None:
+        """Show the step's words now, and again in the new language after a switch."""
+        self._redraw = words
+        words()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange:
+            self.language_button.setText(self.tr("English"))
+            self._redraw()
 
     def keys_behind(self, event: QEvent) -> None:
         """A key for a widget behind the overlay (a lane's field kept the focus after a sign-out): as if typed

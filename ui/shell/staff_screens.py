@@ -60,6 +60,9 @@ class StaffHost(Protocol):
     def notice(self, text: str) -> None:
         """``text`` in the window's alert bar."""
 
+    def toggle_language(self) -> None:
+        """Chinese <-> English (the sign-in screen covers the top bar's button: it has its own)."""
+
 
 class WordsButton(QPushButton):
     """A button never narrower than its words: the style's min-width (one target) would otherwise let a
@@ -105,6 +108,7 @@ class StaffScreens(QObject):
             central, engine, sizes=sizes, denominations=window.settings.shifts.denominations
         )
         self.sign_in.signedIn.connect(self._on_signed_in)
+        self.sign_in.languageRequested.connect(window.toggle_language)
         window.bridge.engineStarted.connect(self._on_engine_started)
 
     @property
