@@ -110,6 +110,7 @@ def _argument_mistakes() -> list[Case]:
     g = "{good}"
     period = ("report", "period", "--config", g)
     shift_list = ("shift", "list", "--config", g)
+    lot_csv = ("lot", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--csv", "{tmp}/l.csv")
     argvs: list[tuple[str, ...]] = [
         ("nosuch",),
         ("--nope",),
@@ -177,6 +178,19 @@ def _argument_mistakes() -> list[Case]:
         ("alipay", "register-lot", "--config", g),
         ("alipay", "query-lot", "--config", "{alipay_sandbox}"),
         ("staff", "add", "ann", "--name", "李娜", "--role", "attendant", "--pin-stdin", "--config", g),
+        # the lot's conflicts and report (#18): no [lot], a lot server that does not answer, bad arguments
+        ("lot", "conflicts", "--config", g),
+        ("lot", "settle", "1", "--note", "n", "--by", "boss", "--config", g),
+        (*lot_csv, "--config", g),
+        ("lot", "settle"),
+        ("lot", "settle", "1", "--by", "boss"),
+        ("lot", "settle", "0", "--note", "n", "--by", "boss"),
+        ("lot", "settle", str(2**63), "--note", "n", "--by", "boss"),
+        ("lot", "settle", "1", "--note", "\udc80", "--by", "boss"),
+        ("lot", "conflicts", "--config", "{lot_down}"),
+        ("lot", "settle", "1", "--note", "n", "--by", "boss", "--pin-stdin", "--config", "{lot_down}"),
+        ("lot", "settle", "1", "--note", " ", "--by", "boss", "--pin-stdin", "--config", "{lot_down}"),
+        (*lot_csv, "--config", "{lot_down}"),
     ]
     cases = [Case(argv) for argv in argvs]
     pin_stdin = ("--pin-stdin", "--config", g)
@@ -226,6 +240,11 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         first = shifts.open("ann")
         shifts.close(first.id, {10_000: 5}, handover_float_fen=50_000)
         shifts.open("ann")
+    found["lot_down"] = settings_file(
+        "lot_down",
+        f"sqlite:///{tmp / 'lot.sqlite'}",
+        '[lot]\nserver = "postgresql://booth:secret@127.0.0.1:9/booth_lot"\nbooth_id = "exit-east"\n',
+    )
     found["alipay_sandbox"] = settings_file(
         "alipay", f"sqlite:///{tmp / 'good.sqlite'}",
         '[alipay]\ngateway_url = "sandbox"\napp_id = "2021000000000000"\nout_parking_id = "P1"\n'
