@@ -68,6 +68,7 @@ def paid_total(store: Store, stay_id: int) -> tuple[int, datetime | None]:
     payments = store.counted_payments(stay_id)
     return sum(fen for _, fen in payments), max((at for at, _ in payments), default=None)
 
+
 def new_stay(
     store: Store, order_id: str = "o_1", *, plate: str = "苏A12345", outbox: Sequence[OutboxItem] = ()
 ) -> StayRecord:
@@ -1047,3 +1048,56 @@ def test_outbox_records_are_plain_values(store: Store) -> None:
     assert row.payload == payload  # each read is a fresh copy
     with pytest.raises(AttributeError):
         row.state = "sent"  # type: ignore[misc]
+
+
+def test_an_exit_quotes_inputs_are_what_the_single_reads_say(store: Store) -> None:
+    """#14: the quote reads the open stay, its counted money and the plate's arrears in one snapshot with
+    statements built once; each part must equal what the store's own single reads return."""
+    plate = "苏A12345"
+    assert store.exit_quote_inputs(plate) is None  # no stay at all
+    first = new_stay(store, "o_1", plate=plate)
+    store.close_missed_stay(first.id, at=T0 + timedelta(minutes=30), lane_id="E1", owed_fen=700)
+    assert store.exit_quote_inputs(plate) is None  # only a closed stay: nothing to quote
+    stay = new_stay(store, "o_2", plate=plate)
+    other = new_stay(store, "o_3", plate="苏B00001")  # another plate's money and stay must not show
+    pay(store, "o_3", None, "t_other", amount_fen=999)
+    pay(store, "o_2", None, "t_early", amount_fen=200, minutes=-30)  # before the entry (a provider's clock)
+    pay(store, "o_2", None, "t_prepay", amount_fen=300, minutes=20)
+    pay(store, "o_1", None, "t_late", amount_fen=50)  # for the closed stay: flagged, never counted here
+    inputs = store.exit_quote_inputs(plate)
+    assert inputs is not None
+    got_stay, payments, arrears = inputs
+    assert got_stay == store.open_stay_for_plate(plate) and got_stay.id == stay.id != other.id
+    assert payments == store.counted_payments(stay.id) == [(T0, 200), (T0 + timedelta(minutes=20), 300)]
+    assert arrears == store.open_arrears(plate) and [a.amount_fen for a in arrears] == [700]
+
+
+def test_an_exit_order_opened_cancels_the_one_awaiting_and_links_open_arrears_only(
+    store: Store, db: Database
+) -> None:
+    """#14: open_exit_order in Core statements keeps its rules: the stay's awaiting order is cancelled, only
+    open arrears named are linked and counted, and the record returned is the row stored."""
+    stay = new_stay(store, "o_2")
+    owed = new_stay(store, "o_1")
+    arrears = store.close_missed_stay(owed.id, at=T0 + timedelta(minutes=5), lane_id="E1", owed_fen=700)
+    assert arrears is not None
+    first = new_exit_order(store, stay.id)
+    order = store.open_exit_order(
+        stay_id=stay.id,
+        lane_id="B2",
+        opened_at=T0 + timedelta(minutes=70),
+        quote_json='{"lines": []}',
+        gross_fen=900,
+        paid_before_fen=100,
+        discount_fen=0,
+        due_fen=1500,
+        arrears_ids=[arrears.id, 999_999],  # one open, one that does not exist
+    )
+    assert order == store.exit_order_by_id(order.id)
+    assert (order.state, order.lane_id, order.due_fen, order.arrears_fen) == ("awaiting", "B2", 1500, 700)
+    cancelled = store.exit_order_by_id(first)
+    assert cancelled is not None and cancelled.state == "cancelled"
+    assert cancelled.settled_at == T0 + timedelta(minutes=70)
+    assert scalar(db, "SELECT exit_order_id FROM arrears WHERE id = :i", i=arrears.id) == order.id
+    with pytest.raises(StoreError, match="no stay with id 424242"):
+        new_exit_order(store, 424242)

@@ -93,10 +93,10 @@ class Stays:
         store, tariff, zone = self._rt.store, self._settings.tariff, self._settings.park.zone
 
         def work() -> L.StayQuoted | L.StayNotFound:
-            stay = store.open_stay_for_plate(cmd.plate.text)
-            if stay is None:
+            inputs = store.exit_quote_inputs(cmd.plate.text)
+            if inputs is None:
                 return L.StayNotFound(cmd.plate, cmd.at)
-            payments = store.counted_payments(stay.id)
+            stay, payments, arrears = inputs
             quote = quote_fee(
                 tariff,
                 plate=cmd.plate.text,
@@ -107,7 +107,6 @@ class Stays:
                 paid_fen=sum(fen for _, fen in payments),
                 payments=payments,
             )
-            arrears = store.open_arrears(cmd.plate.text)
             if arrears:
                 quote = add_arrears(quote, [a.amount_fen for a in arrears])
                 owed.append(sum(a.amount_fen for a in arrears))

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from booth.store.checks import (
 from booth.store.models import (
     NAME_MAX,
     ORDER_REF_MAX,
+    PLATE_MAX,
     SHORT_MAX,
     Arrears,
     AuditEntry,
@@ -40,6 +41,7 @@ from booth.store.models import (
 )
 from booth.store.outbox_ops import enqueue_rows, outbox_items
 from booth.store.records import (
+    ArrearsRecord,
     ExitInFlight,
     ExitOrderRecord,
     LaneExceptionItem,
@@ -49,9 +51,11 @@ from booth.store.records import (
     PaymentOutcome,
     PaymentRecord,
     PaymentStatus,
+    StayRecord,
     StoreError,
 )
 from booth.store.to_records import (
+    arrears_record,
     exit_order_record,
     lane_exception_record,
     payment_record,
@@ -61,6 +65,57 @@ from booth.store.to_records import (
 #: the tables the money path writes with Core statements (see record_payment)
 _PAYMENTS = cast(Table, Payment.__table__)
 _EXIT_ORDERS = cast(Table, ExitOrder.__table__)
+_STAYS = cast(Table, Stay.__table__)
+
+# The booking's statements, built once with bound parameters: it runs between a payment result and the
+# gate, and building a statement's expression each time cost more than SQLite took to run it (#14).
+_PAYMENT_OF_TRADE_NO = select(_PAYMENTS.c.id, _PAYMENTS.c.flag).where(
+    _PAYMENTS.c.trade_no == bindparam("trade_no")
+)
+_STAY_OF_ORDER_REF = select(_STAYS.c.id, _STAYS.c.state).where(_STAYS.c.order_id == bindparam("order_ref"))
+_ORDER_TO_SETTLE = select(
+    _EXIT_ORDERS.c.id,
+    _EXIT_ORDERS.c.stay_id,
+    _EXIT_ORDERS.c.state,
+    _EXIT_ORDERS.c.due_fen,
+    _EXIT_ORDERS.c.arrears_fen,
+).where(_EXIT_ORDERS.c.id == bindparam("exit_order_id"))
+_AWAITING_OF_STAY = (
+    select(_EXIT_ORDERS.c.id)
+    .where(_EXIT_ORDERS.c.stay_id == bindparam("stay_id"), _EXIT_ORDERS.c.state == "awaiting")
+    .limit(1)
+)
+_ARREARS = cast(Table, Arrears.__table__)
+# An exit's quote: what it is priced from, read in one snapshot, and the order it opens (#14: the quote holds
+# the database thread while a payment at the other lane waits for it).
+_OPEN_STAY_OF_PLATE = (
+    select(_STAYS)
+    .where(_STAYS.c.plate == bindparam("plate"), _STAYS.c.state == "in_lot")
+    .order_by(_STAYS.c.entry_at.desc(), _STAYS.c.id.desc())
+    .limit(1)
+)
+_COUNTED_OF_STAY = (
+    select(_PAYMENTS.c.paid_at, _PAYMENTS.c.amount_fen)
+    .where(_PAYMENTS.c.stay_id == bindparam("stay_id"), _PAYMENTS.c.flag.is_(None))
+    .order_by(_PAYMENTS.c.paid_at, _PAYMENTS.c.id)
+)
+_OPEN_ARREARS_OF_PLATE = (
+    select(_ARREARS)
+    .where(_ARREARS.c.plate == bindparam("plate"), _ARREARS.c.state == "open")
+    .order_by(_ARREARS.c.id)
+)
+_STATE_OF_STAY = select(_STAYS.c.state).where(_STAYS.c.id == bindparam("stay_id"))
+_CANCEL_AWAITING = (
+    _EXIT_ORDERS.update()
+    .where(_EXIT_ORDERS.c.stay_id == bindparam("b_stay_id"), _EXIT_ORDERS.c.state == "awaiting")
+    .values(state="cancelled", settled_at=bindparam("b_at"))  # (an UPDATE's names may not be columns')
+)
+_EXIT_ORDER_BY_ID = select(_EXIT_ORDERS).where(_EXIT_ORDERS.c.id == bindparam("order_id"))
+_SETTLE_ORDER = (
+    _EXIT_ORDERS.update()
+    .where(_EXIT_ORDERS.c.id == bindparam("order_id"))
+    .values(state="paid", settled_at=bindparam("at"), settled_by=bindparam("payment_id"))
+)
 
 
 class PaymentOps(StoreBase):
@@ -116,28 +171,69 @@ class PaymentOps(StoreBase):
                 ("due_fen", due_fen),
             )
         }
+        ids = [checked_row_id("arrears_id", i) for i in arrears_ids]
+        # Core statements built once, not the unit of work: a quote holds the database thread (#14)
         with self._write("open_exit_order") as session:
-            stay = get_row(session, Stay, stay_id, "stay")
-            if stay.state != "in_lot":
-                raise StoreError(f"stay {stay_id} is {stay.state}: no exit order can be opened for it")
-            cancel_awaiting(session, stay_id, at=opened_at)
-            order = ExitOrder(
-                stay_id=stay_id,
-                lane_id=lane_id,
-                opened_at=opened_at,
-                quote_json=quote_json,
-                state="awaiting",
-                **amounts,
+            conn = session.connection()
+            state = conn.execute(_STATE_OF_STAY, {"stay_id": stay_id}).scalar()
+            if state is None:
+                raise StoreError(f"no stay with id {stay_id}")
+            if state != "in_lot":
+                raise StoreError(f"stay {stay_id} is {state}: no exit order can be opened for it")
+            conn.execute(_CANCEL_AWAITING, {"b_stay_id": stay_id, "b_at": opened_at})
+            inserted = conn.execute(
+                _EXIT_ORDERS.insert(),
+                {
+                    "stay_id": stay_id,
+                    "lane_id": lane_id,
+                    "opened_at": opened_at,
+                    "quote_json": quote_json,
+                    "state": "awaiting",
+                    "arrears_fen": 0,
+                    **amounts,
+                },
             )
-            session.add(order)
-            session.flush()
-            if arrears_ids:
-                ids = [checked_row_id("arrears_id", i) for i in arrears_ids]
-                linked = select(Arrears).where(Arrears.id.in_(ids), Arrears.state == "open")
-                for row in session.scalars(linked):
-                    row.exit_order_id = order.id
-                    order.arrears_fen += row.amount_fen
-            return exit_order_record(order)
+            key = inserted.inserted_primary_key
+            assert key is not None  # (an INSERT of one row always has one)
+            order_id = int(key[0])
+            if ids:  # the plate's open arrears this order asks for too (rare: no statement built once)
+                linked = conn.execute(
+                    select(_ARREARS.c.id, _ARREARS.c.amount_fen).where(
+                        _ARREARS.c.id.in_(ids), _ARREARS.c.state == "open"
+                    )
+                ).all()
+                if linked:
+                    conn.execute(
+                        _ARREARS.update()
+                        .where(_ARREARS.c.id.in_([row.id for row in linked]))
+                        .values(exit_order_id=order_id)
+                    )
+                    conn.execute(
+                        _EXIT_ORDERS.update()
+                        .where(_EXIT_ORDERS.c.id == order_id)
+                        .values(arrears_fen=sum(int(row.amount_fen) for row in linked))
+                    )
+            row = conn.execute(_EXIT_ORDER_BY_ID, {"order_id": order_id}).one()
+            return exit_order_record(cast(ExitOrder, row))  # (a row of the table's columns, read by name)
+
+    def exit_quote_inputs(
+        self, plate: str
+    ) -> tuple[StayRecord, list[tuple[datetime, int]], list[ArrearsRecord]] | None:
+        """What an exit's quote is priced from, in one snapshot: the plate's open stay (the latest, as
+        ``open_stay_for_plate``), the money counted for it (as ``counted_payments``) and the plate's open
+        arrears (as ``open_arrears``); None when the plate has no open stay."""
+        plate = checked_text("plate", plate, PLATE_MAX)
+        with self._read("exit_quote_inputs") as session:
+            conn = session.connection()
+            stay_row = conn.execute(_OPEN_STAY_OF_PLATE, {"plate": plate}).first()
+            if stay_row is None:
+                return None
+            stay = stay_record(cast(Stay, stay_row))  # (a row of the table's columns, read by name)
+            counted = conn.execute(_COUNTED_OF_STAY, {"stay_id": stay.id}).all()
+            arrears = conn.execute(_OPEN_ARREARS_OF_PLATE, {"plate": plate}).all()
+        # a payment is never earlier than its stay began (a provider's clock may say so)
+        payments = [(max(row.paid_at, stay.entry_at), int(row.amount_fen)) for row in counted]
+        return stay, payments, [arrears_record(cast(Arrears, row)) for row in arrears]
 
     def exit_order_by_id(self, exit_order_id: int) -> ExitOrderRecord | None:
         with self._read("exit_order_by_id") as session:
@@ -311,7 +407,7 @@ class PaymentOps(StoreBase):
                 # Core statements on the session's connection, not ORM objects: this runs between a payment
                 # result and the gate, and the unit of work cost more than the statements themselves
                 conn = session.connection()
-                stay = conn.execute(select(Stay.id, Stay.state).where(Stay.order_id == order_ref)).first()
+                stay = conn.execute(_STAY_OF_ORDER_REF, {"order_ref": order_ref}).first()
                 status, flag, linked_order = _classify_payment(
                     conn, stay, exit_order_id, channel=channel, amount_fen=amount_fen, settles=settles
                 )
@@ -351,9 +447,7 @@ class PaymentOps(StoreBase):
                 payment_id = int(key[0])
                 if status == "settled" and linked_order is not None:
                     conn.execute(
-                        _EXIT_ORDERS.update()
-                        .where(_EXIT_ORDERS.c.id == linked_order.id)
-                        .values(state="paid", settled_at=paid_at, settled_by=payment_id)
+                        _SETTLE_ORDER, {"order_id": linked_order.id, "at": paid_at, "payment_id": payment_id}
                     )
                     if linked_order.arrears_fen:  # (the check spares the booking a statement)
                         settle_arrears_of(
@@ -424,11 +518,7 @@ def _classify_payment(
         return "flagged", "unknown_order", None
     order: Any = None  # a row, read by column name
     if exit_order_id is not None:
-        order = conn.execute(
-            select(
-                ExitOrder.id, ExitOrder.stay_id, ExitOrder.state, ExitOrder.due_fen, ExitOrder.arrears_fen
-            ).where(ExitOrder.id == exit_order_id)
-        ).first()
+        order = conn.execute(_ORDER_TO_SETTLE, {"exit_order_id": exit_order_id}).first()
         if order is None or order.stay_id != stay.id:
             # The lane was waiting for another order: the money is real, but it settles nothing here.
             return "flagged", "not_at_this_lane", None
@@ -438,9 +528,7 @@ def _classify_payment(
         # the rest); after it left, it is to be refunded.
         if stay.state != "in_lot":
             return "flagged", "late_after_settlement", order
-        awaiting = conn.execute(
-            select(ExitOrder.id).where(ExitOrder.stay_id == stay.id, ExitOrder.state == "awaiting").limit(1)
-        ).scalar()
+        awaiting = conn.execute(_AWAITING_OF_STAY, {"stay_id": stay.id}).scalar()
         # An exit being settled right now has a due that does not know of this money: counting it too
         # would charge the driver twice.
         return ("flagged", "exit_in_progress", order) if awaiting is not None else ("partial", None, order)
@@ -472,7 +560,7 @@ def _refusal_of(session: Session, trade_no: str) -> PaymentFlag | None:
 
 
 def _payment_by_trade_no(session: Session, trade_no: str) -> PaymentOutcome | None:
-    row = session.execute(select(Payment.id, Payment.flag).where(Payment.trade_no == trade_no)).first()
+    row = session.connection().execute(_PAYMENT_OF_TRADE_NO, {"trade_no": trade_no}).first()
     if row is None:
         return None
     return PaymentOutcome(status="duplicate", payment_id=row.id, flag=cast("PaymentFlag | None", row.flag))
