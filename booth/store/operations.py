@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from booth.store.checks import (
     GATE_OUTCOMES,
@@ -38,7 +38,7 @@ from booth.store.models import (
     Stay,
 )
 from booth.store.outbox_ops import OutboxOps, enqueue_rows, outbox_items
-from booth.store.payment_ops import PaymentOps, cancel_awaiting
+from booth.store.payment_ops import PaymentOps, cancel_awaiting, mark_stay_exited, state_of_stay
 from booth.store.records import (
     ArrearsRecord,
     AuditRecord,
@@ -53,6 +53,8 @@ from booth.store.to_records import (
     lane_exception_record,
     stay_record,
 )
+
+_GATE_EVENTS = cast(Table, GateEvent.__table__)
 
 
 class Store(PaymentOps, OutboxOps):
@@ -191,17 +193,13 @@ class Store(PaymentOps, OutboxOps):
         lane_id = checked_text("lane_id", lane_id, SHORT_MAX)
         exit_at = checked_aware("exit_at", exit_at)
         items = outbox_items(outbox)
-        with self._write("close_stay") as session:
-            stay = get_row(session, Stay, stay_id, "stay")
-            if stay.state == "exited":
+        with self._write("close_stay") as session:  # (statements built once: #14, the lanes' path)
+            state = state_of_stay(session, stay_id)
+            if state == "exited":
                 return
-            if stay.state != "in_lot":
-                raise StoreError(f"stay {stay_id} is {stay.state}, it cannot exit")
-            stay.state = "exited"
-            stay.exit_lane = lane_id
-            stay.exit_at = exit_at
-            cancel_awaiting(session, stay_id, at=exit_at)
-            session.flush()
+            if state != "in_lot":
+                raise StoreError(f"stay {stay_id} is {state}, it cannot exit")
+            mark_stay_exited(session, stay_id, lane_id=lane_id, at=exit_at)
             enqueue_rows(session, items, stay_id=stay_id, now=self._now())
 
     def close_stay_released_elsewhere(
@@ -366,21 +364,22 @@ class Store(PaymentOps, OutboxOps):
             raise StoreError(f"attempt must be an integer >= 1, got {attempt!r}")
         detail = checked_text("detail", detail, 10_000, allow_empty=True)
         at = checked_aware("at", at)
-        with self._write("record_gate_event") as session:
+        with self._write("record_gate_event") as session:  # (Core, no unit of work: #14, the lanes' path)
             if stay_id is not None:
-                get_row(session, Stay, stay_id, "stay")
-            session.add(
-                GateEvent(
-                    lane_id=lane_id,
-                    stay_id=stay_id,
-                    reason=reason,
-                    operator=operator,
-                    note=note,
-                    outcome=outcome,
-                    attempt=attempt,
-                    detail=detail,
-                    at=at,
-                )
+                state_of_stay(session, stay_id)
+            session.connection().execute(
+                _GATE_EVENTS.insert(),
+                {
+                    "lane_id": lane_id,
+                    "stay_id": stay_id,
+                    "reason": reason,
+                    "operator": operator,
+                    "note": note,
+                    "outcome": outcome,
+                    "attempt": attempt,
+                    "detail": detail,
+                    "at": at,
+                },
             )
 
     def audit(self, *, actor: str, action: str, detail: Mapping[str, Any], at: datetime) -> None:

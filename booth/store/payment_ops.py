@@ -110,6 +110,11 @@ _CANCEL_AWAITING = (
     .where(_EXIT_ORDERS.c.stay_id == bindparam("b_stay_id"), _EXIT_ORDERS.c.state == "awaiting")
     .values(state="cancelled", settled_at=bindparam("b_at"))  # (an UPDATE's names may not be columns')
 )
+_CLOSE_STAY = (
+    _STAYS.update()
+    .where(_STAYS.c.id == bindparam("b_stay_id"))
+    .values(state="exited", exit_lane=bindparam("b_lane"), exit_at=bindparam("b_at"))
+)
 _EXIT_ORDER_BY_ID = select(_EXIT_ORDERS).where(_EXIT_ORDERS.c.id == bindparam("order_id"))
 _SETTLE_ORDER = (
     _EXIT_ORDERS.update()
@@ -175,9 +180,7 @@ class PaymentOps(StoreBase):
         # Core statements built once, not the unit of work: a quote holds the database thread (#14)
         with self._write("open_exit_order") as session:
             conn = session.connection()
-            state = conn.execute(_STATE_OF_STAY, {"stay_id": stay_id}).scalar()
-            if state is None:
-                raise StoreError(f"no stay with id {stay_id}")
+            state = state_of_stay(session, stay_id)
             if state != "in_lot":
                 raise StoreError(f"stay {stay_id} is {state}: no exit order can be opened for it")
             conn.execute(_CANCEL_AWAITING, {"b_stay_id": stay_id, "b_at": opened_at})
@@ -588,8 +591,21 @@ def settle_arrears_of(
 
 
 def cancel_awaiting(session: Session, stay_id: int, *, at: datetime) -> None:
-    for order in session.scalars(
-        select(ExitOrder).where(ExitOrder.stay_id == stay_id, ExitOrder.state == "awaiting")
-    ):
-        order.state = "cancelled"
-        order.settled_at = at
+    """The stay's exit order still awaiting, if any, is cancelled: one UPDATE (no rows loaded; what the
+    session holds changed is written first, so the statements keep their order)."""
+    session.flush()
+    session.connection().execute(_CANCEL_AWAITING, {"b_stay_id": stay_id, "b_at": at})
+
+
+def state_of_stay(session: Session, stay_id: int) -> str:
+    """A stay's state, read with a statement built once; StoreError when there is no such stay."""
+    state = session.connection().execute(_STATE_OF_STAY, {"stay_id": stay_id}).scalar()
+    if state is None:
+        raise StoreError(f"no stay with id {stay_id}")
+    return str(state)
+
+
+def mark_stay_exited(session: Session, stay_id: int, *, lane_id: str, at: datetime) -> None:
+    """The stay's car left at this lane and time (its exit order still awaiting is cancelled too)."""
+    session.connection().execute(_CLOSE_STAY, {"b_stay_id": stay_id, "b_lane": lane_id, "b_at": at})
+    cancel_awaiting(session, stay_id, at=at)
