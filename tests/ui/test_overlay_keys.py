@@ -20,6 +20,8 @@ from PySide6.QtWidgets import QApplication, QDialog, QLineEdit, QVBoxLayout, QWi
 from booth.config import Settings
 from booth.engine import Engine
 from ui.people.sign_in import SignInOverlay
+from ui.shell.booth_lock import BoothLock
+from ui.shell.kiosk import staff_verifier
 from ui.shell.main_window import BoothWindow
 
 
@@ -134,3 +136,29 @@ def test_the_overlay_watches_its_window_not_the_application(qtbot: Any, signin_w
     assert watched, "the filter saw nothing, not even the key"
     assert {id(o) for o in watched} <= {id(signin_window), id(signin_window.windowHandle())}
     assert overlay.pad.field.text() == "5" and behind.text() == ""
+
+
+def test_keys_typed_into_a_screen_over_the_sign_in_reach_it(
+    qtbot: Any, signin_window: BoothWindow, engine: Engine
+) -> None:
+    """A screen of the same window laid over the sign-in (the lock screen's "leave the program", which a
+    kiosk's refused close opens while nobody is signed in) takes the keys typed into it: the supervisor's
+    name typed on a keyboard is not eaten, nor sent to the sign-in's PIN pad behind it."""
+    overlay = signin_window.staff_screens.sign_in
+    booth_lock = BoothLock(signin_window, staff_verifier(engine), idle_lock_s=0, guard_close=False)
+    lock = booth_lock.lock
+    try:
+        lock.request_exit()
+        assert lock.mode == "supervisor" and lock.isVisible() and overlay.isVisible()
+        focus_in(qtbot, signin_window, lock.supervisor_name)
+        type_into(signin_window, "9001")
+        assert lock.supervisor_name.text() == "9001"
+        assert overlay.pad.field.text() == "" and overlay.username.text() == ""
+        # a key for the lanes behind both still goes to the screen on top's PIN pad, not to the lanes
+        behind = QLineEdit(signin_window.lane_panel("X1"))
+        behind.show()
+        focus_in(qtbot, signin_window, behind)
+        type_into(signin_window, "4")
+        assert behind.text() == "" and lock.pad.field.text() == "4" and overlay.pad.field.text() == ""
+    finally:
+        booth_lock.stop()

@@ -25,8 +25,9 @@ _KEY_EVENTS = frozenset({QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Ty
 
 
 class WindowKeys(QObject):
-    """While ``overlay`` shows: a key from the keyboard for its window whose focus widget is not inside the
-    overlay goes to ``overlay.keys_behind`` instead of that widget. Watched on the window's ``QWindow``."""
+    """While ``overlay`` shows: a key from the keyboard for its window whose focus widget lies behind the
+    overlay goes to ``overlay.keys_behind`` instead of that widget; a key for the overlay itself, or for a
+    screen of the same window laid over it, is left alone. Watched on the window's ``QWindow``."""
 
     def __init__(self, overlay: CoveringOverlay) -> None:
         super().__init__(overlay)
@@ -49,8 +50,8 @@ class WindowKeys(QObject):
         if event.type() not in _KEY_EVENTS or not overlay.isVisible():
             return False
         focus = QApplication.focusWidget()
-        if focus is not None and focus.isVisible() and (focus is overlay or overlay.isAncestorOf(focus)):
-            return False  # typed into the overlay itself (its username field, its PIN pad)
+        if focus is not None and focus.isVisible() and not overlay.covers(focus):
+            return False  # typed into the overlay itself (its username field) or into a screen over it
         overlay.keys_behind(event)
         event.accept()
         return True
@@ -78,6 +79,22 @@ class CoveringOverlay(QWidget):
 
     def keys_behind(self, event: QEvent) -> None:
         """A key meant for a widget behind the overlay; dropped unless a subclass routes it."""
+
+    def covers(self, widget: QWidget) -> bool:
+        """Whether ``widget`` lies behind the overlay: in its parent (or the parent itself) but neither in the
+        overlay nor in a shown sibling stacked above it (the lock screen's exit card over the sign-in)."""
+        parent = self.parentWidget()
+        if parent is None:
+            return False
+        if widget is parent or widget.isAncestorOf(parent):
+            return True
+        node: QWidget | None = widget
+        while node is not None and node.parentWidget() is not parent:
+            node = node.parentWidget()
+        if node is None or node is self:
+            return False  # outside the parent (another part of the window), or in the overlay
+        siblings = [child for child in parent.children() if isinstance(child, QWidget)]
+        return not node.isVisible() or siblings.index(node) < siblings.index(self)  # children: bottom first
 
     def stop_watching_keys(self) -> None:
         """The window is closing: no filter left behind."""
