@@ -2138,16 +2138,16 @@ Pay %1 in cash</translation>
 <context>
     <name>SignInOverlay</name>
     <message>
-        <source>用户名（点选上方姓名或输入）</source>
-        <translation>User name (tap a name above or type)</translation>
-    </message>
-    <message>
         <source>English</source>
         <translation>中文</translation>
     </message>
     <message>
         <source>开班</source>
         <translation>Open shift</translation>
+    </message>
+    <message>
+        <source>用户名（点选上方姓名或输入）</source>
+        <translation>User name (tap a name above or type)</translation>
     </message>
     <message>
         <source>暂不开班（仅主管操作）</source>
@@ -2343,6 +2343,10 @@ Pay %1 in cash</translation>
     <message>
         <source>已添加收费员 %1（未填姓名，以工号显示）</source>
         <translation>Attendant %1 added (no name: shown by staff number)</translation>
+    </message>
+    <message>
+        <source>工号 %1 已被使用，请换一个</source>
+        <translation>Staff number %1 is taken: choose another</translation>
     </message>
     <message>
         <source>请再输入一次同一个 PIN</source>

@@ -80,7 +80,8 @@ def test_add_an_attendant_who_signs_in_then_disable_them(
     type_chinese(panel.new_name, "张伟")  # a keyboard with an input method: the name is typed
     assert panel.new_name.text() == "张伟"
     enter_pin(qtbot, panel.new_pad, "1002")  # the staff number, on the pad
-    assert panel.new_username.text() == "1002" and panel.add_step == "pin"
+    assert panel.new_username.text() == "1002"
+    qtbot.waitUntil(lambda: panel.add_step == "pin", timeout=WAIT_MS)  # not taken (asked of the office)
 
     enter_pin(qtbot, panel.new_pad, "12")  # too short: refused before anything is sent
     assert "PIN 须为 4-12 位数字" in panel.message.text()
@@ -97,16 +98,15 @@ def test_add_an_attendant_who_signs_in_then_disable_them(
     assert added is not None and added.role == "attendant" and added.active
     assert [actor for actor, detail in audit(engine, "person_added") if '"1002"' in detail] == [SUPERVISOR]
 
-    # the same username again: refused in words
+    # the same number again: refused in words at once, before any PIN is asked for
     tap(qtbot, panel.add_button)
     qtbot.keyClicks(panel.new_username, "1002")  # typed on a keyboard: the pad's number too
     assert panel.new_pad.field.text() == "1002"
     panel.new_name.setText("重复")
     tap(qtbot, panel.new_pad.confirm_button)
-    enter_pin(qtbot, panel.new_pad, "1111")
-    enter_pin(qtbot, panel.new_pad, "1111")
-    qtbot.waitUntil(lambda: "已被使用" in panel.message.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel.message.text() == "工号 1002 已被使用，请换一个", timeout=WAIT_MS)
     assert panel.add_step == "number" and panel.new_pad.field.text() == "1002"  # to correct
+    assert all(key.isEnabled() for key in panel.new_pad.keys.values())
     tap(qtbot, panel.cancel_add)
 
     # the new attendant signs in (no shift open: the shift-open step)
@@ -156,7 +156,8 @@ def test_an_attendant_is_added_by_touch_alone_with_no_name(
     assert panel.new_username.text() == "1003"
     assert panel.new_pad.field.echoMode() == QLineEdit.EchoMode.Normal  # the number is read, not dots
     tap(qtbot, panel.new_pad.confirm_button)
-    assert panel.add_step == "pin" and panel.new_pad.field.echoMode() == QLineEdit.EchoMode.Password
+    qtbot.waitUntil(lambda: panel.add_step == "pin", timeout=WAIT_MS)
+    assert panel.new_pad.field.echoMode() == QLineEdit.EchoMode.Password
     assert panel.new_pad.field.text() == "" and panel.new_username.isReadOnly()
     enter_pin(qtbot, panel.new_pad, "2580")
     assert panel.add_step == "again"

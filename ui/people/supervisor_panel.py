@@ -393,12 +393,15 @@ class SupervisorPanel(SideSheet):
         """The pad's confirm: the staff number first, then the PIN twice (the second time it is compared),
         then the person is added."""
         if self.add_step == "number":
-            if not self.new_username.text().strip():
+            number = self.new_username.text().strip()
+            if not number:
                 self.say(self.tr("请先输入工号"))
                 return
-            self.new_username.setText(self.new_username.text().strip())
-            self.say("")
-            self._add_step("pin")
+            self.new_username.setText(number)
+            # a number already taken is said now, not after the PIN was typed twice
+            self.new_pad.set_busy(True)
+            engine = self.engine
+            self.office.run(lambda: engine.staff.person(number), on_done=partial(self._on_number, number))
             return
         pin = entered
         self.new_pad.clear()
@@ -418,6 +421,18 @@ class SupervisorPanel(SideSheet):
             self.say(self.tr("两次输入的 PIN 不一致，请重新输入"))
             return
         self.add_attendant(self.new_username.text().strip(), self.new_name.text().strip(), pin)
+
+    def _on_number(self, number: str, outcome: object) -> None:
+        self.new_pad.set_busy(False)
+        if self.page != "add" or self.add_step != "number" or self.new_username.text().strip() != number:
+            return  # left the page, or the number changed meanwhile
+        if isinstance(outcome, BaseException):
+            self.say(office_error_words(outcome))
+        elif outcome is not None:
+            self.say(self.tr("工号 %1 已被使用，请换一个").replace("%1", number))
+        else:
+            self.say("")
+            self._add_step("pin")
 
     def add_attendant(self, username: str, name: str, pin: str) -> None:
         """Add ``username`` with ``pin``; with no ``name``, the staff number is their name on screen and in
