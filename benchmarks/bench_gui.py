@@ -11,20 +11,35 @@
 Each measurement runs in its own child process, so imports and memory are counted as a user would see
 them. The demo's data directory goes to a temporary folder that is removed afterwards. Stops by itself:
 every wait has a deadline. Run: .venv/bin/python benchmarks/bench_gui.py [exits]
+
+Soak (issue #15 item 13): .venv/bin/python benchmarks/bench_gui.py --soak [SECONDS]   (default 600)
+  `booth --config FILE` in a child process, offscreen, with a real settings file: two exit lanes, each with a
+  Vzenith camera that pushes a read (a 1080p JPEG scene and the plate crop) over loopback to the booth's
+  camera listener for a car every 5-10 s; the demo's Bolink (it pays each QR 3 s after it shows), Alipay and
+  TOP emulators in a process of their own; the voice on; simulated gates; another process keeps one core
+  busy the whole time. This process samples the booth's VmRSS every second and prints the peak, the RSS at
+  60 s and the growth from 60 s to the end, and the longest GUI stall after the lanes show (5 ms heartbeat)
+  with how much of it the GUI thread itself ran. Targets: peak <= 180 MB, no growth after the first minute,
+  longest stall <= 33 ms. BENCH_LOG_LEVEL=INFO shows the booth's log.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
+import random
 import resource
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +249,61 @@ def child_load(exits: int) -> int:
     return 0
 
 
+# -------------------------------------------------------------------------------------------- child: soak
+def child_soak(config_file: str, spawned_at: float) -> int:
+    """``booth --config FILE``, the real start-up path (window, lock, voice), until SIGTERM (from the parent,
+    when the soak is over: the way systemd stops it). A 5 ms heartbeat records the GUI loop's gaps, and how
+    much of each the GUI thread itself was on a CPU."""
+    from ui import launcher  # first, as the `booth` script does: ui imports the engine before PySide6
+
+    # isort: split
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ui.shell.app import ensure_application
+    from ui.shell.main_window import BoothWindow
+
+    ensure_application()  # before the heartbeat's timer; the launcher then finds it
+    gaps: list[tuple[float, float, float]] = []  # (gap ms, GUI thread CPU ms in it, seconds since spawn)
+    last = [time.perf_counter(), time.thread_time()]
+    found: dict[str, Any] = {}
+
+    def heartbeat() -> None:
+        now, cpu = time.perf_counter(), time.thread_time()
+        if "ready_at" not in found:
+            window = next((w for w in QApplication.topLevelWidgets() if isinstance(w, BoothWindow)), None)
+            if window is not None and window.ready_at is not None:
+                found["ready_at"], found["window"] = window.ready_at, window
+        gaps.append(((now - last[0]) * 1000, (cpu - last[1]) * 1000, time.monotonic() - spawned_at))
+        last[:] = [now, cpu]
+
+    beat = QTimer()
+    beat.setTimerType(Qt.TimerType.PreciseTimer)
+    beat.setInterval(5)
+    beat.timeout.connect(heartbeat)
+    beat.start()
+    code = launcher.main(["--config", config_file])
+    if "ready_at" not in found:
+        print("the lanes never became ready", file=sys.stderr)
+        return 1
+    ready_s = found["ready_at"] - spawned_at
+    settled = [g for g in gaps if g[2] > ready_s + 1.0]  # the first show (style, fonts, paint) is start-up
+    worst = sorted(settled, reverse=True)[:5]
+    ordered = sorted(g[0] for g in settled)
+    _report(
+        code=code,
+        ready_s=ready_s,
+        exits=found["window"].engine.exits_completed,
+        beats=len(settled),
+        max_gap_ms=worst[0][0],
+        p99_gap_ms=ordered[int(0.99 * (len(ordered) - 1))],
+        median_gap_ms=statistics.median(ordered),
+        worst_gaps_ms_gui_cpu_ms_at_s=[[round(g, 1), round(c, 1), round(t, 1)] for g, c, t in worst],
+        startup_max_gap_ms=max((g[0] for g in gaps if g[2] <= ready_s + 1.0), default=0.0),
+    )
+    return 0
+
+
 def _host_steal_s() -> float:
     """CPU time the hypervisor gave to other guests (all cores, /proc/stat): a stall while it grows is the
     VM's, not the booth's."""
@@ -262,6 +332,254 @@ def run_child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
         raise SystemExit(f"{args[0]} failed ({done.returncode}):\n{output}")
     result: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
     return result
+
+
+# ------------------------------------------------------------------------------------------ parent: soak
+SOAK_CAMERAS = {"X1": "127.0.0.2", "X2": "127.0.0.3"}  # lane -> the address its camera pushes from
+
+
+def _scene_jpeg(size: tuple[int, int], grain: int) -> bytes:
+    """A real JPEG of a camera's size with some texture (1080p: ~190 kB, as a scene's), which the window
+    decodes to show the car's photo."""
+    from PIL import Image
+
+    gradient = Image.linear_gradient("L").resize(size)
+    noise = Image.effect_noise((max(1, size[0] // 8), max(1, size[1] // 8)), grain).resize(size)
+    picture = Image.merge("RGB", (Image.blend(gradient, noise, 0.4), gradient, noise))
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _soak_config(folder: Path, clouds: Any, camera_port: int) -> str:
+    """A booth's settings file as an installer writes it: two exit lanes with a Vzenith camera each,
+    simulated gates (the car passes when its pass time is up), the voice on, the demo's three clouds."""
+    lanes = "".join(
+        f"""
+[[lanes]]
+id = "{lane}"
+name = "{lane}出口"
+direction = "exit"
+channel_id = "{lane}"
+pass_timeout_s = 2
+gate = {{ driver = "simulated" }}
+camera = {{ vendor = "vzenith", ip = ["{ip}"] }}
+"""
+        for lane, ip in SOAK_CAMERAS.items()
+    )
+    return f"""
+[park]
+name = "压测停车场"
+province = "苏"
+capacity = 300
+
+[bolink]
+base_url = "{clouds.bolink_url}"
+union_id = "200208"
+park_id = "21835"
+ukey = "DEMO0000DEMO0000"
+local_id = "bench_soak"
+
+[alipay]
+gateway_url = "sandbox"
+sandbox_url = "{clouds.alipay_url}"
+app_id = "2021000000000000"
+out_parking_id = "BOOTH-SOAK-1"
+parking_name = "压测停车场"
+app_private_key_file = "{clouds.app_private_key_file}"
+alipay_public_key_file = "{clouds.alipay_public_key_file}"
+
+[tmall]
+app_key = "12345678"
+app_secret = "demo"
+gateway_url = "{clouds.tmall_url}"
+mall_id = 123
+
+[database]
+url = "sqlite:///{folder / "booth.sqlite"}"
+
+[backup]
+folder = "{folder / "backups"}"
+
+[logging]
+level = "{os.environ.get("BENCH_LOG_LEVEL", "WARNING")}"
+
+[display]
+voice = true
+
+[cameras]
+enabled = true
+host = "127.0.0.1"
+port = {camera_port}
+photo_dir = "{folder / "photos"}"
+{lanes}"""
+
+
+def _vzenith_read(serial: str, plate: str, plateid: int, image: bytes, crop: bytes) -> bytes:
+    result = {
+        "license": plate,
+        "colorType": 1,
+        "confidence": 95,
+        "type": 1,
+        "triggerType": 1,
+        "timeStamp": {"Timeval": {"sec": int(time.time()), "usec": 0}},
+        "plateid": plateid,
+        "isoffline": 0,
+        "imageFile": base64.b64encode(image).decode(),
+        "imageFileLen": len(image),
+        "imageFragmentFile": base64.b64encode(crop).decode(),
+        "imageFragmentFileLen": len(crop),
+    }
+    return json.dumps({"AlarmInfoPlate": {"serialno": serial, "result": {"PlateResult": result}}}).encode()
+
+
+def _camera(lane: str, port: int, plates: list[str], stop: threading.Event, sent: list[int]) -> None:
+    """A Vzenith camera at ``lane``: a car every 5-10 s (the demo's Bolink pays its QR 3 s after it shows,
+    the gate lifts, the lane resets after its pass time)."""
+    import httpx
+
+    image, crop = _scene_jpeg((1920, 1080), 240), _scene_jpeg((240, 80), 80)
+    rng = random.Random(lane)
+    url = f"http://127.0.0.1:{port}/devicemanagement/php/plateresult.php"
+    transport = httpx.HTTPTransport(local_address=SOAK_CAMERAS[lane])
+    with httpx.Client(transport=transport, timeout=10, trust_env=False) as client:
+        for n, plate in enumerate(plates):
+            if stop.wait(rng.uniform(5.0, 10.0)):
+                return
+            try:
+                client.post(
+                    url,
+                    content=_vzenith_read(f"soak-{lane}", plate, n + 1, image, crop),
+                    headers={"Content-Type": "application/json"},
+                ).raise_for_status()
+                sent[0] += 1
+            except httpx.HTTPError as exc:
+                print(f"{lane}: {plate}: {exc}", file=sys.stderr)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def soak(seconds: float) -> int:
+    """The booth's window for ``seconds`` with cars at both lanes, one core kept busy by another process;
+    its RSS sampled every second from outside (/proc/PID/status)."""
+    from booth.cli.demo import start_demo_clouds, stop_demo_clouds
+    from booth.store import Store, open_database
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # another process's busy core
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-gui-soak-") as tmp:
+            folder = Path(tmp)
+            clouds = start_demo_clouds(folder, autopay_s=3.0)  # the driver pays 3 s after the QR shows
+            per_lane = int(seconds / 5) + 2
+            database = open_database(f"sqlite:///{folder / 'booth.sqlite'}")
+            store, rng = Store(database), random.Random(15)
+            plates: dict[str, list[str]] = {lane: [] for lane in SOAK_CAMERAS}
+            for lane in SOAK_CAMERAS:
+                for n in range(per_lane):
+                    plate = f"苏{'AB'[list(SOAK_CAMERAS).index(lane)]}{n:05d}"
+                    entry = datetime.now(UTC) - timedelta(minutes=rng.randint(20, 3000))
+                    store.create_stay(
+                        order_id=f"E1_soak_{lane}_{n:05d}", plate=plate, plate_colour="blue",
+                        vehicle_class="small", lane_id="E1", entry_at=entry,
+                    )  # fmt: skip
+                    plates[lane].append(plate)
+            database.close()
+            camera_port = _free_port()
+            config = folder / "booth.toml"
+            config.write_text(_soak_config(folder, clouds, camera_port), encoding="utf-8")
+            config.chmod(0o600)  # it holds keys: booth refuses a settings file others may read
+            env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TMPDIR": tmp, "XDG_DATA_HOME": tmp,
+                   "XDG_STATE_HOME": tmp, "XDG_CACHE_HOME": tmp}  # fmt: skip
+            log = (folder / "booth.log").open("w")
+            booth = subprocess.Popen(
+                [sys.executable, __file__, "--child-soak", str(config), repr(time.monotonic())],
+                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+            )  # fmt: skip
+            started = time.monotonic()
+            samples: list[tuple[float, float]] = []  # (seconds since spawn, RSS MB)
+            stop, sent, cars = threading.Event(), [0], [False]
+            cameras = [
+                threading.Thread(target=_camera, args=(lane, camera_port, plates[lane], stop, sent))
+                for lane in SOAK_CAMERAS
+            ]
+            while time.monotonic() - started < seconds and booth.poll() is None:
+                if not cars[0] and _listening(camera_port):
+                    cars[0] = True
+                    for camera in cameras:  # the cars come once the booth's camera listener answers
+                        camera.start()
+                rss = _rss_mb(booth.pid)
+                if rss is not None:
+                    samples.append((time.monotonic() - started, rss))
+                time.sleep(1.0 - (time.monotonic() - started) % 1.0)
+            stop.set()
+            for camera in cameras:
+                if cars[0]:
+                    camera.join()
+            booth.send_signal(signal.SIGTERM)  # as systemd stops the booth
+            out, _ = booth.communicate(timeout=60)
+            log.close()
+            stop_demo_clouds()
+            lines = [line for line in out.splitlines() if line.startswith("RESULT ")]
+            if booth.returncode != 0 or not lines:
+                print((folder / "booth.log").read_text(encoding="utf-8")[-4000:], file=sys.stderr)
+                raise SystemExit(f"the booth failed ({booth.returncode})")
+            result = json.loads(lines[-1].removeprefix("RESULT "))
+            errors = (folder / "booth.log").read_text(encoding="utf-8")
+    finally:
+        spinner.kill()
+        spinner.wait()
+    peak = max(samples, key=lambda s: s[1])
+    at_60 = next((rss for t, rss in samples if t >= 60), None)
+    end = samples[-1]
+    worst = result["worst_gaps_ms_gui_cpu_ms_at_s"][0]
+    print(
+        f"soak {seconds:.0f} s, two exit lanes with Vzenith cameras (a car every 5-10 s at each: "
+        f"{sent[0]} reads, {result['exits']} exits), voice on, the demo's clouds in their process, "
+        "one core kept busy"
+    )
+    print(f"  lanes ready {result['ready_s']:.2f} s after spawn; longest start-up gap "
+          f"{result['startup_max_gap_ms']:.1f} ms")  # fmt: skip
+    print(
+        f"  peak RSS {peak[1]:.1f} MB (at {peak[0]:.0f} s); "
+        + (f"at 60 s {at_60:.1f} MB; growth 60 s -> end ({end[0]:.0f} s) {end[1] - at_60:+.1f} MB"
+           if at_60 is not None else "(shorter than 60 s: no growth figure)")
+        + "  (target peak <= 180 MB, no growth after the first minute)"
+    )  # fmt: skip
+    print(
+        f"  longest GUI stall {result['max_gap_ms']:.1f} ms at {worst[2]:.0f} s, of which the GUI thread ran "
+        f"{worst[1]:.1f} ms (heartbeat 5 ms: median {result['median_gap_ms']:.1f} ms, p99 "
+        f"{result['p99_gap_ms']:.1f} ms, {result['beats']} beats)  (target <= 33 ms)"
+    )
+    print(f"  worst gaps [ms, GUI thread ms, s]: {result['worst_gaps_ms_gui_cpu_ms_at_s']}")
+    print(f"  RSS every 10 s: {[round(rss) for t, rss in samples[::10]]}")
+    problems = [line for line in errors.splitlines() if line.strip()]
+    if problems:
+        print(
+            f"  the booth's log ({len(problems)} lines; level WARNING):",
+            *problems[: int(os.environ.get("BENCH_LOG_LINES", "12"))],
+            sep="\n    ",
+        )
+    return 0
 
 
 def main() -> int:
@@ -297,6 +615,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 3 and sys.argv[1] == "--child-soak":
+        raise SystemExit(child_soak(sys.argv[2], float(sys.argv[3])))
+    if len(sys.argv) > 1 and sys.argv[1] == "--soak":
+        raise SystemExit(soak(float(sys.argv[2]) if len(sys.argv) > 2 else 600.0))
     if len(sys.argv) > 3 and sys.argv[1] == "--child-start":
         raise SystemExit(child_start(float(sys.argv[2]), float(sys.argv[3])))
     if len(sys.argv) > 2 and sys.argv[1] == "--child-load":
