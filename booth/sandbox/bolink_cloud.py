@@ -18,7 +18,10 @@ Choices where Bolink's behaviour is not documented publicly (documented here, mi
   ``{"state":0,"errmsg":"数据已处理过..."}`` (Bolink's server does this);
 * cash, free and monthuser exits are settled without any downstream push (as Bolink's SDK 2.1.2.5 notes);
   wallet and sweepcode exits are paid at once and the result is pushed;
-* the rate limit (100 requests / 10 s per token) applies to ``upload.do`` only.
+* the rate limit (100 requests / 10 s per token) applies to ``upload.do`` only;
+* several sessions (one per charging system, i.e. per booth of a lot): a downstream message about a channel
+  goes to the session whose ``local_id`` names it (``"<id>_channels_X1_X2"``), else to any session
+  (:mod:`booth.sandbox.bolink_push`).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from booth.clouds.bolink_protocol import (
 )
 from booth.domain.money import format_yuan
 from booth.sandbox.bolink_orders import OrderBook, SandboxOrder, yuan_number
-from booth.sandbox.bolink_push import PushQueue
+from booth.sandbox.bolink_push import PushQueue, channel_of, channels_named
 from booth.sandbox.server import LoopbackServer
 
 __all__ = ["DOWNLOAD_FAULT_TARGET", "FAULT_KINDS", "RATE_LIMIT", "BolinkSandbox", "FaultKind", "SandboxOrder"]
@@ -158,9 +161,12 @@ class BolinkSandbox(LoopbackServer):
     # -- test and demo hooks -------------------------------------------------------------------------------
 
     def push(self, message: Mapping[str, Any] | bytes) -> None:
-        """Queue a raw downstream message (bytes are sent as they are, so tests can send bad ones)."""
-        body = message if isinstance(message, bytes) else compact_json(dict(message)).encode("utf-8")
-        self._pushes.push(body)
+        """Queue a raw downstream message (bytes are sent as they are, so tests can send bad ones, to any
+        session; a mapping goes to the session naming its channel, see :mod:`booth.sandbox.bolink_push`)."""
+        if isinstance(message, bytes):
+            self._pushes.push(message)
+        else:
+            self._pushes.push(compact_json(dict(message)).encode("utf-8"), channel=channel_of(message))
 
     async def push_and_wait(
         self, message: Mapping[str, Any], key: tuple[str, str], wait_s: float
@@ -374,10 +380,12 @@ class BolinkSandbox(LoopbackServer):
         token = obj.get("token") if isinstance(obj, dict) else None
         if not isinstance(token, str) or token not in self._tokens:
             return _json({"state": 0, "errmsg": TOKEN_INVALID_ERRMSG})
+        local_id = self._tokens[token]
         item = await self._pushes.next_message(
             lambda: token in self._tokens,
             lambda: self._stopped.is_set() or request.transport is None or request.transport.is_closing(),
             self.poll_hold_s,
+            lambda queued: self._routes_to(local_id, queued.channel),
         )
         if item == "stale":
             return _json({"state": 0, "errmsg": TOKEN_INVALID_ERRMSG})
@@ -386,6 +394,14 @@ class BolinkSandbox(LoopbackServer):
         self._pushes.delivered(item)
         logger.debug("delivering %s", item.body[:200].decode("utf-8", "replace"))
         return web.Response(body=item.body, content_type="application/json", charset="utf-8")
+
+    def _routes_to(self, local_id: str, channel: str | None) -> bool:
+        """A message about ``channel`` is for the session ``local_id``: it names the channel, or no session
+        logged in names it (then any session takes it, as with one session)."""
+        if channel is None:
+            return True
+        owners = {owner for owner in self._tokens.values() if channel in channels_named(owner)}
+        return not owners or local_id in owners
 
     def _login(self, data: Mapping[str, Any]) -> dict[str, Any]:
         if str(data.get("union_id", "")) != self.union_id:

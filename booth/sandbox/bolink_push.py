@@ -1,8 +1,15 @@
 """What the emulated Bolink cloud pushes to the booth over the ``download.do`` long poll.
 
-:class:`PushQueue` holds the messages waiting for the booth's next poll, re-pushes a final payment result
+:class:`PushQueue` holds the messages waiting for the booths' next polls, re-pushes a final payment result
 (state 0 or 1) every ``redeliver_after_s`` until the booth acknowledges it (as Bolink does), and lets a
 test hook push a message and wait for the booth's answer to it.
+
+**Routed by channel, as Bolink routes.** Several charging systems of one park (a lot's booths) each hold a
+session, and each names its exit lanes' channels in its ``local_id`` (``"<id>_channels_X1_X2"``). A message
+about a channel (an outpark result's ``out_channel_id``, a ``query_price``'s ``out_channel_id``, a
+``nolicence_in_park``'s ``channel_id``) goes to a session whose ``local_id`` names that channel, and waits
+for it while it is away (logged in but not polling: a booth restarting). A message with no channel, or whose
+channel no logged-in session names, goes to whichever session polls first, as with a single session.
 """
 
 from __future__ import annotations
@@ -25,12 +32,33 @@ ResultKey = tuple[str, str]
 """(order_id, trade_no) of a pushed payment result: what the booth's acknowledgement names."""
 
 
+CHANNELS_MARK = "_channels_"
+"""What separates a ``local_id``'s own name from the channels it names (``"east_channels_X1_X2"``)."""
+
+
+def channels_named(local_id: str) -> frozenset[str]:
+    """The channel ids a session's ``local_id`` names (none without ``_channels_``)."""
+    _, found, named = local_id.partition(CHANNELS_MARK)
+    return frozenset(c for c in named.split("_") if c) if found else frozenset()
+
+
+def channel_of(message: Mapping[str, Any]) -> str | None:
+    """The channel a downstream message is about (None: any session may take it)."""
+    for key in ("out_channel_id", "channel_id"):
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 @dataclass
 class Queued:
-    """One message waiting for a poll; ``ack_key`` is set for a payment result re-pushed until acked."""
+    """One message waiting for a poll; ``ack_key`` is set for a payment result re-pushed until acked;
+    ``channel`` routes it to the session naming that channel."""
 
     body: bytes
     ack_key: ResultKey | None = None
+    channel: str | None = None
 
 
 class PushQueue:
@@ -40,7 +68,7 @@ class PushQueue:
         self.redeliver_after_s = redeliver_after_s
         self._queue: deque[Queued] = deque()
         self._wake = asyncio.Event()
-        self._unacked: dict[ResultKey, bytes] = {}
+        self._unacked: dict[ResultKey, tuple[bytes, str | None]] = {}  # (body, channel)
         self._timers: dict[ResultKey, asyncio.TimerHandle] = {}
         self._waiters: dict[AnswerKey, asyncio.Future[dict[str, Any]]] = {}
 
@@ -49,9 +77,9 @@ class PushQueue:
         """(order_id, trade_no) of pushed payment results the booth has not acknowledged yet."""
         return list(self._unacked)
 
-    def push(self, body: bytes, ack_key: ResultKey | None = None) -> None:
-        """Queue a message body as it is (a test may queue a broken one) and wake a held poll."""
-        self._queue.append(Queued(body, ack_key))
+    def push(self, body: bytes, ack_key: ResultKey | None = None, channel: str | None = None) -> None:
+        """Queue a message body as it is (a test may queue a broken one) and wake the held polls."""
+        self._queue.append(Queued(body, ack_key, channel))
         self._wake.set()
 
     def push_result(self, message: Mapping[str, Any]) -> None:
@@ -60,8 +88,8 @@ class PushQueue:
         key: ResultKey | None = None
         if message["state"] in (0, 1):
             key = (str(message["order_id"]), str(message["trade_no"]))
-            self._unacked[key] = body
-        self.push(body, key)
+            self._unacked[key] = (body, channel_of(message))
+        self.push(body, key, channel_of(message))
 
     async def push_and_wait(
         self, message: Mapping[str, Any], key: AnswerKey, wait_s: float
@@ -70,7 +98,7 @@ class PushQueue:
         ``wait_s``. A repeated identical answer (which the cloud drops) still ends the wait."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiters[key] = future
-        self.push(compact_json(dict(message)).encode("utf-8"))
+        self.push(compact_json(dict(message)).encode("utf-8"), channel=channel_of(message))
         try:
             return await asyncio.wait_for(future, wait_s)
         except TimeoutError:
@@ -93,10 +121,15 @@ class PushQueue:
         self._wake.set()
 
     async def next_message(
-        self, token_valid: Callable[[], bool], closing: Callable[[], bool], hold_s: float
+        self,
+        token_valid: Callable[[], bool],
+        closing: Callable[[], bool],
+        hold_s: float,
+        takes: Callable[[Queued], bool] | None = None,
     ) -> Queued | Literal["stale"] | None:
-        """The next message for a poll held up to ``hold_s``: "stale" once its token is no longer valid,
-        None when nothing came (or the poll's connection or the cloud is closing)."""
+        """The next message for a poll held up to ``hold_s`` (the first queued one that ``takes`` accepts:
+        its session's, see the module): "stale" once its token is no longer valid, None when nothing came
+        (or the poll's connection or the cloud is closing)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + hold_s
         while True:
@@ -104,8 +137,10 @@ class PushQueue:
                 return "stale"
             if closing():
                 return None
-            if self._queue:
-                return self._queue.popleft()
+            for index, item in enumerate(self._queue):
+                if takes is None or takes(item):
+                    del self._queue[index]
+                    return item
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
@@ -140,11 +175,11 @@ class PushQueue:
 
     def _redeliver(self, key: ResultKey) -> None:
         self._timers.pop(key, None)
-        body = self._unacked.get(key)
-        if body is None or any(item.ack_key == key for item in self._queue):
+        unacked = self._unacked.get(key)
+        if unacked is None or any(item.ack_key == key for item in self._queue):
             return
         logger.debug("re-pushing unacknowledged outpark result %s", key)
-        self.push(body, key)
+        self.push(unacked[0], key, unacked[1])
 
     def _acknowledge(self, key: ResultKey) -> None:
         if self._unacked.pop(key, None) is None:
