@@ -5,10 +5,14 @@ own (tests/lot_booth_engine.py forks them from a pre-imported parent) with its o
 ``[lot] booth_id``, reach the lot's PostgreSQL through a TCP proxy on 127.0.0.1 that the test can cut (every
 connection closed, new ones refused) and restore. The world outside the booths lives in the test process:
 Bolink (one emulated session per booth: Bolink pushes a payment result to the session whose outpark asked
-for it, and the emulator has one push queue, so each booth gets an emulator of its own, all on one park
-id), one Alipay gateway and one Modbus relay board shared by the three, cameras pushing reads, drivers
-paying by Alipay or WeChat at Bolink, and the attendant at each exit taking cash or free-releasing a car
-the booth does not know (``no_stay``).
+for it; each booth has an emulator of its own, all on one park id), one Alipay gateway, one TOP router
+(Tmall's backflow) and one Modbus relay board shared by the three, cameras pushing reads, drivers paying by
+Alipay or WeChat at Bolink, and the attendant at each exit taking cash or free-releasing a car the booth
+does not know (``no_stay``). Every booth has ``[lot] takeover_after_s`` = 6 s.
+
+First, exit-a is cut off Alipay and Tmall (through proxies of its own) until rows of both are pending on the
+lot server, SIGKILLed, and kept down until another booth has claimed and sent each of them (the takeover,
+booth/sync/lot_relay.py); then it gets its clouds back and starts again.
 
 Cars enter at E1 and leave at X1 or X2. Mid-traffic the proxy is cut for a while (exits go on: a stay
 entered before the cut is found in the booth's recent-entries cache, a newer one is a ``no_stay`` the
@@ -21,6 +25,10 @@ empty), judged from outside, by the issue's rules:
 - every payment the drivers made at Bolink booked once lot-wide (its trade_no once in ``lot_payments``),
   every cash payment once, at the booth that took it;
 - every Alipay payment synced once (the gateway's record), no WeChat payment sent to Alipay;
+- every Alipay and Tmall row of every booth sent; every Tmall backflow at the router at least once; a repeat
+  (of either cloud) only across a SIGKILL or the end of the cut (docs/lot.md's at-least-once windows);
+  exit-a's rows that a live booth took over sent while it was down, each exactly once lot-wide, and marked
+  ``sent by lot booth <claimer>`` at exit-a once it was back;
 - every stay of a car that left closed, once lot-wide (one exit lane and time per order id), except the
   clone; a car released as ``no_stay`` has its entry stay closed by the entry booth's pull with the release's
   lane (lot rule ``released_without_stay``, booth/lot/released.py), once;
@@ -42,16 +50,18 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from booth.clouds.alipay import out_order_no_for
+from booth.clouds.alipay import ORDER_SYNC, out_order_no_for
 from booth.config import load_settings
 from booth.config.office import ShiftSettings, StaffSettings
 from booth.lot.server import init_lot
@@ -59,10 +69,13 @@ from booth.office.reports import build_shift_report
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from booth.sandbox.bolink_cloud import BolinkSandbox
+from booth.sandbox.top_router import TopRouterEmulator
 from booth.store import open_database
+from booth.store.outbox_ops import RELAYED_BY
 from tests.lanes_rig import APP_ID, ON, PARK_ID, RELAY_UNIT, UKEY, UNION_ID, Camera, World
 from tests.lot_booth_engine import OPERATOR_FILE
 from tests.lot_rig import TcpProxy, assert_mirrored
+from tests.test_top import APP_KEY, MALL, SECRET
 
 pytestmark = [pytest.mark.postgresql]
 
@@ -73,6 +86,9 @@ GIVE_UP_S = 40.0  # a car not let out within this is stranded (a failure)
 RELEASE_REASON = "设备故障"  # the attendant's reason for letting a car the booth does not know out
 PASS_S = 0.5  # the lanes' pass_timeout_s
 LISTED_ALERT = "paid_not_out"  # the attendant's list: "paid before the restart, not lifted"
+TAKEOVER_S = 6.0  # [lot] takeover_after_s (heartbeat_s is 1: at least 4 x that); the lease is 3 s
+CLOUDS = ("alipay", "tmall")  # the clouds whose rows a live booth relays for a silent one (and Bolink inpark)
+STRANDED = 2  # exit-a dies once this many rows of each are pending (or 25 s after its clouds were cut)
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,7 @@ EXIT_A = BoothRig("exit-a", "X1", "exit", 1, "127.0.0.3", "att_a")
 EXIT_B = BoothRig("exit-b", "X2", "exit", 2, "127.0.0.4", "att_b")
 BOOTHS = (ENTRY, EXIT_A, EXIT_B)
 EXITS = (EXIT_A, EXIT_B)
+LONG_DEAD = EXIT_A  # killed with Alipay/Tmall rows pending and kept down for longer than takeover_after_s
 
 
 @dataclass
@@ -195,8 +212,28 @@ class Booth:
                 stream.close()
 
 
+class Stamped(list[Any]):
+    """An emulator's record of what it took, with the test process's time.monotonic() of each entry."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: list[float] = []
+
+    def append(self, item: Any) -> None:
+        self.at.append(time.monotonic())
+        super().append(item)
+
+
+def via(proxy: TcpProxy, url: str) -> str:
+    """``url`` with its host and port those of ``proxy`` (a loopback relay the test can cut)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"127.0.0.1:{proxy.port}"))
+
+
 class Lot:
-    """The world's extra parts: a Bolink emulator per booth (the first is the World's), on the world loop."""
+    """The world's extra parts, on the world loop: a Bolink emulator per booth (the first is the World's), a
+    TOP router (Tmall) shared by the three, and the relays through which the booth that dies for longer than
+    ``takeover_after_s`` (exit-a) reaches Alipay and Tmall, so that the test can keep its rows pending."""
 
     def __init__(self, world: World) -> None:
         self.world = world
@@ -207,6 +244,27 @@ class Lot:
             # a serial), so two of them paid in one second gave one number twice (trade_no_twice, found by
             # this test): each exit's emulator counts from a range of its own
             sandbox._book._serial = itertools.count(n * 10_000_000)
+        self.top: TopRouterEmulator = world.call(self._top())
+        self.top.backflows = self.top_calls = Stamped()
+        assert world.alipay is not None
+        world.alipay.requests = self.alipay_calls = Stamped()
+        self.cloud_proxies = {
+            "alipay": TcpProxy(world.alipay.port),
+            "tmall": TcpProxy(self.top.port),
+        }
+        for proxy in self.cloud_proxies.values():
+            proxy.start()
+
+    def cloud_url(self, rig: BoothRig, cloud: str) -> str:
+        assert self.world.alipay is not None
+        url = self.world.alipay.gateway_url if cloud == "alipay" else self.top.gateway_url
+        return via(self.cloud_proxies[cloud], url) if rig is LONG_DEAD else url
+
+    @staticmethod
+    async def _top() -> TopRouterEmulator:
+        top = TopRouterEmulator(APP_KEY, SECRET)
+        await top.start()
+        return top
 
     @staticmethod
     async def _sandbox() -> BolinkSandbox:
@@ -215,8 +273,30 @@ class Lot:
         return sandbox
 
     def close(self) -> None:
+        for proxy in self.cloud_proxies.values():
+            proxy.cut()
         for rig in EXITS:
             self.world.call(self.bolink[rig.booth_id].stop())
+        self.world.call(self.top.stop())
+
+    def backflows(self, before: float = float("inf")) -> Counter[tuple[str, str]]:
+        """(car_no, action) -> how many backflows the TOP router accepted (before a time.monotonic())."""
+        calls = zip(list(self.top_calls), list(self.top_calls.at), strict=True)
+        return Counter((p["car_no"], p["action"]) for p, at in calls if at < before)
+
+    def order_syncs(self) -> dict[str, list[float]]:
+        """out_order_no -> when each order.sync that carried it reached the Alipay gateway."""
+        seen: dict[str, list[float]] = {}
+        for params, at in zip(list(self.alipay_calls), list(self.alipay_calls.at), strict=True):
+            if params.get("method") == ORDER_SYNC:
+                seen.setdefault(json.loads(params["biz_content"])["out_order_no"], []).append(at)
+        return seen
+
+    def backflow_times(self) -> dict[tuple[str, str], list[float]]:
+        seen: dict[tuple[str, str], list[float]] = {}
+        for params, at in zip(list(self.top_calls), list(self.top_calls.at), strict=True):
+            seen.setdefault((params["car_no"], params["action"]), []).append(at)
+        return seen
 
     def coil_ons(self, coil: int) -> list[float]:
         return [
@@ -268,13 +348,20 @@ upload_photos = false
 photo_dir = "{folder}/photos"
 
 [alipay]
-gateway_url = "{alipay.gateway_url}"
+gateway_url = "{lot.cloud_url(rig, "alipay")}"
 app_id = "{APP_ID}"
 app_private_key_file = "{world.folder}/app_private.pem"
 alipay_public_key_file = "{world.folder}/alipay_public.pem"
 out_parking_id = "LOT-18"
 parking_name = "多亭测试停车场"
 parking_id = "PI-LOT-18"
+request_timeout_s = 5
+
+[tmall]
+gateway_url = "{lot.cloud_url(rig, "tmall")}"
+app_key = "{APP_KEY}"
+app_secret = "{SECRET}"
+mall_id = {MALL}
 request_timeout_s = 5
 
 [sync]
@@ -288,6 +375,7 @@ booth_id = "{rig.booth_id}"
 query_timeout_ms = 500
 push_interval_s = 0.2
 heartbeat_s = 1
+takeover_after_s = {TAKEOVER_S}
 
 [[lanes]]
 id = "{rig.lane_id}"
@@ -502,6 +590,8 @@ class Run:
     cut_s: float
     terminated: int
     catch_up_s: float
+    takeover: Takeover
+    events: list[tuple[float, str]]
 
 
 def on_server(server: Any, sql: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -515,6 +605,81 @@ def caught_up(run_server: Any, folders: dict[str, Path]) -> bool:
         return False
     return all(rows(folders[b.booth_id] / "booth.sqlite", "SELECT count(*) FROM lot_journal") == [(0,)]
                for b in BOOTHS)  # fmt: skip
+
+
+def clouds_done(folders: dict[str, Path]) -> bool:
+    """No booth has an Alipay or Tmall row still to send."""
+    return all(
+        rows(folders[b.booth_id] / "booth.sqlite",
+             "SELECT count(*) FROM outbox WHERE cloud IN ('alipay', 'tmall') AND state <> 'sent'") == [(0,)]
+        for b in BOOTHS
+    )  # fmt: skip
+
+
+@dataclass
+class Takeover:
+    """exit-a's long outage: what it had pending on the server when it died, and when it came back."""
+
+    last_before_cut: int = 0  # its last outbox id when its clouds were cut: later rows never left it
+    cut_at: float = 0.0  # time.monotonic() of each moment
+    killed_at: float = 0.0
+    restarted_at: float = 0.0
+    #: (outbox id, cloud, kind, payload) of its Alipay/Tmall rows queued after the cut and pending on the
+    #: server when it died: what a live booth must send for it, once, while it is down
+    stranded: list[tuple[int, str, str, dict[str, Any]]] = field(default_factory=list)
+    sent_in_s: float | None = None  # its death -> every stranded row sent by another booth (None: never)
+
+
+def stranded_on_server(server: Any, after_id: int) -> list[tuple[int, str, str, dict[str, Any]]]:
+    found = on_server(
+        server,
+        "SELECT id, cloud, kind, payload_json FROM lot_outbox WHERE booth_id = :b AND state = 'pending' "
+        "AND cloud IN ('alipay', 'tmall') AND id > :after ORDER BY id",
+        b=LONG_DEAD.booth_id,
+        after=after_id,
+    )
+    return [(int(i), cloud, kind, json.loads(payload)) for i, cloud, kind, payload in found]
+
+
+def long_outage(booth: Booth, server: Any, lot: Lot, folder: Path) -> Takeover:
+    """Cut the booth off Alipay and Tmall (its own relays only: the others reach them directly) until rows of
+    both are pending on the server, SIGKILL it, keep it down until another booth has sent every one of them
+    (at most takeover_after_s + 20 s), then give it its clouds back and start it again."""
+    t = Takeover()
+    t.last_before_cut = rows(folder / "booth.sqlite", "SELECT coalesce(max(id), 0) FROM outbox")[0][0]
+    for proxy in lot.cloud_proxies.values():
+        proxy.cut()
+    t.cut_at = time.monotonic()
+    deadline = t.cut_at + 25
+    while time.monotonic() < deadline:
+        pending = Counter(cloud for _, cloud, _, _ in stranded_on_server(server, t.last_before_cut))
+        if all(pending[cloud] >= STRANDED for cloud in CLOUDS):
+            break
+        time.sleep(0.2)
+    booth.kill()
+    t.killed_at = time.monotonic()
+    t.stranded = stranded_on_server(server, t.last_before_cut)  # (its pusher is dead: this is final)
+    ids = [row[0] for row in t.stranded]
+    deadline = t.killed_at + TAKEOVER_S + 20
+    while time.monotonic() < deadline:
+        [(sent,)] = on_server(
+            server,
+            "SELECT count(*) FROM lot_relay_claims WHERE booth_id = :b AND outbox_id = ANY(:ids) "
+            "AND outcome = 'sent' AND claimed_by <> :b",
+            b=LONG_DEAD.booth_id,
+            ids=ids,
+        )
+        if ids and sent == len(ids):
+            t.sent_in_s = time.monotonic() - t.killed_at
+            break
+        if not ids and time.monotonic() > t.killed_at + TAKEOVER_S + 2:
+            break  # (nothing to take over: judged a failure)
+        time.sleep(0.1)
+    for proxy in lot.cloud_proxies.values():
+        proxy.start()
+    t.restarted_at = time.monotonic()
+    booth.start()
+    return t
 
 
 def lot_run(tmp_path: Path, world: World, pg_url: str, *, cars: int) -> Run:
@@ -536,6 +701,8 @@ def lot_run(tmp_path: Path, world: World, pg_url: str, *, cars: int) -> Run:
     running = Running()
     traffic = Traffic(world, lot, running, folders, rng)
     kills = dict.fromkeys((rig.booth_id for rig in BOOTHS), 0)
+    events: list[tuple[float, str]] = []  # (time.monotonic(), what): what opens an at-least-once window
+    takeover = Takeover()
     terminated = 0
     cut_s = 0.0
     with (tmp_path / "lot.log").open("w") as log:
@@ -551,6 +718,7 @@ def lot_run(tmp_path: Path, world: World, pg_url: str, *, cars: int) -> Run:
                 booth = booths[rng.choice(list(booths))]
                 booth.kill()
                 kills[booth.rig.booth_id] += 1
+                events.append((time.monotonic(), f"{booth.rig.booth_id} killed"))
                 time.sleep(rng.uniform(*pause))
                 booth.start()
 
@@ -559,9 +727,13 @@ def lot_run(tmp_path: Path, world: World, pg_url: str, *, cars: int) -> Run:
                 while time.monotonic() < end and not flow.done():
                     time.sleep(0.05)
 
-            sleep_until(rng.uniform(8, 12))
-            kill_one()
-            sleep_until(rng.uniform(8, 12))  # the recent-entries cache has been refreshed meanwhile
+            sleep_until(rng.uniform(3, 5))
+            # exit-a dies with Alipay/Tmall rows pending and stays down past takeover_after_s: another booth
+            # must send them, once; then it comes back and must send none of them again
+            takeover = long_outage(booths[LONG_DEAD.booth_id], server, lot, folders[LONG_DEAD.booth_id])
+            kills[LONG_DEAD.booth_id] += 1
+            events.append((takeover.killed_at, f"{LONG_DEAD.booth_id} killed for the takeover"))
+            sleep_until(rng.uniform(4, 6))
             # the server cut: exits go on from the cache; a kill during the cut
             proxy.cut()
             traffic.cut = True
@@ -572,6 +744,7 @@ def lot_run(tmp_path: Path, world: World, pg_url: str, *, cars: int) -> Run:
             proxy.start()
             traffic.cut = False
             cut_s = time.monotonic() - started
+            events.append((time.monotonic(), f"the lot server back after a {cut_s:.0f} s cut"))
             sleep_until(rng.uniform(3, 5))
             kill_one((0.1, 0.5))
             sleep_until(rng.uniform(3, 5))
@@ -587,7 +760,7 @@ def lot_run(tmp_path: Path, world: World, pg_url: str, *, cars: int) -> Run:
             started = time.monotonic()
             deadline = started + 60
             while time.monotonic() < deadline and not (
-                entry_closed(folders, traffic) and caught_up(server, folders)
+                entry_closed(folders, traffic) and caught_up(server, folders) and clouds_done(folders)
             ):
                 time.sleep(0.2)
             catch_up_s = time.monotonic() - started
@@ -612,7 +785,9 @@ def lot_run(tmp_path: Path, world: World, pg_url: str, *, cars: int) -> Run:
                 booth.close()
             proxy.cut()
             lot.close()
-    return Run(traffic, lot, world, folders, server, kills, cut_s, int(terminated), catch_up_s)
+    return Run(
+        traffic, lot, world, folders, server, kills, cut_s, int(terminated), catch_up_s, takeover, events
+    )
 
 
 def listed(folders: dict[str, Path], car: Car) -> bool:
@@ -740,6 +915,126 @@ def judge(run: Run) -> list[str]:
     return problems
 
 
+def outbox_rows(run: Run, cloud: str) -> list[tuple[str, int, str, dict[str, Any], str, str | None]]:
+    """Every booth's rows of one cloud: (booth, id, kind, payload, state, last_error)."""
+    found = []
+    for rig in BOOTHS:
+        for i, kind, payload, state, error in rows(
+            run.folders[rig.booth_id] / "booth.sqlite",
+            "SELECT id, kind, payload_json, state, last_error FROM outbox WHERE cloud = ? ORDER BY id",
+            cloud,
+        ):
+            found.append((rig.booth_id, int(i), kind, json.loads(payload), state, error))
+    return found
+
+
+def explained(times: list[float], events: list[tuple[float, str]]) -> str | None:
+    """The event (a SIGKILL, the lot server back after a cut) between a message's first and last arrival at
+    its cloud, which opens the at-least-once window of docs/lot.md; None when there is none."""
+    first, last = min(times), max(times)
+    return next((what for at, what in events if first < at < last), None)
+
+
+def judge_clouds(run: Run) -> tuple[list[str], dict[str, int]]:
+    """What docs/lot.md promises of the cloud messages across SIGKILLs, a cut and a takeover:
+
+    - every Alipay and Tmall row of every booth sent in the end (none pending, none parked);
+    - Alipay: each payment's order.sync accepted once (the gateway's out_order_no idempotency); a repeated
+      request is allowed (answered "already synced") only across a SIGKILL or a cut (at least once);
+    - Tmall: each backflow row at the TOP router at least once; a repeat is allowed only across a SIGKILL or
+      a cut (the docs' at-least-once windows: a crash between a send and its mark; a row sent whose mark had
+      not reached the lot server when another booth took it over), and the repeats are counted;
+    - the takeover: exit-a's rows queued after its clouds were cut (so it never sent them) and pending on
+      the server when it died were claimed by another booth and sent while it was down, each exactly once
+      lot-wide (no repeat at all), and exit-a, back, marked each ``sent by lot booth <claimer>`` and sent
+      none of them again; the claims are settled.
+    Returns the problems and the counts for the report."""
+    problems: list[str] = []
+    lot, takeover = run.lot, run.takeover
+    counts: dict[str, int] = {}
+    unsent = [
+        (b, i, k, st) for cloud in CLOUDS for b, i, k, _, st, _ in outbox_rows(run, cloud) if st != "sent"
+    ]
+    if unsent:
+        problems.append(f"Alipay/Tmall rows not sent in the end (booth, id, kind, state): {unsent}")
+
+    # Alipay: accepted once each (checked in judge with the cars); repeats at the gateway across a window only
+    syncs = lot.order_syncs()
+    counts["alipay_repeats"] = sum(len(t) - 1 for t in syncs.values())
+    for out_order_no, sent_at in syncs.items():
+        if len(sent_at) > 1:
+            print(f"repeat: Alipay {out_order_no} x{len(sent_at)}, across: {explained(sent_at, run.events)}")
+        if len(sent_at) > 1 and explained(sent_at, run.events) is None:
+            problems.append(
+                f"Alipay order.sync {out_order_no} sent {len(sent_at)} times with no crash or cut between"
+            )
+
+    # Tmall: every row at least once; repeats across a window only
+    tmall = outbox_rows(run, "tmall")
+    wanted = Counter((payload["car_no"], payload["action"]) for _, _, _, payload, _, _ in tmall)
+    got = lot.backflows()
+    times = lot.backflow_times()
+    missing = {key: (n, got[key]) for key, n in wanted.items() if got[key] < n}
+    if missing:
+        problems.append(f"Tmall backflows missing ((plate, action): (rows, accepted)): {missing}")
+    unknown = sorted(set(got) - set(wanted))
+    if unknown:
+        problems.append(f"Tmall backflows accepted that no booth queued: {unknown}")
+    counts["tmall_rows"] = sum(wanted.values())
+    counts["tmall_repeats"] = sum(max(0, got[key] - n) for key, n in wanted.items())
+    for key, n in wanted.items():
+        if got[key] > n:
+            across = explained(times[key], run.events)
+            print(f"repeat: Tmall {key} x{got[key]} for {n} row(s), across: {across}")
+        if got[key] > n and explained(times[key], run.events) is None:
+            problems.append(
+                f"Tmall backflow {key}: {got[key]} accepted for {n} row(s), no crash or cut between"
+            )
+
+    # the takeover
+    stranded = takeover.stranded
+    by_cloud = Counter(cloud for _, cloud, _, _ in stranded)
+    counts.update({f"stranded_{cloud}": by_cloud[cloud] for cloud in CLOUDS})
+    if set(by_cloud) != set(CLOUDS):
+        problems.append(f"the takeover was not exercised: exit-a died with {dict(by_cloud)} pending")
+    ids = [row[0] for row in stranded]
+    claims = {
+        int(i): (by, outcome, settled)
+        for i, by, outcome, settled in on_server(
+            run.server,
+            "SELECT outbox_id, claimed_by, outcome, settled_at IS NOT NULL FROM lot_relay_claims "
+            "WHERE booth_id = :b AND outbox_id = ANY(:ids)",
+            b=LONG_DEAD.booth_id,
+            ids=ids,
+        )
+    }
+    local = {i: (state, error) for b, i, _, _, state, error in outbox_rows(run, "alipay") + tmall
+             if b == LONG_DEAD.booth_id}  # fmt: skip
+    before = lot.backflows(takeover.restarted_at)
+    for outbox_id, cloud, kind, payload in stranded:
+        what = f"exit-a's {kind} #{outbox_id}"
+        by, outcome, settled = claims.get(outbox_id, (None, None, False))
+        if by in (None, LONG_DEAD.booth_id) or outcome != "sent" or not settled:
+            problems.append(f"{what}: claim {claims.get(outbox_id)}, expected another booth's, sent, settled")
+        state, error = local.get(outbox_id, (None, None))
+        if state != "sent" or error != f"{RELAYED_BY}{by}":
+            problems.append(f"{what} at exit-a: {state}, {error!r}; expected sent, {RELAYED_BY}{by}")
+        if cloud == "alipay":
+            sent = syncs.get(payload["out_order_no"], [])
+            if len(sent) != 1 or sent[0] >= takeover.restarted_at:
+                problems.append(
+                    f"{what}: order.sync requests at {sent}, exit-a back at {takeover.restarted_at}"
+                )
+        else:
+            key = (payload["car_no"], payload["action"])
+            if got[key] != wanted[key] or before[key] < wanted[key]:
+                problems.append(
+                    f"{what} {key}: {got[key]} accepted for {wanted[key]} row(s), {before[key]} before "
+                    "exit-a was back (expected: each once, while it was down)"
+                )
+    return problems, counts
+
+
 def judge_booths(run: Run) -> list[str]:
     """With the booths stopped: every journal empty, every mirror equal to its booth's rows, and each exit's
     shift report (its shift closed now) equal to its stored payments to the fen."""
@@ -798,7 +1093,10 @@ def report(run: Run) -> str:
         f"({sum(c.released and c.during_cut for c in cars)} during the cut), "
         f"left during the cut {sum(c.during_cut and c.out_at is not None for c in cars)}; "
         f"kills {run.kills}; cut {run.cut_s:.1f} s; backends terminated {run.terminated}; "
-        f"caught up {run.catch_up_s:.1f} s after the traffic"
+        f"caught up {run.catch_up_s:.1f} s after the traffic; takeover: exit-a down "
+        f"{run.takeover.restarted_at - run.takeover.killed_at:.1f} s, its stranded rows sent by others "
+        f"{run.takeover.sent_in_s if run.takeover.sent_in_s is None else round(run.takeover.sent_in_s, 1)} s "
+        f"after its death"
     )
 
 
@@ -810,7 +1108,9 @@ def test_three_booths_on_one_lot_server_survive_a_cut_and_sigkills(
     run = lot_run(tmp_path, world, pg_url, cars=int(os.environ.get("BOOTH_LOT_CARS", "40")))
     try:
         print(report(run))
-        problems = judge(run) + judge_booths(run)
+        cloud_problems, counts = judge_clouds(run)
+        print(f"clouds: {counts}")
+        problems = judge(run) + cloud_problems + judge_booths(run)
     finally:
         run.server.dispose()
     assert not problems, "the lot did not hold:\n" + "\n".join(problems)
