@@ -22,6 +22,7 @@ import asyncio
 import logging
 import struct
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient, ModbusBaseClient
 from pymodbus.constants import ExcCodes
@@ -70,18 +71,46 @@ async def _unless_lost(request: Awaitable[ModbusPDU], lost: asyncio.Event) -> Mo
     pymodbus leaves a request whose connection dropped waiting for its timer; a board that rebooted or closed
     the connection should cost milliseconds, not ``timeout_s``, so the engine's retry on a fresh connection
     comes quickly.
+
+    The request runs in the caller's task, not a task of its own, so its frame is written before the caller
+    first waits (#14: a task of its own, or ``asyncio.wait_for``'s, put the frame behind whatever else the
+    engine had ready, e.g. the ~0.6 ms of acknowledging the payment result to Bolink). A drop cancels it.
     """
-    request_task = asyncio.ensure_future(request)
-    lost_task = asyncio.ensure_future(lost.wait())
+    if lost.is_set():
+        close = getattr(request, "close", None)
+        if close is not None:
+            close()  # (a coroutine never awaited)
+        raise ConnectionResetError("the board closed the connection")
+    task = asyncio.current_task()
+    assert task is not None  # (called from a coroutine)
+    state = {"waiting": True, "dropped": False}
+
+    def dropped(watcher: asyncio.Future[Any]) -> None:
+        if state["waiting"] and not watcher.cancelled():  # (a late callback after the request ended: nothing)
+            state["dropped"] = True
+            task.cancel()
+
+    watcher = asyncio.ensure_future(lost.wait())
+    watcher.add_done_callback(dropped)
+    cancels = task.cancelling()
     try:
-        await asyncio.wait((request_task, lost_task), return_when=asyncio.FIRST_COMPLETED)
+        response = await request
+    except asyncio.CancelledError:
+        if (
+            state["dropped"] and task.uncancel() == cancels
+        ):  # cancelled by the drop alone: a failure, not a stop
+            raise ConnectionResetError("the board closed the connection") from None
+        raise
     finally:
-        for task in (request_task, lost_task):
-            task.cancel()  # no-op for a finished task
-        await asyncio.gather(request_task, lost_task, return_exceptions=True)
-    if request_task.done() and not request_task.cancelled():
-        return request_task.result()
-    raise ConnectionResetError("the board closed the connection")
+        state["waiting"] = False
+        watcher.cancel()
+    # pymodbus waits for the answer with asyncio.wait_for, which on Python 3.11 returns the answer and drops a
+    # cancellation that lands as the answer comes in (fixed in 3.12). A stop or a deadline must not be lost:
+    if state["dropped"]:
+        task.uncancel()  # (the drop's own, after the answer came: the answer counts)
+    if task.cancelling() > cancels:
+        raise asyncio.CancelledError
+    return response
 
 
 def _exception_name(code: int) -> str:
@@ -169,7 +198,10 @@ class ModbusRelayGate(GateDriver):
         client, lost = await self._connected()
         try:
             # call() is inside the try: pymodbus raises "not connected" synchronously, before any await.
-            response = await asyncio.wait_for(_unless_lost(call(client), lost), self._timeout_s)
+            async with asyncio.timeout(
+                self._timeout_s
+            ):  # (not wait_for: no task of its own, see _unless_lost)
+                response = await _unless_lost(call(client), lost)
         except TimeoutError:
             self._drop_connection()
             raise self._fault(f"{what}: no answer within {self._timeout_s:g} s") from None

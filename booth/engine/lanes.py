@@ -72,6 +72,7 @@ class LaneRunner:
         self._views: dict[str, L.LaneView] = {}
         self._views_lock = threading.Lock()
         self.exits_completed = 0
+        self._closing = 0  # stays of cars let out being closed now (see close_stay)
         #: told of every changed view after the window (the lane timings' camera → quote)
         self.on_view: Callable[[L.LaneView], None] | None = None
 
@@ -115,8 +116,9 @@ class LaneRunner:
         }
 
     def finishing(self) -> bool:
-        """A lane is booking a payment or moving its gate (a stop lets it finish first)."""
-        return any(lane.state in FINISH_BEFORE_STOP for lane in self.lanes.values())
+        """A lane is booking a payment, moving its gate or closing the stay of the car it let out (a stop
+        lets it finish first)."""
+        return bool(self._closing) or any(lane.state in FINISH_BEFORE_STOP for lane in self.lanes.values())
 
     # ---------------------------------------------------------------------------------- dispatching
     async def dispatch(self, lane_id: str, event: L.LaneEvent) -> None:
@@ -184,6 +186,10 @@ class LaneRunner:
                     await self._stays.cancel_order(cmd.exit_order_id, cmd.at)
                 case L.OpenGate():
                     rt.spawn(self._open_gate(lane_id, cmd), f"gate-{lane_id}")
+                    # Let the gate's task run now, up to its first wait (the relay's frame is on the wire
+                    # then), before what this event's caller does next: a payment result's caller
+                    # acknowledges it to Bolink, whose HTTP request took ~0.6 ms before the gate began (#14).
+                    await asyncio.sleep(0)
                 case L.CloseStay():
                     await self.close_stay(lane_id, cmd)
                 case L.Alert():
@@ -221,7 +227,13 @@ class LaneRunner:
             self._rt.spawn(self._feed(lane_id, passage), f"passage-{lane_id}")
 
     async def close_stay(self, lane_id: str, cmd: L.CloseStay) -> None:
-        await self._stays.close(lane_id, cmd)
+        # (the lane is GATE_OPEN already, no longer "finishing": counted here, or a stop that came meanwhile
+        # cancelled the close and left the stay of a car that was let out open)
+        self._closing += 1
+        try:
+            await self._stays.close(lane_id, cmd)
+        finally:
+            self._closing -= 1
         self.exits_completed += 1
 
     # ------------------------------------------------------------------------------------------- ticks
