@@ -247,3 +247,38 @@ def test_a_broken_settings_file_is_reported(
     config.write_text("[park]\n", encoding="utf-8")
     assert run("staff", "list") == 1
     assert "invalid configuration" in capsys.readouterr().err
+
+
+def test_rename_sets_a_name_later_with_the_supervisors_pin(
+    run: Run, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with_boss(run)
+    add = ("staff", "add", "1042", "--name", "1042", "--role", "attendant", "--by", "boss")
+    assert run(*add, "--pin-stdin", stdin="1234\n9999\n") == 0
+    capsys.readouterr()
+    rename = ("staff", "rename", "1042", "--name", "  李娜 ", "--by")
+
+    assert run(*rename, "boss", "--pin-stdin", stdin="0000\n") == 1
+    assert "wrong PIN for boss" in capsys.readouterr().err
+    assert run(*rename, "1042", "--pin-stdin", stdin="1234\n") == 1
+    assert "1042 is not a supervisor" in capsys.readouterr().err
+    assert run("staff", "rename", "9", "--name", "李娜", "--by", "boss", "--pin-stdin", stdin="9999\n") == 1
+    assert "no person with the username '9'" in capsys.readouterr().err
+    assert run("staff", "rename", "1042", "--name", " ", "--by", "boss", "--pin-stdin", stdin="9999\n") == 1
+    assert "display name must not be empty" in capsys.readouterr().err
+    assert rows(config, "SELECT display_name FROM people WHERE username = '1042'") == [("1042",)]
+
+    assert run(*rename, "boss", typed=("9999",)) == 0
+    assert "1042 is now called 李娜" in capsys.readouterr().out
+    assert rows(config, "SELECT display_name FROM people WHERE username = '1042'") == [("李娜",)]
+    assert run("staff", "list") == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert lines["1042"].endswith("李娜")
+    # the same name again changes nothing and audits nothing
+    assert run(*rename, "boss", "--pin-stdin", stdin="9999\n") == 0
+    renames = rows(
+        config, "SELECT actor, detail_json FROM audit_log WHERE action = 'person_renamed' ORDER BY id"
+    )
+    assert [(actor, json.loads(detail)) for actor, detail in renames] == [
+        ("boss", {"username": "1042", "old_name": "1042", "display_name": "李娜"})
+    ]

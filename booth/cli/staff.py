@@ -4,6 +4,7 @@ supervisor before the booth window is ever opened.
 booth staff add USERNAME --name NAME --role attendant|supervisor [--by SUPERVISOR] [--pin-stdin]
 booth staff list
 booth staff disable|enable|unlock USERNAME --by SUPERVISOR [--pin-stdin]
+booth staff rename USERNAME --name NAME --by SUPERVISOR [--pin-stdin]
 booth shift list [--from DATE] [--to DATE] [--attendant USERNAME]
 
 Changes need the acting supervisor's PIN, except adding the first supervisor (bootstrap: the audit log
@@ -81,6 +82,17 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         _pin_stdin_option(change)
         _config_option(change)
         change.set_defaults(handler=_handler(_change), change=name)
+    rename = staff_sub.add_parser(
+        "rename", help="set or change a person's display name (e.g. one added by staff number alone)"
+    )
+    rename.add_argument("username", type=text_argument, help="their username (staff number)")
+    rename.add_argument("--name", type=text_argument, required=True, help="the new display name, e.g. 李娜")
+    rename.add_argument(
+        "--by", type=text_argument, metavar="SUPERVISOR", required=True, help="the supervisor doing it"
+    )
+    _pin_stdin_option(rename)
+    _config_option(rename)
+    rename.set_defaults(handler=_handler(_rename))
 
     shift = subparsers.add_parser("shift", help="shifts and their cash counts")
     shift_sub = shift.add_subparsers(dest="shift_command", required=True)
@@ -188,6 +200,18 @@ def _change(args: argparse.Namespace, settings: Settings, db: Database) -> int:
     else:
         staff.unlock(args.username, by=by)
         print(f"{args.username} is unlocked")
+    return 0
+
+
+def _rename(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+    from booth.office.staff import Staff
+
+    staff = Staff(db, settings.staff)
+    if staff.person(args.username) is None:
+        raise _Refused(f"refused: no person with the username {args.username!r}")
+    by = _supervisor(staff, args.by, _PinReader(args.pin_stdin))
+    person = staff.rename(args.username, args.name, by=by)
+    print(f"{person.username} is now called {person.display_name}")
     return 0
 
 

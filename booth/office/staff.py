@@ -290,6 +290,27 @@ class Staff:
             row.locked_until = None
             write_audit(session, now, by, "pin_changed", {"username": row.username})
 
+    def rename(self, username: str, display_name: str, *, by: str) -> PersonRecord:
+        """A new display name (e.g. set later for an attendant added by staff number alone), by a supervisor;
+        audited with the old and the new name. The same name again changes and audits nothing."""
+        display_name = _display_name(display_name)
+        by = _by(by)
+        now = self._now()
+        with self._session("rename", write=True) as session:
+            _require_supervisor(session, by)
+            row = _existing(session, username)
+            old = row.display_name
+            if old != display_name:
+                row.display_name = display_name
+                write_audit(
+                    session,
+                    now,
+                    by,
+                    "person_renamed",
+                    {"username": row.username, "old_name": old, "display_name": display_name},
+                )
+            return self._record(row, now)
+
     def disable(self, username: str, *, by: str) -> None:
         """Stop a person signing in (their records stay). The last active supervisor cannot be disabled."""
         by = _by(by)
