@@ -12,10 +12,14 @@ waits everywhere: connecting (``connect_timeout``), a statement and a lock (``st
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import logging
+import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -176,8 +180,6 @@ class RoundDeadline:
         self._watched: list[Any] = []
         self._lock = threading.Lock()
         self._done = False
-        self._timer = threading.Timer(seconds, self.abandon)
-        self._timer.daemon = True
         self._outer: RoundDeadline | None = None
 
     def watch(self, dbapi_connection: Any) -> None:
@@ -208,13 +210,16 @@ class RoundDeadline:
             for connection in self._watched:
                 _shut_down(connection)
 
+    @property
+    def finished(self) -> bool:
+        return self._done
+
     def start(self) -> RoundDeadline:
-        self._timer.start()
+        _DEADLINES.add(time.monotonic() + self.seconds, self)
         return self
 
     def finish(self) -> None:
         """The round is over: nothing is shut down after this."""
-        self._timer.cancel()
         with self._lock:
             self._done = True
             self._watched.clear()
@@ -229,6 +234,57 @@ class RoundDeadline:
         _rounds.current = self._outer
         if self.expired and isinstance(error, DBAPIError):
             raise RoundAbandoned(f"lot server: {self.why}: connection abandoned") from error
+
+
+class _Deadlines:
+    """One thread watches every round's deadline. (A ``threading.Timer`` per round started a thread for
+    each push, pull, lookup and use of the lot engine: several a second on a busy lot, each taking the GIL
+    from the lanes to start and end.) A finished round stays in the heap until its moment comes, then is
+    dropped: the heap holds at most the rounds of the last ``ROUND_DEADLINE_S``."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # (the lot test forks booths: no thread, no lock)
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, RoundDeadline]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, at: float, deadline: RoundDeadline) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (at, next(self._order), deadline))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._watch, name="lot-round-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is deadline:
+                self._cond.notify()  # (sooner than the one the thread sleeps for)
+
+    def _watch(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][2].finished:
+                        heapq.heappop(self._heap)
+                    if not self._heap:
+                        self._cond.wait()
+                        continue
+                    at, _, due = self._heap[0]
+                    left = at - time.monotonic()
+                    if left <= 0:
+                        heapq.heappop(self._heap)
+                        break
+                    self._cond.wait(left)
+            due.abandon()  # (outside the lock: it takes the round's own)
+
+    def pending(self) -> int:
+        """Rounds watched and not finished (for tests)."""
+        with self._cond:
+            return sum(1 for _, _, deadline in self._heap if not deadline.finished)
+
+
+_DEADLINES = _Deadlines()
 
 
 def round_deadline(seconds: float = ROUND_DEADLINE_S, what: str = "a round") -> RoundDeadline:
