@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from booth.domain.plates import PROVINCES
 from booth.engine import Engine
 from ui.kit.keypads import PLATE_PREFIXES, PLATE_SUFFIXES
 from ui.kit.wording import alert_detail_words
+from ui.lanes.plate_panel import PlatePanel
 from ui.shell.main_window import BoothWindow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -233,4 +235,45 @@ def test_a_running_window_switches_to_english_and_back(
     english = {m.translation for m in i18n.read_ts(i18n.ts_file("en"))} - {"中文", "Voice"}
     still = [f"{w.objectName()}: {t!r}" for w, t in visible_texts(window) if t in english]
     assert not still, f"English left after switching back: {still}"
+    window.close()
+
+
+def test_the_lanes_feedback_is_said_again_in_the_new_language(
+    ascii_settings: Settings, running: Engine, qtbot: Any, qapp: QApplication, back_to_chinese: None
+) -> None:
+    """The feedback line keeps its phrase and its arguments: a switch draws it again (it stayed Chinese)."""
+    window = BoothWindow(ascii_settings, running, operator="tester")
+    qtbot.addWidget(window)
+    window.resize(1800, 1000)
+    window.show()
+    x1, x2 = window.lane_panel("X1"), window.lane_panel("X2")
+    running.seed_stay("苏B12345", datetime.now(UTC) - timedelta(hours=2)).result(10)
+    running.vehicle_at("X2", "苏B1Z345").result(10)  # misread: no entry record
+    bring_car(running, "X1", "苏A12345")
+    qtbot.waitUntil(lambda: x1.view.state is LaneState.AWAITING_PAYMENT
+                    and x2.view.state is LaneState.NO_STAY, timeout=WAIT_MS)
+    x2.trigger("correct_plate")
+    fix = x2.open_action()
+    assert isinstance(fix, PlatePanel)
+    fix.keypad.set_text("苏B12345")
+    fix.keypad.edited.emit()
+    qtbot.waitUntil(fix.confirm_button.isEnabled, timeout=WAIT_MS)
+    qtbot.mouseClick(fix.confirm_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: x2.feedback.text() == "车牌已更正为 苏B12345", timeout=WAIT_MS)
+    x1.trigger("cash")
+    running.vehicle_at("X1", "苏A54321").result(10)  # another car: the open cash panel is closed
+    qtbot.waitUntil(lambda: x1.feedback.text() == "车辆已变化，「收现金」已关闭", timeout=WAIT_MS)
+
+    qtbot.mouseClick(window.language_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.language_button.text() == "中文", timeout=WAIT_MS)
+    assert x2.feedback.text() == "Plate corrected to 苏B12345"
+    assert x1.feedback.text() == 'The vehicle changed: "Take cash" was closed'
+    assert str(x2.feedback.property("tone")) == "ok"
+    left = words_left(window, [a.message for a in window.alerts])
+    assert not [w for w in left if "feedback" in w], left
+
+    qtbot.mouseClick(window.language_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.language_button.text() == "English", timeout=WAIT_MS)
+    assert x2.feedback.text() == "车牌已更正为 苏B12345"
+    assert x1.feedback.text() == "车辆已变化，「收现金」已关闭"
     window.close()

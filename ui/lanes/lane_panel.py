@@ -33,6 +33,7 @@ from booth.config import ExceptionSettings, LaneSettings
 from booth.domain.lane import LaneState, LaneView
 from booth.engine import ApprovalError
 from booth.office.staff import PersonRecord
+from ui.kit.i18n import reword
 from ui.kit.refusals import refusal_words
 from ui.kit.style import Sizes
 from ui.kit.wording import (
@@ -61,6 +62,22 @@ _JOINERS = "：:，,。. "
 
 ACTIONS = ("cash", "correct_plate", "free_release", "manual_lift", "retry_payment", "cancel")
 EXIT_ONLY = frozenset({"cash", "correct_plate", "free_release", "retry_payment"})
+
+
+#: words drawn in the current language when called (a phrase's key and arguments, kept to draw it again)
+Phrase = Callable[[], str]
+
+
+def _no_words() -> str:
+    return ""
+
+
+def _kept_text(text: str, widget: QWidget) -> Phrase:
+    """A text that came as it is (e.g. a command's failure in the engine's words): drawn again as it was,
+    or in the current language when it is a whole string the catalogue knows."""
+    if not text:
+        return _no_words
+    return lambda: reword(text, widget) or text
 
 
 def action_allowed(action: str, view: LaneView) -> bool:
@@ -133,7 +150,10 @@ class LanePanel(QFrame):
         self.sizes = sizes
         self.view = LaneView(lane.id, lane.name, lane.direction, LaneState.IDLE, self.tr("正在启动…"))
         self.bolink_known = False
-        self._pending: dict[int, tuple[str, str]] = {}  # ticket -> (action, success text)
+        self._pending: dict[int, tuple[str, Phrase]] = {}  # ticket -> (action, its success words)
+        # what the feedback line says, as words made in the current language when drawn: a language switch
+        # draws them again (its text alone would stay in the language it was said in)
+        self._feedback: Phrase = _no_words
         self._panel_plate: str | None = None
         self._paid_order: str | None = None  # the last order this lane saw paid (its amount reads "paid")
         self.first_view_shown = False
@@ -285,7 +305,7 @@ class LanePanel(QFrame):
         self.action_bar.setEnabled(old.action_bar.isEnabled())
         if old.first_view_shown:
             self.show_view(old.view)
-        self.set_feedback(old.feedback.text(), str(old.feedback.property("tone") or "idle"))
+        self.set_feedback(old._feedback, str(old.feedback.property("tone") or "idle"))
         panel = old.open_action()
         if panel is not None:
             self.open_panel(panel.action).set_busy(panel.busy)
@@ -315,6 +335,7 @@ class LanePanel(QFrame):
         """The language changed: redraw what mixes words and data (the window re-words the rest)."""
         self.details.retranslate()
         self._render()
+        self.feedback.setText(self._feedback())
         panel = self.open_action()
         if panel is not None:
             panel.update_view(self.view)
@@ -372,9 +393,25 @@ class LanePanel(QFrame):
         offline = self.bolink_known and not v.bolink_online
         return offline or (v.said is not None and v.said.code == "lane.bolink_unavailable")
 
-    def set_feedback(self, text: str, tone: str) -> None:
-        self.feedback.setText(text)
+    def set_feedback(self, words: str | Phrase, tone: str) -> None:
+        """Say ``words`` on the feedback line: a phrase (drawn again in the new language after a switch), or
+        a text as it came (re-worded after a switch when it is a whole known string)."""
+        self._feedback = words if callable(words) else _kept_text(words, self.feedback)
+        self.feedback.setText(self._feedback())
         set_tone(self.feedback, tone)
+
+    def _closed_words(self, panel: ActionPanel, state: LaneState | None = None) -> Phrase:
+        """Words that ``panel`` was closed: the car changed (``state`` None), or the lane's state did."""
+        title = panel.title.text()
+
+        def words() -> str:
+            shown = reword(title, panel.title) or title  # the title in the current language
+            if state is None:
+                return self.tr("车辆已变化，「%1」已关闭").replace("%1", shown)
+            said = self.tr("车道状态已变为「%1」，「%2」已关闭")
+            return said.replace("%1", state_words(state)).replace("%2", shown)
+
+        return words
 
     # ------------------------------------------------------------------------------------ actions
     def open_panel(self, action: str) -> ActionPanel:
@@ -427,11 +464,9 @@ class LanePanel(QFrame):
         panel = self.panels[action]
         if self.view.plate != plate:
             panel.set_busy(False)
-            self.set_feedback(self.tr("车辆已变化，「%1」已关闭").replace("%1", panel.title.text()), "idle")
+            self.set_feedback(self._closed_words(panel), "idle")
         elif not action_allowed(action, self.view) and not panel.busy:
-            words = self.tr("车道状态已变为「%1」，「%2」已关闭")
-            words = words.replace("%1", state_words(self.view.state)).replace("%2", panel.title.text())
-            self.set_feedback(words, "idle")
+            self.set_feedback(self._closed_words(panel, self.view.state), "idle")
         elif kept:  # as it was left: what was typed, an error shown, a command on its way
             self._panel_plate = plate
             self.stack.setCurrentWidget(panel)
@@ -452,12 +487,10 @@ class LanePanel(QFrame):
             return
         if view.plate != self._panel_plate:
             self.close_panel()
-            self.set_feedback(self.tr("车辆已变化，「%1」已关闭").replace("%1", panel.title.text()), "idle")
+            self.set_feedback(self._closed_words(panel), "idle")
         elif not action_allowed(panel.action, view):
             self.close_panel()
-            words = self.tr("车道状态已变为「%1」，「%2」已关闭")
-            words = words.replace("%1", state_words(view.state)).replace("%2", panel.title.text())
-            self.set_feedback(words, "idle")
+            self.set_feedback(self._closed_words(panel, view.state), "idle")
         else:
             panel.update_view(view)
 
@@ -472,7 +505,8 @@ class LanePanel(QFrame):
         """What a tap on an action button does: open its panel, or (retry payment) send it at once."""
         if action == "retry_payment":
             engine, lane_id, operator = self.bridge.engine, self.lane_id, self.operator
-            self._submit(action, lambda: engine.retry_payment(lane_id, operator), self.tr("已重新发起支付"))
+            retried = lambda: self.tr("已重新发起支付")  # noqa: E731
+            self._submit(action, lambda: engine.retry_payment(lane_id, operator), retried)
             return
         self.open_panel(action)
 
@@ -482,18 +516,19 @@ class LanePanel(QFrame):
             return
         engine, lane_id, operator = self.bridge.engine, self.lane_id, self.operator
         command: Callable[[], Future[Any]]
+        done: Phrase
         if isinstance(panel, CashPanel):
             fen = panel.validated()
             if fen is None:
                 return
             command = lambda: engine.cash(lane_id, fen, operator)  # noqa: E731
-            done = self.tr("已收现金 %1").replace("%1", yuan(fen))
+            done = lambda: self.tr("已收现金 %1").replace("%1", yuan(fen))  # noqa: E731
         elif isinstance(panel, PlatePanel):
             plate = panel.validated()
             if plate is None:
                 return
             command = lambda: engine.correct_plate(lane_id, plate, operator)  # noqa: E731
-            done = self.tr("车牌已更正为 %1").replace("%1", plate)
+            done = lambda: self.tr("车牌已更正为 %1").replace("%1", plate)  # noqa: E731
         elif isinstance(panel, ReasonPanel):
             reason = panel.validated()
             if reason is None:
@@ -508,9 +543,9 @@ class LanePanel(QFrame):
                 return future
 
             if panel.action == "free_release":
-                done = self.tr("已免费放行：%1").replace("%1", reason)
+                done = lambda: self.tr("已免费放行：%1").replace("%1", reason)  # noqa: E731
             else:
-                done = self.tr("已人工抬杆：%1").replace("%1", reason)
+                done = lambda: self.tr("已人工抬杆：%1").replace("%1", reason)  # noqa: E731
             panel.set_busy(True)
             ticket = self.bridge.submit(self.lane_id, panel.action, command)
             self._pending[ticket] = (panel.action, done)
@@ -518,11 +553,11 @@ class LanePanel(QFrame):
             return
         else:
             command = lambda: engine.cancel(lane_id, operator)  # noqa: E731
-            done = self.tr("已取消本次出场")
+            done = lambda: self.tr("已取消本次出场")  # noqa: E731
         panel.set_busy(True)
         self._submit(panel.action, command, done)
 
-    def _submit(self, action: str, command: Callable[[], Future[Any]], done_text: str) -> None:
+    def _submit(self, action: str, command: Callable[[], Future[Any]], done_text: Phrase) -> None:
         ticket = self.bridge.submit(self.lane_id, action, command)
         self._pending[ticket] = (action, done_text)
 
