@@ -293,6 +293,7 @@ def child_soak(config_file: str, spawned_at: float) -> int:
     _report(
         code=code,
         ready_s=ready_s,
+        window=[found["window"].width(), found["window"].height()],
         exits=found["window"].engine.exits_completed,
         beats=len(settled),
         max_gap_ms=worst[0][0],
@@ -508,7 +509,11 @@ def soak(seconds: float) -> int:
             config = folder / "booth.toml"
             config.write_text(_soak_config(folder, clouds, camera_port), encoding="utf-8")
             config.chmod(0o600)  # it holds keys: booth refuses a settings file others may read
-            env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TMPDIR": tmp, "XDG_DATA_HOME": tmp,
+            screen = folder / "screen.json"  # the booth's 1920x1080 monitor (offscreen's own is 800x600)
+            monitor = {"name": "booth", "x": 0, "y": 0, "width": 1920, "height": 1080, "logicalDpi": 96}
+            screen.write_text(json.dumps({"screens": [monitor]}), encoding="ascii")
+            env = {**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={screen}", "TMPDIR": tmp,
+                   "XDG_DATA_HOME": tmp,
                    "XDG_STATE_HOME": tmp, "XDG_CACHE_HOME": tmp}  # fmt: skip
             log = (folder / "booth.log").open("w")
             booth = subprocess.Popen(
@@ -522,7 +527,7 @@ def soak(seconds: float) -> int:
                 threading.Thread(target=_camera, args=(lane, camera_port, plates[lane], stop, sent))
                 for lane in SOAK_CAMERAS
             ]
-            while time.monotonic() - started < seconds and booth.poll() is None:
+            while time.monotonic() - started < seconds + 0.5 and booth.poll() is None:
                 if not cars[0] and _listening(camera_port):
                     cars[0] = True
                     for camera in cameras:  # the cars come once the booth's camera listener answers
@@ -557,8 +562,9 @@ def soak(seconds: float) -> int:
         f"{sent[0]} reads, {result['exits']} exits), voice on, the demo's clouds in their process, "
         "one core kept busy"
     )
-    print(f"  lanes ready {result['ready_s']:.2f} s after spawn; longest start-up gap "
-          f"{result['startup_max_gap_ms']:.1f} ms")  # fmt: skip
+    width, height = result["window"]
+    print(f"  window {width}x{height}; lanes ready {result['ready_s']:.2f} s after spawn; longest start-up "
+          f"gap {result['startup_max_gap_ms']:.1f} ms")  # fmt: skip
     print(
         f"  peak RSS {peak[1]:.1f} MB (at {peak[0]:.0f} s); "
         + (f"at 60 s {at_60:.1f} MB; growth 60 s -> end ({end[0]:.0f} s) {end[1] - at_60:+.1f} MB"
