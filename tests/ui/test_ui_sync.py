@@ -304,13 +304,20 @@ def test_an_alipay_dead_letter_warns_and_the_supervisor_requeues_it_from_the_pan
     assert audited == [(SUPERVISOR, '{"cloud": "alipay", "rows": 1}')]
 
 
-def test_the_indicator_cuts_its_words_with_an_ellipsis_when_the_top_bar_has_no_room(qtbot: Any) -> None:
-    """A small window in English: the indicator gives way, its words end in "…" and fit; the whole text is
-    its accessible name; given the room again, it shows them whole."""
+def test_the_indicator_says_less_when_the_top_bar_has_no_room_and_cuts_only_below_its_shortest_words(
+    qtbot: Any,
+) -> None:
+    """A small window in English: the indicator gives way and says less, in words that fit whole (the
+    backlog added up, then the most pressing part, then "sync problem"); only a room narrower than those is
+    cut with "…". The whole text is its accessible name; given the room again, it shows it whole."""
     host = QWidget()
     qtbot.addWidget(host)
     row = QHBoxLayout(host)
-    row.addWidget(QLabel("演示停车场"))
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(0)
+    park = QLabel("演示停车场")
+    park.setFixedWidth(200)  # the rest of the top bar
+    row.addWidget(park)
     indicator = SyncIndicator(Sizes.for_screen())
     row.addWidget(indicator)
     host.resize(1400, 80)
@@ -319,10 +326,20 @@ def test_the_indicator_cuts_its_words_with_an_ellipsis_when_the_top_bar_has_no_r
                                  cloud("tmall", dead=5)))
     whole = indicator.words
     assert indicator.accessibleName() == whole and indicator.text() == whole
-    host.resize(indicator.minimumWidth() + 200, 80)
-    qtbot.waitUntil(lambda: indicator.text() != whole, timeout=2000)
-    assert indicator.text().endswith("…") and not indicator.fitted()
-    assert indicator.fontMetrics().horizontalAdvance(indicator.text()) <= indicator.contentsRect().width()
-    assert indicator.accessibleName() == whole
+    assert indicator.forms == [whole, "同步异常：失败 5 · 暂停 · 待发 6", "同步异常：失败 5", "同步异常"]
+    metrics = indicator.fontMetrics()
+    for form in indicator.forms[1:]:
+        host.resize(200 + indicator.width_of(form) + 1, 80)  # room for this form, not for the one before
+        qtbot.waitUntil(lambda f=form: indicator.text() == f, timeout=2000)
+        assert not indicator.fitted() and not indicator.cut()
+        assert metrics.horizontalAdvance(indicator.text()) <= indicator.contentsRect().width()
+        assert indicator.accessibleName() == whole
+    host.resize(200 + indicator.minimumWidth(), 80)
+    qtbot.waitUntil(indicator.cut, timeout=2000)
+    assert indicator.text().endswith("…")
+    assert metrics.horizontalAdvance(indicator.text()) <= indicator.contentsRect().width()
     host.resize(1400, 80)
     qtbot.waitUntil(indicator.fitted, timeout=2000)
+    # a backlog with no problem says how much waits, never the bare head
+    indicator.show_status(status(cloud("bolink", pending=2), cloud("tmall", pending=1)))
+    assert indicator.forms[1:] == ["同步：待发 3"]

@@ -8,7 +8,8 @@
 * maximised (no kiosk): the window takes the screen's available area, then resized through a range of sizes
   it chooses the compact or the standard layout from its own size, and no label's or button's text is
   wider than its widget and no tariff line wraps, on the lane screen and with the cash panel and the plate
-  keypad open, in Chinese and English.
+  keypad open, in Chinese and English; the top bar's sync indicator with a backlog and with every cloud in
+  trouble is never cut (it says less when the top bar is crowded), at every size.
 """
 
 from __future__ import annotations
@@ -80,3 +81,14 @@ def test_the_maximised_window_chooses_its_layout_by_its_size_and_every_text_fits
             assert facts["compact"] == (width < 1656 or height < 920), (language, size)
             misfits = [f"{where}: {what}" for where, found in facts["misfits"].items() for what in found]
             assert misfits == [], f"{language} at {size}: " + "; ".join(misfits)
+            # the top bar's sync with a backlog (item 5: never clip): said shorter, never cut with "…"
+            for backlog, sync in facts["sync"].items():
+                where = f"{language} at {size}, {backlog}"
+                assert not sync["cut"] and not sync["text"].endswith("…"), f"{where}: {sync}"
+                assert sync["misfits"] == [], f"{where}: {sync['misfits']}"
+                assert sync["operator"], where
+            if width >= 1656:  # the standard layout: the backlog in its whole words, who works it whole
+                assert facts["sync"]["backlog"]["whole"], (language, size, facts["sync"])
+            if (width, height) == (1366, 768):  # reported cut here in English: now words that fit, and say
+                backlog = facts["sync"]["backlog"]  # how much waits
+                assert "3" in backlog["text"] or "2" in backlog["text"], (language, backlog)

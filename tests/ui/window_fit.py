@@ -21,6 +21,7 @@ import math
 import re
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from PySide6.QtGui import QTextDocument  # noqa: E402
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QWidget  # noqa: E402
 
 from booth.domain.lane import LaneView  # noqa: E402
+from booth.sync.status import CloudStatus, LotLine, SyncStatus  # noqa: E402
 from ui.kit.i18n import LANGUAGES, SOURCE_LANGUAGE, switch_language  # noqa: E402
 from ui.kit.style import apply_style  # noqa: E402
 from ui.kit.wording import breakdown_words, yuan  # noqa: E402
@@ -40,6 +42,41 @@ from ui.shell.main_window import BoothWindow  # noqa: E402
 from ui.shell.screen_scenes import BoothScenes, global_rect, spin_until  # noqa: E402
 
 _TAG = re.compile(r"<[^>]*>")
+
+
+def _cloud(name: str, pending: int = 0, dead: int = 0, breaker: str = "closed") -> CloudStatus:
+    return CloudStatus(name, True, pending, None, None, dead, (), breaker, 0.0, "", "", 0)
+
+
+def backlogs() -> dict[str, SyncStatus]:
+    """The top bar's sync with something to say: a backlog on two clouds (the words reported cut at
+    1366x768 in English), and the longest it says: every cloud and the lot server with a problem."""
+    now = datetime.now(UTC)
+    return {
+        "backlog": SyncStatus(now, (_cloud("bolink", 2, breaker="none"), _cloud("alipay"),
+                                    _cloud("tmall", 1))),
+        "trouble": SyncStatus(now, (_cloud("bolink", 4, breaker="none"), _cloud("alipay", 2, breaker="open"),
+                                    _cloud("tmall", dead=5)), LotLine(online=False, behind=7)),
+    }
+
+
+def sync_fit(app: QApplication, window: BoothWindow) -> dict[str, Any]:
+    """The top bar with each backlog: the sync indicator's words (whole, said shorter, or cut with "…"),
+    the operator's, and every text of the top bar that does not fit. The engine's own status is held off
+    meanwhile (it has none to say) and put back after."""
+    window.bridge.syncChanged.disconnect(window._on_sync_changed)
+    found: dict[str, Any] = {}
+    try:
+        for name, status in backlogs().items():
+            window._on_sync_changed(status)
+            settle(app)
+            indicator = window.sync_indicator
+            found[name] = {"text": indicator.text(), "whole": indicator.fitted(), "cut": indicator.cut(),
+                           "operator": window.operator_label.text(), "misfits": misfits(window.top_bar)}
+    finally:
+        window._on_sync_changed(window.engine.sync_status())
+        window.bridge.syncChanged.connect(window._on_sync_changed)
+    return found
 
 
 def settle(app: QApplication) -> None:
@@ -171,6 +208,7 @@ def resize(app: QApplication, language: str, sizes: list[tuple[int, int]]) -> di
                 "window": [window.width(), window.height()],
                 "compact": window.sizes.compact,
                 "misfits": found,
+                "sync": sync_fit(app, window),
             }
         # a lane's open panel and its car survive the change of layout (the lanes are made again)
         window.resize(1920, 1080)

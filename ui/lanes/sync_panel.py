@@ -12,7 +12,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QSize, Qt, QTimer
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -34,6 +34,7 @@ from ui.kit.pin_pad import PinPad
 from ui.kit.refusals import refusal_words
 from ui.kit.style import Sizes
 from ui.kit.wording import (
+    LOT_BEHIND_SHOWN,
     age_words,
     breaker_words,
     cloud_state,
@@ -66,12 +67,41 @@ def _label(name: str, text: str = "", *, wrap: bool = False) -> QLabel:
     return label
 
 
+def sync_short_forms(status: SyncStatus) -> list[str]:
+    """Shorter words for the top bar when the whole summary has no room (a small window, English), longest
+    first: the backlog added up over the clouds ("同步异常：失败 1 · 待发 3"), then only the most pressing
+    part ("同步异常：失败 1"), then, for a problem, the head alone ("同步异常"). Same head and tone as the
+    whole summary; which cloud and what: a tap away, in the panel."""
+    translate = QCoreApplication.translate
+    clouds = shown_clouds(status)
+    pending, dead = sum(c.pending for c in clouds), sum(c.dead for c in clouds)
+    paused = any(c.held or c.breaker in ("open", "half_open") for c in clouds)
+    lot = status.lot
+    lot_behind = lot.behind if lot is not None and (not lot.online or lot.behind > LOT_BEHIND_SHOWN) else 0
+    bits = []  # the most pressing first
+    if dead:
+        bits.append(translate("SyncWording", "失败 %1").replace("%1", str(dead)))
+    if paused or (lot is not None and not lot.online):
+        bits.append(translate("SyncWording", "暂停"))
+    if pending or lot_behind:
+        bits.append(translate("SyncWording", "待发 %1").replace("%1", str(pending + lot_behind)))
+    if not bits:
+        return []
+    _words, tone = sync_summary(status)
+    head = translate("SyncWording", "同步异常：" if tone in ("bad", "attention") else "同步：")
+    forms = [head + " · ".join(bits), head + bits[0]]
+    if tone in ("bad", "attention"):  # then the head alone ("同步异常", in its colour): sync needs a look
+        forms.append(head.rstrip("：: "))
+    return list(dict.fromkeys(forms))
+
+
 class SyncIndicator(QPushButton):
     """The top bar's "同步：…" button: the backlog per cloud, and the warning state in words and colour.
 
-    It asks for room for its whole text but gives way when the top bar has none (a small window in
-    English): its words are then cut with "…" (the whole text in its tooltip's place for a screen reader,
-    and in the sync panel a tap away), never clipped mid-letter."""
+    It asks for room for its whole text but gives way when the top bar has none (a small window, English):
+    it then says less, in words that fit (``sync_short_forms``: the backlog added up, then only the most
+    pressing part); the whole text is its accessible name and, per cloud, in the sync panel a tap away.
+    Only a room smaller than the shortest words cuts them with "…", never mid-letter."""
 
     def __init__(self, sizes: Sizes, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,6 +110,7 @@ class SyncIndicator(QPushButton):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.setToolTip(self.tr("点按查看后台同步详情"))
         self.words = ""
+        self.forms: list[str] = []  # the words it may show, longest first: the whole, then shorter ones
         self.show_status(None)
 
     def show_status(self, status: SyncStatus | None) -> None:
@@ -89,6 +120,7 @@ class SyncIndicator(QPushButton):
             text, tone = sync_summary(status)
         _set_tone(self, tone)  # first: re-polishing resizes it at once, to the room of the words before
         self.words = text
+        self.forms = [text] if status is None else [text, *sync_short_forms(status)]
         self.setAccessibleName(text)
         self.setText(text)  # whole, asking for its room; cut to the room it gets once laid out
         self.updateGeometry()
@@ -101,18 +133,29 @@ class SyncIndicator(QPushButton):
 
     def sizeHint(self) -> QSize:
         hint = super().sizeHint()
-        return QSize(self._padding() + self.fontMetrics().horizontalAdvance(self.words), hint.height())
+        return QSize(self.width_of(self.words), hint.height())
+
+    def width_of(self, text: str) -> int:
+        """The width it needs to show ``text`` whole (never less than its minimum)."""
+        return max(self.minimumWidth(), self._padding() + self.fontMetrics().horizontalAdvance(text))
 
     def fitted(self) -> bool:
-        """Whether the whole text is shown (not cut with "…")."""
+        """Whether the whole text is shown (not shortened, not cut with "…")."""
         return self.text() == self.words
+
+    def cut(self) -> bool:
+        """Whether its words are cut with "…" (not even the shortest form had room)."""
+        return self.text() not in self.forms
 
     def minimumSizeHint(self) -> QSize:
         return QSize(self.minimumWidth(), super().minimumSizeHint().height())
 
     def _fit_words(self) -> None:
         room = self.contentsRect().width() - self._padding() if self.isVisible() else 1 << 20
-        shown = self.fontMetrics().elidedText(self.words, Qt.TextElideMode.ElideRight, max(room, 0))
+        metrics = self.fontMetrics()
+        shown = next((form for form in self.forms if metrics.horizontalAdvance(form) <= room), None)
+        if shown is None:
+            shown = metrics.elidedText(self.forms[-1], Qt.TextElideMode.ElideRight, max(room, 0))
         if shown != self.text():
             self.setText(shown)
 

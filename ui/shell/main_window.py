@@ -8,7 +8,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -35,7 +35,7 @@ from ui.lanes.sync_panel import SyncIndicator, SyncPanel
 from ui.link.bridge import CommandOutcome, EngineBridge, EngineStarted
 from ui.shell.alert_bar import AlertBar
 from ui.shell.lane_row import LaneRow
-from ui.shell.staff_screens import StaffScreens
+from ui.shell.staff_screens import StaffScreens, WordsButton
 
 log = logging.getLogger("ui.window")
 
@@ -51,6 +51,38 @@ def _set_tone(widget: QWidget, tone: str) -> None:
         widget.setProperty("tone", tone)
         widget.style().unpolish(widget)
         widget.style().polish(widget)
+
+
+class OperatorLabel(QLabel):
+    """Who works the booth, on the top bar: "收费员：王芳（1001）", or just the name when a crowded top bar
+    (a small window, English) would leave the sync indicator no room for even its shortest words
+    (``BoothWindow._fit_top_bar`` decides). Always as wide as the words it shows."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__(words)
+        self.setObjectName("operator")
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        self.forms = [words]
+        self.short = False
+
+    def show_words(self, words: str, short: str) -> None:
+        self.forms = [words, short]
+        self._show()
+
+    def use_short(self, short: bool) -> None:
+        if short != self.short:
+            self.short = short
+            self._show()
+
+    def _show(self) -> None:
+        self.setText(self.forms[-1] if self.short else self.forms[0])
+        self.updateGeometry()
+
+    def width_of(self, text: str) -> int:
+        """The label's width showing ``text`` (its words and the style's padding)."""
+        padding = max(0, super().sizeHint().width() - self.fontMetrics().horizontalAdvance(self.text()))
+        return padding + self.fontMetrics().horizontalAdvance(text)
 
 
 class BoothWindow(QMainWindow):
@@ -120,12 +152,12 @@ class BoothWindow(QMainWindow):
         self.cloud_status = QLabel("")
         self.cloud_status.setObjectName("cloudStatus")
         self.sync_indicator = SyncIndicator(self.sizes)
-        self.operator_label = QLabel(self.tr("收费员：%1").replace("%1", operator))
-        self.operator_label.setObjectName("operator")
+        self.operator_label = OperatorLabel(self.tr("收费员：%1").replace("%1", operator))
         self.clock_label = QLabel("")
         self.clock_label.setObjectName("clock")
         # the other language's name, in that language: whoever cannot read this one can still find it
-        self.language_button = QPushButton(self.tr("English"))
+        # never squeezed by a long sync summary beside it (a button may otherwise go down to its minimum)
+        self.language_button = WordsButton(self.tr("English"))
         self.language_button.setObjectName("languageToggle")
         self.language_button.setToolTip(self.tr("切换界面语言"))
         self.language_button.setMinimumSize(self.sizes.target * 2, self.sizes.target)
@@ -146,6 +178,7 @@ class BoothWindow(QMainWindow):
         top_row.addSpacing(8 if compact else 12)
         top_row.addWidget(self.language_button)
         outer.addWidget(top)
+        top.installEventFilter(self)  # its size or its words changed: the operator's words, whole or short
 
         self.banner = QFrame()
         self.banner.setObjectName("cloudBanner")
@@ -217,6 +250,23 @@ class BoothWindow(QMainWindow):
         display = self.settings.display
         return area_is_compact(self.width(), self.height(), standard_target_px(display.font_scale))
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.top_bar and event.type() in (QEvent.Type.Resize, QEvent.Type.LayoutRequest):
+            self._fit_top_bar()
+        return super().eventFilter(watched, event)
+
+    def _fit_top_bar(self) -> None:
+        """The operator's words whole unless that leaves the sync indicator less room than its shortest
+        words need (it says less before it is cut; the operator's name alone comes before a cut)."""
+        row = self.top_bar.layout()
+        operator, sync = self.operator_label, self.sync_indicator
+        if row is None or not self.top_bar.isVisible():
+            return
+        whole = operator.width_of(operator.forms[0])
+        wanted = row.sizeHint().width() - operator.sizeHint().width() + whole
+        sync_room = sync.sizeHint().width() - max(0, wanted - self.top_bar.width())
+        operator.use_short(sync_room < sync.width_of(sync.forms[-1]))
+
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         if self._adaptive and self.wants_compact() != self.sizes.compact:
@@ -260,7 +310,7 @@ class BoothWindow(QMainWindow):
     def retranslate(self) -> None:
         """Re-word everything on screen in the current language (Qt sends LanguageChange on a switch)."""
         self.setWindowTitle(self.tr("收费亭 — %1").replace("%1", self.settings.park.name))
-        self.operator_label.setText(self._operator_words())
+        self.operator_label.show_words(*self._operator_words())
         self.language_button.setText(self.tr("English"))
         self._render_cloud_status(self._bolink_reason)
         if self.sync_status is not None:
@@ -279,7 +329,7 @@ class BoothWindow(QMainWindow):
         lanes' actions are off while nobody is signed in."""
         self.person = person
         self.operator = person.username if person is not None else ""
-        self.operator_label.setText(self._operator_words())
+        self.operator_label.show_words(*self._operator_words())
         for panel in self.panels.values():
             panel.operator = self.operator
             panel.action_bar.setEnabled(person is not None)
@@ -295,20 +345,23 @@ class BoothWindow(QMainWindow):
             panel.operator = name
             panel.action_bar.setEnabled(True)
         self.sync_panel.operator = name
-        self.operator_label.setText(self.tr("收费员：%1").replace("%1", name))
+        self.operator_label.show_words(self.tr("收费员：%1").replace("%1", name), name)
 
     def notice(self, text: str) -> None:
         """``text`` in the alert bar (a word for the attendant, not an engine alert)."""
         self.alert_bar.notice(text)
 
-    def _operator_words(self) -> str:
+    def _operator_words(self) -> tuple[str, str]:
+        """The top bar's words for who works the booth, and their short form (the name alone)."""
         person = self.person
         if person is not None:
             words = self.tr("主管：%1（%2）") if person.role == "supervisor" else self.tr("收费员：%1（%2）")
-            return words.replace("%1", person.display_name).replace("%2", person.username)
+            name = person.display_name
+            return words.replace("%1", name).replace("%2", person.username), name
         if self.operator:
-            return self.tr("收费员：%1").replace("%1", self.operator)
-        return self.tr("未签到")
+            return self.tr("收费员：%1").replace("%1", self.operator), self.operator
+        nobody = self.tr("未签到")
+        return nobody, nobody
 
     # ----------------------------------------------------------------------------------- sync panel
     def open_sync_panel(self) -> None:
