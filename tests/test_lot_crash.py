@@ -496,11 +496,14 @@ class Traffic:
                 queue.task_done()
 
     def _maybe_clone(self, car: Car) -> None:
-        """Once, during the cut: a car with the same plate (a clone) leaves at the other exit booth."""
+        """Once, during the cut: a car with the same plate (a clone) leaves at the other exit booth. It pays
+        cash: priced for the original's stay, its exit order has the original's order id, which the one
+        Bolink cloud already holds as paid when the original paid by QR (the outpark is answered 订单已支付
+        and no order waits at the lane's QR), so a driver could not pay it by QR."""
         if self.clones:
             return
         other = EXIT_B if car.exit is EXIT_A else EXIT_A
-        clone = Car(car.plate, "alipay", other, clone_of=car)
+        clone = Car(car.plate, "cash", other, clone_of=car)
         self.clones.append(clone)
         self.cars.append(clone)
         self._queues[other.booth_id].put_nowait(clone)
