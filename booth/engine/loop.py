@@ -54,6 +54,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("booth.engine")
 
+#: [retention]: the first archive run this long after the start (then once a day), when the lanes have settled
+ARCHIVE_FIRST_AFTER_S = 3600.0
+
 #: at a stop, how long a lane booking a payment or moving its gate may take to finish
 STOP_GRACE_S = 3.0
 
@@ -263,14 +266,24 @@ class EngineLoop:
 
     def _start_archives(self) -> None:
         """``[retention] months_online``: the months before it go to the yearly archive files once a day, on a
-        thread of its own at low priority (booth.store.archive); a failed run is logged and retried the next
-        day."""
+        thread of its own at low priority (booth.store.archive); a failed run is an alert (archive_failed, as
+        a failed backup is) and is tried again the next day."""
         retention = self.settings.retention
         folder = retention.folder_for(self.settings.database.url)
         if not retention.months_online or folder is None:
             return
+        loop, rt = asyncio.get_running_loop(), self.rt
+
+        def failed(message: str) -> None:  # (on the archive thread)
+            loop.call_soon_threadsafe(rt.sync_alert, "archive_failed", message)
+
         self.archives = ArchiveSchedule(
-            self.settings.database.url, retention.months_online, folder, self.settings.park.zone
+            self.settings.database.url,
+            retention.months_online,
+            folder,
+            self.settings.park.zone,
+            first_after_s=ARCHIVE_FIRST_AFTER_S,
+            on_failure=failed,
         )
         self.archives.start()
 

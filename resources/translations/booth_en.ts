@@ -1137,6 +1137,10 @@ Pay %1 in cash</translation>
         <translation>Database backup failed</translation>
     </message>
     <message>
+        <source>历史数据归档失败</source>
+        <translation>Archiving old months failed</translation>
+    </message>
+    <message>
         <source>泊链：连接中</source>
         <translation>Bolink: connecting</translation>
     </message>

@@ -85,6 +85,7 @@ _ALERTS: dict[str, str] = {
     "alipay_lot_unregistered": QT_TRANSLATE_NOOP("LaneWording", "停车场未在支付宝登记"),
     "sync_start_failed": QT_TRANSLATE_NOOP("LaneWording", "云端同步未能启动"),
     "backup_failed": QT_TRANSLATE_NOOP("LaneWording", "数据库备份失败"),
+    "archive_failed": QT_TRANSLATE_NOOP("LaneWording", "历史数据归档失败"),
 }
 
 
