@@ -230,8 +230,8 @@ def via(proxy: TcpProxy, url: str) -> str:
 
 
 class Lot:
-    """The world's extra parts, on the world loop: a Bolink emulator per booth (the first is the World's), a
-    TOP router (Tmall) shared by the three, and the relays through which the booth that dies for longer than
+    """The world's extra parts, on the world loop: the World's Bolink emulator as every booth's, a TOP router
+    (Tmall) shared by the three, and the relays through which the booth that dies for longer than
     ``takeover_after_s`` (exit-a) reaches Alipay and Tmall, so that the test can keep its rows pending."""
 
     def __init__(self, world: World) -> None:
