@@ -22,6 +22,7 @@ import random
 import sqlite3
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from booth.config import RetentionSettings, Settings, settings_from_mapping
 from booth.office.reports import Report, build_period_report, build_shift_report
-from booth.store import open_database
+from booth.store import Store, open_database
 from booth.store.archive import archive_old_months, archive_path
 
 CHANNELS = [
@@ -279,6 +280,16 @@ def timed(build: Callable[[], Report], runs: int = 3) -> tuple[list[float], Repo
     return times, report
 
 
+def lane_writes(store: Store, stop: threading.Event, waits: list[float]) -> None:
+    """A lane's writes while the archive runs: one audit row at a time through the store (BEGIN IMMEDIATE
+    under the 5 s busy timeout, as the engine's database thread writes), each one's time in ms."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        store.audit(actor="bench", action="bench_write", detail={"n": len(waits)}, at=datetime.now(UTC))
+        waits.append((time.perf_counter() - started) * 1000)
+        time.sleep(0.005)
+
+
 def year_with_archive(tmp: Path, per_month: int) -> None:
     """A year (December 2025 to November 2026, UTC+8) of `per_month` exits a month; the reports before and
     after [retention] months_online = 2 moved ten months to booth-archive-2025/2026.sqlite."""
@@ -302,9 +313,16 @@ def year_with_archive(tmp: Path, per_month: int) -> None:
     db = open_database(settings.database.url)
     try:
         before = {k: timed(partial(build_period_report, db, settings, a, b)) for k, (a, b) in periods.items()}
-        t = time.perf_counter()
-        result = archive_old_months(path, 2, folder, zone, now=datetime(2026, 11, 20, tzinfo=zone))
-        archived = time.perf_counter() - t
+        store, stop, waits = Store(db), threading.Event(), list[float]()
+        writer = threading.Thread(target=lane_writes, args=(store, stop, waits), name="bench-lane-writes")
+        writer.start()
+        try:
+            t = time.perf_counter()
+            result = archive_old_months(path, 2, folder, zone, now=datetime(2026, 11, 20, tzinfo=zone))
+            archived = time.perf_counter() - t
+        finally:
+            stop.set()
+            writer.join()
         after = {k: timed(partial(build_period_report, db, settings, a, b)) for k, (a, b) in periods.items()}
     finally:
         db.close()
@@ -315,6 +333,11 @@ def year_with_archive(tmp: Path, per_month: int) -> None:
         f"({archived / max(len(result.months), 1):.1f} s a month); database file now "
         f"{path.stat().st_size / 1e6:.0f} MB (pages freed, not shrunk), archive "
         + ", ".join(f"{f.name} {f.stat().st_size / 1e6:.0f} MB" for f in files if f.exists())
+    )
+    q = statistics.quantiles(waits, n=100) if len(waits) > 1 else [0.0] * 99
+    print(
+        f"    lane writes meanwhile (BEGIN IMMEDIATE, one audit row each, back to back): {len(waits):,}, "
+        f"p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, worst {max(waits, default=0):.0f} ms"
     )
     same = dataclasses.replace
     when = datetime(2000, 1, 1, tzinfo=UTC)

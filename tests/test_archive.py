@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from sqlalchemy import text
 
 from booth.config import RetentionSettings, Settings
 from booth.lot.journal import ensure_journal
-from booth.office.reports import Report, build_period_report, build_shift_report
+from booth.office.reports import Report, ReportError, build_period_report, build_shift_report
 from booth.store import Database, Store, StoreError, open_database
 from booth.store.archive import (
     MOVED,
@@ -23,9 +24,10 @@ from booth.store.archive import (
     archive_old_months,
     archive_path,
     archive_reader,
+    attach_limit,
     retention_cutoff,
 )
-from booth.store.models import Person, Shift
+from booth.store.models import AuditEntry, Person, Shift
 from booth.store.records import LaneExceptionItem, OutboxItem
 from tests.conftest import engine_settings, wait_until
 
@@ -225,6 +227,11 @@ def reports(s: Seeded) -> dict[str, Report]:
         built[name] = build_period_report(
             s.db, s.settings, datetime(*a, tzinfo=ZONE), datetime(*b, tzinfo=ZONE), now=NOW
         )
+    for limit in (0, 1, 3):  # lists cut short: each file's rows merged and cut again, totals in full
+        built[f"all, {limit} lines"] = build_period_report(
+            s.db, s.settings, datetime(2026, 7, 1, tzinfo=ZONE), datetime(2026, 12, 1, tzinfo=ZONE), now=NOW,
+            list_limit=limit,
+        )  # fmt: skip
     when = datetime(2000, 1, 1, tzinfo=UTC)
     return {k: dataclasses.replace(r, generated_at=when) for k, r in built.items()}
 
@@ -429,3 +436,159 @@ def _moved(s: Seeded) -> bool:
     except sqlite3.OperationalError:  # (the file is being made)
         return False
     return bool(arch and arch["shifts"] and not rows(s.path)["stays"] & arch["stays"])
+
+
+def test_the_delete_goes_in_parts_each_releasing_the_write_lock(seeded: Seeded) -> None:
+    """A month's delete is many short transactions: between two parts a lane writes at once (no busy
+    wait), the database never references a deleted row, and the reports count every row once. A row
+    written between parts that references a row still to move stops the month there: the rest stays in
+    both files until the next run."""
+    s = seeded
+    before_rows, before = rows(s.path), reports(s)
+    august_stays = sorted(
+        r[0]
+        for r in before_rows["stays"]
+        if r[8] is not None and "2026-07-31 16:00" <= r[8] < "2026-08-31 16:00"
+    )
+    parts: list[tuple[str, int]] = []
+
+    def lane_write(month: str, n: int) -> None:
+        parts.append((month, n))
+        assert fk_problems(s.path) == []
+        lane = sqlite3.connect(s.path, timeout=0, isolation_level=None)  # no busy wait at all
+        try:
+            lane.execute("BEGIN IMMEDIATE")
+            if (month, n) == ("2026-08", 1):  # a gate event for the last August stay, not yet deleted
+                lane.execute(
+                    "INSERT INTO gate_events (lane_id, stay_id, reason, operator, note, outcome, attempt, "
+                    "detail, at) VALUES ('X1', ?, 'test', 'zhang', '', 'opened', 1, '', "
+                    "'2026-11-15 04:00:00.000000')",
+                    (august_stays[-1],),
+                )
+            else:
+                lane.execute(
+                    "INSERT INTO audit_log (at, actor, action, detail_json) "
+                    "VALUES ('2026-11-15 04:00:00.000000', 'lane', 'test', '{}')"
+                )
+            lane.execute("COMMIT")
+        finally:
+            lane.close()
+
+    with pytest.raises(StoreError, match="written meanwhile references a row of stays"):
+        archive_before(s.path, CUTOFF, s.folder, ZONE, part_rows=10, pause_s=0, after_part=lane_write)
+    assert parts[:2] == [("2026-08", 0), ("2026-08", 1)]
+    archive = archive_path(s.folder, 2026)
+    main, arch = rows(s.path), rows(archive)
+    assert fk_problems(s.path) == [] and fk_problems(archive) == []
+    assert set(august_stays[:2]) <= {r[0] for r in arch["stays"]} - {r[0] for r in main["stays"]}
+    assert august_stays[-1] in {r[0] for r in main["stays"]} & {r[0] for r in arch["stays"]}
+    assert reports(s) == before  # (no report counts gate events, nor these audit rows)
+
+    parts.clear()
+    archive_before(s.path, CUTOFF, s.folder, ZONE, part_rows=10, pause_s=0, after_part=lane_write)
+    assert len([p for p in parts if p[0] == "2026-09"]) > 2  # September in several parts
+    main, arch = rows(s.path), rows(archive)
+    assert fk_problems(s.path) == [] and fk_problems(archive) == []
+    assert august_stays[-1] in {r[0] for r in main["stays"]}  # kept: a kept row references it
+    for table in MOVED:
+        assert main[table] | arch[table] >= before_rows[table], table
+    assert {r[0] for r in main["stays"]} & {r[0] for r in arch["stays"]} == {august_stays[-1]}
+    assert reports(s) == before
+
+
+def test_a_failed_scheduled_archive_is_a_supervisor_alert(
+    make_engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a failed scheduled backup: the engine raises archive_failed (no lane) with the cause."""
+    import booth.engine.loop as engine_loop
+    from booth.engine import AlertRaised
+
+    db = open_database(f"sqlite:///{tmp_path / 'booth.sqlite'}")
+    with db.sessionmaker.begin() as session:  # two old audit rows (a table's greatest id never moves)
+        for day in (5, 6):
+            session.add(AuditEntry(at=datetime(2020, 1, day, tzinfo=UTC), actor="test", action="old",
+                                   detail_json="{}"))  # fmt: skip
+    db.close()
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the archive folder's parent should be", encoding="utf-8")
+    monkeypatch.setattr(engine_loop, "ARCHIVE_FIRST_AFTER_S", 0.05)
+    r = make_engine(retention={"months_online": 2, "archive_folder": str(blocker / "archive")})
+
+    def raised() -> list[AlertRaised]:
+        return [e for e in r.events if isinstance(e, AlertRaised) and e.kind == "archive_failed"]
+
+    [alert] = wait_until(raised, timeout=10, what="the archive_failed alert")
+    assert alert.lane_id is None
+    assert "not-a-folder" in alert.message and "Error" in alert.message
+    assert r.rows("SELECT count(*) FROM audit_log WHERE action = 'old'") == [(2,)]  # nothing moved
+
+
+def test_a_report_attaches_only_the_archive_years_of_its_period(tmp_path: Path) -> None:
+    """Eleven yearly files, one more than SQLite attaches: a report of a year reads its own file alone (and
+    reports as before); a report over all of them is refused naming SQLite's limit."""
+    path = tmp_path / "booth.sqlite"
+    db = open_database(f"sqlite:///{path}")
+    try:
+        clock = Clock()
+        store = Store(db, clock=clock)
+        years = range(2014, 2025)
+        for n, year in enumerate(years, start=1):
+            _car(store, clock, n, datetime(year, 6, 10, 9, tzinfo=ZONE), 30)
+        for n in (99, 100):  # a payment, a free release and a failed payment: each table's greatest id stays
+            _car(store, clock, n, datetime(2026, 11, 10, n - 90, tzinfo=ZONE), 30)
+        _send_all(store, db, keep_pending=set())
+        folder = tmp_path / "archive"
+        settings = engine_settings(tmp_path).model_copy(
+            update={"retention": RetentionSettings(months_online=2, archive_folder=str(folder))}
+        )
+        june = (datetime(2019, 6, 1, tzinfo=ZONE), datetime(2019, 7, 1, tzinfo=ZONE))
+        before = build_period_report(db, settings, *june, now=NOW)
+        archive_old_months(path, 2, folder, ZONE, now=NOW)
+        assert sorted(p.name for p in folder.iterdir()) == [f"booth-archive-{y}.sqlite" for y in years]
+        assert attach_limit() == 10
+
+        with archive_reader(db, folder, ZONE, since=june[0], until=june[1]) as session:
+            attached = {row[1] for row in session.execute(text("PRAGMA database_list"))}
+        assert attached == {"main", "temp", "a2019"}
+        after = build_period_report(db, settings, *june, now=NOW)
+        when = datetime(2000, 1, 1, tzinfo=UTC)
+        assert dataclasses.replace(after, generated_at=when) == dataclasses.replace(before, generated_at=when)
+        assert after.payment_count == 1
+
+        with pytest.raises(ReportError, match=r"11 archive files .* at most 10 attached"):
+            build_period_report(db, settings, datetime(2014, 1, 1, tzinfo=ZONE), NOW, now=NOW)
+        ten_years = build_period_report(db, settings, datetime(2015, 1, 1, tzinfo=ZONE), NOW, now=NOW)
+        assert ten_years.payment_count + ten_years.exceptions.total >= 10
+    finally:
+        db.close()
+
+
+def test_a_stop_ends_the_run_between_two_parts_and_the_next_run_finishes(seeded: Seeded) -> None:
+    """The engine's stop does not wait for a month's delete: the run ends after the part under way."""
+    s = seeded
+    before_rows, before = rows(s.path), reports(s)
+    stop = threading.Event()
+    done: list[tuple[str, int]] = []
+
+    def after_part(month: str, n: int) -> None:
+        done.append((month, n))
+        if n == 1:
+            stop.set()
+
+    result = archive_before(
+        s.path, CUTOFF, s.folder, ZONE, part_rows=10, pause_s=0, after_part=after_part, stop=stop
+    )
+    assert done == [("2026-08", 0), ("2026-08", 1)] and result.months == []
+    archive = archive_path(s.folder, 2026)
+    main, arch = rows(s.path), rows(archive)
+    assert fk_problems(s.path) == [] and {r[0] for r in main["stays"]} & {r[0] for r in arch["stays"]}
+    assert reports(s) == before
+
+    result = archive_before(s.path, CUTOFF, s.folder, ZONE, part_rows=10, pause_s=0)
+    assert [m.month for m in result.months] == ["2026-08", "2026-09"]
+    main, arch = rows(s.path), rows(archive)
+    for table in MOVED:
+        assert not {r[0] for r in main[table]} & {r[0] for r in arch[table]}, table
+        assert main[table] | arch[table] == before_rows[table], table
+    assert fk_problems(s.path) == [] and fk_problems(archive) == []
+    assert reports(s) == before

@@ -38,7 +38,7 @@ from booth.office.reports.records import (
     pay_channel_label,
 )
 from booth.office.shifts import cash_kept
-from booth.store.archive import archive_reader
+from booth.store.archive import archive_reader, archived_shift_times
 from booth.store.db import Database
 from booth.store.models import Person, Shift
 from booth.store.records import StoreError
@@ -50,10 +50,18 @@ def build_shift_report(
     """The report of one closed shift; ReportError for an unknown or still open shift."""
     if not isinstance(shift_id, int) or isinstance(shift_id, bool) or shift_id < 1:
         raise ReportError(f"a shift id is a positive whole number, got {shift_id!r}")
+    times: tuple[datetime, datetime | None] | None
     with _read(db, settings, since=None, archive=False) as session:
-        # (None: a shift no longer in the database, which may be in any archive file)
-        opened = session.scalar(select(Shift.opened_at).where(Shift.id == shift_id))
-    with _read(db, settings, since=opened) as session:
+        found = session.execute(select(Shift.opened_at, Shift.closed_at).where(Shift.id == shift_id)).first()
+        times = None if found is None else (found[0], found[1])
+    if times is None:  # a shift no longer in the database: the archive file that holds it
+        try:
+            times = archived_shift_times(settings.retention.folder_for(str(db.engine.url)), shift_id)
+        except StoreError as exc:
+            raise ReportError(f"cannot read the database: {exc}") from exc
+        if times is None:
+            raise ReportError(f"there is no shift {shift_id}")
+    with _read(db, settings, since=times[0], until=times[1]) as session:
         row = session.execute(
             select(Shift, Person.username, Person.display_name)
             .join(Person, Person.id == Shift.attendant_id)
@@ -112,7 +120,7 @@ def build_period_report(
             f"the period ends ({_text(end, zone)}) at or before it starts ({_text(start, zone)})"
         )
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    with _read(db, settings, since=start) as session:
+    with _read(db, settings, since=start, until=end) as session:
         who: tuple[str, str] | None = None
         windows: tuple[Window, ...] = ((start, end),)
         if attendant is not None:
@@ -233,15 +241,20 @@ def _text(at: datetime, zone: ZoneInfo) -> str:
 
 @contextmanager
 def _read(
-    db: Database, settings: Settings, *, since: datetime | None, archive: bool = True
+    db: Database,
+    settings: Settings,
+    *,
+    since: datetime | None,
+    until: datetime | None = None,
+    archive: bool = True,
 ) -> Iterator[Session]:
     """One read transaction (a consistent snapshot); database errors become ReportError naming the cause.
 
-    With [retention]'s archive files beside the database, those that may hold rows of `since` or later are
+    With [retention]'s archive files beside the database, those that may hold rows of [since, until) are
     read too (booth.store.archive.archive_reader)."""
     folder = settings.retention.folder_for(str(db.engine.url)) if archive else None
     try:
-        with archive_reader(db, folder, settings.park.zone, since=since) as session:
+        with archive_reader(db, folder, settings.park.zone, since=since, until=until) as session:
             yield session
     except (SQLAlchemyError, StoreError) as exc:
         raise ReportError(f"cannot read the database: {exc}") from exc

@@ -6,6 +6,11 @@ read transaction, so the figures are one consistent snapshot and a month of a mi
 seconds. Lists are capped at ``list_limit`` rows; each says how many rows there are in all. Hourly buckets
 are in the lot's local time: per hour for a window up to 48 hours, per hour of the day (0-23, summed) for
 longer ones.
+
+With [retention]'s archive files attached, each query but the sync backlog's (whose pending and dead rows
+are never archived) runs once per file, the database and then each archive file
+(booth.store.archive.each_file), and the files' rows are merged here: totals added, lists sorted as the SQL
+sorts them and cut again. SQLite would materialise the archive's UNION ALL views whole inside a join.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from booth.office.reports.records import (
     UnpaidLine,
     Window,
 )
+from booth.store.archive import each_file
 from booth.store.models import Arrears, AuditEntry, ExitOrder, LaneException, OutboxRow, Payment, Stay
 
 
@@ -116,47 +122,57 @@ class ReportQueries:
     def figures(self) -> Figures:
         s = self.session
         payment_slot = self.slot(Payment.paid_at)
-        pay_rows = s.execute(
-            select(
-                payment_slot,
-                Payment.channel,
-                Payment.pay_channel,
-                Payment.flag,
-                func.count(),
-                func.sum(Payment.amount_fen),
-            )
-            .where(self.within(Payment.paid_at))
-            .group_by(payment_slot, Payment.channel, Payment.pay_channel, Payment.flag)
-        ).all()
         exit_slot = self.slot(Stay.exit_at)
-        exit_rows = s.execute(
-            select(exit_slot, Stay.state, func.count())
-            .where(self.within(Stay.exit_at))
-            .group_by(exit_slot, Stay.state)
-        ).all()
-        vehicles_in = int(
-            s.scalar(select(func.count()).select_from(Stay).where(self.within(Stay.entry_at))) or 0
-        )
-        settled = s.execute(
-            select(ExitOrder.state, func.count(), func.coalesce(func.sum(ExitOrder.due_fen), 0))
-            .where(self.within(ExitOrder.settled_at))
-            .group_by(ExitOrder.state)
-            .order_by(ExitOrder.state)
-        ).all()
-        exceptions = s.execute(
-            select(LaneException.kind, func.count(), func.coalesce(func.sum(LaneException.due_fen), 0))
-            .where(self.within(LaneException.at))
-            .group_by(LaneException.kind)
-            .order_by(LaneException.kind)
-        ).all()
-        failed = int(
-            s.scalar(
-                select(func.count())
-                .select_from(AuditEntry)
-                .where(AuditEntry.action == "payment_failed", self.within(AuditEntry.at))
+        pay_rows: list[Any] = []
+        exit_rows: list[Any] = []
+        settled_by: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        exceptions_by: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        vehicles_in = failed = 0
+        for _ in each_file(s):
+            pay_rows += s.execute(
+                select(
+                    payment_slot,
+                    Payment.channel,
+                    Payment.pay_channel,
+                    Payment.flag,
+                    func.count(),
+                    func.sum(Payment.amount_fen),
+                )
+                .where(self.within(Payment.paid_at))
+                .group_by(payment_slot, Payment.channel, Payment.pay_channel, Payment.flag)
+            ).all()
+            exit_rows += s.execute(
+                select(exit_slot, Stay.state, func.count())
+                .where(self.within(Stay.exit_at))
+                .group_by(exit_slot, Stay.state)
+            ).all()
+            vehicles_in += int(
+                s.scalar(select(func.count()).select_from(Stay).where(self.within(Stay.entry_at))) or 0
             )
-            or 0
-        )
+            for state, n, fen in s.execute(
+                select(ExitOrder.state, func.count(), func.coalesce(func.sum(ExitOrder.due_fen), 0))
+                .where(self.within(ExitOrder.settled_at))
+                .group_by(ExitOrder.state)
+            ):
+                settled_by[state][0] += int(n)
+                settled_by[state][1] += int(fen)
+            for kind, n, fen in s.execute(
+                select(LaneException.kind, func.count(), func.coalesce(func.sum(LaneException.due_fen), 0))
+                .where(self.within(LaneException.at))
+                .group_by(LaneException.kind)
+            ):
+                exceptions_by[kind][0] += int(n)
+                exceptions_by[kind][1] += int(fen)
+            failed += int(
+                s.scalar(
+                    select(func.count())
+                    .select_from(AuditEntry)
+                    .where(AuditEntry.action == "payment_failed", self.within(AuditEntry.at))
+                )
+                or 0
+            )
+        settled = sorted((st, n, fen) for st, (n, fen) in settled_by.items())
+        exceptions = sorted((k, n, fen) for k, (n, fen) in exceptions_by.items())
 
         groups: dict[tuple[str, int | None, str | None], list[int]] = defaultdict(lambda: [0, 0])
         hours: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0])  # exits, payments, revenue
@@ -215,12 +231,15 @@ class ReportQueries:
     # the lists
 
     def exceptions(self, total: int) -> Listing[ExceptionLine]:
-        rows = self.session.execute(
-            select(LaneException)
-            .where(self.within(LaneException.at))
-            .order_by(LaneException.at, LaneException.id)
-            .limit(self.limit)
-        ).scalars()
+        found: list[LaneException] = []
+        for _ in each_file(self.session):
+            found += self.session.execute(
+                select(LaneException)
+                .where(self.within(LaneException.at))
+                .order_by(LaneException.at, LaneException.id)
+                .limit(self.limit)
+            ).scalars()
+        rows = sorted(found, key=lambda r: (r.at, r.id))[: self.limit]
         items = tuple(
             ExceptionLine(
                 r.at, r.kind, r.lane_id, r.plate, r.due_fen, r.reason, r.note, r.operator, r.approved_by
@@ -230,13 +249,16 @@ class ReportQueries:
         return Listing(items, total)
 
     def failed_payments(self, total: int) -> Listing[FailedPayment]:
-        rows = self.session.execute(
-            select(AuditEntry.at, AuditEntry.actor, AuditEntry.detail_json)
-            .where(AuditEntry.action == "payment_failed", self.within(AuditEntry.at))
-            .order_by(AuditEntry.at, AuditEntry.id)
-            .limit(self.limit)
-        ).all()
-        return Listing(tuple(_failed(at, actor, detail) for at, actor, detail in rows), total)
+        found: list[Any] = []
+        for _ in each_file(self.session):
+            found += self.session.execute(
+                select(AuditEntry.at, AuditEntry.id, AuditEntry.actor, AuditEntry.detail_json)
+                .where(AuditEntry.action == "payment_failed", self.within(AuditEntry.at))
+                .order_by(AuditEntry.at, AuditEntry.id)
+                .limit(self.limit)
+            ).all()
+        rows = sorted(found, key=lambda r: (r[0], r[1]))[: self.limit]
+        return Listing(tuple(_failed(at, actor, detail) for at, _, actor, detail in rows), total)
 
     def flagged(self, late_total: int, other_total: int) -> tuple[Listing[PaymentLine], Listing[PaymentLine]]:
         """The flagged payments, late ones and the others, each list capped: one pass over the window."""
@@ -251,13 +273,16 @@ class ReportQueries:
             .where(self.within(Payment.paid_at), Payment.flag.is_not(None))
             .subquery()
         )
-        rows = self.session.execute(
-            select(Payment, Stay.plate)
-            .join(numbered, numbered.c.id == Payment.id)
-            .outerjoin(Stay, Stay.id == Payment.stay_id)
-            .where(numbered.c.n <= self.limit)
-            .order_by(Payment.paid_at, Payment.id)
-        ).all()
+        found: list[Any] = []
+        for _ in each_file(self.session):  # (each file's first `limit` of each kind: enough for all)
+            found += self.session.execute(
+                select(Payment, Stay.plate)
+                .join(numbered, numbered.c.id == Payment.id)
+                .outerjoin(Stay, Stay.id == Payment.stay_id)
+                .where(numbered.c.n <= self.limit)
+                .order_by(Payment.paid_at, Payment.id)
+            ).all()
+        found.sort(key=lambda row: (row[0].paid_at, row[0].id))
         lines = [
             PaymentLine(
                 p.paid_at,
@@ -270,11 +295,11 @@ class ReportQueries:
                 p.lane_id,
                 p.flag,
             )
-            for p, plate in rows
+            for p, plate in found
         ]
         return (
-            Listing(tuple(line for line in lines if line.flag == LATE), late_total),
-            Listing(tuple(line for line in lines if line.flag != LATE), other_total),
+            Listing(tuple(line for line in lines if line.flag == LATE)[: self.limit], late_total),
+            Listing(tuple(line for line in lines if line.flag != LATE)[: self.limit], other_total),
         )
 
     def paid_not_exited(self) -> Listing[PaidNotExited]:
@@ -292,39 +317,44 @@ class ReportQueries:
             .subquery()
         )
         stay = aliased(Stay)
-        rows = self.session.execute(
-            select(
-                stay.id,
-                stay.plate,
-                stay.order_id,
-                stay.entry_at,
-                grouped.c.paid,
-                grouped.c.last,
-                func.count().over(),  # every row's count of all rows: the list and its length in one pass
-            )
-            .join(grouped, grouped.c.stay_id == stay.id)
-            .order_by(grouped.c.last, stay.id)
-            .limit(self.limit)
-        ).all()
+        found: list[Any] = []
+        total = 0
+        for _ in each_file(self.session):  # (a stay and its payments are in one file)
+            rows = self.session.execute(
+                select(
+                    stay.id,
+                    stay.plate,
+                    stay.order_id,
+                    stay.entry_at,
+                    grouped.c.paid,
+                    grouped.c.last,
+                    func.count().over(),  # every row's count of all rows: the list and its length at once
+                )
+                .join(grouped, grouped.c.stay_id == stay.id)
+                .order_by(grouped.c.last, stay.id)
+                .limit(self.limit)
+            ).all()
+            found += rows
+            total += int(rows[0][-1]) if rows else 0
+            if not rows and self.limit == 0:
+                total += int(self.session.scalar(select(func.count()).select_from(grouped)) or 0)
+        found.sort(key=lambda row: (utc(row[5]), row[0]))
         items = tuple(
             PaidNotExited(sid, plate, order_id, entry_at, int(paid), utc(last))
-            for sid, plate, order_id, entry_at, paid, last, _ in rows
+            for sid, plate, order_id, entry_at, paid, last, _ in found[: self.limit]
         )
-        total = int(rows[0][-1]) if rows else 0
-        if not rows and self.limit == 0:
-            total = int(self.session.scalar(select(func.count()).select_from(grouped)) or 0)
         return Listing(items, total)
 
     def exited_unpaid(self) -> Listing[UnpaidLine]:
         s = self.session
         missed_where = and_(self.within(Stay.exit_at), Stay.state == "cancelled")
-        missed = s.execute(
-            select(Stay.exit_at, Stay.plate, Stay.entry_at, Arrears.noticed_lane, Arrears.amount_fen)
+        missed_query = (
+            select(Stay.exit_at, Stay.plate, Stay.entry_at, Arrears.noticed_lane, Arrears.amount_fen, Stay.id)
             .outerjoin(Arrears, Arrears.stay_id == Stay.id)
             .where(missed_where)
             .order_by(Stay.exit_at, Stay.id)
             .limit(self.limit)
-        ).all()
+        )
         order = aliased(ExitOrder)
         paid_since = func.coalesce(order.opened_at, LaneException.at)
         counted = (
@@ -342,22 +372,30 @@ class ReportQueries:
             LaneException.due_fen > 0,
             ~exists(counted),
         )
-        lifts = s.execute(
+        lifts_query = (
             select(LaneException, Stay.entry_at, Stay.plate)
             .outerjoin(order, order.id == LaneException.exit_order_id)
             .outerjoin(Stay, Stay.id == LaneException.stay_id)
             .where(lift_where)
             .order_by(LaneException.at, LaneException.id)
             .limit(self.limit)
-        ).all()
-        lift_total = self._count(
-            select(LaneException.id)
-            .outerjoin(order, order.id == LaneException.exit_order_id)
-            .where(lift_where)
         )
+        missed: list[Any] = []
+        lifts: list[Any] = []
+        total = 0
+        for _ in each_file(s):  # (a lift's order, stay and payments are in its file)
+            missed += s.execute(missed_query).all()
+            lifts += s.execute(lifts_query).all()
+            total += self._count(select(Stay.id).where(missed_where)) + self._count(
+                select(LaneException.id)
+                .outerjoin(order, order.id == LaneException.exit_order_id)
+                .where(lift_where)
+            )
+        missed = sorted(missed, key=lambda row: (row[0], row[5]))[: self.limit]
+        lifts = sorted(lifts, key=lambda row: (row[0].at, row[0].id))[: self.limit]
         lines = [
             UnpaidLine("missed_exit", at or entry_at, plate, entry_at, lane, owed, None, None)
-            for at, plate, entry_at, lane, owed in missed
+            for at, plate, entry_at, lane, owed, _ in missed
         ] + [
             UnpaidLine(
                 "manual_lift",
@@ -372,7 +410,6 @@ class ReportQueries:
             for le, entry_at, plate in lifts
         ]
         lines.sort(key=lambda line: line.at)
-        total = self._count(select(Stay.id).where(missed_where)) + lift_total
         return Listing(tuple(lines[: self.limit]), total)
 
     def arrears(self) -> tuple[CountLine, ...]:
@@ -389,10 +426,13 @@ class ReportQueries:
                 and_(Arrears.noticed_at < end, or_(Arrears.settled_at.is_(None), Arrears.settled_at >= end)),
             ),
         ):
-            n, fen = s.execute(
-                select(func.count(), func.coalesce(func.sum(Arrears.amount_fen), 0)).where(where)
-            ).one()
-            lines.append(CountLine(key, ARREARS_LABELS[key], int(n), int(fen)))
+            n = fen = 0
+            for _ in each_file(s):
+                count, amount = s.execute(
+                    select(func.count(), func.coalesce(func.sum(Arrears.amount_fen), 0)).where(where)
+                ).one()
+                n, fen = n + int(count), fen + int(amount)
+            lines.append(CountLine(key, ARREARS_LABELS[key], n, fen))
         return tuple(lines)
 
     def sync_backlog(self) -> tuple[BacklogLine, ...]:
