@@ -11,6 +11,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QLoggingCategory, QSocketNotifier
@@ -34,8 +35,35 @@ log = logging.getLogger("ui.app")
 _START_JOIN_S = 35.0
 
 
+def read_less_on_import() -> None:
+    """PySide6 asks of every module imported after it whether its source names PySide6 (for
+    ``from __feature__ import ...``), by ``inspect.getsource``, and ``linecache`` then keeps every line of
+    every such file: the engine's start alone imports ~200 modules (the camera listener's aiohttp, httpx's
+    transports, ...), ~8 MB of RSS that stays as the heap's high-water mark even once the cache is cleared.
+    The same question is answered here from the file's bytes, which are not kept. Modules without a ``.py``
+    file are still asked PySide6's way; if PySide6's internals are not as expected, nothing changes."""
+    feature = sys.modules.get("shibokensupport.feature")
+    upstream = getattr(feature, "_mod_uses_pyside", None)
+    if feature is None or not callable(upstream) or getattr(upstream, "booth_reads_bytes", False):
+        return
+
+    def uses_pyside(module: ModuleType) -> bool:
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str) or not path.endswith(".py"):
+            return bool(upstream(module))
+        try:
+            with open(path, "rb") as source:
+                return b"PySide6" in source.read()
+        except OSError:
+            return bool(upstream(module))
+
+    setattr(uses_pyside, "booth_reads_bytes", True)  # noqa: B010  (installed once)
+    setattr(feature, "_mod_uses_pyside", uses_pyside)  # noqa: B010
+
+
 def ensure_application(argv: list[str] | None = None) -> QApplication:
     """The process's QApplication (created here unless someone — a test, a benchmark — already did)."""
+    read_less_on_import()
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
         return existing
