@@ -8,7 +8,7 @@ one Bolink cloud (the park's, a session per booth: each exit booth's local_id na
 the emulator routes a payment result to the session naming its channel), one Alipay gateway, one TOP router
 (Tmall's backflow) and one Modbus relay board shared by the three, cameras pushing reads, drivers paying by
 Alipay or WeChat at Bolink, and the attendant at each exit taking cash or free-releasing a car the booth
-does not know (``no_stay``). Every booth has ``[lot] takeover_after_s`` = 6 s.
+does not know (``no_stay``). Every booth has ``[lot] takeover_after_s`` = 8 s.
 
 First, exit-a is cut off Alipay and Tmall (through proxies of its own) until rows of both are pending on the
 lot server, SIGKILLed, and kept down until another booth has claimed and sent each of them (the takeover,
@@ -85,7 +85,8 @@ GIVE_UP_S = 40.0  # a car not let out within this is stranded (a failure)
 RELEASE_REASON = "设备故障"  # the attendant's reason for letting a car the booth does not know out
 PASS_S = 0.5  # the lanes' pass_timeout_s
 LISTED_ALERT = "paid_not_out"  # the attendant's list: "paid before the restart, not lifted"
-TAKEOVER_S = 6.0  # [lot] takeover_after_s (heartbeat_s is 1: at least 4 x that); the lease is 3 s
+TAKEOVER_S = 8.0  # [lot] takeover_after_s (heartbeat_s is 1: at least 4 x that); the lease is 4 s. (6 s passed
+# 10 runs, but left a booth slowed by a saturated CI machine only a 3-s margin for a send under way)
 CLOUDS = ("alipay", "tmall")  # the clouds whose rows a live booth relays for a silent one (and Bolink inpark)
 STRANDED = 2  # exit-a dies once this many rows of each are pending (or 25 s after its clouds were cut)
 
