@@ -303,6 +303,12 @@ class EngineLoop:
         def on_status(status: Any) -> None:  # (on the pusher's thread): the window hears it with the sync's
             loop.call_soon_threadsafe(self._lot_status_changed, status)
 
+        sync = self.cloud_sync
+
+        def exit_items(stay: StayRecord, at: datetime) -> list[OutboxItem]:  # (on the database thread)
+            # a stay closed because another booth let its car out as no_stay: with its Tmall leave
+            return [] if sync is None else sync.exit_items(stay, at=at)
+
         lot_service = self.lot_service = lot_service_class(
             self.settings,
             self.database,
@@ -321,12 +327,6 @@ class EngineLoop:
     def _make_lot_lease(self, lot_service: Any) -> None:
         """[lot] takeover_after_s: the fence of every relay (this booth's rows go only while its last contact
         with the server is younger than half of it); the Alipay/Tmall relays get it as they are made."""
-        sync = self.cloud_sync
-
-        def exit_items(stay: StayRecord, at: datetime) -> list[OutboxItem]:  # (on the database thread)
-            # a stay closed because another booth let its car out as no_stay: with its Tmall leave
-            return [] if sync is None else sync.exit_items(stay, at=at)
-
         lot = self.settings.lot
         if lot is None or not lot.takeover_after_s:
             return
