@@ -85,8 +85,9 @@ GIVE_UP_S = 40.0  # a car not let out within this is stranded (a failure)
 RELEASE_REASON = "设备故障"  # the attendant's reason for letting a car the booth does not know out
 PASS_S = 0.5  # the lanes' pass_timeout_s
 LISTED_ALERT = "paid_not_out"  # the attendant's list: "paid before the restart, not lifted"
-TAKEOVER_S = 8.0  # [lot] takeover_after_s (heartbeat_s is 1: at least 4 x that); the lease is 4 s. (6 s passed
-# 10 runs, but left a booth slowed by a saturated CI machine only a 3-s margin for a send under way)
+# [lot] takeover_after_s (heartbeat_s is 1: at least 4 x that); the lease is 4 s. (6 s passed 10 runs, but
+# left a booth slowed by a saturated CI machine only a 3-s margin for a send under way)
+TAKEOVER_S = 8.0
 CLOUDS = ("alipay", "tmall")  # the clouds whose rows a live booth relays for a silent one (and Bolink inpark)
 STRANDED = 2  # exit-a dies once this many rows of each are pending (or 25 s after its clouds were cut)
 

@@ -185,8 +185,7 @@ def summary_lines(report: Report) -> list[str]:
             "",
             f"备用金 {y(c.opening_float_fen)}  现金收入 {y(c.cash_taken_fen)}（{c.cash_payments} 笔）",
             f"应有现金 {_opt(c.expected_fen)}  清点现金 {_opt(c.counted_fen)}"
-            f"  差额 {_variance(c.variance_fen)}"
-            + (f"  主管签字 {c.cosigned_by}" if c.cosigned_by else ""),
+            f"  差额 {_variance(c.variance_fen)}" + (f"  主管签字 {c.cosigned_by}" if c.cosigned_by else ""),
             "  " + "  ".join(f"{y(d)}×{n}" for d, n in c.counted if n),
             f"留给下一班的备用金 {_opt(c.handover_float_fen)}"
             + (f"  备注 {c.close_note}" if c.close_note else ""),
