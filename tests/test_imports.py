@@ -26,6 +26,19 @@ def test_the_engine_loads_no_device_or_server_library_a_lane_does_not_use() -> N
     assert loaded == []
 
 
+def test_a_vzenith_camera_loads_no_modbus_library_until_its_lane_has_an_led_board_to_speak() -> None:
+    """The camera listener needs aiohttp; pymodbus (its CRC16 for the LED board's frames) only once a frame
+    is made, for a lane with ``open_voice``."""
+    loaded = _fresh(
+        "import json, sys, booth.devices.cameras\n"
+        "from booth.devices.vzenith import speak_frame\n"
+        "before = 'pymodbus' in sys.modules\n"
+        "assert speak_frame('一路顺风').startswith(bytes([0, 0x64, 0xFF, 0xFF]))\n"
+        "print(json.dumps([before, 'pymodbus' in sys.modules]))"
+    )
+    assert loaded == [False, True]
+
+
 def test_the_window_imports_the_engine_before_pyside6_so_its_import_hook_reads_almost_none_of_it() -> None:
     """PySide6's import hook reads the source of every module imported after it into linecache (see
     ui/__init__.py). With the engine's stack imported first only the few modules ui's own import statements

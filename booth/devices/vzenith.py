@@ -42,7 +42,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from pymodbus.framer import FramerRTU
 
 from booth.config import CameraListenerSettings, CameraRelayGateSettings
 from booth.devices.camera_reads import (
@@ -78,6 +77,9 @@ def led_frame(cmd: int, data: bytes, address: int = 0x00) -> bytes:
         raise ValueError(f"LED frame: cmd and address are single bytes, got {cmd!r}, {address!r}")
     if len(data) > 0xFF:
         raise ValueError(f"LED frame: at most 255 data bytes, got {len(data)}")
+    # imported here: only a lane with an LED/voice board speaks (pymodbus is ~1 MB and 33 modules)
+    from pymodbus.framer import FramerRTU
+
     body = bytes([address, LED_VERSION, 0xFF, 0xFF, cmd, len(data)]) + data
     # pymodbus returns the CRC already byte-swapped into wire order (low byte first)
     return body + FramerRTU.compute_CRC(body).to_bytes(2, "big")
