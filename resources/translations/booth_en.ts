@@ -2146,6 +2146,10 @@ Pay %1 in cash</translation>
         <translation>中文</translation>
     </message>
     <message>
+        <source>签到</source>
+        <translation>Sign in</translation>
+    </message>
+    <message>
         <source>开班</source>
         <translation>Open shift</translation>
     </message>

@@ -21,8 +21,11 @@ from people_driving import (
     seed_people,
     tap,
 )
+from qr_reading import decode_qr
 from sqlalchemy import select
 
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QPushButton, QWidget
 
 from booth.config import Settings
@@ -281,3 +284,65 @@ def test_the_language_switches_on_the_sign_in_screen(
     assert overlay.float_reference.text().startswith("上一班留下的备用金：")
     assert overlay.step == "open_shift" and window.person is None  # nobody signed in by the switch
     tap(qtbot, overlay.back_button)
+
+
+def _rect_in(widget: QWidget, window: QWidget) -> QRect:
+    return QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1366, 768)], ids=["1920x1080", "1366x768"])
+def test_the_lanes_driver_side_stays_in_view_while_nobody_is_signed_in(
+    qtbot: Any,
+    signin_window: BoothWindow,
+    engine: Engine,
+    people: tuple[Staff, Shifts],
+    size: tuple[int, int],
+) -> None:
+    """Issue #15 item 10 on the sign-in screen too: after a restart nobody is signed in, and a driver must
+    still read the plate and the amount and scan the QR. The names and the PIN pad are on a card that hides
+    part of the lanes only while it is open; untouched it closes, and the sign-in bar lies over the top bar
+    alone. Touches on the lanes land on the overlay all the while; "sign in" on the bar opens the card."""
+    window = signin_window
+    window.resize(*size)
+    overlay = overlay_of(window)
+    lanes = [window.lane_panel("X1"), window.lane_panel("X2")]
+    bring_car(engine, "X1", "苏A12345")
+    bring_car(engine, "X2", "京AD12345")
+    qtbot.waitUntil(lambda: all(p.view.code_url and p.qr.module_px() > 0 for p in lanes), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.width() == size[0] and window.height() == size[1], timeout=WAIT_MS)
+    assert overlay.isVisible() and overlay.card_open  # the sign-in screen opens on its card
+    assert overlay.card_timer.isActive()
+    overlay.card_timer.timeout.emit()  # CARD_OPEN_MS untouched
+    assert overlay.isVisible() and not overlay.card_open and overlay.bar.isVisible()
+
+    QApplication.processEvents()
+    drawn = window.grab().toImage()
+    ratio = drawn.width() / window.width()
+    bar = _rect_in(overlay.bar, window)
+    assert bar.top() == 0  # over the top bar
+    for panel in lanes:
+        for part in (panel.plate_label, panel.amount, panel.qr, panel.qr_amount):
+            assert part.isVisible() and not _rect_in(part, window).intersects(bar), part.objectName()
+        qr = _rect_in(panel.qr, window)
+        scaled = QRect(round(qr.x() * ratio), round(qr.y() * ratio), round(qr.width() * ratio),
+                       round(qr.height() * ratio))
+        assert decode_qr(drawn.copy(scaled)) == [panel.view.code_url], f"{panel.lane_id}: QR not readable"
+        # a finger on the lane's buttons lands on the sign-in overlay: the lanes are out of the hands' reach
+        cash = panel.action_buttons["cash"]
+        assert window.childAt(cash.mapTo(window, cash.rect().center())) is overlay
+        assert not panel.action_bar.isEnabled()
+
+    tap(qtbot, overlay.card_button)  # the attendant comes: the card again
+    assert overlay.card_open and overlay.card_timer.isActive()
+    card = _rect_in(overlay.card, window)
+    assert card.top() >= bar.bottom()  # below the bar; the buttons inside it are in reach
+    tap(qtbot, overlay.hide_button)  # or put it away at once
+    assert not overlay.card_open
+    QTest.keyClick(window.lane_panel("X1"), Qt.Key.Key_1)  # a keyboard's digit opens it and goes to the pad
+    assert overlay.card_open and overlay.pad.field.text() == "1"
+    overlay.pad.clear()
+    sign_in(qtbot, window, ATTENDANT, ATTENDANT_PIN)
+    qtbot.waitUntil(lambda: overlay.step == "open_shift", timeout=WAIT_MS)
+    assert not overlay.card_timer.isActive()  # counting the float: the card stays
+    overlay.card_timer.timeout.emit()
+    assert overlay.card_open

@@ -186,6 +186,7 @@ def test_every_docs_screen_in_both_languages_on_its_own_xvfb(tmp_path: Path) -> 
         for rect, amount in zip(facts["amount_rects"], facts["amounts"], strict=True):
             assert amount.startswith("¥")
             assert_drawn(image, rect, f"the amount {amount} behind the lock ({language})")
+        assert_lanes_in_view_behind_the_sign_in(tmp_path, report, language)
         image, facts = shot("unlock")
         assert facts["typed"] == 2
         # a keypad on a plain dark card (its PIN field is dark too since issue #15: it was white)
@@ -214,6 +215,30 @@ def test_every_docs_screen_in_both_languages_on_its_own_xvfb(tmp_path: Path) -> 
         for kind in KINDS:
             texts = report[shot_name(kind, "en")]["chinese_texts"]
             assert not any(word in text for text in texts), (kind, word)
+
+
+def assert_lanes_in_view_behind_the_sign_in(shots: Path, report: dict[str, dict[str, Any]],
+                                           language: str) -> None:
+    """Signed out with cars at both lanes, the sign-in card put away: the overlay still lies over the whole
+    window (a touch reaches no lane), its bar over the top bar, and each lane's QR is read from the screen,
+    its plate and amount drawn."""
+    name = shot_name("signinlanes", language)
+    facts, image = report[name], QImage(str(shots / name))
+    pixels = rgb(shots / name)
+    assert not facts["card_open"] and facts["opened_by_taps"] == []
+    assert facts["lanes_behind"] == ["awaiting_payment", "awaiting_payment"]
+    _, _, width, height = facts["overlay_rect"]
+    _, bar_y, _, bar_h = facts["bar_rect"]
+    assert width >= image.width() - 40 and height >= image.height() - 120, "a touch could reach a lane"
+    for (x, y, w, h), url in zip(facts["qr_rects"], facts["pay_urls"], strict=True):
+        assert y >= bar_y + bar_h, "the sign-in bar lies over a QR"
+        assert decode_qr(image.copy(x, y, w, h)) == [url], f"a lane's QR is not readable ({language})"
+    for rect, amount in zip(facts["amount_rects"], facts["amounts"], strict=True):
+        assert amount.startswith("¥")
+        assert_drawn(pixels, rect, f"the amount {amount} behind the sign-in ({language})")
+    for rect, plate in zip(facts["plate_rects"], facts["plates"], strict=True):
+        assert_drawn(pixels, rect, f"the plate {plate} behind the sign-in ({language})")
+    assert facts["bar_title"] and facts["card_button_rect"][2] > 0
 
 
 def assert_items_1_to_3(shots: Path, report: dict[str, dict[str, Any]], language: str) -> None:
@@ -269,6 +294,30 @@ def test_items_1_to_3_by_pointer_clicks_through_the_x_server_on_a_small_screen(t
         # the PIN, the action, the reason, confirm, the name, two digits, ... all went through the X server
         assert report[shot_name("open", language)]["taps"]["count"] >= 20
         assert_items_1_to_3(tmp_path, report, language)
+
+
+@pytest.mark.skipif(XDOTOOL is None, reason="xdotool is not installed (apt-get install xdotool): no pointer")
+def test_the_sign_in_by_pointer_clicks_leaves_the_lanes_in_view_on_a_small_screen(tmp_path: Path) -> None:
+    """Issue #15 item 10 on the sign-in screen, on a 1366x768 X screen, every tap an xdotool click: signed
+    out with a car at each lane, "back" puts the sign-in card away; each lane's QR is read from the screen,
+    its plate and amount drawn; a tap on a lane's cash button lands on the sign-in and opens nothing; the
+    bar's "sign in" opens the card again, and the next attendant signs in and opens the shift by taps."""
+    report_file = tmp_path / "shots.json"
+    kinds = ("signinlanes", "open")
+    done = subprocess.run(
+        [sys.executable, "-m", "ui.shell.screenshot", "--xvfb", "--size", "1366x768", "--taps", "xdotool",
+         "--all", str(tmp_path), "--kinds", ",".join(kinds), "--report", str(report_file)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report: dict[str, dict[str, Any]] = json.loads(report_file.read_text(encoding="utf-8"))
+    for language in ("zh_CN", "en"):
+        facts = report[shot_name("signinlanes", language)]
+        assert facts["taps"]["input"] == "xdotool" and facts["taps_on_lanes"] == ["X1", "X2"]
+        assert facts["bar_title"] == ("收费员签到" if language == "zh_CN" else "Attendant sign-in")
+        assert_lanes_in_view_behind_the_sign_in(tmp_path, report, language)
+        opened = report[shot_name("open", language)]
+        assert opened["float_fen"] == OPENING_NOTES * opened["note_fen"]  # signed in through the card again
 
 
 @pytest.mark.skipif(XDOTOOL is None, reason="xdotool is not installed (apt-get install xdotool): no pointer")

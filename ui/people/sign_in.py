@@ -2,9 +2,14 @@
 username field (the alternative) and the PIN pad; then, when no shift is open, opening one with the float
 counted into the drawer note by note (the same rows as the close's count).
 
-The lanes keep running behind it (the engine is never paused); the overlay only keeps the attendant's
-hands off them until someone has signed in. PINs and shifts are checked on the engine's office thread and
-the answers come back as queued signals (ui/link/office_runner.py): nothing here waits.
+The lanes keep running behind it (the engine is never paused), and in view, as behind the lock screen
+(ui/people/lock_screen.py, issue #15 item 10): the overlay is see-through, so each lane's plate, amount, QR
+and message to the driver stay on screen while nobody is signed in (after a restart a driver can still pay);
+every touch on the lanes lands on the overlay, and a sign-in bar lies over the window's top bar. The names
+and the PIN pad are on a card that hides part of the lanes only while it is open: it opens with the
+sign-in screen, again by "签到" on the bar or by a key typed, and closes itself after ``CARD_OPEN_MS``
+untouched (while the float is counted it stays). PINs and shifts are checked on the engine's office thread
+and the answers come back as queued signals (ui/link/office_runner.py): nothing here waits.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ import logging
 from collections.abc import Callable
 from typing import Literal
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -40,6 +47,11 @@ log = logging.getLogger("ui.sign_in")
 
 Step = Literal["credentials", "open_shift"]
 
+#: the card (names, PIN pad) closes itself after this long untouched: the lanes it hides are the drivers'
+CARD_OPEN_MS = 30_000
+_SEE_THROUGH = "QWidget#signIn { background: transparent; }"
+
+
 def _sign_in(engine: Engine, username: str, pin: str) -> tuple[PersonRecord, ShiftRecord | None, int]:
     """Office thread: the person, the open shift (if any) and the float a new shift would start with."""
     person = engine.staff.authenticate(username, pin)
@@ -60,13 +72,22 @@ class SignInOverlay(CoveringOverlay):
     languageRequested = Signal()
 
     def __init__(
-        self, parent: QWidget, engine: Engine, *, sizes: Sizes, denominations: tuple[int, ...] = ()
+        self,
+        parent: QWidget,
+        engine: Engine,
+        *,
+        sizes: Sizes,
+        denominations: tuple[int, ...] = (),
+        top: QWidget | None = None,
     ) -> None:
         super().__init__(parent, "signIn")
+        self.setStyleSheet(_SEE_THROUGH)  # the lanes in view behind it; touches still land on it
+        self.top = top  # the window's top bar: the sign-in bar lies over it
         self.engine = engine
         self.sizes = sizes
         self.office = OfficeRunner(engine, self)
         self.step: Step = "credentials"
+        self._checking = False  # a PIN is being checked on the office thread
         self.person: PersonRecord | None = None
         self._next_float = 0
         target = sizes.target
@@ -155,17 +176,54 @@ class SignInOverlay(CoveringOverlay):
         self.pages = QStackedWidget()
         self.pages.addWidget(credentials)
         self.pages.addWidget(opening)
-        head = QHBoxLayout()
-        head.addSpacing(target * 2)  # as wide as the button: the title stays in the middle
-        head.addWidget(self.title, 1)
-        head.addWidget(self.language_button, 0, Qt.AlignmentFlag.AlignTop)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(20, 20, 20, 20)
-        outer.setSpacing(12)
-        outer.addLayout(head)
+        self._show_page(0)
+
+        # the sign-in bar, over the window's top bar: what this is, "sign in" (the card) and the language
+        self.bar = QFrame(self)
+        self.bar.setObjectName("lockBar")
+        self.bar_title = QLabel("")
+        self.bar_title.setObjectName("lockTitle")
+        self.bar_title.setStyleSheet(f"font-size: {sizes.title}px; font-weight: bold;")
+        self.bar_prompt = QLabel("")
+        self.bar_prompt.setObjectName("lockPrompt")
+        self.bar_prompt.setWordWrap(True)
+        self.card_button = QPushButton(self.tr("签到"))
+        self.card_button.setObjectName("confirm")  # the one thing to do here: the confirm look
+        self.card_button.setMinimumSize(target * 3, target)
+        self.card_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.card_button.clicked.connect(lambda _checked=False: self.open_card())
+        bar_row = QHBoxLayout(self.bar)
+        bar_row.setContentsMargins(12, 6, 12, 6)
+        bar_row.setSpacing(12)
+        bar_row.addWidget(self.bar_title)
+        bar_row.addWidget(self.bar_prompt, 1)
+        bar_row.addWidget(self.card_button)
+        bar_row.addWidget(self.language_button)
+
+        # the card: the step's words and its page (names and PIN pad, or the float's count)
+        self.card = QFrame(self)
+        self.card.setObjectName("lockCard")
+        self.hide_button = QPushButton(self.tr("返回"))  # the lanes in full view again
+        self.hide_button.setMinimumSize(target * 2, target)
+        self.hide_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.hide_button.clicked.connect(lambda _checked=False: self.close_card())
+        outer = QVBoxLayout(self.card)
+        outer.setContentsMargins(20, 12, 20, 12)
+        outer.setSpacing(10)
+        outer.addWidget(self.title)
         outer.addWidget(self.prompt)
+        self.prompt.hide()  # the bar above says it: the card keeps its room for the names and the pad
         outer.addWidget(self.message)
         outer.addWidget(self.pages, 1)
+        outer.addWidget(self.hide_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.card.hide()
+        self.card.installEventFilter(self)  # what it holds changed size (the names came): placed again
+        self.card_timer = QTimer(self)
+        self.card_timer.setSingleShot(True)
+        self.card_timer.setInterval(CARD_OPEN_MS)
+        self.card_timer.timeout.connect(self._on_card_idle)
+        for touched in (self.pad.field.textChanged, self.username.textChanged, self.picker.chosen):
+            touched.connect(self._card_touched)
 
     # ------------------------------------------------------------------------------------------ steps
     @property
@@ -179,6 +237,7 @@ class SignInOverlay(CoveringOverlay):
         self.person = None
         self.pad.clear()
         self.pad.set_busy(False)
+        self._checking = False
         self.picker.clear()
         self._say("")
 
@@ -187,8 +246,9 @@ class SignInOverlay(CoveringOverlay):
             self.prompt.setText(self.tr("请点选姓名或输入用户名，再输入 PIN。车道照常工作。"))
 
         self._show_words(words)
-        self.pages.setCurrentIndex(0)
+        self._show_page(0)
         self.cover()
+        self.open_card()
         self.load_people()
 
     def load_people(self) -> None:
@@ -232,11 +292,13 @@ class SignInOverlay(CoveringOverlay):
             self.pad.clear()
             return
         self.pad.set_busy(True)
+        self._checking = True
         self.message.setText(self.tr("正在核对…"))
         self.office.run(_sign_in, self.engine, username, pin, on_done=self._on_signed_in)
 
     def _on_signed_in(self, outcome: object) -> None:
         self.pad.set_busy(False)
+        self._checking = False
         self.pad.clear()
         if isinstance(outcome, BaseException):
             self._say(office_error_words(outcome))
@@ -258,6 +320,8 @@ class SignInOverlay(CoveringOverlay):
     # ------------------------------------------------------------------------------------------ float
     def _show_opening(self, person: PersonRecord) -> None:
         self.step = "open_shift"
+        self.card_timer.stop()  # the float is being counted: the card stays until opened or "back"
+        self.hide_button.hide()
 
         def words() -> None:
             self.title.setText(self.tr("开班"))
@@ -273,7 +337,8 @@ class SignInOverlay(CoveringOverlay):
         self.open_button.setEnabled(True)
         self._say("")
         self._on_float_counted()
-        self.pages.setCurrentIndex(1)
+        self._show_page(1)
+        self._place()
 
     def _on_float_counted(self) -> None:
         total = self.float_rows.counted_fen()
@@ -319,6 +384,7 @@ class SignInOverlay(CoveringOverlay):
     def _finish(self, person: PersonRecord, shift: ShiftRecord | None) -> None:
         self.office.forget()
         self.person = None
+        self.card_timer.stop()
         self.hide()
         self.signedIn.emit(person, shift)
 
@@ -328,9 +394,102 @@ class SignInOverlay(CoveringOverlay):
             self.refused.emit(words)
 
     def _show_words(self, words: Callable[[], None]) -> None:
-        """Show the step's words now, and again in the new language after a switch."""
-        self._redraw = words
-        words()
+        """Show the step's words now, and again in the new language after a switch (the bar says the
+        card's title and prompt: who may sign in, and that the lanes work on)."""
+
+        def with_bar() -> None:
+            words()
+            self.bar_title.setText(self.title.text())
+            self.bar_prompt.setText(self.prompt.text())
+            self.card_button.setText(self.tr("签到"))
+            self.hide_button.setText(self.tr("返回"))
+
+        self._redraw = with_bar
+        with_bar()
+
+    # ------------------------------------------------------------------------------------------ the card
+    def _show_page(self, index: int) -> None:
+        """The step's page, the card as big as that page alone (not as the float's count when it asks for
+        a PIN: the less of the lanes it hides, the better)."""
+        for i in range(self.pages.count()):
+            page = self.pages.widget(i)
+            if page is None:
+                continue
+            ignored = QSizePolicy.Policy.Ignored
+            page.setSizePolicy(QSizePolicy.Policy.Preferred if i == index else ignored,
+                               QSizePolicy.Policy.Preferred if i == index else ignored)
+        self.pages.setCurrentIndex(index)
+        self.pages.updateGeometry()
+
+    @property
+    def card_open(self) -> bool:
+        return self.isVisible() and self.card.isVisibleTo(self)
+
+    def open_card(self) -> None:
+        """The names and the PIN pad (or the float's count) over part of the lanes."""
+        self.card.show()
+        self.hide_button.setVisible(self.step == "credentials")
+        self._place()
+        self.card.raise_()
+        if self.step == "credentials":
+            self.card_timer.start()
+            self.pad.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def close_card(self) -> None:
+        """The lanes in full view again, the sign-in bar over the top bar (the PIN typed so far dropped; the
+        name chosen stays)."""
+        if self.step != "credentials":
+            return
+        self.card_timer.stop()
+        if not self._checking:
+            self.pad.clear()
+        self.card.hide()
+
+    @Slot()
+    def _on_card_idle(self) -> None:
+        if self._checking:  # a PIN is being checked: its answer decides
+            self.card_timer.start()
+        else:
+            self.close_card()
+
+    @Slot()
+    def _card_touched(self) -> None:
+        if self.card_timer.isActive():
+            self.card_timer.start()
+
+    def _place(self) -> None:
+        """The bar over the host's top bar (at least its own height), the card in the middle below it."""
+        width, height = self.width(), self.height()
+        bar_height = 0
+        layout = self.bar.layout()
+        if layout is not None:  # the prompt wraps only when the bar leaves it less than one line
+            margins = layout.contentsMargins()
+            others = (self.bar_title, self.card_button, self.language_button)
+            room = width - margins.left() - margins.right() - 3 * layout.spacing()
+            room -= sum(widget.sizeHint().width() for widget in others)
+            heights = [self.bar_prompt.heightForWidth(max(room, 1))] + [w.sizeHint().height() for w in others]
+            tallest = max(heights)
+            bar_height = tallest + margins.top() + margins.bottom()
+        parent, top = self.parentWidget(), self.top
+        if top is not None and parent is not None and parent.isAncestorOf(top):
+            bar_height = max(bar_height, top.mapTo(parent, QPoint(0, top.height())).y())
+        self.bar.setGeometry(0, 0, width, bar_height)
+        if self.card.isVisibleTo(self):
+            hint = self.card.sizeHint()
+            card_w = min(max(hint.width(), self.sizes.target * 8), width - 20)
+            card_h = min(hint.height(), height - bar_height - 20)
+            x = (width - card_w) // 2
+            y = bar_height + max(10, (height - bar_height - card_h) // 2)
+            self.card.setGeometry(x, y, card_w, card_h)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.card and event.type() == QEvent.Type.LayoutRequest and self.card.isVisible():
+            QTimer.singleShot(0, self, self._place)
+        return super().eventFilter(watched, event)
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
@@ -342,6 +501,8 @@ class SignInOverlay(CoveringOverlay):
         """A key for a widget behind the overlay (a lane's field kept the focus after a sign-out): as if typed
         here, so a keyboard's PIN reaches the pad instead of being lost."""
         if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            if not self.card_open:
+                self.open_card()
             self.keyPressEvent(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:

@@ -46,12 +46,13 @@ from ui.shell.x_display import XPointer
 CHINESE_SAMPLE = "苏A·12345京AD12345待付款道闸已开收现金更正车牌免费放行人工抬杆泊链在线应收金额"
 DEADLINE_S = 30.0
 KINDS = (
-    "signin", "lanes", "reason", "approval", "keypad", "lock", "unlock", "shift", "closed", "report", "open"
+    "signin", "lanes", "reason", "approval", "keypad", "lock", "unlock", "shift", "closed", "report",
+    "signinlanes", "open",
 )
 #: every scene in the order they are played; those not in KINDS are taken only when asked for by name
 SCENES = (
     "signin", "lanes", "reason", "approval", "offline", "keypad", "lock", "locklanguage", "unlock",
-    "staffadd", "lanefigures", "shift", "closed", "report", "open",
+    "staffadd", "lanefigures", "shift", "closed", "report", "signinlanes", "open",
 )
 TAPS = ("xdotool", "qt")
 #: the open scene's float: five ¥100 notes counted by "+"
@@ -317,7 +318,7 @@ class BoothScenes:
                  "locklanguage": self.locklanguage, "unlock": self.unlock,
                  "staffadd": self.staffadd, "lanefigures": self.lanefigures,
                  "shift": self.shift, "closed": self.closed,
-                 "report": self.report, "open": self.open}
+                 "report": self.report, "signinlanes": self.signinlanes, "open": self.open}
         last = max(SCENES.index(k) for k in wanted)
         for kind in SCENES[: last + 1]:
             if kind not in KINDS and kind not in wanted:
@@ -699,6 +700,51 @@ class BoothScenes:
         self._until(lambda: not view.isVisible(), "the report to close")
         self.tap(panel.done_button)
         self._until(lambda: screens.sign_in.isVisible(), "the sign-in after the close")
+
+    def signinlanes(self) -> Shot:
+        """Signed out, nobody signed in: the sign-in card put away ("back", or untouched for a while), its bar
+        over the top bar, and the lanes in view: a driver reads the plate and the amount and scans the QR.
+        The card opens again by the bar's "sign in" once the screen is grabbed (the next scene signs in)."""
+        window, engine = self._window(), self.engine
+        overlay = window.staff_screens.sign_in
+        if not overlay.isVisible():  # the shift and report scenes were not played: sign out here
+            self.tap(window.staff_screens.sign_out_button)
+        x1, x2 = window.lane_panel("X1"), window.lane_panel("X2")
+        if x2.view.state is not LaneState.AWAITING_PAYMENT:  # the next car at X2 (X1's still waits)
+            engine.seed_stay("苏B66666", datetime.now(UTC) - timedelta(minutes=95)).result(10)
+            engine.vehicle_at("X2", "苏B66666", "blue").result(10)
+        self._until(lambda: overlay.isVisible() and overlay.card_open, "the sign-in card")
+        self.tap(overlay.hide_button)
+        panels = (x1, x2)
+        self._until(lambda: not overlay.card_open and all(p.view.code_url and p.qr.module_px() > 0
+                                                          for p in panels), "the lanes in view, their QR")
+        through: list[str] = []
+        if self._pointer is not None:  # a finger on a lane's button lands on the sign-in, nothing opens
+            for lane in panels:
+                self.tap(lane.action_buttons["cash"], landing=overlay)
+                through.append(lane.lane_id)
+        opened = [p.lane_id for p in panels if p.open_action() is not None]
+
+        def card_again() -> None:
+            self.tap(overlay.card_button)
+            self._until(lambda: overlay.card_open, "the sign-in card again")
+
+        return Shot("signinlanes", {
+            "overlay_rect": global_rect(overlay),
+            "bar_rect": global_rect(overlay.bar),
+            "bar_title": overlay.bar_title.text(),
+            "card_button_rect": global_rect(overlay.card_button),
+            "card_open": overlay.card_open,
+            "taps_on_lanes": through,
+            "opened_by_taps": opened,
+            "lanes_behind": [p.view.state.value for p in panels],
+            "qr_rects": [global_rect(p.qr) for p in panels],
+            "pay_urls": [p.view.code_url for p in panels],
+            "amount_rects": [global_rect(p.amount) for p in panels],
+            "amounts": [p.amount.text() for p in panels],
+            "plate_rects": [global_rect(p.plate_label) for p in panels],
+            "plates": [p.plate_label.text() for p in panels],
+        }, then=card_again)
 
     def open(self) -> Shot:
         """The next shift: the attendant's name and PIN, then the float counted with "+" on the ¥100 row."""

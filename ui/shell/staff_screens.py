@@ -50,6 +50,8 @@ class StaffHost(Protocol):
     bridge: EngineBridge
     # the name the lanes act under when nobody is signed in
     operator: str
+    # the window's top bar: the sign-in bar lies over it
+    top_bar: QWidget
 
     def set_operator(self, person: PersonRecord | None) -> None:
         """``person`` signed in (the lanes' actions open to them), or nobody (None: the actions close)."""
@@ -105,7 +107,11 @@ class StaffScreens(QObject):
         self._supervisor_panel: SupervisorPanel | None = None
         self._lane_figures: LaneFiguresView | None = None
         self.sign_in = SignInOverlay(
-            central, engine, sizes=sizes, denominations=window.settings.shifts.denominations
+            central,
+            engine,
+            sizes=sizes,
+            denominations=window.settings.shifts.denominations,
+            top=window.top_bar,
         )
         self.sign_in.signedIn.connect(self._on_signed_in)
         self.sign_in.languageRequested.connect(window.toggle_language)
