@@ -50,8 +50,9 @@ class StaffHost(Protocol):
     bridge: EngineBridge
     # the name the lanes act under when nobody is signed in
     operator: str
-    # the window's top bar: the sign-in bar lies over it
-    top_bar: QWidget
+    @property
+    def top_bar(self) -> QWidget:
+        """The window's top bar: the sign-in bar lies over it."""
 
     def set_operator(self, person: PersonRecord | None) -> None:
         """``person`` signed in (the lanes' actions open to them), or nobody (None: the actions close)."""
