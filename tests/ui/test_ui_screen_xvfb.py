@@ -384,6 +384,9 @@ def test_lock_now_and_the_supervisor_screens_by_pointer_clicks_on_a_small_screen
         assert facts["title"] == ("Screen locked" if other == "en" else "已锁屏")
         assert facts["state_words"] == ("Awaiting payment" if other == "en" else "待付款")  # the driver's
         assert facts["language_text"] == ("中文" if other == "en" else "English")
+        # the lane's feedback line follows the switch too (it stayed "车牌已更正为 苏E55208")
+        assert facts["feedback"] == (f"Plate corrected to {IN_LOT[0]}" if other == "en"
+                                     else f"车牌已更正为 {IN_LOT[0]}")
 
         name = shot_name("staffadd", language)
         facts, pixels = report[name], rgb(tmp_path / name)

@@ -546,6 +546,8 @@ class BoothScenes:
             "title": lock.title.text(),
             "prompt": lock.bar_prompt.text(),
             "state_words": x1.state_words.text(),
+            # lane X2's "plate corrected to ..." from the keypad scene, said again in the other language
+            "feedback": window.lane_panel("X2").feedback.text(),
             "language_text": lock.language_button.text(),
             "locked": lock.is_locked and lock.isVisible(),
             "lock_notes": [p.lock_note.isVisible() for p in window.panels.values()],
