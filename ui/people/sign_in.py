@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QKeyEvent, QResizeEvent
+from PySide6.QtGui import QHideEvent, QKeyEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -486,8 +486,16 @@ class SignInOverlay(CoveringOverlay):
         super().resizeEvent(event)
         self._place()
 
+    def hideEvent(self, event: QHideEvent) -> None:
+        timer = getattr(self, "card_timer", None)  # None: hidden by CoveringOverlay's __init__
+        if timer is not None:
+            timer.stop()  # signed in, or the window closing: nothing left to close
+        super().hideEvent(event)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.card and event.type() == QEvent.Type.LayoutRequest and self.card.isVisible():
+        card: QFrame | None = getattr(self, "card", None)  # None: a parent's event while __init__ runs
+        if card is not None and watched is card and event.type() == QEvent.Type.LayoutRequest \
+                and card.isVisible():
             QTimer.singleShot(0, self, self._place)
         return super().eventFilter(watched, event)
 
