@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,12 @@ def shift_with_cash(engine: Engine, shifts: Shifts) -> tuple[ShiftRecord, int]:
     due = next(v for v in engine.snapshot() if v.lane_id == "X1").due_fen
     assert due is not None and due > 0
     engine.cash("X1", due, ATTENDANT).result(10)
+    # the car has left (gate lifted, stay closed) before the shift is closed: else the report lists it as
+    # "paid, not out" and the one-page check below read a report that depended on the machine's speed
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while engine.exits_completed < 1:
+        assert time.monotonic() < deadline, "the cash-paid car never left"
+        time.sleep(0.01)
     return shift, due
 
 
