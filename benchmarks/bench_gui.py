@@ -525,7 +525,7 @@ def soak(seconds: float) -> int:
             config = folder / "booth.toml"
             config.write_text(_soak_config(folder, clouds, camera_port), encoding="utf-8")
             config.chmod(0o600)  # it holds keys: booth refuses a settings file others may read
-            screen = folder / "screen.json"  # the booth's 1920x1080 monitor (offscreen's own is 800x600)
+            screen = folder / "screen.json"  # the booth's 1920x1080 monitor (offscreen's own: 800x800)
             monitor = {"name": "booth", "x": 0, "y": 0, "width": 1920, "height": 1080, "logicalDpi": 96}
             screen.write_text(json.dumps({"screens": [monitor]}), encoding="ascii")
             env = {**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={screen}", "TMPDIR": tmp,
