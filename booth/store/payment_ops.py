@@ -108,7 +108,7 @@ _STATE_OF_STAY = select(_STAYS.c.state).where(_STAYS.c.id == bindparam("stay_id"
 _CANCEL_AWAITING = (
     _EXIT_ORDERS.update()
     .where(_EXIT_ORDERS.c.stay_id == bindparam("b_stay_id"), _EXIT_ORDERS.c.state == "awaiting")
-    .values(state="cancelled", settled_at=bindparam("b_at"))  # (an UPDATE's names may not be columns')
+    .values(state="cancelled", settled_at=bindparam("b_at"))  # (parameters not named as columns)
 )
 _CLOSE_STAY = (
     _STAYS.update()
