@@ -336,6 +336,7 @@ class BoothScenes:
         self._until(lambda: overlay.username.text() == ATTENDANT and ATTENDANT in overlay.people_buttons
                     and overlay.people_buttons[ATTENDANT].isVisible(),
                     "the open shift's attendant on sign-in")
+        self.settle()  # (the card is placed again on a layout request: its rects once it stands still)
         chosen = overlay.picker.chosen_button()
         return Shot("signin", {
             "overlay_rect": global_rect(overlay),
