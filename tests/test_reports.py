@@ -357,6 +357,9 @@ def test_bad_requests_are_refused_by_name_and_change_nothing(driven: DrivenShift
     d = driven
     db_file = d.r.db_path
     open_id = _open_shift(d.db, _add_person(d.db, "li", "李四"), datetime.now(UTC))
+    # the engine stops first: its own background writes (a failed payment's audit row, a gate event, an
+    # outbox row marked sent) could land between the two dumps on a slow machine (a CI rehearsal saw one)
+    d.r.engine.stop()
     before = _dump_hash(db_file)
     with pytest.raises(ReportError, match=f"shift {open_id} .* still open"):
         build_shift_report(d.db, d.settings, open_id)
