@@ -94,7 +94,8 @@ class ConflictList:
     conflicts: tuple[Conflict, ...]  # oldest first
 
 
-_COLUMNS = (
+#: a conflict's columns as listed and reported (booth/lot/report.py reads the same)
+CONFLICT_COLUMNS = (
     lot_conflicts.c.id,
     lot_conflicts.c.rule,
     lot_conflicts.c.subject,
@@ -114,7 +115,7 @@ def list_conflicts(
     with _on_server(url, "listing the conflicts", connect_timeout_s=connect_timeout_s) as c:
         _require_schema(c, url)
         now = c.execute(select(func.now())).scalar_one()
-        query = select(*_COLUMNS).order_by(lot_conflicts.c.found_at, lot_conflicts.c.id)
+        query = select(*CONFLICT_COLUMNS).order_by(lot_conflicts.c.found_at, lot_conflicts.c.id)
         if not include_settled:
             query = query.where(lot_conflicts.c.settled_at.is_(None))
         rows = c.execute(query).all()
@@ -125,7 +126,7 @@ def get_conflict(url: str | URL, conflict_id: int, zone: ZoneInfo, *, connect_ti
     """One conflict, settled or not; ConflictNotFound when the server has none with this id."""
     with _on_server(url, f"reading conflict #{conflict_id}", connect_timeout_s=connect_timeout_s) as c:
         _require_schema(c, url)
-        row = c.execute(select(*_COLUMNS).where(lot_conflicts.c.id == conflict_id)).one_or_none()
+        row = c.execute(select(*CONFLICT_COLUMNS).where(lot_conflicts.c.id == conflict_id)).one_or_none()
     if row is None:
         raise ConflictNotFound(f"lot server {shown(url)} has no conflict #{conflict_id}")
     return _conflict(row, zone)
@@ -148,10 +149,11 @@ def settle_conflict(
             update(lot_conflicts)
             .where(lot_conflicts.c.id == conflict_id, lot_conflicts.c.settled_at.is_(None))
             .values(settled_at=func.now(), settled_by=by, settled_note=note)
-            .returning(*_COLUMNS)
+            .returning(*CONFLICT_COLUMNS)
         ).one_or_none()
         if row is None:
-            before = c.execute(select(*_COLUMNS).where(lot_conflicts.c.id == conflict_id)).one_or_none()
+            known = select(*CONFLICT_COLUMNS).where(lot_conflicts.c.id == conflict_id)
+            before = c.execute(known).one_or_none()
     if row is not None:
         return _conflict(row, zone)
     if before is None:

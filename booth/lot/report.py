@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import URL
 
-from booth.lot.conflicts import conflict_booths, conflict_fee, conflict_note
+from booth.lot.conflicts import CONFLICT_COLUMNS, conflict_booths, conflict_fee, conflict_note
 from booth.lot.schema import MIRRORS, lot_booths, lot_conflicts
 from booth.lot.server import SILENT_AFTER_S, LotServerError, _on_server, shown
 
@@ -226,16 +226,7 @@ def _gather(
         .order_by(lot_conflicts.c.found_at, lot_conflicts.c.id)
     ).all()
     settled_rows = c.execute(
-        select(
-            lot_conflicts.c.id,
-            lot_conflicts.c.rule,
-            lot_conflicts.c.subject,
-            lot_conflicts.c.detail_json,
-            lot_conflicts.c.found_at,
-            lot_conflicts.c.settled_at,
-            lot_conflicts.c.settled_by,
-            lot_conflicts.c.settled_note,
-        )
+        select(*CONFLICT_COLUMNS)
         .where(lot_conflicts.c.settled_at >= start, lot_conflicts.c.settled_at < end)
         .order_by(lot_conflicts.c.settled_at, lot_conflicts.c.id)
     ).all()

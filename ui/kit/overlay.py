@@ -77,6 +77,19 @@ class CoveringOverlay(QWidget):
         self.show()
         self.raise_()
 
+    def place_card(self, card: QWidget, bar_height: int, min_width: int) -> None:
+        """A card shown over the overlay (the PIN pad's, on the sign-in and the lock screens): centred below
+        the bar, at least ``min_width`` wide, never closer than 10 px to the edges."""
+        if not card.isVisibleTo(self):
+            return
+        width, height = self.width(), self.height()
+        hint = card.sizeHint()
+        card_w = min(max(hint.width(), min_width), width - 20)
+        card_h = min(hint.height(), height - bar_height - 20)
+        x = (width - card_w) // 2
+        y = bar_height + max(10, (height - bar_height - card_h) // 2)
+        card.setGeometry(x, y, card_w, card_h)
+
     def keys_behind(self, event: QEvent) -> None:
         """A key meant for a widget behind the overlay; dropped unless a subclass routes it."""
 

@@ -314,7 +314,7 @@ class LockScreen(CoveringOverlay):
     # ------------------------------------------------------------------------------------------ placing
     def _place(self) -> None:
         """The bar over the host's top bar (at least its own height), the card in the middle below it."""
-        width, height = self.width(), self.height()
+        width = self.width()
         bar_height = 0
         if self.bar.isVisibleTo(self):
             bar_height = self.bar.sizeHint().height()
@@ -326,13 +326,7 @@ class LockScreen(CoveringOverlay):
             if top is not None and parent is not None and parent.isAncestorOf(top):
                 bar_height = max(bar_height, top.mapTo(parent, QPoint(0, top.height())).y())
             self.bar.setGeometry(0, 0, width, bar_height)
-        if self.card.isVisibleTo(self):
-            hint = self.card.sizeHint()
-            card_w = min(max(hint.width(), self.sizes.target * 8), width - 20)
-            card_h = min(hint.height(), height - bar_height - 20)
-            x = (width - card_w) // 2
-            y = bar_height + max(10, (height - bar_height - card_h) // 2)
-            self.card.setGeometry(x, y, card_w, card_h)
+        self.place_card(self.card, bar_height, self.sizes.target * 8)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
