@@ -1,6 +1,7 @@
 """The pull and the lot checks (issue #18) on PostgreSQL: a stay that left at another booth is closed here,
-people are lot-wide (a disable or an enable, the latest wins), the recent entries of other booths are kept
-for the exit's lookup, and the checks list a trade number booked twice and a stay closed twice."""
+people are lot-wide (a disable, an enable, a new PIN or a new name: the latest wins), the recent entries of
+other booths are kept for the exit's lookup, and the checks list a trade number booked twice and a stay
+closed twice."""
 
 from __future__ import annotations
 
@@ -211,6 +212,72 @@ def test_people_are_lot_wide_and_the_latest_disable_or_enable_wins(tmp_path: Pat
             r for (r,) in connection.exec_driver_sql("SELECT action FROM audit_log WHERE actor = 'lot'")
         ]
     assert sorted(actions) == ["lot_person_added", "lot_person_enabled", "lot_pin_changed"]
+
+
+def lot_audit(booth: Booth) -> list[tuple[str, dict[str, object]]]:
+    """The audit entries the pull wrote at this booth (actor "lot"), in order."""
+    with booth.db.read_engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT action, detail_json FROM audit_log WHERE actor = 'lot' ORDER BY id"
+        )
+        return [(action, json.loads(detail)) for action, detail in rows]
+
+
+def names(*booths: Booth) -> list[str]:
+    found = [booth.staff.person("ann") for booth in booths]
+    return [person.display_name if person is not None else "" for person in found]
+
+
+def test_a_rename_reaches_every_booth_and_the_latest_wins(tmp_path: Path, lot: Engine) -> None:
+    clock = Clock()
+    a, b = Booth(tmp_path, lot, "a", clock), Booth(tmp_path, lot, "b", clock)
+    a.staff.add_person("boss", "Boss", "supervisor", "2468", by="setup")
+    a.staff.add_person("ann", "ann", "attendant", "1357", by="boss")  # added by staff number alone
+    a.push()
+    assert b.puller.take_people() == (2, 0)
+    # renamed at a: b shows the new name after a pull, audited there as a copy
+    clock.tick(60)
+    a.staff.rename("ann", "李娜", by="boss")
+    a.push()
+    assert b.puller.pull_once().people_changed == 1
+    assert names(a, b) == ["李娜", "李娜"]
+    assert lot_audit(b)[-1] == ("lot_person_renamed", {"username": "ann", "booth": "a"})
+    b.push()
+    # a second pull changes nothing, and b's copy is not an event of its own: nothing comes back to a
+    assert b.puller.take_people() == (0, 0) and a.puller.take_people() == (0, 0)
+    assert [action for action, _ in lot_audit(b)].count("lot_person_renamed") == 1
+    assert lot_audit(a) == []
+    # a later rename at b wins over the older one at a, at a too, and neither undoes the other afterwards
+    clock.tick(60)
+    b.staff.rename("ann", "李娜娜", by="boss")
+    b.push()
+    assert a.puller.take_people() == (0, 1)
+    assert b.puller.take_people() == (0, 0)  # a's rename is older than b's: b keeps its own
+    assert names(a, b) == ["李娜娜", "李娜娜"]
+    a.push()
+    assert b.puller.take_people() == (0, 0) and a.puller.take_people() == (0, 0)
+    assert lot_audit(a) == [("lot_person_renamed", {"username": "ann", "booth": "b"})]
+    # a rename to the name the other booth already has: the latest, but no change and no audit there
+    clock.tick(60)
+    b.staff.rename("ann", "Ann", by="boss")
+    clock.tick(60)
+    a.staff.rename("ann", "Ann", by="boss")
+    a.push()
+    b.push()
+    assert a.puller.take_people() == (0, 0) and b.puller.take_people() == (0, 0)
+    assert names(a, b) == ["Ann", "Ann"]
+    # two renames at the same instant: both booths keep the same one (the greater booth id's), no swap
+    clock.tick(60)
+    a.staff.rename("ann", "Ann A", by="boss")
+    b.staff.rename("ann", "Ann B", by="boss")
+    a.push()
+    b.push()
+    assert a.puller.take_people() == (0, 1) and b.puller.take_people() == (0, 0)
+    assert names(a, b) == ["Ann B", "Ann B"]
+    a.push()
+    assert b.puller.take_people() == (0, 0) and a.puller.take_people() == (0, 0)
+    assert [action for action, _ in lot_audit(a)] == ["lot_person_renamed"] * 2
+    assert [action for action, _ in lot_audit(b)] == ["lot_person_added"] * 2 + ["lot_person_renamed"]
 
 
 def test_recent_entries_are_the_other_booths_open_stays_closed_nowhere(tmp_path: Path, lot: Engine) -> None:

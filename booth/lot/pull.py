@@ -11,7 +11,9 @@ memory for the lookup at its exits.
   username, at any booth, decides. Copies are audited here as ``lot_person_added``,
   ``lot_person_disabled``, ``lot_person_enabled`` (actions the rule does not count, so two booths never
   undo each other). A new PIN likewise: the newest ``pin_changed`` at any booth wins, and its booth's PIN
-  hash is copied here (``lot_pin_changed``). Shifts stay per booth.
+  hash is copied here (``lot_pin_changed``). A new display name too: the newest ``person_renamed`` at any
+  booth wins, with the name its audit entry gives (``lot_person_renamed``; nothing when the name already
+  matches). Shifts stay per booth.
 - **Recent entries** (:class:`RecentEntries`): the open stays of other booths entered in the last days,
   kept in memory and refreshed every ``recent_every_s``, for the exit's lookup when the server does not
   answer in time.
@@ -47,10 +49,12 @@ log = logging.getLogger("booth.lot.pull")
 #: how far back the recent-entries cache reaches, and how often it is refreshed
 RECENT_DAYS = 7
 RECENT_EVERY_S = 30.0
-#: the people's changes the "latest wins" rules read from the audit (at any booth): disabled or enabled, and
-#: a new PIN
+#: the people's changes the "latest wins" rules read from the audit (at any booth): disabled or enabled, a new
+#: PIN, and a new display name
 PERSON_EVENTS = ("person_disabled", "person_enabled")
 PIN_EVENTS = ("pin_changed",)
+RENAME_EVENTS = ("person_renamed",)
+ALL_PERSON_EVENTS = PERSON_EVENTS + PIN_EVENTS + RENAME_EVENTS
 #: how many order ids one question to the server carries
 CHUNK = 500
 
@@ -155,7 +159,7 @@ class RecentEntries:
 class PullResult:
     closed: int  # local stays closed because they left at another booth
     people_added: int
-    people_changed: int  # disabled, enabled or given a new PIN after another booth
+    people_changed: int  # disabled, enabled, given a new PIN or renamed after another booth
     released: int = 0  # local stays closed because another booth let their car out as no_stay
 
 
@@ -264,33 +268,24 @@ class LotPuller:
             events = connection.execute(
                 select(
                     audit.c.at, audit.c.action, audit.c.actor, audit.c.detail_json, audit.c.booth_id
-                ).where(audit.c.action.in_(PERSON_EVENTS + PIN_EVENTS), audit.c.booth_id != self.booth_id)
+                ).where(audit.c.action.in_(ALL_PERSON_EVENTS), audit.c.booth_id != self.booth_id)
             ).all()
-        latest: dict[str, tuple[datetime, str, str, str]] = {}
-        latest_pin: dict[str, tuple[datetime, str, str, str]] = {}
+        latest = _Latest()
         for at, action, actor, detail, booth in events:
-            _newer(
-                latest_pin if action in PIN_EVENTS else latest, _username(detail), (at, action, actor, booth)
-            )
-        return self._local_write(lambda: self._apply_people(theirs, latest, latest_pin))
+            latest.note(at, action, actor, detail, booth)
+        return self._local_write(lambda: self._apply_people(theirs, latest))
 
-    def _apply_people(
-        self,
-        theirs: Sequence[Any],
-        latest: dict[str, tuple[datetime, str, str, str]],
-        latest_pin: dict[str, tuple[datetime, str, str, str]],
-    ) -> tuple[int, int]:
+    def _apply_people(self, theirs: Sequence[Any], latest: _Latest) -> tuple[int, int]:
         now = self._clock()
         added = changed = 0
         with self._db.sessionmaker.begin() as session:
             here = {p.username: p for p in session.scalars(select(Person))}
             for at, action, actor, detail in session.execute(
                 select(AuditEntry.at, AuditEntry.action, AuditEntry.actor, AuditEntry.detail_json).where(
-                    AuditEntry.action.in_(PERSON_EVENTS + PIN_EVENTS)
+                    AuditEntry.action.in_(ALL_PERSON_EVENTS)
                 )
             ):
-                event = (at, action, actor, self.booth_id)
-                _newer(latest_pin if action in PIN_EVENTS else latest, _username(detail), event)
+                latest.note(at, action, actor, detail, self.booth_id)
             for row in theirs:
                 if row.username in here:
                     continue
@@ -310,7 +305,7 @@ class LotPuller:
                 here[row.username] = person
                 _audit(session, now, "lot_person_added", row.username, row.booth_id)
                 added += 1
-            for username, (at, action, actor, booth) in latest.items():
+            for username, (at, action, actor, booth) in latest.state.items():
                 known = here.get(username)
                 if known is None or booth == self.booth_id:
                     continue
@@ -328,13 +323,21 @@ class LotPuller:
                     changed += 1
             # a new PIN: the newest pin_changed at any booth wins; its booth's row has the hash
             hashes = {(row.booth_id, row.username): row.pin_hash for row in theirs}
-            for username, (_, _, _, booth) in latest_pin.items():
+            for username, (_, _, _, booth) in latest.pin.items():
                 known = here.get(username)
                 pin_hash = hashes.get((booth, username))
                 if known is None or booth == self.booth_id or pin_hash is None or known.pin_hash == pin_hash:
                     continue
                 known.pin_hash, known.failed_pins, known.locked_until = pin_hash, 0, None
                 _audit(session, now, "lot_pin_changed", username, booth)
+                changed += 1
+            # a new display name: the newest person_renamed at any booth wins, with the name its entry gives
+            for username, (_, _, name, booth) in latest.name.items():
+                known = here.get(username)
+                if known is None or booth == self.booth_id or not name or known.display_name == name:
+                    continue
+                known.display_name = name
+                _audit(session, now, "lot_person_renamed", username, booth)
                 changed += 1
         return added, changed
 
@@ -377,19 +380,47 @@ class LotPuller:
             self._stop.wait(self._interval)
 
 
-def _username(detail_json: str) -> str:
+#: one audit entry a "latest wins" rule reads: (at, action, actor, or for a rename the new name, booth)
+_Event = tuple[datetime, str, str, str]
+
+
+class _Latest:
+    """The newest person event of each kind per username, at any booth: ``state`` (disabled / enabled),
+    ``pin`` (a new PIN), ``name`` (renamed; the event's third field is the new display name)."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, _Event] = {}
+        self.pin: dict[str, _Event] = {}
+        self.name: dict[str, _Event] = {}
+
+    def note(self, at: datetime, action: str, actor: str, detail_json: str, booth: str) -> None:
+        detail = _detail(detail_json)
+        if action in RENAME_EVENTS:
+            _newer(self.name, _text(detail, "username"), (at, action, _text(detail, "display_name"), booth))
+        elif action in PIN_EVENTS:
+            _newer(self.pin, _text(detail, "username"), (at, action, actor, booth))
+        else:
+            _newer(self.state, _text(detail, "username"), (at, action, actor, booth))
+
+
+def _detail(detail_json: str) -> dict[str, Any]:
     try:
         detail = json.loads(detail_json)
     except ValueError:
-        return ""
-    value = detail.get("username") if isinstance(detail, dict) else None
+        return {}
+    return detail if isinstance(detail, dict) else {}
+
+
+def _text(detail: dict[str, Any], key: str) -> str:
+    value = detail.get(key)
     return value if isinstance(value, str) else ""
 
 
-def _newer(
-    latest: dict[str, tuple[datetime, str, str, str]], username: str, event: tuple[datetime, str, str, str]
-) -> None:
-    if username and (username not in latest or event[0] > latest[username][0]):
+def _newer(latest: dict[str, _Event], username: str, event: _Event) -> None:
+    """Keep the newer of two events; at the same instant the greater booth id, so that every booth picks the
+    same one (otherwise two booths could each take the other's)."""
+    kept = latest.get(username)
+    if username and (kept is None or (event[0], event[3]) > (kept[0], kept[3])):
         latest[username] = event
 
 
