@@ -128,12 +128,13 @@ def test_a_booth_that_left_its_lot_starts_with_no_journal(make_engine: MakeEngin
     assert r.rows("SELECT name FROM sqlite_master WHERE name LIKE 'lot_%'") == []
 
 
-def test_a_stay_released_at_another_booth_closes_with_its_tmall_leave_sent_once(
+def test_a_stay_released_at_another_booth_closes_with_its_outpark_and_tmall_leave_sent_once(
     make_engine: MakeEngine, pg_url: str
 ) -> None:
-    """The engine hands its CloudSync's exit rows to the puller: a stay closed by ``released_without_stay``
-    queues the Tmall ``leave`` a lane's exit would, and the Tmall relay (the in-process TOP sandbox) sends
-    it, once."""
+    """The engine hands its exit rows to the puller: a stay closed by ``released_without_stay`` queues
+    Bolink's ``outpark`` of a free exit at the release's lane and time, and the Tmall ``leave`` a lane's exit
+    would; the Bolink relay (the engine's emulator) and the Tmall relay (the in-process TOP sandbox) send
+    them, each once."""
     lot = lot_server(pg_url)
     try:
         lot_settings = {"server": pg_url, "booth_id": "entry", "push_interval_s": 0.2, "heartbeat_s": 0.2}
@@ -177,6 +178,21 @@ def test_a_stay_released_at_another_booth_closes_with_its_tmall_leave_sent_once(
             lambda: r.rows("SELECT state FROM outbox WHERE kind = 'backflow_leave'") == [("sent",)],
             what="its Tmall leave sent",
         )
+        wait_until(
+            lambda: r.rows("SELECT state FROM outbox WHERE kind = 'outpark'") == [("sent",)],
+            what="its Bolink outpark sent",
+        )
+        [outpark] = [d for name, d in engine.sandbox.calls if name == "outpark"]
+        assert {k: outpark[k] for k in ("car_number", "order_id", "pay_type", "total", "out_channel_id")} == {
+            "car_number": "苏E00002",
+            "order_id": order_id,
+            "pay_type": "free",
+            "total": "0.00",
+            "out_channel_id": "BX1",  # the release's lane (booth.engine.payments.released_elsewhere_outpark)
+        }
+        assert outpark["out_time"] == int(released_at.timestamp())
+        assert outpark["in_channel_id"] == "E1"
+        assert engine.sandbox.orders[order_id].state == "settled_free"  # Bolink no longer has it in the park
         [(stay_of, payload)] = r.rows(
             "SELECT stay_id, payload_json FROM outbox WHERE kind = 'backflow_leave'"
         )
@@ -191,5 +207,7 @@ def test_a_stay_released_at_another_booth_closes_with_its_tmall_leave_sent_once(
             rules = connection.execute(text("SELECT rule FROM lot_conflicts")).scalars().all()
         assert rules == ["released_without_stay"]
         assert len(r.rows("SELECT id FROM outbox WHERE kind = 'backflow_leave'")) == 1
+        assert r.rows("SELECT stay_id FROM outbox WHERE kind = 'outpark'") == [(stay_id,)]
+        assert len([name for name, _ in engine.sandbox.calls if name == "outpark"]) == 1
     finally:
         lot.dispose()

@@ -1,7 +1,9 @@
 """A car let out as no_stay at one booth while the lot server was away, matched later to its open stay at
 the entry booth (issue #18, lot rule ``released_without_stay``, booth/lot/released.py), on PostgreSQL with
 two (or three) booth stores: the stay is closed once at its own booth by that booth's pull, with the
-release's lane and time, never charged; one conflict row lists both sides and the fee for the supervisor."""
+release's lane and time, never charged; one conflict row lists both sides and the fee for the supervisor.
+Each booth's puller queues what the engine's does with the close (its ``exit_items``): Bolink's ``outpark``
+of a free exit at the release's lane and time, once."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from booth.domain.tariff import quote_fee
+from booth.engine.payments import released_elsewhere_outpark
 from booth.lot.pull import LotPuller
 from booth.lot.push import LotPusher
 from booth.lot.released import tariff_pricing
@@ -40,6 +43,17 @@ def settings(tmp_path: Path) -> Any:
     return engine_settings(tmp_path)
 
 
+def exit_items(sync: Any = None) -> Any:
+    """What the engine hands its puller (booth.engine.loop): Bolink's outpark of the exit, and Tmall's leave
+    when ``sync`` (a CloudSync) has Tmall's backflow on."""
+
+    def items(stay: Any, at: datetime, lane_id: str) -> Any:
+        tmall = [] if sync is None else sync.exit_items(stay, at=at)
+        return [*released_elsewhere_outpark(stay, lane_id=lane_id, at=at), *tmall]
+
+    return items
+
+
 class Booth:
     def __init__(self, tmp_path: Path, lot: Engine, booth_id: str, clock: Clock, settings: Any) -> None:
         self.id = booth_id
@@ -47,7 +61,7 @@ class Booth:
         self.store = Store(self.db, clock=clock)
         self.pusher = LotPusher(self.db, lot, booth_id, clock=clock)
         price = tariff_pricing(self.store, settings.tariff, settings.park.zone)
-        self.puller = LotPuller(self.db, lot, booth_id, clock=clock, price=price)
+        self.puller = LotPuller(self.db, lot, booth_id, clock=clock, price=price, exit_items=exit_items())
         self.clock = clock
 
     def push(self) -> None:
@@ -85,6 +99,28 @@ class Booth:
                 query = query.where(getattr(model, name) == value)
             return int(c.execute(query).scalar() or 0)
 
+    def outparks(self) -> list[tuple[int | None, str, dict[str, Any]]]:
+        """The Bolink outparks in this booth's outbox: (stay id, state, payload)."""
+        with self.db.read_engine.connect() as c:
+            rows = c.execute(
+                select(OutboxRow.stay_id, OutboxRow.state, OutboxRow.payload_json)
+                .where(OutboxRow.cloud == "bolink", OutboxRow.kind == "outpark")
+                .order_by(OutboxRow.id)
+            ).all()
+        return [(stay_id, state, json.loads(payload)) for stay_id, state, payload in rows]
+
+
+def free_outpark(order_id: str, stay_id: int, lane: str, at: datetime) -> dict[str, Any]:
+    """The payload of the outpark a free release at ``lane`` queues (booth.engine.payments)."""
+    return {
+        "order_id": order_id,
+        "pay_type": "free",
+        "total_fen": 0,
+        "out_time": int(at.timestamp()),
+        "out_channel_id": lane,
+        "stay_id": stay_id,
+    }
+
 
 def conflicts(lot: Engine, rule: str = "released_without_stay") -> list[tuple[str, list[dict[str, Any]]]]:
     with lot.connect() as connection:
@@ -117,7 +153,9 @@ def test_a_stay_released_without_it_elsewhere_is_closed_once_with_the_release_an
     closed = a.stay(stay)
     assert (closed.state, closed.exit_lane, closed.exit_at) == ("exited", "X1", released_at)
     assert a.stay(other).state == "in_lot"
-    assert a.count(OutboxRow) == outbox_before  # never priced or charged after the fact: nothing queued
+    # never priced or charged after the fact: only Bolink is told, of a free exit at the release's lane
+    assert a.count(OutboxRow) == outbox_before + 1
+    assert a.outparks() == [(stay, "pending", free_outpark("o_1", stay, "X1", released_at))]
     assert a.count(AuditEntry, action="lot_released_without_stay") == 1
     expected_fee = quote_fee(
         settings.tariff,
@@ -157,6 +195,8 @@ def test_a_stay_released_without_it_elsewhere_is_closed_once_with_the_release_an
     assert len(conflicts(lot)) == 1
     assert all_conflicts(lot) == ["released_without_stay"]  # the close at the release's lane is no breach
     assert a.count(AuditEntry, action="lot_released_without_stay") == 1
+    assert a.outparks() == [(stay, "pending", free_outpark("o_1", stay, "X1", released_at))]
+    assert b.outparks() == []  # the release booth had no order: it tells Bolink nothing
     with lot.connect() as connection:
         mirrored = connection.execute(
             text("SELECT state, exit_lane FROM lot_stays WHERE booth_id = 'entry' AND order_id = 'o_1'")
@@ -192,6 +232,7 @@ def test_the_same_plate_released_twice(tmp_path: Path, lot: Engine, settings: An
     assert [side["id"] for _, d in conflicts(lot) for side in d if side["side"] == "stay"] == [first]
     a.push()
     assert a.puller.close_stays_released_elsewhere() == 0
+    assert a.outparks() == [(first, "pending", free_outpark("o_1", first, "X1", at_1))]  # Bolink told once
 
     second = a.enter("o_2", "苏B22222")
     _, at_3 = b.release("苏B22222", "X1")
@@ -207,6 +248,11 @@ def test_the_same_plate_released_twice(tmp_path: Path, lot: Engine, settings: An
     assert a.puller.close_stays_released_elsewhere() == 0
     assert len(conflicts(lot)) == 3
     assert at_2 < at_3  # (the second release of 苏A11111 stayed unmatched)
+    assert a.outparks() == [
+        (first, "pending", free_outpark("o_1", first, "X1", at_1)),
+        (second, "pending", free_outpark("o_2", second, "X1", at_3)),
+        (third, "pending", free_outpark("o_3", third, "X2", at_4)),
+    ]
 
 
 def test_the_newest_stay_of_the_plate_in_the_lot_is_the_one_and_only_its_booth_closes_it(
@@ -227,6 +273,8 @@ def test_the_newest_stay_of_the_plate_in_the_lot_is_the_one_and_only_its_booth_c
     assert a.stay(older).state == "in_lot"
     assert (c.stay(newer).state, c.stay(newer).exit_at) == ("exited", at)
     assert len(conflicts(lot)) == 1
+    assert a.outparks() == []  # a's stay is still in the lot: Bolink hears nothing of it
+    assert c.outparks() == [(newer, "pending", free_outpark("o_c", newer, "X1", at))]
 
 
 def test_a_pull_that_died_between_its_claim_and_the_close_is_finished_by_the_next(
@@ -242,14 +290,18 @@ def test_a_pull_that_died_between_its_claim_and_the_close_is_finished_by_the_nex
     def dies(fn: Any) -> Any:
         raise RuntimeError("killed before the local close")
 
-    dying = LotPuller(a.db, lot, "entry", clock=clock, local_write=dies)
+    dying = LotPuller(a.db, lot, "entry", clock=clock, local_write=dies, exit_items=exit_items())
     with pytest.raises(RuntimeError):
         dying.close_stays_released_elsewhere()
     assert len(conflicts(lot)) == 1  # claimed on the server
     assert a.stay(stay).state == "in_lot"  # not closed here
+    assert a.outparks() == []  # nothing queued either
     assert a.puller.close_stays_released_elsewhere() == 1
     assert (a.stay(stay).state, a.stay(stay).exit_at) == ("exited", at)
     assert len(conflicts(lot)) == 1
+    assert a.outparks() == [(stay, "pending", free_outpark("o_1", stay, "X1", at))]
+    assert a.puller.close_stays_released_elsewhere() == 0
+    assert len(a.outparks()) == 1
 
 
 def test_a_manual_lift_at_an_entry_lane_lets_a_car_in_and_matches_nothing(
@@ -264,10 +316,12 @@ def test_a_manual_lift_at_an_entry_lane_lets_a_car_in_and_matches_nothing(
     b.push()
     assert a.puller.close_stays_released_elsewhere() == 0
     assert a.stay(stay).state == "in_lot"
+    assert a.outparks() == []
     _, at = b.release("苏A11111", "X3", kind="manual_lift")  # a lift at an exit lane in no_stay counts
     b.push()
     assert a.puller.close_stays_released_elsewhere() == 1
     assert (a.stay(stay).exit_lane, a.stay(stay).exit_at) == ("X3", at)
+    assert a.outparks() == [(stay, "pending", free_outpark("o_1", stay, "X3", at))]
 
 
 def test_the_lot_report_lists_the_match_for_the_supervisor(
@@ -301,8 +355,8 @@ def test_the_close_queues_the_exits_tmall_leave_once_as_a_normal_exit_does(
     tmp_path: Path, lot: Engine
 ) -> None:
     """With Tmall's backflow on, the entry booth sent the car's ``arrive``; the close by this rule queues its
-    ``leave`` (CloudSync.exit_items, as a lane's exit does) in the close's transaction: once, also when a pull
-    died between its claim and its close, and never again at later pulls."""
+    ``leave`` (CloudSync.exit_items, as a lane's exit does) in the close's transaction, beside Bolink's
+    outpark: once, also when a pull died between its claim and its close, and never again at later pulls."""
     from concurrent.futures import ThreadPoolExecutor
 
     from booth.sync.cloud_sync import CloudSync
@@ -315,12 +369,9 @@ def test_the_close_queues_the_exits_tmall_leave_once_as_a_normal_exit_does(
     a, b = Booth(tmp_path, lot, "entry", clock, settings), Booth(tmp_path, lot, "exit", clock, settings)
     executor = ThreadPoolExecutor(1)
     sync = CloudSync(settings, a.store, executor)  # never started: nothing is sent, rows are only queued
-
-    def exit_items(stay: Any, at: datetime) -> Any:
-        return sync.exit_items(stay, at=at)
-
+    items = exit_items(sync)
     price = tariff_pricing(a.store, settings.tariff, settings.park.zone)
-    a.puller = LotPuller(a.db, lot, "entry", clock=clock, price=price, exit_items=exit_items)
+    a.puller = LotPuller(a.db, lot, "entry", clock=clock, price=price, exit_items=items)
     stay = a.enter("o_1", "苏A11111")
     other = a.enter("o_2", "苏A22222")
     a.push()
@@ -339,19 +390,22 @@ def test_the_close_queues_the_exits_tmall_leave_once_as_a_normal_exit_does(
     def dies(fn: Any) -> Any:
         raise RuntimeError("killed before the local close")
 
-    dying = LotPuller(a.db, lot, "entry", clock=clock, local_write=dies, exit_items=exit_items)
+    dying = LotPuller(a.db, lot, "entry", clock=clock, local_write=dies, exit_items=items)
     with pytest.raises(RuntimeError):
         dying.close_stays_released_elsewhere()
-    assert leaves() == []  # claimed on the server, not closed here: nothing queued
+    assert leaves() == [] and a.outparks() == []  # claimed on the server, not closed here: nothing queued
 
     assert a.puller.close_stays_released_elsewhere() == 1
     expected = {"action": "leave", "car_no": "苏A11111", "order_id": "o_1", "time": iso_utc(released_at)}
+    outpark = (stay, "pending", free_outpark("o_1", stay, "X1", released_at))
     assert leaves() == [(stay, "pending", expected)]
+    assert a.outparks() == [outpark]
     for _ in range(2):  # later pulls and pushes queue nothing more
         a.push()
         b.push()
         assert a.puller.pull_once().released == 0
     assert leaves() == [(stay, "pending", expected)]
+    assert a.outparks() == [outpark]
     assert a.stay(other).state == "in_lot"
     with (
         lot.connect() as c
@@ -359,5 +413,7 @@ def test_the_close_queues_the_exits_tmall_leave_once_as_a_normal_exit_does(
         mirrored = c.execute(
             text("SELECT booth_id, stay_id FROM lot_outbox WHERE kind = 'backflow_leave'")
         ).all()
+        outparks = c.execute(text("SELECT booth_id, stay_id FROM lot_outbox WHERE kind = 'outpark'")).all()
     assert mirrored == [("entry", stay)]
+    assert outparks == [("entry", stay)]
     executor.shutdown()

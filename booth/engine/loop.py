@@ -32,7 +32,7 @@ from booth.engine.camera_intake import CameraIntake
 from booth.engine.events import EngineError, SyncChanged
 from booth.engine.gate_control import GateControl
 from booth.engine.lanes import LaneRunner
-from booth.engine.payments import Payments
+from booth.engine.payments import Payments, released_elsewhere_outpark
 from booth.engine.runtime import Runtime
 from booth.engine.stays import Stays
 from booth.engine.timings import LaneTimings
@@ -305,9 +305,11 @@ class EngineLoop:
 
         sync = self.cloud_sync
 
-        def exit_items(stay: StayRecord, at: datetime) -> list[OutboxItem]:  # (on the database thread)
-            # a stay closed because another booth let its car out as no_stay: with its Tmall leave
-            return [] if sync is None else sync.exit_items(stay, at=at)
+        def exit_items(stay: StayRecord, at: datetime, lane_id: str) -> list[OutboxItem]:  # (database thread)
+            # a stay closed because another booth let its car out as no_stay at its lane: Bolink's outpark
+            # (every booth has [bolink], and a free release always tells it), with Tmall's leave if wanted
+            tmall = [] if sync is None else sync.exit_items(stay, at=at)
+            return [*released_elsewhere_outpark(stay, lane_id=lane_id, at=at), *tmall]
 
         lot_service = self.lot_service = lot_service_class(
             self.settings,

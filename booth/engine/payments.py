@@ -22,7 +22,7 @@ from booth.domain.money import format_yuan
 from booth.domain.phrases import say
 from booth.engine.runtime import Runtime
 from booth.engine.stored import exception_item
-from booth.store import OutboxItem, PaymentOutcome
+from booth.store import OutboxItem, PaymentOutcome, StayRecord
 from booth.store.worker import Priority
 from booth.sync.rows import paid_by_alipay
 
@@ -30,6 +30,54 @@ log = logging.getLogger("booth.engine")
 
 #: trade numbers kept as booked (months of running stay bounded)
 BOOKED_TRADES_KEPT = 10_000
+
+
+def outpark_row(
+    order_id: str, stay_id: int | None, pay_type: str, total_fen: int, out_channel_id: str, at: datetime
+) -> OutboxItem:
+    """The outbox row of Bolink's ``outpark`` for an exit settled at the booth (cash, free, a pass); the
+    Bolink relay sends it (booth.engine.bolink_uploads) with the stay's plate, entry and entry channel."""
+    return OutboxItem(
+        cloud="bolink",
+        kind="outpark",
+        payload={
+            "order_id": order_id,
+            "pay_type": pay_type,
+            "total_fen": total_fen,
+            "out_time": int(at.timestamp()),
+            "out_channel_id": out_channel_id,
+            "stay_id": stay_id,
+        },
+        dedupe_key=f"bolink:outpark:{order_id}:{pay_type}:{int(at.timestamp())}",
+    )
+
+
+def released_elsewhere_outpark(stay: StayRecord, *, lane_id: str, at: datetime) -> list[OutboxItem]:
+    """Bolink's ``outpark`` for a stay of this booth closed because another booth of the lot let its car out
+    as ``no_stay`` (booth.lot.released, rule ``released_without_stay``), at its lane ``lane_id`` at ``at``.
+    This booth sent the stay's ``inpark``, so it owes Bolink the exit, or Bolink keeps the car in the park for
+    ever. Nothing once the stay has left (the close queues it only when it closes the stay).
+
+    It is the row a free release at a lane queues (``Payments.release``): ``pay_type`` "free", total 0 (the
+    rule never charges; the fee is the supervisor's to decide), ``out_time`` the release's time.
+
+    ``out_channel_id`` is the release lane's id, sent as its channel. The car left by that lane, another
+    booth's: its Bolink channel is set in that booth's ``[[lanes]] channel_id`` alone, and the lot server
+    does not hold it (``lot_booths.lanes`` lists lane ids). ``Payments.channel_of`` cannot help: lane ids
+    are unique in a lot, so it knows no lane of another booth (with a clash it would name this booth's own
+    lane). Not "": ``out_channel_id`` is one of outpark's fields and the emulator refuses it empty (as
+    Bolink may), so the row would end dead and Bolink never hear of the exit. Not a channel of this booth:
+    Bolink would record the car leaving by a lane it never used (an entry lane, at an entry booth). Booth's
+    configurations name each lane's channel as its lane id (the example, the demo, the lot test), and then
+    this is the release lane's channel exactly. Where a lot names them otherwise, Bolink records this free
+    exit under the lane's id: no money moves, and a free exit is settled at once with nothing pushed about
+    it (Bolink's SDK notes, the emulator), so no booth waits on that name.
+
+    Every booth has ``[bolink]`` (it is not optional), and a free release at a lane always tells Bolink, so
+    the engine always queues this one too."""
+    if stay.state != "in_lot":
+        return []
+    return [outpark_row(stay.order_id, stay.id, "free", 0, lane_id, at)]
 
 
 class Payments:
@@ -195,19 +243,7 @@ class Payments:
         at: datetime,
     ) -> OutboxItem:
         channel = self._lane_settings[lane_id].channel_id if lane_id else ""
-        return OutboxItem(
-            cloud="bolink",
-            kind="outpark",
-            payload={
-                "order_id": order_id,
-                "pay_type": pay_type,
-                "total_fen": total_fen,
-                "out_time": int(at.timestamp()),
-                "out_channel_id": channel,
-                "stay_id": stay_id,
-            },
-            dedupe_key=f"bolink:outpark:{order_id}:{pay_type}:{int(at.timestamp())}",
-        )
+        return outpark_row(order_id, stay_id, pay_type, total_fen, channel, at)
 
     async def release(
         self, lane_id: str, cmd: L.ReleaseExitOrder, bolink_order: tuple[str, int | None] | None

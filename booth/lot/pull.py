@@ -184,7 +184,7 @@ class LotPuller:
         self._db = database
         self._store = Store(database, clock=clock)
         self._price = price  # the fee a stay released elsewhere would have owed, for the supervisor
-        self._exit_items = exit_items  # what its close queues for the clouds (the Tmall leave)
+        self._exit_items = exit_items  # what its close queues for the clouds (Bolink outpark, Tmall leave)
         self._lot = lot
         self.booth_id = booth_id
         self._interval = interval_s

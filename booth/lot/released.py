@@ -17,11 +17,17 @@ stays open at the entry booth. Once both sides are on the server, the entry boot
   both sides and the fee the stay would have owed at the release, priced here with this booth's tariff, for
   the supervisor to decide. The fee is never charged: no exit order, no payment;
 - then the stay is closed here (``Store.close_stay_released_elsewhere``: exited at the release's lane and
-  time, audited ``lot_released_without_stay``). The close journals itself and is pushed back. With
-  ``exit_items`` (the engine's ``CloudSync.exit_items``), the close queues what a normal exit of the stay
-  queues for the clouds, in its own transaction: the Tmall ``leave`` backflow (this booth sent the
-  ``arrive``; the release booth had no order to report). A close that finds the stay closed queues nothing,
-  so it is queued once.
+  time, audited ``lot_released_without_stay``). The close journals itself and is pushed back;
+- with ``exit_items`` (the engine's), the close also queues, in its own transaction, what this booth owes
+  the clouds for that exit: it sent the stay's Bolink ``inpark`` (and Tmall ``arrive``), and the release
+  booth had no order to report. Bolink's ``outpark`` is queued as a free release queues it (``pay_type``
+  "free", total 0: never charged; ``out_time`` the release's time), so that Bolink does not keep the car in
+  the park for ever. Its ``out_channel_id`` is the release lane's id: the car left by that lane, whose
+  Bolink channel is set only at the release booth (the lot server holds lane ids, not channels) and which
+  Booth's configurations name as the lane's id; an empty channel is refused and a channel of this booth
+  would tell Bolink the car left by a lane it never used (booth.engine.payments.released_elsewhere_outpark
+  says more). Tmall's ``leave`` backflow is queued when Tmall wants it (``CloudSync.exit_items``). A close
+  that finds the stay closed queues nothing, so each is queued once.
 
 Exactly once: one claim per release (``ON CONFLICT (rule, subject) DO NOTHING``), a stay named by a claim is
 never matched again, and every booth's matches of one plate run under a transaction advisory lock of that
@@ -62,8 +68,10 @@ CHUNK = 500
 #: what a stay would have owed had it left at a moment (None: it cannot be priced here)
 Pricing = Callable[[StayRecord, datetime], "int | None"]
 LocalWrite = Callable[[Callable[[], Any]], Any]
-#: what a normal exit of a stay at a moment queues for the clouds (booth.sync.cloud_sync.CloudSync.exit_items)
-ExitItems = Callable[[StayRecord, datetime], Sequence[OutboxItem]]
+#: what this booth queues for the clouds when a stay leaves at another booth's lane at a moment, called as
+#: ``exit_items(stay, at, lane_id)`` on the database thread (the engine's: Tmall's ``leave`` from
+#: CloudSync.exit_items, Bolink's ``outpark`` from booth.engine.payments.released_elsewhere_outpark)
+ExitItems = Callable[[StayRecord, datetime, str], Sequence[OutboxItem]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +167,13 @@ def _close(
     store: Store, stay_id: int, release: Release, detail: dict[str, Any], exit_items: ExitItems | None
 ) -> bool:
     """On the database thread: the stay closed with the release's lane and time, and the clouds' rows of its
-    exit queued in the same transaction (built from the stay as it is now: none once it has left)."""
+    exit (Bolink's outpark, Tmall's leave) queued in the same transaction, built from the stay as it is now
+    (none once it has left; the store queues them only when it closes the stay)."""
     items: Sequence[OutboxItem] = ()
     if exit_items is not None:
         stay = store.stay_by_id(stay_id)
         if stay is not None:
-            items = exit_items(stay, release.at)
+            items = exit_items(stay, release.at, release.lane_id)
     return store.close_stay_released_elsewhere(
         stay_id, lane_id=release.lane_id, exit_at=release.at, detail=detail, outbox=items
     )

@@ -52,8 +52,9 @@ class LotService:
         round_deadline_s: float | None = None,  # None: booth.lot.server.ROUND_DEADLINE_S
         exit_items: ExitItems | None = None,
     ) -> None:
-        """``exit_items``: what a stay's exit queues for the clouds (the engine's CloudSync.exit_items), for a
-        stay the puller closes because another booth let its car out as no_stay (booth.lot.released)."""
+        """``exit_items``: what this booth queues for the clouds (the engine's: Bolink's outpark, Tmall's
+        leave) for a stay the puller closes because another booth let its car out as no_stay
+        (booth.lot.released)."""
         lot = settings.lot
         if lot is None:
             raise ValueError("no [lot] in the settings")
