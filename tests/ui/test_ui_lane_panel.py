@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from booth.engine import Engine
 from ui.kit.physical import px_to_mm
 from ui.kit.wording import duration_words, state_tone, state_words
 from ui.lanes.actions import CashPanel
-from ui.lanes.lane_details import plate_for_display
+from ui.lanes.lane_details import photo_decoder, plate_for_display
 from ui.lanes.lane_panel import ACTIONS, LanePanel, action_allowed
 from ui.lanes.reason_panel import ReasonPanel
 from ui.shell.main_window import BoothWindow
@@ -139,15 +140,49 @@ def test_entry_lanes_offer_no_money_actions() -> None:
     assert {a for a in ACTIONS if action_allowed(a, view)} == {"manual_lift", "cancel"}
 
 
-def test_the_camera_photo_and_a_broken_one(panel: LanePanel, tmp_path: Path) -> None:
-    photo = tmp_path / "car.jpg"
+def _photo(path: Path, colour: str) -> str:
     image = QImage(640, 480, QImage.Format.Format_RGB32)
-    image.fill(QColor("#3366aa"))
-    assert image.save(str(photo))
-    panel.show_view(exit_view(LaneState.GATE_OPEN, photo=str(photo)))
-    assert panel.photo_large.has_photo and not panel.photo_large.pixmap().isNull()
+    image.fill(QColor(colour))
+    assert image.save(str(path))
+    return str(path)
+
+
+def test_the_camera_photo_and_a_broken_one(panel: LanePanel, tmp_path: Path, qtbot: Any) -> None:
+    panel.show_view(exit_view(LaneState.GATE_OPEN, photo=_photo(tmp_path / "car.jpg", "#3366aa")))
+    qtbot.waitUntil(lambda: panel.photo_large.has_photo, timeout=5000)  # decoded off the GUI thread
+    assert not panel.photo_large.pixmap().isNull()
     panel.show_view(exit_view(LaneState.GATE_OPEN, plate="苏B22222", photo=str(tmp_path / "gone.jpg")))
-    assert not panel.photo_large.has_photo and panel.photo_large.toolTip() == "车辆图像无法读取"
+    qtbot.waitUntil(lambda: panel.photo_large.toolTip() == "车辆图像无法读取", timeout=5000)
+    assert not panel.photo_large.has_photo
+
+
+def test_a_late_photo_of_the_last_car_is_never_shown(panel: LanePanel, tmp_path: Path, qtbot: Any) -> None:
+    """The photo thread is held while two cars come: the first car's photo, decoded late, is dropped; the
+    boxes show the second car's, and nothing of the first's in between."""
+    first, second = _photo(tmp_path / "a.jpg", "#ff0000"), _photo(tmp_path / "b.jpg", "#0000ff")
+    box, drawn = panel.photo_large, []
+    show_image = box.show_image
+
+    def recording(image: QImage | None, description: str) -> None:
+        if image is not None:
+            centre = image.pixelColor(image.width() // 2, image.height() // 2)
+            drawn.append("red" if centre.red() > centre.blue() else "blue")  # (a JPEG: near, not exact)
+        show_image(image, description)
+
+    box.show_image = recording  # type: ignore[method-assign]
+    gate = threading.Event()
+    held = photo_decoder().submit(gate.wait, 5.0)
+    try:
+        panel.show_view(exit_view(LaneState.GATE_OPEN, photo=first))
+        assert not panel.photo_large.has_photo and panel.details.photo_pending
+        assert panel.photo_large.pixmap().isNull()  # pending: an empty box, not the 'no photo' sign
+        panel.show_view(exit_view(LaneState.GATE_OPEN, plate="苏B22222", photo=second))
+    finally:
+        gate.set()
+    held.result(5.0)
+    qtbot.waitUntil(lambda: box.has_photo, timeout=5000)  # (one thread: the first car's came before)
+    assert drawn == ["blue"]  # the second car's photo, and only it
+    assert not panel.details.photo_pending and not box.pixmap().isNull()
 
 
 def test_an_open_panel_closes_when_another_car_arrives(panel: LanePanel) -> None:

@@ -6,10 +6,13 @@ puts it over its action panels and wires the actions.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import tzinfo
 
-from PySide6.QtCore import QCoreApplication, QSize, Qt
+from PySide6.QtCore import QCoreApplication, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QIcon, QImage, QImageReader, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -30,6 +33,20 @@ from ui.lanes.qr import QrView
 PAYABLE = frozenset({LaneState.AWAITING_PAYMENT, LaneState.PAYMENT_FAILED, LaneState.TIMED_OUT})
 #: the lane's photo is a camera snapshot in a local file; anything larger than this is refused, not decoded
 MAX_PHOTO_PIXELS = 40_000_000
+
+log = logging.getLogger("ui.lanes")
+_decoder: ThreadPoolExecutor | None = None
+
+
+def photo_decoder() -> ThreadPoolExecutor:
+    """The one thread that decodes the lanes' photos (made at first use). Decoding a camera's 1080p JPEG
+    took 12 ms of the GUI thread per car, and far longer with the cores busy (a 432-ms stall of the soak
+    was mostly in it); on this thread the GUI keeps drawing, and QImage is safe to make off the GUI thread.
+    The thread lives as long as the window's process (at exit Python waits for a decode under way)."""
+    global _decoder
+    if _decoder is None:
+        _decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-decode")
+    return _decoder
 
 
 def set_tone(widget: QWidget, tone: str) -> None:
@@ -78,9 +95,9 @@ def photo_bound(widget: QWidget) -> QSize:
 
 def read_photo(path: str, bound: QSize) -> QImage | None:
     """The camera's photo in ``path`` decoded at no more than ``bound`` (in proportion), or None when it
-    cannot be read. A JPEG scales while it decodes: a 1080p scene for a 1080p screen is decoded at half its
-    size, a quarter of the pixels, on the GUI thread (18 -> 12 ms per car on the 2-core test machine) and
-    2 MB kept per lane instead of 8 MB (bench_gui.py --soak)."""
+    cannot be read (any thread: the lanes call it on :func:`photo_decoder`'s). A JPEG scales while it
+    decodes: a 1080p scene for a 1080p screen is decoded at half its size, a quarter of the pixels (18 ->
+    12 ms per car on the 2-core test machine), and 2 MB kept per lane, not 8 MB (bench_gui.py --soak)."""
     reader = QImageReader(path)
     size = reader.size()
     if not (reader.canRead() and size.isValid() and size.width() * size.height() <= MAX_PHOTO_PIXELS):
@@ -105,18 +122,28 @@ class PhotoBox(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self._max_icon_px = max_icon_px
         self._image: QImage | None = None
+        self._pending = False
         self.has_photo = False
 
     def show_image(self, image: QImage | None, description: str) -> None:
         self._image = image
+        self._pending = False
         self.has_photo = image is not None
         self.setToolTip(description)
         self.setAccessibleName(description)
         self._scale()
 
+    def show_pending(self) -> None:
+        """A new car's photo is being decoded: an empty box meanwhile (never the last car's photo, and not
+        the 'no photo' sign for the few milliseconds it takes)."""
+        self._image = None
+        self._pending = True
+        self.has_photo = False
+        self.clear()
+
     def _scale(self) -> None:
         box = self.contentsRect().size()
-        if box.width() < 8 or box.height() < 8:
+        if box.width() < 8 or box.height() < 8 or self._pending:
             return
         if self._image is not None:
             self.setPixmap(QPixmap.fromImage(self._image.scaled(
@@ -140,6 +167,9 @@ class LaneDetails(QWidget):
     condensed.
     """
 
+    #: (ticket, QImage or None) from the decoding thread; queued to the GUI thread's slot
+    _photoDecoded = Signal(int, object)
+
     def __init__(
         self, direction: str, zone: tzinfo, sizes: Sizes, *, narrow: bool, compact: bool,
         parent: QWidget | None = None,
@@ -152,6 +182,9 @@ class LaneDetails(QWidget):
         self._photo_path: str | None = None
         self._photo_loaded = False
         self._photo: QImage | None = None
+        self._photo_ticket = 0  # the decode whose result is wanted; an older one's result is dropped
+        self._photo_asked = False  # a first view was drawn (the empty lane's sign too)
+        self._photoDecoded.connect(self._on_photo_decoded, Qt.ConnectionType.QueuedConnection)
         self._breakdown: tuple[tuple[str, int], ...] | None = None
         target = sizes.target
         self.plate_label = named_label("plate")
@@ -316,16 +349,52 @@ class LaneDetails(QWidget):
             show_page(self.media, 2)
         set_shown(self.photo_small, paying and not self.narrow)
 
+    @property
+    def photo_pending(self) -> bool:
+        """A photo is being decoded for the car shown."""
+        return self._photo_path is not None and not self._photo_loaded
+
     def _render_photo(self, path: str | None) -> None:
-        if path == self._photo_path and self._photo_loaded:
-            return
-        self._photo_path = path
-        self._photo_loaded = True
+        """The car's photo, decoded on the photo thread (:func:`photo_decoder`); the boxes show it when it
+        arrives, if the lane still shows that photo by then."""
+        if path == self._photo_path and self._photo_asked:
+            return  # shown, or on its way
+        self._photo_path, self._photo_asked = path, True
         self._photo = None
-        text = QCoreApplication.translate("LanePanel", "无车辆图像")
-        if path:
-            self._photo = read_photo(path, photo_bound(self))
-            if self._photo is None:
-                text = QCoreApplication.translate("LanePanel", "车辆图像无法读取")
+        self._photo_ticket += 1
+        if not path:
+            self._photo_loaded = True
+            self._show_photo(None, failed=False)
+            return
+        self._photo_loaded = False
         for box in (self.photo_large, self.photo_small):
-            box.show_image(self._photo, text)
+            box.show_pending()
+        ticket, bound = self._photo_ticket, photo_bound(self)
+        future = photo_decoder().submit(read_photo, path, bound)
+        future.add_done_callback(lambda done: self._photo_done(ticket, done))
+
+    def _photo_done(self, ticket: int, done: Future[QImage | None]) -> None:
+        """(the decoding thread) Hand the result to the GUI thread; a widget already gone takes nothing."""
+        try:
+            image = done.result()
+        except Exception:  # a reader that raised: shown as unreadable, never a dead thread
+            log.exception("a lane photo could not be decoded")
+            image = None
+        with contextlib.suppress(RuntimeError):  # the window was closed meanwhile (its C++ object is gone)
+            self._photoDecoded.emit(ticket, image)
+
+    @Slot(int, object)
+    def _on_photo_decoded(self, ticket: int, image: QImage | None) -> None:
+        if ticket != self._photo_ticket:
+            return  # another car's photo is wanted now
+        self._photo = image
+        self._photo_loaded = True
+        self._show_photo(image, failed=image is None)
+
+    def _show_photo(self, image: QImage | None, *, failed: bool) -> None:
+        if failed:
+            text = QCoreApplication.translate("LanePanel", "车辆图像无法读取")
+        else:
+            text = QCoreApplication.translate("LanePanel", "无车辆图像")
+        for box in (self.photo_large, self.photo_small):
+            box.show_image(image, text)
