@@ -13,6 +13,7 @@ them. The demo's data directory goes to a temporary folder that is removed after
 every wait has a deadline. Run: .venv/bin/python benchmarks/bench_gui.py [exits]
 
 Soak (issue #15 item 13): .venv/bin/python benchmarks/bench_gui.py --soak [SECONDS]   (default 600)
+  (BENCH_STALL_STACKS=1: where the GUI thread was in its longest stalls, and GC pauses; not for figures)
   `booth --config FILE` in a child process, offscreen, with a real settings file: two exit lanes, each with a
   Vzenith camera that pushes a read (a 1080p JPEG scene and the plate crop) over loopback to the booth's
   camera listener for a car every 5-10 s; the demo's Bolink (it pays each QR 3 s after it shows), Alipay and
@@ -302,7 +303,12 @@ def child_soak(config_file: str, spawned_at: float) -> int:
     beat.setInterval(5)
     beat.timeout.connect(heartbeat)
     beat.start()
+    sampler = _StallSampler(last) if os.environ.get("BENCH_STALL_STACKS") else None
     code = launcher.main(["--config", config_file])
+    if sampler is not None:
+        sampler.stop()
+        for line in sampler.describe().splitlines():
+            print("SAMPLER " + line, flush=True)
     if "ready_at" not in found:
         print("the lanes never became ready", file=sys.stderr)
         return 1
@@ -319,6 +325,77 @@ def child_soak(config_file: str, spawned_at: float) -> int:
         startup_max_gap_ms=startup_max[0],
     )
     return 0
+
+
+class _StallSampler:
+    """Where the GUI thread is while its heartbeat is late (BENCH_STALL_STACKS=1, soak only): a thread
+    looks every 2 ms and, once the last beat is 20 ms old, samples the GUI thread's Python stack and notes
+    whether a garbage collection is running. The five longest stalls keep their most frequent stacks.
+    The sampler takes the GIL every 2 ms, so stalls measured with it on are not the booth's figures."""
+
+    LATE_S = 0.020
+
+    def __init__(self, last: list[float]) -> None:
+        import collections
+        import gc
+
+        self._last, self._gui = last, threading.get_ident()
+        self._stop = threading.Event()
+        self._collecting = [0.0]  # when the running collection began (0: none)
+        self.gc_pauses: list[tuple[float, int]] = []  # (ms, generation) of collections over 10 ms
+        self.stalls: list[tuple[float, collections.Counter[str], int]] = []  # (ms, stacks, GC samples)
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                self._collecting[0] = time.perf_counter()
+            elif self._collecting[0]:
+                took = (time.perf_counter() - self._collecting[0]) * 1000
+                self._collecting[0] = 0.0
+                if took > 10 and len(self.gc_pauses) < 200:
+                    self.gc_pauses.append((round(took, 1), info["generation"]))
+
+        gc.callbacks.append(on_gc)
+        self._thread = threading.Thread(target=self._run, name="stall-sampler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import collections
+        import traceback
+
+        current: collections.Counter[str] | None = None
+        began, in_gc = 0.0, 0
+        while not self._stop.wait(0.002):
+            beat = self._last[0]
+            late = time.perf_counter() - beat
+            if late >= self.LATE_S:
+                if current is None:
+                    current, began, in_gc = collections.Counter(), beat, 0
+                frame = sys._current_frames().get(self._gui)
+                if frame is not None:
+                    stack = traceback.extract_stack(frame)[::-1]  # innermost first
+                    # the innermost three frames, then the booth's own (ui/, booth/) that led there
+                    ours = [f for f in stack[3:] if f"{os.sep}ui{os.sep}" in f.filename
+                            or f"{os.sep}booth{os.sep}" in f.filename][:6]  # fmt: skip
+                    where = (f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in stack[:3] + ours)
+                    current[" <- ".join(where)] += 1
+                in_gc += bool(self._collecting[0])
+            elif current is not None:
+                took = (beat - began) * 1000
+                self.stalls.append((took, current, in_gc))
+                self.stalls.sort(key=lambda s: s[0], reverse=True)
+                del self.stalls[5:]
+                current = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(1.0)
+
+    def describe(self) -> str:
+        lines = [f"stall sampler: GC pauses over 10 ms (ms, generation): {self.gc_pauses[:40]}"]
+        for took, stacks, in_gc in self.stalls:
+            lines.append(f"stall ~{took:.0f} ms: {sum(stacks.values())} samples, {in_gc} in a GC")
+            lines += [f"  {count:4d}  {stack}" for stack, count in stacks.most_common(4)]
+        return "\n".join(lines)
 
 
 def _host_steal_s() -> float:
@@ -594,6 +671,9 @@ def soak(seconds: float) -> int:
     )
     print(f"  worst gaps [ms, GUI thread ms, s]: {result['worst_gaps_ms_gui_cpu_ms_at_s']}")
     print(f"  RSS every 10 s: {[round(rss) for t, rss in samples[::10]]}")
+    for line in out.splitlines():
+        if line.startswith("SAMPLER "):
+            print("  " + line.removeprefix("SAMPLER "))
     problems = [line for line in errors.splitlines() if line.strip()]
     if problems:
         print(
