@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from lane_driving import lane_settings
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QPushButton
 
@@ -163,11 +164,14 @@ def test_a_late_photo_of_the_last_car_is_never_shown(panel: LanePanel, tmp_path:
     box, drawn = panel.photo_large, []
     show_image = box.show_image
 
-    def recording(image: QImage | None, description: str) -> None:
+    def recording(image: QImage | None, description: str, scaled: QImage | None = None) -> None:
         if image is not None:
             centre = image.pixelColor(image.width() // 2, image.height() // 2)
             drawn.append("red" if centre.red() > centre.blue() else "blue")  # (a JPEG: near, not exact)
-        show_image(image, description)
+            assert scaled is not None and scaled.size() == image.size().scaled(
+                box.contentsRect().size(), Qt.AspectRatioMode.KeepAspectRatio
+            )  # scaled to the box on the photo thread: the GUI thread only shows it
+        show_image(image, description, scaled)
 
     box.show_image = recording  # type: ignore[method-assign]
     gate = threading.Event()

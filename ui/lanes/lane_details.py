@@ -108,6 +108,27 @@ def read_photo(path: str, bound: QSize) -> QImage | None:
     return None if image.isNull() else image
 
 
+def scaled_to_box(image: QImage, box: QSize) -> QImage:
+    """``image`` at the most that fits ``box``, in proportion, smoothly (any thread)."""
+    return image.scaled(box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+
+
+#: the photo scaled to each photo box (None where a box had no size yet)
+Scaled = tuple[QImage | None, ...]
+#: a decoded photo (None: unreadable) and its Scaled
+Decoded = tuple[QImage | None, Scaled]
+
+
+def decode_for_boxes(path: str, bound: QSize, boxes: tuple[QSize, ...]) -> Decoded:
+    """(the photo thread) The photo (:func:`read_photo`) and, for each box size, the photo scaled to it, so
+    the GUI thread only shows them (a smooth scale of a half-screen photo took it 3-8 ms a box)."""
+    image = read_photo(path, bound)
+    if image is None:
+        return None, ()
+    return image, tuple(scaled_to_box(image, box) if box.width() >= 8 and box.height() >= 8 else None
+                        for box in boxes)  # fmt: skip
+
+
 class PhotoBox(QLabel):
     """The vehicle photo scaled to the box (in proportion), or a crossed-out camera when there is none."""
 
@@ -122,11 +143,15 @@ class PhotoBox(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self._max_icon_px = max_icon_px
         self._image: QImage | None = None
+        self._scaled: tuple[QSize, QImage] | None = None  # the image scaled to the box, and the box's size
         self._pending = False
         self.has_photo = False
 
-    def show_image(self, image: QImage | None, description: str) -> None:
+    def show_image(self, image: QImage | None, description: str, scaled: QImage | None = None) -> None:
+        """Show ``image`` (None: the 'no photo' sign); ``scaled``: already scaled to this box's size (made on
+        the photo thread), drawn as it is while the box keeps that size."""
         self._image = image
+        self._scaled = (self.contentsRect().size(), scaled) if scaled is not None else None
         self._pending = False
         self.has_photo = image is not None
         self.setToolTip(description)
@@ -136,7 +161,7 @@ class PhotoBox(QLabel):
     def show_pending(self) -> None:
         """A new car's photo is being decoded: an empty box meanwhile (never the last car's photo, and not
         the 'no photo' sign for the few milliseconds it takes)."""
-        self._image = None
+        self._image = self._scaled = None
         self._pending = True
         self.has_photo = False
         self.clear()
@@ -146,8 +171,9 @@ class PhotoBox(QLabel):
         if box.width() < 8 or box.height() < 8 or self._pending:
             return
         if self._image is not None:
-            self.setPixmap(QPixmap.fromImage(self._image.scaled(
-                box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)))
+            if self._scaled is None or self._scaled[0] != box:
+                self._scaled = (box, scaled_to_box(self._image, box))  # (the box changed size)
+            self.setPixmap(QPixmap.fromImage(self._scaled[1]))
             return
         if PhotoBox._placeholder is None:
             PhotoBox._placeholder = QIcon(str(ICONS / "no-photo.svg"))
@@ -167,7 +193,7 @@ class LaneDetails(QWidget):
     condensed.
     """
 
-    #: (ticket, QImage or None) from the decoding thread; queued to the GUI thread's slot
+    #: (ticket, decode_for_boxes' result) from the decoding thread; queued to the GUI thread's slot
     _photoDecoded = Signal(int, object)
 
     def __init__(
@@ -370,31 +396,33 @@ class LaneDetails(QWidget):
         for box in (self.photo_large, self.photo_small):
             box.show_pending()
         ticket, bound = self._photo_ticket, photo_bound(self)
-        future = photo_decoder().submit(read_photo, path, bound)
+        boxes = tuple(box.contentsRect().size() for box in (self.photo_large, self.photo_small))
+        future = photo_decoder().submit(decode_for_boxes, path, bound, boxes)
         future.add_done_callback(lambda done: self._photo_done(ticket, done))
 
-    def _photo_done(self, ticket: int, done: Future[QImage | None]) -> None:
+    def _photo_done(self, ticket: int, done: Future[Decoded]) -> None:
         """(the decoding thread) Hand the result to the GUI thread; a widget already gone takes nothing."""
         try:
-            image = done.result()
+            decoded = done.result()
         except Exception:  # a reader that raised: shown as unreadable, never a dead thread
             log.exception("a lane photo could not be decoded")
-            image = None
+            decoded = (None, ())
         with contextlib.suppress(RuntimeError):  # the window was closed meanwhile (its C++ object is gone)
-            self._photoDecoded.emit(ticket, image)
+            self._photoDecoded.emit(ticket, decoded)
 
     @Slot(int, object)
-    def _on_photo_decoded(self, ticket: int, image: QImage | None) -> None:
+    def _on_photo_decoded(self, ticket: int, decoded: Decoded) -> None:
         if ticket != self._photo_ticket:
             return  # another car's photo is wanted now
+        image, scaled = decoded
         self._photo = image
         self._photo_loaded = True
-        self._show_photo(image, failed=image is None)
+        self._show_photo(image, failed=image is None, scaled=scaled)
 
-    def _show_photo(self, image: QImage | None, *, failed: bool) -> None:
+    def _show_photo(self, image: QImage | None, *, failed: bool, scaled: Scaled = ()) -> None:
         if failed:
             text = QCoreApplication.translate("LanePanel", "车辆图像无法读取")
         else:
             text = QCoreApplication.translate("LanePanel", "无车辆图像")
-        for box in (self.photo_large, self.photo_small):
-            box.show_image(image, text)
+        for index, box in enumerate((self.photo_large, self.photo_small)):
+            box.show_image(image, text, scaled[index] if index < len(scaled) else None)
