@@ -334,6 +334,9 @@ class _StallSampler:
     The sampler takes the GIL every 2 ms, so stalls measured with it on are not the booth's figures."""
 
     LATE_S = 0.020
+    #: innermost functions of a thread that is waiting (it cannot be holding the GIL there)
+    IDLE = frozenset({"wait", "select", "poll", "_worker", "get", "accept", "recv", "recv_into", "sleep",
+                      "_run_once", "readinto", "_wait_for_tstate_lock", "run_forever"})
 
     def __init__(self, last: list[float]) -> None:
         import collections
@@ -363,21 +366,26 @@ class _StallSampler:
         import traceback
 
         current: collections.Counter[str] | None = None
-        began, in_gc = 0.0, 0
+        began, in_gc, me = 0.0, 0, threading.get_ident()
         while not self._stop.wait(0.002):
             beat = self._last[0]
             late = time.perf_counter() - beat
             if late >= self.LATE_S:
                 if current is None:
                     current, began, in_gc = collections.Counter(), beat, 0
-                frame = sys._current_frames().get(self._gui)
-                if frame is not None:
+                names = {t.ident: t.name for t in threading.enumerate()}
+                for ident, frame in sys._current_frames().items():
+                    if ident == me:
+                        continue
                     stack = traceback.extract_stack(frame)[::-1]  # innermost first
+                    if ident != self._gui and (not stack or stack[0].name in self.IDLE):
+                        continue  # a thread waiting, not one that could hold the GIL
                     # the innermost three frames, then the booth's own (ui/, booth/) that led there
                     ours = [f for f in stack[3:] if f"{os.sep}ui{os.sep}" in f.filename
                             or f"{os.sep}booth{os.sep}" in f.filename][:6]  # fmt: skip
                     where = (f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in stack[:3] + ours)
-                    current[" <- ".join(where)] += 1
+                    who = "GUI" if ident == self._gui else names.get(ident, "?")
+                    current[f"[{who}] " + " <- ".join(where)] += 1
                 in_gc += bool(self._collecting[0])
             elif current is not None:
                 took = (beat - began) * 1000
@@ -394,7 +402,7 @@ class _StallSampler:
         lines = [f"stall sampler: GC pauses over 10 ms (ms, generation): {self.gc_pauses[:40]}"]
         for took, stacks, in_gc in self.stalls:
             lines.append(f"stall ~{took:.0f} ms: {sum(stacks.values())} samples, {in_gc} in a GC")
-            lines += [f"  {count:4d}  {stack}" for stack, count in stacks.most_common(4)]
+            lines += [f"  {count:4d}  {stack}" for stack, count in stacks.most_common(8)]
         return "\n".join(lines)
 
 
