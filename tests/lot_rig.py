@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.engine import make_url
 
 from booth.config.office import ShiftSettings, StaffSettings
@@ -43,6 +43,19 @@ def lot_server(url: str, *, create: bool = True) -> Engine:
     if create:
         init_lot(url)
     return server_engine(url)
+
+
+def heard_from(connection: Connection, booth_id: str, seconds_ago: float) -> None:
+    """The server last heard from the booth ``seconds_ago`` by its own clock: its ``lot_booths`` row (made by
+    touch_booth, which writes the server's now()) set back, as a booth silent for that long leaves it."""
+    connection.execute(
+        text(
+            "UPDATE lot_booths SET last_contact_at = now() - make_interval(secs => :s), "
+            "first_contact_at = least(first_contact_at, now() - make_interval(secs => :s)) "
+            "WHERE booth_id = :b"
+        ),
+        {"b": booth_id, "s": seconds_ago},
+    )
 
 
 def booth_database(tmp_path: Path, name: str) -> Database:

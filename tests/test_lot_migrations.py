@@ -8,7 +8,6 @@ revision adds the column on the server too.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
 
 import pytest
 from alembic import command
@@ -117,7 +116,6 @@ def test_init_again_changes_nothing_and_keeps_the_rows(pg_url: str) -> None:
     init_lot(pg_url)
     engine = create_engine(pg_url)
     try:
-        at = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
         with engine.begin() as connection:
             touch_booth(
                 connection,
@@ -127,7 +125,6 @@ def test_init_again_changes_nothing_and_keeps_the_rows(pg_url: str) -> None:
                 version="1",
                 backlog=0,
                 open_shift=None,
-                at=at,
             )
         again = init_lot(pg_url)
         assert (again.before, again.after) == (LOT_HEAD, LOT_HEAD)

@@ -8,6 +8,7 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,34 @@ def test_a_booths_day_is_mirrored_row_for_row(tmp_path: Path, lot: Engine) -> No
     assert row["open_shift_id"] is None  # the day's shift was closed
     assert pusher.status.online and pusher.status.behind == 0
     assert pusher.status.describe() == "lot: online"
+
+
+def server_now(lot: Engine) -> datetime:
+    with lot.connect() as connection:
+        return connection.execute(text("SELECT now()")).scalar_one()
+
+
+def test_the_contact_on_the_server_is_its_clock_and_the_lease_counts_from_the_rounds_start(
+    tmp_path: Path, lot: Engine
+) -> None:
+    """The booth's clock (here a fixed morning, hours from the server's) is never written as its contact: the
+    server writes its own now(), which its silence checks compare with. The status's last contact (the
+    relays' lease, booth clock against booth clock) is the booth's clock as the round began, before its
+    transaction: a round that takes long (here: the clock moved on an hour before the status was set) does
+    not stretch the lease past the contact the server holds."""
+    db = booth_database(tmp_path, "a")
+    clock = Clock()
+    Store(db, clock=clock).audit(actor="x", action="a", detail={}, at=clock.now)
+    began = clock.now
+    pusher = LotPusher(db, lot, "booth-a", clock=clock, after_commit=lambda seq: clock.tick(3600))
+    for _ in range(2):
+        before = server_now(lot)
+        assert pusher.push_once().contacted
+        row = booth_row(lot, "booth-a")
+        assert before <= row["last_contact_at"] <= server_now(lot)  # the server's clock
+        assert pusher.status.last_contact_at == began  # the booth's, as the round began
+        began = clock.now
+    assert row["first_contact_at"] < row["last_contact_at"]
 
 
 def test_a_row_changed_twice_in_one_batch_is_sent_once_in_its_latest_state(

@@ -103,17 +103,30 @@ class Booth:
     db_thread: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
 
     @classmethod
-    def make(cls, tmp_path: Path, booth_id: str, url: str, clouds: Clouds, *, takeover: bool = True) -> Booth:
+    def make(
+        cls,
+        tmp_path: Path,
+        booth_id: str,
+        url: str,
+        clouds: Clouds,
+        *,
+        takeover: bool = True,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> Booth:
+        """``clock`` is the booth's own (its store, its pusher, its lease): the real time unless given."""
         db = booth_database(tmp_path, booth_id)
-        store = Store(db)
+        store = Store(db, clock=clock)
         server = server_engine(url)
-        pusher = LotPusher(db, server, booth_id, push_interval_s=0.05, heartbeat_s=0.2, backoff_max_s=0.3)
+        pusher = LotPusher(
+            db, server, booth_id, push_interval_s=0.05, heartbeat_s=0.2, backoff_max_s=0.3, clock=clock
+        )
         lease = RelayLease(
             booth_id,
             server,
             store,
             takeover_after_s=TAKEOVER_S,
             last_contact=lambda: pusher.status.last_contact_at,
+            clock=clock,
         )
         http = httpx.AsyncClient()
         alipay = AlipayClient(alipay_settings(), gateway_url=clouds.alipay.gateway_url, http=http)
@@ -132,10 +145,15 @@ class Booth:
         booth.takeover = LotTakeover(lease, senders if takeover else {}, backoff=FAST, every_s=0.1)
         return booth
 
-    def start(self) -> None:
+    def start(self, *, relays: bool = True) -> None:
+        """The pusher and the takeover; the relays too unless ``relays`` is False (see start_relays)."""
         self.pusher.start()
-        self.tasks = [asyncio.create_task(relay.run()) for relay in self.relays]
         self.tasks.append(asyncio.create_task(self.takeover.run()))
+        if relays:
+            self.start_relays()
+
+    def start_relays(self) -> None:
+        self.tasks += [asyncio.create_task(relay.run()) for relay in self.relays]
 
     async def die(self) -> None:
         """Everything stops at once (no last push)."""
@@ -220,9 +238,11 @@ def all_sent(clouds: Clouds, plates: list[str]) -> bool:
     return all(flows[(p, a)] >= 1 for p in plates for a in ("pay", "leave")) and len(syncs) >= len(plates)
 
 
-async def dead_x_with_rows(tmp_path: Path, url: str, clouds: Clouds, count: int) -> tuple[Booth, list[str]]:
+async def dead_x_with_rows(
+    tmp_path: Path, url: str, clouds: Clouds, count: int, **make: Any
+) -> tuple[Booth, list[str]]:
     """Booth X queues rows, pushes them to the lot and dies before sending any."""
-    x = Booth.make(tmp_path, "x", url, clouds)
+    x = Booth.make(tmp_path, "x", url, clouds, **make)
     plates = x.queue_stays(count)
     await asyncio.to_thread(x.pusher.push_once)
     await x.close()
@@ -369,6 +389,81 @@ async def test_no_takeover_while_the_booth_is_alive_and_none_with_takeover_off(
         assert set(clouds.backflows().values()) == {1}
     finally:
         await x.close()
+        await y.close()
+
+
+def skewed(by_s: float) -> Callable[[], datetime]:
+    """A booth's clock that runs ``by_s`` ahead of the real time (behind when negative)."""
+    return lambda: datetime.now(UTC) + timedelta(seconds=by_s)
+
+
+def seconds_since_contact(lot: Engine, booth_id: str) -> float:
+    """How long ago the server last heard from the booth, by the server's clock."""
+    with lot.connect() as c:
+        return float(
+            c.execute(
+                text(
+                    "SELECT extract(epoch FROM now() - last_contact_at) FROM lot_booths WHERE booth_id = :b"
+                ),
+                {"b": booth_id},
+            ).scalar_one()
+        )
+
+
+@pytest.mark.asyncio
+async def test_a_live_booth_whose_clock_is_far_behind_the_servers_is_not_silent_and_not_taken_over(
+    tmp_path: Path, pg_url: str, lot: Engine, clouds: Clouds
+) -> None:
+    """The bug (issue #18): X's clock runs 2 x takeover_after_s behind the server's. X pushes all along, and
+    its lease (its own clock against its own rounds) holds; its rows wait pending on the lot (its relays not
+    started yet). The server must not count X silent, so Y's takeover claims none of them; once X's relays
+    run, X sends each row once itself. (When X wrote its contacts by its own clock, the server saw it silent
+    from its first round and Y took its rows while X's lease held.)"""
+    y = Booth.make(tmp_path, "y", pg_url, clouds)
+    x = Booth.make(tmp_path, "x", pg_url, clouds, clock=skewed(-2 * TAKEOVER_S))
+    try:
+        y.start()
+        plates = x.queue_stays(3)
+        x.start(relays=False)
+        await wait_for(x.lease.holds, 5, "X's lease to hold")
+        await wait_for(lambda: _mirror_states(lot, "x") == {"pending"}, 5, "X's rows pending on the lot")
+        await asyncio.sleep(TAKEOVER_S * 1.5)  # Y's takeover looks every 0.1 s meanwhile
+        assert x.lease.holds(), "X's lease (its clock against its own rounds) holds all along"
+        assert seconds_since_contact(lot, "x") < TAKEOVER_S, "silent on the server while it pushes"
+        assert claims(lot) == [] and y.takeover.sent == {}
+        assert clouds.order_syncs() == Counter() and clouds.backflows() == Counter()
+        assert _mirror_states(lot, "x") == {"pending"}
+
+        x.start_relays()
+        await wait_for(lambda: all_sent(clouds, plates), 15, "X to send its own rows")
+        await wait_for(lambda: _mirror_states(lot, "x") == {"sent"}, 10, "X's sends to reach the lot")
+        await asyncio.sleep(0.5)
+        assert set(clouds.order_syncs().values()) == {1} and len(clouds.order_syncs()) == 3
+        assert set(clouds.backflows().values()) == {1} and len(clouds.backflows()) == 6
+        assert claims(lot) == [] and y.takeover.sent == {}
+    finally:
+        await x.close()
+        await y.close()
+
+
+@pytest.mark.asyncio
+async def test_a_dead_booth_whose_clock_ran_far_ahead_is_taken_over_by_the_servers_clock(
+    tmp_path: Path, pg_url: str, lot: Engine, clouds: Clouds
+) -> None:
+    """X's clock ran an hour ahead of the server's when it died with rows pending (never tried: due, on X's
+    clock, an hour from the server's now): the server counts X's silence from its own clock and takes a row
+    X never tried as due, so Y sends X's rows after takeover_after_s, not an hour later."""
+    y = Booth.make(tmp_path, "y", pg_url, clouds)
+    y.start()
+    try:
+        _, plates = await dead_x_with_rows(tmp_path, pg_url, clouds, 2, clock=skewed(3600))
+        assert seconds_since_contact(lot, "x") >= 0, "X's contact is the server's clock, not X's"
+        await wait_for(lambda: all_sent(clouds, plates), 15, "Y to send X's rows")
+        await asyncio.sleep(0.5)
+        assert set(clouds.order_syncs().values()) == {1} and len(clouds.order_syncs()) == 2
+        assert set(clouds.backflows().values()) == {1} and len(clouds.backflows()) == 4
+        assert {c["claimed_by"] for c in claims(lot)} == {"y"}
+    finally:
         await y.close()
 
 

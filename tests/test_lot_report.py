@@ -22,7 +22,7 @@ from booth.lot.report import build_lot_report
 from booth.lot.schema import MIRRORS, lot_conflicts
 from booth.lot.server import LotServerError, LotServerUnreachable, touch_booth
 from booth.office.reports import build_period_report
-from tests.lot_rig import Clock, booth_database, booth_day, lot_server, push_all
+from tests.lot_rig import Clock, booth_database, booth_day, heard_from, lot_server, push_all
 from tests.test_lot_cli import settings_file
 
 pytestmark = pytest.mark.postgresql
@@ -170,8 +170,8 @@ def _populate(lot: Engine, seed: int = 18) -> dict[str, list[dict[str, Any]]]:
                 version="1",
                 backlog=3 if booth == "exit-west" else 0,
                 open_shift=None,
-                at=now - timedelta(seconds=600 if booth == "exit-west" else 1),
             )
+            heard_from(c, booth, 600 if booth == "exit-west" else 1)
         detail = [{"booth_id": "entry", "id": 1}, {"booth_id": "exit-east", "id": 4}]
         # one statement each: an executemany takes its columns from the first row
         c.execute(

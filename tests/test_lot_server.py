@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -22,8 +22,7 @@ from booth.lot.server import (
     lot_status,
     touch_booth,
 )
-
-AT = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+from tests.lot_rig import heard_from
 
 
 @pytest.fixture
@@ -46,7 +45,6 @@ def contact(engine: Engine, booth_id: str, **given: object) -> int:
         "version": "1.0",
         "backlog": 0,
         "open_shift": None,
-        "at": AT,
     }
     values.update(given)
     with engine.begin() as connection:
@@ -102,23 +100,32 @@ def test_lot_engine_wants_a_lot() -> None:
         lot_engine(settings_from_mapping(tomllib.loads(MINIMAL)))
 
 
+def server_now(engine: Engine) -> datetime:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT now()")).scalar_one()
+
+
 @pytest.mark.postgresql
 def test_first_contact_inserts_the_booth_and_later_ones_update_it(server: Engine) -> None:
+    before = server_now(server)
     assert (
         contact(server, "exit-1", name="东出口", lanes=["X1", "X2"], backlog=7, open_shift=(3, "wang")) == 0
     )
     with server.begin() as connection:
         connection.execute(text("UPDATE lot_booths SET pushed_seq = 41 WHERE booth_id = 'exit-1'"))
-    later = AT + timedelta(seconds=5)
-    assert contact(server, "exit-1", name="东出口 B", lanes=["X1"], version="1.1", at=later) == 41
+        first = connection.execute(text("SELECT first_contact_at FROM lot_booths")).scalar_one()
+    assert before <= first <= server_now(server)  # the server's clock (the booth gives none)
+    assert contact(server, "exit-1", name="东出口 B", lanes=["X1"], version="1.1") == 41
     with server.connect() as connection:
         row = connection.execute(text("SELECT * FROM lot_booths")).mappings().one()
+    later = row["last_contact_at"]
+    assert first < later <= server_now(server)
     assert dict(row) == {
         "booth_id": "exit-1",
         "name": "东出口 B",
         "lanes": "X1",
         "version": "1.1",
-        "first_contact_at": AT,
+        "first_contact_at": first,
         "last_contact_at": later,
         "pushed_seq": 41,  # only the push moves it
         "backlog": 0,
@@ -128,9 +135,27 @@ def test_first_contact_inserts_the_booth_and_later_ones_update_it(server: Engine
 
 
 @pytest.mark.postgresql
+def test_the_contact_is_the_servers_now_of_the_callers_transaction(server: Engine) -> None:
+    """Both contact times are the transaction's now() (its start, by the server's clock): what the takeover
+    and lot status compare them with."""
+    for _ in range(2):  # the insert, then the update
+        with server.begin() as connection:
+            touch_booth(connection, "exit-1", name="", lanes=(), version="", backlog=0, open_shift=None)
+            now, last = connection.execute(
+                text("SELECT now(), last_contact_at FROM lot_booths WHERE booth_id = 'exit-1'")
+            ).one()
+        assert last == now
+    with server.connect() as connection:
+        first, last = connection.execute(
+            text("SELECT first_contact_at, last_contact_at FROM lot_booths")
+        ).one()
+    assert first < last == now
+
+
+@pytest.mark.postgresql
 def test_touch_booth_runs_in_the_callers_transaction(server: Engine) -> None:
     with pytest.raises(RuntimeError), server.begin() as connection:
-        touch_booth(connection, "exit-1", name="", lanes=(), version="", backlog=0, open_shift=None, at=AT)
+        touch_booth(connection, "exit-1", name="", lanes=(), version="", backlog=0, open_shift=None)
         raise RuntimeError("the push failed after the heartbeat")
     with server.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM lot_booths")).scalar() == 0
@@ -140,11 +165,13 @@ def test_touch_booth_runs_in_the_callers_transaction(server: Engine) -> None:
 def test_status_lists_each_booth_flags_the_silent_and_lanes_at_two_booths(
     server: Engine, lot_url: str
 ) -> None:
-    with server.connect() as connection:
-        now = connection.execute(text("SELECT now()")).scalar_one()
-    contact(server, "entry", lanes=["E1"], at=now - timedelta(seconds=3))
-    contact(server, "exit-1", lanes=["X1", "X2"], at=now - timedelta(minutes=10), backlog=120)
-    contact(server, "exit-2", lanes=["X2"], at=now - timedelta(seconds=59), open_shift=(9, "li"))
+    contact(server, "entry", lanes=["E1"])
+    contact(server, "exit-1", lanes=["X1", "X2"], backlog=120)
+    contact(server, "exit-2", lanes=["X2"], open_shift=(9, "li"))
+    with server.begin() as connection:  # silent on the server for that long
+        heard_from(connection, "entry", 3)
+        heard_from(connection, "exit-1", 600)
+        heard_from(connection, "exit-2", 59)
     status = lot_status(lot_url)
     assert [b.booth_id for b in status.booths] == ["entry", "exit-1", "exit-2"]
     assert [b.booth_id for b in status.silent()] == ["exit-1"]

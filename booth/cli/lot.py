@@ -472,7 +472,7 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
 def age(seconds: float) -> str:
     """An age in the unit a person reads at a glance: 42 s, 7 min, 3 h, 2 d."""
     if seconds < 0:
-        return f"{-seconds:.0f} s ahead"  # the booth's clock is ahead of the server's
+        return f"{-seconds:.0f} s ahead"  # (contacts are the server's clock: only if it stepped back since)
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 90 * 60:
@@ -522,7 +522,7 @@ def describe_status(status: LotStatus, *, this_booth: str | None = None) -> list
     if silent:
         lines.append(
             f"warning: not heard from for over {SILENT_AFTER_S} s: {', '.join(sorted(silent))} "
-            "(stopped, cut off from the server, or its clock is wrong)"
+            "(stopped, or cut off from the server)"
         )
     for lane, booths in clashes.items():
         lines.append(

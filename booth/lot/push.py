@@ -6,7 +6,8 @@ row changed twice is sent once, as it is now) and, in ONE PostgreSQL transaction
 
 1. upserts this booth's ``lot_booths`` row (booth.lot.server.touch_booth: inserted on first contact, else
    its contact, backlog, version and open shift updated), which locks it until the commit, and reads
-   ``pushed_seq``, the highest journal number the server has applied;
+   ``pushed_seq``, the highest journal number the server has applied. The contact's time is the server's
+   clock (the transaction's start), never this booth's: the server judges silence by its own clock;
 2. keeps only the entries past ``pushed_seq`` (a batch the server already applied is applied again never);
 3. upserts those rows into the mirrors in MIRRORED order (``INSERT … ON CONFLICT (booth_id, id) DO UPDATE``);
 4. runs the lot checks (booth.lot.checks) on what it upserted;
@@ -17,6 +18,10 @@ commit and that delete is harmless: the next round's entries at or below ``pushe
 server. Every ``heartbeat_s`` a round runs even with nothing to push (contact, backlog, open shift). When the
 server cannot be reached the round fails, the pusher backs off (doubling, up to ``backoff_max_s``), the
 journal grows and the lanes are untouched: they never wait on this thread.
+
+:attr:`PushStatus.last_contact_at` is the booth's own clock when the last successful round began (before its
+transaction): the relays' lease (booth.sync.lot_relay.RelayLease) counts from it on that same clock, and it is
+no later than the round's contact on the server (whose transaction began after it), whatever the round took.
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ class PushStatus:
     online: bool
     behind: int
     last_error: str = ""
+    #: when the last successful round began, by this booth's clock (None before the first)
     last_contact_at: datetime | None = None
     pushed_seq: int = 0
     started: bool = False
@@ -94,6 +100,7 @@ class RoundResult:
     pushed_seq: int
     behind: int  # journal entries still to push after this round
     conflicts: int  # lot_conflicts rows this round added
+    started_at: datetime | None = None  # the booth's clock as the round began (None: not contacted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +194,7 @@ class LotPusher:
                     online=True if result.contacted else self._status.online,
                     behind=result.behind,
                     last_error="" if result.contacted else self._status.last_error,
-                    last_contact_at=self._clock() if result.contacted else self._status.last_contact_at,
+                    last_contact_at=(result.started_at if result.contacted else self._status.last_contact_at),
                     pushed_seq=result.pushed_seq,
                     started=self._status.started or result.contacted,
                 )
@@ -210,11 +217,12 @@ class LotPusher:
         batch = self._read_local()
         if not batch.entries and not heartbeat:
             return RoundResult(False, 0, 0, self._known_seq, 0, 0)
-        now = self._clock()
+        now = self._clock()  # before the round's transaction: the lease counts from here (see the module)
         behind = max(0, batch.behind_before - len(batch.entries))
         with self._rounds("the push"), self._lot.begin() as connection:
-            # the booth's row: made on first contact, else its contact updated; locked either way (an upsert
-            # locks the row it updates) until the commit, so one booth's rounds never overlap on the server
+            # the booth's row: made on first contact, else its contact updated (by the server's clock);
+            # locked either way (an upsert locks the row it updates) until the commit, so one booth's rounds
+            # never overlap on the server
             pushed = touch_booth(
                 connection,
                 self.booth_id,
@@ -223,7 +231,6 @@ class LotPusher:
                 version=self._version,
                 backlog=behind,
                 open_shift=batch.open_shift,
-                at=now,
             )
             fresh = [e for e in batch.entries if e.seq > pushed]
             wanted = {(e.tbl, e.row_id) for e in fresh}
@@ -242,7 +249,7 @@ class LotPusher:
         self._known_seq = new_seq
         if batch.entries:
             self._local_write(lambda: self._forget(new_seq))
-        return RoundResult(True, len(fresh), upserted, new_seq, behind, conflicts)
+        return RoundResult(True, len(fresh), upserted, new_seq, behind, conflicts, started_at=now)
 
     def _align(self) -> None:
         """First contact of this run: where the server is, and the local numbering after it."""

@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
@@ -502,7 +502,8 @@ class BoothContact:
 
 @dataclass(frozen=True)
 class LotStatus:
-    """Every booth the lot server knows, as of the server's clock (``now``)."""
+    """Every booth the lot server knows, as of the server's clock (``now``, read after the rows: a contact
+    is never later than it, as the contacts are the server's clock too)."""
 
     server: str
     revision: str
@@ -510,7 +511,7 @@ class LotStatus:
     booths: tuple[BoothContact, ...]
 
     def age_s(self, booth: BoothContact) -> float:
-        """Seconds since the booth's last contact, by the server's clock (negative: the booth's is ahead)."""
+        """Seconds since the booth's last contact, both by the server's clock."""
         return (self.now - booth.last_contact_at).total_seconds()
 
     def silent(self, after_s: float = SILENT_AFTER_S) -> list[BoothContact]:
@@ -534,8 +535,10 @@ def lot_status(url: str | URL, *, connect_timeout_s: int = 2) -> LotStatus:
         if not connection.dialect.has_table(connection, "lot_booths"):
             raise LotServerError(f"lot server {server} has no lot schema: run booth lot init")
         revision = _lot_revision(connection) or "(none)"
-        now = connection.execute(text("SELECT now()")).scalar_one()
         rows = connection.execute(select(lot_booths).order_by(lot_booths.c.booth_id)).mappings().all()
+        # after the rows, by a clock that moves within the transaction: a contact the rows show committed
+        # before this statement began, and its time is its own transaction's start (now(): earlier still)
+        now = connection.execute(text("SELECT statement_timestamp()")).scalar_one()
     booths = tuple(
         BoothContact(
             booth_id=row["booth_id"],
@@ -564,22 +567,27 @@ def touch_booth(
     version: str,
     backlog: int,
     open_shift: tuple[int, str] | None,
-    at: datetime,
 ) -> int:
     """This booth's contact with the server, in the caller's transaction: its row of lot_booths inserted on
-    first contact, else updated (name, lanes, version, backlog, open shift as (id, attendant) or None, last
-    contact ``at``; the first contact and pushed_seq are kept). Returns the booth's pushed_seq."""
+    first contact, else updated (name, lanes, version, backlog, open shift as (id, attendant) or None, and
+    the last contact; the first contact and pushed_seq are kept). Returns the booth's pushed_seq.
+
+    The contact times are the SERVER's clock, the transaction's ``now()`` (its start), never the booth's:
+    silence is judged on the server against its own ``now()`` (booth.sync.lot_relay's takeover, ``lot
+    status``, the lot report), so a booth whose clock runs behind the server's does not look silent while
+    it pushes (and have its cloud messages taken over while its own lease, on its own clock, still holds),
+    and one whose clock runs ahead does not look alive after it died."""
     shift_id, shift_person = open_shift if open_shift is not None else (None, None)
     values = {
         "name": name,
         "lanes": ",".join(lanes),
         "version": version,
-        "last_contact_at": at,
+        "last_contact_at": func.now(),
         "backlog": backlog,
         "open_shift_id": shift_id,
         "open_shift_person": shift_person,
     }
-    insert = pg_insert(lot_booths).values(booth_id=booth_id, first_contact_at=at, **values)
+    insert = pg_insert(lot_booths).values(booth_id=booth_id, first_contact_at=func.now(), **values)
     upsert = insert.on_conflict_do_update(
         index_elements=[lot_booths.c.booth_id], set_={key: insert.excluded[key] for key in values}
     ).returning(lot_booths.c.pushed_seq)

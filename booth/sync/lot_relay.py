@@ -4,22 +4,27 @@ Normally each booth relays its own outbox rows, as a booth without a lot does: a
 only, so it is sent once. Two parts cover a booth that goes silent on the lot server:
 
 - :class:`RelayLease`, every booth's *fence*: its relays (booth.sync.outbox.OutboxRelay.fence) send its own
-  rows only while its lease holds, i.e. its last acknowledged contact with the server (the pusher's last
-  successful round) is younger than ``takeover_after_s / 2``. Past that its rows wait (the lanes do not).
-  Once the server answers again, and before anything is sent, it reads the claims other booths made on its
-  rows (``lot_relay_claims``), marks those rows in its own outbox as sent (or parked) by that booth, and
-  resumes; rows another live booth is still sending keep their cloud waiting until it is done.
+  rows only while its lease holds, i.e. its last acknowledged contact with the server (the start of the
+  pusher's last successful round) is younger than ``takeover_after_s / 2``, both by this booth's clock.
+  Past that its rows wait (the lanes do not). Once the server answers again, and before anything is sent,
+  it reads the claims other booths made on its rows (``lot_relay_claims``), marks those rows in its own
+  outbox as sent (or parked) by that booth, and resumes; rows another live booth is still sending keep
+  their cloud waiting until it is done.
 - :class:`LotTakeover`, on every live booth: rows of a booth silent for more than ``takeover_after_s`` (by
-  the server's clock), pending as that booth last pushed them (``lot_outbox``), are *claimed* on the server
-  (``INSERT … ON CONFLICT DO NOTHING``: one booth gets each row, however many race) and sent with this
-  booth's own clients, the outcome written on the claim. A stay's rows go in id order across the takeover:
-  a row is not taken while an earlier row of its stay and cloud is pending and not done by a claim.
+  the server's clock: ``lot_booths.last_contact_at`` is the server's ``now()`` of the booth's last round,
+  booth.lot.server.touch_booth), pending as that booth last pushed them (``lot_outbox``), are *claimed* on
+  the server (``INSERT … ON CONFLICT DO NOTHING``: one booth gets each row, however many race) and sent
+  with this booth's own clients, the outcome written on the claim. A stay's rows go in id order across the
+  takeover: a row is not taken while an earlier row of its stay and cloud is pending and not done by a
+  claim.
 
 Why a silent booth cannot send a row taken meanwhile: a claim needs its owner silent for ``takeover_after_s``
 on the server, the owner stops at half that, and the claim's transaction holds the owner's ``lot_booths`` row
 (``FOR SHARE``) so a heartbeat that lands during it waits for the claim's commit and the owner's next read
-of the claims sees it. The margin (half of ``takeover_after_s``) covers a send under way when the lease runs
-out and a difference between the booth's clock and the server's.
+of the claims sees it. Each side measures on one clock only (the lease on the booth's, from before its
+round's transaction began; the silence on the server's, from that transaction's start), so how far the
+booth's clock is from the server's does not matter. The margin (half of ``takeover_after_s``) covers a send
+under way when the lease runs out and the two clocks running at different rates.
 
 Not taken over: rows that need the silent booth's own files or store (Bolink's outpark looks its stay up
 locally, upload_carpic reads a photo on that booth's disk, and a payment's rebuild marker rebuilds from its
@@ -106,7 +111,7 @@ class Claim:
 
 class RelayLease:
     """One booth's fence for its relays (booth.sync.outbox.Fence). ``last_contact`` gives the time (by
-    ``clock``) of the pusher's last successful round, None before the first."""
+    ``clock``, this booth's) at which the pusher's last successful round began, None before the first."""
 
     def __init__(
         self,
@@ -432,7 +437,11 @@ class LotTakeover:
                 return []
             # the rows still to send: pushed pending by their owner and not finished by a claim (found by
             # the index on (cloud, state)); of a stay's, only the first in id order may go, whatever its kind
-            # (a row this booth cannot send blocks the later ones, as it does at its own booth)
+            # (a row this booth cannot send blocks the later ones, as it does at its own booth). A row's own
+            # next_attempt_at is its owner's clock: a row its owner never tried (attempts 0) was due when it
+            # was made (or requeued), so it is due here at once, however far ahead that clock ran; a row it
+            # tried keeps the back-off it set, which a skew of its clock moves (never whether it goes once:
+            # the claim decides that)
             kinds = kinds.replace("o.kind", "p.kind").replace("o.cloud", "p.cloud")
             rows = c.execute(
                 text(
@@ -450,7 +459,7 @@ class LotTakeover:
                     "  p.attempts, p.next_attempt_at, p.last_error, p.created_at, "
                     "  p.claimed_by, coalesce(p.r_attempts, 0) "
                     f"FROM p WHERE (p.stay_id IS NULL OR p.id = p.first_id) AND ({kinds}) "
-                    "AND ((p.r_booth IS NULL AND p.next_attempt_at <= now()) "
+                    "AND ((p.r_booth IS NULL AND (p.attempts = 0 OR p.next_attempt_at <= now())) "
                     "  OR (p.claimed_by = :me AND p.outcome IS NULL) "
                     "  OR (p.claimed_by = :me AND p.outcome = 'retry' AND p.r_next <= now()) "
                     "  OR ((p.outcome IS NULL OR p.outcome = 'retry') AND p.claimed_by = ANY(:silent))) "
