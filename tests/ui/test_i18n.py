@@ -21,12 +21,15 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLabel, QLineEdit, 
 
 import ui.kit.i18n as i18n
 from booth.config import Settings, settings_from_mapping
-from booth.domain.lane import LaneState
+from booth.domain.lane import LaneState, LaneView
 from booth.domain.plates import PROVINCES
 from booth.engine import Engine
+from booth.sync.status import CloudStatus, DeadLetter, SyncStatus
 from ui.kit.keypads import PLATE_PREFIXES, PLATE_SUFFIXES
 from ui.kit.wording import alert_detail_words
 from ui.lanes.plate_panel import PlatePanel
+from ui.lanes.reason_panel import ReasonPanel
+from ui.link.bridge import CommandOutcome
 from ui.shell.main_window import BoothWindow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -277,3 +280,71 @@ def test_the_lanes_feedback_is_said_again_in_the_new_language(
     assert x2.feedback.text() == "车牌已更正为 苏B12345"
     assert x1.feedback.text() == "车辆已变化，「收现金」已关闭"
     window.close()
+
+
+def test_a_refused_command_is_said_again_in_the_new_language(
+    ascii_settings: Settings, qtbot: Any, qapp: QApplication, back_to_chinese: None
+) -> None:
+    """A command's failure keeps its phrase: the feedback line, a panel's error line, the sync panel's result
+    and the outcome itself say it again in the new language (a detail that is the engine's own English text,
+    "engine is not running", stays as it is); it stayed in the language it failed in."""
+    engine = Engine(ascii_settings)  # not started: every command is refused ("engine is not running")
+    window = BoothWindow(ascii_settings, engine, operator="tester")
+    qtbot.addWidget(window)
+    try:
+        window.resize(1800, 1000)
+        window.show()
+        x1, x2, x3 = (window.lane_panel(lane) for lane in ("X1", "X2", "X3"))
+        refused = "系统无法执行：engine is not running"
+        x1.trigger("retry_payment")  # a command without a panel: its refusal on the feedback line
+        qtbot.waitUntil(lambda: x1.feedback.text() == refused, timeout=WAIT_MS)
+        lift = x2.open_panel("manual_lift")  # a panel's command: its refusal under the field
+        assert isinstance(lift, ReasonPanel)
+        lift.field.setText("Gate fault")
+        lift.confirm_button.click()
+        qtbot.waitUntil(lambda: lift.error.text() == refused, timeout=WAIT_MS)
+        x3.show_view(LaneView("X3", "North exit", "exit", LaneState.NO_STAY, "无入场记录", plate="苏B1Z345"))
+        fix = x3.open_panel("correct_plate")  # a plate the panel refuses itself, with the rule it broke
+        assert isinstance(fix, PlatePanel)
+        fix.keypad.set_text("苏B1234")
+        fix.keypad.edited.emit()
+        fix.confirm_button.click()
+        short = "车牌无效：太短，普通车牌为7位（省份、字母、5位序号）"
+        assert fix.error.text() == short
+        with qtbot.waitSignal(window.bridge.commandDone, timeout=WAIT_MS) as done:  # the engine's refusal
+            window.bridge.submit("", "correct_plate", lambda: engine.correct_plate("X3", "苏B1234", "tester"))
+        outcome = done.args[0]
+        assert isinstance(outcome, CommandOutcome) and outcome.error == short
+        sync = window.sync_panel  # a supervisor's retry of the sync's failures
+        letter = DeadLetter(7, "alipay", "order_sync", "fatal isv.invalid-app-id", 1, datetime.now(UTC), "k")
+        window.bridge.syncChanged.emit(SyncStatus(datetime.now(UTC), tuple(
+            CloudStatus(name, True, 0, None, None, len(dead), dead, "closed", 0.0, "", "", 0)
+            for name, dead in (("bolink", ()), ("alipay", (letter,)), ("tmall", ())))))
+        window.open_sync_panel()
+        box = sync.box("alipay")
+        qtbot.mouseClick(box.retry_button, Qt.MouseButton.LeftButton)
+        sync.approver_field.setText("boss")
+        for digit in "1234":
+            qtbot.mouseClick(sync.approver_pad.keys[digit], Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(sync.approver_pad.confirm_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: box.result.text() == refused + ": no staff yet", timeout=WAIT_MS)
+
+        qtbot.mouseClick(window.language_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.language_button.text() == "中文", timeout=WAIT_MS)
+        english = "The system cannot do this: engine is not running"
+        assert x1.feedback.text() == english and str(x1.feedback.property("tone")) == "bad"
+        assert lift.error.text() == english and x2.open_action() is lift
+        assert box.result.text() == english + ": no staff yet" and box.result.property("tone") == "bad"
+        assert fix.error.text() == ("Invalid plate: too short, an ordinary plate has 7 characters "
+                                    "(province, letter, 5 serial characters)")
+        assert outcome.error_words() == fix.error.text()  # said again in English
+        assert outcome.error == short  # as it was said
+
+        qtbot.mouseClick(window.language_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.language_button.text() == "English", timeout=WAIT_MS)
+        assert x1.feedback.text() == refused and lift.error.text() == refused
+        assert box.result.text() == refused + ": no staff yet"
+        assert fix.error.text() == short and outcome.error_words() == short
+    finally:
+        window.close()
+        engine.stop()

@@ -490,3 +490,23 @@ def test_the_language_switches_on_the_lock_screen_and_nothing_else_changes(
     with qtbot.waitSignal(lock.unlocked, timeout=WAIT_MS):
         type_pin(qtbot, lock, ATTENDANT_PIN)
     assert window.language_button.isEnabled()
+
+
+@pytest.mark.parametrize("idle_s", [0.0])
+def test_a_refused_pin_is_said_again_in_the_language_switched_to(
+    kiosk: KioskSession, qtbot: Any, back_to_chinese: None
+) -> None:
+    """The refusal under the PIN pad (its words and the tries left) follows a switch made on the lock bar;
+    it stayed in the language the PIN was refused in."""
+    lock = kiosk.lock
+    lock.lock()
+    type_pin(qtbot, lock, "1357")
+    qtbot.waitUntil(lambda: lock.message.text() == "PIN 不正确（还可再试 4 次）", timeout=WAIT_MS)
+    tap(qtbot, lock.language_button)
+    qtbot.waitUntil(lambda: lock.title.text() == "Screen locked", timeout=WAIT_MS)  # LanguageChange, posted
+    assert lock.message.text() == "Wrong PIN (4 tries left)" and lock.is_locked
+    tap(qtbot, lock.language_button)
+    qtbot.waitUntil(lambda: lock.title.text() == "已锁屏", timeout=WAIT_MS)
+    assert lock.message.text() == "PIN 不正确（还可再试 4 次）"
+    with qtbot.waitSignal(lock.unlocked, timeout=WAIT_MS):
+        type_pin(qtbot, lock, ATTENDANT_PIN)

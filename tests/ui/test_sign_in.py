@@ -286,6 +286,23 @@ def test_the_language_switches_on_the_sign_in_screen(
     tap(qtbot, overlay.back_button)
 
 
+def test_a_refused_pin_is_said_again_in_the_language_switched_to(
+    qtbot: Any, signin_window: BoothWindow, back_to_chinese: None
+) -> None:
+    """The refusal on the sign-in card (its words and the tries left) follows a switch of language; it stayed
+    in the language the PIN was refused in."""
+    overlay = overlay_of(signin_window)
+    sign_in(qtbot, signin_window, ATTENDANT, "1111")
+    qtbot.waitUntil(lambda: overlay.message.text() == "PIN 不正确（还可再试 4 次）", timeout=WAIT_MS)
+    tap(qtbot, overlay.language_button)
+    qtbot.waitUntil(lambda: overlay.title.text() == "Attendant sign-in", timeout=WAIT_MS)
+    assert overlay.message.text() == "Wrong PIN (4 tries left)"
+    tap(qtbot, overlay.language_button)
+    qtbot.waitUntil(lambda: overlay.title.text() == "收费员签到", timeout=WAIT_MS)
+    assert overlay.message.text() == "PIN 不正确（还可再试 4 次）"
+    assert signin_window.person is None
+
+
 def _rect_in(widget: QWidget, window: QWidget) -> QRect:
     return QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
 

@@ -10,11 +10,14 @@ right under the field (``error`` label), never as a pop-up.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from booth.domain.lane import LaneView
 from booth.domain.money import MoneyError, format_yuan, parse_yuan
+from ui.kit.i18n import reword
 from ui.kit.keypads import MONEY_PARTIAL, MoneyPad
 from ui.kit.wording import yuan
 
@@ -59,6 +62,7 @@ class ActionPanel(QFrame):
         self.back_button.clicked.connect(self.dismissed)
         self.confirm_button.clicked.connect(self.confirmed)
         self._busy = False
+        self._error: Callable[[], str] | None = None  # the error line's words, drawn again after a switch
 
     def prepare(self, view: LaneView) -> None:
         """Called when the panel opens for the car now at the lane."""
@@ -69,7 +73,19 @@ class ActionPanel(QFrame):
     def update_view(self, view: LaneView) -> None:
         """The lane changed while the panel is open (subclasses refresh what they show)."""
 
-    def show_error(self, text: str) -> None:
+    def show_error(self, text: str | Callable[[], str]) -> None:
+        """Say ``text`` on the error line ('' hides it): words made in the current language when drawn (a
+        command's failure, said again after a language switch), or a text as it came (re-worded after a
+        switch when it is a whole known string)."""
+        if callable(text):
+            self._error = text
+        else:
+            self._error = (lambda: reword(text, self.error) or text) if text else None
+        self.redraw_error()
+
+    def redraw_error(self) -> None:
+        """The error line in the current language (the lane calls it after a language switch)."""
+        text = self._error() if self._error is not None else ""
         self.error.setText(text)
         self.error.setVisible(bool(text))
 
@@ -146,13 +162,20 @@ class CashPanel(ActionPanel):
         self._on_amount_changed()
 
     def update_view(self, view: LaneView) -> None:
+        """The amount due, the change and the confirm button again; an error shown stays unless the amount
+        due changed (the lane redraws its open panel after a language switch: the error is said again)."""
+        due_changed = view.due_fen != self._due_fen
         self._due_fen = view.due_fen
         if view.due_fen is not None:
             self.due_label.setText(self.tr("应收 %1").replace("%1", yuan(view.due_fen)))
         else:
             self.due_label.setText(self.tr("没有待付款订单"))
         self.pad.set_exact(format_yuan(view.due_fen) if view.due_fen is not None else None)
-        self._on_amount_changed()
+        if due_changed:
+            self._on_amount_changed()
+        else:
+            self._show_change()
+            self._refresh_confirm()
 
     def _typed(self, text: str) -> None:
         """A hardware keyboard typed into the field: keep only what a money amount may look like."""
@@ -167,6 +190,12 @@ class CashPanel(ActionPanel):
         return parse_yuan(self.field.text())
 
     def _on_amount_changed(self) -> None:
+        self._show_change()
+        if self.error.text():
+            self.show_error("")
+        self._refresh_confirm()
+
+    def _show_change(self) -> None:
         text = self.field.text()
         change = ""
         if text and self._due_fen is not None:
@@ -180,9 +209,6 @@ class CashPanel(ActionPanel):
                 else:
                     change = self.tr("还差 %1").replace("%1", yuan(self._due_fen - fen))
         self.change_label.setText(change)
-        if self.error.text():
-            self.show_error("")
-        self._refresh_confirm()
 
     def can_confirm(self) -> bool:
         return self._due_fen is not None and bool(self.field.text())
@@ -198,7 +224,8 @@ class CashPanel(ActionPanel):
             self.show_error(self.tr("请输入金额（元），最多两位小数，例如 20 或 12.50"))
             return None
         if fen < self._due_fen:
-            self.show_error(self.tr("实收不足：应收 %1，实收 %2").replace("%1", yuan(self._due_fen))
+            due = self._due_fen
+            self.show_error(lambda: self.tr("实收不足：应收 %1，实收 %2").replace("%1", yuan(due))
                             .replace("%2", yuan(fen)))
             return None
         return fen

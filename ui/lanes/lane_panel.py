@@ -336,6 +336,8 @@ class LanePanel(QFrame):
         self.details.retranslate()
         self._render()
         self.feedback.setText(self._feedback())
+        for each in self.panels.values():  # a refusal under a field, also in a panel the lock put away
+            each.redraw_error()
         panel = self.open_action()
         if panel is not None:
             panel.update_view(self.view)
@@ -577,14 +579,18 @@ class LanePanel(QFrame):
         if not outcome.ok and sent and sent[0].done() and not sent[0].cancelled():
             refused = sent[0].exception(timeout=0)
             if isinstance(refused, ApprovalError):
-                outcome = replace(outcome, error=self.approval_words(refused))
+                approval = refused
+                outcome = replace(outcome, error=self.approval_words(approval),
+                                  words=lambda: self.approval_words(approval))
+        # the failure as words said again after a language switch (a hand-built outcome: its text)
+        failure: str | Phrase = outcome.words or outcome.error
         panel = self.open_action()
         if panel is not None and panel.action == action and panel.busy:
             panel.set_busy(False)
             if outcome.ok:
                 self.close_panel()
             else:
-                panel.show_error(outcome.error)
+                panel.show_error(failure)
                 return
         elif self._parked is not None and self._parked[0] == action and self.panels[action].busy:
             parked = self.panels[action]  # put away by the lock while its command was on its way
@@ -592,9 +598,9 @@ class LanePanel(QFrame):
             if outcome.ok:
                 self._parked = None
             else:
-                parked.show_error(outcome.error)  # seen when it opens again on unlock
+                parked.show_error(failure)  # seen when it opens again on unlock
                 return
         if outcome.ok:
             self.set_feedback(done_text, "ok")
         else:
-            self.set_feedback(outcome.error, "bad")
+            self.set_feedback(failure, "bad")

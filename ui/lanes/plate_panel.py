@@ -174,6 +174,7 @@ class PlatePanel(ActionPanel):
         try:
             return parse_plate(self.field.text()).text
         except PlateError as exc:
-            reason = plate_error_words(exc.code, exc.params, exc.reason)
-            self.show_error(self.tr("车牌无效：%1").replace("%1", reason))
+            code, params, reason = exc.code, exc.params, exc.reason  # said again after a language switch
+            self.show_error(
+                lambda: self.tr("车牌无效：%1").replace("%1", plate_error_words(code, params, reason)))
             return None

@@ -9,10 +9,11 @@ A requeue goes through ``EngineBridge.submit`` like any lane command and its out
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from PySide6.QtCore import QCoreApplication, QSize, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QSize, Qt, QTimer
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from booth.engine import CloudStatus, Engine, SyncStatus
 from booth.office.staff import AuthError
+from ui.kit.i18n import reword
 from ui.kit.person_picker import PersonPicker
 from ui.kit.pin_pad import PinPad
 from ui.kit.refusals import refusal_words
@@ -50,6 +52,9 @@ from ui.link.office_runner import OfficeRunner, active_people
 NO_LANE = ""
 #: "all clouds" in the panel's bookkeeping (``requeue_dead`` takes None for it)
 ALL = "*"
+
+#: words drawn in the current language when called (a retry's outcome, said again after a language switch)
+Words = Callable[[], str]
 
 
 def _set_tone(widget: QWidget, tone: str) -> None:
@@ -326,6 +331,8 @@ class SyncPanel(QFrame):
         self.boxes: dict[str, CloudBox] = {}
         self._pending: dict[int, tuple[str, list[Future[int]]]] = {}  # ticket -> (cloud or ALL, its future)
         self._all_busy = False
+        # what each retry's result line says (cloud or ALL -> words, tone), drawn again after a switch
+        self._results: dict[str, tuple[Words, str]] = {}
 
         target = sizes.target
         self.title = _label("actionTitle", self.tr("后台同步"))
@@ -494,18 +501,21 @@ class SyncPanel(QFrame):
         self._set_busy(key, False)
         if not outcome.ok:
             refused = future[0].exception(timeout=0) if future and future[0].done() else None
-            words = refusal_words(refused) if isinstance(refused, AuthError) else outcome.error
-            self._show_result(key, words, "bad")
+            if isinstance(refused, AuthError):
+                pin_refused = refused
+                self._show_result(key, lambda: refusal_words(pin_refused), "bad")
+            else:
+                self._show_result(key, outcome.words or outcome.error, "bad")
             return
         # the bridge posts the outcome from the future's done callback, so the future is done here;
         # timeout=0 makes sure the GUI thread could never wait on it anyway
         count = future[0].result(timeout=0) if future and future[0].done() else None
         if count is None:
-            self._show_result(key, self.tr("已提交重试"), "ok")
+            self._show_result(key, lambda: self.tr("已提交重试"), "ok")
         elif count == 0:
-            self._show_result(key, self.tr("没有需要重试的失败项"), "idle")
+            self._show_result(key, lambda: self.tr("没有需要重试的失败项"), "idle")
         else:
-            self._show_result(key, self.tr("已重新排队 %1 条").replace("%1", str(count)), "ok")
+            self._show_result(key, lambda: self.tr("已重新排队 %1 条").replace("%1", str(count)), "ok")
 
     def _is_busy(self, key: str) -> bool:
         return self._all_busy if key == ALL else key in self.boxes and self.boxes[key].busy
@@ -518,12 +528,30 @@ class SyncPanel(QFrame):
         elif key in self.boxes:
             self.boxes[key].set_busy(busy)
 
-    def _show_result(self, key: str, text: str, tone: str) -> None:
+    def _show_result(self, key: str, text: str | Words, tone: str) -> None:
+        """The result line of ``key``'s retry: words made in the current language when drawn, or a text as
+        it came (re-worded after a language switch when it is a whole known string)."""
+        if callable(text):
+            words = text
+        else:
+            label = self.retry_all_result if key == ALL or key not in self.boxes else self.boxes[key].result
+            words = lambda: reword(text, label) or text  # noqa: E731
+        self._results[key] = (words, tone)
+        self._draw_result(key)
+
+    def _draw_result(self, key: str) -> None:
+        words, tone = self._results.get(key, (lambda: "", "idle"))
         if key == ALL:
-            self.retry_all_result.setText(text)
+            self.retry_all_result.setText(words())
             _set_tone(self.retry_all_result, tone)
         elif key in self.boxes:
-            self.boxes[key].set_result(text, tone)
+            self.boxes[key].set_result(words(), tone)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange:  # the results said again in the new language
+            for key in self._results:
+                self._draw_result(key)
 
     def _refresh_all_button(self) -> None:
         dead = sum(c.dead for c in self.status.clouds) if self.status is not None else 0

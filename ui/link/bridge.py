@@ -22,7 +22,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
@@ -52,18 +52,30 @@ log = logging.getLogger("ui.bridge")
 _EXPECTED_REFUSALS = (LaneRuleError, PlateError, MoneyError, EngineError, StaffError, ShiftError, ReportError)
 
 
+#: words drawn in the language shown when called (a failure kept to be said again after a language switch)
+Words = Callable[[], str]
+
+
 @dataclass(frozen=True)
 class CommandOutcome:
-    """How an attendant's command ended. ``error`` is the message to show next to the action ('' if ok)."""
+    """How an attendant's command ended. ``error`` is the message to show next to the action ('' if ok), in
+    the language shown when the command failed; ``words``, when set, says it again in the language shown
+    when called (a widget that keeps showing the failure draws it with ``words`` after a language switch;
+    None: ``error`` is all there is, e.g. an outcome built by hand)."""
 
     ticket: int
     lane_id: str
     action: str
     error: str
+    words: Words | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:
         return not self.error
+
+    def error_words(self) -> str:
+        """The failure in the language shown now ('' if ok)."""
+        return self.words() if self.words is not None and self.error else self.error
 
 
 @dataclass(frozen=True)
@@ -73,9 +85,23 @@ class EngineStarted:
     error: str
 
 
+def failure_words(exc: BaseException) -> Words:
+    """``describe_failure(exc)`` kept to be said again: each call says it in the language shown then (its
+    phrase, code or template looked up again; an exception's own text, e.g. an unexpected error's, stays
+    as it is). Holds ``exc`` for as long as the words are kept."""
+    return lambda: describe_failure(exc)
+
+
+def failed_outcome(ticket: int, lane_id: str, action: str, exc: BaseException) -> CommandOutcome:
+    """The outcome of a command that raised ``exc``: its words now, and the way to say them again."""
+    words = failure_words(exc)
+    return CommandOutcome(ticket, lane_id, action, words(), words)
+
+
 def describe_failure(exc: BaseException) -> str:
     """The words an attendant sees for a failed command, in the screen's language: a lane rule or refused
     exception by its phrase, a PIN or office refusal by its code, a plate by its PlateError code.
+    (``failure_words`` keeps them to be said again in another language.)
 
     Called on the engine thread too (QCoreApplication.translate is thread-safe)."""
     said = refused_words(exc)
@@ -197,18 +223,20 @@ class EngineBridge(QObject):
         try:
             future = command()
         except Exception as exc:  # refused before reaching the engine loop
-            self._post(CommandOutcome(ticket, lane_id, action, describe_failure(exc)))
+            self._post(failed_outcome(ticket, lane_id, action, exc))
             return ticket
 
         def finished(done: concurrent.futures.Future[Any]) -> None:  # engine thread, or here if already done
             if done.cancelled():
-                error = describe_failure(concurrent.futures.CancelledError())
-            else:
-                exc = done.exception()
-                error = "" if exc is None else describe_failure(exc)
-                if exc is not None and not isinstance(exc, _EXPECTED_REFUSALS):
-                    log.error("%s on lane %s failed", action, lane_id, exc_info=exc)
-            self._post(CommandOutcome(ticket, lane_id, action, error))
+                self._post(failed_outcome(ticket, lane_id, action, concurrent.futures.CancelledError()))
+                return
+            exc = done.exception()
+            if exc is None:
+                self._post(CommandOutcome(ticket, lane_id, action, ""))
+                return
+            if not isinstance(exc, _EXPECTED_REFUSALS):
+                log.error("%s on lane %s failed", action, lane_id, exc_info=exc)
+            self._post(failed_outcome(ticket, lane_id, action, exc))
 
         future.add_done_callback(finished)
         return ticket

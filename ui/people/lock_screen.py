@@ -166,6 +166,9 @@ class LockScreen(CoveringOverlay):
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #ff8a80; font-weight: bold;")
+        # a refusal on the message line, as (its words, the text they made): said again after a switch of
+        # language while the line still shows it
+        self._said: tuple[Callable[[], str], str] | None = None
         self.cancel_button = self._button(self.tr("取消"), self._cancel)
         column = QVBoxLayout(self.card)
         column.setContentsMargins(24, 16, 24, 16)
@@ -336,6 +339,11 @@ class LockScreen(CoveringOverlay):
         super().changeEvent(event)
         if event.type() == QEvent.Type.LanguageChange:
             self._words()
+            said = getattr(self, "_said", None)  # None also while __init__ runs
+            if said is not None and self.message.text() == said[1]:  # the refusal is still on screen
+                text = said[0]()
+                self._said = (said[0], text)
+                self.message.setText(text)
 
     # ------------------------------------------------------------------------------------------ PINs
     @Slot(str)
@@ -380,7 +388,8 @@ class LockScreen(CoveringOverlay):
         self.pad.set_busy(False)
         self.pad.clear()
         if isinstance(outcome, BaseException):
-            self._refuse(refusal_words(outcome))
+            refused = outcome
+            self._refuse(lambda: refusal_words(refused))
             return
         if self.mode == "locked":
             username = self.attendant
@@ -397,10 +406,14 @@ class LockScreen(CoveringOverlay):
                 self.lockedChanged.emit(False)
             self.exitApproved.emit(username)
 
-    def _refuse(self, words: str) -> None:
-        self.message.setText(words)
+    def _refuse(self, words: str | Callable[[], str]) -> None:
+        """Say why the PIN was refused: words made in the current language when drawn (said again after a
+        switch of language), or a text as it came."""
+        text = words() if callable(words) else words
+        self._said = (words, text) if callable(words) else None
+        self.message.setText(text)
         self._card_touched()
-        self.refused.emit(words)
+        self.refused.emit(text)
 
     # ------------------------------------------------------------------------------------------ keys
     def keys_behind(self, event: QEvent) -> None:

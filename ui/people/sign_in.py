@@ -104,6 +104,9 @@ class SignInOverlay(CoveringOverlay):
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #ff8a80; font-weight: bold;")
+        # a refusal on the message line, as (its words, the text they made): said again after a switch of
+        # language while the line still shows it
+        self._said: tuple[Callable[[], str], str] | None = None
         # the other language's name, in that language, as on the top bar (which this overlay covers): an
         # attendant who reads only the other one can switch before signing in
         self.language_button = QPushButton(self.tr("English"))
@@ -301,7 +304,8 @@ class SignInOverlay(CoveringOverlay):
         self._checking = False
         self.pad.clear()
         if isinstance(outcome, BaseException):
-            self._say(office_error_words(outcome))
+            refused = outcome
+            self._say(lambda: office_error_words(refused))
             return
         assert isinstance(outcome, tuple)
         person, current, next_float = outcome
@@ -314,8 +318,9 @@ class SignInOverlay(CoveringOverlay):
         elif current.attendant == person.username or person.role == "supervisor":
             self._finish(person, current)
         else:
-            words = self.tr("%1（%2）的班次尚未交班：请其先交班，或请主管处理")
-            self._say(words.replace("%1", current.attendant_name).replace("%2", current.attendant))
+            name, username = current.attendant_name, current.attendant
+            self._say(lambda: self.tr("%1（%2）的班次尚未交班：请其先交班，或请主管处理")
+                      .replace("%1", name).replace("%2", username))
 
     # ------------------------------------------------------------------------------------------ float
     def _show_opening(self, person: PersonRecord) -> None:
@@ -371,7 +376,8 @@ class SignInOverlay(CoveringOverlay):
         self.open_button.setEnabled(True)
         person = self.person
         if isinstance(outcome, BaseException) or person is None:
-            self._say(office_error_words(outcome))
+            refused = outcome
+            self._say(lambda: office_error_words(refused))
             return
         assert isinstance(outcome, ShiftRecord)
         log.info("shift %d opened by %s", outcome.id, person.username)
@@ -388,10 +394,14 @@ class SignInOverlay(CoveringOverlay):
         self.hide()
         self.signedIn.emit(person, shift)
 
-    def _say(self, words: str) -> None:
-        self.message.setText(words)
-        if words:
-            self.refused.emit(words)
+    def _say(self, words: str | Callable[[], str]) -> None:
+        """Say ``words`` on the message line ('' clears it): words made in the current language when drawn
+        (a refusal, said again after a switch of language), or a text as it came."""
+        text = words() if callable(words) else words
+        self._said = (words, text) if callable(words) else None
+        self.message.setText(text)
+        if text:
+            self.refused.emit(text)
 
     def _show_words(self, words: Callable[[], None]) -> None:
         """Show the step's words now, and again in the new language after a switch (the bar says the
@@ -498,6 +508,11 @@ class SignInOverlay(CoveringOverlay):
         if event.type() == QEvent.Type.LanguageChange:
             self.language_button.setText(self.tr("English"))
             self._redraw()
+            said = getattr(self, "_said", None)  # None also while __init__ runs
+            if said is not None and self.message.text() == said[1]:  # the refusal is still on screen
+                text = said[0]()
+                self._said = (said[0], text)
+                self.message.setText(text)
 
     def keys_behind(self, event: QEvent) -> None:
         """A key for a widget behind the overlay (a lane's field kept the focus after a sign-out): as if typed
