@@ -19,13 +19,17 @@ server. Every ``heartbeat_s`` a round runs even with nothing to push (contact, b
 server cannot be reached the round fails, the pusher backs off (doubling, up to ``backoff_max_s``), the
 journal grows and the lanes are untouched: they never wait on this thread.
 
-:attr:`PushStatus.last_contact_at` is the booth's own clock when the last successful round began (before its
-transaction): the relays' lease (booth.sync.lot_relay.RelayLease) counts from it on that same clock, and it is
-no later than the round's contact on the server (whose transaction began after it), whatever the round took.
+:attr:`PushStatus.last_contact_mono` is when the last successful round began (before its transaction) on the
+booth's elapsed clock (booth.domain.elapsed: never stepped, runs through a suspend): the relays' lease
+(booth.sync.lot_relay.RelayLease) counts from it on that same clock, so no step of the booth's wall clock (an
+NTP correction while cut off) stretches it, and it is no later than the round's contact on the server (whose
+transaction began after it), whatever the round took. :attr:`PushStatus.last_contact_at` is the same moment
+on the booth's wall clock, for people to read.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -39,6 +43,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 
 from booth import __version__
+from booth.domain.elapsed import elapsed_s
 from booth.lot.checks import run_checks
 from booth.lot.journal import (
     JournalEntry,
@@ -78,8 +83,10 @@ class PushStatus:
     online: bool
     behind: int
     last_error: str = ""
-    #: when the last successful round began, by this booth's clock (None before the first)
+    #: when the last successful round began, by this booth's wall clock (None before the first): shown
     last_contact_at: datetime | None = None
+    #: the same moment on this booth's elapsed clock (booth.domain.elapsed): the relays' lease counts from it
+    last_contact_mono: float | None = None
     pushed_seq: int = 0
     started: bool = False
 
@@ -101,6 +108,7 @@ class RoundResult:
     behind: int  # journal entries still to push after this round
     conflicts: int  # lot_conflicts rows this round added
     started_at: datetime | None = None  # the booth's clock as the round began (None: not contacted)
+    started_mono: float | None = None  # the same on the booth's elapsed clock (the lease's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +141,9 @@ class LotPusher:
         after_commit: Callable[[int], None] | None = None,
         on_status: Callable[[PushStatus], None] | None = None,
         round_deadline_s: float | None = None,  # None: booth.lot.server.ROUND_DEADLINE_S
+        elapsed: Callable[[], float] = elapsed_s,
     ) -> None:
+        """``elapsed``: the clock of the status's ``last_contact_mono`` (the relays' lease's, the same)."""
         self._db = database
         self._lot = lot
         self.booth_id = booth_id
@@ -145,6 +155,7 @@ class LotPusher:
         self._backoff_max = backoff_max_s
         self._batch = batch
         self._clock = clock
+        self._elapsed = elapsed
         self._local_write: LocalWrite = local_write or (lambda fn: fn())
         self._after_commit = after_commit
         self._on_status = on_status
@@ -195,6 +206,9 @@ class LotPusher:
                     behind=result.behind,
                     last_error="" if result.contacted else self._status.last_error,
                     last_contact_at=(result.started_at if result.contacted else self._status.last_contact_at),
+                    last_contact_mono=(
+                        result.started_mono if result.contacted else self._status.last_contact_mono
+                    ),
                     pushed_seq=result.pushed_seq,
                     started=self._status.started or result.contacted,
                 )
@@ -217,7 +231,9 @@ class LotPusher:
         batch = self._read_local()
         if not batch.entries and not heartbeat:
             return RoundResult(False, 0, 0, self._known_seq, 0, 0)
-        now = self._clock()  # before the round's transaction: the lease counts from here (see the module)
+        # before the round's transaction: the lease counts from here (see the module)
+        began = self._elapsed()
+        now = self._clock()
         behind = max(0, batch.behind_before - len(batch.entries))
         with self._rounds("the push"), self._lot.begin() as connection:
             # the booth's row: made on first contact, else its contact updated (by the server's clock);
@@ -249,7 +265,9 @@ class LotPusher:
         self._known_seq = new_seq
         if batch.entries:
             self._local_write(lambda: self._forget(new_seq))
-        return RoundResult(True, len(fresh), upserted, new_seq, behind, conflicts, started_at=now)
+        return RoundResult(
+            True, len(fresh), upserted, new_seq, behind, conflicts, started_at=now, started_mono=began
+        )
 
     def _align(self) -> None:
         """First contact of this run: where the server is, and the local numbering after it."""
@@ -306,15 +324,8 @@ class LotPusher:
             snapshots = rows.get(table_name)
             if not snapshots:
                 continue
-            mirror: Table = MIRRORS[table_name]
             values = [{**row, "booth_id": self.booth_id} for row in snapshots]
-            statement = pg_insert(mirror)
-            keys = ("booth_id", "id")
-            statement = statement.on_conflict_do_update(
-                index_elements=list(keys),
-                set_={c.name: statement.excluded[c.name] for c in mirror.columns if c.name not in keys},
-            )
-            connection.execute(statement, values)
+            connection.execute(_mirror_upsert(table_name), values)
             count += len(values)
         return count
 
@@ -372,6 +383,20 @@ class LotPusher:
                 continue  # more to push: at once
             self._wake.wait(self._interval)
             self._wake.clear()
+
+
+@functools.cache
+def _mirror_upsert(table_name: str) -> Any:
+    """``INSERT … ON CONFLICT (booth_id, id) DO UPDATE`` of every other column of one mirror, built once and
+    run with each round's rows as parameters. Built every round (its ``excluded`` columns above all) it was
+    most of a round's Python time, which the lanes' thread waited for (the GIL; bench_lot_lanes)."""
+    mirror: Table = MIRRORS[table_name]
+    statement = pg_insert(mirror)
+    keys = ("booth_id", "id")
+    return statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c.name: statement.excluded[c.name] for c in mirror.columns if c.name not in keys},
+    )
 
 
 def _open_shift(local: Connection) -> tuple[int, str] | None:

@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, inspect, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
@@ -579,19 +579,37 @@ def touch_booth(
     and one whose clock runs ahead does not look alive after it died."""
     shift_id, shift_person = open_shift if open_shift is not None else (None, None)
     values = {
+        "booth_id": booth_id,
         "name": name,
         "lanes": ",".join(lanes),
         "version": version,
-        "last_contact_at": func.now(),
         "backlog": backlog,
         "open_shift_id": shift_id,
         "open_shift_person": shift_person,
     }
-    insert = pg_insert(lot_booths).values(booth_id=booth_id, first_contact_at=func.now(), **values)
-    upsert = insert.on_conflict_do_update(
-        index_elements=[lot_booths.c.booth_id], set_={key: insert.excluded[key] for key in values}
-    ).returning(lot_booths.c.pushed_seq)
-    return int(conn.execute(upsert).scalar_one())
+    return int(conn.execute(_touch_statement(), values).scalar_one())
+
+
+#: the columns a contact sets from the booth's values (the times are the server's now())
+_TOUCHED = ("name", "lanes", "version", "backlog", "open_shift_id", "open_shift_person")
+
+
+@cache
+def _touch_statement() -> Any:
+    """touch_booth's upsert, built once with its values as parameters: every push round runs it, and building
+    it each time (its ``excluded`` columns above all) was Python time the lanes' thread waited for (the GIL;
+    bench_lot_lanes, 2026-12-03)."""
+    insert = pg_insert(lot_booths).values(
+        booth_id=bindparam("booth_id"),
+        first_contact_at=func.now(),
+        last_contact_at=func.now(),
+        **{name: bindparam(name) for name in _TOUCHED},
+    )
+    updated: dict[str, Any] = {name: insert.excluded[name] for name in _TOUCHED}
+    updated["last_contact_at"] = func.now()
+    return insert.on_conflict_do_update(index_elements=[lot_booths.c.booth_id], set_=updated).returning(
+        lot_booths.c.pushed_seq
+    )
 
 
 __all__ = [
