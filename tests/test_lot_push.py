@@ -99,19 +99,28 @@ def test_the_contact_on_the_server_is_its_clock_and_the_lease_counts_from_the_ro
     server writes its own now(), which its silence checks compare with. The status's last contact (the
     relays' lease, booth clock against booth clock) is the booth's clock as the round began, before its
     transaction: a round that takes long (here: the clock moved on an hour before the status was set) does
-    not stretch the lease past the contact the server holds."""
+    not stretch the lease past the contact the server holds. The lease's own contact is the same moment on
+    the booth's elapsed clock (here a fake one, moved on with the wall clock), which no step of the wall
+    clock moves."""
     db = booth_database(tmp_path, "a")
     clock = Clock()
+    elapsed = [100.0]
+
+    def later(seq: int) -> None:
+        clock.tick(3600)
+        elapsed[0] += 3600
+
     Store(db, clock=clock).audit(actor="x", action="a", detail={}, at=clock.now)
-    began = clock.now
-    pusher = LotPusher(db, lot, "booth-a", clock=clock, after_commit=lambda seq: clock.tick(3600))
+    began, began_elapsed = clock.now, elapsed[0]
+    pusher = LotPusher(db, lot, "booth-a", clock=clock, after_commit=later, elapsed=lambda: elapsed[0])
     for _ in range(2):
         before = server_now(lot)
         assert pusher.push_once().contacted
         row = booth_row(lot, "booth-a")
         assert before <= row["last_contact_at"] <= server_now(lot)  # the server's clock
         assert pusher.status.last_contact_at == began  # the booth's, as the round began
-        began = clock.now
+        assert pusher.status.last_contact_mono == began_elapsed  # the lease's, as the round began
+        began, began_elapsed = clock.now, elapsed[0]
     assert row["first_contact_at"] < row["last_contact_at"]
 
 

@@ -112,21 +112,25 @@ class Booth:
         *,
         takeover: bool = True,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        wall: Callable[[], datetime] | None = None,
     ) -> Booth:
-        """``clock`` is the booth's own (its store, its pusher, its lease): the real time unless given."""
+        """``clock`` is the booth's own wall clock (its store, its pusher, its lease): the real time unless
+        given; ``wall``, when given, is its pusher's and its lease's instead (the store keeps ``clock``). The
+        lease and the pusher measure its contact on the real elapsed clock (booth.domain.elapsed)."""
         db = booth_database(tmp_path, booth_id)
         store = Store(db, clock=clock)
         server = server_engine(url)
+        wall = wall or clock
         pusher = LotPusher(
-            db, server, booth_id, push_interval_s=0.05, heartbeat_s=0.2, backoff_max_s=0.3, clock=clock
+            db, server, booth_id, push_interval_s=0.05, heartbeat_s=0.2, backoff_max_s=0.3, clock=wall
         )
         lease = RelayLease(
             booth_id,
             server,
             store,
             takeover_after_s=TAKEOVER_S,
-            last_contact=lambda: pusher.status.last_contact_at,
-            clock=clock,
+            last_contact_mono=lambda: pusher.status.last_contact_mono,
+            clock=wall,
         )
         http = httpx.AsyncClient()
         alipay = AlipayClient(alipay_settings(), gateway_url=clouds.alipay.gateway_url, http=http)
@@ -369,6 +373,70 @@ async def test_a_booth_cut_off_longer_than_its_lease_holds_its_rows_then_resumes
         proxy.cut()
 
 
+class SteppedClock:
+    """A booth's wall clock that can be stepped (as NTP steps one that ran ahead)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@pytest.mark.asyncio
+async def test_a_booth_cut_off_whose_wall_clock_steps_back_hours_loses_its_lease_and_sends_nothing_twice(
+    tmp_path: Path, pg_url: str, lot: Engine, clouds: Clouds
+) -> None:
+    """Issue #18: X pushes its rows to the lot (its relays not started), is cut off from the server, and its
+    wall clock (its pusher's and its lease's) is stepped back 3 hours at once, as NTP corrects a clock that
+    ran ahead. X's lease runs out after takeover_after_s / 2 all the same; Y takes X's rows over after
+    takeover_after_s on the server's clock and sends them; X's relays, started then, send none of them, and
+    once X is back it marks them as sent by Y. (With the lease on the wall clock, X's last contact looked 3
+    hours ahead: the lease held on, and X sent every row Y had sent again. X's store keeps the real time,
+    so its rows are due at once: with its clock stepped too they are due 3 hours on, and the double send
+    waits for that.)"""
+    proxy = TcpProxy()
+    proxy.start()
+    y = Booth.make(tmp_path, "y", pg_url, clouds)
+    wall = SteppedClock()
+    x = Booth.make(tmp_path, "x", proxy.url(pg_url), clouds, wall=wall)
+    try:
+        y.start()
+        plates = x.queue_stays(3)
+        x.start(relays=False)
+        await wait_for(lambda: _mirror_states(lot, "x") == {"pending"}, 5, "X's rows pending on the lot")
+        await wait_for(x.lease.holds, 5, "X's lease to hold")
+        assert await x.lease.hold("alipay") == ""  # the claims read (none): only the lease can hold X now
+        assert not x.lease.lapsed()
+        proxy.cut()
+        wall.offset = -timedelta(hours=3)
+        await wait_for(x.lease.lapsed, 5, "X's lease to run out, its wall clock 3 hours back")
+        await wait_for(lambda: all_sent(clouds, plates), 15, "Y to send X's rows")
+        await wait_for(
+            lambda: [c["outcome"] for c in claims(lot)] == ["sent"] * 9, 5, "Y to record its sends"
+        )
+        x.start_relays()
+        await asyncio.sleep(1.0)
+        assert x.lease.lapsed()
+        assert all("lot server has not answered" in r.state.held for r in x.relays)
+        assert set(clouds.order_syncs().values()) == {1} and len(clouds.order_syncs()) == 3
+        assert set(clouds.backflows().values()) == {1} and len(clouds.backflows()) == 6
+
+        proxy.start()
+        await wait_for(
+            lambda: all(s == "sent" for s, _ in x.outbox_states().values()), 10, "X to mark its rows"
+        )
+        await asyncio.sleep(0.5)
+        assert {e for _, e in x.outbox_states().values()} == {f"{RELAYED_BY}y"}
+        assert set(clouds.order_syncs().values()) == {1} and len(clouds.order_syncs()) == 3
+        assert set(clouds.backflows().values()) == {1} and len(clouds.backflows()) == 6
+        assert clouds.alipay.duplicates == {}
+    finally:
+        await x.close()
+        await y.close()
+        proxy.cut()
+
+
 @pytest.mark.asyncio
 async def test_no_takeover_while_the_booth_is_alive_and_none_with_takeover_off(
     tmp_path: Path, pg_url: str, lot: Engine, clouds: Clouds
@@ -538,33 +606,68 @@ def test_a_lot_booths_engine_fences_its_relays_and_takes_over_a_silent_booths_bo
 def test_the_lease_counts_a_gap_between_two_contacts_seen_as_a_lapse() -> None:
     """Contacts seen further apart than half the takeover time may hide a lapse (another booth may have
     claimed this booth's rows meanwhile): the lease does not hold at that look, and the rows wait until the
-    claims are read again."""
-    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
-    contact: list[datetime | None] = [None]
-    clock = [now]
+    claims are read again. All on the elapsed clock (here a fake one); the wall clock plays no part."""
+    contact: list[float | None] = [None]
+    elapsed = [1000.0]
     lease = RelayLease(
         "x",
         None,  # type: ignore[arg-type]  (the server is not asked here)
         None,  # type: ignore[arg-type]
         takeover_after_s=10,
-        last_contact=lambda: contact[0],
-        clock=lambda: clock[0],
+        last_contact_mono=lambda: contact[0],
+        elapsed=lambda: elapsed[0],
     )
     assert not lease.holds()  # no contact yet
-    contact[0] = now
+    contact[0] = 1000.0
     assert not lease.holds()  # the first contact seen: nothing known of before it
     for step in range(1, 20):  # a contact every second, looked at every second
-        clock[0] = contact[0] = now + timedelta(seconds=step)
+        elapsed[0] = contact[0] = 1000.0 + step
         assert lease.holds()
     assert lease.lapsed(), "held again since a lapse and the claims not read since"
     lease._settled_epoch = lease._epoch  # what settle() does once it read the claims
     assert not lease.lapsed()
     # the loop looked nowhere for 6 s while the contacts went on: as good as a lapse
-    clock[0] = contact[0] = now + timedelta(seconds=25)
+    elapsed[0] = contact[0] = 1025.0
     assert not lease.holds() and lease.lapsed()
-    clock[0] = contact[0] = now + timedelta(seconds=26)
+    elapsed[0] = contact[0] = 1026.0
     assert lease.holds() and lease.lapsed()  # holds, but the claims must be read again first
     # a contact older than half the takeover time: lapsed
-    clock[0] = now + timedelta(seconds=31)
+    elapsed[0] = 1031.0
     assert not lease.holds()
-    assert RelayLease("x", None, None, takeover_after_s=0, last_contact=lambda: None).holds()  # type: ignore[arg-type]
+    assert RelayLease("x", None, None, takeover_after_s=0, last_contact_mono=lambda: None).holds()  # type: ignore[arg-type]
+
+
+def test_a_wall_clock_stepped_back_by_hours_does_not_keep_the_lease() -> None:
+    """The lease is on the elapsed clock: the booth's wall clock stepped back 3 hours after its last contact
+    (an NTP correction of a clock that ran ahead) neither keeps the lease past half the takeover time nor
+    makes it hold again. (On the wall clock the last contact looked 3 hours in the future: it held for 3 more
+    hours, while the server took the booth's rows over after takeover_after_s.)"""
+    wall = [datetime(2026, 12, 3, 12, 0, tzinfo=UTC)]
+    elapsed = [500.0]
+    contact: list[float | None] = [None]
+    lease = RelayLease(
+        "x",
+        None,  # type: ignore[arg-type]  (the server is not asked here)
+        None,  # type: ignore[arg-type]
+        takeover_after_s=10,
+        last_contact_mono=lambda: contact[0],
+        clock=lambda: wall[0],
+        elapsed=lambda: elapsed[0],
+    )
+    for step in range(3):  # contacts every second
+        elapsed[0] = contact[0] = 500.0 + step
+        wall[0] += timedelta(seconds=1)
+        lease.holds()
+    assert lease.holds()
+    # the contacts stop; the wall clock is stepped back 3 hours and runs on
+    wall[0] -= timedelta(hours=3)
+    elapsed[0] += 4  # 4 s since the last contact began
+    wall[0] += timedelta(seconds=4)
+    assert lease.holds()
+    elapsed[0] += 1  # 5 s: half the takeover time
+    wall[0] += timedelta(seconds=1)
+    assert not lease.holds()
+    for _ in range(200):  # and for the 3 hours after
+        elapsed[0] += 60
+        wall[0] += timedelta(seconds=60)
+        assert not lease.holds() and lease.lapsed()

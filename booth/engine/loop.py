@@ -340,7 +340,7 @@ class EngineLoop:
             lot_service.server,
             rt.store,
             takeover_after_s=lot.takeover_after_s,
-            last_contact=lambda: lot_service.status.last_contact_at,
+            last_contact_mono=lambda: lot_service.status.last_contact_mono,
             clock=rt.now,
             run_db=lambda fn: rt.db(fn, Priority.BACKGROUND),
         )

@@ -5,7 +5,8 @@ only, so it is sent once. Two parts cover a booth that goes silent on the lot se
 
 - :class:`RelayLease`, every booth's *fence*: its relays (booth.sync.outbox.OutboxRelay.fence) send its own
   rows only while its lease holds, i.e. its last acknowledged contact with the server (the start of the
-  pusher's last successful round) is younger than ``takeover_after_s / 2``, both by this booth's clock.
+  pusher's last successful round) is younger than ``takeover_after_s / 2``, both on this booth's elapsed
+  clock (booth.domain.elapsed), which no step of its wall clock moves.
   Past that its rows wait (the lanes do not). Once the server answers again, and before anything is sent,
   it reads the claims other booths made on its rows (``lot_relay_claims``), marks those rows in its own
   outbox as sent (or parked) by that booth, and resumes; rows another live booth is still sending keep
@@ -21,10 +22,12 @@ only, so it is sent once. Two parts cover a booth that goes silent on the lot se
 Why a silent booth cannot send a row taken meanwhile: a claim needs its owner silent for ``takeover_after_s``
 on the server, the owner stops at half that, and the claim's transaction holds the owner's ``lot_booths`` row
 (``FOR SHARE``) so a heartbeat that lands during it waits for the claim's commit and the owner's next read
-of the claims sees it. Each side measures on one clock only (the lease on the booth's, from before its
-round's transaction began; the silence on the server's, from that transaction's start), so how far the
-booth's clock is from the server's does not matter. The margin (half of ``takeover_after_s``) covers a send
-under way when the lease runs out and the two clocks running at different rates.
+of the claims sees it. Each side measures on one clock only (the lease on the booth's elapsed clock, from
+before its round's transaction began; the silence on the server's, from that transaction's start), so how far
+the booth's clock is from the server's does not matter, nor does a step of the booth's wall clock (an NTP
+correction while it is cut off: the lease is not on the wall clock). The margin (half of
+``takeover_after_s``) covers a send under way when the lease runs out and the two clocks running at different
+rates.
 
 Not taken over: rows that need the silent booth's own files or store (Bolink's outpark looks its stay up
 locally, upload_carpic reads a photo on that booth's disk, and a payment's rebuild marker rebuilds from its
@@ -36,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +48,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from booth.domain.elapsed import elapsed_s
 from booth.store import OutboxRecord, Store
 from booth.sync.outbox import Backoff, SendResult, SendVerdict
 
@@ -110,8 +113,10 @@ class Claim:
 
 
 class RelayLease:
-    """One booth's fence for its relays (booth.sync.outbox.Fence). ``last_contact`` gives the time (by
-    ``clock``, this booth's) at which the pusher's last successful round began, None before the first."""
+    """One booth's fence for its relays (booth.sync.outbox.Fence). ``last_contact_mono`` gives the time, on
+    ``elapsed`` (booth.domain.elapsed: never stepped), at which the pusher's last successful round began (the
+    pusher's status ``last_contact_mono``, on the same clock), None before the first. ``clock`` (the booth's
+    wall clock) only dates the rows it marks as sent by another booth."""
 
     def __init__(
         self,
@@ -120,24 +125,24 @@ class RelayLease:
         store: Store,
         *,
         takeover_after_s: float,
-        last_contact: Callable[[], datetime | None],
+        last_contact_mono: Callable[[], float | None],
         clock: Callable[[], datetime] = utc_now,
         run_db: DbRun[Any] | None = None,
-        monotonic: Callable[[], float] | None = None,
+        elapsed: Callable[[], float] = elapsed_s,
     ) -> None:
         self.booth_id = booth_id
         self._server = server
         self._store = store
         self.takeover_after_s = float(takeover_after_s)
-        self._last_contact = last_contact
+        self._last_contact = last_contact_mono
         self._clock = clock
         self._run_db: DbRun[Any] = run_db or _direct
-        self._monotonic = monotonic or time.monotonic
+        self._elapsed = elapsed
         #: a lapse, or a gap between two contacts seen that may have hidden one, moves the epoch on; the
         #: claims are settled for the epoch in which they were last read, and rows go only in that epoch
         self._epoch = 0
         self._settled_epoch = -1
-        self._seen_contact: datetime | None = None
+        self._seen_contact: float | None = None
         self._waiting: dict[str, str] = {}  # cloud -> why it waits for another booth's claims
         self._recheck_at = 0.0
         self._lock = asyncio.Lock()
@@ -156,7 +161,8 @@ class RelayLease:
     def holds(self) -> bool:
         """The lease holds: the last acknowledged contact with the server is younger than half the takeover
         time, and no gap of that length can have passed unseen since the last look (two contacts seen that
-        far apart count as one: another booth may have claimed this booth's rows in between)."""
+        far apart count as one: another booth may have claimed this booth's rows in between). Both on the
+        elapsed clock: a step of the wall clock neither stretches the lease nor hides a gap."""
         if not self.enabled:
             return True
         half = self.takeover_after_s / 2
@@ -165,8 +171,8 @@ class RelayLease:
         if at is None:
             self._epoch += 1
             return False
-        gap = seen is None or (at - seen).total_seconds() >= half
-        if gap or (self._clock() - at).total_seconds() >= half:
+        gap = seen is None or at - seen >= half
+        if gap or self._elapsed() - at >= half:
             self._epoch += 1
             return False
         return True
@@ -190,9 +196,7 @@ class RelayLease:
                 "messages wait so that none is sent twice (another booth may relay them)"
             )
         async with self._lock:
-            if self._settled_epoch != self._epoch or (
-                self._waiting and self._monotonic() >= self._recheck_at
-            ):
+            if self._settled_epoch != self._epoch or (self._waiting and self._elapsed() >= self._recheck_at):
                 try:
                     await self.settle()
                 except Exception as exc:  # the server went again: wait, and read the claims next time
@@ -253,7 +257,7 @@ class RelayLease:
             )
             for cloud, mine in waiting.items()
         }
-        self._recheck_at = self._monotonic() + RECHECK_S
+        self._recheck_at = self._elapsed() + RECHECK_S
         self._settled_epoch = epoch  # a lapse seen meanwhile moved the epoch on: read again then
         self.last_error = ""
         return marked
