@@ -2131,6 +2131,10 @@ Pay %1 in cash</translation>
         <source>这是最后一位在职主管，不能停用</source>
         <translation>This is the last active supervisor: cannot be disabled</translation>
     </message>
+    <message>
+        <source>系统尚未启动完成，请稍候再试</source>
+        <translation>The system has not finished starting: please try again in a moment</translation>
+    </message>
 </context>
 <context>
     <name>SideSheet</name>

@@ -10,6 +10,7 @@ from typing import Any
 
 from lane_driving import bring_car, driver_pays
 from people_driving import WAIT_MS, seed_people, tap
+from sqlalchemy import text
 from test_supervisor_panel import open_as_supervisor
 
 from PySide6.QtWidgets import QApplication
@@ -117,3 +118,32 @@ def test_in_english_and_back(qtbot: Any, qapp: QApplication, window: BoothWindow
         i18n.switch_language(qapp, "zh_CN")
     qtbot.waitUntil(lambda: view.title.text() == "通道数据", timeout=WAIT_MS)
     assert view.span_buttons["week"].text() == "近一周"
+
+
+def test_a_refusal_follows_a_language_switch(
+    qtbot: Any, qapp: QApplication, window: BoothWindow, engine: Engine
+) -> None:
+    """Issue #15: figures the store could not read are refused in words (the store's own English detail after
+    them) that are said again in the language switched to; they stayed in the language first said in."""
+    view = window.staff_screens.lane_figures_view
+    with engine.database.sessionmaker.begin() as session:  # the store fails to read the lane exceptions
+        session.execute(text("ALTER TABLE lane_exceptions RENAME TO lane_exceptions_away"))
+    try:
+        view.show_figures()
+        qtbot.waitUntil(lambda: view.message.isVisible(), timeout=WAIT_MS)
+    finally:
+        with engine.database.sessionmaker.begin() as session:
+            session.execute(text("ALTER TABLE lane_exceptions_away RENAME TO lane_exceptions"))
+    refused = view.message.text()
+    detail = refused.removeprefix("操作失败：")
+    assert detail != refused and "lane_exceptions" in detail and not CJK.search(detail)
+    try:
+        i18n.switch_language(qapp, "en")
+        qtbot.waitUntil(lambda: view.title.text() == "Lane figures", timeout=WAIT_MS)  # posted: wait
+        assert view.message.text() == "Failed: " + detail and view.message.isVisible()
+    finally:
+        i18n.switch_language(qapp, "zh_CN")
+    qtbot.waitUntil(lambda: view.title.text() == "通道数据", timeout=WAIT_MS)
+    assert view.message.text() == refused
+    view.refresh()  # the store reads again: the refusal goes
+    qtbot.waitUntil(lambda: shown(view), timeout=WAIT_MS)

@@ -14,7 +14,9 @@ from lane_driving import bring_car
 from people_driving import ATTENDANT, SUPERVISOR, SUPERVISOR_PIN, WAIT_MS, seed_people, tap
 
 from PySide6.QtPrintSupport import QPrinter
+from PySide6.QtWidgets import QApplication
 
+import ui.kit.i18n as i18n
 from booth.config import Settings
 from booth.domain.money import format_yuan
 from booth.engine import Engine
@@ -115,3 +117,39 @@ def test_period_reports_by_preset_and_attendant_and_a_period_without_data(
     qtbot.waitUntil(lambda: view.report is not None and view.report.attendant == ATTENDANT, timeout=WAIT_MS)
     assert view.report is not None and view.report.total_fen == due
     assert "王芳" in view.browser.toPlainText()
+
+
+def test_a_refused_report_and_the_report_shown_follow_a_language_switch(
+    qtbot: Any, qapp: QApplication, view: ReportView, engine: Engine, shifts: Shifts
+) -> None:
+    """Issue #15: a period refused for having no data (its words, then the store's own English detail), the
+    export folder's line and the report on screen are said again in the language switched to; they stayed in
+    the language they were first said in."""
+    shift_with_cash(engine, shifts)
+    view.show_period("today")
+    qtbot.waitUntil(lambda: view.report is not None, timeout=WAIT_MS)
+    shown = view.browser.toPlainText()
+    folder = f"导出到：{view.export_dir}"
+    assert view.folder_label.text() == folder and view.title.text() == "期间报表"
+    try:
+        i18n.switch_language(qapp, "en")
+        qtbot.waitUntil(lambda: view.title.text() == "Period report", timeout=WAIT_MS)  # posted: wait
+        assert "Period report" in view.browser.toPlainText() and "期间报表" not in view.browser.toPlainText()
+        assert view.folder_label.text() == f"Export to: {view.export_dir}"
+        i18n.switch_language(qapp, "zh_CN")
+        qtbot.waitUntil(lambda: view.title.text() == "期间报表", timeout=WAIT_MS)
+        assert view.browser.toPlainText() == shown and view.folder_label.text() == folder
+
+        tap(qtbot, view.preset_buttons["last_month"])
+        qtbot.waitUntil(lambda: "没有任何数据" in view.message.text(), timeout=WAIT_MS)
+        refused = view.message.text()
+        words, detail = refused.split("\n", 1)
+        assert words == "所选期间没有任何数据（无收费、无车辆进出）" and detail.startswith("no data between")
+        i18n.switch_language(qapp, "en")
+        qtbot.waitUntil(lambda: view.title.text() == "Period report", timeout=WAIT_MS)
+        english = "Nothing in the chosen period (no payments, no vehicles in or out)"
+        assert view.message.text() == f"{english}\n{detail}" and view.message.isVisible()
+    finally:
+        i18n.switch_language(qapp, "zh_CN")
+    qtbot.waitUntil(lambda: view.title.text() == "期间报表", timeout=WAIT_MS)
+    assert view.message.text() == refused

@@ -4,6 +4,7 @@ counts refused in words, a variance above the limit co-signed by a supervisor, a
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,13 +22,15 @@ from people_driving import (
     tap,
     visible_texts,
 )
+from sqlalchemy import text
 
 from PySide6.QtWidgets import QApplication
 
+import ui.kit.i18n as i18n
 from booth.config import Settings
 from booth.domain.lane import LaneState
 from booth.domain.money import format_yuan
-from booth.engine import Engine
+from booth.engine import AlertRaised, Engine
 from booth.office.shifts import Shifts
 from booth.office.staff import Staff
 from ui.kit.style import apply_style
@@ -235,6 +238,78 @@ def test_closing_when_no_shift_is_open_says_so(
     tap(qtbot, shift_window.staff_screens.close_shift_button)
     qtbot.waitUntil(lambda: shift_window.alert_text.text() == "当前没有开启的班次", timeout=WAIT_MS)
     assert not shift_window.staff_screens.shift_panel.isVisible()
+
+
+def test_the_close_its_refusal_and_its_result_follow_a_language_switch(
+    qtbot: Any, qapp: QApplication, shift_window: BoothWindow, people: tuple[Staff, Shifts]
+) -> None:
+    """Issue #15: the close's title (whose shift), its refusal of a float larger than the count (the amounts
+    in it) and the result's words are said again in the language switched to; they stayed in the language
+    they were first said in."""
+    _staff, shifts = people
+    shift = shifts.current()
+    assert shift is not None
+    panel = open_close(qtbot, shift_window)
+    panel.count_fields[10_000].setText("5")
+    panel.handover_field.setText("600")
+    tap(qtbot, panel.submit_button)
+    refused = "留给下一班的备用金 ¥600.00 不能多于清点合计 ¥500.00"
+    closing = f"交班：{ATTENDANT_NAME}（{ATTENDANT}）"
+    assert panel.error.text() == refused and panel.title.text() == closing
+    try:
+        i18n.switch_language(qapp, "en")
+        qtbot.waitUntil(lambda: panel.title.text() == f"Close shift: {ATTENDANT_NAME} ({ATTENDANT})",
+                        timeout=WAIT_MS)  # LanguageChange, posted
+        assert panel.error.text() == ("The float left for the next shift ¥600.00 cannot be more than "
+                                      "the counted total ¥500.00") and panel.error.isVisible()
+        i18n.switch_language(qapp, "zh_CN")
+        qtbot.waitUntil(lambda: panel.title.text() == closing, timeout=WAIT_MS)
+        assert panel.error.text() == refused
+
+        panel.handover_field.setText("500")
+        tap(qtbot, panel.submit_button)
+        qtbot.waitUntil(lambda: panel.page == "result", timeout=WAIT_MS)
+        assert panel.variance_figure.text() == "¥0.00（账实相符）"
+        i18n.switch_language(qapp, "en")
+        qtbot.waitUntil(lambda: panel.title.text() == f"Shift #{shift.id} closed: {ATTENDANT_NAME}",
+                        timeout=WAIT_MS)
+        assert panel.variance_figure.text() == "¥0.00 (Balanced)"
+    finally:
+        i18n.switch_language(qapp, "zh_CN")
+    closed = f"班次 #{shift.id} 已交班：{ATTENDANT_NAME}"
+    qtbot.waitUntil(lambda: panel.title.text() == closed, timeout=WAIT_MS)
+    assert panel.variance_figure.text() == "¥0.00（账实相符）"
+
+
+def test_a_refused_close_said_in_the_alert_bar_follows_a_language_switch(
+    qtbot: Any, qapp: QApplication, shift_window: BoothWindow, engine: Engine
+) -> None:
+    """Issue #15: the top bar's "交班" could not read the open shift (the store failed): its refusal in the
+    alert bar is said again in the language switched to (the store's own English detail as it is), and an
+    earlier alert does not take its place."""
+    bar = shift_window.alert_bar
+    shift_window.bridge.alertRaised.emit(AlertRaised("X1", "gate_fault", "no answer", datetime.now(UTC)))
+    qtbot.waitUntil(lambda: "no answer" in shift_window.alert_text.text(), timeout=WAIT_MS)
+    with engine.database.sessionmaker.begin() as session:  # the store fails to read the shifts
+        session.execute(text("ALTER TABLE shifts RENAME TO shifts_away"))
+    try:
+        tap(qtbot, shift_window.staff_screens.close_shift_button)
+        qtbot.waitUntil(lambda: shift_window.alert_text.text().startswith("操作失败："), timeout=WAIT_MS)
+    finally:
+        with engine.database.sessionmaker.begin() as session:
+            session.execute(text("ALTER TABLE shifts_away RENAME TO shifts"))
+    refused = shift_window.alert_text.text()
+    detail = refused.removeprefix("操作失败：")
+    assert detail.startswith("StoreError: ") and not shift_window.staff_screens.shift_panel.isVisible()
+    try:
+        i18n.switch_language(qapp, "en")
+        qtbot.waitUntil(lambda: shift_window.language_button.text() == "中文", timeout=WAIT_MS)
+        assert shift_window.alert_text.text() == "Failed: " + detail and bar.isVisible()
+        i18n.switch_language(qapp, "zh_CN")
+        qtbot.waitUntil(lambda: shift_window.language_button.text() == "English", timeout=WAIT_MS)
+        assert shift_window.alert_text.text() == refused
+    finally:
+        i18n.switch_language(qapp, "zh_CN")
 
 
 @pytest.mark.parametrize("theme", ["standard", "high_contrast"])

@@ -19,8 +19,9 @@ from people_driving import (
 )
 from sqlalchemy import select
 
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtWidgets import QApplication, QLabel, QLineEdit
 
+import ui.kit.i18n as i18n
 from booth.engine import Engine
 from booth.office.shifts import Shifts
 from booth.office.staff import AuthError, Staff
@@ -216,3 +217,40 @@ def test_a_locked_out_attendant_is_unlocked_and_the_shift_list_opens_a_report(
     assert view.isVisible() and not panel.isVisible()
     qtbot.waitUntil(lambda: view.report is not None or "没有" in view.message.text(), timeout=WAIT_MS)
     assert view.report is not None and view.report.shift is not None and view.report.shift.id == closed.id
+
+
+def test_a_refused_pin_and_the_supervisors_screens_follow_a_language_switch(
+    qtbot: Any, qapp: QApplication, window: BoothWindow, people: tuple[Staff, Shifts]
+) -> None:
+    """Issue #15: a refused supervisor PIN (its words and the tries left), the title with the supervisor's
+    name and the people listed are said again in the language switched to; they stayed in the language they
+    were first said in."""
+    panel = window.staff_screens.supervisor_panel
+    tap(qtbot, window.staff_screens.supervisor_button)
+    picker = panel.auth_picker
+    qtbot.waitUntil(lambda: SUPERVISOR in picker.buttons and picker.buttons[SUPERVISOR].isVisible(),
+                    timeout=WAIT_MS)
+    tap(qtbot, picker.buttons[SUPERVISOR])
+    enter_pin(qtbot, panel.auth_pad, "0000")
+    left = window.settings.staff.lockout_after - 1
+    qtbot.waitUntil(lambda: panel.message.text() == f"PIN 不正确（还可再试 {left} 次）", timeout=WAIT_MS)
+    try:
+        i18n.switch_language(qapp, "en")
+        qtbot.waitUntil(lambda: panel.title.text() == "Supervisor", timeout=WAIT_MS)  # LanguageChange, posted
+        assert panel.message.text() == f"Wrong PIN ({left} tries left)" and panel.message.isVisible()
+        i18n.switch_language(qapp, "zh_CN")
+        qtbot.waitUntil(lambda: panel.title.text() == "主管", timeout=WAIT_MS)
+        assert panel.message.text() == f"PIN 不正确（还可再试 {left} 次）"
+
+        enter_pin(qtbot, panel.auth_pad, SUPERVISOR_PIN)
+        qtbot.waitUntil(lambda: panel.page == "people" and ATTENDANT in panel.person_rows, timeout=WAIT_MS)
+        assert panel.title.text() == "主管：李主管" and not panel.message.isVisible()
+        i18n.switch_language(qapp, "en")
+        qtbot.waitUntil(lambda: panel.title.text() == "Supervisor: 李主管", timeout=WAIT_MS)
+        row = panel.person_rows[ATTENDANT].findChild(QLabel)
+        assert row is not None and row.text() == "王芳 · 1001 · Attendant · Active"
+    finally:
+        i18n.switch_language(qapp, "zh_CN")
+    qtbot.waitUntil(lambda: panel.title.text() == "主管：李主管", timeout=WAIT_MS)
+    row = panel.person_rows[ATTENDANT].findChild(QLabel)
+    assert row is not None and row.text() == "王芳 · 1001 · 收费员 · 在职"

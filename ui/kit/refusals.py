@@ -60,6 +60,10 @@ SHIFT_ERRORS: dict[str, str] = {
 }
 
 
+#: what the office's screens say while the engine is not running (yet): an office call refused at once
+NOT_RUNNING = QT_TRANSLATE_NOOP("ShiftWords", "系统尚未启动完成，请稍候再试")
+
+
 def _shift_tr(text: str) -> str:
     return QCoreApplication.translate("ShiftWords", text)
 
@@ -85,7 +89,8 @@ def office_error_words(exc: object) -> str:
     if isinstance(exc, StaffError):
         return _shift_tr(STAFF_ERRORS[exc.code]) if exc.code in STAFF_ERRORS else exc.message
     if isinstance(exc, EngineError):
-        return _shift_tr("系统尚未启动完成，请稍候再试")
-    if isinstance(exc, BaseException):
-        return _shift_tr("操作失败：%1").replace("%1", f"{type(exc).__name__}: {exc}")
+        return _shift_tr(NOT_RUNNING)
+    if isinstance(exc, BaseException):  # the words of a command that failed unexpectedly (ui.link.bridge)
+        failed = QCoreApplication.translate("CommandFailure", "操作失败：%1")
+        return failed.replace("%1", f"{type(exc).__name__}: {exc}")
     return str(exc)

@@ -3,14 +3,24 @@
 The lanes on the left stay on screen and usable while it is open (it takes at most the right half); it follows
 its parent's size. The shift
 close, the supervisor's screens and the report view are side sheets.
+
+A line of a sheet that says something with data in it (a refusal, a result, a title with a name) is drawn with
+``show_words``, which keeps its words: after a language switch the sheet draws them again in the new language
+(the window's ``retranslate_tree`` re-words only whole known strings).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ui.kit.i18n import reword
 from ui.kit.style import Sizes
+
+#: words drawn in the language shown when called (said again after a language switch)
+Words = Callable[[], str]
 
 
 class SideSheet(QFrame):
@@ -23,6 +33,7 @@ class SideSheet(QFrame):
         self.setObjectName("syncPanel")  # the sync panel's look: a raised sheet over the lanes
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.sizes = sizes
+        self._lines: dict[QLabel, Words] = {}  # lines drawn by show_words, drawn again after a switch
         self._width = sizes.target * width_targets
         target = sizes.target
         self.title = QLabel("")
@@ -42,6 +53,31 @@ class SideSheet(QFrame):
         outer.addLayout(self.body, 1)
         parent.installEventFilter(self)
         self.hide()
+
+    def show_words(self, label: QLabel, text: str | Words) -> str:
+        """Draw ``text`` on ``label`` ('' clears it) and keep it to be drawn again after a language switch:
+        words made in the current language when drawn (a refusal, a result with its data), or a text as it
+        came (re-worded after a switch when it is a whole known string). Returns the text drawn."""
+        if callable(text):
+            self._lines[label] = text
+        elif text:
+            self._lines[label] = lambda: reword(text, label) or text
+        else:
+            self._lines.pop(label, None)
+        drawn = self._lines[label]() if label in self._lines else ""
+        label.setText(drawn)
+        return drawn
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.LanguageChange and hasattr(self, "_lines"):  # not while __init__ runs
+            self.retranslate()
+
+    def retranslate(self) -> None:
+        """The sheet's words in the language shown now (on a switch): the lines drawn by ``show_words``;
+        a sheet with words of its own to redraw adds them."""
+        for label, words in self._lines.items():
+            label.setText(words())
 
     def present(self) -> None:
         self._place()

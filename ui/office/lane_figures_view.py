@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Literal
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -144,15 +144,12 @@ class LaneFiguresView(SideSheet):
         self.body.addWidget(self.message)
         self.body.addWidget(scroll, 1)
         self.body.addLayout(foot)
-        self._retranslate()
+        self.retranslate()
 
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.LanguageChange:
-            self._retranslate()
-        super().changeEvent(event)
-
-    def _retranslate(self) -> None:
-        """Every word of the sheet in the current language (at start and on a switch of language)."""
+    def retranslate(self) -> None:
+        """Every word of the sheet in the current language (at start and on a switch of language), a
+        refusal on the message line too."""
+        super().retranslate()
         self.title.setText(self.tr("通道数据"))
         names: dict[Span, str] = {
             "hour": self.tr("近一小时"),
@@ -214,10 +211,11 @@ class LaneFiguresView(SideSheet):
             return  # a span chosen since: its figures are on the way
         if isinstance(outcome, BaseException):
             log.warning("lane figures not read: %r", outcome)
-            self.message.setText(office_error_words(outcome))
+            self.show_words(self.message, partial(office_error_words, outcome))
             self.message.show()
             return
         assert isinstance(outcome, list)
+        self.show_words(self.message, "")
         self.message.hide()
         self.figures = {f.lane_id: f for f in outcome}
         names = {lane.id: lane.name for lane in self.settings.lanes}

@@ -30,7 +30,7 @@ from booth.engine import Engine
 from booth.office.reports import Report, ReportError, build_period_report, build_shift_report, write_csv
 from booth.office.staff import PersonRecord
 from ui.kit.refusals import office_error_words
-from ui.kit.sheet import SideSheet
+from ui.kit.sheet import SideSheet, Words
 from ui.kit.style import Sizes
 from ui.link.office_runner import OfficeRunner
 from ui.office.report_document import print_report, render_pdf, report_document
@@ -101,7 +101,7 @@ class ReportView(SideSheet):
         self._print_dialog: QPrintDialog | None = None
         self._generation = 0
         target = sizes.target
-        self.title.setText(self.tr("报表"))
+        self.show_words(self.title, self.tr("报表"))
 
         self.period_bar = QWidget()
         period_row = QHBoxLayout(self.period_bar)
@@ -173,7 +173,7 @@ class ReportView(SideSheet):
         """The report of a closed shift (an open one is refused in words)."""
         self.period_bar.hide()
         self.attendant_bar.hide()
-        self.title.setText(self.tr("班次报表 #%1").replace("%1", str(shift_id)))
+        self.show_words(self.title, lambda: self.tr("班次报表 #%1").replace("%1", str(shift_id)))
         self.present()
         settings, engine = self.settings, self.engine
         self._build(lambda: build_shift_report(engine.database, settings, shift_id))
@@ -182,7 +182,7 @@ class ReportView(SideSheet):
         """A period's report, everyone's or one attendant's; the presets and attendants are one tap."""
         self.period_bar.show()
         self.attendant_bar.show()
-        self.title.setText(self.tr("期间报表"))
+        self.show_words(self.title, self.tr("期间报表"))
         self.present()
         self.office.run(_attendants, self.engine, on_done=self._on_attendants)
         self.build_period(preset, attendant)
@@ -230,10 +230,10 @@ class ReportView(SideSheet):
         if generation != self._generation:
             return  # another report was asked for meanwhile
         if isinstance(outcome, ReportError):
-            self.say(self.report_error_words(outcome))
+            self.say(partial(self.report_error_words, outcome))  # said again after a language switch
             return
         if isinstance(outcome, BaseException):
-            self.say(office_error_words(outcome))
+            self.say(partial(office_error_words, outcome))
             return
         assert isinstance(outcome, Report)
         self.say("", error=False)
@@ -261,11 +261,17 @@ class ReportView(SideSheet):
             self.browser.setDocument(document)
         for button in (self.pdf_button, self.csv_button, self.print_button):
             button.setEnabled(report is not None)
-        self.folder_label.setText(self.tr("导出到：%1").replace("%1", str(self.export_dir)))
+        self.show_words(self.folder_label, lambda: self.tr("导出到：%1").replace("%1", str(self.export_dir)))
 
-    def say(self, text: str, *, error: bool = True, busy: bool = False) -> None:
-        """A line above the report: an error in red, a success ("saved") in green, work under way in grey."""
-        self.message.setText(text)
+    def retranslate(self) -> None:
+        super().retranslate()
+        if self.report is not None:  # the report on screen with its headings in the new language
+            self._show_report(self.report)
+
+    def say(self, text: str | Words, *, error: bool = True, busy: bool = False) -> None:
+        """A line above the report: an error in red, a success ("saved") in green, work under way in grey
+        (words with data: said again in the new language after a switch)."""
+        text = self.show_words(self.message, text)
         self.message.setProperty("tone", "idle" if busy else "bad" if error else "ok")
         self.message.style().unpolish(self.message)
         self.message.style().polish(self.message)
@@ -289,9 +295,10 @@ class ReportView(SideSheet):
             self.export_dir.mkdir(parents=True, exist_ok=True)
             render_pdf(report, path)
         except (OSError, ReportError) as exc:
-            self.say(self.tr("PDF 保存失败：%1").replace("%1", str(exc)))
+            failed = str(exc)
+            self.say(lambda: self.tr("PDF 保存失败：%1").replace("%1", failed))
             return None
-        self.say(self.tr("已保存 PDF：%1").replace("%1", str(path)), error=False)
+        self.say(lambda: self.tr("已保存 PDF：%1").replace("%1", str(path)), error=False)
         return path
 
     def save_csv(self) -> None:
@@ -311,9 +318,9 @@ class ReportView(SideSheet):
 
     def _on_csv(self, outcome: object) -> None:
         if isinstance(outcome, BaseException):
-            self.say(self.tr("CSV 保存失败：%1").replace("%1", str(outcome)))
+            self.say(lambda: self.tr("CSV 保存失败：%1").replace("%1", str(outcome)))
             return
-        self.say(self.tr("已保存 CSV：%1").replace("%1", str(outcome)), error=False)
+        self.say(lambda: self.tr("已保存 CSV：%1").replace("%1", str(outcome)), error=False)
 
     def print_dialog(self) -> None:
         """The system's print dialog (window-modal, opened without waiting); printing starts on OK."""
@@ -332,6 +339,7 @@ class ReportView(SideSheet):
         try:
             print_report(self.report, printer)
         except (OSError, ReportError) as exc:
-            self.say(self.tr("打印失败：%1").replace("%1", str(exc)))
+            failed = str(exc)
+            self.say(lambda: self.tr("打印失败：%1").replace("%1", failed))
             return
         self.say(self.tr("已发送到打印机"), error=False)

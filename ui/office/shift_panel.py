@@ -33,7 +33,7 @@ from ui.kit.cash_count import CountRows, DigitPad, TapField
 from ui.kit.person_picker import PersonPicker
 from ui.kit.pin_pad import PinPad
 from ui.kit.refusals import office_error_words
-from ui.kit.sheet import SideSheet
+from ui.kit.sheet import SideSheet, Words
 from ui.kit.style import Sizes
 from ui.kit.wording import yuan
 from ui.link.office_runner import OfficeRunner, active_people
@@ -64,7 +64,7 @@ class ShiftClosePanel(SideSheet):
         self.page: Page = "count"
         self._cosigner: tuple[str, str] | None = None
         target = sizes.target
-        self.title.setText(self.tr("交班：现金清点"))
+        self.show_words(self.title, self.tr("交班：现金清点"))
 
         self.hint = QLabel(self.tr("按面额清点钱箱中的现金（含备用金）。提交前不显示应有现金。"))
         self.hint.setObjectName("actionHint")
@@ -214,8 +214,8 @@ class ShiftClosePanel(SideSheet):
         self.note_field.clear()
         self.cosigner_picker.clear()
         self.cosign_pad.clear()
-        words = self.tr("交班：%1（%2）").replace("%1", shift.attendant_name).replace("%2", shift.attendant)
-        self.title.setText(words)
+        self.show_words(self.title, lambda: self.tr("交班：%1（%2）").replace("%1", shift.attendant_name)
+                        .replace("%2", shift.attendant))
         self.rows.select_first()
         self._show_page("count")
         self.show_error("")
@@ -268,8 +268,8 @@ class ShiftClosePanel(SideSheet):
             return
         try:
             counted = self.counts()
-        except ValueError as exc:
-            self.show_error(str(exc))
+        except ValueError:
+            self.show_error(self._count_refusal)
             return
         try:
             handover = parse_yuan(self.handover_field.text())
@@ -278,8 +278,8 @@ class ShiftClosePanel(SideSheet):
             return
         total = sum(d * n for d, n in counted.items())
         if handover > total:
-            words = self.tr("留给下一班的备用金 %1 不能多于清点合计 %2")
-            self.show_error(words.replace("%1", yuan(handover)).replace("%2", yuan(total)))
+            self.show_error(lambda: self.tr("留给下一班的备用金 %1 不能多于清点合计 %2")
+                            .replace("%1", yuan(handover)).replace("%2", yuan(total)))
             return
         note = self.note_field.text().strip()
         cosigner = self._cosigner
@@ -308,12 +308,12 @@ class ShiftClosePanel(SideSheet):
         if isinstance(outcome, ShiftError) and outcome.code in ("cosign_required", "bad_cosigner"):
             if self.page != "cosign":
                 self._show_page("cosign")
-            self.show_error(office_error_words(outcome))
+            self.show_error(partial(office_error_words, outcome))
             return
         if isinstance(outcome, BaseException):
             if self.page == "cosign":
                 self._show_page("count")
-            self.show_error(office_error_words(outcome))
+            self.show_error(partial(office_error_words, outcome))
             return
         assert isinstance(outcome, ShiftRecord)
         self.closed = outcome
@@ -328,8 +328,8 @@ class ShiftClosePanel(SideSheet):
         the float handed over, the co-signer, and what was counted note by note."""
         expected, counted, variance = shift.expected_fen or 0, shift.counted_fen or 0, shift.variance_fen or 0
         figures = self.result_figures
-        closed = self.tr("班次 #%1 已交班：%2").replace("%1", str(shift.id))
-        self.title.setText(closed.replace("%2", shift.attendant_name))
+        self.show_words(self.title, lambda: self.tr("班次 #%1 已交班：%2").replace("%1", str(shift.id))
+                        .replace("%2", shift.attendant_name))
         figures["expected"].setText(yuan(expected))
         figures["counted"].setText(yuan(counted))
         figures["variance"].setText(self.variance_words(variance))
@@ -386,9 +386,22 @@ class ShiftClosePanel(SideSheet):
         self.submit_button.setText(self.tr("处理中…") if busy else self.tr("提交交班"))
         self.cosign_pad.set_busy(busy)
 
-    def show_error(self, text: str) -> None:
-        self.error.setText(text)
-        self.error.setVisible(bool(text))
+    def show_error(self, text: str | Words) -> None:
+        """The line under the page ('' hides it); words with data are said again after a language switch."""
+        self.error.setVisible(bool(self.show_words(self.error, text)))
+
+    def _count_refusal(self) -> str:
+        """Why the counts are refused, in the language shown now (the error goes when a count changes)."""
+        try:
+            self.counts()
+        except ValueError as exc:
+            return str(exc)
+        return ""
+
+    def retranslate(self) -> None:
+        super().retranslate()
+        if self.page == "result" and self.closed is not None:  # its figures' words in the new language
+            self.show_result(self.closed)
 
 
 def variance_tone(variance_fen: int) -> str:

@@ -37,7 +37,7 @@ from booth.office.staff import PIN_MAX_LENGTH, PersonRecord
 from ui.kit.person_picker import PersonPicker
 from ui.kit.pin_pad import PinPad
 from ui.kit.refusals import office_error_words
-from ui.kit.sheet import SideSheet
+from ui.kit.sheet import SideSheet, Words
 from ui.kit.style import Sizes
 from ui.kit.wording import yuan
 from ui.link.office_runner import OfficeRunner, active_people
@@ -102,7 +102,7 @@ class SupervisorPanel(SideSheet):
         self.shift_buttons: dict[int, QPushButton] = {}
         self._first_pin: str | None = None
         target = sizes.target
-        self.title.setText(self.tr("主管"))
+        self.show_words(self.title, self.tr("主管"))
 
         # tabs (shown once signed in)
         self.tabs = QWidget()
@@ -217,7 +217,7 @@ class SupervisorPanel(SideSheet):
         self.auth_picker.clear()
         self.auth_pad.clear()
         self.auth_pad.set_busy(False)
-        self.title.setText(self.tr("主管"))
+        self.show_words(self.title, self.tr("主管"))
         self.show_page("auth")
         self.say("")
         self.present()
@@ -244,11 +244,12 @@ class SupervisorPanel(SideSheet):
         self.auth_pad.set_busy(False)
         self.auth_pad.clear()
         if isinstance(outcome, BaseException):
-            self.say(office_error_words(outcome))
+            self.say(partial(office_error_words, outcome))
             return
         assert isinstance(outcome, PersonRecord)
         self.supervisor = outcome
-        self.title.setText(self.tr("主管：%1").replace("%1", outcome.display_name))
+        name = outcome.display_name
+        self.show_words(self.title, lambda: self.tr("主管：%1").replace("%1", name))
         self.say("")
         self.show_page("people")
 
@@ -273,8 +274,16 @@ class SupervisorPanel(SideSheet):
             self.hide()
             self.laneFiguresRequested.emit()
 
-    def say(self, text: str, *, error: bool = True) -> None:
-        self.message.setText(text)
+    def retranslate(self) -> None:
+        super().retranslate()
+        if self.person_rows:  # the people and the shifts listed, in the new language
+            self._show_people()
+        if self.shift_layout.count() > 1:  # (the stretch alone: not listed yet)
+            self._show_shifts()
+
+    def say(self, text: str | Words, *, error: bool = True) -> None:
+        """The message line ('' hides it); words with data are said again after a language switch."""
+        text = self.show_words(self.message, text)
         self.message.setProperty("tone", "bad" if error else "ok")
         self.message.setVisible(bool(text))
 
@@ -284,15 +293,19 @@ class SupervisorPanel(SideSheet):
 
     def _on_people(self, outcome: object) -> None:
         if isinstance(outcome, BaseException) or not isinstance(outcome, list):
-            self.say(office_error_words(outcome))
+            self.say(partial(office_error_words, outcome))
             return
         self.people = outcome
+        self._show_people()
+
+    def _show_people(self) -> None:
+        """A row for each of ``people`` (made again in the new language after a switch)."""
         for row in self.person_rows.values():
             self.people_layout.removeWidget(row)
             row.deleteLater()
         self.person_rows = {}
         self.person_buttons = {}
-        for person in outcome:
+        for person in self.people:
             row = self._person_row(person)
             self.people_layout.insertWidget(self.people_layout.count() - 1, row)
             self.person_rows[person.username] = row
@@ -335,19 +348,23 @@ class SupervisorPanel(SideSheet):
         if supervisor is None:
             return
         engine = self.engine
-        done = {
-            "disable": self.tr("已停用 %1"),
-            "enable": self.tr("已启用 %1"),
-            "unlock": self.tr("已解锁 %1"),
-        }
+
+        def done() -> str:
+            words = {
+                "disable": self.tr("已停用 %1"),
+                "enable": self.tr("已启用 %1"),
+                "unlock": self.tr("已解锁 %1"),
+            }
+            return words[action].replace("%1", username)
+
         self.office.run(
             lambda: getattr(engine.staff, action)(username, by=supervisor.username),
-            on_done=partial(self._on_changed, done[action].replace("%1", username)),
+            on_done=partial(self._on_changed, done),
         )
 
-    def _on_changed(self, done: str, outcome: object) -> None:
+    def _on_changed(self, done: Words, outcome: object) -> None:
         if isinstance(outcome, BaseException):
-            self.say(office_error_words(outcome))
+            self.say(partial(office_error_words, outcome))
         else:
             self.say(done, error=False)
         self.refresh_people()
@@ -375,11 +392,11 @@ class SupervisorPanel(SideSheet):
         self.new_username.setReadOnly(not number)
         if number:
             self.new_pad.field.setText(entered)  # the number entered so far, to correct
-            self.pin_prompt.setText(self.tr("用下方数字键输入新收费员的工号，再按「确定」"))
+            self.show_words(self.pin_prompt, self.tr("用下方数字键输入新收费员的工号，再按「确定」"))
         elif step == "pin":
-            self.pin_prompt.setText(self._pin_words())
+            self.show_words(self.pin_prompt, self._pin_words)
         else:
-            self.pin_prompt.setText(self.tr("请再输入一次同一个 PIN"))
+            self.show_words(self.pin_prompt, self.tr("请再输入一次同一个 PIN"))
 
     def _pad_number(self, text: str) -> None:
         if self.add_step == "number" and self.new_username.text() != text:
@@ -407,8 +424,8 @@ class SupervisorPanel(SideSheet):
         self.new_pad.clear()
         low = self.settings.staff.pin_min_length
         if not low <= len(pin) <= PIN_MAX_LENGTH:
-            words = self.tr("PIN 须为 %1-%2 位数字")
-            self.say(words.replace("%1", str(low)).replace("%2", str(PIN_MAX_LENGTH)))
+            self.say(lambda: self.tr("PIN 须为 %1-%2 位数字").replace("%1", str(low))
+                     .replace("%2", str(PIN_MAX_LENGTH)))
             return
         if self.add_step == "pin":
             self._first_pin = pin
@@ -427,9 +444,9 @@ class SupervisorPanel(SideSheet):
         if self.page != "add" or self.add_step != "number" or self.new_username.text().strip() != number:
             return  # left the page, or the number changed meanwhile
         if isinstance(outcome, BaseException):
-            self.say(office_error_words(outcome))
+            self.say(partial(office_error_words, outcome))
         elif outcome is not None:
-            self.say(self.tr("工号 %1 已被使用，请换一个").replace("%1", number))
+            self.say(lambda: self.tr("工号 %1 已被使用，请换一个").replace("%1", number))
         else:
             self.say("")
             self._add_step("pin")
@@ -454,14 +471,16 @@ class SupervisorPanel(SideSheet):
     def _on_added(self, outcome: object) -> None:
         if isinstance(outcome, BaseException):
             self._add_step("number")  # a number taken or refused: to be entered again
-            self.say(office_error_words(outcome))
+            self.say(partial(office_error_words, outcome))
             return
         assert isinstance(outcome, PersonRecord)
-        if outcome.display_name == outcome.username:
-            words = self.tr("已添加收费员 %1（未填姓名，以工号显示）").replace("%1", outcome.username)
-        else:
-            words = (self.tr("已添加收费员 %1（%2）").replace("%1", outcome.display_name)
-                     .replace("%2", outcome.username))
+        name, username = outcome.display_name, outcome.username
+
+        def words() -> str:
+            if name == username:
+                return self.tr("已添加收费员 %1（未填姓名，以工号显示）").replace("%1", username)
+            return self.tr("已添加收费员 %1（%2）").replace("%1", name).replace("%2", username)
+
         self.say(words, error=False)
         self.show_page("people")
 
@@ -471,19 +490,23 @@ class SupervisorPanel(SideSheet):
 
     def _on_shifts(self, outcome: object) -> None:
         if isinstance(outcome, BaseException) or not isinstance(outcome, list):
-            self.say(office_error_words(outcome))
+            self.say(partial(office_error_words, outcome))
             return
         self.shifts = outcome
+        self._show_shifts()
+
+    def _show_shifts(self) -> None:
+        """A row for each of ``shifts`` (made again in the new language after a switch)."""
         while self.shift_layout.count() > 1:
             item = self.shift_layout.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
         self.shift_buttons = {}
-        if not outcome:
+        if not self.shifts:
             empty = QLabel(self.tr("最近 %1 天没有班次").replace("%1", str(SHIFT_DAYS)))
             self.shift_layout.insertWidget(0, empty)
-        for shift in outcome:
+        for shift in self.shifts:
             self.shift_layout.insertWidget(self.shift_layout.count() - 1, self._shift_row(shift))
 
     def shift_words(self, shift: ShiftRecord) -> str:

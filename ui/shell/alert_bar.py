@@ -8,6 +8,7 @@ window's translation context ("BoothWindow"), where they were before it became a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import tzinfo
 
 from PySide6.QtCore import QCoreApplication
@@ -43,13 +44,23 @@ class AlertBar(QFrame):
         policy = self.sizePolicy()
         policy.setRetainSizeWhenHidden(True)
         self.setSizePolicy(policy)
+        self._notice: Callable[[], str] | None = None  # the notice shown (its words); None: an alert, nothing
         self.hide()
 
-    def notice(self, text: str) -> None:
-        """``text`` (a word for the attendant, not an engine alert)."""
-        self.text.setText(text)
+    def notice(self, text: str | Callable[[], str]) -> None:
+        """``text`` (a word for the attendant, not an engine alert): words made in the current language when
+        drawn (a refusal, said again after a language switch), or a text as it came."""
+        self._notice = text if callable(text) else lambda: text
+        self.text.setText(self._notice())
         self.sync_button.hide()
         self.show()
+
+    def redraw_notice(self) -> bool:
+        """The notice shown, in the current language (after a switch); False when it shows no notice."""
+        if self._notice is None:
+            return False
+        self.text.setText(self._notice())
+        return True
 
     def show_alert(self, alert: AlertRaised, lane_name: str, zone: tzinfo) -> None:
         when = alert.at.astimezone(zone).strftime("%H:%M:%S")
@@ -57,6 +68,7 @@ class AlertBar(QFrame):
         words = QCoreApplication.translate("BoothWindow", "%1%2 · %3：%4")
         words = words.replace("%1", when).replace("%2", where)
         detail = alert_detail_words(alert)
+        self._notice = None
         self.text.setText(words.replace("%3", alert_words(alert.kind)).replace("%4", detail))
         self.sync_button.setVisible(alert.lane_id is None and is_sync_alert(alert.kind))
         self.show()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal, Slot
@@ -319,8 +320,8 @@ class BoothWindow(QMainWindow):
             self.sync_indicator.show_status(None)
         for panel in self.panels.values():
             panel.retranslate()
-        if self.alerts and self.alert_bar.isVisibleTo(self):
-            self._show_alert(self.alerts[-1])
+        if self.alert_bar.isVisibleTo(self) and not self.alert_bar.redraw_notice() and self.alerts:
+            self._show_alert(self.alerts[-1])  # (a notice on the bar stays: said again)
         retranslate_tree(self)  # last: whole-string words, including those the redraws above put back
 
     # ----------------------------------------------------------------------------------- operator
@@ -347,8 +348,9 @@ class BoothWindow(QMainWindow):
         self.sync_panel.operator = name
         self.operator_label.show_words(self.tr("收费员：%1").replace("%1", name), name)
 
-    def notice(self, text: str) -> None:
-        """``text`` in the alert bar (a word for the attendant, not an engine alert)."""
+    def notice(self, text: str | Callable[[], str]) -> None:
+        """``text`` in the alert bar (a word for the attendant, not an engine alert; words made when drawn are
+        said again after a language switch)."""
         self.alert_bar.notice(text)
 
     def _operator_words(self) -> tuple[str, str]:

@@ -9,6 +9,8 @@ is signed in, a notice in its alert bar), so this module never imports the windo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QEvent, QObject, Slot
@@ -60,8 +62,8 @@ class StaffHost(Protocol):
     def work_unsigned(self, name: str) -> None:
         """A booth with nobody set up yet: the lanes act under ``name``, unsigned."""
 
-    def notice(self, text: str) -> None:
-        """``text`` in the window's alert bar."""
+    def notice(self, text: str | Callable[[], str]) -> None:
+        """``text`` in the window's alert bar (words made when drawn: said again after a language switch)."""
 
     def toggle_language(self) -> None:
         """Chinese <-> English (the sign-in screen covers the top bar's button: it has its own)."""
@@ -219,7 +221,7 @@ class StaffScreens(QObject):
 
     def _on_current(self, outcome: object) -> None:
         if isinstance(outcome, BaseException):
-            self.notice(office_error_words(outcome))
+            self.notice(partial(office_error_words, outcome))
         elif outcome is None:
             self.notice(self.tr("当前没有开启的班次"))
         else:
@@ -245,5 +247,5 @@ class StaffScreens(QObject):
         self.window.set_operator(None)
         self.sign_in.begin()
 
-    def notice(self, text: str) -> None:
+    def notice(self, text: str | Callable[[], str]) -> None:
         self.window.notice(text)
