@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from lane_driving import lane_settings
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QPushButton
 
@@ -164,13 +164,13 @@ def test_a_late_photo_of_the_last_car_is_never_shown(panel: LanePanel, tmp_path:
     box, drawn = panel.photo_large, []
     show_image = box.show_image
 
-    def recording(image: QImage | None, description: str, scaled: QImage | None = None) -> None:
+    def recording(image: QImage | None, description: str, scaled: tuple[QSize, QImage] | None = None) -> None:
         if image is not None:
             centre = image.pixelColor(image.width() // 2, image.height() // 2)
             drawn.append("red" if centre.red() > centre.blue() else "blue")  # (a JPEG: near, not exact)
-            assert scaled is not None and scaled.size() == image.size().scaled(
-                box.contentsRect().size(), Qt.AspectRatioMode.KeepAspectRatio
-            )  # scaled to the box on the photo thread: the GUI thread only shows it
+            assert scaled is not None and scaled[0] == box.contentsRect().size()
+            assert scaled[1].size() == image.size().scaled(scaled[0], Qt.AspectRatioMode.KeepAspectRatio)
+            # (scaled to the box on the photo thread: the GUI thread only shows it)
         show_image(image, description, scaled)
 
     box.show_image = recording  # type: ignore[method-assign]
@@ -241,3 +241,21 @@ def test_plate_and_duration_wording() -> None:
     assert plate_for_display("无0000001") == "无0000001"
     assert duration_words(0) == "0分钟" and duration_words(61) == "1小时1分钟"
     assert duration_words(1440 + 125) == "1天2小时5分钟"
+
+
+def test_a_box_resized_while_its_photo_decodes_gets_it_at_its_new_size(
+    panel: LanePanel, tmp_path: Path, qtbot: Any
+) -> None:
+    box, gate = panel.photo_large, threading.Event()
+    held = photo_decoder().submit(gate.wait, 5.0)
+    try:
+        panel.show_view(exit_view(LaneState.GATE_OPEN, photo=_photo(tmp_path / "c.jpg", "#00aa00")))
+        box.setFixedSize(QSize(203, 151))  # after the decode was asked for at the old size
+        qtbot.wait(20)
+    finally:
+        gate.set()
+    held.result(5.0)
+    qtbot.waitUntil(lambda: box.has_photo, timeout=5000)
+    inner = box.contentsRect().size()
+    shown = box.pixmap().size()
+    assert shown == QSize(640, 480).scaled(inner, Qt.AspectRatioMode.KeepAspectRatio)

@@ -113,8 +113,8 @@ def scaled_to_box(image: QImage, box: QSize) -> QImage:
     return image.scaled(box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
 
 
-#: the photo scaled to each photo box (None where a box had no size yet)
-Scaled = tuple[QImage | None, ...]
+#: the photo scaled to each photo box: (the box's size then, the image); None for a box with no size yet
+Scaled = tuple[tuple[QSize, QImage] | None, ...]
 #: a decoded photo (None: unreadable) and its Scaled
 Decoded = tuple[QImage | None, Scaled]
 
@@ -125,7 +125,7 @@ def decode_for_boxes(path: str, bound: QSize, boxes: tuple[QSize, ...]) -> Decod
     image = read_photo(path, bound)
     if image is None:
         return None, ()
-    return image, tuple(scaled_to_box(image, box) if box.width() >= 8 and box.height() >= 8 else None
+    return image, tuple((box, scaled_to_box(image, box)) if box.width() >= 8 and box.height() >= 8 else None
                         for box in boxes)  # fmt: skip
 
 
@@ -147,11 +147,13 @@ class PhotoBox(QLabel):
         self._pending = False
         self.has_photo = False
 
-    def show_image(self, image: QImage | None, description: str, scaled: QImage | None = None) -> None:
-        """Show ``image`` (None: the 'no photo' sign); ``scaled``: already scaled to this box's size (made on
-        the photo thread), drawn as it is while the box keeps that size."""
+    def show_image(
+        self, image: QImage | None, description: str, scaled: tuple[QSize, QImage] | None = None
+    ) -> None:
+        """Show ``image`` (None: the 'no photo' sign); ``scaled``: (a box size, ``image`` scaled to it on the
+        photo thread), drawn as it is while the box has that size (scaled again here if it changed)."""
         self._image = image
-        self._scaled = (self.contentsRect().size(), scaled) if scaled is not None else None
+        self._scaled = scaled
         self._pending = False
         self.has_photo = image is not None
         self.setToolTip(description)
